@@ -1,0 +1,251 @@
+#include "support.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CHILDREN 64
+#define MAX_DIRS 32
+
+static pid_t children[MAX_CHILDREN];
+static char *dirs[MAX_DIRS];
+static int nchildren, ndirs, registered;
+
+static void on_fatal(int sig)
+{
+    for (int i = 0; i < nchildren; i++)
+        if (children[i] > 0) kill(children[i], SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void ensure_registered(void)
+{
+    if (registered) return;
+    registered = 1;
+    atexit(ts_cleanup);
+    signal(SIGSEGV, on_fatal);
+    signal(SIGABRT, on_fatal);
+    signal(SIGTERM, on_fatal);
+    signal(SIGINT, on_fatal);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+const char *ts_bin(void)
+{
+    const char *b = getenv("EXTRACE_BIN");
+    return b && *b ? b : "build/extrace";
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ts_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+const char *ts_tmpdir(void)
+{
+    ensure_registered();
+    char tmpl[] = "/tmp/extrace-test-XXXXXX";
+    if (!mkdtemp(tmpl) || ndirs >= MAX_DIRS) return NULL;
+    dirs[ndirs] = strdup(tmpl);
+    return dirs[ndirs++];
+}
+
+pid_t ts_spawn(char *const argv[], const char *log_path)
+{
+    ensure_registered();
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (log_path) {
+            int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+                close(fd);
+            }
+        }
+        execvp(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    if (nchildren < MAX_CHILDREN) children[nchildren++] = pid;
+    return pid;
+}
+
+static void forget(pid_t pid)
+{
+    for (int i = 0; i < nchildren; i++)
+        if (children[i] == pid) children[i] = 0;
+}
+
+static int decode_status(int st)
+{
+    if (WIFEXITED(st)) return WEXITSTATUS(st);
+    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+    return -1;
+}
+
+int ts_wait(pid_t pid, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    int st;
+    for (;;) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            forget(pid);
+            return decode_status(st);
+        }
+        if (r < 0) return -1;
+        if (now_ms() >= deadline) return -2;
+        usleep(10000);
+    }
+}
+
+int ts_stop(pid_t pid, int sig, int timeout_ms)
+{
+    if (pid <= 0) return -1;
+    kill(pid, sig);
+    int rc = ts_wait(pid, timeout_ms);
+    if (rc == -2) {
+        kill(pid, SIGKILL);
+        ts_wait(pid, 5000);
+        return -1;
+    }
+    return rc;
+}
+
+int ts_wait_port(int port, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    while (now_ms() < deadline) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok) return 0;
+        usleep(20000);
+    }
+    return -1;
+}
+
+char *ts_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (cap - n - 1 == 0) buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    if (buf) buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+int ts_run(char *const argv[], char **out, char **err, int timeout_ms)
+{
+    const char *dir = ts_tmpdir();
+    if (!dir) return -1;
+    char opath[300], epath[300];
+    snprintf(opath, sizeof opath, "%s/stdout", dir);
+    snprintf(epath, sizeof epath, "%s/stderr", dir);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int o = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int in = open("/dev/null", O_RDONLY);
+        dup2(o, 1);
+        dup2(e, 2);
+        dup2(in, 0);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    if (nchildren < MAX_CHILDREN) children[nchildren++] = pid;
+    int rc = ts_wait(pid, timeout_ms);
+    if (rc == -2) rc = ts_stop(pid, SIGKILL, 1000);
+    if (out) *out = ts_read_file(opath, NULL);
+    if (err) *err = ts_read_file(epath, NULL);
+    return rc;
+}
+
+int ts_redis_start(ts_redis *r)
+{
+    const char *dir = ts_tmpdir();
+    if (!dir) return -1;
+    snprintf(r->dir, sizeof r->dir, "%s", dir);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        r->port = ts_free_port();
+        char port[16], log[300];
+        snprintf(port, sizeof port, "%d", r->port);
+        snprintf(log, sizeof log, "%s/redis.log", r->dir);
+        char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", r->dir,
+                        "--save", "", "--appendonly", "no", "--daemonize", "no", NULL};
+        r->pid = ts_spawn(argv, log);
+        if (r->pid > 0 && ts_wait_port(r->port, 5000) == 0) {
+            snprintf(r->url, sizeof r->url, "redis://127.0.0.1:%d", r->port);
+            return 0;
+        }
+        ts_stop(r->pid, SIGKILL, 1000);
+    }
+    return -1;
+}
+
+void ts_redis_stop(ts_redis *r)
+{
+    if (r->pid > 0) ts_stop(r->pid, SIGTERM, 5000);
+    r->pid = 0;
+}
+
+void ts_cleanup(void)
+{
+    for (int i = 0; i < nchildren; i++) {
+        if (children[i] > 0) {
+            kill(children[i], SIGKILL);
+            waitpid(children[i], NULL, 0);
+            children[i] = 0;
+        }
+    }
+    for (int i = 0; i < ndirs; i++) {
+        if (!dirs[i]) continue;
+        if (!getenv("EXTRACE_KEEP_TMP")) {
+            char cmd[400];
+            snprintf(cmd, sizeof cmd, "rm -rf '%s'", dirs[i]);
+            if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dirs[i]);
+        }
+        free(dirs[i]);
+        dirs[i] = NULL;
+    }
+}

@@ -1,0 +1,44 @@
+/* support.h — helpers for integration tests: real processes on ephemeral
+ * ports in temp dirs, always stopped (children get SIGKILL when the test
+ * process dies, and ts_cleanup runs at exit). */
+#ifndef EXTRACE_TEST_SUPPORT_H
+#define EXTRACE_TEST_SUPPORT_H
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Path of the extrace binary under test ($EXTRACE_BIN, else build/extrace). */
+const char *ts_bin(void);
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int ts_free_port(void);
+/* Create a fresh temp dir (removed by ts_cleanup); returns its path. */
+const char *ts_tmpdir(void);
+/* Start argv[0] with stdout+stderr appended to log_path (NULL: inherit).
+ * Returns the pid; the child is killed at exit if still running. */
+pid_t ts_spawn(char *const argv[], const char *log_path);
+/* Send sig and wait up to timeout_ms; returns the exit status (0–255),
+ * 128+signal if killed, or -1 if it had to be SIGKILLed after the wait. */
+int ts_stop(pid_t pid, int sig, int timeout_ms);
+/* Wait for the child to exit by itself; same returns as ts_stop, -2 on timeout. */
+int ts_wait(pid_t pid, int timeout_ms);
+/* Wait until something accepts TCP connections on 127.0.0.1:port. 0 or -1. */
+int ts_wait_port(int port, int timeout_ms);
+/* Run argv to completion, capturing stdout into *out (malloc'd, NUL-ended)
+ * and stderr into *err (may be NULL). Returns the exit status or -1. */
+int ts_run(char *const argv[], char **out, char **err, int timeout_ms);
+/* Read a whole file (malloc'd, NUL-terminated) or NULL. */
+char *ts_read_file(const char *path, size_t *len);
+
+/* A real redis-server on an ephemeral port in its own temp dir. */
+typedef struct ts_redis {
+    pid_t pid;
+    int port;
+    char dir[256];
+    char url[64]; /* redis://127.0.0.1:<port> */
+} ts_redis;
+int ts_redis_start(ts_redis *r);
+void ts_redis_stop(ts_redis *r);
+
+/* Kill every child still running and remove temp dirs (also atexit). */
+void ts_cleanup(void);
+
+#endif
