@@ -1,0 +1,42 @@
+#include "gen/event.h"
+
+#include <jansson.h>
+
+#include "core/iso8601.h"
+
+void gen_event_new(gen_event *ev, ex_rng *ids, const ex_clock *clock)
+{
+    ev->submitted_at = ex_clock_now(clock);
+    ex_uuid4(ids, ev->workflow_id);
+    ex_uuid4(ids, ev->correlation_id);
+    ev->timestamp = ex_clock_now(clock);
+}
+
+/* Add key → string to obj; 0 or -1 (out of memory). */
+static int add_string(json_t *obj, const char *key, const char *value)
+{
+    return json_object_set_new(obj, key, json_string(value));
+}
+
+int gen_event_json(const gen_event *ev, char *buf, size_t len)
+{
+    char submitted[EX_ISO_LEN + 1], stamp[EX_ISO_LEN + 1];
+    int rc = -1;
+    json_t *obj = json_object();
+    if (!obj) goto out;
+    /* jansson keeps insertion order (JSON_PRESERVE_ORDER): this order is the
+     * wire contract, the one .NET's serializer writes for the seed's record. */
+    if (add_string(obj, "WorkflowId", ev->workflow_id) ||
+        add_string(obj, "SubmittedAt", ex_iso_format(ev->submitted_at, submitted)) ||
+        add_string(obj, "MessageType", GEN_EVENT_TYPE) ||
+        add_string(obj, "CorrelationId", ev->correlation_id) ||
+        add_string(obj, "Timestamp", ex_iso_format(ev->timestamp, stamp)))
+        goto out;
+    size_t n = json_dumpb(obj, buf, len, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (n == 0 || n >= len) goto out;
+    buf[n] = '\0';
+    rc = (int)n;
+out:
+    json_decref(obj);
+    return rc;
+}

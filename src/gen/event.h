@@ -1,0 +1,35 @@
+/* event.h — the WorkflowStarted event of the seed's generator.
+ *
+ * Wire format (seed contract): compact JSON, PascalCase keys in this order:
+ *   {"WorkflowId":"<guid>","SubmittedAt":"<iso>","MessageType":"event.workflow.started",
+ *    "CorrelationId":"<guid>","Timestamp":"<iso>"}
+ * GUIDs are lower case; timestamps UTC with 7 fractional digits and a Z.
+ * Building is pure: the clock and the random source are passed in. */
+#ifndef EXTRACE_GEN_EVENT_H
+#define EXTRACE_GEN_EVENT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/clock.h"
+#include "core/rng.h"
+#include "core/uuid.h"
+
+#define GEN_EVENT_TYPE "event.workflow.started" /* MessageType, and the channel */
+#define GEN_EVENT_JSON_MAX 256                  /* the JSON is 235 bytes */
+
+typedef struct gen_event {
+    char workflow_id[EX_UUID_LEN + 1];    /* new GUID per workflow */
+    char correlation_id[EX_UUID_LEN + 1]; /* new GUID per message */
+    int64_t submitted_at;                 /* ns since epoch: when the workflow was submitted */
+    int64_t timestamp;                    /* ns since epoch: when the message was created */
+} gen_event;
+
+/* Fill *ev as the seed does: SubmittedAt = now, then the ids, then
+ * Timestamp = now again (the message is created just after). */
+void gen_event_new(gen_event *ev, ex_rng *ids, const ex_clock *clock);
+
+/* Write the event's JSON (NUL-terminated) into buf. Returns its length, or
+ * -1 if it does not fit in len bytes or memory ran out. */
+int gen_event_json(const gen_event *ev, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,116 @@
+/* Unit tests of gen/event: the exact bytes of the WorkflowStarted event. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "core/iso8601.h"
+#include "gen/event.h"
+
+#define T0 "2024-07-05T06:57:51.0737407Z"
+
+static int64_t iso(const char *s)
+{
+    int64_t ns;
+    const char *why;
+    assert_int_equal(ex_iso_parse(s, strlen(s), &ns, &why), 0);
+    return ns;
+}
+
+static void test_golden_bytes(void **state)
+{
+    ex_rng rng;
+    ex_clock clock;
+    gen_event ev;
+    char json[GEN_EVENT_JSON_MAX];
+    ex_rng_seed(&rng, 42);
+    ex_clock_init_fake(&clock, iso(T0));
+    gen_event_new(&ev, &rng, &clock);
+    int n = gen_event_json(&ev, json, sizeof json);
+    const char *want = "{\"WorkflowId\":\"16c72e0c-2e0b-4815-be3a-116d86d90461\","
+                       "\"SubmittedAt\":\"2024-07-05T06:57:51.0737407Z\","
+                       "\"MessageType\":\"event.workflow.started\","
+                       "\"CorrelationId\":\"a199e439-3253-47ae-a160-b30347adb8ec\","
+                       "\"Timestamp\":\"2024-07-05T06:57:51.0737407Z\"}";
+    assert_string_equal(json, want);
+    assert_int_equal(n, (int)strlen(want));
+}
+
+static void test_ids_come_from_the_rng(void **state)
+{
+    ex_rng rng, same;
+    ex_clock clock;
+    gen_event a, b;
+    char id[EX_UUID_LEN + 1];
+    ex_rng_seed(&rng, 7);
+    ex_rng_seed(&same, 7);
+    ex_clock_init_fake(&clock, iso(T0));
+    gen_event_new(&a, &rng, &clock);
+    gen_event_new(&b, &rng, &clock);
+    assert_string_equal(a.workflow_id, ex_uuid4(&same, id));
+    assert_string_equal(a.correlation_id, ex_uuid4(&same, id));
+    assert_string_equal(b.workflow_id, ex_uuid4(&same, id));
+    assert_string_not_equal(a.workflow_id, b.workflow_id);
+    assert_string_not_equal(a.workflow_id, a.correlation_id);
+    assert_true(ex_uuid_valid(a.workflow_id) && ex_uuid_valid(a.correlation_id));
+}
+
+static void test_keys_in_order(void **state)
+{
+    static const char *const keys[] = {"WorkflowId", "SubmittedAt", "MessageType", "CorrelationId", "Timestamp"};
+    ex_rng rng;
+    gen_event ev;
+    char json[GEN_EVENT_JSON_MAX];
+    ex_rng_seed(&rng, 1);
+    gen_event_new(&ev, &rng, ex_clock_real());
+    assert_true(gen_event_json(&ev, json, sizeof json) > 0);
+    json_error_t err;
+    json_t *obj = json_loads(json, 0, &err);
+    assert_non_null(obj);
+    assert_int_equal(json_object_size(obj), 5);
+    /* Keys appear in the text in the contract's order. */
+    const char *at = json;
+    for (int i = 0; i < 5; i++) {
+        char quoted[32];
+        snprintf(quoted, sizeof quoted, "\"%s\":", keys[i]);
+        const char *p = strstr(json, quoted);
+        assert_non_null(p);
+        assert_true(p >= at);
+        at = p;
+    }
+    assert_string_equal(json_string_value(json_object_get(obj, "MessageType")), "event.workflow.started");
+    const char *sub = json_string_value(json_object_get(obj, "SubmittedAt"));
+    const char *ts = json_string_value(json_object_get(obj, "Timestamp"));
+    assert_int_equal(strlen(sub), EX_ISO_LEN);
+    assert_true(iso(sub) <= iso(ts));
+    assert_null(strchr(json, ' '));
+    json_decref(obj);
+}
+
+static void test_buffer_too_small(void **state)
+{
+    ex_rng rng;
+    gen_event ev;
+    char json[100];
+    ex_rng_seed(&rng, 3);
+    gen_event_new(&ev, &rng, ex_clock_real());
+    assert_int_equal(gen_event_json(&ev, json, sizeof json), -1);
+    char exact[236];
+    assert_int_equal(gen_event_json(&ev, exact, 235), -1); /* no room for the NUL */
+    assert_int_equal(gen_event_json(&ev, exact, sizeof exact), 235);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden_bytes),
+        cmocka_unit_test(test_ids_come_from_the_rng),
+        cmocka_unit_test(test_keys_in_order),
+        cmocka_unit_test(test_buffer_too_small),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
