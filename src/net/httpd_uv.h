@@ -1,0 +1,58 @@
+/* httpd_uv.h — an HTTP/1.1 server (libmicrohttpd) driven by a libuv loop.
+ *
+ * MHD runs without a thread of its own: it keeps its sockets in an epoll
+ * set whose fd we watch with uv_poll, and we call MHD_run when that fd is
+ * readable or MHD's timeout expires. Handlers therefore run on the loop's
+ * thread and may touch loop state without locks.
+ *
+ * The request body is collected (up to max_body bytes, else 413 without
+ * calling the handler) and the handler answers synchronously by filling
+ * an ex_http_resp. */
+#ifndef EXTRACE_NET_HTTPD_UV_H
+#define EXTRACE_NET_HTTPD_UV_H
+#include <stddef.h>
+#include <uv.h>
+
+struct MHD_Connection;
+
+typedef struct ex_http_req {
+    const char *method;           /* "GET", "POST" … */
+    const char *path;             /* URL path without the query string */
+    struct MHD_Connection *conn;  /* for MHD_lookup_connection_value (headers, query args) */
+    const char *body;             /* request body (NUL-terminated copy); "" when none */
+    size_t body_len;
+} ex_http_req;
+
+#define EX_HTTP_MAX_HEADERS 8
+
+typedef struct ex_http_resp {
+    int status;                   /* default 200 */
+    const char *content_type;     /* static string; default "text/plain; charset=utf-8" */
+    char *body;                   /* ex_malloc'd, freed by the server; NULL for empty */
+    size_t body_len;
+    const char *header_names[EX_HTTP_MAX_HEADERS];  /* static names */
+    char *header_values[EX_HTTP_MAX_HEADERS];       /* ex_malloc'd, freed by the server */
+    int nheaders;
+} ex_http_resp;
+
+typedef void (*ex_http_handler)(void *arg, const ex_http_req *req, ex_http_resp *resp);
+
+typedef struct ex_httpd ex_httpd;
+
+/* Listen on "host:port" and serve on `loop`. NULL with err set on failure
+ * (e.g. the address is in use). */
+ex_httpd *ex_httpd_start(uv_loop_t *loop, const char *listen, size_t max_body, ex_http_handler handler,
+                         void *arg, char *err, size_t errlen);
+/* The port actually bound (useful with port 0). */
+int ex_httpd_port(const ex_httpd *h);
+/* Stop listening, close connections; memory is freed once libuv has
+ * closed the handles (run the loop afterwards). */
+void ex_httpd_stop(ex_httpd *h);
+
+/* Helpers for handlers: set a body (copied) / add a header (value copied). */
+int ex_http_resp_set(ex_http_resp *r, int status, const char *content_type, const char *body, size_t len);
+int ex_http_resp_printf(ex_http_resp *r, int status, const char *content_type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int ex_http_resp_header(ex_http_resp *r, const char *name, const char *value);
+
+#endif
