@@ -1,0 +1,851 @@
+/* The workflow monitor and its spans, driven by scripted API answers.
+ *
+ * Each scenario renders the API's JSON body for a workflow state (a small
+ * builder on jansson), parses it with wm_snapshot_parse and applies it to
+ * a monitor at a poll time, as the worker's runtime does; then it builds
+ * the spans and checks every name, time, event, attribute, status and id. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/iso8601.h"
+#include "core/mem.h"
+#include "otel/ids.h"
+#include "worker/monitor.h"
+#include "worker/spans.h"
+
+#define WFID "704c0b60-3614-4e54-8985-5134cc20df22"
+#define NS   "dev1"
+#define SEC  EX_NS_PER_SEC
+#define MS   EX_NS_PER_MS
+/* SubmittedAt 2024-07-05T06:57:51.0737407Z; the monitor is made then. */
+#define T0      (INT64_C(1720162671) * SEC + 73740700)
+#define TIMEOUT (600 * SEC)
+/* Step k of the scripted run: the API's clock reads A(k) while it answers
+ * the poll that completes at P(k). Polls start 5 s after submission, every 10 s. */
+#define A(k) (T0 + 5 * SEC + (int64_t)(k) * 10 * SEC + 1 * MS)
+#define P(k) (T0 + 5 * SEC + (int64_t)(k) * 10 * SEC + 3 * MS)
+#define NONE WM_NO_TIME
+
+static const char *const TYPES[3] = {"DataLoader", "Processor", "OutputGenerator"};
+static const char *const IDS[3] = {"6f0e3c2a-0d1b-4c55-9d8e-1a2b3c4d5e6f", "b7c8d9e0-1f2a-4b3c-8d4e-5f6a7b8c9d0e",
+                                   "0a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d"};
+
+/* ---- the API body builder ------------------------------------------------ */
+
+typedef struct tb_stage {
+    const char *type, *id;
+    wm_status status;
+    int64_t start, end; /* end NONE while open */
+    const char *error;  /* entityErrorMessage or NULL */
+} tb_stage;
+
+typedef struct tb_workflow {
+    wm_status status;
+    int64_t start, end;
+    const char *error;
+    int nstages;
+    tb_stage stages[WM_MAX_STAGES + 1];
+} tb_workflow;
+
+static json_t *iso(int64_t ns)
+{
+    char b[EX_ISO_LEN + 1];
+    return json_string(ex_iso_format(ns, b));
+}
+
+static json_t *render_stage(const tb_stage *st)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "entityType", json_string(st->type));
+    json_object_set_new(e, "entityId", json_string(st->id));
+    json_object_set_new(e, "entityStatus", json_string(wm_status_name(st->status)));
+    if (st->error) json_object_set_new(e, "entityErrorMessage", json_string(st->error));
+    json_object_set_new(e, "entityStartTime", iso(st->start));
+    if (st->end != NONE) json_object_set_new(e, "entityEndTime", iso(st->end));
+    json_object_set_new(e, "isComplete", json_boolean(st->end != NONE));
+    return e;
+}
+
+/* The API's JSON body for w (malloc'd). */
+static char *render(const tb_workflow *w)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "workflowId", json_string(WFID));
+    json_object_set_new(o, "workflowStatus", json_string(wm_status_name(w->status)));
+    json_object_set_new(o, "workflowStartTime", iso(w->start));
+    if (w->end != NONE) json_object_set_new(o, "workflowEndTime", iso(w->end));
+    json_object_set_new(o, "isComplete", json_boolean(w->end != NONE));
+    if (w->error) json_object_set_new(o, "workflowErrorMessage", json_string(w->error));
+    json_t *ents = json_object();
+    for (int i = 0; i < w->nstages; i++) json_object_set_new(ents, w->stages[i].type, render_stage(&w->stages[i]));
+    json_object_set_new(o, "workflowEntities", ents);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    assert_non_null(s);
+    return s;
+}
+
+/* Render, parse and apply w at poll time t; check the result and whether
+ * the state changed. */
+static void poll_expect(wm_monitor *m, const tb_workflow *w, int64_t t, int want_rc, int want_changed)
+{
+    static wm_snapshot s;
+    char why[256];
+    char *body = render(w);
+    int rc = wm_snapshot_parse(body, strlen(body), WFID, &s, why, sizeof why);
+    if (rc) fail_msg("parse %d: %s\n%s", rc, why, body);
+    free(body);
+    uint32_t v0 = m->version;
+    int changed = -1;
+    assert_int_equal(wm_monitor_apply(m, &s, t, &changed), want_rc);
+    assert_int_equal(changed, want_changed);
+    assert_int_equal(m->version != v0, want_changed);
+}
+
+static tb_stage *add_stage(tb_workflow *w, int i, int64_t start)
+{
+    tb_stage *st = &w->stages[w->nstages++];
+    *st = (tb_stage){TYPES[i], IDS[i], WM_INITIALIZING, start, NONE, NULL};
+    return st;
+}
+
+static void end_stage(tb_stage *st, wm_status status, int64_t end, const char *error)
+{
+    st->status = status;
+    st->end = end;
+    st->error = error;
+}
+
+static wm_monitor *new_monitor(void)
+{
+    wm_monitor *m = wm_monitor_new(WFID, T0, T0, TIMEOUT);
+    assert_non_null(m);
+    return m;
+}
+
+/* ---- span checks --------------------------------------------------------- */
+
+static void check_str_attr(const exo_attrs *a, const char *key, const char *want)
+{
+    const exo_attr *at = exo_attrs_find(a, key);
+    if (!want) {
+        if (at) fail_msg("attribute %s should be absent", key);
+        return;
+    }
+    if (!at) fail_msg("attribute %s missing (want %s)", key, want);
+    assert_int_equal(at->type, EXO_VAL_STRING);
+    if (strcmp(at->v.s, want) != 0) fail_msg("attribute %s = '%s', want '%s'", key, at->v.s, want);
+}
+
+static void check_time_attr(const exo_attrs *a, const char *key, int64_t ns)
+{
+    char b[EX_ISO_LEN + 1];
+    check_str_attr(a, key, ns == NONE ? NULL : ex_iso_format(ns, b));
+}
+
+static void check_int_attr(const exo_attrs *a, const char *key, int64_t want)
+{
+    const exo_attr *at = exo_attrs_find(a, key);
+    if (!at) fail_msg("attribute %s missing", key);
+    assert_int_equal(at->type, EXO_VAL_INT);
+    assert_int_equal(at->v.i, want);
+}
+
+/* Event i of sp: name, time, and its three (or two) attributes exactly. */
+static void check_event(const exo_span *sp, size_t i, const char *name, int64_t t, int64_t before, int64_t after,
+                        const char *source)
+{
+    if (i >= sp->nevents) fail_msg("%s: no event %zu (has %zu)", sp->name, i, sp->nevents);
+    const exo_event *e = &sp->events[i];
+    if (strcmp(e->name, name) != 0) fail_msg("%s event %zu: '%s', want '%s'", sp->name, i, e->name, name);
+    assert_int_equal(e->time_ns, t);
+    check_time_attr(&e->attrs, "extrace.observed_before", before);
+    check_time_attr(&e->attrs, "extrace.observed_after", after);
+    check_str_attr(&e->attrs, "extrace.time_source", source);
+    assert_int_equal(e->attrs.len, after == NONE ? 2 : 3);
+}
+
+/* Ids as ids.h derives them; stages are children of the root. */
+static void check_ids(exo_span **sp, size_t n, const char *const *stage_ids)
+{
+    uint8_t trace[16], root[8], id[8];
+    exo_trace_id(NS, WFID, trace);
+    exo_span_id(trace, "Workflow", "", root);
+    const exo_span *r = sp[n - 1];
+    assert_string_equal(r->name, "Workflow");
+    assert_memory_equal(r->trace_id, trace, 16);
+    assert_memory_equal(r->span_id, root, 8);
+    assert_int_equal(r->has_parent, 0);
+    assert_int_equal(r->kind, EXO_KIND_INTERNAL);
+    for (size_t i = 0; i + 1 < n; i++) {
+        exo_span_id(trace, sp[i]->name, stage_ids[i], id);
+        assert_memory_equal(sp[i]->trace_id, trace, 16);
+        assert_memory_equal(sp[i]->span_id, id, 8);
+        assert_int_equal(sp[i]->has_parent, 1);
+        assert_memory_equal(sp[i]->parent_span_id, root, 8);
+        assert_int_equal(sp[i]->kind, EXO_KIND_INTERNAL);
+    }
+}
+
+static void check_status(const exo_span *sp, int code, const char *msg, const char *error_type)
+{
+    assert_int_equal(sp->status_code, code);
+    if (msg) {
+        assert_non_null(sp->status_message);
+        assert_string_equal(sp->status_message, msg);
+    } else {
+        assert_null(sp->status_message);
+    }
+    check_str_attr(&sp->attrs, "error.type", error_type);
+}
+
+/* The stage span's attributes: type, id, startTime, endTime (when the API
+ * gave one), error.type (when ERROR), nothing else. */
+static void check_stage_attrs(const exo_span *sp, int i, int64_t start, int64_t source_end)
+{
+    assert_string_equal(sp->name, TYPES[i]);
+    check_str_attr(&sp->attrs, "type", TYPES[i]);
+    check_str_attr(&sp->attrs, "id", IDS[i]);
+    check_time_attr(&sp->attrs, "startTime", start);
+    check_time_attr(&sp->attrs, "endTime", source_end);
+    size_t want = 3 + (source_end != NONE) + (sp->status_code == EXO_STATUS_ERROR);
+    assert_int_equal(sp->attrs.len, want);
+}
+
+/* The root span's attributes, nothing else. */
+static void check_root_attrs(const exo_span *r, int64_t start, int64_t source_end, const char *result, int64_t polls,
+                             int64_t errors)
+{
+    check_str_attr(&r->attrs, "workflowId", WFID);
+    check_time_attr(&r->attrs, "startTime", start);
+    check_time_attr(&r->attrs, "endTime", source_end);
+    check_str_attr(&r->attrs, "extrace.result", result);
+    check_int_attr(&r->attrs, "extrace.polls", polls);
+    check_int_attr(&r->attrs, "extrace.poll_errors", errors);
+    size_t want = 4 + (start != NONE) + (source_end != NONE) + (r->status_code == EXO_STATUS_ERROR);
+    assert_int_equal(r->attrs.len, want);
+}
+
+static exo_span **build(const wm_monitor *m, size_t want_n)
+{
+    exo_span **sp;
+    size_t n;
+    assert_int_equal(wm_build_spans(m, NS, &sp, &n), 0);
+    assert_int_equal(n, want_n);
+    return sp;
+}
+
+/* ---- the seed's lifecycle -------------------------------------------------- */
+
+/* Run the lifecycle the seed's API goes through, one poll per step:
+ * step 0 the workflow is created; stage i is added at step b = 1 + 3i
+ * (with the previous stage's end), moves to Processing at b + 1, shows no
+ * change at b + 2 and ends at b + 3. Stage `failing` (or none, -1) fails. */
+static wm_monitor *run_lifecycle(int failing)
+{
+    static char wf_error[64];
+    wm_monitor *m = new_monitor();
+    tb_workflow w = {WM_INITIALIZING, A(0), NONE, NULL, 0, {{0}}};
+    poll_expect(m, &w, P(0), WM_RUNNING, 1);
+    for (int i = 0; i < 3; i++) {
+        int b = 1 + 3 * i;
+        if (i > 0) end_stage(&w.stages[i - 1], WM_COMPLETED, A(b), NULL);
+        add_stage(&w, i, A(b));
+        w.status = WM_PROCESSING;
+        poll_expect(m, &w, P(b), WM_RUNNING, 1);
+        w.stages[i].status = WM_PROCESSING;
+        poll_expect(m, &w, P(b + 1), WM_RUNNING, 1);
+        poll_expect(m, &w, P(b + 2), WM_RUNNING, 0);
+        if (i == failing) {
+            end_stage(&w.stages[i], WM_FAILED, A(b + 3), "Failed. Error code: 42");
+            snprintf(wf_error, sizeof wf_error, "Entity failed: %s", TYPES[i]);
+            w.status = WM_FAILED;
+            w.end = A(b + 3);
+            w.error = wf_error;
+            poll_expect(m, &w, P(b + 3), WM_DONE, 1);
+            return m;
+        }
+    }
+    end_stage(&w.stages[2], WM_COMPLETED, A(10), NULL);
+    w.status = WM_COMPLETED;
+    w.end = A(10);
+    poll_expect(m, &w, P(10), WM_DONE, 1);
+    return m;
+}
+
+/* The spans of run_lifecycle(failing), checked field by field. */
+static void check_lifecycle(exo_span **sp, size_t n, int failing)
+{
+    int nst = failing < 0 ? 3 : failing + 1;
+    assert_int_equal(n, (size_t)nst + 1);
+    check_ids(sp, n, IDS);
+    for (int i = 0; i < nst; i++) {
+        int b = 1 + 3 * i, failed = i == failing;
+        const exo_span *s = sp[i];
+        assert_int_equal(s->start_ns, A(b));
+        assert_int_equal(s->end_ns, A(b + 3));
+        assert_int_equal(s->nevents, 3);
+        check_event(s, 0, "Initializing", A(b), P(b), P(b - 1), "source");
+        check_event(s, 1, "Processing", P(b + 1), P(b + 1), P(b), "poll");
+        check_event(s, 2, failed ? "Failed" : "Completed", A(b + 3), P(b + 3), P(b + 2), "source");
+        if (failed)
+            check_status(s, EXO_STATUS_ERROR, "Failed. Error code: 42", "stage_failed");
+        else
+            check_status(s, EXO_STATUS_OK, NULL, NULL);
+        check_stage_attrs(s, i, A(b), A(b + 3));
+    }
+    const exo_span *r = sp[n - 1];
+    int last = 1 + 3 * nst; /* the step that ended the workflow */
+    char msg[64];
+    snprintf(msg, sizeof msg, "Entity failed: %s", failing >= 0 ? TYPES[failing] : "");
+    assert_int_equal(r->start_ns, A(0));
+    assert_int_equal(r->end_ns, A(last));
+    assert_int_equal(r->nevents, 4);
+    assert_string_equal(r->events[0].name, "Submitted");
+    assert_int_equal(r->events[0].time_ns, T0);
+    assert_int_equal(r->events[0].attrs.len, 0);
+    check_event(r, 1, "Initializing", A(0), P(0), NONE, "source");
+    check_event(r, 2, "Processing", A(1), P(1), P(0), "source");
+    check_event(r, 3, failing >= 0 ? "Failed" : "Completed", A(last), P(last), P(last - 1), "source");
+    if (failing >= 0)
+        check_status(r, EXO_STATUS_ERROR, msg, "workflow_failed");
+    else
+        check_status(r, EXO_STATUS_OK, NULL, NULL);
+    check_root_attrs(r, A(0), A(last), failing >= 0 ? "error" : "ok", last + 1, 0);
+}
+
+static void test_all_stages_ok(void **state)
+{
+    (void)state;
+    wm_monitor *m = run_lifecycle(-1);
+    assert_true(wm_monitor_done(m));
+    assert_int_equal(m->end, WM_END_OK);
+    exo_span **sp = build(m, 4);
+    check_lifecycle(sp, 4, -1);
+    wm_spans_free(sp, 4);
+    wm_monitor_free(m);
+}
+
+static void test_each_stage_fails(void **state)
+{
+    (void)state;
+    for (int f = 0; f < 3; f++) {
+        wm_monitor *m = run_lifecycle(f);
+        assert_int_equal(m->end, WM_END_FAILED);
+        exo_span **sp = build(m, (size_t)f + 2);
+        check_lifecycle(sp, (size_t)f + 2, f);
+        wm_spans_free(sp, (size_t)f + 2);
+        wm_monitor_free(m);
+    }
+}
+
+/* Two runs of the same script, and two builds of one monitor, give
+ * identical spans (ids included). */
+static int attrs_equal(const exo_attrs *a, const exo_attrs *b)
+{
+    if (a->len != b->len) return 0;
+    for (size_t i = 0; i < a->len; i++) {
+        const exo_attr *x = &a->items[i], *y = &b->items[i];
+        if (strcmp(x->key, y->key) || x->type != y->type) return 0;
+        if (x->type == EXO_VAL_STRING ? strcmp(x->v.s, y->v.s) != 0 : x->v.i != y->v.i) return 0;
+    }
+    return 1;
+}
+
+static int span_equal(const exo_span *a, const exo_span *b)
+{
+    if (memcmp(a->trace_id, b->trace_id, 16) || memcmp(a->span_id, b->span_id, 8)) return 0;
+    if (a->has_parent != b->has_parent || (a->has_parent && memcmp(a->parent_span_id, b->parent_span_id, 8))) return 0;
+    if (strcmp(a->name, b->name) || a->kind != b->kind) return 0;
+    if (a->start_ns != b->start_ns || a->end_ns != b->end_ns) return 0;
+    if (a->status_code != b->status_code || !a->status_message != !b->status_message) return 0;
+    if (a->status_message && strcmp(a->status_message, b->status_message)) return 0;
+    if (!attrs_equal(&a->attrs, &b->attrs) || a->nevents != b->nevents) return 0;
+    for (size_t i = 0; i < a->nevents; i++) {
+        if (a->events[i].time_ns != b->events[i].time_ns || strcmp(a->events[i].name, b->events[i].name)) return 0;
+        if (!attrs_equal(&a->events[i].attrs, &b->events[i].attrs)) return 0;
+    }
+    return 1;
+}
+
+static void test_ids_stable(void **state)
+{
+    (void)state;
+    wm_monitor *m1 = run_lifecycle(1), *m2 = run_lifecycle(1);
+    exo_span **a = build(m1, 3), **b = build(m2, 3), **c = build(m1, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(span_equal(a[i], b[i]));
+        assert_true(span_equal(a[i], c[i]));
+    }
+    /* Another namespace is another trace. */
+    exo_span **d;
+    size_t n;
+    assert_int_equal(wm_build_spans(m1, "dev2", &d, &n), 0);
+    assert_memory_not_equal(d[2]->trace_id, a[2]->trace_id, 16);
+    wm_spans_free(d, n);
+    wm_spans_free(a, 3);
+    wm_spans_free(b, 3);
+    wm_spans_free(c, 3);
+    wm_monitor_free(m1);
+    wm_monitor_free(m2);
+}
+
+/* ---- timeouts, 404 ----------------------------------------------------------- */
+
+static void test_timeout_with_open_stages(void **state)
+{
+    (void)state;
+    wm_monitor *m = new_monitor();
+    assert_int_equal(wm_monitor_deadline(m), T0 + TIMEOUT);
+    tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
+    add_stage(&w, 0, A(0));
+    poll_expect(m, &w, P(0), WM_RUNNING, 1);
+    end_stage(&w.stages[0], WM_COMPLETED, A(5), NULL);
+    add_stage(&w, 1, A(5))->status = WM_PROCESSING;
+    poll_expect(m, &w, P(5), WM_RUNNING, 1);
+    /* The timer fires 2 s late: the spans still end at the deadline. */
+    int64_t deadline = T0 + TIMEOUT;
+    assert_int_equal(wm_monitor_timeout(m, deadline + 2 * SEC), WM_DONE);
+    assert_int_equal(m->end, WM_END_TIMEOUT);
+    /* Later answers change nothing. */
+    poll_expect(m, &w, deadline + 5 * SEC, WM_DONE, 0);
+    assert_int_equal(wm_monitor_not_found(m, deadline + 6 * SEC), WM_DONE);
+    assert_int_equal(m->end, WM_END_TIMEOUT);
+
+    exo_span **sp = build(m, 3);
+    const char *ids[] = {IDS[0], IDS[1]};
+    check_ids(sp, 3, ids);
+    check_status(sp[0], EXO_STATUS_OK, NULL, NULL);
+    check_stage_attrs(sp[0], 0, A(0), A(5));
+    assert_int_equal(sp[1]->start_ns, A(5));
+    assert_int_equal(sp[1]->end_ns, deadline);
+    check_status(sp[1], EXO_STATUS_ERROR, "Monitor timed out", "timeout");
+    check_stage_attrs(sp[1], 1, A(5), NONE);
+    assert_int_equal(sp[1]->nevents, 2);
+    check_event(sp[1], 0, "Initializing", A(5), P(5), P(0), "source");
+    check_event(sp[1], 1, "Processing", P(5), P(5), P(0), "poll");
+    const exo_span *r = sp[2];
+    assert_int_equal(r->start_ns, A(0));
+    assert_int_equal(r->end_ns, deadline);
+    check_status(r, EXO_STATUS_ERROR, "Monitor timed out", "timeout");
+    check_root_attrs(r, A(0), NONE, "timeout", 2, 0);
+    assert_int_equal(r->nevents, 3);
+    check_event(r, 1, "Initializing", A(0), P(0), NONE, "source");
+    check_event(r, 2, "Processing", A(0), P(0), NONE, "source");
+    wm_spans_free(sp, 3);
+    wm_monitor_free(m);
+}
+
+static void test_timeout_never_polled(void **state)
+{
+    (void)state;
+    wm_monitor *m = wm_monitor_new(WFID, T0 - 2 * SEC, T0, TIMEOUT);
+    assert_non_null(m);
+    wm_monitor_poll_failed(m, P(0), 1);
+    wm_monitor_poll_failed(m, P(1), 2);
+    /* Called before the deadline (e.g. at shutdown): ends then. */
+    assert_int_equal(wm_monitor_timeout(m, P(2)), WM_DONE);
+    exo_span **sp = build(m, 1);
+    const exo_span *r = sp[0];
+    assert_int_equal(r->start_ns, T0 - 2 * SEC); /* SubmittedAt: nothing better is known */
+    assert_int_equal(r->end_ns, P(2));
+    check_root_attrs(r, NONE, NONE, "timeout", 0, 2);
+    check_status(r, EXO_STATUS_ERROR, "Monitor timed out", "timeout");
+    assert_int_equal(r->nevents, 1);
+    assert_string_equal(r->events[0].name, "Submitted");
+    assert_int_equal(r->events[0].time_ns, T0 - 2 * SEC);
+    wm_spans_free(sp, 1);
+    wm_monitor_free(m);
+}
+
+static void test_not_found(void **state)
+{
+    (void)state;
+    /* Never seen by the API. */
+    wm_monitor *m = new_monitor();
+    assert_int_equal(wm_monitor_not_found(m, P(0)), WM_DONE);
+    exo_span **sp = build(m, 1);
+    assert_int_equal(sp[0]->start_ns, T0);
+    assert_int_equal(sp[0]->end_ns, P(0));
+    check_status(sp[0], EXO_STATUS_ERROR, "workflow not found by API", "not_found");
+    check_root_attrs(sp[0], NONE, NONE, "error", 0, 0);
+    assert_int_equal(sp[0]->nevents, 1);
+    wm_spans_free(sp, 1);
+    wm_monitor_free(m);
+
+    /* Seen, then lost by the API: the open stage ends with it. */
+    m = new_monitor();
+    tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
+    add_stage(&w, 0, A(0));
+    poll_expect(m, &w, P(0), WM_RUNNING, 1);
+    assert_int_equal(wm_monitor_not_found(m, P(1)), WM_DONE);
+    sp = build(m, 2);
+    assert_int_equal(sp[0]->end_ns, P(1));
+    check_status(sp[0], EXO_STATUS_ERROR, "workflow not found by API", "not_found");
+    check_stage_attrs(sp[0], 0, A(0), NONE);
+    assert_int_equal(sp[1]->start_ns, A(0));
+    assert_int_equal(sp[1]->end_ns, P(1));
+    check_status(sp[1], EXO_STATUS_ERROR, "workflow not found by API", "not_found");
+    check_root_attrs(sp[1], A(0), NONE, "error", 1, 0);
+    wm_spans_free(sp, 2);
+    wm_monitor_free(m);
+}
+
+/* ---- gaps, errors, duplicates ----------------------------------------------- */
+
+/* The first poll comes late (the workflow is already Processing), then
+ * three polls fail, then one poll shows two changes at once, then the
+ * last shows a stage that came and went between polls. */
+static void test_missed_and_failed_polls(void **state)
+{
+    (void)state;
+    wm_monitor *m = new_monitor();
+    tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
+    add_stage(&w, 0, A(1))->status = WM_PROCESSING;
+    poll_expect(m, &w, P(3), WM_RUNNING, 1);
+    uint32_t v = m->version;
+    wm_monitor_poll_failed(m, P(4), 1);
+    wm_monitor_poll_failed(m, P(5), 2);
+    wm_monitor_poll_failed(m, P(6), 3);
+    assert_int_equal(m->version, v); /* failures are counted, not state */
+    assert_int_equal(m->poll_errors, 3);
+    assert_int_equal(m->last_poll_ns, P(3));
+    end_stage(&w.stages[0], WM_COMPLETED, A(5), NULL);
+    add_stage(&w, 1, A(5))->status = WM_PROCESSING;
+    poll_expect(m, &w, P(7), WM_RUNNING, 1);
+    end_stage(&w.stages[1], WM_COMPLETED, A(8), NULL);
+    end_stage(add_stage(&w, 2, A(8)), WM_COMPLETED, A(9), NULL);
+    w.status = WM_COMPLETED;
+    w.end = A(9);
+    poll_expect(m, &w, P(10), WM_DONE, 1);
+
+    exo_span **sp = build(m, 4);
+    check_ids(sp, 4, IDS);
+    /* DataLoader: first seen Processing on the late first poll. */
+    assert_int_equal(sp[0]->nevents, 3);
+    check_event(sp[0], 0, "Initializing", A(1), P(3), NONE, "source");
+    check_event(sp[0], 1, "Processing", P(3), P(3), NONE, "poll");
+    check_event(sp[0], 2, "Completed", A(5), P(7), P(3), "source");
+    /* Processor: first seen Processing after the failed polls. */
+    assert_int_equal(sp[1]->nevents, 3);
+    check_event(sp[1], 0, "Initializing", A(5), P(7), P(3), "source");
+    check_event(sp[1], 1, "Processing", P(7), P(7), P(3), "poll");
+    check_event(sp[1], 2, "Completed", A(8), P(10), P(7), "source");
+    /* OutputGenerator: never seen Processing; none is invented. */
+    assert_int_equal(sp[2]->nevents, 2);
+    check_event(sp[2], 0, "Initializing", A(8), P(10), P(7), "source");
+    check_event(sp[2], 1, "Completed", A(9), P(10), P(7), "source");
+    for (int i = 0; i < 3; i++) check_status(sp[i], EXO_STATUS_OK, NULL, NULL);
+    check_stage_attrs(sp[2], 2, A(8), A(9));
+    /* The workflow: Initializing and Processing both from source times. */
+    const exo_span *r = sp[3];
+    assert_int_equal(r->nevents, 4);
+    check_event(r, 1, "Initializing", A(0), P(3), NONE, "source");
+    check_event(r, 2, "Processing", A(1), P(3), NONE, "source");
+    check_event(r, 3, "Completed", A(9), P(10), P(7), "source");
+    check_root_attrs(r, A(0), A(9), "ok", 3, 3);
+    wm_spans_free(sp, 4);
+    wm_monitor_free(m);
+}
+
+static void test_duplicate_polls(void **state)
+{
+    (void)state;
+    wm_monitor *m = new_monitor();
+    tb_workflow w = {WM_INITIALIZING, A(0), NONE, NULL, 0, {{0}}};
+    poll_expect(m, &w, P(0), WM_RUNNING, 1);
+    uint32_t v = m->version;
+    uint8_t ne = m->nevents;
+    poll_expect(m, &w, P(1), WM_RUNNING, 0);
+    poll_expect(m, &w, P(2), WM_RUNNING, 0);
+    assert_int_equal(m->version, v);
+    assert_int_equal(m->nevents, ne);
+    assert_int_equal(m->polls, 3);
+    assert_int_equal(m->last_poll_ns, P(2));
+    /* The next change is bracketed by the last successful poll. */
+    add_stage(&w, 0, A(3));
+    w.status = WM_PROCESSING;
+    wm_monitor_poll_failed(m, P(3), 1);
+    poll_expect(m, &w, P(4), WM_RUNNING, 1);
+    assert_int_equal(wm_monitor_timeout(m, P(5)), WM_DONE);
+    exo_span **sp = build(m, 2);
+    check_event(sp[0], 0, "Initializing", A(3), P(4), P(2), "source");
+    assert_int_equal(sp[1]->nevents, 3);
+    check_event(sp[1], 1, "Initializing", A(0), P(0), NONE, "source");
+    check_event(sp[1], 2, "Processing", A(3), P(4), P(2), "source");
+    check_root_attrs(sp[1], A(0), NONE, "timeout", 4, 1);
+    wm_spans_free(sp, 2);
+    wm_monitor_free(m);
+}
+
+/* The first successful poll sees a finished workflow. */
+static void test_first_poll_after_completion(void **state)
+{
+    (void)state;
+    wm_monitor *m = new_monitor();
+    tb_workflow w = {WM_COMPLETED, A(0), A(30), NULL, 0, {{0}}};
+    end_stage(add_stage(&w, 0, A(1)), WM_COMPLETED, A(10), NULL);
+    end_stage(add_stage(&w, 1, A(10)), WM_COMPLETED, A(25), NULL);
+    end_stage(add_stage(&w, 2, A(25)), WM_COMPLETED, A(30), NULL);
+    poll_expect(m, &w, P(40), WM_DONE, 1);
+    exo_span **sp = build(m, 4);
+    check_ids(sp, 4, IDS);
+    int64_t starts[] = {A(1), A(10), A(25)}, ends[] = {A(10), A(25), A(30)};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sp[i]->start_ns, starts[i]);
+        assert_int_equal(sp[i]->end_ns, ends[i]);
+        assert_int_equal(sp[i]->nevents, 2);
+        check_event(sp[i], 0, "Initializing", starts[i], P(40), NONE, "source");
+        check_event(sp[i], 1, "Completed", ends[i], P(40), NONE, "source");
+        check_status(sp[i], EXO_STATUS_OK, NULL, NULL);
+        check_stage_attrs(sp[i], i, starts[i], ends[i]);
+    }
+    assert_int_equal(sp[3]->nevents, 3);
+    check_event(sp[3], 1, "Initializing", A(0), P(40), NONE, "source");
+    check_event(sp[3], 2, "Completed", A(30), P(40), NONE, "source");
+    check_root_attrs(sp[3], A(0), A(30), "ok", 1, 0);
+    wm_spans_free(sp, 4);
+    wm_monitor_free(m);
+}
+
+/* A contract oddity: the workflow completes while a stage is open. */
+static void test_stage_open_at_workflow_end(void **state)
+{
+    (void)state;
+    wm_monitor *m = new_monitor();
+    tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
+    add_stage(&w, 0, A(0));
+    poll_expect(m, &w, P(0), WM_RUNNING, 1);
+    w.stages[0].status = WM_PROCESSING;
+    w.status = WM_FAILED;
+    w.end = A(2);
+    /* No workflowErrorMessage: the span says the API gave none. */
+    poll_expect(m, &w, P(2), WM_DONE, 1);
+    exo_span **sp = build(m, 2);
+    assert_int_equal(sp[0]->end_ns, A(2));
+    check_status(sp[0], EXO_STATUS_ERROR, "stage still open when workflow ended", "stage_open");
+    check_stage_attrs(sp[0], 0, A(0), NONE);
+    assert_int_equal(sp[0]->nevents, 2);
+    check_event(sp[0], 1, "Processing", P(2), P(2), P(0), "poll");
+    check_status(sp[1], EXO_STATUS_ERROR, "workflow failed without an error message", "workflow_failed");
+    check_root_attrs(sp[1], A(0), A(2), "error", 2, 0);
+    check_event(sp[1], 3, "Failed", A(2), P(2), P(0), "source");
+    wm_spans_free(sp, 2);
+    wm_monitor_free(m);
+}
+
+/* A status that comes back gets the poll time: the source time of its
+ * first occurrence would put it before the events in between. */
+static void test_status_back_and_forth(void **state)
+{
+    (void)state;
+    wm_monitor *m = new_monitor();
+    tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
+    tb_stage *st = add_stage(&w, 0, A(0));
+    poll_expect(m, &w, P(0), WM_RUNNING, 1);
+    st->status = WM_PROCESSING;
+    poll_expect(m, &w, P(1), WM_RUNNING, 1);
+    st->status = WM_INITIALIZING;
+    poll_expect(m, &w, P(2), WM_RUNNING, 1);
+    st->status = WM_PROCESSING;
+    poll_expect(m, &w, P(3), WM_RUNNING, 1);
+    wm_monitor_timeout(m, P(4));
+    exo_span **sp = build(m, 2);
+    assert_int_equal(sp[0]->nevents, 4);
+    check_event(sp[0], 0, "Initializing", A(0), P(0), NONE, "source");
+    check_event(sp[0], 1, "Processing", P(1), P(1), P(0), "poll");
+    check_event(sp[0], 2, "Initializing", P(2), P(2), P(1), "poll");
+    check_event(sp[0], 3, "Processing", P(3), P(3), P(2), "poll");
+    wm_spans_free(sp, 2);
+    wm_monitor_free(m);
+}
+
+/* ---- limits, allocation failures, misuse ------------------------------------ */
+
+static void test_limits(void **state)
+{
+    (void)state;
+    static char names[WM_MAX_STAGES + 1][8];
+    wm_monitor *m = new_monitor();
+    tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
+    /* An API that renames its one stage on every poll: only WM_MAX_STAGES are kept. */
+    w.nstages = 1;
+    for (int i = 0; i <= WM_MAX_STAGES; i++) {
+        snprintf(names[i], sizeof names[i], "S%d", i);
+        w.stages[0] = (tb_stage){names[i], "id", WM_INITIALIZING, A(i), NONE, NULL};
+        poll_expect(m, &w, P(i), WM_RUNNING, i < WM_MAX_STAGES);
+    }
+    assert_int_equal(m->nstages, WM_MAX_STAGES);
+    assert_int_equal(m->stages_dropped, 1);
+    /* A stage flapping between two statuses: events stop at WM_MAX_EVENTS. */
+    w.stages[0] = (tb_stage){names[0], "id", WM_INITIALIZING, A(0), NONE, NULL};
+    for (int i = 0; i < 2 * WM_MAX_EVENTS; i++) {
+        w.stages[0].status = i % 2 ? WM_INITIALIZING : WM_PROCESSING;
+        poll_expect(m, &w, P(20 + i), WM_RUNNING, 1);
+    }
+    assert_int_equal(m->nevents, WM_MAX_EVENTS);
+    int kept = 0;
+    for (int i = 0; i < m->nevents; i++) kept += m->events[i].owner == 0;
+    /* every poll above changed stage S0's status: one event each */
+    assert_int_equal(m->events_dropped, 2 * WM_MAX_EVENTS - (kept - 1));
+    wm_monitor_timeout(m, P(300));
+    exo_span **sp = build(m, WM_MAX_STAGES + 1);
+    const exo_span *r = sp[WM_MAX_STAGES];
+    check_int_attr(&r->attrs, "extrace.stages_dropped", 1);
+    check_int_attr(&r->attrs, "extrace.events_dropped", m->events_dropped);
+    assert_int_equal(sp[0]->nevents, (size_t)kept);
+    wm_spans_free(sp, WM_MAX_STAGES + 1);
+    wm_monitor_free(m);
+}
+
+static void test_allocation_failures(void **state)
+{
+    (void)state;
+    ex_mem_fail_after(0);
+    assert_null(wm_monitor_new(WFID, T0, T0, TIMEOUT));
+    ex_mem_fail_after(-1);
+    assert_null(wm_monitor_new("", T0, T0, TIMEOUT));
+    char long_id[WM_ID_MAX + 2];
+    memset(long_id, 'x', sizeof long_id - 1);
+    long_id[WM_ID_MAX + 1] = '\0';
+    assert_null(wm_monitor_new(long_id, T0, T0, TIMEOUT));
+
+    /* Every allocation of a build failing in turn: an error, nothing leaked. */
+    wm_monitor *m = run_lifecycle(2);
+    int failures = 0;
+    for (long k = 0;; k++) {
+        exo_span **sp = (exo_span **)&failures;
+        size_t n = 99;
+        ex_mem_fail_after(k);
+        int rc = wm_build_spans(m, NS, &sp, &n);
+        ex_mem_fail_after(-1);
+        if (rc == 0) {
+            check_lifecycle(sp, n, 2);
+            wm_spans_free(sp, n);
+            break;
+        }
+        assert_int_equal(rc, WM_ERR_NOMEM);
+        assert_null(sp);
+        assert_int_equal(n, 0);
+        failures++;
+    }
+    assert_true(failures > 20);
+    wm_monitor_free(m);
+
+    /* Without memory a poll still counts; what could not be kept is counted. */
+    m = new_monitor();
+    tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
+    add_stage(&w, 0, A(0));
+    static wm_snapshot s;
+    char *body = render(&w);
+    assert_int_equal(wm_snapshot_parse(body, strlen(body), WFID, &s, NULL, 0), 0);
+    free(body);
+    ex_mem_fail_after(0);
+    assert_int_equal(wm_monitor_apply(m, &s, P(0), NULL), WM_RUNNING);
+    ex_mem_fail_after(-1);
+    assert_int_equal(m->nstages, 0);
+    assert_int_equal(m->stages_dropped, 1);
+    assert_int_equal(m->events_dropped, 2);
+    assert_int_equal(m->polls, 1);
+    wm_monitor_free(m);
+}
+
+static void test_misuse(void **state)
+{
+    (void)state;
+    wm_monitor *m = new_monitor();
+    exo_span **sp = (exo_span **)m;
+    size_t n = 5;
+    assert_int_equal(wm_build_spans(m, NS, &sp, &n), WM_ERR_STATE);
+    assert_null(sp);
+    assert_int_equal(n, 0);
+    wm_monitor_free(m);
+    wm_monitor_free(NULL);
+    wm_spans_free(NULL, 0);
+    /* The deadline saturates instead of overflowing. */
+    m = wm_monitor_new(WFID, T0, INT64_MAX - SEC, TIMEOUT);
+    assert_true(wm_monitor_deadline(m) == INT64_MAX);
+    wm_monitor_free(m);
+}
+
+/* ---- memory -------------------------------------------------------------------- */
+
+/* Heap bytes behind one allocation: usable size plus glibc's 8-byte chunk header. */
+static size_t heap(const void *p) { return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0; }
+
+static size_t heap_bytes(const wm_monitor *m)
+{
+    size_t n = heap(m) + heap(m->stages) + heap(m->events) + heap(m->error);
+    for (size_t i = 0; i < m->nstages; i++) n += heap(m->stages[i].names) + heap(m->stages[i].error);
+    return n;
+}
+
+static void test_memory_idle(void **state)
+{
+    (void)state;
+    wm_monitor *m = new_monitor();
+    tb_workflow w = {WM_INITIALIZING, A(0), NONE, NULL, 0, {{0}}};
+    poll_expect(m, &w, P(0), WM_RUNNING, 1);
+    add_stage(&w, 0, A(1));
+    w.status = WM_PROCESSING;
+    poll_expect(m, &w, P(1), WM_RUNNING, 1);
+    /* 2 polls, 1 stage, 3 events: the exact bytes asked for ... */
+    size_t stage_names = strlen(TYPES[0]) + strlen(IDS[0]) + 2;
+    assert_int_equal(m->nevents, 3);
+    assert_int_equal(wm_monitor_size_bytes(m),
+                     sizeof(wm_monitor) + strlen(WFID) + 1 + sizeof(wm_stage) + stage_names + 4 * sizeof(wm_event));
+    size_t idle = heap_bytes(m);
+    print_message("monitor after 2 polls, 1 stage: sizeof %zu, requested %zu, heap %zu bytes in 4 allocations\n",
+                  sizeof(wm_monitor), wm_monitor_size_bytes(m), idle);
+    assert_true(idle <= 1024);
+    /* ... and later in-flight states of the seed's lifecycle, up to the
+     * largest: the third stage processing after the others went through
+     * every status. */
+    size_t most = 0;
+    for (int i = 0; i < 3; i++) {
+        if (i > 0) {
+            end_stage(&w.stages[i - 1], WM_COMPLETED, A(2 * i + 1), NULL);
+            add_stage(&w, i, A(2 * i + 1));
+            poll_expect(m, &w, P(2 * i + 1), WM_RUNNING, 1);
+        }
+        w.stages[i].status = WM_PROCESSING;
+        poll_expect(m, &w, P(2 * i + 2), WM_RUNNING, 1);
+        most = heap_bytes(m);
+        print_message("monitor with stage %d processing, %u events: requested %zu, heap %zu bytes\n", i + 1,
+                      m->nevents, wm_monitor_size_bytes(m), most);
+        assert_true(most <= 1024);
+    }
+    assert_int_equal(m->nevents, 10);
+    wm_monitor_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_all_stages_ok),
+        cmocka_unit_test(test_each_stage_fails),
+        cmocka_unit_test(test_ids_stable),
+        cmocka_unit_test(test_timeout_with_open_stages),
+        cmocka_unit_test(test_timeout_never_polled),
+        cmocka_unit_test(test_not_found),
+        cmocka_unit_test(test_missed_and_failed_polls),
+        cmocka_unit_test(test_duplicate_polls),
+        cmocka_unit_test(test_first_poll_after_completion),
+        cmocka_unit_test(test_stage_open_at_workflow_end),
+        cmocka_unit_test(test_status_back_and_forth),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_allocation_failures),
+        cmocka_unit_test(test_misuse),
+        cmocka_unit_test(test_memory_idle),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
