@@ -1,0 +1,81 @@
+/* pipeline.h — from finished spans to the backends.
+ *
+ * The worker submits the spans of one finished workflow at a time. The
+ * pipeline keeps them in a bounded queue (OTEL_BSP_MAX_QUEUE_SIZE spans),
+ * sends batches of at most OTEL_BSP_MAX_EXPORT_BATCH_SIZE spans every
+ * OTEL_BSP_SCHEDULE_DELAY (or as soon as a batch is full) to every
+ * configured exporter (otlp over grpc | http/protobuf | http/json,
+ * console), retries by the OTLP rules with exponential backoff and
+ * Retry-After, and counts what it could not deliver. It runs on the
+ * caller's libuv loop; nothing here blocks.
+ *
+ * Each submission has a completion callback, called exactly once when all
+ * its spans have been delivered to every exporter (delivered = 1) or when
+ * any of them was dropped (delivered = 0): the worker acknowledges durable
+ * intake only on delivery. */
+#ifndef EXTRACE_OTEL_PIPELINE_H
+#define EXTRACE_OTEL_PIPELINE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "otel/otel_env.h"
+#include "otel/retry.h"
+#include "otel/span.h"
+
+typedef struct exo_pipeline exo_pipeline;
+
+typedef void (*exo_submit_cb)(void *arg, int delivered);
+
+typedef struct exo_pipeline_stats {
+    uint64_t spans_exported;  /* accepted by the backend (per span, summed over exporters) */
+    uint64_t spans_dropped;   /* queue full, final errors, retries exhausted, shutdown */
+    uint64_t export_requests; /* requests sent, retries included */
+    uint64_t export_failures; /* requests that failed (retryable or not) */
+    size_t spans_queued;      /* waiting in the queue or in flight now */
+    /* Added by the export pipeline (details of the counters above): */
+    uint64_t export_retries;      /* requests that were retries of a failed one */
+    uint64_t spans_rejected;      /* dropped because the backend refused them (partial success) */
+    uint64_t spans_dropped_queue_full; /* spans refused at submit because the queue was full (once per span) */
+    uint64_t batches_dropped;     /* (batch, exporter) pairs given up on: final error, retries exhausted, shutdown */
+} exo_pipeline_stats;
+
+/* Create on `loop` from the parsed OTEL_* config and resource (both copied).
+ * NULL with err set when the config can't be used (e.g. a bad endpoint). */
+exo_pipeline *exo_pipeline_new(uv_loop_t *loop, const exo_export_config *cfg, const exo_resource *res,
+                               const char *scope_name, const char *scope_version, char *err, size_t errlen);
+
+/* Hand over n finished spans (the pipeline owns them from now on, even when
+ * it drops them). done_cb (may be NULL) runs once, later, on the loop. */
+void exo_pipeline_submit(exo_pipeline *p, exo_span **spans, size_t n, exo_submit_cb done_cb, void *arg);
+
+void exo_pipeline_get_stats(const exo_pipeline *p, exo_pipeline_stats *out);
+
+/* Settings that are not OTEL_* variables; exo_pipeline_new uses the
+ * defaults. Tests pass short backoffs so retries take milliseconds. */
+typedef struct exo_pipeline_options {
+    exo_backoff backoff;  /* retry delays (default: 1 s, x2, 30 s cap, 20 % jitter) */
+    size_t max_inflight;  /* batches being exported at once (default 2, at least 1) */
+    uint64_t rng_seed;    /* jitter seed; 0 = from the OS */
+} exo_pipeline_options;
+
+void exo_pipeline_options_default(exo_pipeline_options *o);
+
+/* exo_pipeline_new with explicit options (NULL: the defaults). */
+exo_pipeline *exo_pipeline_new_opts(uv_loop_t *loop, const exo_export_config *cfg, const exo_resource *res,
+                                    const char *scope_name, const char *scope_version,
+                                    const exo_pipeline_options *opts, char *err, size_t errlen);
+
+/* Export everything queued now, without waiting for the schedule; then call
+ * done_cb. Whatever is not delivered within timeout_ns is dropped and
+ * counted. Used at shutdown. */
+void exo_pipeline_flush(exo_pipeline *p, int64_t timeout_ns, void (*done_cb)(void *arg), void *arg);
+
+/* Drop what is left (counted), close every handle; the memory is freed once
+ * the loop has closed them (run the loop afterwards). Callbacks still owed
+ * (submissions, a pending flush) run during that loop run, before the
+ * memory is freed; none runs inside this call. Safe to call from a
+ * submission or flush callback. */
+void exo_pipeline_destroy(exo_pipeline *p);
+
+#endif
