@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# bench/worker.sh — two figures of `extrace worker` (not a test).
+#
+#   bench/worker.sh memory   bytes of RSS per idle in-flight workflow
+#   bench/worker.sh polls    polls per second on one core, and wrk's ceiling
+#   bench/worker.sh          both
+#
+# memory: redis-server, `extrace api --time-scale 1` and the worker with
+#   --initial-delay 1h (so every workflow stays idle in the schedule) and
+#   OTEL_TRACES_EXPORTER=none; VmRSS of the worker before and after
+#   `extrace generate` publishes N events (default 100,000) → bytes/workflow.
+# polls: the worker pinned to CPU 0, the api to CPU 1; W workflows
+#   (default 5,000) polled every INTERVAL (default 100ms, i.e. a demand far
+#   above what one core serves); extrace_polls_total read over DURATION
+#   seconds (default 10). Then wrk (pinned to CPU 0, 256 connections) on
+#   GET /workflows/<id> of the same api: the HTTP ceiling of that setup.
+# Knobs: BUILD, N, W, INTERVAL, DURATION, POLLS (--max-concurrent-polls).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+build=${BUILD:-$root/build}
+bin=$build/extrace
+n=${N:-100000}
+w=${W:-5000}
+interval=${INTERVAL:-100ms}
+duration=${DURATION:-10}
+polls=${POLLS:-256}
+what=${1:-all}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+if [ ! -x "$bin" ]; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$build" -j "$(nproc)" --target extrace >/dev/null
+fi
+for tool in redis-server curl python3; do
+  command -v "$tool" >/dev/null || { echo "bench/worker.sh: $tool not found" >&2; exit 1; }
+done
+
+pin0=() pin1=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then pin0=(taskset -c 0) pin1=(taskset -c 1); fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_http() { for _ in $(seq 200); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; return 1; }
+metric() { curl -fs "http://127.0.0.1:$admin/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+start_stack() { # $1: worker flags; api pinned with $pin_api; worker with $pin_worker
+  rport=$(free_port) aport=$(free_port) admin=$(free_port)
+  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
+  pids+=($!)
+  "${pin_api[@]}" "$bin" api --listen "127.0.0.1:$aport" --time-scale 1 --max-workflows 1000000 --seed 1 \
+    --log-level warn >"$work/api.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$aport/healthz"
+  # shellcheck disable=SC2086
+  OTEL_TRACES_EXPORTER=none "${pin_worker[@]}" "$bin" worker --redis "127.0.0.1:$rport" \
+    --api-url "http://127.0.0.1:$aport" --admin-listen "127.0.0.1:$admin" --log-level warn $1 \
+    >"$work/worker.log" 2>&1 &
+  worker=$!
+  pids+=($worker)
+  wait_http "http://127.0.0.1:$admin/readyz"
+}
+
+stop_stack() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  pids=()
+}
+
+wait_in_flight() { # $1: count
+  for _ in $(seq 600); do
+    [ "$(metric extrace_workflows_in_flight)" = "$1" ] && return 0
+    sleep 0.1
+  done
+  echo "bench/worker.sh: only $(metric extrace_workflows_in_flight) of $1 workflows in flight" >&2
+  return 1
+}
+
+bench_memory() {
+  pin_api=() pin_worker=()
+  start_stack "--initial-delay 1h --timeout 2h --max-workflows $((n * 2))"
+  sleep 0.5
+  before=$(rss_kb "$worker")
+  "$bin" generate --redis "127.0.0.1:$rport" --rate 20000 --count "$n" --log-level warn
+  wait_in_flight "$n"
+  after=$(rss_kb "$worker")
+  echo "memory: $n idle workflows; worker VmRSS ${before} kB -> ${after} kB:" \
+       "$(( (after - before) * 1024 / n )) bytes per workflow"
+  stop_stack
+}
+
+bench_polls() {
+  pin_api=("${pin1[@]}") pin_worker=("${pin0[@]}")
+  start_stack "--initial-delay 0s --interval $interval --timeout 2h --max-concurrent-polls $polls"
+  "$bin" generate --redis "127.0.0.1:$rport" --rate 20000 --count "$w" --ids-out "$work/ids" --log-level warn
+  wait_in_flight "$w"
+  sleep 2 # let the first round of polls spread out
+  errors() { metric 'extrace_poll_errors_total{kind="connect"}'; }
+  p0=$(metric extrace_polls_total) e0=$(errors) t0=$(cpu_ticks "$worker")
+  sleep "$duration"
+  p1=$(metric extrace_polls_total) e1=$(errors) t1=$(cpu_ticks "$worker")
+  hz=$(getconf CLK_TCK)
+  echo "polls: $w workflows every $interval, --max-concurrent-polls $polls: $(( (p1 - p0) / duration )) polls/s" \
+       "over ${duration}s with the worker at $(( (t1 - t0) * 100 / (hz * duration) ))% of one core" \
+       "= $(( (p1 - p0) * hz / (t1 - t0) )) polls per CPU second (connect errors: $((e1 - e0)))"
+  kill -TERM "$worker"; wait "$worker" 2>/dev/null || true # free CPU 0 for wrk
+  if command -v wrk >/dev/null; then
+    id=$(head -1 "$work/ids")
+    echo "ceiling: wrk -t1 -c$polls -d${duration}s on CPU 0 against the same api (GET /workflows/$id):"
+    "${pin0[@]}" wrk -t1 -c"$polls" -d"${duration}s" "http://127.0.0.1:$aport/workflows/$id" | grep -E 'Requests/sec|Non-2xx'
+  fi
+  stop_stack
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), build $build"
+case "$what" in
+  memory) bench_memory ;;
+  polls) bench_polls ;;
+  all) bench_memory; bench_polls ;;
+  *) echo "usage: bench/worker.sh [memory|polls|all]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,75 @@
+#include "worker/admin.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "net/httpd_uv.h"
+
+#define TEXT      "text/plain; charset=utf-8"
+#define PROM_TEXT "text/plain; version=0.0.4; charset=utf-8"
+#define MAX_BODY  1024 /* admin requests carry no body worth reading */
+
+struct wk_admin {
+    ex_httpd *httpd;     /* owned */
+    wk_admin_source src;
+};
+
+static void serve_metrics(wk_admin *a, ex_http_resp *resp)
+{
+    wk_text t = {0};
+    if (a->src.metrics(a->src.arg, &t) != 0) {
+        wk_text_free(&t);
+        ex_http_resp_printf(resp, 500, TEXT, "metrics could not be rendered (out of memory)\n");
+        return;
+    }
+    /* The server frees the body (ex_malloc'd by wk_text). */
+    resp->status = 200;
+    resp->content_type = PROM_TEXT;
+    resp->body = t.data;
+    resp->body_len = t.len;
+}
+
+static void handle(void *arg, const ex_http_req *req, ex_http_resp *resp)
+{
+    wk_admin *a = arg;
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+        ex_http_resp_printf(resp, 405, TEXT, "method %s not allowed: use GET\n", req->method);
+        ex_http_resp_header(resp, "Allow", "GET, HEAD");
+    } else if (strcmp(req->path, "/healthz") == 0) {
+        ex_http_resp_printf(resp, 200, TEXT, "ok\n");
+    } else if (strcmp(req->path, "/readyz") == 0) {
+        if (a->src.ready(a->src.arg)) ex_http_resp_printf(resp, 200, TEXT, "ready\n");
+        else ex_http_resp_printf(resp, 503, TEXT, "not ready: not subscribed to the event channel\n");
+    } else if (strcmp(req->path, "/metrics") == 0) {
+        serve_metrics(a, resp);
+    } else {
+        ex_http_resp_printf(resp, 404, TEXT, "no such path: %s (try /healthz, /readyz, /metrics)\n", req->path);
+    }
+}
+
+wk_admin *wk_admin_start(uv_loop_t *loop, const char *listen, const wk_admin_source *src, char *err,
+                         size_t errlen)
+{
+    wk_admin *a = ex_calloc(1, sizeof *a);
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    a->src = *src;
+    a->httpd = ex_httpd_start(loop, listen, MAX_BODY, handle, a, err, errlen);
+    if (!a->httpd) {
+        ex_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+int wk_admin_port(const wk_admin *a) { return ex_httpd_port(a->httpd); }
+
+void wk_admin_stop(wk_admin *a)
+{
+    if (!a) return;
+    ex_httpd_stop(a->httpd);
+    ex_free(a);
+}

@@ -1,0 +1,53 @@
+/* event.h — the WorkflowStarted event, parsed and validated.
+ *
+ * The seed's generator publishes JSON with PascalCase keys on the channel
+ * event.workflow.started (seed-contract.md, "The event"):
+ *   {"WorkflowId":"<guid>","SubmittedAt":"2024-07-05T06:57:51.0737407Z",…}
+ * Only WorkflowId and SubmittedAt are used; other keys are ignored. The
+ * workflow id goes into a URL path (GET <api>/workflows/<id>), so it must
+ * be 1–WK_EVENT_ID_MAX bytes of [A-Za-z0-9._-] and not "." or "..".
+ * Pure: no I/O, no allocation beyond jansson's parse tree. */
+#ifndef EXTRACE_WORKER_EVENT_H
+#define EXTRACE_WORKER_EVENT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define WK_EVENT_ID_MAX      128         /* bytes of a workflow id (== WM_ID_MAX) */
+#define WK_EVENT_PAYLOAD_MAX (64 * 1024) /* bytes of an event; larger ones are rejected as "json" */
+
+/* Why an event was not taken (label reason of extrace_events_rejected_total). */
+typedef enum {
+    WK_REJECT_JSON,          /* not JSON, not an object, or too large */
+    WK_REJECT_MISSING_FIELD, /* WorkflowId or SubmittedAt absent, null or empty */
+    WK_REJECT_BAD_ID,        /* WorkflowId not a string, too long, or bad characters */
+    WK_REJECT_BAD_TIME,      /* SubmittedAt not a string or not an ISO 8601 time */
+    WK_REJECT_CAPACITY,      /* valid, but --max-workflows are already watched (set by the worker) */
+    WK_NREJECT
+} wk_reject;
+
+/* The fields of a valid event. */
+typedef struct wk_event {
+    char workflow_id[WK_EVENT_ID_MAX + 1]; /* NUL-terminated, validated */
+    int64_t submitted_ns;                  /* SubmittedAt, unix ns (UTC) */
+} wk_event;
+
+/* Parse `len` bytes of `payload` (need not be NUL-terminated) into *out.
+ * Returns 0, or -1 with *reason set and a message in `why` (whylen bytes)
+ * that names the field and the offending value, e.g.
+ *   WorkflowId "a/b": character '/' at offset 1 is not allowed (A-Z a-z 0-9 . _ -)
+ * Values quoted in messages are cut to 64 bytes and escaped for logs. */
+int wk_event_parse(const char *payload, size_t len, wk_event *out, wk_reject *reason, char *why, size_t whylen);
+
+/* "json", "missing_field", "bad_id", "bad_time", "capacity". */
+const char *wk_reject_name(wk_reject r);
+
+/* Check a workflow id by the rules above. 0, or -1 with the reason in why
+ * (without the value itself). */
+int wk_event_check_id(const char *id, size_t len, char *why, size_t whylen);
+
+/* Quote up to `max` bytes of s for a log line: "…" with control and
+ * non-ASCII bytes as \xNN and a trailing "…(N bytes)" when cut. Writes at
+ * most outlen bytes (always NUL-terminated); returns out. */
+char *wk_quote(const char *s, size_t len, size_t max, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,262 @@
+#include "worker/poller.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "net/curl_uv.h"
+#include "worker/event.h"
+
+#define BODY_INITIAL  4096
+#define BODY_KEEP_MAX (64 * 1024) /* a slot's buffer is shrunk back after a larger answer */
+#define EXCERPT_MAX   120         /* bytes of a body quoted in a message */
+
+/* One easy handle of the pool and what its current poll needs. */
+typedef struct poll_slot {
+    CURL *easy;                  /* owned */
+    struct wk_poller *p;         /* the pool it belongs to */
+    void *tag;                   /* caller's, for the callback */
+    int64_t started_ns;          /* monotonic start of the poll */
+    char *body;                  /* owned response buffer */
+    size_t len, cap;
+    int too_large;               /* the body passed max_body */
+    char id[WM_ID_MAX + 1];      /* the workflow polled */
+    char err[CURL_ERROR_SIZE];   /* curl's error text */
+    struct poll_slot *next_free; /* free list */
+} poll_slot;
+
+struct wk_poller {
+    ex_curl_loop *curl;          /* owned */
+    wk_poller_config cfg;        /* api_url points at base below */
+    char *base;                  /* owned: api_url without trailing '/' */
+    char *url;                   /* owned scratch: base + "/workflows/" + id */
+    size_t base_len;
+    struct curl_slist *headers;  /* owned: Accept, User-Agent */
+    wk_poll_cb cb;               /* the worker's result handler */
+    void *arg;                   /* its argument */
+    poll_slot **slots;           /* owned array of max_concurrent, made lazily */
+    int nslots;                  /* slots made */
+    poll_slot *free_slots;       /* idle slots */
+    int active;                  /* polls in flight */
+    int closing;                 /* destroy called */
+    wm_snapshot snap;            /* the answer being classified (reused) */
+};
+
+static size_t write_cb(char *data, size_t size, size_t n, void *userp)
+{
+    poll_slot *s = userp;
+    size_t len = size * n;
+    size_t max = s->p->cfg.max_body;
+    if (s->len + len > max) {
+        s->too_large = 1;
+        return 0; /* makes curl stop with CURLE_WRITE_ERROR */
+    }
+    if (s->len + len + 1 > s->cap) {
+        size_t cap = s->cap ? s->cap : BODY_INITIAL;
+        while (cap < s->len + len + 1) cap *= 2;
+        char *b = ex_realloc(s->body, cap);
+        if (!b) return 0;
+        s->body = b;
+        s->cap = cap;
+    }
+    memcpy(s->body + s->len, data, len);
+    s->len += len;
+    s->body[s->len] = '\0';
+    return len;
+}
+
+static poll_slot *slot_new(wk_poller *p)
+{
+    poll_slot *s = ex_calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->p = p;
+    s->easy = curl_easy_init();
+    if (!s->easy) {
+        ex_free(s);
+        return NULL;
+    }
+    long timeout_ms = (long)(p->cfg.timeout_ns / EX_NS_PER_MS);
+    if (timeout_ms < 1) timeout_ms = 1;
+    CURL *e = s->easy;
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, p->headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->err);
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    return s;
+}
+
+static void slot_free(poll_slot *s)
+{
+    if (!s) return;
+    if (s->easy) curl_easy_cleanup(s->easy);
+    ex_free(s->body);
+    ex_free(s);
+}
+
+wk_poller *wk_poller_new(uv_loop_t *loop, const wk_poller_config *cfg, wk_poll_cb cb, void *arg, char *err,
+                         size_t errlen)
+{
+    wk_poller *p = ex_calloc(1, sizeof *p);
+    if (!p) goto nomem;
+    p->cfg = *cfg;
+    p->cb = cb;
+    p->arg = arg;
+    p->base_len = strlen(cfg->api_url);
+    while (p->base_len > 0 && cfg->api_url[p->base_len - 1] == '/') p->base_len--;
+    p->base = ex_strndup(cfg->api_url, p->base_len);
+    p->url = ex_malloc(p->base_len + sizeof "/workflows/" + WM_ID_MAX);
+    p->slots = ex_calloc((size_t)cfg->max_concurrent, sizeof *p->slots);
+    if (!p->base || !p->url || !p->slots) goto nomem;
+    p->cfg.api_url = p->base;
+    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
+    if (h) p->headers = h;
+    if (!h || !(h = curl_slist_append(p->headers, "User-Agent: extrace-worker/" EXTRACE_VERSION))) goto nomem;
+    p->curl = ex_curl_loop_new(loop);
+    if (!p->curl) goto nomem;
+    /* Keep one idle connection per possible poll, so keep-alive holds at full load. */
+    curl_multi_setopt(ex_curl_loop_multi(p->curl), CURLMOPT_MAXCONNECTS, (long)cfg->max_concurrent);
+    return p;
+nomem:
+    snprintf(err, errlen, "out of memory creating the poller");
+    wk_poller_destroy(p);
+    return NULL;
+}
+
+int wk_poller_has_slot(const wk_poller *p) { return !p->closing && p->active < p->cfg.max_concurrent; }
+
+int wk_poller_active(const wk_poller *p) { return p->active; }
+
+/* A free slot, making one if the pool is not full yet; NULL if none. */
+static poll_slot *take_slot(wk_poller *p)
+{
+    poll_slot *s = p->free_slots;
+    if (s) {
+        p->free_slots = s->next_free;
+        return s;
+    }
+    if (p->nslots >= p->cfg.max_concurrent) return NULL;
+    s = slot_new(p);
+    if (s) p->slots[p->nslots++] = s;
+    return s;
+}
+
+static void give_back(wk_poller *p, poll_slot *s)
+{
+    if (s->cap > BODY_KEEP_MAX) {
+        ex_free(s->body);
+        s->body = NULL;
+        s->cap = 0;
+    }
+    s->next_free = p->free_slots;
+    p->free_slots = s;
+}
+
+static void done_cb(CURL *easy, CURLcode code, void *arg)
+{
+    poll_slot *s = arg;
+    wk_poller *p = s->p;
+    wk_poll_result r;
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    wk_poll_classify(code, s->err, status, s->body ? s->body : "", s->len, s->too_large, p->cfg.max_body, s->id,
+                     &p->snap, &r);
+    r.seconds = (double)(ex_mono_ns() - s->started_ns) / 1e9;
+    void *tag = s->tag;
+    p->active--;
+    /* The slot is free before the callback, which may start the next poll. */
+    give_back(p, s);
+    p->cb(p->arg, tag, &r);
+}
+
+int wk_poller_start(wk_poller *p, const char *workflow_id, void *tag)
+{
+    size_t idlen = strlen(workflow_id);
+    if (p->closing || p->active >= p->cfg.max_concurrent || idlen > WM_ID_MAX) return -1;
+    poll_slot *s = take_slot(p);
+    if (!s) return -1;
+    memcpy(s->id, workflow_id, idlen + 1);
+    memcpy(p->url, p->base, p->base_len);
+    memcpy(p->url + p->base_len, "/workflows/", 11);
+    memcpy(p->url + p->base_len + 11, workflow_id, idlen + 1);
+    s->tag = tag;
+    s->len = 0;
+    s->too_large = 0;
+    s->err[0] = '\0';
+    s->started_ns = ex_mono_ns();
+    if (curl_easy_setopt(s->easy, CURLOPT_URL, p->url) != CURLE_OK ||
+        ex_curl_loop_add(p->curl, s->easy, done_cb, s) != 0) {
+        give_back(p, s);
+        return -1;
+    }
+    p->active++;
+    return 0;
+}
+
+void wk_poller_destroy(wk_poller *p)
+{
+    if (!p) return;
+    p->closing = 1;
+    /* Aborts the running polls: done_cb reports each as ABORTED. */
+    if (p->curl) ex_curl_loop_destroy(p->curl);
+    for (int i = 0; i < p->nslots; i++) slot_free(p->slots[i]);
+    ex_free(p->slots);
+    curl_slist_free_all(p->headers);
+    ex_free(p->base);
+    ex_free(p->url);
+    ex_free(p);
+}
+
+/* "HTTP <status>" plus a quoted excerpt of the body, if any. */
+static void status_why(wk_poll_result *r, long status, const char *body, size_t len)
+{
+    char q[EXCERPT_MAX * 4 + 48];
+    if (len) snprintf(r->why, sizeof r->why, "HTTP %ld, body %s", status, wk_quote(body, len, EXCERPT_MAX, q, sizeof q));
+    else snprintf(r->why, sizeof r->why, "HTTP %ld with an empty body", status);
+}
+
+void wk_poll_classify(CURLcode code, const char *curl_err, long status, const char *body, size_t len,
+                      int too_large, size_t max_body, const char *workflow_id, wm_snapshot *snap,
+                      wk_poll_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->http_status = status;
+    r->outcome = WK_POLL_FAILED;
+    if (code == CURLE_ABORTED_BY_CALLBACK) {
+        r->outcome = WK_POLL_ABORTED;
+        snprintf(r->why, sizeof r->why, "aborted");
+    } else if (code == CURLE_WRITE_ERROR && too_large) {
+        r->kind = WK_POLL_ERR_CONTRACT;
+        snprintf(r->why, sizeof r->why, "HTTP %ld, body larger than %zu bytes", status, max_body);
+    } else if (code == CURLE_OPERATION_TIMEDOUT) {
+        r->kind = WK_POLL_ERR_TIMEOUT;
+        snprintf(r->why, sizeof r->why, "%s", curl_err && *curl_err ? curl_err : curl_easy_strerror(code));
+    } else if (code != CURLE_OK) {
+        r->kind = WK_POLL_ERR_CONNECT;
+        snprintf(r->why, sizeof r->why, "%s", curl_err && *curl_err ? curl_err : curl_easy_strerror(code));
+    } else if (status == 200) {
+        char why[400] = "";
+        int rc = wm_snapshot_parse(body, len, workflow_id, snap, why, sizeof why);
+        if (rc == 0) {
+            r->outcome = WK_POLL_OK;
+            r->snap = snap;
+        } else {
+            r->kind = rc == WM_ERR_JSON ? WK_POLL_ERR_JSON : WK_POLL_ERR_CONTRACT;
+            snprintf(r->why, sizeof r->why, "HTTP 200, %s", why);
+        }
+    } else if (status == 404) {
+        r->outcome = WK_POLL_NOT_FOUND;
+        status_why(r, status, body, len);
+    } else {
+        r->kind = status >= 500 && status <= 599 ? WK_POLL_ERR_HTTP_5XX : WK_POLL_ERR_HTTP_OTHER;
+        status_why(r, status, body, len);
+    }
+}

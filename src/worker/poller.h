@@ -1,0 +1,73 @@
+/* poller.h — GET <api-url>/workflows/<id>, many at once, on the loop.
+ *
+ * A pool of at most max_concurrent curl easy handles, made on first use
+ * and reused, all on one multi handle (ex_curl_loop), so connections to
+ * the API are kept alive between polls. Each poll has a timeout and a
+ * bounded response body. Its outcome is classified once, here:
+ *   OK         200 with a body that wm_snapshot_parse accepts
+ *   NOT_FOUND  404
+ *   FAILED     kind connect | timeout | http_5xx | http_other | json | contract
+ *   ABORTED    the poller was destroyed while the poll ran
+ * and handed to the worker's callback. The caller decides what waits when
+ * every slot is busy (wk_poller_has_slot). */
+#ifndef EXTRACE_WORKER_POLLER_H
+#define EXTRACE_WORKER_POLLER_H
+#include <curl/curl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "worker/metrics.h"
+#include "worker/snapshot.h"
+
+typedef enum { WK_POLL_OK, WK_POLL_NOT_FOUND, WK_POLL_FAILED, WK_POLL_ABORTED } wk_poll_outcome;
+
+/* The outcome of one poll; valid only during the callback. */
+typedef struct wk_poll_result {
+    wk_poll_outcome outcome;
+    wk_poll_error kind;      /* FAILED: why */
+    const wm_snapshot *snap; /* OK: the parsed answer; else NULL */
+    long http_status;        /* the answer's status, 0 when there was none */
+    double seconds;          /* from the start of the poll to its outcome */
+    char why[512];           /* FAILED: a message naming the status, error or offending value */
+} wk_poll_result;
+
+/* Called once per started poll, on the loop; `tag` is the caller's. The
+ * callback may start new polls (the finished poll's slot is free). */
+typedef void (*wk_poll_cb)(void *arg, void *tag, const wk_poll_result *r);
+
+typedef struct wk_poller_config {
+    const char *api_url;  /* base URL, e.g. http://localhost:5146 (copied; a trailing '/' is dropped) */
+    int max_concurrent;   /* polls in flight at most (easy handles in the pool) */
+    int64_t timeout_ns;   /* per poll, connection included */
+    size_t max_body;      /* bytes of a response body; more is a contract error */
+} wk_poller_config;
+
+typedef struct wk_poller wk_poller;
+
+/* A poller on `loop` calling cb(arg, tag, result) for each poll. NULL
+ * with err set if the URL is unusable or memory runs out. */
+wk_poller *wk_poller_new(uv_loop_t *loop, const wk_poller_config *cfg, wk_poll_cb cb, void *arg, char *err,
+                         size_t errlen);
+/* 1 if a poll can start now. */
+int wk_poller_has_slot(const wk_poller *p);
+/* Polls in flight. */
+int wk_poller_active(const wk_poller *p);
+/* Start polling `workflow_id` (checked by the caller: it goes into the URL
+ * as is). 0, or -1 if no slot is free, the poller is closing, or curl
+ * refused (the callback is not called then). */
+int wk_poller_start(wk_poller *p, const char *workflow_id, void *tag);
+/* Abort every poll (each callback runs with ABORTED, synchronously), then
+ * release everything; the memory of the curl loop is freed once libuv has
+ * closed its handles (run the loop afterwards). NULL is ignored. */
+void wk_poller_destroy(wk_poller *p);
+
+/* Classify one finished transfer (pure; exposed for tests): curl's result
+ * `code` (with its error text, may be ""), the HTTP status, the body and
+ * whether it was cut at the limit. On OK the snapshot is parsed into
+ * *snap and r->snap points at it. Fills every field of *r but seconds. */
+void wk_poll_classify(CURLcode code, const char *curl_err, long status, const char *body, size_t len,
+                      int too_large, size_t max_body, const char *workflow_id, wm_snapshot *snap,
+                      wk_poll_result *r);
+
+#endif

@@ -1,0 +1,199 @@
+/* registry.c — uthash map + binary min-heap of due times. */
+#include "core/mem.h"
+
+/* uthash allocates through our wrapper and, when that fails, leaves the
+ * item out (hh.tbl == NULL) instead of exiting the process. */
+#define uthash_malloc(sz)     ex_malloc(sz)
+#define uthash_free(ptr, sz)  ex_free(ptr)
+#define HASH_NONFATAL_OOM 1
+
+#include "worker/registry.h"
+
+#include <string.h>
+
+#define HEAP_INITIAL_CAP 1024
+#define MIN_DELAY_NS     INT64_C(1000000)
+
+void wk_registry_init(wk_registry *r, const wk_sched_config *cfg, ex_rng *rng)
+{
+    memset(r, 0, sizeof *r);
+    r->cfg = *cfg;
+    r->rng = rng;
+}
+
+/* 1 if a is due before b (ties: earlier arrival first, modulo 2^32). */
+static int before(const wk_entry *a, const wk_entry *b)
+{
+    if (a->due_ns != b->due_ns) return a->due_ns < b->due_ns;
+    return (int32_t)(a->seq - b->seq) < 0;
+}
+
+static void heap_set(wk_registry *r, size_t i, wk_entry *e)
+{
+    r->heap[i] = e;
+    e->heap_idx = (uint32_t)i;
+}
+
+static void sift_up(wk_registry *r, size_t i)
+{
+    wk_entry *e = r->heap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!before(e, r->heap[parent])) break;
+        heap_set(r, i, r->heap[parent]);
+        i = parent;
+    }
+    heap_set(r, i, e);
+}
+
+static void sift_down(wk_registry *r, size_t i)
+{
+    wk_entry *e = r->heap[i];
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= r->nheap) break;
+        if (child + 1 < r->nheap && before(r->heap[child + 1], r->heap[child])) child++;
+        if (!before(r->heap[child], e)) break;
+        heap_set(r, i, r->heap[child]);
+        i = child;
+    }
+    heap_set(r, i, e);
+}
+
+/* Insert e due at due_ns. 0 or WK_REG_NOMEM. */
+static int heap_push(wk_registry *r, wk_entry *e, int64_t due_ns)
+{
+    if (r->nheap == r->heap_cap) {
+        size_t cap = r->heap_cap ? r->heap_cap * 2 : HEAP_INITIAL_CAP;
+        wk_entry **h = ex_realloc(r->heap, cap * sizeof *h);
+        if (!h) return WK_REG_NOMEM;
+        r->heap = h;
+        r->heap_cap = cap;
+    }
+    e->due_ns = due_ns;
+    e->seq = r->next_seq++;
+    r->heap[r->nheap] = e;
+    sift_up(r, r->nheap++);
+    return 0;
+}
+
+/* Take e out of the heap (it must be in it). */
+static void heap_del(wk_registry *r, wk_entry *e)
+{
+    size_t i = e->heap_idx;
+    wk_entry *last = r->heap[--r->nheap];
+    e->heap_idx = WK_NOT_QUEUED;
+    if (i != r->nheap) {
+        heap_set(r, i, last);
+        /* The moved entry may belong above or below its new place. */
+        if (i > 0 && before(last, r->heap[(i - 1) / 2])) sift_up(r, i);
+        else sift_down(r, i);
+    }
+    /* Give memory back after a burst; a failed shrink keeps the old array. */
+    if (r->heap_cap > HEAP_INITIAL_CAP && r->nheap < r->heap_cap / 4) {
+        wk_entry **h = ex_realloc(r->heap, r->heap_cap / 2 * sizeof *h);
+        if (h) {
+            r->heap = h;
+            r->heap_cap /= 2;
+        }
+    }
+}
+
+int64_t wk_jitter(ex_rng *rng, int64_t interval_ns, int permille)
+{
+    int64_t spread = permille > 0 ? interval_ns / 1000 * permille : 0;
+    int64_t v = interval_ns + (spread > 0 ? ex_rng_range(rng, -spread, spread + 1) : 0);
+    return v < MIN_DELAY_NS ? MIN_DELAY_NS : v;
+}
+
+/* now_ns + delay_ns, but no later than the monitor's deadline. */
+static int64_t due_at(const wk_entry *e, int64_t now_ns, int64_t delay_ns)
+{
+    int64_t deadline = wm_monitor_deadline(e->mon);
+    int64_t due = now_ns > INT64_MAX - delay_ns ? INT64_MAX : now_ns + delay_ns;
+    return due < deadline ? due : deadline;
+}
+
+int wk_registry_add(wk_registry *r, wm_monitor *mon, int64_t now_ns, wk_entry **out)
+{
+    if (wk_registry_find(r, mon->workflow_id)) return WK_REG_DUPLICATE;
+    if (r->count >= r->cfg.max_entries) return WK_REG_FULL;
+    wk_entry *e = ex_calloc(1, sizeof *e);
+    if (!e) return WK_REG_NOMEM;
+    e->mon = mon;
+    e->heap_idx = WK_NOT_QUEUED;
+    HASH_ADD_KEYPTR(hh, r->by_id, mon->workflow_id, strlen(mon->workflow_id), e);
+    if (!e->hh.tbl) {
+        ex_free(e);
+        return WK_REG_NOMEM;
+    }
+    if (heap_push(r, e, due_at(e, now_ns, r->cfg.initial_delay_ns))) {
+        HASH_DELETE(hh, r->by_id, e);
+        ex_free(e);
+        return WK_REG_NOMEM;
+    }
+    r->count++;
+    if (out) *out = e;
+    return 0;
+}
+
+wk_entry *wk_registry_find(const wk_registry *r, const char *workflow_id)
+{
+    wk_entry *e = NULL;
+    HASH_FIND_STR(r->by_id, workflow_id, e);
+    return e;
+}
+
+wm_monitor *wk_registry_remove(wk_registry *r, wk_entry *e)
+{
+    wm_monitor *mon = e->mon;
+    if (e->heap_idx != WK_NOT_QUEUED) heap_del(r, e);
+    HASH_DELETE(hh, r->by_id, e);
+    r->count--;
+    ex_free(e);
+    return mon;
+}
+
+size_t wk_registry_clear(wk_registry *r)
+{
+    size_t n = r->count;
+    wk_entry *e, *tmp;
+    HASH_ITER(hh, r->by_id, e, tmp) {
+        HASH_DELETE(hh, r->by_id, e);
+        wm_monitor_free(e->mon);
+        ex_free(e);
+    }
+    ex_free(r->heap);
+    r->heap = NULL;
+    r->nheap = r->heap_cap = 0;
+    r->count = 0;
+    return n;
+}
+
+int wk_registry_reschedule(wk_registry *r, wk_entry *e, int64_t now_ns)
+{
+    if (e->heap_idx != WK_NOT_QUEUED) heap_del(r, e);
+    return heap_push(r, e, due_at(e, now_ns, wk_jitter(r->rng, r->cfg.interval_ns, r->cfg.jitter_permille)));
+}
+
+int64_t wk_registry_next_due(const wk_registry *r)
+{
+    return r->nheap ? r->heap[0]->due_ns : INT64_MAX;
+}
+
+size_t wk_registry_waiting(const wk_registry *r) { return r->nheap; }
+
+size_t wk_registry_dispatch(wk_registry *r, int64_t now_ns, const wk_sched_ops *ops, void *arg)
+{
+    size_t handed = 0;
+    while (r->nheap && r->heap[0]->due_ns <= now_ns) {
+        wk_entry *e = r->heap[0];
+        int expired = now_ns >= wm_monitor_deadline(e->mon);
+        if (!expired && !ops->has_slot(arg)) break;
+        heap_del(r, e);
+        handed++;
+        if (expired) ops->expire(arg, e);
+        else ops->poll(arg, e);
+    }
+    return handed;
+}

@@ -1,0 +1,396 @@
+/* worker.c — wiring of intake, registry, poller, monitors, export and
+ * admin HTTP on one libuv loop. */
+#include "worker/worker.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "otel/pipeline.h"
+#include "otel/resource.h"
+#include "worker/admin.h"
+#include "worker/event.h"
+#include "worker/intake.h"
+#include "worker/metrics.h"
+#include "worker/poller.h"
+#include "worker/spans.h"
+
+#define WARN_BUDGET_PER_SEC 20 /* rejected-event warnings logged per second, the rest summed up */
+#define SCOPE_NAME "sample-tracing"
+
+typedef struct wk_worker {
+    uv_loop_t loop;           /* the one loop everything runs on */
+    const wk_options *opt;    /* not owned */
+    const char *ns;           /* service.namespace: names the traces */
+    ex_rng rng;               /* jitter */
+    wk_registry reg;          /* watched workflows */
+    wk_metrics metrics;       /* counters behind /metrics */
+    wk_poller *poller;        /* owned; NULL once stopped */
+    wk_intake *intake;        /* owned; NULL once stopped */
+    wk_admin *admin;          /* owned; NULL once stopped */
+    exo_pipeline *pipeline;   /* owned; NULL once destroyed */
+    uv_timer_t timer;         /* the registry's one timer */
+    int64_t armed_due;        /* due time the timer is set for, INT64_MAX if none */
+    uv_signal_t sigint, sigterm; /* stop signals */
+    int stopping;             /* a stop signal was received */
+    int64_t warn_window;      /* start (mono ns) of the current warning budget window */
+    int warn_used;            /* warnings logged in that window */
+    uint64_t warn_suppressed; /* warnings not logged since the last one */
+} wk_worker;
+
+static int64_t now_ns(void) { return ex_clock_now(ex_clock_real()); }
+
+/* Log a warning about an event, at most WARN_BUDGET_PER_SEC a second. */
+static void event_warn(wk_worker *w, const char *msg)
+{
+    int64_t mono = ex_mono_ns();
+    if (mono - w->warn_window >= EX_NS_PER_SEC) {
+        w->warn_window = mono;
+        w->warn_used = 0;
+    }
+    if (w->warn_used >= WARN_BUDGET_PER_SEC) {
+        w->warn_suppressed++;
+        return;
+    }
+    w->warn_used++;
+    if (w->warn_suppressed)
+        ex_warn("worker", "%s (%" PRIu64 " similar warnings suppressed before this one)", msg, w->warn_suppressed);
+    else ex_warn("worker", "%s", msg);
+    w->warn_suppressed = 0;
+}
+
+/* ---- scheduling ---- */
+
+static void timer_cb(uv_timer_t *t);
+
+/* Point the one timer at the earliest due time. A due poll that waits for
+ * a free slot needs no timer: the end of a running poll dispatches it. */
+static void arm(wk_worker *w, int64_t now)
+{
+    if (w->stopping) return;
+    int64_t due = wk_registry_next_due(&w->reg);
+    if (due == INT64_MAX || (due <= now && !wk_poller_has_slot(w->poller))) {
+        uv_timer_stop(&w->timer);
+        w->armed_due = INT64_MAX;
+        return;
+    }
+    if (due == w->armed_due && uv_is_active((uv_handle_t *)&w->timer)) return;
+    uint64_t delay_ms = due <= now ? 0 : (uint64_t)((due - now + EX_NS_PER_MS - 1) / EX_NS_PER_MS);
+    uv_timer_start(&w->timer, timer_cb, delay_ms, 0);
+    w->armed_due = due;
+}
+
+static int has_slot_op(void *arg) { return wk_poller_has_slot(((wk_worker *)arg)->poller); }
+static void poll_op(void *arg, wk_entry *e);
+static void expire_op(void *arg, wk_entry *e);
+static const wk_sched_ops sched_ops = {has_slot_op, poll_op, expire_op};
+
+/* Hand over what is due at `now` and re-arm the timer. */
+static void dispatch(wk_worker *w, int64_t now)
+{
+    if (w->stopping) return;
+    wk_registry_dispatch(&w->reg, now, &sched_ops, w);
+    arm(w, now);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+    wk_worker *w = t->data;
+    w->armed_due = INT64_MAX;
+    dispatch(w, now_ns());
+}
+
+/* ---- finishing a workflow ---- */
+
+static wk_result result_of(const wm_monitor *m)
+{
+    if (m->end == WM_END_OK) return WK_RESULT_OK;
+    if (m->end == WM_END_TIMEOUT) return WK_RESULT_TIMEOUT;
+    return WK_RESULT_ERROR;
+}
+
+/* The monitor of e is done: count it, build its spans, hand them to the
+ * pipeline, forget the workflow. */
+static void finish(wk_worker *w, wk_entry *e)
+{
+    wm_monitor *m = wk_registry_remove(&w->reg, e);
+    wk_result res = result_of(m);
+    w->metrics.workflows_finished[res]++;
+    exo_span **spans = NULL;
+    size_t n = 0;
+    int rc = wm_build_spans(m, w->ns, &spans, &n);
+    if (rc != 0) {
+        ex_error("worker", "workflow %s: could not build its spans (error %d, out of memory?); trace lost",
+                 m->workflow_id, rc);
+    } else {
+        ex_debug("worker", "workflow %s finished (%s) after %" PRIu32 " polls: exporting %zu spans", m->workflow_id,
+                 wk_result_name(res), m->polls, n);
+        exo_pipeline_submit(w->pipeline, spans, n, NULL, NULL);
+        ex_free(spans); /* the pipeline owns the spans, not the array */
+    }
+    wm_monitor_free(m);
+}
+
+static void expire_op(void *arg, wk_entry *e)
+{
+    wk_worker *w = arg;
+    ex_debug("worker", "workflow %s: monitor timed out", e->mon->workflow_id);
+    wm_monitor_timeout(e->mon, now_ns());
+    finish(w, e);
+}
+
+/* ---- polling ---- */
+
+/* Due again after the interval; without memory for that, end it now as a
+ * timeout rather than lose track of it. */
+static void reschedule(wk_worker *w, wk_entry *e, int64_t now)
+{
+    if (wk_registry_reschedule(&w->reg, e, now) == 0) return;
+    ex_error("worker", "workflow %s: out of memory rescheduling its poll; ending its watch now", e->mon->workflow_id);
+    expire_op(w, e);
+}
+
+static void poll_op(void *arg, wk_entry *e)
+{
+    wk_worker *w = arg;
+    if (wk_poller_start(w->poller, e->mon->workflow_id, e) == 0) return;
+    /* curl refused the transfer (out of memory): count it, try next interval. */
+    w->metrics.poll_errors[WK_POLL_ERR_CONNECT]++;
+    wm_monitor_poll_failed(e->mon, now_ns(), WK_POLL_ERR_CONNECT);
+    ex_warn("worker", "workflow %s: could not start a poll; retrying at the next interval", e->mon->workflow_id);
+    reschedule(w, e, now_ns());
+}
+
+static void poll_done(void *arg, void *tag, const wk_poll_result *r)
+{
+    wk_worker *w = arg;
+    wk_entry *e = tag;
+    if (r->outcome == WK_POLL_ABORTED) return; /* shutting down */
+    int64_t now = now_ns();
+    int done = 0;
+    w->metrics.polls++;
+    wk_histogram_observe(&w->metrics.poll_duration, r->seconds);
+    if (r->outcome == WK_POLL_OK) {
+        done = wm_monitor_apply(e->mon, r->snap, now, NULL) == WM_DONE;
+    } else if (r->outcome == WK_POLL_NOT_FOUND) {
+        ex_debug("worker", "workflow %s: the API does not know it (%s)", e->mon->workflow_id, r->why);
+        done = wm_monitor_not_found(e->mon, now) == WM_DONE;
+    } else {
+        w->metrics.poll_errors[r->kind]++;
+        ex_debug("worker", "workflow %s: poll failed (%s): %s", e->mon->workflow_id, wk_poll_error_name(r->kind),
+                 r->why);
+        wm_monitor_poll_failed(e->mon, now, (int)r->kind);
+    }
+    if (done) finish(w, e);
+    else reschedule(w, e, now);
+    dispatch(w, now);
+}
+
+/* ---- intake ---- */
+
+static void on_event(void *arg, const char *payload, size_t len)
+{
+    wk_worker *w = arg;
+    wk_event ev;
+    wk_reject reason;
+    char why[512], msg[700];
+    w->metrics.events_received++;
+    if (w->stopping) return;
+    if (wk_event_parse(payload, len, &ev, &reason, why, sizeof why) != 0) {
+        w->metrics.events_rejected[reason]++;
+        snprintf(msg, sizeof msg, "event rejected (%s): %s", wk_reject_name(reason), why);
+        event_warn(w, msg);
+        return;
+    }
+    if (wk_registry_find(&w->reg, ev.workflow_id)) {
+        w->metrics.events_duplicate++;
+        ex_debug("worker", "workflow %s is already watched: duplicate event ignored", ev.workflow_id);
+        return;
+    }
+    int64_t now = now_ns();
+    wm_monitor *m = wm_monitor_new(ev.workflow_id, ev.submitted_ns, now, w->opt->timeout_ns);
+    int rc = m ? wk_registry_add(&w->reg, m, now, NULL) : WK_REG_NOMEM;
+    if (rc == 0) {
+        w->metrics.workflows_started++;
+        arm(w, now);
+        return;
+    }
+    wm_monitor_free(m);
+    w->metrics.events_rejected[WK_REJECT_CAPACITY]++;
+    snprintf(msg, sizeof msg, "event rejected (capacity): workflow %s: %s", ev.workflow_id,
+             rc == WK_REG_FULL ? "--max-workflows workflows are watched already" : "out of memory");
+    event_warn(w, msg);
+}
+
+static void on_intake_state(void *arg, int subscribed)
+{
+    wk_worker *w = arg;
+    if (subscribed) w->metrics.redis_connects++;
+}
+
+/* ---- admin ---- */
+
+static int admin_ready(void *arg)
+{
+    wk_worker *w = arg;
+    return !w->stopping && wk_intake_subscribed(w->intake);
+}
+
+static int admin_metrics(void *arg, wk_text *out)
+{
+    wk_worker *w = arg;
+    exo_pipeline_stats ps = {0};
+    if (w->pipeline) exo_pipeline_get_stats(w->pipeline, &ps);
+    wk_gauges g = {
+        .workflows_in_flight = w->reg.count,
+        .polls_in_flight = w->poller ? (uint64_t)wk_poller_active(w->poller) : 0,
+        .polls_waiting = wk_registry_waiting(&w->reg),
+        .redis_subscribed = wk_intake_subscribed(w->intake),
+        .spans_exported = ps.spans_exported,
+        .spans_dropped = ps.spans_dropped,
+        .export_queue_spans = ps.spans_queued,
+        .export_requests = ps.export_requests,
+        .export_failures = ps.export_failures,
+    };
+    return wk_metrics_render(&w->metrics, &g, out);
+}
+
+/* ---- shutdown ---- */
+
+static void close_handle(uv_handle_t *h)
+{
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void flushed_cb(void *arg)
+{
+    wk_worker *w = arg;
+    exo_pipeline_stats ps;
+    exo_pipeline_get_stats(w->pipeline, &ps);
+    ex_info("worker", "export flushed: %" PRIu64 " spans exported, %" PRIu64 " dropped in all", ps.spans_exported,
+            ps.spans_dropped);
+    exo_pipeline_destroy(w->pipeline);
+    w->pipeline = NULL;
+    wk_admin_stop(w->admin);
+    w->admin = NULL;
+    close_handle((uv_handle_t *)&w->timer);
+    close_handle((uv_handle_t *)&w->sigint);
+    close_handle((uv_handle_t *)&w->sigterm);
+}
+
+static void signal_cb(uv_signal_t *s, int signum)
+{
+    wk_worker *w = s->data;
+    const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+    if (w->stopping) {
+        ex_warn("worker", "received %s again: exiting without waiting for the export", name);
+        exit(1);
+    }
+    w->stopping = 1;
+    ex_info("worker", "received %s: stopping intake and polls, flushing finished spans", name);
+    wk_intake_stop(w->intake);
+    w->intake = NULL;
+    uv_timer_stop(&w->timer);
+    wk_poller_destroy(w->poller); /* aborted polls report ABORTED: ignored */
+    w->poller = NULL;
+    size_t abandoned = wk_registry_clear(&w->reg);
+    ex_info("worker", "abandoned %zu in-flight workflows (resuming them is a later feature)", abandoned);
+    exo_pipeline_flush(w->pipeline, w->opt->export->bsp_export_timeout_ms * EX_NS_PER_MS, flushed_cb, w);
+}
+
+/* ---- start and run ---- */
+
+static int start(wk_worker *w)
+{
+    char err[512];
+    const wk_options *o = w->opt;
+    w->pipeline = exo_pipeline_new(&w->loop, o->export, o->resource, SCOPE_NAME, EXTRACE_VERSION, err, sizeof err);
+    if (!w->pipeline) {
+        ex_error("worker", "cannot set up the export: %s", err);
+        return -1;
+    }
+    wk_poller_config pc = {o->api_url, o->max_concurrent_polls, o->poll_timeout_ns, WM_BODY_MAX};
+    w->poller = wk_poller_new(&w->loop, &pc, poll_done, w, err, sizeof err);
+    if (!w->poller) {
+        ex_error("worker", "%s", err);
+        return -1;
+    }
+    wk_admin_source src = {admin_ready, admin_metrics, w};
+    w->admin = wk_admin_start(&w->loop, o->admin_listen, &src, err, sizeof err);
+    if (!w->admin) {
+        ex_error("worker", "admin HTTP: %s", err);
+        return -1;
+    }
+    ex_info("worker", "admin HTTP on %s (port %d): /healthz /readyz /metrics", o->admin_listen, wk_admin_port(w->admin));
+    wk_intake_config ic = {o->redis, o->channel, 100 * EX_NS_PER_MS, 5 * EX_NS_PER_SEC,
+                           (o->redis.connect_timeout_ms > 0 ? o->redis.connect_timeout_ms : 5000) * EX_NS_PER_MS};
+    w->intake = wk_intake_new(&w->loop, &ic, on_event, on_intake_state, w);
+    if (!w->intake) {
+        ex_error("worker", "out of memory starting the intake");
+        return -1;
+    }
+    return 0;
+}
+
+/* Close whatever start() opened (after a failed start). */
+static void teardown(wk_worker *w)
+{
+    wk_intake_stop(w->intake);
+    wk_admin_stop(w->admin);
+    wk_poller_destroy(w->poller);
+    if (w->pipeline) exo_pipeline_destroy(w->pipeline);
+    close_handle((uv_handle_t *)&w->timer);
+    close_handle((uv_handle_t *)&w->sigint);
+    close_handle((uv_handle_t *)&w->sigterm);
+}
+
+static void walk_close(uv_handle_t *h, void *arg) { close_handle(h); }
+
+/* Run the loop until every handle is closed and the loop itself closes. */
+static void drain_loop(uv_loop_t *loop)
+{
+    uv_run(loop, UV_RUN_DEFAULT);
+    while (uv_loop_close(loop) == UV_EBUSY) {
+        ex_warn("worker", "handles still open at exit: closing them");
+        uv_walk(loop, walk_close, NULL);
+        uv_run(loop, UV_RUN_DEFAULT);
+    }
+}
+
+int wk_worker_run(const wk_options *opt)
+{
+    wk_worker *w = ex_calloc(1, sizeof *w);
+    if (!w) {
+        ex_error("worker", "out of memory");
+        return 1;
+    }
+    w->opt = opt;
+    w->ns = exo_resource_get(opt->resource, "service.namespace");
+    if (!w->ns) w->ns = EXO_DEFAULT_SERVICE_NAMESPACE;
+    w->armed_due = INT64_MAX;
+    ex_rng_seed(&w->rng, opt->seed);
+    wk_registry_init(&w->reg, &opt->sched, &w->rng);
+    wk_metrics_init(&w->metrics);
+    uv_loop_init(&w->loop);
+    uv_timer_init(&w->loop, &w->timer);
+    uv_signal_init(&w->loop, &w->sigint);
+    uv_signal_init(&w->loop, &w->sigterm);
+    w->timer.data = w->sigint.data = w->sigterm.data = w;
+    int rc = start(w);
+    if (rc == 0) {
+        uv_signal_start(&w->sigint, signal_cb, SIGINT);
+        uv_signal_start(&w->sigterm, signal_cb, SIGTERM);
+    } else {
+        teardown(w);
+    }
+    drain_loop(&w->loop);
+    wk_registry_clear(&w->reg);
+    ex_free(w);
+    return rc == 0 ? 0 : 1;
+}

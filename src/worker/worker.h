@@ -1,0 +1,38 @@
+/* worker.h — `extrace worker`: the runtime around the monitors.
+ *
+ * One libuv loop, one thread:
+ *   intake (Redis SUBSCRIBE) → event.h (parse, validate) → registry (one
+ *   monitor per workflow, one timer for all) → poller (GET /workflows/<id>)
+ *   → monitor.h (pure state machine) → spans.h → otel pipeline (export)
+ * plus the admin HTTP endpoints (admin.h) and SIGINT/SIGTERM handling:
+ * stop the intake, abort the polls, flush the finished spans, close. */
+#ifndef EXTRACE_WORKER_WORKER_H
+#define EXTRACE_WORKER_WORKER_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/redis_url.h"
+#include "otel/otel_env.h"
+#include "otel/span.h"
+#include "worker/registry.h"
+
+/* Everything the worker runs with (parsed and checked by worker_cmd.c). */
+typedef struct wk_options {
+    ex_redis_addr redis;            /* event source */
+    const char *channel;            /* pub/sub channel of WorkflowStarted events */
+    const char *api_url;            /* external API base URL */
+    wk_sched_config sched;          /* initial delay, interval, jitter, max workflows */
+    int64_t timeout_ns;             /* per workflow monitor */
+    int max_concurrent_polls;       /* polls in flight at most */
+    int64_t poll_timeout_ns;        /* per poll */
+    const char *admin_listen;       /* HOST:PORT of /healthz, /readyz, /metrics */
+    uint64_t seed;                  /* jitter rng seed */
+    const exo_export_config *export; /* OTEL_* exporter settings */
+    const exo_resource *resource;   /* service.* attributes; service.namespace names the traces */
+} wk_options;
+
+/* Run until SIGINT or SIGTERM. Returns the process exit status: 0 after a
+ * clean shutdown, 1 if a component could not start (logged). */
+int wk_worker_run(const wk_options *opt);
+
+#endif

@@ -1,0 +1,240 @@
+/* worker_cmd.c — `extrace worker`: the option table and main. */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "core/config.h"
+#include "core/duration.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "otel/otel_env.h"
+#include "otel/resource.h"
+#include "worker/worker.h"
+
+typedef struct worker_cfg {
+    char *redis;                  /* Redis address */
+    char *api_url;                /* external API base URL */
+    char *channel;                /* pub/sub channel */
+    int64_t initial_delay;        /* ns */
+    int64_t interval;             /* ns */
+    int64_t timeout;              /* ns */
+    int64_t max_concurrent_polls;
+    int64_t poll_timeout;         /* ns */
+    int64_t max_workflows;
+    char *admin_listen;           /* HOST:PORT */
+    char *seed;                   /* jitter seed as text, or NULL */
+} worker_cfg;
+
+static int parse_seed(const char *text, uint64_t *out)
+{
+    char *end;
+    if (!text[0] || text[0] == '-' || text[0] == '+') return -1;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (*end || errno) return -1;
+    *out = v;
+    return 0;
+}
+
+static int check_seed(const char *text, char *why, size_t whylen)
+{
+    uint64_t v;
+    if (parse_seed(text, &v) == 0) return 0;
+    snprintf(why, whylen, "not an integer from 0 to %" PRIu64, UINT64_MAX);
+    return -1;
+}
+
+static int check_not_empty(const char *text, char *why, size_t whylen)
+{
+    if (*text) return 0;
+    snprintf(why, whylen, "must not be empty");
+    return -1;
+}
+
+/* An http:// or https:// URL with a host, no query and no fragment. */
+static int check_api_url(const char *text, char *why, size_t whylen)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *query = NULL, *frag = NULL;
+    int rc = -1;
+    if (!u) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    CURLUcode uc = curl_url_set(u, CURLUPART_URL, text, 0);
+    if (uc != CURLUE_OK) {
+        snprintf(why, whylen, "not a URL (%s)", curl_url_strerror(uc));
+    } else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+               (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+        snprintf(why, whylen, "the scheme must be http or https");
+    } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {
+        snprintf(why, whylen, "no host");
+    } else if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+               curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK) {
+        snprintf(why, whylen, "must not have a query or fragment (the worker appends /workflows/<id>)");
+    } else {
+        rc = 0;
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(query);
+    curl_free(frag);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+/* HOST:PORT with an IPv4 address, as the admin server binds it. */
+static int check_admin_listen(const char *text, char *why, size_t whylen)
+{
+    char host[256];
+    int port;
+    struct in_addr a;
+    if (ex_check_hostport(text, why, whylen) != 0) return -1;
+    if (ex_hostport_split(text, host, sizeof host, &port) == 0 && inet_pton(AF_INET, host, &a) == 1) return 0;
+    snprintf(why, whylen, "the host must be an IPv4 address, e.g. 127.0.0.1 or 0.0.0.0");
+    return -1;
+}
+
+static const ex_env_alias redis_aliases[] = {{"TracingSample__Redis__ConnectionString", NULL}, {NULL, NULL}};
+static const ex_env_alias api_aliases[] = {{"TracingSample__ExternalApi__BaseUrl", NULL}, {NULL, NULL}};
+static const ex_env_alias delay_aliases[] = {{"TracingSample__WorkflowMonitor__InitialDelaySeconds", "s"},
+                                             {NULL, NULL}};
+static const ex_env_alias interval_aliases[] = {{"TracingSample__WorkflowMonitor__IntervalSeconds", "s"},
+                                                {NULL, NULL}};
+static const ex_env_alias timeout_aliases[] = {{"TracingSample__WorkflowMonitor__TimeoutMinutes", "m"},
+                                               {NULL, NULL}};
+
+#define DAY_NS (86400.0 * 1e9)
+
+static const ex_opt opts[] = {
+    {"redis", EX_OPT_STRING, offsetof(worker_cfg, redis), "localhost:6379", EX_NO_BOUNDS, "URL",
+     "Redis to subscribe to: redis://[USER:PASSWORD@]HOST[:PORT][/DB], or the seed's HOST:PORT[,password=…,…].",
+     redis_aliases, ex_redis_url_check, NULL},
+    {"api-url", EX_OPT_STRING, offsetof(worker_cfg, api_url), "http://localhost:5146", EX_NO_BOUNDS, "URL",
+     "Base URL of the external API; workflows are polled at URL/workflows/<id>.", api_aliases, check_api_url, NULL},
+    {"channel", EX_OPT_STRING, offsetof(worker_cfg, channel), "event.workflow.started", EX_NO_BOUNDS, "NAME",
+     "Redis pub/sub channel of the WorkflowStarted events.", NULL, check_not_empty, NULL},
+    {"initial-delay", EX_OPT_DURATION, offsetof(worker_cfg, initial_delay), "5s", 0, DAY_NS, "DURATION",
+     "First poll of a workflow this long after its event.", delay_aliases, NULL, NULL},
+    {"interval", EX_OPT_DURATION, offsetof(worker_cfg, interval), "10s", 1e6, DAY_NS, "DURATION",
+     "Then poll every DURATION, ±10% random jitter so polls spread out.", interval_aliases, NULL, NULL},
+    {"timeout", EX_OPT_DURATION, offsetof(worker_cfg, timeout), "30m", 1e6, 30 * DAY_NS, "DURATION",
+     "Give up on a workflow this long after its event: its trace ends with \"Monitor timed out\" (the seed "
+     "uses 10m).",
+     timeout_aliases, NULL, NULL},
+    {"max-concurrent-polls", EX_OPT_INT, offsetof(worker_cfg, max_concurrent_polls), "256", 1, 65536, "N",
+     "Polls in flight at most; due workflows beyond that wait their turn in due order.", NULL, NULL, NULL},
+    {"poll-timeout", EX_OPT_DURATION, offsetof(worker_cfg, poll_timeout), "5s", 1e6, 600e9, "DURATION",
+     "A poll that has no complete answer within DURATION fails (kind \"timeout\") and is retried next interval.",
+     NULL, NULL, NULL},
+    {"max-workflows", EX_OPT_INT, offsetof(worker_cfg, max_workflows), "1000000", 1, 100000000, "N",
+     "Workflows watched at most; events beyond are rejected (reason \"capacity\").", NULL, NULL, NULL},
+    {"admin-listen", EX_OPT_STRING, offsetof(worker_cfg, admin_listen), "127.0.0.1:9464", EX_NO_BOUNDS,
+     "HOST:PORT", "Address of /healthz, /readyz and /metrics (an IPv4 address; port 0 picks a free one).", NULL,
+     check_admin_listen, NULL},
+    {"seed", EX_OPT_STRING, offsetof(worker_cfg, seed), NULL, EX_NO_BOUNDS, "N",
+     "Seed of the poll jitter, for reproducible schedules (default: from the OS; the seed used is logged).",
+     NULL, check_seed, NULL},
+};
+
+static const ex_cmd_spec spec = {
+    "worker",
+    "Watch workflows announced on Redis through the external API and export their traces",
+    "Subscribes to WorkflowStarted events on Redis, polls GET <api-url>/workflows/<id> for each\n"
+    "workflow until it completes, fails or times out, and exports one trace per workflow: a\n"
+    "\"Workflow\" span with one child span per stage, carrying the API's own times, status changes\n"
+    "and errors. Trace ids are derived from service.namespace and the workflow id (extrace traceid).\n"
+    "\n"
+    "Export is configured by the standard OpenTelemetry variables: OTEL_TRACES_EXPORTER (otlp,\n"
+    "console, none), OTEL_EXPORTER_OTLP_PROTOCOL (grpc, http/protobuf, http/json),\n"
+    "OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TIMEOUT,\n"
+    "OTEL_EXPORTER_OTLP_COMPRESSION, OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_MAX_QUEUE_SIZE,\n"
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_EXPORT_TIMEOUT (also the flush time at shutdown),\n"
+    "OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (defaults: service.name=Tracing.Worker,\n"
+    "service.version=1.0.0, service.namespace=dev1), and their OTEL_EXPORTER_OTLP_TRACES_* forms.\n"
+    "\n"
+    "SIGINT or SIGTERM stops the intake and the polls, flushes the finished spans and exits 0;\n"
+    "workflows still in flight are abandoned (and logged). Exit status: 0 after a stop signal,\n"
+    "1 if a component could not start, 2 on bad options or OTEL_* settings.",
+    NULL, 0, 0, opts, sizeof opts / sizeof opts[0],
+};
+
+/* Turn the parsed options and the environment into wk_options and run.
+ * Returns the exit status. */
+static int run(const worker_cfg *cfg, char *const *envp)
+{
+    wk_options o = {0};
+    exo_export_config export;
+    exo_resource resource = {0};
+    char err[512], warn[512] = "";
+    ex_rng id_rng;
+    int status = 2;
+    int rc = exo_export_config_from_env(envp, &export, err, sizeof err, warn, sizeof warn);
+    if (warn[0]) ex_warn("worker", "%s", warn);
+    if (rc != 0) {
+        fprintf(stderr, "extrace worker: %s\n", rc == -2 ? "out of memory reading OTEL_* settings" : err);
+        goto out;
+    }
+    ex_rng_seed_random(&id_rng);
+    warn[0] = '\0';
+    if (exo_resource_from_env(envp, &id_rng, &resource, warn, sizeof warn) != 0) {
+        fprintf(stderr, "extrace worker: out of memory building the resource\n");
+        goto out;
+    }
+    if (warn[0]) ex_warn("worker", "%s", warn);
+    if (ex_redis_url_parse(cfg->redis, &o.redis, err, sizeof err) != 0) { /* checked already; belt and braces */
+        fprintf(stderr, "extrace worker: --redis: %s\n", err);
+        goto out;
+    }
+    o.channel = cfg->channel;
+    o.api_url = cfg->api_url;
+    o.sched = (wk_sched_config){cfg->initial_delay, cfg->interval, 100, (size_t)cfg->max_workflows};
+    o.timeout_ns = cfg->timeout;
+    o.max_concurrent_polls = (int)cfg->max_concurrent_polls;
+    o.poll_timeout_ns = cfg->poll_timeout;
+    o.admin_listen = cfg->admin_listen;
+    o.export = &export;
+    o.resource = &resource;
+    if (cfg->seed) parse_seed(cfg->seed, &o.seed);
+    else o.seed = ex_rng_seed_random(&id_rng);
+    char d1[EX_DURATION_STR_MAX], d2[EX_DURATION_STR_MAX], d3[EX_DURATION_STR_MAX];
+    ex_info("worker", "polling %s/workflows/<id>: first after %s, then every %s ±10%%, timeout %s, at most %d at once "
+            "(jitter seed %" PRIu64 ")", cfg->api_url, ex_duration_format(cfg->initial_delay, d1),
+            ex_duration_format(cfg->interval, d2), ex_duration_format(cfg->timeout, d3), o.max_concurrent_polls,
+            o.seed);
+    status = wk_worker_run(&o);
+out:
+    memset(&o.redis, 0, sizeof o.redis); /* holds the password */
+    exo_resource_free(&resource);
+    exo_export_config_free(&export);
+    return status;
+}
+
+int worker_main(int argc, char **argv, char *const *envp)
+{
+    worker_cfg cfg = {0};
+    ex_cfg_result res;
+    int rc = ex_cfg_parse(&spec, &cfg, argc, argv, envp, stdout, &res);
+    int status;
+    if (rc == EX_CFG_HELP) {
+        status = 0;
+    } else if (rc == EX_CFG_ERROR) {
+        fprintf(stderr, "extrace worker: %s\n", res.error);
+        status = 2;
+    } else {
+        signal(SIGPIPE, SIG_IGN);
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        status = run(&cfg, envp);
+        curl_global_cleanup();
+    }
+    ex_cfg_result_free(&res);
+    ex_cfg_free(&spec, &cfg);
+    return status;
+}

@@ -1,0 +1,420 @@
+/* End to end: real redis-server, `extrace api --time-scale 600`, the Node
+ * OTLP receiver (tests/node/receiver.js), `extrace generate` publishing
+ * 100 WorkflowStarted events, and `extrace worker` exporting over each
+ * OTLP protocol (and through refused first exports). Every workflow must
+ * arrive as exactly one complete trace that matches the API's final
+ * answer: ids, parents, names, times, statuses, events. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/iso8601.h"
+#include "otel/ids.h"
+#include "support.h"
+
+#define NWORKFLOWS 100
+#define WAIT_SPANS_MS 45000
+
+static ts_redis redis;
+static pid_t api_pid;
+static int api_port;
+
+/* ---- small HTTP client ---- */
+
+static size_t collect(char *data, size_t size, size_t n, void *userp)
+{
+    char **buf = userp;
+    size_t old = *buf ? strlen(*buf) : 0, len = size * n;
+    char *b = realloc(*buf, old + len + 1);
+    memcpy(b + old, data, len);
+    b[old + len] = '\0';
+    *buf = b;
+    return len;
+}
+
+/* GET url; returns the status (0 if no answer) and the body in *body (malloc'd). */
+static long http_get(const char *url, char **body)
+{
+    CURL *c = curl_easy_init();
+    long status = 0;
+    *body = NULL;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    if (!*body) *body = strdup("");
+    return status;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* A sample's value in a /metrics text, or -1 if absent. */
+static double metric(const char *text, const char *sample)
+{
+    char want[256];
+    snprintf(want, sizeof want, "\n%s ", sample);
+    const char *p = strstr(text, want);
+    return p ? strtod(p + strlen(want), NULL) : -1;
+}
+
+/* ---- the fixed part: Redis and the API ---- */
+
+static int start_base(void **state)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (ts_redis_start(&redis) != 0) return -1;
+    api_port = ts_free_port();
+    char listen[64], log[400];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", api_port);
+    snprintf(log, sizeof log, "%s/api.log", redis.dir);
+    char *argv[] = {(char *)ts_bin(), "api", "--listen", listen, "--time-scale", "600", "--seed", "7", NULL};
+    api_pid = ts_spawn(argv, log);
+    return api_pid > 0 && ts_wait_port(api_port, 5000) == 0 ? 0 : -1;
+}
+
+static int stop_base(void **state)
+{
+    if (api_pid > 0) ts_stop(api_pid, SIGTERM, 5000);
+    ts_redis_stop(&redis);
+    curl_global_cleanup();
+    return 0;
+}
+
+/* ---- one run: receiver + worker + generator ---- */
+
+typedef struct run {
+    const char *protocol;  /* OTEL_EXPORTER_OTLP_PROTOCOL */
+    const char *fail_mode; /* receiver --fail-mode, or NULL */
+    char dir[256];
+    char out[300];         /* receiver output */
+    char ids[300];         /* generator's ids */
+    pid_t receiver, worker;
+    int admin_port;
+    double export_failures;
+} run;
+
+static void start_receiver(run *r, int grpc_port, int http_port)
+{
+    char script[512], gp[16], hp[16], log[320];
+    const char *src = getenv("EXTRACE_SOURCE_DIR");
+    snprintf(script, sizeof script, "%s/tests/node/receiver.js", src ? src : ".");
+    snprintf(gp, sizeof gp, "%d", grpc_port);
+    snprintf(hp, sizeof hp, "%d", http_port);
+    snprintf(log, sizeof log, "%s/receiver.log", r->dir);
+    char *plain[] = {"node", script, "--grpc-port", gp, "--http-port", hp, "--out", r->out, NULL};
+    char *failing[] = {"node", script, "--grpc-port", gp, "--http-port", hp, "--out", r->out,
+                       "--fail-first", "3", "--fail-mode", (char *)r->fail_mode, NULL};
+    r->receiver = ts_spawn(r->fail_mode ? failing : plain, log);
+    assert_true(r->receiver > 0);
+    assert_int_equal(ts_wait_port(grpc_port, 10000), 0);
+    assert_int_equal(ts_wait_port(http_port, 10000), 0);
+}
+
+static void start_worker(run *r, int grpc_port, int http_port)
+{
+    char endpoint[64], api[64], admin[64], log[320], url[128];
+    int port = strcmp(r->protocol, "grpc") == 0 ? grpc_port : http_port;
+    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", port);
+    snprintf(api, sizeof api, "http://127.0.0.1:%d", api_port);
+    r->admin_port = ts_free_port();
+    snprintf(admin, sizeof admin, "127.0.0.1:%d", r->admin_port);
+    snprintf(log, sizeof log, "%s/worker.log", r->dir);
+    setenv("OTEL_EXPORTER_OTLP_PROTOCOL", r->protocol, 1);
+    setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint, 1);
+    setenv("OTEL_BSP_SCHEDULE_DELAY", "100", 1);
+    char *argv[] = {(char *)ts_bin(), "worker", "--redis", redis.url, "--api-url", api, "--initial-delay", "20ms",
+                    "--interval", "50ms", "--timeout", "60s", "--admin-listen", admin, "--seed", "1", NULL};
+    r->worker = ts_spawn(argv, log);
+    unsetenv("OTEL_EXPORTER_OTLP_PROTOCOL");
+    unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+    unsetenv("OTEL_BSP_SCHEDULE_DELAY");
+    assert_true(r->worker > 0);
+    /* Pub/sub keeps nothing for absent subscribers: wait until subscribed. */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/readyz", r->admin_port);
+    long status = 0;
+    for (int i = 0; i < 100 && status != 200; i++) {
+        char *body;
+        status = http_get(url, &body);
+        free(body);
+        if (status != 200) sleep_ms(100);
+    }
+    assert_int_equal(status, 200);
+}
+
+/* Root spans ("Workflow") in the receiver's output so far. */
+static int count_roots(const char *path)
+{
+    char *text = ts_read_file(path, NULL);
+    int n = 0;
+    for (const char *p = text; p && (p = strstr(p, "\"name\":\"Workflow\"")); p++) n++;
+    free(text);
+    return n;
+}
+
+static void generate(run *r)
+{
+    char *out = NULL, *err = NULL;
+    char *argv[] = {(char *)ts_bin(), "generate", "--redis", redis.url, "--rate", "200", "--count", "100",
+                    "--ids-out", r->ids, NULL};
+    int rc = ts_run(argv, &out, &err, 30000);
+    if (rc != 0) fail_msg("generate exited %d: %s", rc, err ? err : "");
+    free(out);
+    free(err);
+}
+
+static void execute(run *r)
+{
+    snprintf(r->dir, sizeof r->dir, "%s", ts_tmpdir());
+    snprintf(r->out, sizeof r->out, "%s/spans.jsonl", r->dir);
+    snprintf(r->ids, sizeof r->ids, "%s/ids.txt", r->dir);
+    int grpc_port = ts_free_port(), http_port = ts_free_port();
+    start_receiver(r, grpc_port, http_port);
+    start_worker(r, grpc_port, http_port);
+    generate(r);
+    int roots = 0;
+    for (int waited = 0; waited < WAIT_SPANS_MS && (roots = count_roots(r->out)) < NWORKFLOWS; waited += 200)
+        sleep_ms(200);
+    char url[128], *metrics;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", r->admin_port);
+    assert_int_equal(http_get(url, &metrics), 200);
+    r->export_failures = metric(metrics, "extrace_export_failures_total");
+    free(metrics);
+    int wrc = ts_stop(r->worker, SIGTERM, 20000);
+    r->worker = 0;
+    ts_stop(r->receiver, SIGTERM, 5000);
+    r->receiver = 0;
+    if (roots < NWORKFLOWS) fail_msg("%s: only %d of %d root spans within %d ms (logs in %s)", r->protocol, roots,
+                                     NWORKFLOWS, WAIT_SPANS_MS, r->dir);
+    assert_int_equal(wrc, 0);
+}
+
+/* ---- checking one workflow's trace ---- */
+
+static int64_t iso_ns(const char *s)
+{
+    int64_t ns = 0;
+    const char *why;
+    if (!s || ex_iso_parse(s, strlen(s), &ns, &why)) fail_msg("timestamp \"%s\": %s", s ? s : "(null)", why);
+    return ns;
+}
+
+static int64_t nano(json_t *span, const char *key)
+{
+    const char *s = json_string_value(json_object_get(span, key));
+    if (!s) fail_msg("span without %s", key);
+    return strtoll(s, NULL, 10);
+}
+
+static const char *attr(json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "attributes"), key));
+}
+
+static const char *str(json_t *obj, const char *key) { return json_string_value(json_object_get(obj, key)); }
+
+/* The last status event of a span (Initializing/Processing/Completed/Failed), and Submitted count. */
+static const char *last_status_event(json_t *span, int *submitted)
+{
+    const char *last = NULL;
+    size_t i;
+    json_t *ev;
+    *submitted = 0;
+    json_array_foreach(json_object_get(span, "events"), i, ev) {
+        const char *name = str(ev, "name");
+        if (strcmp(name, "Submitted") == 0) (*submitted)++;
+        else if (!strcmp(name, "Initializing") || !strcmp(name, "Processing") || !strcmp(name, "Completed") ||
+                 !strcmp(name, "Failed"))
+            last = name;
+        else fail_msg("unexpected event \"%s\"", name);
+    }
+    return last;
+}
+
+/* Status code and message expected for an API status. */
+static void check_status(json_t *span, const char *api_status, const char *api_message)
+{
+    json_t *st = json_object_get(span, "status");
+    int code = (int)json_integer_value(json_object_get(st, "code"));
+    if (strcmp(api_status, "Completed") == 0) {
+        assert_int_equal(code, 1);
+    } else {
+        assert_string_equal(api_status, "Failed");
+        assert_int_equal(code, 2);
+        assert_string_equal(str(st, "message"), api_message);
+    }
+}
+
+static void check_stage(json_t *span, json_t *entity, const char *root_id)
+{
+    int submitted;
+    assert_string_equal(str(span, "parentSpanId"), root_id);
+    assert_int_equal(json_integer_value(json_object_get(span, "kind")), 1);
+    assert_string_equal(str(span, "name"), str(entity, "entityType"));
+    assert_string_equal(attr(span, "type"), str(entity, "entityType"));
+    assert_string_equal(attr(span, "id"), str(entity, "entityId"));
+    assert_true(json_is_true(json_object_get(entity, "isComplete")));
+    assert_int_equal(nano(span, "startTimeUnixNano"), iso_ns(str(entity, "entityStartTime")));
+    assert_int_equal(nano(span, "endTimeUnixNano"), iso_ns(str(entity, "entityEndTime")));
+    check_status(span, str(entity, "entityStatus"), str(entity, "entityErrorMessage"));
+    const char *last = last_status_event(span, &submitted);
+    assert_int_equal(submitted, 0);
+    assert_non_null(last);
+    assert_string_equal(last, str(entity, "entityStatus"));
+}
+
+static json_t **load_spans(const char *path, size_t *n)
+{
+    char *text = ts_read_file(path, NULL);
+    assert_non_null(text);
+    size_t cap = 1024;
+    json_t **spans = malloc(cap * sizeof *spans);
+    *n = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        json_error_t e;
+        json_t *j = json_loads(line, 0, &e);
+        if (!j) fail_msg("receiver line is not JSON: %s", e.text);
+        if (*n == cap) spans = realloc(spans, (cap *= 2) * sizeof *spans);
+        spans[(*n)++] = j;
+    }
+    free(text);
+    return spans;
+}
+
+static void check_workflow(run *r, const char *id, json_t **spans, size_t nspans)
+{
+    static const char *const order[] = {"DataLoader", "Processor", "OutputGenerator"};
+    uint8_t tid[16];
+    char hex[33], url[256], *body;
+    exo_trace_id("dev1", id, tid);
+    exo_hex(tid, 16, hex);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/workflows/%s", api_port, id);
+    assert_int_equal(http_get(url, &body), 200);
+    json_t *api = json_loads(body, 0, NULL);
+    free(body);
+    assert_non_null(api);
+    assert_true(json_is_true(json_object_get(api, "isComplete")));
+    json_t *root = NULL, *children[8];
+    size_t nchildren = 0;
+    for (size_t i = 0; i < nspans; i++) {
+        if (strcmp(str(spans[i], "traceId"), hex) != 0) continue;
+        if (str(spans[i], "parentSpanId")[0] == '\0') {
+            if (root) fail_msg("%s: workflow %s has two root spans", r->protocol, id);
+            root = spans[i];
+        } else {
+            if (nchildren == 8) fail_msg("%s: workflow %s has too many spans", r->protocol, id);
+            children[nchildren++] = spans[i];
+        }
+    }
+    if (!root) fail_msg("%s: no root span for workflow %s (trace %s)", r->protocol, id, hex);
+    assert_string_equal(str(root, "name"), "Workflow");
+    assert_int_equal(json_integer_value(json_object_get(root, "kind")), 1);
+    assert_string_equal(attr(root, "workflowId"), id);
+    assert_int_equal(nano(root, "startTimeUnixNano"), iso_ns(str(api, "workflowStartTime")));
+    assert_int_equal(nano(root, "endTimeUnixNano"), iso_ns(str(api, "workflowEndTime")));
+    check_status(root, str(api, "workflowStatus"), str(api, "workflowErrorMessage"));
+    int submitted;
+    const char *last = last_status_event(root, &submitted);
+    assert_int_equal(submitted, 1);
+    assert_non_null(last);
+    assert_string_equal(last, str(api, "workflowStatus"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(root, "resource"), "service.name")),
+                        "Tracing.Worker");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(root, "resource"), "service.namespace")),
+                        "dev1");
+    assert_string_equal(str(json_object_get(root, "scope"), "name"), "sample-tracing");
+    /* Stages: as many as the API has entities, in the seed's order by start time. */
+    json_t *entities = json_object_get(api, "workflowEntities");
+    assert_true(nchildren >= 1 && nchildren <= 3);
+    assert_int_equal(nchildren, json_object_size(entities));
+    for (size_t i = 1; i < nchildren; i++)
+        for (size_t j = i; j > 0 && nano(children[j], "startTimeUnixNano") < nano(children[j - 1], "startTimeUnixNano");
+             j--) {
+            json_t *t = children[j];
+            children[j] = children[j - 1];
+            children[j - 1] = t;
+        }
+    for (size_t i = 0; i < nchildren; i++) {
+        assert_string_equal(str(children[i], "name"), order[i]);
+        json_t *entity = json_object_get(entities, order[i]);
+        assert_non_null(entity);
+        check_stage(children[i], entity, str(root, "spanId"));
+        for (size_t k = 0; k < i; k++) assert_string_not_equal(str(children[k], "spanId"), str(children[i], "spanId"));
+    }
+    json_decref(api);
+}
+
+static void verify(run *r)
+{
+    size_t nspans;
+    json_t **spans = load_spans(r->out, &nspans);
+    char *ids = ts_read_file(r->ids, NULL);
+    assert_non_null(ids);
+    int nids = 0, roots = 0;
+    for (char *id = strtok(ids, "\n"); id; id = strtok(NULL, "\n")) {
+        check_workflow(r, id, spans, nspans);
+        nids++;
+    }
+    for (size_t i = 0; i < nspans; i++) roots += str(spans[i], "parentSpanId")[0] == '\0';
+    assert_int_equal(nids, NWORKFLOWS);
+    assert_int_equal(roots, NWORKFLOWS); /* nothing twice, nothing extra */
+    for (size_t i = 0; i < nspans; i++) json_decref(spans[i]);
+    free(spans);
+    free(ids);
+}
+
+static run current; /* the run of the test in progress, stopped by its teardown */
+
+static void run_protocol(const char *protocol, const char *fail_mode)
+{
+    run *r = &current;
+    memset(r, 0, sizeof *r);
+    r->protocol = protocol;
+    r->fail_mode = fail_mode;
+    execute(r);
+    verify(r);
+    if (fail_mode) assert_true(r->export_failures >= 3); /* the refusals did happen */
+}
+
+/* Stop what a failed test left running. */
+static int stop_run(void **state)
+{
+    if (current.worker > 0) ts_stop(current.worker, SIGKILL, 5000);
+    if (current.receiver > 0) ts_stop(current.receiver, SIGKILL, 5000);
+    current.worker = current.receiver = 0;
+    return 0;
+}
+
+static void test_grpc(void **state) { run_protocol("grpc", NULL); }
+static void test_http_protobuf(void **state) { run_protocol("http/protobuf", NULL); }
+static void test_http_json(void **state) { run_protocol("http/json", NULL); }
+static void test_grpc_refused_first(void **state) { run_protocol("grpc", "unavailable"); }
+static void test_http_refused_first(void **state) { run_protocol("http/protobuf", "503"); }
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_grpc, stop_run),
+        cmocka_unit_test_teardown(test_http_protobuf, stop_run),
+        cmocka_unit_test_teardown(test_http_json, stop_run),
+        cmocka_unit_test_teardown(test_grpc_refused_first, stop_run),
+        cmocka_unit_test_teardown(test_http_refused_first, stop_run),
+    };
+    return cmocka_run_group_tests(tests, start_base, stop_base);
+}

@@ -1,0 +1,262 @@
+/* The registry: map + min-heap of due times, dispatch against a fake
+ * poller (slots), jitter bounds with a fixed rng, FIFO waiting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/rng.h"
+#include "worker/registry.h"
+
+#define SEC EX_NS_PER_SEC
+#define MS  EX_NS_PER_MS
+#define T0  (INT64_C(1720162671) * SEC)
+
+/* A fake poller: `slots` free slots; records what dispatch handed over. */
+typedef struct fake {
+    wk_registry *reg;
+    int slots;
+    char polled[64][16];
+    int npolled;
+    char expired[64][16];
+    int nexpired;
+    wk_entry *running[64]; /* polls "in flight" */
+    int nrunning;
+} fake;
+
+static int fake_has_slot(void *arg) { return ((fake *)arg)->slots > 0; }
+
+static void fake_poll(void *arg, wk_entry *e)
+{
+    fake *f = arg;
+    assert_int_equal(e->heap_idx, WK_NOT_QUEUED);
+    f->slots--;
+    snprintf(f->polled[f->npolled++], 16, "%s", e->mon->workflow_id);
+    f->running[f->nrunning++] = e;
+}
+
+static void fake_expire(void *arg, wk_entry *e)
+{
+    fake *f = arg;
+    snprintf(f->expired[f->nexpired++], 16, "%s", e->mon->workflow_id);
+    wm_monitor_free(wk_registry_remove(f->reg, e));
+}
+
+static const wk_sched_ops fake_ops = {fake_has_slot, fake_poll, fake_expire};
+
+static ex_rng rng;
+
+static void setup_reg(wk_registry *r, int64_t initial, int64_t interval, int permille, size_t max)
+{
+    wk_sched_config cfg = {initial, interval, permille, max};
+    ex_rng_seed(&rng, 42);
+    wk_registry_init(r, &cfg, &rng);
+}
+
+static wk_entry *add(wk_registry *r, const char *id, int64_t now, int64_t timeout)
+{
+    wm_monitor *m = wm_monitor_new(id, now, now, timeout);
+    wk_entry *e = NULL;
+    assert_non_null(m);
+    assert_int_equal(wk_registry_add(r, m, now, &e), 0);
+    return e;
+}
+
+/* Every parent is due no later than its children, and indexes agree. */
+static void check_heap(const wk_registry *r)
+{
+    for (size_t i = 0; i < r->nheap; i++) {
+        assert_int_equal(r->heap[i]->heap_idx, i);
+        if (i > 0) assert_true(r->heap[(i - 1) / 2]->due_ns <= r->heap[i]->due_ns);
+    }
+}
+
+static void test_heap_order(void **state)
+{
+    (void)state;
+    wk_registry r;
+    setup_reg(&r, 5 * SEC, 10 * SEC, 0, 1000);
+    ex_rng shuffle;
+    ex_rng_seed(&shuffle, 7);
+    char id[16];
+    for (int i = 0; i < 500; i++) {
+        snprintf(id, sizeof id, "w%d", i);
+        add(&r, id, T0 + ex_rng_range(&shuffle, 0, 1000) * MS, 3600 * SEC);
+        check_heap(&r);
+    }
+    assert_int_equal(r.count, 500);
+    assert_int_equal(wk_registry_next_due(&r), r.heap[0]->due_ns);
+    int64_t last = INT64_MIN;
+    size_t n = 0;
+    while (wk_registry_waiting(&r)) {
+        wk_entry *top = r.heap[0];
+        assert_true(top->due_ns >= last);
+        last = top->due_ns;
+        /* Dispatch exactly the top by asking at its due time with one slot. */
+        fake f = {.reg = &r, .slots = 1};
+        assert_int_equal(wk_registry_dispatch(&r, top->due_ns, &fake_ops, &f), 1);
+        assert_ptr_equal(f.running[0], top);
+        check_heap(&r);
+        n++;
+    }
+    assert_int_equal(n, 500);
+    assert_int_equal(wk_registry_next_due(&r), INT64_MAX);
+    assert_int_equal(wk_registry_clear(&r), 500);
+}
+
+static void test_remove_middle(void **state)
+{
+    (void)state;
+    wk_registry r;
+    setup_reg(&r, 0, 10 * SEC, 0, 1000);
+    wk_entry *e[100];
+    char id[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(id, sizeof id, "w%d", i);
+        e[i] = add(&r, id, T0 + (i * 37 % 100) * MS, 3600 * SEC); /* due times out of order */
+    }
+    /* Remove every third, wherever it sits in the heap. */
+    for (int i = 0; i < 100; i += 3) {
+        wm_monitor_free(wk_registry_remove(&r, e[i]));
+        check_heap(&r);
+        snprintf(id, sizeof id, "w%d", i);
+        assert_null(wk_registry_find(&r, id));
+    }
+    assert_int_equal(r.count, 66);
+    assert_non_null(wk_registry_find(&r, "w1"));
+    fake f = {.reg = &r, .slots = 64};
+    assert_int_equal(wk_registry_dispatch(&r, T0 + SEC, &fake_ops, &f), 64);
+    for (int i = 0; i < f.npolled; i++) {
+        int n;
+        assert_int_equal(sscanf(f.polled[i], "w%d", &n), 1);
+        assert_true(n % 3 != 0);
+        if (i > 0) assert_true(f.running[i - 1]->due_ns <= f.running[i]->due_ns);
+    }
+    /* An entry being polled can be removed too (it is not in the heap). */
+    wm_monitor_free(wk_registry_remove(&r, f.running[0]));
+    assert_int_equal(r.count, 65);
+    wk_registry_clear(&r);
+}
+
+static void test_jitter_bounds(void **state)
+{
+    (void)state;
+    ex_rng_seed(&rng, 1234);
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (int i = 0; i < 20000; i++) {
+        int64_t v = wk_jitter(&rng, 10 * SEC, 100);
+        assert_true(v >= 9 * SEC && v <= 11 * SEC);
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+    }
+    /* Spread over the whole ±10%, not stuck at the centre. */
+    assert_true(lo < 9 * SEC + 50 * MS);
+    assert_true(hi > 11 * SEC - 50 * MS);
+    assert_int_equal(wk_jitter(&rng, 10 * SEC, 0), 10 * SEC);
+    assert_int_equal(wk_jitter(&rng, 0, 100), MS); /* never below 1 ms */
+    /* The same seed draws the same delays. */
+    ex_rng a, b;
+    ex_rng_seed(&a, 99);
+    ex_rng_seed(&b, 99);
+    for (int i = 0; i < 10; i++) assert_int_equal(wk_jitter(&a, 50 * MS, 100), wk_jitter(&b, 50 * MS, 100));
+}
+
+static void test_reschedule(void **state)
+{
+    (void)state;
+    wk_registry r;
+    setup_reg(&r, 5 * SEC, 10 * SEC, 100, 10);
+    wk_entry *e = add(&r, "a", T0, 60 * SEC);
+    assert_int_equal(e->due_ns, T0 + 5 * SEC);
+    fake f = {.reg = &r, .slots = 10};
+    assert_int_equal(wk_registry_dispatch(&r, T0 + 5 * SEC - 1, &fake_ops, &f), 0);
+    assert_int_equal(wk_registry_dispatch(&r, T0 + 5 * SEC, &fake_ops, &f), 1);
+    assert_int_equal(wk_registry_waiting(&r), 0);
+    assert_int_equal(wk_registry_next_due(&r), INT64_MAX);
+    int64_t now = T0 + 5 * SEC + 3 * MS;
+    assert_int_equal(wk_registry_reschedule(&r, e, now), 0);
+    assert_true(e->due_ns >= now + 9 * SEC && e->due_ns <= now + 11 * SEC);
+    /* Near the deadline the next due time is the deadline itself. */
+    assert_int_equal(wk_registry_reschedule(&r, e, T0 + 55 * SEC), 0);
+    assert_int_equal(e->due_ns, T0 + 60 * SEC);
+    /* At the deadline dispatch expires it, even with no free slot. */
+    f.slots = 0;
+    assert_int_equal(wk_registry_dispatch(&r, T0 + 60 * SEC, &fake_ops, &f), 1);
+    assert_int_equal(f.nexpired, 1);
+    assert_string_equal(f.expired[0], "a");
+    assert_int_equal(r.count, 0);
+    /* A deadline before the initial delay: first due at the deadline. */
+    e = add(&r, "b", T0, 2 * SEC);
+    assert_int_equal(e->due_ns, T0 + 2 * SEC);
+    wk_registry_clear(&r);
+}
+
+static void test_fifo_when_full(void **state)
+{
+    (void)state;
+    wk_registry r;
+    setup_reg(&r, 100 * MS, 10 * SEC, 0, 100);
+    /* Five arrive at the same instant (equal due times), three a bit later. */
+    const char *ids[] = {"e0", "e1", "e2", "e3", "e4", "l0", "l1", "l2"};
+    for (int i = 0; i < 5; i++) add(&r, ids[i], T0, 3600 * SEC);
+    for (int i = 5; i < 8; i++) add(&r, ids[i], T0 + i * MS, 3600 * SEC);
+    fake f = {.reg = &r, .slots = 2};
+    /* All due; only two slots: the two that arrived first. */
+    assert_int_equal(wk_registry_dispatch(&r, T0 + SEC, &fake_ops, &f), 2);
+    assert_string_equal(f.polled[0], "e0");
+    assert_string_equal(f.polled[1], "e1");
+    assert_int_equal(wk_registry_waiting(&r), 6);
+    /* No slot: nothing moves, however often the timer fires. */
+    assert_int_equal(wk_registry_dispatch(&r, T0 + 2 * SEC, &fake_ops, &f), 0);
+    /* Each finished poll frees a slot for the next in line. */
+    for (int step = 0; step < 6; step++) {
+        wk_entry *done = f.running[step];
+        assert_int_equal(wk_registry_reschedule(&r, done, T0 + 2 * SEC), 0);
+        f.slots++;
+        assert_int_equal(wk_registry_dispatch(&r, T0 + 2 * SEC, &fake_ops, &f), 1);
+        assert_string_equal(f.polled[2 + step], ids[2 + step]);
+    }
+    /* The rescheduled ones are not due before their interval. */
+    f.slots = 10;
+    assert_int_equal(wk_registry_dispatch(&r, T0 + 11 * SEC, &fake_ops, &f), 0);
+    wk_registry_clear(&r);
+}
+
+static void test_duplicate_and_capacity(void **state)
+{
+    (void)state;
+    wk_registry r;
+    setup_reg(&r, SEC, SEC, 0, 2);
+    add(&r, "a", T0, SEC);
+    wm_monitor *m = wm_monitor_new("a", T0, T0, SEC);
+    assert_int_equal(wk_registry_add(&r, m, T0, NULL), WK_REG_DUPLICATE);
+    wm_monitor_free(m);
+    add(&r, "b", T0, SEC);
+    m = wm_monitor_new("c", T0, T0, SEC);
+    assert_int_equal(wk_registry_add(&r, m, T0, NULL), WK_REG_FULL);
+    assert_null(wk_registry_find(&r, "c"));
+    wm_monitor_free(m);
+    assert_int_equal(r.count, 2);
+    /* Room again after a removal. */
+    wm_monitor_free(wk_registry_remove(&r, wk_registry_find(&r, "a")));
+    add(&r, "c", T0, SEC);
+    assert_int_equal(wk_registry_clear(&r), 2);
+    assert_null(wk_registry_find(&r, "b"));
+    /* Usable after clear. */
+    add(&r, "d", T0, SEC);
+    assert_int_equal(wk_registry_clear(&r), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_heap_order),    cmocka_unit_test(test_remove_middle),
+        cmocka_unit_test(test_jitter_bounds), cmocka_unit_test(test_reschedule),
+        cmocka_unit_test(test_fifo_when_full), cmocka_unit_test(test_duplicate_and_capacity),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
