@@ -1,0 +1,400 @@
+/* db.c — opening the trace database: schema, pragmas, prepared
+ * statements, tenant cache and error helpers. The writer is in
+ * db_write.c, the reader in db_read.c, the tag index in db_tags.c.
+ *
+ * Schema (docs/store.md has the reasoning):
+ *   tenants(id, name)                     tenant names, small integer ids
+ *   sources(id, hash, resource, scope)    distinct (ResourceSpans head, ScopeSpans head) pairs, as protobuf
+ *   traces(id, tenant, trace_id, start_ns, end_ns, root_name, root_service)   one row per trace
+ *   spans(id, trace, span_id, source, body)   body = the protobuf Span without its trace and span ids
+ *   tag_keys / tag_values                 attribute names and (bounded) values for search builders
+ *   attr_bloom(chunk, bits)               per 4096 span rowids, a Bloom filter of their string attributes */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/mem.h"
+#include "store/db_internal.h"
+
+#define uthash_malloc(sz) ex_malloc(sz)
+#define uthash_free(ptr, sz) ex_free(ptr)
+#include <uthash.h>
+
+#define SDB_SCHEMA_VERSION 1
+
+struct sdb_tenant_entry {
+    char *name;        /* tenant name (owned) */
+    int64_t id;        /* tenants.id */
+    UT_hash_handle hh;
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS tenants(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE IF NOT EXISTS sources(id INTEGER PRIMARY KEY, hash INTEGER NOT NULL,"
+    " resource BLOB NOT NULL, scope BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS sources_by_hash ON sources(hash);"
+    "CREATE TABLE IF NOT EXISTS traces(id INTEGER PRIMARY KEY, tenant INTEGER NOT NULL, trace_id BLOB NOT NULL,"
+    " start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, root_name TEXT, root_service TEXT);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS traces_by_id ON traces(tenant, trace_id);"
+    "CREATE INDEX IF NOT EXISTS traces_by_start ON traces(tenant, start_ns);"
+    "CREATE INDEX IF NOT EXISTS traces_by_end ON traces(end_ns);"
+    "CREATE TABLE IF NOT EXISTS spans(id INTEGER PRIMARY KEY, trace INTEGER NOT NULL, span_id BLOB NOT NULL,"
+    " source INTEGER NOT NULL, body BLOB NOT NULL);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS spans_by_trace ON spans(trace, span_id);"
+    "CREATE INDEX IF NOT EXISTS spans_by_source ON spans(source);"
+    "CREATE TABLE IF NOT EXISTS tag_keys(tenant INTEGER NOT NULL, scope INTEGER NOT NULL, key TEXT NOT NULL,"
+    " last_ns INTEGER NOT NULL, PRIMARY KEY(tenant, scope, key)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS tag_values(tenant INTEGER NOT NULL, scope INTEGER NOT NULL, key TEXT NOT NULL,"
+    " type INTEGER NOT NULL, value TEXT NOT NULL, last_ns INTEGER NOT NULL,"
+    " PRIMARY KEY(tenant, scope, key, type, value)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS attr_bloom(chunk INTEGER PRIMARY KEY, bits BLOB NOT NULL);";
+
+static const char *const stmt_sql[SQ_COUNT] = {
+    [SQ_BEGIN] = "BEGIN IMMEDIATE",
+    [SQ_COMMIT] = "COMMIT",
+    [SQ_ROLLBACK] = "ROLLBACK",
+    [SQ_TENANT_GET] = "SELECT id FROM tenants WHERE name = ?1",
+    [SQ_TENANT_ADD] = "INSERT INTO tenants(name) VALUES(?1)",
+    [SQ_SOURCE_FIND] = "SELECT id FROM sources WHERE hash = ?1 AND resource = ?2 AND scope = ?3",
+    [SQ_SOURCE_ADD] = "INSERT INTO sources(hash, resource, scope) VALUES(?1, ?2, ?3)",
+    [SQ_TRACE_UPSERT] =
+        "INSERT INTO traces(tenant, trace_id, start_ns, end_ns, root_name, root_service)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(tenant, trace_id) DO UPDATE SET"
+        " start_ns = min(start_ns, excluded.start_ns), end_ns = max(end_ns, excluded.end_ns),"
+        " root_name = coalesce(excluded.root_name, root_name),"
+        " root_service = coalesce(excluded.root_service, root_service)"
+        " RETURNING id, start_ns, end_ns",
+    [SQ_SPAN_UPSERT] = "INSERT INTO spans(trace, span_id, source, body) VALUES(?1, ?2, ?3, ?4)"
+                       " ON CONFLICT(trace, span_id) DO UPDATE SET source = excluded.source, body = excluded.body"
+                       " RETURNING id",
+    [SQ_TRACE_GET] = "SELECT id, start_ns, end_ns, root_name, root_service FROM traces"
+                     " WHERE tenant = ?1 AND trace_id = ?2",
+    [SQ_TRACE_SPANS] = "SELECT span_id, source, body FROM spans WHERE trace = ?1",
+    [SQ_SOURCE_GET] = "SELECT resource, scope FROM sources WHERE id = ?1",
+    [SQ_KEY_GET] = "SELECT last_ns, (SELECT count(*) FROM tag_values v WHERE v.tenant = ?1 AND v.scope = ?2"
+                   " AND v.key = ?3) FROM tag_keys WHERE tenant = ?1 AND scope = ?2 AND key = ?3",
+    [SQ_KEY_ADD] = "INSERT INTO tag_keys(tenant, scope, key, last_ns) VALUES(?1, ?2, ?3, ?4)",
+    [SQ_KEY_TOUCH] = "UPDATE tag_keys SET last_ns = max(last_ns, ?4) WHERE tenant = ?1 AND scope = ?2 AND key = ?3",
+    [SQ_VALUE_ADD] = "INSERT OR IGNORE INTO tag_values(tenant, scope, key, type, value, last_ns)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [SQ_VALUE_TOUCH] = "UPDATE tag_values SET last_ns = max(last_ns, ?6) WHERE tenant = ?1 AND scope = ?2"
+                       " AND key = ?3 AND type = ?4 AND value = ?5",
+    [SQ_VALUE_COUNT] = "SELECT count(*) FROM tag_values WHERE tenant = ?1 AND scope = ?2 AND key = ?3",
+    [SQ_RET_TRACES] = "SELECT id, tenant FROM traces WHERE end_ns < ?1 ORDER BY end_ns LIMIT ?2",
+    [SQ_RET_SPANS] = "DELETE FROM spans WHERE trace = ?1",
+    [SQ_RET_TRACE] = "DELETE FROM traces WHERE id = ?1",
+    [SQ_RET_VALUES] = "DELETE FROM tag_values WHERE last_ns < ?1",
+    [SQ_RET_KEYS] = "DELETE FROM tag_keys WHERE last_ns < ?1",
+    [SQ_RET_SOURCES] = "DELETE FROM sources WHERE NOT EXISTS (SELECT 1 FROM spans WHERE spans.source = sources.id)",
+    [SQ_BLOOM_GET] = "SELECT bits FROM attr_bloom WHERE chunk = ?1",
+    [SQ_BLOOM_PUT] = "INSERT OR REPLACE INTO attr_bloom(chunk, bits) VALUES(?1, ?2)",
+    [SQ_RET_BLOOMS] = "DELETE FROM attr_bloom WHERE chunk < coalesce((SELECT min(id) FROM spans), ?1) / ?2",
+};
+
+int sdb__fail(sdb *db, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(db->err, sizeof db->err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int sdb__sqlfail(sdb *db, const char *what)
+{
+    return sdb__fail(db, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->conn));
+}
+
+sqlite3_stmt *sdb__stmt(sdb *db, int which)
+{
+    sqlite3_stmt *st = db->stmt[which];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+const char *sdb_errmsg(const sdb *db)
+{
+    return db->err;
+}
+
+const char *sdb_path(const sdb *db)
+{
+    return db->path;
+}
+
+const sdb_stats *sdb_get_stats(const sdb *db)
+{
+    return &db->stats;
+}
+
+int sdb_tenant_check(const char *tenant, size_t len, char *why, size_t whylen)
+{
+    if (len == 0) {
+        snprintf(why, whylen, "X-Scope-OrgID \"\": a tenant id must not be empty");
+        return -1;
+    }
+    if (len > SDB_TENANT_MAX) {
+        snprintf(why, whylen, "X-Scope-OrgID \"%.40s…\": longer than %d bytes (%zu)", tenant, SDB_TENANT_MAX, len);
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)tenant[i];
+        if (c < 0x21 || c > 0x7e) {
+            snprintf(why, whylen, "X-Scope-OrgID \"%.*s\": byte %zu (0x%02x) is not a printable ASCII character",
+                     (int)(len < 60 ? len : 60), tenant, i, c);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int64_t sdb__tenant_id(sdb *db, const char *name, int create)
+{
+    if (!name) name = SDB_DEFAULT_TENANT;
+    sdb_tenant_entry *e;
+    HASH_FIND_STR(db->tenants, name, e);
+    if (e) return e->id;
+    sqlite3_stmt *st = sdb__stmt(db, SQ_TENANT_GET);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int64_t id = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+    } else if (rc != SQLITE_DONE) {
+        return sdb__sqlfail(db, "looking up a tenant");
+    } else if (create) {
+        st = sdb__stmt(db, SQ_TENANT_ADD);
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) return sdb__sqlfail(db, "adding a tenant");
+        id = sqlite3_last_insert_rowid(db->conn);
+    }
+    sqlite3_reset(st);
+    /* Only cache ids that exist: a tenant created inside a transaction that
+     * later rolls back is dropped from the cache by the writer. */
+    if (id > 0) {
+        e = ex_calloc(1, sizeof *e);
+        if (!e || !(e->name = ex_strdup(name))) {
+            ex_free(e);
+            return sdb__fail(db, "out of memory");
+        }
+        e->id = id;
+        HASH_ADD_KEYPTR(hh, db->tenants, e->name, strlen(e->name), e);
+    }
+    return id;
+}
+
+/* Forget cached tenants (after a rollback, an id may no longer exist). */
+void sdb__tenants_cache_clear(sdb *db)
+{
+    sdb_tenant_entry *e, *tmp;
+    HASH_ITER(hh, db->tenants, e, tmp) {
+        HASH_DEL(db->tenants, e);
+        ex_free(e->name);
+        ex_free(e);
+    }
+}
+
+static int mkdir_p(const char *dir, char *err, size_t errlen)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        snprintf(err, errlen, "--data-dir \"%.60s…\": path too long", dir);
+        return -1;
+    }
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p) continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "--data-dir \"%s\": cannot create %s: %s", dir, path, strerror(errno));
+            return -1;
+        }
+        if (!c) break;
+        *p = c;
+    }
+    return 0;
+}
+
+/* Create or check the schema. 0 or -1. */
+static int schema_init(sdb *db)
+{
+    char *msg = NULL;
+    sqlite3_stmt *st;
+    int version = 0;
+    if (sqlite3_prepare_v2(db->conn, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return sdb__sqlfail(db, "reading the schema version");
+    if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version > SDB_SCHEMA_VERSION)
+        return sdb__fail(db, "%s: schema version %d is newer than this program's (%d)", db->path, version,
+                         SDB_SCHEMA_VERSION);
+    char sql[sizeof schema_sql + 128];
+    snprintf(sql, sizeof sql, "BEGIN; %s PRAGMA user_version = %d; COMMIT;", schema_sql, SDB_SCHEMA_VERSION);
+    if (sqlite3_exec(db->conn, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        sdb__fail(db, "%s: creating the schema: %s", db->path, msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static int pragmas(sdb *db)
+{
+    /* WAL: readers never block the writer and a commit is one append to the
+     * log. synchronous=NORMAL: the log is written (not fsynced) before
+     * COMMIT returns, which survives a killed process; see docs/store.md.
+     * No automatic checkpoints: the checkpointer thread does them. */
+    static const char *const list[] = {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL",
+                                       "PRAGMA cache_size = -32768", "PRAGMA temp_store = MEMORY",
+                                       "PRAGMA busy_timeout = 5000", "PRAGMA wal_autocheckpoint = 0",
+                                       "PRAGMA journal_size_limit = 67108864"};
+    for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db->conn, list[i], -1, &st, NULL) != SQLITE_OK) return sdb__sqlfail(db, list[i]);
+        int rc = sqlite3_step(st);
+        if (i == 0 && rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
+            sqlite3_finalize(st);
+            return sdb__fail(db, "%s: the file system does not support WAL mode", db->path);
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sdb__sqlfail(db, list[i]);
+    }
+    return 0;
+}
+
+/* ---- checkpoints ----------------------------------------------------------- */
+
+static void *checkpointer(void *arg)
+{
+    sdb *db = arg;
+    pthread_mutex_lock(&db->ckpt_lock);
+    for (;;) {
+        while (!db->ckpt_wanted && !db->ckpt_stop) pthread_cond_wait(&db->ckpt_cond, &db->ckpt_lock);
+        if (db->ckpt_stop) break;
+        db->ckpt_wanted = 0;
+        pthread_mutex_unlock(&db->ckpt_lock);
+        /* PASSIVE copies what is committed into the database file without
+         * blocking the writer. Under steady writes new frames keep coming,
+         * so RESTART then copies the few left, holding writers off only
+         * for that and its fsync, and makes the next write start the WAL
+         * from its beginning (its size stays bounded). */
+        sqlite3_wal_checkpoint_v2(db->ckpt_conn, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        sqlite3_wal_checkpoint_v2(db->ckpt_conn, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        pthread_mutex_lock(&db->ckpt_lock);
+    }
+    pthread_mutex_unlock(&db->ckpt_lock);
+    return NULL;
+}
+
+/* sqlite3_wal_hook: runs on the writer after each commit. */
+static int wal_hook(void *arg, sqlite3 *conn, const char *name, int pages)
+{
+    sdb *db = arg;
+    if (pages >= SDB__WAL_FORCE_PAGES) {
+        db->ckpt_forced++;
+        sqlite3_wal_checkpoint_v2(conn, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+    } else if (pages >= SDB__WAL_CHECKPOINT_PAGES) {
+        pthread_mutex_lock(&db->ckpt_lock);
+        db->ckpt_wanted = 1;
+        pthread_cond_signal(&db->ckpt_cond);
+        pthread_mutex_unlock(&db->ckpt_lock);
+    }
+    return SQLITE_OK;
+}
+
+static int checkpointer_start(sdb *db)
+{
+    if (sqlite3_open_v2(db->path, &db->ckpt_conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+        return sdb__fail(db, "%s: opening the checkpoint connection: %s", db->path,
+                         db->ckpt_conn ? sqlite3_errmsg(db->ckpt_conn) : "out of memory");
+    sqlite3_busy_timeout(db->ckpt_conn, 5000);
+    sqlite3_exec(db->ckpt_conn, "PRAGMA wal_autocheckpoint = 0", NULL, NULL, NULL);
+    if (pthread_create(&db->ckpt_thread, NULL, checkpointer, db) != 0)
+        return sdb__fail(db, "%s: cannot start the checkpoint thread", db->path);
+    db->ckpt_started = 1;
+    sqlite3_wal_hook(db->conn, wal_hook, db);
+    return 0;
+}
+
+static void checkpointer_stop(sdb *db)
+{
+    if (db->ckpt_started) {
+        pthread_mutex_lock(&db->ckpt_lock);
+        db->ckpt_stop = 1;
+        pthread_cond_signal(&db->ckpt_cond);
+        pthread_mutex_unlock(&db->ckpt_lock);
+        pthread_join(db->ckpt_thread, NULL);
+        db->ckpt_started = 0;
+    }
+    if (db->ckpt_conn) sqlite3_close(db->ckpt_conn);
+    db->ckpt_conn = NULL;
+}
+
+static int load_max_trace(sdb *db)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->conn, "SELECT max(end_ns - start_ns) FROM traces", -1, &st, NULL) != SQLITE_OK)
+        return sdb__sqlfail(db, "reading trace durations");
+    if (sqlite3_step(st) == SQLITE_ROW) db->max_trace_ns = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+sdb *sdb_open(const char *dir, char *err, size_t errlen)
+{
+    sdb *db = ex_calloc(1, sizeof *db);
+    if (!db) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&db->ckpt_lock, NULL);
+    pthread_cond_init(&db->ckpt_cond, NULL);
+    if (mkdir_p(dir, err, errlen) != 0) goto fail_quiet;
+    size_t n = strlen(dir) + sizeof "/traces.db";
+    if (!(db->path = ex_malloc(n))) goto fail_oom;
+    snprintf(db->path, n, "%s/traces.db", dir);
+    if (sqlite3_open_v2(db->path, &db->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        sdb__sqlfail(db, "opening");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(db->conn, 1);
+    if (pragmas(db) != 0 || schema_init(db) != 0 || load_max_trace(db) != 0) goto fail;
+    for (int i = 0; i < SQ_COUNT; i++) {
+        if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->stmt[i], NULL) !=
+            SQLITE_OK) {
+            sdb__sqlfail(db, stmt_sql[i]);
+            goto fail;
+        }
+    }
+    if (checkpointer_start(db) != 0 || sdb__bloom_load(db) != 0) goto fail;
+    return db;
+fail_oom:
+    snprintf(db->err, sizeof db->err, "out of memory");
+fail:
+    snprintf(err, errlen, "%s", db->err);
+fail_quiet:
+    sdb_close(db);
+    return NULL;
+}
+
+void sdb_close(sdb *db)
+{
+    if (!db) return;
+    checkpointer_stop(db);
+    for (int i = 0; i < SQ_COUNT; i++) sqlite3_finalize(db->stmt[i]);
+    if (db->conn) sqlite3_close(db->conn);
+    sdb__tenants_cache_clear(db);
+    sdb__sources_cache_clear(db);
+    sdb__tags_cache_clear(db);
+    ex_free(db->buf);
+    ex_free(db->bloom);
+    ex_free(db->path);
+    pthread_mutex_destroy(&db->ckpt_lock);
+    pthread_cond_destroy(&db->ckpt_cond);
+    ex_free(db);
+}

@@ -1,0 +1,128 @@
+/* db_internal.h — what db.c (open, writer, retention), db_read.c (reader)
+ * and db_tags.c (tag index) share. Not for use outside src/store/db*.c. */
+#ifndef EXTRACE_STORE_DB_INTERNAL_H
+#define EXTRACE_STORE_DB_INTERNAL_H
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "store/db.h"
+
+/* Prepared statements, by purpose. */
+enum {
+    SQ_BEGIN,
+    SQ_COMMIT,
+    SQ_ROLLBACK,
+    SQ_TENANT_GET,
+    SQ_TENANT_ADD,
+    SQ_SOURCE_FIND,
+    SQ_SOURCE_ADD,
+    SQ_TRACE_UPSERT,
+    SQ_SPAN_UPSERT,
+    SQ_TRACE_GET,
+    SQ_TRACE_SPANS,
+    SQ_SOURCE_GET,
+    SQ_KEY_GET,
+    SQ_KEY_ADD,
+    SQ_KEY_TOUCH,
+    SQ_VALUE_ADD,
+    SQ_VALUE_TOUCH,
+    SQ_VALUE_COUNT,
+    SQ_RET_TRACES,
+    SQ_RET_SPANS,
+    SQ_RET_TRACE,
+    SQ_RET_VALUES,
+    SQ_RET_KEYS,
+    SQ_RET_SOURCES,
+    SQ_BLOOM_GET,
+    SQ_BLOOM_PUT,
+    SQ_RET_BLOOMS,
+    SQ_COUNT
+};
+
+typedef struct sdb_tenant_entry sdb_tenant_entry;
+typedef struct sdb_source_entry sdb_source_entry;
+typedef struct sdb_tag_entry sdb_tag_entry;
+
+struct sdb {
+    sqlite3 *conn;                 /* the connection (owned) */
+    sqlite3_stmt *stmt[SQ_COUNT];  /* prepared statements (owned) */
+    char *path;                    /* database file path (owned) */
+    char err[512];                 /* last error message */
+    sdb_stats stats;               /* counters since open */
+    int64_t max_trace_ns;          /* longest trace duration stored: bounds the range scan */
+    sdb_tenant_entry *tenants;     /* cache: tenant name → id (uthash) */
+    sdb_source_entry *sources;     /* cache: (resource, scope) bytes → source id (uthash) */
+    sdb_tag_entry *tags;           /* cache: tag key / value → last time written (uthash) */
+    size_t ntags;                  /* entries in the tag cache (bounded by SDB__TAG_CACHE_MAX) */
+    uint8_t *buf;                  /* scratch buffer for packing (owned) */
+    size_t bufcap;
+    /* Checkpoints run on their own thread and connection (db.c), so the
+     * loop never waits for their fsyncs. */
+    sqlite3 *ckpt_conn;            /* the checkpointer's connection (owned) */
+    pthread_t ckpt_thread;
+    int ckpt_started;              /* the thread exists (join it on close) */
+    pthread_mutex_t ckpt_lock;     /* guards the two flags below */
+    pthread_cond_t ckpt_cond;
+    int ckpt_wanted;               /* the WAL passed SDB__WAL_CHECKPOINT_PAGES */
+    int ckpt_stop;                 /* sdb_close asks the thread to end */
+    uint64_t ckpt_forced;          /* checkpoints the writer had to run itself */
+    uint8_t *bloom;                /* bloom bits of the current chunk (SDB__BLOOM_BYTES, owned) */
+    int64_t bloom_chunk;           /* the current chunk's number (span rowid / SDB__BLOOM_CHUNK) */
+    int bloom_dirty;               /* bits set since the last write */
+};
+
+/* WAL size (pages) at which the checkpointer thread is woken, and the
+ * size at which the writer checkpoints itself (the thread fell behind:
+ * bounds the WAL under sustained load). */
+#define SDB__WAL_CHECKPOINT_PAGES 2000
+#define SDB__WAL_FORCE_PAGES 16000
+
+/* Most entries in the tag cache; past it new tag values are not recorded. */
+#define SDB__TAG_CACHE_MAX 200000
+
+/* Set db->err from a format; returns -1. */
+int sdb__fail(sdb *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Set db->err from SQLite's message for what failed; returns -1. */
+int sdb__sqlfail(sdb *db, const char *what);
+/* Reset and clear the bindings of a statement; returns it. */
+sqlite3_stmt *sdb__stmt(sdb *db, int which);
+/* Tenant id for name (NULL: default); create it when `create`. Returns
+ * the id, 0 when absent and not created, -1 on error. */
+int64_t sdb__tenant_id(sdb *db, const char *name, int create);
+
+/* Forget cached tenants / sources (after a rollback or a deletion, a
+ * cached id may no longer exist). */
+void sdb__tenants_cache_clear(sdb *db);
+void sdb__sources_cache_clear(sdb *db);
+/* Make db->buf hold at least n bytes. 0 or -1. */
+int sdb__reserve(sdb *db, size_t n);
+
+/* Record the tags of one span (attributes of span, events, links, and its
+ * name) seen at time last_ns. 0 or -1. */
+int sdb__tags_span(sdb *db, int64_t tenant, const exo_pb_span *span, int64_t last_ns);
+/* Record the attributes of a resource or scope (scope SDB_TAG_RESOURCE or
+ * SDB_TAG_INSTRUMENTATION). 0 or -1. */
+int sdb__tags_attrs(sdb *db, int64_t tenant, sdb_tag_scope scope, exo_pb_kv *const *attrs, size_t n,
+                    int64_t last_ns);
+/* Attribute blooms (db_bloom.c): one Bloom filter of (tenant, key, string
+ * value) per chunk of SDB__BLOOM_CHUNK consecutive span rowids. */
+#define SDB__BLOOM_CHUNK 4096
+#define SDB__BLOOM_BYTES 16384
+#define SDB__BLOOM_K 6
+/* Load the bloom of the chunk the next span goes to. 0 or -1. */
+int sdb__bloom_load(sdb *db);
+/* Add a stored span's string attributes to the bloom of its chunk. 0 or -1. */
+int sdb__bloom_add_span(sdb *db, int64_t tenant, int64_t rowid, const exo_pb_span *span);
+/* Write the current chunk's bloom if it changed (before COMMIT). 0 or -1. */
+int sdb__bloom_flush(sdb *db);
+/* Bit positions of (tenant, key, value). */
+void sdb__bloom_bits(int64_t tenant, const char *key, const char *value, size_t vlen,
+                     uint32_t pos[SDB__BLOOM_K]);
+/* Whether every bit of pos is set in bits. */
+int sdb__bloom_test(const uint8_t *bits, const uint32_t pos[SDB__BLOOM_K]);
+
+/* Forget every cached tag (after retention deleted rows). */
+void sdb__tags_cache_clear(sdb *db);
+
+#endif

@@ -1,0 +1,515 @@
+/* traceql_parse.c — recursive-descent parser for the TraceQL subset of
+ * traceql.h (grammar there; Tempo's docs/sources/tempo/traceql). Every
+ * error names the 1-based column and what was expected. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "store/traceql_int.h"
+
+typedef struct parser {
+    tql_lexer lx;
+    tql_token tok;      /* the current token */
+    char *err;
+    size_t errlen;
+    int depth;          /* open braces, parens and ! */
+    int failed;         /* an error was written (stop at the first) */
+} parser;
+
+static int perr(parser *p, size_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int perr(parser *p, size_t pos, const char *fmt, ...)
+{
+    if (p->failed) return -1;
+    p->failed = 1;
+    int n = snprintf(p->err, p->errlen, "position %zu: ", pos);
+    if (n >= 0 && (size_t)n < p->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* "position N: expected <what>, got <current token>". */
+static int expected(parser *p, const char *what)
+{
+    char got[96];
+    tql__tok_describe(&p->tok, p->lx.q, got, sizeof got);
+    return perr(p, p->tok.pos, "expected %s, got %s", what, got);
+}
+
+static int advance(parser *p)
+{
+    if (tql__lex_next(&p->lx, &p->tok, p->err, p->errlen) < 0) {
+        p->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static int enter(parser *p)
+{
+    if (++p->depth > TQL_DEPTH_MAX) return perr(p, p->tok.pos, "nesting deeper than %d levels", TQL_DEPTH_MAX);
+    return 0;
+}
+
+/* ---- freeing --------------------------------------------------------- */
+
+static void cond_free(tql_cond *c)
+{
+    if (!c) return;
+    cond_free(c->l);
+    cond_free(c->r);
+    ex_free(c->field.name);
+    ex_free(c->lit_str);
+    if (c->has_re) regfree(&c->re);
+    ex_free(c);
+}
+
+static void set_free(tql_set *s)
+{
+    if (!s) return;
+    cond_free(s->cond);
+    set_free(s->l);
+    set_free(s->r);
+    ex_free(s);
+}
+
+void tql_free(tql_query *q)
+{
+    if (!q) return;
+    set_free(q->root);
+    for (size_t i = 0; i < q->nselect; i++) ex_free(q->select[i].name);
+    ex_free(q->select);
+    ex_free(q->out);
+    ex_free(q);
+}
+
+/* ---- fields ---------------------------------------------------------- */
+
+static const struct { const char *word; tql_intrinsic in; } bare_intrinsics[] = {
+    {"name", TQL_I_NAME}, {"status", TQL_I_STATUS}, {"statusMessage", TQL_I_STATUS_MESSAGE},
+    {"duration", TQL_I_DURATION}, {"kind", TQL_I_KIND}, {"rootName", TQL_I_ROOT_NAME},
+    {"rootServiceName", TQL_I_ROOT_SERVICE}, {"traceDuration", TQL_I_TRACE_DURATION},
+};
+
+static const struct { const char *word; tql_intrinsic in; } scoped_intrinsics[] = {
+    {"span:name", TQL_I_NAME}, {"span:status", TQL_I_STATUS}, {"span:statusMessage", TQL_I_STATUS_MESSAGE},
+    {"span:duration", TQL_I_DURATION}, {"span:kind", TQL_I_KIND}, {"span:id", TQL_I_SPAN_ID},
+    {"span:parentID", TQL_I_PARENT_ID}, {"trace:id", TQL_I_TRACE_ID}, {"trace:rootName", TQL_I_ROOT_NAME},
+    {"trace:rootService", TQL_I_ROOT_SERVICE}, {"trace:duration", TQL_I_TRACE_DURATION},
+    {"event:name", TQL_I_EVENT_NAME}, {"instrumentation:name", TQL_I_SCOPE_NAME},
+    {"instrumentation:version", TQL_I_SCOPE_VERSION},
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static int is_value_word(const char *w);
+
+/* Parse the current token as a field into *f (name owned by f). */
+static int parse_field(parser *p, tql_field *f)
+{
+    memset(f, 0, sizeof *f);
+    const tql_token *t = &p->tok;
+    if (t->type == TQL_TOK_ATTR) {
+        f->scope = t->scope;
+        if (!(f->name = ex_strdup(t->text))) return perr(p, t->pos, "out of memory");
+        return advance(p);
+    }
+    if (t->type == TQL_TOK_SCOPED) {
+        for (size_t k = 0; k < COUNT(scoped_intrinsics); k++)
+            if (strcmp(t->text, scoped_intrinsics[k].word) == 0) {
+                f->intrinsic = scoped_intrinsics[k].in;
+                return advance(p);
+            }
+        return perr(p, t->pos, "unknown intrinsic \"%s\"", t->text);
+    }
+    if (t->type == TQL_TOK_WORD) {
+        for (size_t k = 0; k < COUNT(bare_intrinsics); k++)
+            if (strcmp(t->text, bare_intrinsics[k].word) == 0) {
+                f->intrinsic = bare_intrinsics[k].in;
+                return advance(p);
+            }
+        if (!is_value_word(t->text))
+            return perr(p, t->pos,
+                        "unknown intrinsic \"%s\"; an attribute needs a scope, as in span.%s, resource.%s or .%s",
+                        t->text, t->text, t->text, t->text);
+    }
+    return expected(p, "a field (an attribute such as span.x, resource.x or .x, or an intrinsic such as name)");
+}
+
+/* ---- literals -------------------------------------------------------- */
+
+static const struct { const char *word; tql_type type; int64_t v; } value_words[] = {
+    {"true", TQL_BOOL, 1}, {"false", TQL_BOOL, 0}, {"nil", TQL_NIL, 0},
+    {"ok", TQL_STATUS, 1}, {"error", TQL_STATUS, 2}, {"unset", TQL_STATUS, 0},
+    {"unspecified", TQL_KIND, 0}, {"internal", TQL_KIND, 1}, {"server", TQL_KIND, 2},
+    {"client", TQL_KIND, 3}, {"producer", TQL_KIND, 4}, {"consumer", TQL_KIND, 5},
+};
+
+static int is_value_word(const char *w)
+{
+    for (size_t k = 0; k < COUNT(value_words); k++)
+        if (strcmp(w, value_words[k].word) == 0) return 1;
+    return 0;
+}
+
+#define VALUE_EXPECTED "a value (a string, number, duration, true, false, nil, ok, error, unset or a span kind)"
+
+/* Parse the literal after the operator of c. */
+static int parse_literal(parser *p, tql_cond *c)
+{
+    const tql_token *t = &p->tok;
+    int is_re = c->op == TQL_TOK_RE || c->op == TQL_TOK_NRE;
+    if (is_re && t->type != TQL_TOK_STRING) {
+        char what[80];
+        snprintf(what, sizeof what, "a string (the regular expression) after %s", tql__op_text(c->op));
+        return expected(p, what);
+    }
+    switch (t->type) {
+    case TQL_TOK_STRING:
+        if (!(c->lit_str = ex_strdup(t->text))) return perr(p, t->pos, "out of memory");
+        c->lit.type = TQL_STRING;
+        c->lit.v.s = c->lit_str;
+        break;
+    case TQL_TOK_INT: c->lit.type = TQL_INT; c->lit.v.i = t->i; break;
+    case TQL_TOK_FLOAT: c->lit.type = TQL_FLOAT; c->lit.v.f = t->f; break;
+    case TQL_TOK_DURATION: c->lit.type = TQL_DURATION; c->lit.v.i = t->i; break;
+    case TQL_TOK_WORD: {
+        size_t k = 0;
+        while (k < COUNT(value_words) && strcmp(t->text, value_words[k].word) != 0) k++;
+        if (k == COUNT(value_words)) return expected(p, VALUE_EXPECTED);
+        c->lit.type = value_words[k].type;
+        if (c->lit.type == TQL_BOOL) c->lit.v.b = (int)value_words[k].v;
+        else c->lit.v.i = value_words[k].v;
+        if (c->lit.type == TQL_NIL && c->op != TQL_TOK_EQ && c->op != TQL_TOK_NE)
+            return perr(p, t->pos, "nil can only be compared with = or !=, not %s", tql__op_text(c->op));
+        break;
+    }
+    default:
+        return expected(p, VALUE_EXPECTED);
+    }
+    if (is_re) {
+        size_t n = strlen(c->lit_str);
+        char *anchored = ex_malloc(n + 5);
+        if (!anchored) return perr(p, t->pos, "out of memory");
+        snprintf(anchored, n + 5, "^(%s)$", c->lit_str);
+        int rc = regcomp(&c->re, anchored, REG_EXTENDED | REG_NOSUB);
+        ex_free(anchored);
+        if (rc != 0) {
+            char why[128];
+            regerror(rc, NULL, why, sizeof why);
+            return perr(p, t->pos, "bad regular expression \"%.60s\": %s", c->lit_str, why);
+        }
+        c->has_re = 1;
+    }
+    return advance(p);
+}
+
+/* ---- conditions ------------------------------------------------------ */
+
+static tql_cond *parse_cond(parser *p);
+
+static tql_cond *new_cond(parser *p, tql_cond_kind kind)
+{
+    tql_cond *c = ex_calloc(1, sizeof *c);
+    if (!c) perr(p, p->tok.pos, "out of memory");
+    else c->kind = kind;
+    return c;
+}
+
+static int is_op(tql_tok_type t) { return t >= TQL_TOK_EQ && t <= TQL_TOK_NRE; }
+
+static tql_cond *parse_cmp(parser *p)
+{
+    tql_cond *c = new_cond(p, TQL_C_CMP);
+    if (!c) return NULL;
+    if (parse_field(p, &c->field) < 0) goto fail;
+    if (!is_op(p->tok.type)) {
+        expected(p, "an operator (=, !=, >, >=, <, <=, =~, !~)");
+        goto fail;
+    }
+    c->op = p->tok.type;
+    if (advance(p) < 0 || parse_literal(p, c) < 0) goto fail;
+    return c;
+fail:
+    cond_free(c);
+    return NULL;
+}
+
+/* Expect the closing token of a group opened at open_pos. */
+static int close_group(parser *p, tql_tok_type closer, const char *open_text, size_t open_pos)
+{
+    if (p->tok.type == closer) {
+        p->depth--;
+        return advance(p);
+    }
+    char what[128];
+    snprintf(what, sizeof what, "\"&&\", \"||\" or \"%s\" to close the \"%s\" at position %zu",
+             closer == TQL_TOK_RBRACE ? "}" : ")", open_text, open_pos);
+    return expected(p, what);
+}
+
+static tql_cond *parse_unary(parser *p)
+{
+    if (p->tok.type == TQL_TOK_NOT) {
+        if (enter(p) < 0 || advance(p) < 0) return NULL;
+        tql_cond *c = new_cond(p, TQL_C_NOT);
+        if (!c) return NULL;
+        if (!(c->l = parse_unary(p))) {
+            cond_free(c);
+            return NULL;
+        }
+        p->depth--;
+        return c;
+    }
+    if (p->tok.type == TQL_TOK_LPAREN) {
+        size_t open = p->tok.pos;
+        if (enter(p) < 0 || advance(p) < 0) return NULL;
+        tql_cond *c = parse_cond(p);
+        if (c && close_group(p, TQL_TOK_RPAREN, "(", open) < 0) {
+            cond_free(c);
+            return NULL;
+        }
+        return c;
+    }
+    return parse_cmp(p);
+}
+
+/* One level of a binary operator chain (left-associative). */
+static tql_cond *parse_chain(parser *p, tql_tok_type op, tql_cond_kind kind, tql_cond *(*sub)(parser *))
+{
+    tql_cond *l = sub(p);
+    while (l && p->tok.type == op) {
+        tql_cond *c = new_cond(p, kind);
+        if (!c || advance(p) < 0) {
+            cond_free(c);
+            cond_free(l);
+            return NULL;
+        }
+        c->l = l;
+        if (!(c->r = sub(p))) {
+            cond_free(c);
+            return NULL;
+        }
+        l = c;
+    }
+    return l;
+}
+
+static tql_cond *parse_and(parser *p) { return parse_chain(p, TQL_TOK_AND, TQL_C_AND, parse_unary); }
+static tql_cond *parse_cond(parser *p) { return parse_chain(p, TQL_TOK_OR, TQL_C_OR, parse_and); }
+
+/* ---- spansets -------------------------------------------------------- */
+
+static tql_set *parse_sets(parser *p);
+
+static tql_set *new_set(parser *p, tql_set_kind kind)
+{
+    tql_set *s = ex_calloc(1, sizeof *s);
+    if (!s) perr(p, p->tok.pos, "out of memory");
+    else s->kind = kind;
+    return s;
+}
+
+static tql_set *parse_set_primary(parser *p)
+{
+    size_t open = p->tok.pos;
+    if (p->tok.type == TQL_TOK_LPAREN) {
+        if (enter(p) < 0 || advance(p) < 0) return NULL;
+        tql_set *s = parse_sets(p);
+        if (s && close_group(p, TQL_TOK_RPAREN, "(", open) < 0) {
+            set_free(s);
+            return NULL;
+        }
+        return s;
+    }
+    if (p->tok.type != TQL_TOK_LBRACE) {
+        expected(p, "a spanset filter such as { name = \"x\" } or {}");
+        return NULL;
+    }
+    tql_set *s = new_set(p, TQL_S_FILTER);
+    if (!s || enter(p) < 0 || advance(p) < 0) goto fail;
+    if (p->tok.type != TQL_TOK_RBRACE && !(s->cond = parse_cond(p))) goto fail;
+    if (close_group(p, TQL_TOK_RBRACE, "{", open) < 0) goto fail;
+    return s;
+fail:
+    set_free(s);
+    return NULL;
+}
+
+static tql_set *parse_set_chain(parser *p, tql_tok_type op, tql_set_kind kind, tql_set *(*sub)(parser *))
+{
+    tql_set *l = sub(p);
+    while (l && p->tok.type == op) {
+        tql_set *s = new_set(p, kind);
+        if (!s || advance(p) < 0) {
+            set_free(s);
+            set_free(l);
+            return NULL;
+        }
+        s->l = l;
+        if (!(s->r = sub(p))) {
+            set_free(s);
+            return NULL;
+        }
+        l = s;
+    }
+    return l;
+}
+
+static tql_set *parse_set_and(parser *p) { return parse_set_chain(p, TQL_TOK_AND, TQL_S_AND, parse_set_primary); }
+static tql_set *parse_sets(parser *p) { return parse_set_chain(p, TQL_TOK_OR, TQL_S_OR, parse_set_and); }
+
+/* ---- pipeline -------------------------------------------------------- */
+
+static int add_select(parser *p, tql_query *q, const tql_field *f)
+{
+    tql_field *grown = ex_realloc(q->select, (q->nselect + 1) * sizeof *grown);
+    if (!grown) return perr(p, p->tok.pos, "out of memory");
+    q->select = grown;
+    q->select[q->nselect++] = *f;
+    return 0;
+}
+
+/* "select" "(" field ( "," field )* ")", the current token being the word. */
+static int parse_stage(parser *p, tql_query *q)
+{
+    if (p->tok.type != TQL_TOK_WORD || strcmp(p->tok.text, "select") != 0) {
+        if (p->tok.type == TQL_TOK_WORD)
+            return perr(p, p->tok.pos, "unsupported pipeline stage \"%s\"; only select(...) is supported",
+                        p->tok.text);
+        return expected(p, "select(...) after \"|\"");
+    }
+    if (advance(p) < 0) return -1;
+    if (p->tok.type != TQL_TOK_LPAREN) return expected(p, "\"(\" after select");
+    do {
+        if (advance(p) < 0) return -1;
+        tql_field f;
+        if (parse_field(p, &f) < 0) return -1;
+        if (add_select(p, q, &f) < 0) {
+            ex_free(f.name);
+            return -1;
+        }
+    } while (p->tok.type == TQL_TOK_COMMA);
+    if (p->tok.type != TQL_TOK_RPAREN) return expected(p, "\",\" or \")\" in select(...)");
+    return advance(p);
+}
+
+/* After the spansets: what may follow, with a hint for TraceQL we lack. */
+static int trailing(parser *p)
+{
+    tql_tok_type t = p->tok.type;
+    if (t == TQL_TOK_GT || t == TQL_TOK_LT || (t == TQL_TOK_OTHER && p->tok.text[0] == '~'))
+        return perr(p, p->tok.pos,
+                    "structural operator \"%s\" is not supported; expected \"&&\", \"||\", \"|\" or end of query",
+                    p->tok.text);
+    return expected(p, "\"&&\", \"||\", \"|\" or end of query");
+}
+
+/* ---- output fields --------------------------------------------------- */
+
+/* Whether f is returned with matched spans (tql_span_attrs). */
+static int is_output_field(const tql_field *f)
+{
+    switch (f->intrinsic) {
+    case TQL_I_NONE: return f->scope != TQL_SCOPE_EVENT;
+    case TQL_I_STATUS: case TQL_I_STATUS_MESSAGE: case TQL_I_KIND:
+    case TQL_I_SCOPE_NAME: case TQL_I_SCOPE_VERSION:
+        return 1;
+    default: return 0;
+    }
+}
+
+static int add_out(tql_query *q, const tql_field *f)
+{
+    if (!is_output_field(f)) return 0;
+    for (size_t i = 0; i < q->nout; i++)
+        if (strcmp(tql__field_key(&q->out[i]), tql__field_key(f)) == 0) return 0;
+    tql_field *grown = ex_realloc(q->out, (q->nout + 1) * sizeof *grown);
+    if (!grown) return -1;
+    q->out = grown;
+    q->out[q->nout++] = *f;
+    return 0;
+}
+
+static int collect_cond(tql_query *q, const tql_cond *c)
+{
+    if (!c) return 0;
+    if (c->kind == TQL_C_CMP) return add_out(q, &c->field);
+    return collect_cond(q, c->l) < 0 || collect_cond(q, c->r) < 0 ? -1 : 0;
+}
+
+static int collect_set(tql_query *q, const tql_set *s)
+{
+    if (!s) return 0;
+    if (s->kind == TQL_S_FILTER) return collect_cond(q, s->cond);
+    return collect_set(q, s->l) < 0 || collect_set(q, s->r) < 0 ? -1 : 0;
+}
+
+static int collect_out(tql_query *q)
+{
+    if (collect_set(q, q->root) < 0) return -1;
+    for (size_t i = 0; i < q->nselect; i++)
+        if (add_out(q, &q->select[i]) < 0) return -1;
+    return 0;
+}
+
+/* ---- entry ----------------------------------------------------------- */
+
+int tql_parse(const char *text, tql_query **out, char *err, size_t errlen)
+{
+    parser p = {.lx = {text, 0}, .err = err, .errlen = errlen};
+    *out = NULL;
+    if (errlen) err[0] = '\0';
+    if (strlen(text) > TQL_QUERY_MAX) return perr(&p, 1, "query longer than %d bytes", TQL_QUERY_MAX);
+    tql_query *q = ex_calloc(1, sizeof *q);
+    if (!q) return perr(&p, 1, "out of memory");
+    if (advance(&p) < 0 || !(q->root = parse_sets(&p))) goto fail;
+    while (p.tok.type == TQL_TOK_PIPE) {
+        if (advance(&p) < 0 || parse_stage(&p, q) < 0) goto fail;
+    }
+    if (p.tok.type != TQL_TOK_EOF) {
+        trailing(&p);
+        goto fail;
+    }
+    if (collect_out(q) < 0) {
+        perr(&p, 1, "out of memory");
+        goto fail;
+    }
+    *out = q;
+    return 0;
+fail:
+    tql_free(q);
+    return -1;
+}
+
+int tql_fieldref_parse(const char *text, tql_fieldref **out, char *err, size_t errlen)
+{
+    parser p = {.lx = {text, 0}, .err = err, .errlen = errlen};
+    *out = NULL;
+    if (errlen) err[0] = '\0';
+    if (strlen(text) > TQL_QUERY_MAX) return perr(&p, 1, "field longer than %d bytes", TQL_QUERY_MAX);
+    tql_fieldref *f = ex_calloc(1, sizeof *f);
+    if (!f) return perr(&p, 1, "out of memory");
+    if (advance(&p) < 0 || parse_field(&p, &f->field) < 0) goto fail;
+    if (p.tok.type != TQL_TOK_EOF) {
+        expected(&p, "end of the field");
+        goto fail;
+    }
+    *out = f;
+    return 0;
+fail:
+    tql_fieldref_free(f);
+    return -1;
+}
+
+void tql_fieldref_free(tql_fieldref *f)
+{
+    if (!f) return;
+    ex_free(f->field.name);
+    ex_free(f);
+}

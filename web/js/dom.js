@@ -1,0 +1,50 @@
+// dom.js — building elements without parsing HTML.
+//
+// Everything the API returns is shown through text nodes and attributes
+// set one by one, so no value can turn into markup.
+
+// h('tr', {class: 'row', onclick: fn, dataset: {id: 'x'}}, 'text', child, [more])
+// Props: class, dataset, style (object), on<event> listeners, anything else
+// as an attribute (false/null/undefined are skipped, true sets it empty).
+export function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') el.className = value;
+    else if (key === 'dataset') Object.assign(el.dataset, value);
+    else if (key === 'style') Object.assign(el.style, value);
+    else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+// Append children: strings and numbers as text, arrays flattened, nullish skipped.
+export function append(el, children) {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    if (Array.isArray(c)) append(el, c);
+    else if (c instanceof Node) el.appendChild(c);
+    else el.appendChild(document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+// Replace all children of el.
+export function replace(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}
+
+// A status badge: ok, error, timeout, unset.
+export function badge(status) {
+  const s = status || 'unset';
+  return h('span', { class: `badge badge-${s}` }, s);
+}
+
+// A two-column key/value table; rows is [[key, value], …] (value text or Node).
+export function kvTable(rows, label) {
+  return h('table', { class: 'kv', 'aria-label': label },
+    h('tbody', null, rows.map(([k, v]) => h('tr', null, h('th', { scope: 'row' }, k), h('td', null, v)))));
+}
