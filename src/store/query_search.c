@@ -308,7 +308,12 @@ int sq_search(sq_ctx *ctx, const sq_request *req, const char *tenant, ex_http_re
     sqb_init(&s.out, SQ_RESPONSE_MAX);
     if (search_params(&s, req, resp, &qry) < 0) goto out;
     ctx->stats.searches++;
-    long rc = sdb_traces_scan(ctx->db, tenant, &qry, scan_cb, &s);
+    /* A required span attribute value (a workflow id, say) is looked up
+     * through the store's per-chunk Bloom filters instead of a full scan. */
+    const char *key, *value;
+    long rc = s.q && tql_required_span_eq(s.q, &key, &value)
+                  ? sdb_traces_by_attr(ctx->db, tenant, key, value, strlen(value), &qry, scan_cb, &s)
+                  : sdb_traces_scan(ctx->db, tenant, &qry, scan_cb, &s);
     ctx->stats.inspected += s.inspected_traces;
     if (rc < 0) {
         sq_reply_text(ctx, resp, 500, "search failed: %s", s.error[0] ? s.error : sdb_errmsg(ctx->db));

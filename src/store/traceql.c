@@ -362,3 +362,34 @@ int tql_is_match_all(const tql_query *q)
 {
     return q->root->kind == TQL_S_FILTER && q->root->cond == NULL;
 }
+
+static const tql_cond *required_eq_in_cond(const tql_cond *c)
+{
+    if (!c) return NULL;
+    if (c->kind == TQL_C_AND) {
+        const tql_cond *l = required_eq_in_cond(c->l);
+        return l ? l : required_eq_in_cond(c->r);
+    }
+    int eq = c->kind == TQL_C_CMP && c->op == TQL_TOK_EQ && c->field.intrinsic == TQL_I_NONE &&
+             c->field.scope == TQL_SCOPE_SPAN && c->lit.type == TQL_STRING;
+    return eq ? c : NULL; /* OR and NOT promise nothing about one span */
+}
+
+static const tql_cond *required_eq_in_set(const tql_set *s)
+{
+    if (s->kind == TQL_S_FILTER) return required_eq_in_cond(s->cond);
+    if (s->kind == TQL_S_AND) {
+        const tql_cond *l = required_eq_in_set(s->l);
+        return l ? l : required_eq_in_set(s->r);
+    }
+    return NULL;
+}
+
+int tql_required_span_eq(const tql_query *q, const char **key, const char **value)
+{
+    const tql_cond *c = required_eq_in_set(q->root);
+    if (!c) return 0;
+    *key = c->field.name;
+    *value = c->lit.v.s;
+    return 1;
+}

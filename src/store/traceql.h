@@ -177,6 +177,13 @@ size_t tql_format(const tql_query *q, char *buf, size_t buflen);
  * span; callers can skip work). */
 int tql_is_match_all(const tql_query *q);
 
+/* A condition every matching trace must satisfy through one of its spans:
+ * `span.<key> = "<value>"` reached from the query's root through ANDs
+ * only (of conditions or of spansets), so a store can look the value up
+ * in an index instead of scanning. Returns 1 and points key/value into
+ * the query (valid while it lives), or 0 when there is none. */
+int tql_required_span_eq(const tql_query *q, const char **key, const char **value);
+
 /* Result of evaluating a query against one trace. */
 typedef struct tql_match {
     int matched;        /* 1 if the trace matches */

@@ -587,6 +587,39 @@ static void test_span_matches(void **state)
     tql_free(q);
 }
 
+/* "" when the query promises no span attribute value, else "key=value". */
+static const char *required(const char *q)
+{
+    static char out[256];
+    tql_query *parsed = NULL;
+    char err[256];
+    if (tql_parse(q, &parsed, err, sizeof err) != 0) fail_msg("%s: %s", q, err);
+    const char *key, *value;
+    if (tql_required_span_eq(parsed, &key, &value)) snprintf(out, sizeof out, "%s=%s", key, value);
+    else out[0] = '\0';
+    tql_free(parsed);
+    return out;
+}
+
+static void test_required_span_eq(void **state)
+{
+    (void)state;
+    assert_string_equal(required("{span.workflowId=\"w1\"}"), "workflowId=w1");
+    assert_string_equal(required("{name=\"Workflow\" && span.workflowId=\"w1\" && status=error}"), "workflowId=w1");
+    assert_string_equal(required("{name=\"x\"} && {span.id=\"e1\"}"), "id=e1");
+    assert_string_equal(required("{span.workflowId=\"w1\"} | select(span.startTime)"), "workflowId=w1");
+    /* Nothing is promised about one span through OR, NOT, other scopes,
+     * other operators or other types. */
+    assert_string_equal(required("{}"), "");
+    assert_string_equal(required("{span.workflowId=\"w1\" || name=\"x\"}"), "");
+    assert_string_equal(required("{!(span.workflowId=\"w1\")}"), "");
+    assert_string_equal(required("{.workflowId=\"w1\"}"), "");
+    assert_string_equal(required("{resource.service.name=\"a\"}"), "");
+    assert_string_equal(required("{span.workflowId!=\"w1\"}"), "");
+    assert_string_equal(required("{span.n=3}"), "");
+    assert_string_equal(required("{span.a=\"1\"} || {span.b=\"2\"}"), "");
+}
+
 static void test_fieldref(void **state)
 {
     (void)state;
@@ -630,6 +663,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokens_builder_query),
+        cmocka_unit_test(test_required_span_eq),
         cmocka_unit_test(test_tokens_kinds),
         cmocka_unit_test(test_tokens_errors),
         cmocka_unit_test(test_parse_builder_and_dashboard),
