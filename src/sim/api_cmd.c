@@ -1,0 +1,185 @@
+/* api_cmd.c — `extrace api`: the seed's external workflow API, simulated.
+ * Reads the option table, seeds the random source, picks the clock, then
+ * serves HTTP until SIGINT or SIGTERM. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "commands.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "sim/http.h"
+#include "sim/routes.h"
+
+typedef struct api_cfg {
+    char *listen;          /* HOST:PORT to serve on */
+    double time_scale;     /* simulated seconds per real second */
+    char *seed;            /* random seed as text, or NULL: from the OS */
+    double failure_rate;   /* chance that an entity fails */
+    int64_t max_workflows; /* store bound */
+    int64_t max_evicted;   /* evicted ids remembered */
+} api_cfg;
+
+static int parse_seed(const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (!*text || *end || errno || text[0] == '-') return -1;
+    *out = v;
+    return 0;
+}
+
+static int check_seed(const char *text, char *why, size_t n)
+{
+    uint64_t v;
+    if (parse_seed(text, &v) == 0) return 0;
+    snprintf(why, n, "not an integer from 0 to %" PRIu64, UINT64_MAX);
+    return -1;
+}
+
+static const ex_opt opts[] = {
+    {"listen", EX_OPT_STRING, offsetof(api_cfg, listen), "127.0.0.1:5146", EX_NO_BOUNDS, "HOST:PORT",
+     "Address to serve HTTP on (the seed's API port is 5146; port 0 picks a free one).", NULL, ex_check_hostport,
+     NULL},
+    {"time-scale", EX_OPT_DOUBLE, offsetof(api_cfg, time_scale), "1", 0.000001, 1000000, "X",
+     "Simulated seconds per real second: 600 runs a 21-minute workflow in about 2 s. Durations shrink; "
+     "timestamps in replies stay real time.",
+     NULL, NULL, NULL},
+    {"seed", EX_OPT_STRING, offsetof(api_cfg, seed), NULL, EX_NO_BOUNDS, "N",
+     "Random seed, for reproducible durations, outcomes and ids (default: from the OS; the seed used is logged).",
+     NULL, check_seed, NULL},
+    {"failure-rate", EX_OPT_DOUBLE, offsetof(api_cfg, failure_rate), "0.1", 0, 1, "F",
+     "Chance that an entity fails instead of completing (the seed's is 0.1).", NULL, NULL, NULL},
+    {"max-workflows", EX_OPT_INT, offsetof(api_cfg, max_workflows), "100000", 1, 100000000, "N",
+     "Most workflows kept. Past it, the workflow that completed longest ago is evicted; a poll for an evicted id "
+     "gets 404 \"workflow <id> was evicted\". If none has completed, a new workflow gets 503.",
+     NULL, NULL, NULL},
+    {"max-evicted", EX_OPT_INT, offsetof(api_cfg, max_evicted), "100000", 0, 100000000, "N",
+     "How many of the latest evicted ids are remembered for that 404. An id evicted longer ago is forgotten "
+     "and, like any unknown id, created anew on its next poll.",
+     NULL, NULL, NULL},
+};
+
+static const ex_cmd_spec spec = {
+    "api",
+    "Simulate the seed's external workflow API over HTTP",
+    "Serves GET /workflows/{id} as the seed's ASP.NET API does: an unknown id is created on its first poll,\n"
+    "and every later poll advances it (DataLoader, Processor, OutputGenerator; each entity completes or,\n"
+    "at --failure-rate, fails). Also POST /workflows, GET /workflows?status=S&limit=N, GET /healthz and\n"
+    "GET /openapi.json. Memory is bounded by --max-workflows (evicting completed workflows, oldest first)\n"
+    "and --max-evicted. SIGINT or SIGTERM stops it cleanly.",
+    NULL, 0, 0, opts, sizeof opts / sizeof opts[0],
+};
+/* The option table, for `extrace config-doc` (commands.h). */
+const ex_cmd_spec *const api_cmd_spec = &spec;
+
+static void log_stats(const sim_api *api)
+{
+    const sim_api_stats *s = &api->stats;
+    const sim_store_stats *st = &api->store.stats;
+    ex_info("api",
+            "served %" PRIu64 " requests: %" PRIu64 " ok, %" PRIu64 " bad request, %" PRIu64 " not found, %" PRIu64
+            " bad method, %" PRIu64 " conflict, %" PRIu64 " too large, %" PRIu64 " unavailable, %" PRIu64
+            " internal error",
+            s->requests, s->ok, s->bad_request, s->not_found, s->bad_method, s->conflict, s->too_large,
+            s->unavailable, s->internal);
+    ex_info("api",
+            "workflows: %zu held, %" PRIu64 " created, %" PRIu64 " evicted, %" PRIu64 " evicted ids forgotten, %" PRIu64
+            " refused (full)",
+            api->store.count, st->created, st->evicted, st->forgotten, st->refused);
+}
+
+/* The running server and what stops it, for the signal callback. */
+typedef struct serving {
+    sim_http *http;         /* stopped on the first signal */
+    uv_signal_t sigint;     /* SIGINT */
+    uv_signal_t sigterm;    /* SIGTERM */
+} serving;
+
+static void on_stop_signal(uv_signal_t *sig, int signum)
+{
+    serving *s = sig->data;
+    ex_info("api", "received %s: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    sim_http_stop(s->http);
+    s->http = NULL;
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+}
+
+/* Serve on a libuv loop until SIGINT/SIGTERM; 0, or 1 if the server
+ * could not start. */
+static int serve(const api_cfg *cfg, sim_api *api)
+{
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) != 0) {
+        ex_error("api", "cannot create the event loop");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    char err[512];
+    serving s = {0};
+    int rc = 0;
+    if (!(s.http = sim_http_start(&loop, api, cfg->listen, err, sizeof err))) {
+        ex_error("api", "%s", err);
+        rc = 1;
+    } else {
+        char host[256];
+        int port;
+        ex_hostport_split(cfg->listen, host, sizeof host, &port);
+        ex_info("api", strchr(host, ':') ? "listening on [%s]:%d" : "listening on %s:%d", host,
+                sim_http_port(s.http));
+        uv_signal_init(&loop, &s.sigint);
+        uv_signal_init(&loop, &s.sigterm);
+        s.sigint.data = s.sigterm.data = &s;
+        uv_signal_start(&s.sigint, on_stop_signal, SIGINT);
+        uv_signal_start(&s.sigterm, on_stop_signal, SIGTERM);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        log_stats(api);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT); /* let closed handles finish */
+    if (uv_loop_close(&loop) != 0) {
+        ex_error("api", "event loop still had open handles at exit");
+        rc = 1;
+    }
+    return rc;
+}
+
+/* `extrace api` (commands.h): 0 after a clean stop by signal, 1 if the
+ * server could not start, 2 for bad options (message on stderr). */
+int api_main(int argc, char **argv, char *const *envp)
+{
+    api_cfg cfg = {0};
+    ex_cfg_result res;
+    int rc = ex_cfg_parse(&spec, &cfg, argc, argv, envp, stdout, &res);
+    if (rc == EX_CFG_HELP || rc == EX_CFG_ERROR) {
+        if (rc == EX_CFG_ERROR) fprintf(stderr, "extrace api: %s\n", res.error);
+        ex_cfg_result_free(&res);
+        ex_cfg_free(&spec, &cfg);
+        return rc == EX_CFG_HELP ? 0 : 2;
+    }
+    ex_rng rng;
+    uint64_t seed = 0;
+    if (cfg.seed) {
+        parse_seed(cfg.seed, &seed);
+        ex_rng_seed(&rng, seed);
+    } else {
+        seed = ex_rng_seed_random(&rng);
+    }
+    ex_info("api", "random seed %" PRIu64 " (rerun with --seed %" PRIu64 " to repeat)", seed, seed);
+    if (cfg.time_scale != 1.0)
+        ex_info("api", "workflows run %g times faster than real time (timestamps stay real)", cfg.time_scale);
+    sim_env env = {ex_clock_real(), &rng, cfg.failure_rate, cfg.time_scale};
+    sim_api api;
+    sim_api_init(&api, &env, (size_t)cfg.max_workflows, (size_t)cfg.max_evicted);
+    rc = serve(&cfg, &api);
+    sim_api_destroy(&api);
+    ex_cfg_result_free(&res);
+    ex_cfg_free(&spec, &cfg);
+    return rc;
+}
