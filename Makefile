@@ -3,9 +3,10 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
 CMAKE_ARGS ?=
 
-.PHONY: all deps build test unit integration asan-test demo bench clean
+.PHONY: all deps build test unit integration asan-test demo bench clean fuzz
 
 all: build
 
@@ -34,11 +35,23 @@ asan-test: deps
 	cd $(ASAN_BUILD) && ctest --output-on-failure -L unit
 
 demo: build
-	@echo "make demo: not available yet: it needs 'extrace worker' and 'extrace store' (issues 3, 4, 6)."
-	@echo "Meanwhile: build/extrace api --help and build/extrace generate --help."
+	$(BUILD)/extrace demo $(DEMO_ARGS)
 
 bench: build
 	bench/api.sh
 
+# Every libFuzzer target of tests/fuzz for FUZZ_SECONDS each, two at a time,
+# in build-fuzz (clang, ASan + UBSan); non-zero when one crashed. See docs/fuzzing.md.
+fuzz:
+	@scripts/install-deps --check --fuzz >/dev/null 2>&1 || scripts/install-deps --fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# docs/configuration.md, rendered from the commands' option tables
+# (tests/integration/test_config_doc.c fails when it is out of date).
+.PHONY: docs
+docs: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) --target extrace -j $(JOBS)
+	$(BUILD)/extrace config-doc --output docs/configuration.md

@@ -1,15 +1,22 @@
 /* extrace — trace long processes that run in someone else's system.
  * One binary, one subcommand per role. */
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
+#include "core/mem.h"
 
 extern char **environ;
 
 static const ex_command commands[] = {
     {"api", "Simulate the seed's external workflow API over HTTP", api_main},
     {"generate", "Publish WorkflowStarted events to Redis, as the seed's generator does", generate_main},
+    {"worker", "Watch workflows through the external API and export their traces", worker_main},
+    {"traceid", "Print the trace id of a workflow (32 hex digits)", traceid_main},
+    {"store", "Embedded trace store: OTLP in, SQLite, Tempo-style query API and web UI", store_main},
+    {"demo", "Run the whole system locally: Redis, store + web UI, API simulator, worker, generator", demo_main},
+    {"config-doc", "Print docs/configuration.md: every command's options, from their tables", config_doc_main},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -30,6 +37,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    json_set_alloc_funcs(ex_malloc, ex_free); /* jansson allocates through our wrapper too */
     if (argc < 2) {
         usage(stderr);
         return 2;

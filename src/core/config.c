@@ -41,6 +41,12 @@ static const ex_opt common_opts[] = {
 };
 #define NCOMMON (sizeof common_opts / sizeof common_opts[0])
 
+const ex_opt *ex_cfg_common_opts(size_t *n)
+{
+    *n = NCOMMON;
+    return common_opts;
+}
+
 const char *ex_cfg_env_name(const ex_opt *opt, char *buf, size_t len)
 {
     if (opt->env) return opt->env;

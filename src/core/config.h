@@ -84,6 +84,9 @@ void ex_cfg_result_free(ex_cfg_result *res);
 void ex_cfg_free(const ex_cmd_spec *spec, void *cfg);
 
 void ex_cfg_print_help(const ex_cmd_spec *spec, FILE *out);
+/* The options every command has (--log-level, --log-format); n set to their
+ * count. Their offsets point into a struct private to config.c. */
+const ex_opt *ex_cfg_common_opts(size_t *n);
 /* The environment variable name of an option (EXTRACE_<NAME> unless set). */
 const char *ex_cfg_env_name(const ex_opt *opt, char *buf, size_t len);
 

@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CHILDREN 64
-#define MAX_DIRS 32
+#define MAX_CHILDREN 256
+#define MAX_DIRS 256
 
 static pid_t children[MAX_CHILDREN];
 static char *dirs[MAX_DIRS];
