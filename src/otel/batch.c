@@ -139,6 +139,43 @@ int exo_bq_batch_done(exo_batch_queue *q, exo_batch *b, int delivered, uint64_t 
     return 1;
 }
 
+exo_bq_hold *exo_bq_batch_hold(exo_batch_queue *q, exo_batch *b, int *released)
+{
+    *released = 0;
+    exo_bq_hold *h = ex_calloc(1, sizeof *h);
+    exo_submission **subs = h ? ex_malloc((b->n ? b->n : 1) * sizeof *subs) : NULL;
+    if (!subs) {
+        ex_free(h);
+        return NULL;
+    }
+    memcpy(subs, b->subs, b->n * sizeof *subs);
+    h->subs = subs;
+    h->n = b->n;
+    q->held += b->n;
+    if (--b->pending == 0) {
+        for (size_t i = 0; i < b->n; i++) exo_span_free(b->spans[i]);
+        q->in_batches -= b->n;
+        ex_free(b->spans);
+        ex_free(b->subs);
+        ex_free(b);
+        *released = 1;
+    }
+    return h;
+}
+
+void exo_bq_hold_done(exo_batch_queue *q, exo_bq_hold *h, int delivered, uint64_t rejected, int abandon)
+{
+    if (!delivered || rejected > h->n) rejected = h->n;
+    if (!abandon) {
+        q->exported += h->n - rejected;
+        q->dropped += rejected;
+    }
+    q->held -= h->n;
+    for (size_t i = 0; i < h->n; i++) settle(q, h->subs[i], 1, !abandon && rejected == 0);
+    ex_free(h->subs);
+    ex_free(h);
+}
+
 size_t exo_bq_drop_queued(exo_batch_queue *q)
 {
     size_t n = q->len;

@@ -57,6 +57,7 @@ typedef struct exo_batch_queue {
     uint64_t exported;      /* (span, exporter) pairs delivered */
     uint64_t dropped;       /* (span, exporter) pairs dropped */
     uint64_t dropped_queue_full; /* spans dropped because the queue was full */
+    uint64_t held;          /* (span, exporter) pairs in holds now (handed to the spool) */
 } exo_batch_queue;
 
 /* Prepare an empty queue. max_queue >= 1, nexporters >= 1. No allocation. */
@@ -83,6 +84,26 @@ exo_batch *exo_bq_take(exo_batch_queue *q, size_t max_batch);
  * (all n spans dropped). When the last exporter has reported, the batch
  * and its spans are freed and 1 is returned (b is then invalid); else 0. */
 int exo_bq_batch_done(exo_batch_queue *q, exo_batch *b, int delivered, uint64_t rejected);
+
+/* One exporter's share of a batch handed to the spool: the spans are gone
+ * from memory, their submissions wait for exo_bq_hold_done. */
+typedef struct exo_bq_hold {
+    exo_submission **subs; /* the submission of each span (owned array) */
+    size_t n;              /* spans */
+} exo_bq_hold;
+
+/* Report exporter's share of b as handed on (to the spool) instead of
+ * delivered or dropped: the submissions stay open until
+ * exo_bq_hold_done. Returns the hold (NULL when out of memory: then
+ * nothing changed and the caller drops the batch as usual); *released =
+ * 1 when that was the last report and b is freed. */
+exo_bq_hold *exo_bq_batch_hold(exo_batch_queue *q, exo_batch *b, int *released);
+
+/* Settle a hold like exo_bq_batch_done settles a batch: delivered with
+ * `rejected` spans refused, or dropped; counted in exported / dropped.
+ * abandon = 1 instead fails the submissions without counting the spans
+ * as exported or dropped (they stay in the spool). Frees h. */
+void exo_bq_hold_done(exo_batch_queue *q, exo_bq_hold *h, int delivered, uint64_t rejected, int abandon);
 
 /* Drop every queued span (counted; their submissions fail). Returns the
  * number of spans dropped. Batches already taken are not affected. */

@@ -20,6 +20,7 @@
 #include "otel/batch.h"
 #include "otel/exporter.h"
 #include "otel/resource.h"
+#include "otel/spool.h"
 
 #define COMP "export"
 
@@ -34,6 +35,7 @@ typedef struct exporter_slot {
     const exo_exporter *impl; /* static */
     void *state;              /* the exporter's; invalid once closed */
     int closed;               /* shutdown has completed */
+    size_t in_spool;          /* records for this exporter waiting in the spool */
     exo_pipeline *p;          /* back pointer for the closed callback */
 } exporter_slot;
 
@@ -84,6 +86,14 @@ struct exo_pipeline {
     flush_waiter *flushed;            /* completed flushes whose callbacks are due */
     export_job *jobs;                 /* jobs alive */
 
+    exo_spool *spool;                 /* owned; NULL without a spool directory */
+    uint64_t spool_max_bytes;         /* its bound, for the log */
+    uv_timer_t drain_timer;           /* next attempt to send the spool's head */
+    int drain_sending;                /* the spool's head is on the wire */
+    unsigned drain_attempts;          /* failed attempts on the current head */
+    exo_payload drain_payload;        /* owned while drain_sending */
+    uint64_t spans_dropped_spool_full, spool_spans_resent;
+
     uint64_t export_requests, export_failures, export_retries, spans_rejected, batches_dropped;
 
     int destroyed;                    /* exo_pipeline_destroy was called */
@@ -103,6 +113,9 @@ void exo_pipeline_options_default(exo_pipeline_options *o)
     exo_backoff_default(&o->backoff);
     o->max_inflight = 2;
     o->rng_seed = 0;
+    o->spool_dir = NULL;
+    o->spool_max_bytes = UINT64_C(256) << 20;
+    o->spool_segment_bytes = UINT64_C(8) << 20;
 }
 
 static int copy_resource(exo_resource *dst, const exo_resource *src)
@@ -146,6 +159,7 @@ static void free_unstarted(exo_pipeline *p)
     for (size_t i = 0; i < p->nslots; i++)
         if (p->slots[i].state) p->slots[i].impl->shutdown(p->slots[i].state, ignore_closed, NULL);
     exo_bq_free(&p->q);
+    exo_spool_close(p->spool);
     exo_resource_free(&p->resource);
     ex_free(p->scope_name);
     ex_free(p->scope_version);
@@ -176,6 +190,30 @@ static int start_exporters(exo_pipeline *p, const exo_export_config *cfg, char *
     }
     return 0;
 }
+
+static exporter_slot *slot_by_name(exo_pipeline *p, const char *name)
+{
+    for (size_t i = 0; i < p->nslots; i++)
+        if (strcmp(p->slots[i].impl->name, name) == 0) return &p->slots[i];
+    return NULL;
+}
+
+static int open_spool(exo_pipeline *p, const exo_pipeline_options *opts, char *err, size_t errlen)
+{
+    uint64_t max = opts->spool_max_bytes ? opts->spool_max_bytes : UINT64_C(256) << 20;
+    uint64_t seg = opts->spool_segment_bytes ? opts->spool_segment_bytes : UINT64_C(8) << 20;
+    p->spool = exo_spool_open(opts->spool_dir, max, seg < max ? seg : max, err, errlen);
+    if (!p->spool) return -1;
+    p->spool_max_bytes = max;
+    for (size_t i = 0; i < exo_spool_count(p->spool); i++) {
+        exporter_slot *s = slot_by_name(p, exo_spool_name(p->spool, i));
+        if (s) s->in_spool++;
+    }
+    ex_info(COMP, "spool in %s (at most %llu bytes)", opts->spool_dir, (unsigned long long)max);
+    return 0;
+}
+
+static void drain_kick(exo_pipeline *p);
 
 exo_pipeline *exo_pipeline_new_opts(uv_loop_t *loop, const exo_export_config *cfg, const exo_resource *res,
                                     const char *scope_name, const char *scope_version,
@@ -215,10 +253,16 @@ exo_pipeline *exo_pipeline_new_opts(uv_loop_t *loop, const exo_export_config *cf
         free_unstarted(p);
         return NULL;
     }
+    if (opts->spool_dir && p->nslots > 0 && open_spool(p, opts, err, errlen) != 0) {
+        free_unstarted(p);
+        return NULL;
+    }
     uv_timer_init(loop, &p->sched_timer);
     uv_timer_init(loop, &p->dispatch_timer);
     uv_timer_init(loop, &p->flush_timer);
-    p->sched_timer.data = p->dispatch_timer.data = p->flush_timer.data = p;
+    uv_timer_init(loop, &p->drain_timer);
+    p->sched_timer.data = p->dispatch_timer.data = p->flush_timer.data = p->drain_timer.data = p;
+    if (p->spool && exo_spool_count(p->spool) > 0) drain_kick(p);
     return p;
 }
 
@@ -254,7 +298,10 @@ static void schedule_dispatch(exo_pipeline *p)
 
 /* ---- flush ---------------------------------------------------------------- */
 
-static int idle(const exo_pipeline *p) { return exo_bq_queued(&p->q) == 0 && p->batches_out == 0; }
+static int idle(const exo_pipeline *p)
+{
+    return exo_bq_queued(&p->q) == 0 && p->batches_out == 0 && p->q.held == 0;
+}
 
 /* Move every pending flush to the due list. */
 static void complete_flushes(exo_pipeline *p)
@@ -339,6 +386,48 @@ static void job_finish(export_job *j, int delivered, uint64_t rejected, const ch
 
 static void job_attempt(export_job *j);
 
+/* Hand the job's batch to the spool instead of dropping it: its
+ * submissions stay open until the spooled record is delivered. A full
+ * spool (or a write error) drops the batch, counted. */
+static void job_to_spool(export_job *j, const char *reason)
+{
+    exo_pipeline *p = j->p;
+    exo_batch *b = j->batch;
+    unsigned long long seq = (unsigned long long)b->seq;
+    int released;
+    exo_bq_hold *h = exo_bq_batch_hold(&p->q, b, &released);
+    if (!h) {
+        job_finish(j, 0, 0, "out of memory handing the batch to the spool");
+        return;
+    }
+    j->batch = NULL;
+    j->finished = 1;
+    if (released) p->batches_out--;
+    size_t n = h->n;
+    char err[256] = "";
+    int rc = exo_spool_append(p->spool, j->slot->impl->name, j->payload.data, j->payload.len, (uint32_t)n, h, err,
+                              sizeof err);
+    if (rc == 0) {
+        j->slot->in_spool++;
+        ex_debug(COMP, "%s: batch %llu (%zu spans) spooled: %s", j->slot->impl->name, seq, n, reason);
+        drain_kick(p);
+    } else {
+        exo_bq_hold_done(&p->q, h, 0, 0, 0);
+        p->batches_dropped++;
+        if (rc == -1) {
+            p->spans_dropped_spool_full += n;
+            ex_warn(COMP, "%s: dropped batch %llu (%zu spans): the spool is full (%llu bytes at most); %s",
+                    j->slot->impl->name, seq, n, (unsigned long long)p->spool_max_bytes, reason);
+        } else {
+            ex_warn(COMP, "%s: dropped batch %llu (%zu spans): %s; %s", j->slot->impl->name, seq, n, err, reason);
+        }
+    }
+    schedule_dispatch(p);
+    job_release(j);
+    pump(p);
+    check_flush(p);
+}
+
 static void retry_timer_cb(uv_timer_t *t) { job_attempt(t->data); }
 
 static void job_send_done(void *arg, const exo_export_result *r)
@@ -364,7 +453,8 @@ static void job_send_done(void *arg, const exo_export_result *r)
         char why[400];
         snprintf(why, sizeof why, "no retry fits in OTEL_BSP_EXPORT_TIMEOUT (%lld ms); last error: %s",
                  (long long)(p->export_timeout_ns / EX_NS_PER_MS), r->reason);
-        job_finish(j, 0, 0, why);
+        if (p->spool) job_to_spool(j, why);
+        else job_finish(j, 0, 0, why);
         return;
     }
     ex_debug(COMP, "%s: batch %llu attempt %u failed (%s), retrying in %lld ms", j->slot->impl->name,
@@ -386,7 +476,8 @@ static void job_attempt(export_job *j)
     }
     int64_t left = j->deadline - ex_mono_ns();
     if (left <= 0) {
-        job_finish(j, 0, 0, "OTEL_BSP_EXPORT_TIMEOUT passed before the next attempt");
+        if (p->spool) job_to_spool(j, "OTEL_BSP_EXPORT_TIMEOUT passed before the next attempt");
+        else job_finish(j, 0, 0, "OTEL_BSP_EXPORT_TIMEOUT passed before the next attempt");
         return;
     }
     int64_t timeout = left < p->request_timeout_ns ? left : p->request_timeout_ns;
@@ -425,7 +516,123 @@ static void job_start(exo_pipeline *p, exporter_slot *slot, exo_batch *b)
         job_finish(j, 0, 0, err);
         return;
     }
+    if (p->spool && slot->in_spool > 0) { /* older batches wait there: keep the order */
+        job_to_spool(j, "older batches wait in the spool");
+        return;
+    }
     job_attempt(j);
+}
+
+/* ---- the spool's drain ------------------------------------------------------ */
+
+/* The head record is settled: delivered (minus rejected spans) or not;
+ * its submissions learn it, then the record leaves the spool. */
+static void drain_pop(exo_pipeline *p, int delivered, uint64_t rejected)
+{
+    const char *name;
+    uint32_t nspans;
+    void *tag;
+    if (exo_spool_head(p->spool, &name, &nspans, &tag) != 0) return;
+    exporter_slot *slot = slot_by_name(p, name);
+    if (slot && slot->in_spool) slot->in_spool--;
+    if (tag) exo_bq_hold_done(&p->q, tag, delivered, rejected, 0);
+    else if (delivered) p->spool_spans_resent += nspans - (rejected < nspans ? rejected : nspans);
+    exo_spool_pop(p->spool);
+    p->drain_attempts = 0;
+    schedule_dispatch(p);
+}
+
+static void drain_cb(uv_timer_t *t);
+
+/* Try the head again after the retry backoff (or the server's delay). */
+static void drain_retry(exo_pipeline *p, int64_t server_delay_ns, const char *reason)
+{
+    int64_t delay = exo_retry_delay(&p->backoff, p->drain_attempts++, server_delay_ns, &p->rng);
+    ex_debug(COMP, "spool: sending the oldest record failed (%s); next try in %lld ms", reason,
+             (long long)(delay / EX_NS_PER_MS));
+    uv_timer_start(&p->drain_timer, drain_cb, (uint64_t)((delay + EX_NS_PER_MS - 1) / EX_NS_PER_MS), 0);
+}
+
+static void drain_done(void *arg, const exo_export_result *r)
+{
+    exo_pipeline *p = arg;
+    p->drain_sending = 0;
+    ex_free(p->drain_payload.data);
+    p->drain_payload.data = NULL;
+    if (p->destroyed) { /* the record stays on disk for the next start */
+        maybe_free(p);
+        return;
+    }
+    if (r->verdict == EXO_RETRY_OK) {
+        if (r->rejected) {
+            uint64_t n = p->drain_payload.nspans;
+            p->spans_rejected += r->rejected < n ? r->rejected : n;
+            ex_warn(COMP, "spool: record partly refused, not retried: %s", r->reason);
+        }
+        drain_pop(p, 1, r->rejected);
+        drain_kick(p);
+        check_flush(p);
+        return;
+    }
+    p->export_failures++;
+    if (r->verdict == EXO_RETRY_FINAL) {
+        p->batches_dropped++;
+        ex_warn(COMP, "spool: dropped the oldest record (%zu spans) after a final error: %s",
+                p->drain_payload.nspans, r->reason);
+        drain_pop(p, 0, 0);
+        drain_kick(p);
+        check_flush(p);
+        return;
+    }
+    drain_retry(p, r->retry_after_ns, r->reason);
+}
+
+/* Send the spool's oldest record, skipping what cannot be sent. */
+static void drain_cb(uv_timer_t *t)
+{
+    exo_pipeline *p = t->data;
+    const char *name;
+    uint32_t nspans;
+    void *tag;
+    while (!p->destroyed && !p->drain_sending && exo_spool_head(p->spool, &name, &nspans, &tag) == 0) {
+        exporter_slot *slot = slot_by_name(p, name);
+        char err[256] = "";
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (!slot) {
+            ex_warn(COMP, "spool: skipped a record (%u spans) for exporter %s, which is not configured now", nspans,
+                    name);
+            drain_pop(p, 0, 0);
+            continue;
+        }
+        if (exo_spool_read_head(p->spool, &buf, &len, err, sizeof err) != 0) {
+            ex_warn(COMP, "spool: skipped a record (%u spans): %s", nspans, err);
+            exo_spool_count_corrupt(p->spool);
+            drain_pop(p, 0, 0);
+            continue;
+        }
+        p->drain_payload = (exo_payload){buf, len, nspans};
+        p->drain_sending = 1;
+        p->export_requests++;
+        if (p->drain_attempts > 0) p->export_retries++;
+        if (slot->impl->send(slot->state, &p->drain_payload, p->request_timeout_ns, drain_done, p, err,
+                             sizeof err) != 0) {
+            p->drain_sending = 0;
+            p->export_failures++;
+            ex_free(p->drain_payload.data);
+            p->drain_payload.data = NULL;
+            drain_retry(p, -1, err);
+        }
+        return;
+    }
+    check_flush(p);
+}
+
+/* Start sending the spool now unless a send or a retry is pending. */
+static void drain_kick(exo_pipeline *p)
+{
+    if (p->destroyed || !p->spool || p->drain_sending || uv_is_active((uv_handle_t *)&p->drain_timer)) return;
+    if (exo_spool_count(p->spool) > 0) uv_timer_start(&p->drain_timer, drain_cb, 0, 0);
 }
 
 /* ---- batching ------------------------------------------------------------- */
@@ -512,6 +719,15 @@ void exo_pipeline_get_stats(const exo_pipeline *p, exo_pipeline_stats *out)
     out->spans_rejected = p->spans_rejected;
     out->spans_dropped_queue_full = p->q.dropped_queue_full;
     out->batches_dropped = p->batches_dropped;
+    out->spans_dropped_spool_full = p->spans_dropped_spool_full;
+    out->spool_spans_resent = p->spool_spans_resent;
+    if (p->spool) {
+        exo_spool_stats ss;
+        exo_spool_get_stats(p->spool, &ss);
+        out->spans_spooled = ss.spans;
+        out->spool_bytes = ss.bytes;
+        out->spool_records_corrupt = ss.corrupt_records;
+    }
 }
 
 /* Give up on everything still queued or in flight, with a reason. */
@@ -529,6 +745,17 @@ static void abandon_all(exo_pipeline *p, const char *reason)
         }
         j = next;
     }
+    size_t held = 0;
+    for (size_t i = 0; p->spool && i < exo_spool_count(p->spool); i++) {
+        void **tag = exo_spool_tag(p->spool, i);
+        if (!*tag) continue;
+        exo_bq_hold_done(&p->q, *tag, 0, 0, 1);
+        *tag = NULL;
+        held++;
+    }
+    if (held)
+        ex_warn(COMP, "%zu spooled batches not yet delivered (%s): they stay in the spool, their submissions "
+                "complete undelivered", held, reason);
     p->overdue = 0;
     uv_timer_stop(&p->sched_timer);
     schedule_dispatch(p);
@@ -586,7 +813,7 @@ static void exporter_closed_cb(void *arg)
  * running the callbacks still owed. */
 static void maybe_free(exo_pipeline *p)
 {
-    if (!p->destroyed || p->open_handles > 0 || p->open_exporters > 0 || p->jobs) return;
+    if (!p->destroyed || p->open_handles > 0 || p->open_exporters > 0 || p->jobs || p->drain_sending) return;
     exo_bq_done_cb cb;
     void *arg;
     int delivered;
@@ -605,6 +832,7 @@ static void maybe_free(exo_pipeline *p)
         }
     }
     exo_bq_free(&p->q);
+    exo_spool_close(p->spool);
     exo_resource_free(&p->resource);
     ex_free(p->scope_name);
     ex_free(p->scope_version);
@@ -617,8 +845,8 @@ void exo_pipeline_destroy(exo_pipeline *p)
     abandon_all(p, "the pipeline was shut down");
     p->destroyed = 1;
     /* Handles first, so the pipeline cannot be freed before this returns. */
-    uv_timer_t *timers[] = {&p->sched_timer, &p->dispatch_timer, &p->flush_timer};
-    for (size_t i = 0; i < 3; i++) {
+    uv_timer_t *timers[] = {&p->sched_timer, &p->dispatch_timer, &p->flush_timer, &p->drain_timer};
+    for (size_t i = 0; i < 4; i++) {
         uv_timer_stop(timers[i]);
         p->open_handles++;
         uv_close((uv_handle_t *)timers[i], handle_close_cb);

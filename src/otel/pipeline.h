@@ -38,6 +38,12 @@ typedef struct exo_pipeline_stats {
     uint64_t spans_rejected;      /* dropped because the backend refused them (partial success) */
     uint64_t spans_dropped_queue_full; /* spans refused at submit because the queue was full (once per span) */
     uint64_t batches_dropped;     /* (batch, exporter) pairs given up on: final error, retries exhausted, shutdown */
+    /* The spool (all 0 without --spool-dir): */
+    uint64_t spans_dropped_spool_full; /* spans dropped because the spool was full (also in spans_dropped) */
+    uint64_t spans_spooled;       /* spans waiting in the spool now (per exporter record) */
+    uint64_t spool_bytes;         /* size of the spool's segment files now */
+    uint64_t spool_records_corrupt; /* spool records skipped: bad checksum, cut short, unreadable */
+    uint64_t spool_spans_resent;  /* spans delivered from records no submission waits for (from before a restart) */
 } exo_pipeline_stats;
 
 /* Create on `loop` from the parsed OTEL_* config and resource (both copied).
@@ -57,11 +63,22 @@ typedef struct exo_pipeline_options {
     exo_backoff backoff;  /* retry delays (default: 1 s, x2, 30 s cap, 20 % jitter) */
     size_t max_inflight;  /* batches being exported at once (default 2, at least 1) */
     uint64_t rng_seed;    /* jitter seed; 0 = from the OS */
+    const char *spool_dir; /* on-disk spool for batches the backend did not take in time; NULL = drop them */
+    uint64_t spool_max_bytes;     /* bound of the spool (default 256 MiB) */
+    uint64_t spool_segment_bytes; /* segment size (default 8 MiB, at most spool_max_bytes) */
 } exo_pipeline_options;
 
 void exo_pipeline_options_default(exo_pipeline_options *o);
 
-/* exo_pipeline_new with explicit options (NULL: the defaults). */
+/* exo_pipeline_new with explicit options (NULL: the defaults). With a
+ * spool_dir, a batch whose retries run out of OTEL_BSP_EXPORT_TIMEOUT on a
+ * retryable failure is written to the spool instead of dropped; spooled
+ * batches are sent again in order (probing with the retry backoff) and
+ * only then complete their submissions (delivered = 1). While an
+ * exporter has records in the spool, its new batches join the spool's
+ * tail, so order is kept. Records left by an earlier process are sent
+ * first. A flush timeout or destroy completes the submissions of spooled
+ * batches with delivered = 0; the records stay on disk. */
 exo_pipeline *exo_pipeline_new_opts(uv_loop_t *loop, const exo_export_config *cfg, const exo_resource *res,
                                     const char *scope_name, const char *scope_version,
                                     const exo_pipeline_options *opts, char *err, size_t errlen);

@@ -204,5 +204,7 @@ int wk_metrics_render(const wk_metrics *m, const wk_gauges *g, wk_text *t)
           (double)g->export_queue_spans);
     counter(t, "extrace_export_requests_total", "Export requests sent, retries included.", g->export_requests);
     counter(t, "extrace_export_failures_total", "Export requests that failed.", g->export_failures);
+    gauge(t, "extrace_spool_bytes", "Size of the export spool's segment files (0 without --spool-dir).",
+          (double)g->spool_bytes);
     return t->failed ? -1 : 0;
 }

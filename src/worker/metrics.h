@@ -72,6 +72,7 @@ typedef struct wk_gauges {
     uint64_t export_queue_spans;  /* likewise: waiting or being sent */
     uint64_t export_requests;     /* likewise: sent, retries included */
     uint64_t export_failures;     /* likewise: failed requests */
+    uint64_t spool_bytes;         /* likewise: size of the export spool on disk */
 } wk_gauges;
 
 void wk_metrics_init(wk_metrics *m);

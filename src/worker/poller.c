@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "net/curl_uv.h"
+#include "otel/retry.h"
 #include "worker/event.h"
 
 #define BODY_INITIAL  4096
@@ -170,6 +171,10 @@ static void done_cb(CURL *easy, CURLcode code, void *arg)
     wk_poll_classify(code, s->err, status, s->body ? s->body : "", s->len, s->too_large, p->cfg.max_body, s->id,
                      &p->snap, &r);
     r.seconds = (double)(ex_mono_ns() - s->started_ns) / 1e9;
+    struct curl_header *h = NULL;
+    if ((status == 429 || status == 503) &&
+        curl_easy_header(easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+        r.retry_after_ns = wk_poll_retry_after(status, h->value, ex_clock_now(ex_clock_real()));
     void *tag = s->tag;
     p->active--;
     /* The slot is free before the callback, which may start the next poll. */
@@ -223,12 +228,20 @@ static void status_why(wk_poll_result *r, long status, const char *body, size_t 
     else snprintf(r->why, sizeof r->why, "HTTP %ld with an empty body", status);
 }
 
+int64_t wk_poll_retry_after(long status, const char *value, int64_t now_ns)
+{
+    int64_t d;
+    if ((status != 429 && status != 503) || !value) return -1;
+    return exo_retry_after_parse(value, now_ns, &d) == 0 ? d : -1;
+}
+
 void wk_poll_classify(CURLcode code, const char *curl_err, long status, const char *body, size_t len,
                       int too_large, size_t max_body, const char *workflow_id, wm_snapshot *snap,
                       wk_poll_result *r)
 {
     memset(r, 0, sizeof *r);
     r->http_status = status;
+    r->retry_after_ns = -1;
     r->outcome = WK_POLL_FAILED;
     if (code == CURLE_ABORTED_BY_CALLBACK) {
         r->outcome = WK_POLL_ABORTED;

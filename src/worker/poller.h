@@ -29,6 +29,7 @@ typedef struct wk_poll_result {
     const wm_snapshot *snap; /* OK: the parsed answer; else NULL */
     long http_status;        /* the answer's status, 0 when there was none */
     double seconds;          /* from the start of the poll to its outcome */
+    int64_t retry_after_ns;  /* 429/503 with a valid Retry-After (RFC 9110 §10.2.3): the delay asked for; else -1 */
     char why[512];           /* FAILED: a message naming the status, error or offending value */
 } wk_poll_result;
 
@@ -69,5 +70,10 @@ void wk_poller_destroy(wk_poller *p);
 void wk_poll_classify(CURLcode code, const char *curl_err, long status, const char *body, size_t len,
                       int too_large, size_t max_body, const char *workflow_id, wm_snapshot *snap,
                       wk_poll_result *r);
+
+/* The delay a 429 or 503 answer asks for in its Retry-After value
+ * (seconds or an HTTP-date, relative to now_ns, unix ns), or -1 for any
+ * other status, a missing (NULL) or an unparseable value. Pure. */
+int64_t wk_poll_retry_after(long status, const char *value, int64_t now_ns);
 
 #endif

@@ -13,12 +13,17 @@
 
 #define HEAP_INITIAL_CAP 1024
 #define MIN_DELAY_NS     INT64_C(1000000)
+#define BACKOFF_JITTER_PERMILLE 200                       /* ±20 % after failures */
+#define BACKOFF_CAP_NS   (INT64_C(300) * 1000000000)      /* 5 min */
+#define BACKOFF_FACTOR   8                                /* intervals at most */
+#define RETRY_AFTER_MAX_NS (INT64_C(3600) * 1000000000)   /* a server's wish is honoured up to 1 h */
 
 void wk_registry_init(wk_registry *r, const wk_sched_config *cfg, ex_rng *rng)
 {
     memset(r, 0, sizeof *r);
     r->cfg = *cfg;
     r->rng = rng;
+    wk_budget_init(&r->budget, cfg->max_polls_per_sec, cfg->poll_burst);
 }
 
 /* 1 if a is due before b (ties: earlier arrival first, modulo 2^32). */
@@ -122,6 +127,7 @@ int wk_registry_add(wk_registry *r, wm_monitor *mon, int64_t now_ns, wk_entry **
     if (!e) return WK_REG_NOMEM;
     e->mon = mon;
     e->heap_idx = WK_NOT_QUEUED;
+    e->errors_seen = mon->poll_errors; /* a resumed monitor may have failed before */
     HASH_ADD_KEYPTR(hh, r->by_id, mon->workflow_id, strlen(mon->workflow_id), e);
     if (!e->hh.tbl) {
         ex_free(e);
@@ -170,15 +176,63 @@ size_t wk_registry_clear(wk_registry *r)
     return n;
 }
 
+int64_t wk_backoff_delay(ex_rng *rng, int64_t interval_ns, unsigned k, int max_factor, int64_t cap_ns,
+                         int permille)
+{
+    if (k == 0) return wk_jitter(rng, interval_ns, permille);
+    int64_t cap = max_factor > 0 && interval_ns <= INT64_MAX / max_factor ? interval_ns * max_factor : INT64_MAX;
+    if (cap_ns > 0 && cap > cap_ns) cap = cap_ns;
+    if (cap < interval_ns) cap = interval_ns;
+    int64_t d = interval_ns;
+    for (unsigned i = 0; i < k && d < cap; i++) d = d > cap / 2 ? cap : d * 2;
+    if (d > cap) d = cap;
+    return wk_jitter(rng, d, permille);
+}
+
+/* Count the outcome of the poll that just ended: failed when the
+ * monitor's error counter moved. */
+static void note_outcome(wk_entry *e)
+{
+    uint32_t errs = e->mon->poll_errors;
+    if (errs != e->errors_seen) {
+        if (e->failures < UINT16_MAX) e->failures++;
+    } else {
+        e->failures = 0;
+    }
+    e->errors_seen = errs;
+}
+
+static int64_t next_delay(wk_registry *r, const wk_entry *e)
+{
+    if (e->failures == 0) return wk_jitter(r->rng, r->cfg.interval_ns, r->cfg.jitter_permille);
+    return wk_backoff_delay(r->rng, r->cfg.interval_ns, e->failures,
+                            r->cfg.backoff_max_factor > 0 ? r->cfg.backoff_max_factor : BACKOFF_FACTOR,
+                            r->cfg.backoff_cap_ns > 0 ? r->cfg.backoff_cap_ns : BACKOFF_CAP_NS,
+                            BACKOFF_JITTER_PERMILLE);
+}
+
 int wk_registry_reschedule(wk_registry *r, wk_entry *e, int64_t now_ns)
 {
+    return wk_registry_reschedule_after(r, e, now_ns, -1);
+}
+
+int wk_registry_reschedule_after(wk_registry *r, wk_entry *e, int64_t now_ns, int64_t retry_after_ns)
+{
     if (e->heap_idx != WK_NOT_QUEUED) heap_del(r, e);
-    return heap_push(r, e, due_at(e, now_ns, wk_jitter(r->rng, r->cfg.interval_ns, r->cfg.jitter_permille)));
+    note_outcome(e);
+    int64_t delay = next_delay(r, e);
+    if (retry_after_ns > RETRY_AFTER_MAX_NS) retry_after_ns = RETRY_AFTER_MAX_NS;
+    if (retry_after_ns > delay) delay = retry_after_ns;
+    return heap_push(r, e, due_at(e, now_ns, delay));
 }
 
 int64_t wk_registry_next_due(const wk_registry *r)
 {
-    return r->nheap ? r->heap[0]->due_ns : INT64_MAX;
+    if (!r->nheap) return INT64_MAX;
+    int64_t due = r->heap[0]->due_ns, ready = wk_budget_ready_ns(&r->budget);
+    /* An expired head needs no token. */
+    if (due >= wm_monitor_deadline(r->heap[0]->mon)) return due;
+    return ready > due ? ready : due;
 }
 
 size_t wk_registry_waiting(const wk_registry *r) { return r->nheap; }
@@ -189,7 +243,7 @@ size_t wk_registry_dispatch(wk_registry *r, int64_t now_ns, const wk_sched_ops *
     while (r->nheap && r->heap[0]->due_ns <= now_ns) {
         wk_entry *e = r->heap[0];
         int expired = now_ns >= wm_monitor_deadline(e->mon);
-        if (!expired && !ops->has_slot(arg)) break;
+        if (!expired && (!ops->has_slot(arg) || !wk_budget_take(&r->budget, now_ns))) break;
         heap_del(r, e);
         handed++;
         if (expired) ops->expire(arg, e);

@@ -17,6 +17,7 @@
 #include <uthash.h>
 
 #include "core/rng.h"
+#include "worker/budget.h"
 #include "worker/monitor.h"
 
 #define WK_NOT_QUEUED UINT32_MAX /* wk_entry.heap_idx while a poll runs */
@@ -24,13 +25,15 @@
 /* Error codes of wk_registry_add. */
 enum { WK_REG_DUPLICATE = -1, WK_REG_FULL = -2, WK_REG_NOMEM = -3 };
 
-/* One watched workflow (80 bytes on x86-64). */
+/* One watched workflow (88 bytes on x86-64). */
 typedef struct wk_entry {
     UT_hash_handle hh;  /* uthash, keyed by mon->workflow_id */
     wm_monitor *mon;    /* owned */
     int64_t due_ns;     /* next poll, or the deadline if that comes first (unix ns) */
     uint32_t heap_idx;  /* index in the heap, or WK_NOT_QUEUED while polled */
     uint32_t seq;       /* arrival order of the current due time, breaks ties */
+    uint32_t errors_seen; /* mon->poll_errors at the last reschedule */
+    uint16_t failures;  /* consecutive failed polls (backoff exponent) */
 } wk_entry;
 
 /* Scheduling parameters. */
@@ -39,6 +42,11 @@ typedef struct wk_sched_config {
     int64_t interval_ns;      /* then every interval … */
     int jitter_permille;      /* … ± this many thousandths of it (100 = ±10%) */
     size_t max_entries;       /* most workflows watched at once */
+    /* Poll budget and backoff (0 = off / the defaults): */
+    double max_polls_per_sec; /* token bucket over all workflows; 0 = unlimited */
+    double poll_burst;        /* bucket size; 0 = max_polls_per_sec (at least 1) */
+    int64_t backoff_cap_ns;   /* longest delay after failures (default 5 min) */
+    int backoff_max_factor;   /* … and at most this many intervals (default 8) */
 } wk_sched_config;
 
 typedef struct wk_registry {
@@ -49,6 +57,7 @@ typedef struct wk_registry {
     uint32_t next_seq;     /* next arrival number */
     wk_sched_config cfg;   /* copied at init */
     ex_rng *rng;           /* not owned: jitter source */
+    wk_budget budget;      /* polls per second over all workflows */
 } wk_registry;
 
 /* What dispatch does with due entries (the worker's poller, or a test's). */
@@ -77,16 +86,33 @@ wk_entry *wk_registry_find(const wk_registry *r, const char *workflow_id);
 wm_monitor *wk_registry_remove(wk_registry *r, wk_entry *e);
 
 /* Put e (out of the heap after a poll) back, due at now_ns + interval ±
- * jitter, or at its deadline if that comes first. 0, or WK_REG_NOMEM. */
+ * jitter, or at its deadline if that comes first. 0, or WK_REG_NOMEM.
+ * When the monitor's poll_errors grew since the last reschedule, the
+ * poll failed: after k consecutive failures the delay is
+ * wk_backoff_delay(k) instead (reset by the next poll that did not fail). */
 int wk_registry_reschedule(wk_registry *r, wk_entry *e, int64_t now_ns);
-/* Earliest due time in the heap, or INT64_MAX if nothing waits. */
+
+/* Like wk_registry_reschedule after a failed poll whose answer asked to
+ * wait retry_after_ns (Retry-After on 429/503; < 0: none): due no
+ * earlier than that, and no earlier than the backoff. */
+int wk_registry_reschedule_after(wk_registry *r, wk_entry *e, int64_t now_ns, int64_t retry_after_ns);
+
+/* Delay after k >= 1 consecutive failures: interval * 2^k, capped at
+ * max_factor intervals and at cap_ns (never below the interval), then
+ * ± permille/1000 jitter from rng. k = 0: the plain jittered interval. */
+int64_t wk_backoff_delay(ex_rng *rng, int64_t interval_ns, unsigned k, int max_factor, int64_t cap_ns,
+                         int permille);
+/* Earliest due time in the heap, or INT64_MAX if nothing waits. With a
+ * poll budget whose tokens ran out, no earlier than the next token (so
+ * the one timer waits for it instead of spinning). */
 int64_t wk_registry_next_due(const wk_registry *r);
 /* Entries waiting in the heap (the others are being polled). */
 size_t wk_registry_waiting(const wk_registry *r);
 
 /* Hand every entry due at now_ns to ops: expired ones (now_ns reached the
  * monitor's deadline) to expire, the others to poll while has_slot says
- * yes, in due order; stops at the first due poll that finds no slot.
+ * yes and the budget has a token, in due order; stops at the first due
+ * poll that finds no slot or no token (it keeps its place: FIFO).
  * Returns how many entries were handed over. The callbacks may add,
  * reschedule and remove entries. */
 size_t wk_registry_dispatch(wk_registry *r, int64_t now_ns, const wk_sched_ops *ops, void *arg);

@@ -36,6 +36,7 @@ static const ex_cmd_spec spec = {
     "Jaeger or `extrace store` (e.g. GET /api/traces/<id>).",
     "<workflow-id>", 1, 1, opts, sizeof opts / sizeof opts[0],
 };
+const ex_cmd_spec *const traceid_cmd_spec = &spec;
 
 int traceid_main(int argc, char **argv, char *const *envp)
 {

@@ -1,11 +1,13 @@
 /* worker.h — `extrace worker`: the runtime around the monitors.
  *
  * One libuv loop, one thread:
- *   intake (Redis SUBSCRIBE) → event.h (parse, validate) → registry (one
+ *   intake (Redis SUBSCRIBE, or a Stream consumer group: stream.h) → event.h (parse, validate) → registry (one
  *   monitor per workflow, one timer for all) → poller (GET /workflows/<id>)
  *   → monitor.h (pure state machine) → spans.h → otel pipeline (export)
  * plus the admin HTTP endpoints (admin.h) and SIGINT/SIGTERM handling:
- * stop the intake, abort the polls, flush the finished spans, close. */
+ * stop the intake, abort the polls, flush the finished spans, close.
+ * With a stream, every monitor state change is checkpointed (checkpoint.h)
+ * and an entry is acknowledged only once its trace was delivered. */
 #ifndef EXTRACE_WORKER_WORKER_H
 #define EXTRACE_WORKER_WORKER_H
 #include <stddef.h>
@@ -19,7 +21,11 @@
 /* Everything the worker runs with (parsed and checked by worker_cmd.c). */
 typedef struct wk_options {
     ex_redis_addr redis;            /* event source */
-    const char *channel;            /* pub/sub channel of WorkflowStarted events */
+    const char *channel;            /* pub/sub channel of WorkflowStarted events (when stream is NULL) */
+    const char *stream;             /* Redis Stream to read instead (durable intake), or NULL */
+    const char *group;              /* its consumer group */
+    const char *consumer;           /* this worker's consumer name in the group */
+    int64_t claim_idle_ns;          /* claim entries of consumers idle this long */
     const char *api_url;            /* external API base URL */
     wk_sched_config sched;          /* initial delay, interval, jitter, max workflows */
     int64_t timeout_ns;             /* per workflow monitor */
@@ -29,6 +35,9 @@ typedef struct wk_options {
     uint64_t seed;                  /* jitter rng seed */
     const exo_export_config *export; /* OTEL_* exporter settings */
     const exo_resource *resource;   /* service.* attributes; service.namespace names the traces */
+    /* Export spool: */
+    const char *spool_dir;          /* batches the backend did not take in time wait here; NULL = dropped */
+    uint64_t spool_max_bytes;       /* bound of the spool */
 } wk_options;
 
 /* Run until SIGINT or SIGTERM. Returns the process exit status: 0 after a

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "core/config.h"
@@ -22,6 +23,10 @@ typedef struct worker_cfg {
     char *redis;                  /* Redis address */
     char *api_url;                /* external API base URL */
     char *channel;                /* pub/sub channel */
+    char *stream;                 /* Redis Stream (durable intake), or NULL for pub/sub */
+    char *group;                  /* its consumer group */
+    char *consumer;               /* consumer name, or NULL for <hostname>-<pid> */
+    int64_t claim_idle;           /* ns */
     int64_t initial_delay;        /* ns */
     int64_t interval;             /* ns */
     int64_t timeout;              /* ns */
@@ -30,6 +35,12 @@ typedef struct worker_cfg {
     int64_t max_workflows;
     char *admin_listen;           /* HOST:PORT */
     char *seed;                   /* jitter seed as text, or NULL */
+    /* Poll budget: */
+    double max_polls_per_second;  /* token bucket rate over all workflows; 0 = unlimited */
+    double poll_burst;            /* bucket size; 0 = the rate */
+    /* Export spool: */
+    char *spool_dir;              /* or NULL: drop after OTEL_BSP_EXPORT_TIMEOUT */
+    int64_t spool_max_bytes;
 } worker_cfg;
 
 static int parse_seed(const char *text, uint64_t *out)
@@ -120,7 +131,20 @@ static const ex_opt opts[] = {
     {"api-url", EX_OPT_STRING, offsetof(worker_cfg, api_url), "http://localhost:5146", EX_NO_BOUNDS, "URL",
      "Base URL of the external API; workflows are polled at URL/workflows/<id>.", api_aliases, check_api_url, NULL},
     {"channel", EX_OPT_STRING, offsetof(worker_cfg, channel), "event.workflow.started", EX_NO_BOUNDS, "NAME",
-     "Redis pub/sub channel of the WorkflowStarted events.", NULL, check_not_empty, NULL},
+     "Redis pub/sub channel of the WorkflowStarted events (the seed's default intake; at-most-once: events "
+     "published while no worker listens, or in flight when one stops, are lost).", NULL, check_not_empty, NULL},
+    {"stream", EX_OPT_STRING, offsetof(worker_cfg, stream), NULL, EX_NO_BOUNDS, "NAME",
+     "Read the WorkflowStarted events from this Redis Stream (field \"data\") through a consumer group "
+     "instead of --channel: at-least-once, acknowledged once the trace is exported, monitors checkpointed in "
+     "Redis and resumed by another worker (or a restart) when this one dies.", NULL, check_not_empty, NULL},
+    {"group", EX_OPT_STRING, offsetof(worker_cfg, group), "extrace", EX_NO_BOUNDS, "NAME",
+     "Consumer group of --stream (created from the stream's start if missing).", NULL, check_not_empty, NULL},
+    {"consumer", EX_OPT_STRING, offsetof(worker_cfg, consumer), NULL, EX_NO_BOUNDS, "NAME",
+     "This worker's consumer name in --group (default: <hostname>-<pid>). Give a restarted worker its old "
+     "name to resume its pending entries at once instead of after --claim-idle.", NULL, check_not_empty, NULL},
+    {"claim-idle", EX_OPT_DURATION, offsetof(worker_cfg, claim_idle), "60s", 1e8, DAY_NS, "DURATION",
+     "Take over stream entries another consumer has left idle this long (it died), resuming their monitors "
+     "from their checkpoints; checked every third of DURATION.", NULL, NULL, NULL},
     {"initial-delay", EX_OPT_DURATION, offsetof(worker_cfg, initial_delay), "5s", 0, DAY_NS, "DURATION",
      "First poll of a workflow this long after its event.", delay_aliases, NULL, NULL},
     {"interval", EX_OPT_DURATION, offsetof(worker_cfg, interval), "10s", 1e6, DAY_NS, "DURATION",
@@ -142,6 +166,20 @@ static const ex_opt opts[] = {
     {"seed", EX_OPT_STRING, offsetof(worker_cfg, seed), NULL, EX_NO_BOUNDS, "N",
      "Seed of the poll jitter, for reproducible schedules (default: from the OS; the seed used is logged).",
      NULL, check_seed, NULL},
+    /* Poll budget */
+    {"max-polls-per-second", EX_OPT_DOUBLE, offsetof(worker_cfg, max_polls_per_second), "0", 0, 1e6, "N",
+     "At most N polls a second over all workflows (a token bucket refilled continuously); due workflows "
+     "wait their turn in due order. 0 = unlimited.", NULL, NULL, NULL},
+    {"poll-burst", EX_OPT_DOUBLE, offsetof(worker_cfg, poll_burst), "0", 0, 1e6, "N",
+     "Polls that may start at once after a quiet spell under --max-polls-per-second (0 = the rate, at "
+     "least 1).", NULL, NULL, NULL},
+    /* Export spool */
+    {"spool-dir", EX_OPT_STRING, offsetof(worker_cfg, spool_dir), NULL, EX_NO_BOUNDS, "DIR",
+     "Keep finished spans the OTLP backend did not take within OTEL_BSP_EXPORT_TIMEOUT in segment files in "
+     "DIR and send them, in order, once it answers again (also after a restart). Default: drop them.", NULL,
+     check_not_empty, NULL},
+    {"spool-max-bytes", EX_OPT_INT, offsetof(worker_cfg, spool_max_bytes), "268435456", 4096, INT64_MAX, "N",
+     "Bound of --spool-dir; spans that do not fit are dropped and counted.", NULL, NULL, NULL},
 };
 
 static const ex_cmd_spec spec = {
@@ -161,10 +199,12 @@ static const ex_cmd_spec spec = {
     "service.version=1.0.0, service.namespace=dev1), and their OTEL_EXPORTER_OTLP_TRACES_* forms.\n"
     "\n"
     "SIGINT or SIGTERM stops the intake and the polls, flushes the finished spans and exits 0;\n"
-    "workflows still in flight are abandoned (and logged). Exit status: 0 after a stop signal,\n"
+    "workflows still in flight are abandoned (and logged) with --channel, left pending with their\n"
+    "checkpoints for a restart or another worker with --stream. Exit status: 0 after a stop signal,\n"
     "1 if a component could not start, 2 on bad options or OTEL_* settings.",
     NULL, 0, 0, opts, sizeof opts / sizeof opts[0],
 };
+const ex_cmd_spec *const worker_cmd_spec = &spec;
 
 /* Turn the parsed options and the environment into wk_options and run.
  * Returns the exit status. */
@@ -194,8 +234,24 @@ static int run(const worker_cfg *cfg, char *const *envp)
         goto out;
     }
     o.channel = cfg->channel;
+    char consumer[300];
+    if (cfg->stream) {
+        char host[256] = "";
+        if (gethostname(host, sizeof host) != 0 || !host[0]) snprintf(host, sizeof host, "worker");
+        host[sizeof host - 1] = '\0';
+        if (cfg->consumer) snprintf(consumer, sizeof consumer, "%s", cfg->consumer);
+        else snprintf(consumer, sizeof consumer, "%s-%ld", host, (long)getpid());
+        o.stream = cfg->stream;
+        o.group = cfg->group;
+        o.consumer = consumer;
+        o.claim_idle_ns = cfg->claim_idle;
+    }
     o.api_url = cfg->api_url;
     o.sched = (wk_sched_config){cfg->initial_delay, cfg->interval, 100, (size_t)cfg->max_workflows};
+    o.sched.max_polls_per_sec = cfg->max_polls_per_second;
+    o.sched.poll_burst = cfg->poll_burst;
+    o.spool_dir = cfg->spool_dir;
+    o.spool_max_bytes = (uint64_t)cfg->spool_max_bytes;
     o.timeout_ns = cfg->timeout;
     o.max_concurrent_polls = (int)cfg->max_concurrent_polls;
     o.poll_timeout_ns = cfg->poll_timeout;

@@ -90,7 +90,7 @@ static void test_worker_metrics(void **state)
     wk_histogram_observe(&m.poll_duration, 0.002);
     wk_histogram_observe(&m.poll_duration, 0.002);
     wk_histogram_observe(&m.poll_duration, 30);
-    wk_gauges g = {.workflows_in_flight = 1, .redis_subscribed = 1, .spans_exported = 11, .spans_dropped = 2,
+    wk_gauges g = {.spool_bytes = 4096, .workflows_in_flight = 1, .redis_subscribed = 1, .spans_exported = 11, .spans_dropped = 2,
                    .export_queue_spans = 9};
     wk_text t = {0};
     assert_int_equal(wk_metrics_render(&m, &g, &t), 0);
@@ -124,6 +124,7 @@ static void test_worker_metrics(void **state)
     expect_line(s, "extrace_events_rejected_total{reason=\"capacity\"} 0");
     expect_line(s, "extrace_events_duplicate_total 3");
     expect_line(s, "extrace_redis_subscribed 1");
+    expect_line(s, "extrace_spool_bytes 4096");
     /* Every family has exactly one HELP and one TYPE line, HELP first. */
     const char *p = s;
     int families = 0;
@@ -137,7 +138,7 @@ static void test_worker_metrics(void **state)
         families++;
         p = eol;
     }
-    assert_int_equal(families, 19);
+    assert_int_equal(families, 20);
     assert_int_equal(s[t.len - 1], '\n');
     wk_text_free(&t);
 }

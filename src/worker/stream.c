@@ -1,0 +1,804 @@
+/* stream.c — consumer-group intake over two hiredis async connections. */
+#include "core/mem.h"
+
+#define uthash_malloc(sz)    ex_malloc(sz)
+#define uthash_free(ptr, sz) ex_free(ptr)
+#define HASH_NONFATAL_OOM 1
+
+#include "worker/stream.h"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/adapters/libuv.h>
+#include <stdio.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "worker/checkpoint.h"
+
+#define HEARTBEAT_BATCH 256 /* entry ids per heartbeat script call */
+#define MIN_TICK_MS     50  /* shortest claim / heartbeat period */
+#define LINGER_MS       2000 /* wait for the last answers at stop at most this long */
+#define WATCH_MS        1000 /* watchdog period */
+
+/* Keeps each id in ARGV[3..] ours (idle time reset) if it is still
+ * pending for consumer ARGV[2] in group ARGV[1] of stream KEYS[1];
+ * returns the ids that are not (acked or claimed by someone else). */
+static const char HEARTBEAT_LUA[] =
+    "local lost = {}\n"
+    "for i = 3, #ARGV do\n"
+    "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)\n"
+    "  if #p == 1 and p[1][2] == ARGV[2] then\n"
+    "    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')\n"
+    "  else\n"
+    "    lost[#lost + 1] = ARGV[i]\n"
+    "  end\n"
+    "end\n"
+    "return lost\n";
+
+/* What happens to an entry the stream knows about. */
+enum { T_HELD, T_QUEUED, T_SENT };
+
+/* An entry being worked on (HELD) or being acknowledged (QUEUED while
+ * cmd is down, SENT while its XACK is in flight). */
+typedef struct tracked {
+    UT_hash_handle hh;
+    char id[WK_STREAM_ID_MAX]; /* entry id, the key */
+    int state;                 /* T_* */
+    char *data;                /* dead letter only: owned copy of the data field, or NULL */
+    size_t len;                /* bytes of data */
+    char *reason;              /* dead letter only: owned; NULL for a plain ack */
+    char *ckpt;                /* owned: workflow id whose checkpoint goes after the XACK, or NULL */
+} tracked;
+
+struct wk_stream;
+
+/* One Redis connection with its own reconnect backoff. */
+typedef struct conn {
+    struct wk_stream *s;       /* owner */
+    const char *name;          /* "read" or "command", for messages */
+    redisAsyncContext *ac;     /* current connection, or NULL */
+    uv_timer_t timer;          /* retry backoff, or the connect timeout */
+    int64_t backoff_ns;        /* next retry delay */
+    int up;                    /* PING answered: usable */
+    int64_t probe_sent;        /* mono ns of the watchdog's PING awaiting its answer, 0 if none */
+    void (*on_up)(struct conn *c); /* called once usable */
+} conn;
+
+struct wk_stream {
+    uv_loop_t *loop;                   /* not owned */
+    wk_stream_config cfg;              /* strings point at the owned copies below */
+    char *stream, *group, *consumer;   /* owned copies */
+    char *dead_key;                    /* owned: "<stream>:dead" */
+    char where[EX_REDIS_ADDR_STR_MAX]; /* "host:port" for messages */
+    conn rd, cmd;                      /* the two connections */
+    uv_timer_t tick;                   /* heartbeat + XAUTOCLAIM */
+    uv_timer_t watch;                  /* watchdog: PING both connections every WATCH_MS */
+    int group_ok;                      /* XGROUP CREATE answered on the current cmd connection */
+    int reading;                       /* an XREADGROUP is in flight on rd */
+    int own_pending;                   /* reading this consumer's own pending entries (from `cursor`) */
+    char cursor[WK_STREAM_ID_MAX];     /* next id of the own-pending pass */
+    int claiming;                      /* an XAUTOCLAIM pass is running */
+    char claim_cursor[WK_STREAM_ID_MAX]; /* where that pass goes on */
+    int ready;                         /* last state reported */
+    int stopping;                      /* wk_stream_stop called */
+    int closing;                       /* handles left to close */
+    tracked *by_id;                    /* uthash of tracked entries */
+    size_t queued;                     /* entries in state T_QUEUED */
+    wk_stream_stats stats;             /* counters */
+    wk_stream_entry_cb on_entry;       /* each entry */
+    wk_stream_state_cb on_state;       /* ready / not */
+    void *arg;                         /* argument of both */
+};
+
+static void conn_start(conn *c);
+static void issue_read(wk_stream *s);
+static void flush_outbox(wk_stream *s);
+
+/* ---- readiness ---- */
+
+static void update_state(wk_stream *s)
+{
+    int ready = !s->stopping && s->rd.up && s->cmd.up && s->group_ok;
+    if (ready == s->ready) return;
+    s->ready = ready;
+    if (s->on_state) s->on_state(s->arg, ready);
+}
+
+/* ---- tracked entries ---- */
+
+static tracked *find(const wk_stream *s, const char *id)
+{
+    tracked *t = NULL;
+    HASH_FIND_STR(s->by_id, id, t);
+    return t;
+}
+
+static void tracked_free(tracked *t)
+{
+    ex_free(t->data);
+    ex_free(t->reason);
+    ex_free(t->ckpt);
+    ex_free(t);
+}
+
+static void forget(wk_stream *s, tracked *t)
+{
+    if (t->state == T_QUEUED) s->queued--;
+    HASH_DELETE(hh, s->by_id, t);
+    tracked_free(t);
+}
+
+/* The entry of `id`, made HELD if new. NULL when out of memory or the id is too long. */
+static tracked *track(wk_stream *s, const char *id)
+{
+    tracked *t = find(s, id);
+    if (t) return t;
+    if (strlen(id) >= WK_STREAM_ID_MAX || !(t = ex_calloc(1, sizeof *t))) return NULL;
+    snprintf(t->id, sizeof t->id, "%s", id);
+    t->state = T_HELD;
+    HASH_ADD_STR(s->by_id, id, t);
+    if (!t->hh.tbl) {
+        ex_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* ---- one connection ---- */
+
+static void retry_cb(uv_timer_t *t) { conn_start(t->data); }
+
+static void conn_down(conn *c, const char *what, const char *detail)
+{
+    wk_stream *s = c->s;
+    c->ac = NULL;
+    c->up = 0;
+    c->probe_sent = 0;
+    if (c == &s->cmd) {
+        s->group_ok = 0;
+        s->claiming = 0;
+    } else {
+        s->reading = 0;
+    }
+    update_state(s);
+    if (s->stopping) return;
+    ex_warn("stream", "%s Redis at %s (%s connection): %s; retrying in %lld ms", what, s->where, c->name, detail,
+            (long long)(c->backoff_ns / EX_NS_PER_MS));
+    uv_timer_start(&c->timer, retry_cb, (uint64_t)(c->backoff_ns / EX_NS_PER_MS), 0);
+    c->backoff_ns *= 2;
+    if (c->backoff_ns > s->cfg.backoff_max_ns) c->backoff_ns = s->cfg.backoff_max_ns;
+}
+
+static void timeout_cb(uv_timer_t *t)
+{
+    conn *c = t->data;
+    redisAsyncContext *ac = c->ac;
+    c->ac = NULL; /* so the callbacks redisAsyncFree runs ignore this context */
+    if (ac) redisAsyncFree(ac);
+    conn_down(c, "gave up on", "not usable within the connect timeout");
+}
+
+static void connect_cb(const redisAsyncContext *ac, int status)
+{
+    conn *c = ac->data;
+    if (ac != c->ac || status == REDIS_OK) return;
+    uv_timer_stop(&c->timer);
+    conn_down(c, "cannot connect to", ac->errstr[0] ? ac->errstr : "connection failed");
+}
+
+static void conn_close_cb(uv_handle_t *h);
+
+static void disconnect_cb(const redisAsyncContext *ac, int status)
+{
+    conn *c = ac->data;
+    if (ac != c->ac) return;
+    if (c->s->stopping) { /* the end of wk_stream_stop's graceful disconnect */
+        c->ac = NULL;
+        uv_timer_stop(&c->timer);
+        uv_close((uv_handle_t *)&c->timer, conn_close_cb);
+        return;
+    }
+    uv_timer_stop(&c->timer);
+    conn_down(c, "lost the connection to", ac->errstr[0] ? ac->errstr : "the server closed the connection");
+}
+
+/* An error answer to a setup command: log it and reconnect. */
+static void setup_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    conn *c = ac->data;
+    redisReply *reply = r;
+    if (ac != c->ac || !reply || reply->type != REDIS_REPLY_ERROR) return;
+    ex_error("stream", "Redis at %s rejected %s: %s", c->s->where, (const char *)privdata, reply->str);
+    redisAsyncDisconnect(ac);
+}
+
+static void ping_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    conn *c = ac->data;
+    redisReply *reply = r;
+    if (ac != c->ac || !reply || reply->type == REDIS_REPLY_ERROR) return; /* setup_cb-like errors disconnect */
+    uv_timer_stop(&c->timer);
+    c->backoff_ns = c->s->cfg.backoff_min_ns;
+    c->up = 1;
+    c->s->stats.connects++;
+    ex_info("stream", "%s connection to Redis at %s is up", c->name, c->s->where);
+    c->on_up(c);
+}
+
+static void conn_start(conn *c)
+{
+    wk_stream *s = c->s;
+    const ex_redis_addr *a = &s->cfg.addr;
+    redisAsyncContext *ac = redisAsyncConnect(a->host, a->port);
+    if (!ac || ac->err) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "%s", ac ? ac->errstr : "out of memory");
+        if (ac) redisAsyncFree(ac);
+        conn_down(c, "cannot connect to", detail);
+        return;
+    }
+    ac->data = c;
+    if (redisLibuvAttach(ac, s->loop) != REDIS_OK) {
+        redisAsyncFree(ac);
+        conn_down(c, "cannot watch the connection to", "out of memory");
+        return;
+    }
+    c->ac = ac;
+    redisAsyncSetConnectCallback(ac, connect_cb);
+    redisAsyncSetDisconnectCallback(ac, disconnect_cb);
+    /* Queued now, written once connected; answers come in this order. */
+    if (a->password[0] && a->user[0])
+        redisAsyncCommand(ac, setup_cb, "AUTH", "AUTH %s %s", a->user, a->password);
+    else if (a->password[0])
+        redisAsyncCommand(ac, setup_cb, "AUTH", "AUTH %s", a->password);
+    if (a->db) redisAsyncCommand(ac, setup_cb, "SELECT", "SELECT %d", a->db);
+    redisAsyncCommand(ac, ping_cb, NULL, "PING");
+    uv_timer_start(&c->timer, timeout_cb, (uint64_t)(s->cfg.connect_timeout_ns / EX_NS_PER_MS), 0);
+}
+
+/* ---- delivering entries ---- */
+
+/* Hand one [id, [field, value, …]] entry over unless it is tracked already. */
+static void deliver(wk_stream *s, const redisReply *e, int resumed)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 || e->element[0]->type != REDIS_REPLY_STRING) return;
+    const char *id = e->element[0]->str;
+    if (find(s, id)) return; /* being worked on, or being acknowledged */
+    if (!track(s, id)) {
+        ex_error("stream", "entry %s: out of memory tracking it; left pending for a later claim", id);
+        return;
+    }
+    const char *data = NULL;
+    size_t len = 0;
+    const redisReply *f = e->elements > 1 ? e->element[1] : NULL;
+    for (size_t i = 0; f && f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2) {
+        const redisReply *k = f->element[i], *v = f->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && k->len == 4 && memcmp(k->str, "data", 4) == 0 &&
+            v->type == REDIS_REPLY_STRING) {
+            data = v->str;
+            len = v->len;
+        }
+    }
+    s->stats.entries_read++;
+    if (resumed) s->stats.entries_resumed++;
+    s->on_entry(s->arg, id, data, len, resumed);
+}
+
+static void read_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    wk_stream *s = ac->data ? ((conn *)ac->data)->s : NULL;
+    redisReply *reply = r;
+    if (!s || ac != s->rd.ac || !reply || s->stopping) return;
+    s->reading = 0;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ex_error("stream", "XREADGROUP on %s (group %s) failed: %s", s->stream, s->group, reply->str);
+        if (strncmp(reply->str, "NOGROUP", 7) == 0 && s->cmd.ac) redisAsyncDisconnect(s->cmd.ac); /* re-create */
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    size_t got = 0;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1) {
+        const redisReply *st = reply->element[0];
+        const redisReply *entries = st->type == REDIS_REPLY_ARRAY && st->elements == 2 ? st->element[1] : NULL;
+        for (size_t i = 0; entries && entries->type == REDIS_REPLY_ARRAY && i < entries->elements; i++) {
+            const redisReply *e = entries->element[i];
+            if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 && e->element[0]->type == REDIS_REPLY_STRING)
+                snprintf(s->cursor, sizeof s->cursor, "%s", e->element[0]->str);
+            deliver(s, e, s->own_pending);
+            got++;
+            if (s->stopping) return;
+        }
+    }
+    if (s->own_pending && got == 0) {
+        s->own_pending = 0;
+        ex_info("stream", "resumed this consumer's pending entries of %s; reading new ones", s->stream);
+    }
+    issue_read(s);
+}
+
+static void issue_read(wk_stream *s)
+{
+    if (s->stopping || !s->rd.up || !s->group_ok || s->reading) return;
+    int rc;
+    if (s->own_pending)
+        rc = redisAsyncCommand(s->rd.ac, read_cb, NULL, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s %s", s->group,
+                               s->consumer, s->cfg.count, s->stream, s->cursor);
+    else
+        rc = redisAsyncCommand(s->rd.ac, read_cb, NULL, "XREADGROUP GROUP %s %s COUNT %d BLOCK %lld STREAMS %s >",
+                               s->group, s->consumer, s->cfg.count, (long long)(s->cfg.block_ns / EX_NS_PER_MS),
+                               s->stream);
+    if (rc == REDIS_OK) s->reading = 1;
+}
+
+/* Read from this consumer's own pending entries first (they were ours
+ * before a restart or a lost connection), then new ones. */
+static void start_reading(wk_stream *s)
+{
+    s->own_pending = 1;
+    snprintf(s->cursor, sizeof s->cursor, "0");
+    issue_read(s);
+}
+
+static void rd_up(conn *c)
+{
+    update_state(c->s);
+    start_reading(c->s);
+}
+
+/* ---- the command connection ---- */
+
+static void group_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    wk_stream *s = ((conn *)ac->data)->s;
+    redisReply *reply = r;
+    if (ac != s->cmd.ac || !reply || s->stopping) return;
+    if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "BUSYGROUP", 9) != 0) {
+        ex_error("stream", "XGROUP CREATE %s %s failed: %s", s->stream, s->group, reply->str);
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    s->group_ok = 1;
+    update_state(s);
+    flush_outbox(s);
+    if (s->rd.up && !s->reading) start_reading(s);
+}
+
+static void cmd_up(conn *c)
+{
+    wk_stream *s = c->s;
+    /* From 0, not $: entries added before the first worker started are read too. */
+    redisAsyncCommand(c->ac, group_cb, NULL, "XGROUP CREATE %s %s 0 MKSTREAM", s->stream, s->group);
+}
+
+/* ---- acknowledging ---- */
+
+static void xadd_dead_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply *reply = r;
+    if (!reply || !ac->data) return;
+    wk_stream *s = ((conn *)ac->data)->s;
+    if (reply->type == REDIS_REPLY_ERROR) ex_error("stream", "XADD %s failed: %s", s->dead_key, reply->str);
+    else s->stats.dead_letters++;
+}
+
+static void xack_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply *reply = r;
+    tracked *t = privdata;
+    wk_stream *s = ((conn *)ac->data)->s;
+    if (s->stopping) return; /* close_cb frees what is left */
+    if (!reply) {             /* the connection went away: send again after the reconnect */
+        t->state = T_QUEUED;
+        s->queued++;
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) ex_error("stream", "XACK %s %s failed: %s", s->stream, t->id, reply->str);
+    else s->stats.acks += reply->type == REDIS_REPLY_INTEGER ? (uint64_t)reply->integer : 0;
+    forget(s, t);
+}
+
+/* Send the dead letter (if any) and the XACK of t now. */
+static void send_ack(wk_stream *s, tracked *t)
+{
+    if (t->reason) {
+        redisAsyncCommand(s->cmd.ac, xadd_dead_cb, NULL, "XADD %s * data %b reason %s source-id %s", s->dead_key,
+                          t->data ? t->data : "", t->data ? t->len : (size_t)0, t->reason, t->id);
+    }
+    if (t->state == T_QUEUED) s->queued--;
+    t->state = T_SENT;
+    if (redisAsyncCommand(s->cmd.ac, xack_cb, t, "XACK %s %s %s", s->stream, s->group, t->id) != REDIS_OK) {
+        t->state = T_QUEUED;
+        s->queued++;
+        return;
+    }
+    /* Right behind the XACK on the same connection; if lost, the key expires by its TTL. */
+    if (t->ckpt) redisAsyncCommand(s->cmd.ac, NULL, NULL, "DEL " WK_CKPT_KEY_PREFIX "%s", t->ckpt);
+}
+
+static void flush_outbox(wk_stream *s)
+{
+    tracked *t, *tmp;
+    HASH_ITER(hh, s->by_id, t, tmp) {
+        if (!s->cmd.up || !s->group_ok) return;
+        if (t->state == T_QUEUED) send_ack(s, t);
+    }
+}
+
+/* Ack (with a dead letter when reason is set, then the DEL of checkpoint
+ * ckpt when set) now or after the reconnect. */
+static void enqueue_ack(wk_stream *s, const char *id, const char *data, size_t len, const char *reason,
+                        const char *ckpt)
+{
+    tracked *t = track(s, id);
+    if (!t) {
+        ex_error("stream", "entry %s: out of memory acknowledging it; left pending", id);
+        return;
+    }
+    if (t->state != T_HELD) return; /* already on its way */
+    if (ckpt) t->ckpt = ex_strdup(ckpt); /* without memory for it, the key expires by its TTL */
+    if (reason) {
+        t->reason = ex_strdup(reason);
+        t->data = data ? ex_strndup(data, len) : NULL;
+        t->len = t->data ? len : 0;
+    }
+    if (s->cmd.up && s->group_ok) {
+        send_ack(s, t);
+        return;
+    }
+    if (s->queued >= s->cfg.outbox_max) {
+        s->stats.outbox_dropped++;
+        ex_warn("stream", "entry %s: %zu acknowledgements wait for Redis already; left pending", id, s->queued);
+        forget(s, t);
+        return;
+    }
+    t->state = T_QUEUED;
+    s->queued++;
+}
+
+void wk_stream_ack(wk_stream *s, const char *id, const char *ckpt_workflow_id)
+{
+    enqueue_ack(s, id, NULL, 0, NULL, ckpt_workflow_id);
+}
+
+void wk_stream_dead_letter(wk_stream *s, const char *id, const char *data, size_t len, const char *reason)
+{
+    enqueue_ack(s, id, data, len, reason ? reason : "malformed", NULL);
+}
+
+void wk_stream_release(wk_stream *s, const char *id)
+{
+    tracked *t = find(s, id);
+    if (t && t->state == T_HELD) forget(s, t);
+}
+
+/* ---- heartbeat and claiming ---- */
+
+static void heartbeat_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply *reply = r;
+    if (!reply) return;
+    wk_stream *s = ((conn *)ac->data)->s;
+    if (s->stopping) return;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ex_error("stream", "heartbeat of held entries failed: %s", reply->str);
+        return;
+    }
+    for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
+        const redisReply *id = reply->element[i];
+        if (id->type != REDIS_REPLY_STRING) continue;
+        tracked *t = find(s, id->str);
+        if (!t || t->state != T_HELD) continue;
+        ex_warn("stream", "entry %s is no longer pending for %s (claimed by another consumer after this one "
+                "looked idle, or acknowledged): it is finished here but no longer kept", t->id, s->consumer);
+        forget(s, t);
+    }
+}
+
+/* One EVAL of HEARTBEAT_LUA over up to HEARTBEAT_BATCH held ids. */
+static void send_heartbeat(wk_stream *s, const char **ids, size_t n)
+{
+    const char *argv[5 + HEARTBEAT_BATCH];
+    size_t lens[5 + HEARTBEAT_BATCH];
+    argv[0] = "EVAL";
+    argv[1] = HEARTBEAT_LUA;
+    argv[2] = "1";
+    argv[3] = s->stream;
+    argv[4] = s->group;
+    argv[5] = s->consumer;
+    for (size_t i = 0; i < n; i++) argv[6 + i] = ids[i];
+    for (size_t i = 0; i < 6 + n; i++) lens[i] = strlen(argv[i]);
+    redisAsyncCommandArgv(s->cmd.ac, heartbeat_cb, NULL, (int)(6 + n), argv, lens);
+}
+
+static void heartbeat(wk_stream *s)
+{
+    const char *ids[HEARTBEAT_BATCH];
+    size_t n = 0;
+    tracked *t, *tmp;
+    HASH_ITER(hh, s->by_id, t, tmp) {
+        if (t->state != T_HELD) continue;
+        ids[n++] = t->id;
+        if (n == HEARTBEAT_BATCH - 1) { /* argv has room for 6 + n */
+            send_heartbeat(s, ids, n);
+            n = 0;
+        }
+    }
+    if (n) send_heartbeat(s, ids, n);
+}
+
+static void send_autoclaim(wk_stream *s);
+
+static void autoclaim_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply *reply = r;
+    if (!reply) return;
+    wk_stream *s = ((conn *)ac->data)->s;
+    if (s->stopping || ac != s->cmd.ac) return;
+    s->claiming = 0;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ex_error("stream", "XAUTOCLAIM on %s failed (Redis 6.2 or later is needed): %s", s->stream, reply->str);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 || reply->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    const redisReply *entries = reply->element[1];
+    for (size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements; i++) {
+        const redisReply *e = entries->element[i];
+        if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 && e->element[0]->type == REDIS_REPLY_STRING &&
+            !find(s, e->element[0]->str)) {
+            s->stats.entries_claimed++;
+            ex_info("stream", "claimed entry %s (idle for --claim-idle or more)", e->element[0]->str);
+        }
+        deliver(s, e, 1);
+        if (s->stopping) return;
+    }
+    snprintf(s->claim_cursor, sizeof s->claim_cursor, "%s", reply->element[0]->str);
+    if (strcmp(s->claim_cursor, "0-0") != 0) send_autoclaim(s); /* the scan goes on */
+}
+
+static void send_autoclaim(wk_stream *s)
+{
+    if (!s->cmd.up || !s->group_ok) return;
+    if (redisAsyncCommand(s->cmd.ac, autoclaim_cb, NULL, "XAUTOCLAIM %s %s %s %lld %s COUNT %d", s->stream,
+                          s->group, s->consumer, (long long)(s->cfg.claim_idle_ns / EX_NS_PER_MS), s->claim_cursor,
+                          s->cfg.count) == REDIS_OK)
+        s->claiming = 1;
+}
+
+static void tick_cb(uv_timer_t *timer)
+{
+    wk_stream *s = timer->data;
+    if (s->stopping || !s->cmd.up || !s->group_ok) return;
+    heartbeat(s); /* first, so our own busy entries never look idle to the claim below */
+    if (s->claiming) return;
+    snprintf(s->claim_cursor, sizeof s->claim_cursor, "0-0");
+    send_autoclaim(s);
+}
+
+/* ---- watchdog ---- */
+
+/* A connection can die without hiredis noticing: hiredis 0.14's libuv
+ * adapter ignores the error status libuv reports for a socket that got a
+ * reset (e.g. a command written just as the server closed), and a silent
+ * network partition reports nothing at all. So each connection is PINGed
+ * every WATCH_MS; one that has not answered within the longest time an
+ * answer can take (the read's BLOCK plus the connect timeout) is dropped
+ * and reconnected. */
+static void probe_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    conn *c = ac->data;
+    if (r && ac == c->ac) c->probe_sent = 0;
+}
+
+static void watch_conn(wk_stream *s, conn *c, int64_t now)
+{
+    int64_t limit = s->cfg.block_ns + s->cfg.connect_timeout_ns;
+    if (!c->up || !c->ac) return;
+    if (c->probe_sent && now - c->probe_sent > limit) {
+        char detail[96];
+        redisAsyncContext *ac = c->ac;
+        snprintf(detail, sizeof detail, "no answer to PING within %lld ms", (long long)(limit / EX_NS_PER_MS));
+        c->ac = NULL; /* the callbacks redisAsyncFree runs see a stale context */
+        redisAsyncFree(ac);
+        conn_down(c, "gave up on", detail);
+        return;
+    }
+    if (!c->probe_sent && redisAsyncCommand(c->ac, probe_cb, NULL, "PING") == REDIS_OK) c->probe_sent = now;
+}
+
+static void watch_cb(uv_timer_t *t)
+{
+    wk_stream *s = t->data;
+    if (s->stopping) return;
+    int64_t now = ex_mono_ns();
+    watch_conn(s, &s->rd, now);
+    watch_conn(s, &s->cmd, now);
+}
+
+/* ---- checkpoints ---- */
+
+static void ckpt_set_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply *reply = r;
+    if (!ac->data) return;
+    wk_stream *s = ((conn *)ac->data)->s;
+    if (reply && reply->type != REDIS_REPLY_ERROR) {
+        s->stats.ckpt_saved++;
+        return;
+    }
+    s->stats.ckpt_save_failed++;
+    if (reply) ex_error("stream", "checkpoint write refused: %s", reply->str);
+}
+
+void wk_stream_ckpt_save(wk_stream *s, const char *workflow_id, const uint8_t *blob, size_t len, int64_t ttl_ns)
+{
+    long long ttl_ms = ttl_ns / EX_NS_PER_MS;
+    if (ttl_ms < 1000) ttl_ms = 1000;
+    if (!s->cmd.up || redisAsyncCommand(s->cmd.ac, ckpt_set_cb, NULL, "SET " WK_CKPT_KEY_PREFIX "%s %b PX %lld",
+                                        workflow_id, blob, len, ttl_ms) != REDIS_OK)
+        s->stats.ckpt_save_failed++;
+}
+
+/* A GET in flight. */
+typedef struct load_req {
+    wk_stream_load_cb cb; /* the caller's */
+    void *tag;            /* passed back */
+} load_req;
+
+static void ckpt_get_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply *reply = r;
+    load_req *q = privdata;
+    wk_stream *s = ((conn *)ac->data)->s;
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        if (reply) ex_error("stream", "checkpoint read refused: %s", reply->str);
+        q->cb(s->arg, q->tag, -1, NULL, 0);
+    } else if (reply->type == REDIS_REPLY_STRING) {
+        q->cb(s->arg, q->tag, 1, (const uint8_t *)reply->str, reply->len);
+    } else {
+        q->cb(s->arg, q->tag, 0, NULL, 0);
+    }
+    ex_free(q);
+}
+
+void wk_stream_ckpt_load(wk_stream *s, const char *workflow_id, wk_stream_load_cb cb, void *tag)
+{
+    load_req *q = s->cmd.up ? ex_malloc(sizeof *q) : NULL;
+    if (q) {
+        q->cb = cb;
+        q->tag = tag;
+        if (redisAsyncCommand(s->cmd.ac, ckpt_get_cb, q, "GET " WK_CKPT_KEY_PREFIX "%s", workflow_id) == REDIS_OK)
+            return;
+        ex_free(q);
+    }
+    cb(s->arg, tag, -1, NULL, 0);
+}
+
+/* ---- life cycle ---- */
+
+static void conn_init(wk_stream *s, conn *c, const char *name, void (*on_up)(conn *c))
+{
+    c->s = s;
+    c->name = name;
+    c->backoff_ns = s->cfg.backoff_min_ns;
+    c->on_up = on_up;
+    uv_timer_init(s->loop, &c->timer);
+    c->timer.data = c;
+}
+
+wk_stream *wk_stream_new(uv_loop_t *loop, const wk_stream_config *cfg, wk_stream_entry_cb on_entry,
+                         wk_stream_state_cb on_state, void *arg)
+{
+    wk_stream *s = ex_calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->stream = ex_strdup(cfg->stream);
+    s->group = ex_strdup(cfg->group);
+    s->consumer = ex_strdup(cfg->consumer);
+    size_t dl = strlen(cfg->stream) + sizeof ":dead";
+    s->dead_key = ex_malloc(dl);
+    if (!s->stream || !s->group || !s->consumer || !s->dead_key) {
+        ex_free(s->stream);
+        ex_free(s->group);
+        ex_free(s->consumer);
+        ex_free(s->dead_key);
+        ex_free(s);
+        return NULL;
+    }
+    snprintf(s->dead_key, dl, "%s:dead", cfg->stream);
+    s->loop = loop;
+    s->cfg = *cfg;
+    s->cfg.stream = s->stream;
+    s->cfg.group = s->group;
+    s->cfg.consumer = s->consumer;
+    s->on_entry = on_entry;
+    s->on_state = on_state;
+    s->arg = arg;
+    ex_redis_addr_format(&cfg->addr, s->where, sizeof s->where);
+    conn_init(s, &s->rd, "read", rd_up);
+    conn_init(s, &s->cmd, "command", cmd_up);
+    uv_timer_init(loop, &s->tick);
+    s->tick.data = s;
+    uv_timer_init(loop, &s->watch);
+    s->watch.data = s;
+    uv_timer_start(&s->watch, watch_cb, WATCH_MS, WATCH_MS);
+    uint64_t period = (uint64_t)(cfg->claim_idle_ns / 3 / EX_NS_PER_MS);
+    uv_timer_start(&s->tick, tick_cb, period < MIN_TICK_MS ? MIN_TICK_MS : period,
+                   period < MIN_TICK_MS ? MIN_TICK_MS : period);
+    conn_start(&s->cmd);
+    conn_start(&s->rd);
+    return s;
+}
+
+int wk_stream_ready(const wk_stream *s) { return s && s->ready; }
+
+void wk_stream_get_stats(const wk_stream *s, wk_stream_stats *out)
+{
+    if (s) *out = s->stats;
+    else memset(out, 0, sizeof *out);
+}
+
+/* Free everything once the last of the four handles is closed. */
+static void release_memory(wk_stream *s)
+{
+    if (--s->closing > 0) return;
+    tracked *t, *tmp;
+    HASH_ITER(hh, s->by_id, t, tmp) {
+        HASH_DELETE(hh, s->by_id, t);
+        tracked_free(t);
+    }
+    memset(&s->cfg.addr, 0, sizeof s->cfg.addr); /* holds the password */
+    ex_free(s->stream);
+    ex_free(s->group);
+    ex_free(s->consumer);
+    ex_free(s->dead_key);
+    ex_free(s);
+}
+
+static void conn_close_cb(uv_handle_t *h) { release_memory(((conn *)h->data)->s); }
+
+static void tick_close_cb(uv_handle_t *h) { release_memory(h->data); }
+
+static void conn_stop(conn *c)
+{
+    redisAsyncContext *ac = c->ac;
+    c->ac = NULL;
+    c->up = 0;
+    /* Callbacks still owed run now with a NULL reply (load requests report found = -1). */
+    if (ac) redisAsyncFree(ac);
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, conn_close_cb);
+}
+
+/* The graceful disconnect took too long: drop the connection. */
+static void linger_cb(uv_timer_t *t) { conn_stop(t->data); }
+
+/* Let the acknowledgements already written get their answers, then close
+ * (disconnect_cb closes the timer), at most LINGER_MS. */
+static void conn_stop_gracefully(conn *c)
+{
+    if (!c->ac || !c->up) {
+        conn_stop(c);
+        return;
+    }
+    c->up = 0;
+    uv_timer_stop(&c->timer);
+    uv_timer_start(&c->timer, linger_cb, LINGER_MS, 0);
+    redisAsyncDisconnect(c->ac);
+}
+
+void wk_stream_stop(wk_stream *s)
+{
+    if (!s || s->stopping) return;
+    s->stopping = 1;
+    s->ready = 0;
+    s->closing = 4;
+    conn_stop(&s->rd);
+    conn_stop_gracefully(&s->cmd);
+    uv_timer_stop(&s->tick);
+    uv_close((uv_handle_t *)&s->tick, tick_close_cb);
+    uv_timer_stop(&s->watch);
+    uv_close((uv_handle_t *)&s->watch, tick_close_cb);
+}

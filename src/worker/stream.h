@@ -1,0 +1,104 @@
+/* stream.h — durable intake: WorkflowStarted events from a Redis Stream
+ * read through a consumer group (at-least-once), with acknowledgement,
+ * claiming of a dead consumer's entries, dead letters and the monitors'
+ * checkpoints.
+ *
+ * Two hiredis async connections on the caller's libuv loop, each with its
+ * own reconnect backoff (backoff_min doubling to backoff_max):
+ *   read — XREADGROUP … BLOCK only (a blocked connection can do nothing
+ *          else). After every (re)connect it first reads this consumer's
+ *          own pending entries (id 0 onwards, delivered with resumed = 1),
+ *          then new ones (">").
+ *   cmd  — XGROUP CREATE <stream> <group> 0 MKSTREAM (BUSYGROUP is fine),
+ *          XACK, XADD <stream>:dead, checkpoints (SET/GET/DEL), the
+ *          periodic XAUTOCLAIM of entries idle for claim_idle (delivered
+ *          with resumed = 1) and the ownership heartbeat.
+ * Every delivered entry is held — kept ours by a heartbeat every third
+ * of claim_idle (an XCLAIM … JUSTID that only touches entries still ours,
+ * in one Lua script) — until the caller acks, dead-letters or releases
+ * it; held entries are not delivered again. Acknowledgements and dead letters asked for while cmd is down wait in a
+ * bounded outbox and are sent after the reconnect; entries waiting there
+ * are not delivered again meanwhile. Checkpoint writes while cmd is down
+ * are dropped (counted; the next state change writes again). A watchdog
+ * PINGs both connections every second and reconnects one that has not
+ * answered within block_ns + connect_timeout_ns. */
+#ifndef EXTRACE_WORKER_STREAM_H
+#define EXTRACE_WORKER_STREAM_H
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/redis_url.h"
+
+#define WK_STREAM_ID_MAX 48 /* bytes of an entry id "ms-seq", NUL included */
+
+typedef struct wk_stream wk_stream;
+
+/* One entry for the worker: id (NUL-terminated), the "data" field (not
+ * NUL-terminated; NULL when the entry has no such field or was deleted),
+ * and resumed = 1 when it was pending already (ours after a restart or
+ * reconnect, or claimed from another consumer): look for a checkpoint. */
+typedef void (*wk_stream_entry_cb)(void *arg, const char *id, const char *data, size_t len, int resumed);
+/* Both connections are up and the group exists (1), or not (0). */
+typedef void (*wk_stream_state_cb)(void *arg, int ready);
+/* Answer of wk_stream_ckpt_load: the blob (NULL if there is none, len 0)
+ * or found = -1 when Redis could not be asked. */
+typedef void (*wk_stream_load_cb)(void *arg, void *tag, int found, const uint8_t *blob, size_t len);
+
+typedef struct wk_stream_config {
+    ex_redis_addr addr;         /* where and how to log in (copied) */
+    const char *stream;         /* stream key (copied) */
+    const char *group;          /* consumer group (copied) */
+    const char *consumer;       /* this consumer's name (copied) */
+    int count;                  /* entries per XREADGROUP / XAUTOCLAIM */
+    int64_t block_ns;           /* BLOCK of XREADGROUP */
+    int64_t claim_idle_ns;      /* claim others' entries idle this long; heartbeat every third of it */
+    int64_t backoff_min_ns;     /* first retry delay */
+    int64_t backoff_max_ns;     /* largest retry delay */
+    int64_t connect_timeout_ns; /* connect + AUTH + SELECT + PING must finish within this */
+    size_t outbox_max;          /* acknowledgements / dead letters held while disconnected */
+} wk_stream_config;
+
+/* Counters of the stream intake. */
+typedef struct wk_stream_stats {
+    uint64_t entries_read;     /* entries delivered, resumed ones included */
+    uint64_t entries_resumed;  /* of which pending already or claimed */
+    uint64_t entries_claimed;  /* taken over from idle consumers with XAUTOCLAIM */
+    uint64_t acks;             /* entries acknowledged (XACK confirmed) */
+    uint64_t dead_letters;     /* entries moved to <stream>:dead */
+    uint64_t outbox_dropped;   /* acks / dead letters dropped at outbox_max (left pending) */
+    uint64_t ckpt_saved;       /* checkpoints written */
+    uint64_t ckpt_save_failed; /* checkpoint writes dropped (disconnected) or refused */
+    uint64_t connects;         /* successful (re)connections, both connections */
+} wk_stream_stats;
+
+/* Start both connections on `loop`. NULL on allocation failure. */
+wk_stream *wk_stream_new(uv_loop_t *loop, const wk_stream_config *cfg, wk_stream_entry_cb on_entry,
+                         wk_stream_state_cb on_state, void *arg);
+/* 1 while both connections are up and the group exists. */
+int wk_stream_ready(const wk_stream *s);
+/* Acknowledge entry `id` (XACK now, or after the reconnect), then DEL the
+ * checkpoint of ckpt_workflow_id unless it is NULL. */
+void wk_stream_ack(wk_stream *s, const char *id, const char *ckpt_workflow_id);
+/* Move entry `id` to <stream>:dead with its data and `reason`, then ack it. */
+void wk_stream_dead_letter(wk_stream *s, const char *id, const char *data, size_t len, const char *reason);
+/* Give up entry `id` without acknowledging it: it stays pending, stops
+ * being kept ours by the heartbeat, and is claimed again (by any worker,
+ * this one included) once idle for claim_idle. */
+void wk_stream_release(wk_stream *s, const char *id);
+/* SET extrace:ckpt:<workflow id> blob PX ttl (fire and forget). */
+void wk_stream_ckpt_save(wk_stream *s, const char *workflow_id, const uint8_t *blob, size_t len, int64_t ttl_ns);
+/* GET the checkpoint of workflow_id; cb(arg, tag, …) runs exactly once:
+ * with the answer, or with found = -1 when the connection goes down
+ * first (also during wk_stream_stop) or is down already (then inside
+ * this call). */
+void wk_stream_ckpt_load(wk_stream *s, const char *workflow_id, wk_stream_load_cb cb, void *tag);
+/* Copy the counters. */
+void wk_stream_get_stats(const wk_stream *s, wk_stream_stats *out);
+/* Close both connections (no callbacks after this, except pending load
+ * callbacks, which run with found = -1 before it returns); held entries
+ * stay pending for a restart or another worker. The memory is freed once
+ * libuv has closed the handles. NULL is ignored. */
+void wk_stream_stop(wk_stream *s);
+
+#endif
