@@ -10,6 +10,7 @@
 #include "core/duration.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/rng.h"
 
 /* Options every command has; values land in this struct, then the logger. */
 typedef struct common_cfg {
@@ -333,5 +334,13 @@ int ex_check_hostport(const char *text, char *why, size_t whylen)
     int port;
     if (ex_hostport_split(text, host, sizeof host, &port) == 0) return 0;
     snprintf(why, whylen, "expected HOST:PORT with a port from 0 to 65535");
+    return -1;
+}
+
+int ex_check_seed(const char *text, char *why, size_t whylen)
+{
+    uint64_t v;
+    if (ex_seed_parse(text, &v) == 0) return 0;
+    snprintf(why, whylen, "not an unsigned integer from 0 to 18446744073709551615");
     return -1;
 }

@@ -92,6 +92,8 @@ const char *ex_cfg_env_name(const ex_opt *opt, char *buf, size_t len);
 
 /* Split "host:port", "[v6]:port" or ":port" (host "0.0.0.0"). 0 or -1. */
 int ex_hostport_split(const char *s, char *host, size_t hostlen, int *port);
+/* ex_opt_check_fn for --seed options (see ex_seed_parse). */
+int ex_check_seed(const char *text, char *why, size_t whylen);
 /* ex_opt_check_fn for HOST:PORT options. */
 int ex_check_hostport(const char *text, char *why, size_t whylen);
 

@@ -1,5 +1,7 @@
 #include "core/rng.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -28,6 +30,17 @@ uint64_t ex_rng_seed_random(ex_rng *r)
     }
     ex_rng_seed(r, seed);
     return seed;
+}
+
+int ex_seed_parse(const char *text, uint64_t *out)
+{
+    char *end;
+    if (!text[0] || text[0] == '-' || text[0] == '+') return -1;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (*end || errno) return -1;
+    *out = v;
+    return 0;
 }
 
 uint64_t ex_rng_next(ex_rng *r)

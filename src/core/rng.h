@@ -14,6 +14,9 @@ void ex_rng_seed(ex_rng *r, uint64_t seed);
 /* Seed from the operating system's entropy (getrandom); returns the seed used. */
 uint64_t ex_rng_seed_random(ex_rng *r);
 uint64_t ex_rng_next(ex_rng *r);
+/* Parse a --seed value: a decimal integer from 0 to 2^64-1, no sign.
+ * 0, or -1 when it is not one. */
+int ex_seed_parse(const char *text, uint64_t *out);
 /* Uniform integer in [lo, hi) without modulo bias; returns lo when hi <= lo
  * (like .NET's Random.Next(min, max) with min == max). */
 int64_t ex_rng_range(ex_rng *r, int64_t lo, int64_t hi);

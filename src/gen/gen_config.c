@@ -20,25 +20,6 @@ static int check_not_empty(const char *text, char *why, size_t whylen)
     return -1;
 }
 
-static int parse_seed(const char *text, uint64_t *out)
-{
-    char *end;
-    if (!text[0] || text[0] == '-' || text[0] == '+') return -1;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (*end || errno) return -1;
-    *out = v;
-    return 0;
-}
-
-static int check_seed(const char *text, char *why, size_t whylen)
-{
-    uint64_t s;
-    if (parse_seed(text, &s) == 0) return 0;
-    snprintf(why, whylen, "not an unsigned 64-bit integer");
-    return -1;
-}
-
 static const ex_env_alias redis_aliases[] = {{"TracingSample__Redis__ConnectionString", NULL}, {NULL, NULL}};
 static const ex_env_alias count_aliases[] = {{"TracingSample__WorkflowGenerator__WorkflowCount", NULL}, {NULL, NULL}};
 static const ex_env_alias batch_aliases[] = {{"TracingSample__WorkflowGenerator__BatchSize", NULL}, {NULL, NULL}};
@@ -66,7 +47,7 @@ static const ex_opt gen_opts[] = {
     {"ids-out", EX_OPT_STRING, offsetof(gen_cfg, ids_out), NULL, EX_NO_BOUNDS, "FILE",
      "Write each workflow id to FILE, one per line, as it is sent.", NULL, check_not_empty, NULL},
     {"seed", EX_OPT_STRING, offsetof(gen_cfg, seed), NULL, EX_NO_BOUNDS, "N",
-     "Seed the random waits and ids, for reproducible runs (default: random).", NULL, check_seed, NULL},
+     "Seed the random waits and ids, for reproducible runs (default: random).", NULL, ex_check_seed, NULL},
 };
 
 static const ex_cmd_spec gen_cmd_spec = {
@@ -108,7 +89,7 @@ int gen_config_load(gen_cfg *cfg, gen_settings *out, int argc, char **argv, char
     out->plan.rate = cfg->rate;
     out->stream = cfg->stream;
     out->ids_out = cfg->ids_out;
-    out->has_seed = cfg->seed && parse_seed(cfg->seed, &out->seed) == 0;
+    out->has_seed = cfg->seed && ex_seed_parse(cfg->seed, &out->seed) == 0;
     return EX_CFG_OK;
 }
 

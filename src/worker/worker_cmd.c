@@ -43,25 +43,6 @@ typedef struct worker_cfg {
     int64_t spool_max_bytes;
 } worker_cfg;
 
-static int parse_seed(const char *text, uint64_t *out)
-{
-    char *end;
-    if (!text[0] || text[0] == '-' || text[0] == '+') return -1;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (*end || errno) return -1;
-    *out = v;
-    return 0;
-}
-
-static int check_seed(const char *text, char *why, size_t whylen)
-{
-    uint64_t v;
-    if (parse_seed(text, &v) == 0) return 0;
-    snprintf(why, whylen, "not an integer from 0 to %" PRIu64, UINT64_MAX);
-    return -1;
-}
-
 static int check_not_empty(const char *text, char *why, size_t whylen)
 {
     if (*text) return 0;
@@ -165,7 +146,7 @@ static const ex_opt opts[] = {
      check_admin_listen, NULL},
     {"seed", EX_OPT_STRING, offsetof(worker_cfg, seed), NULL, EX_NO_BOUNDS, "N",
      "Seed of the poll jitter, for reproducible schedules (default: from the OS; the seed used is logged).",
-     NULL, check_seed, NULL},
+     NULL, ex_check_seed, NULL},
     /* Poll budget */
     {"max-polls-per-second", EX_OPT_DOUBLE, offsetof(worker_cfg, max_polls_per_second), "0", 0, 1e6, "N",
      "At most N polls a second over all workflows (a token bucket refilled continuously); due workflows "
@@ -258,7 +239,7 @@ static int run(const worker_cfg *cfg, char *const *envp)
     o.admin_listen = cfg->admin_listen;
     o.export = &export;
     o.resource = &resource;
-    if (cfg->seed) parse_seed(cfg->seed, &o.seed);
+    if (cfg->seed) ex_seed_parse(cfg->seed, &o.seed);
     else o.seed = ex_rng_seed_random(&id_rng);
     char d1[EX_DURATION_STR_MAX], d2[EX_DURATION_STR_MAX], d3[EX_DURATION_STR_MAX];
     ex_info("worker", "polling %s/workflows/<id>: first after %s, then every %s ±10%%, timeout %s, at most %d at once "
