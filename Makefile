@@ -2,11 +2,12 @@
 # test through ctest. Both install missing packages first (scripts/install-deps).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+VG_BUILD   ?= build-valgrind
 JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 CMAKE_ARGS ?=
 
-.PHONY: all deps build test unit integration asan-test demo bench clean fuzz
+.PHONY: all deps build test unit integration asan-test valgrind-test chaos demo bench clean fuzz
 
 all: build
 
@@ -20,7 +21,7 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE chaos
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
@@ -28,11 +29,23 @@ unit: build
 integration: build
 	cd $(BUILD) && ctest --output-on-failure -L integration
 
-# Unit tests again in an ASan+UBSan build.
+# Every test again in an ASan+UBSan build (the integration tests then run
+# the sanitized binary too).
 asan-test: deps
 	cmake -S . -B $(ASAN_BUILD) -DEXTRACE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && ctest --output-on-failure -L unit
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -LE chaos
+
+# The unit tests under valgrind (memory errors and definite leaks fail).
+valgrind-test: deps
+	cmake -S . -B $(VG_BUILD) -DEXTRACE_VALGRIND_TESTS=ON
+	cmake --build $(VG_BUILD) -j $(JOBS)
+	cd $(VG_BUILD) && ctest --output-on-failure -j $(JOBS) -L valgrind
+
+# The chaos test: 500 workflows through a stream while workers are killed,
+# the OTLP receiver and redis-server restarted and the API injects faults.
+chaos: build
+	cd $(BUILD) && ctest --output-on-failure -L chaos
 
 demo: build
 	$(BUILD)/extrace demo $(DEMO_ARGS)
@@ -47,7 +60,7 @@ fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(VG_BUILD)
 
 # docs/configuration.md, rendered from the commands' option tables
 # (tests/integration/test_config_doc.c fails when it is out of date).

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "sim/faults.h"
 #include "sim/http.h"
 #include "sim/routes.h"
 
@@ -23,25 +24,11 @@ typedef struct api_cfg {
     double failure_rate;   /* chance that an entity fails */
     int64_t max_workflows; /* store bound */
     int64_t max_evicted;   /* evicted ids remembered */
+    double fault_rate;     /* chance of an injected 500 on GET /workflows/{id} */
+    double drop_rate;      /* chance of a connection closed unanswered */
+    double garbage_rate;   /* chance of a 200 whose body is not JSON */
+    int64_t latency;       /* ns every answer of GET /workflows/{id} is held back */
 } api_cfg;
-
-static int parse_seed(const char *text, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (!*text || *end || errno || text[0] == '-') return -1;
-    *out = v;
-    return 0;
-}
-
-static int check_seed(const char *text, char *why, size_t n)
-{
-    uint64_t v;
-    if (parse_seed(text, &v) == 0) return 0;
-    snprintf(why, n, "not an integer from 0 to %" PRIu64, UINT64_MAX);
-    return -1;
-}
 
 static const ex_opt opts[] = {
     {"listen", EX_OPT_STRING, offsetof(api_cfg, listen), "127.0.0.1:5146", EX_NO_BOUNDS, "HOST:PORT",
@@ -53,7 +40,7 @@ static const ex_opt opts[] = {
      NULL, NULL, NULL},
     {"seed", EX_OPT_STRING, offsetof(api_cfg, seed), NULL, EX_NO_BOUNDS, "N",
      "Random seed, for reproducible durations, outcomes and ids (default: from the OS; the seed used is logged).",
-     NULL, check_seed, NULL},
+     NULL, ex_check_seed, NULL},
     {"failure-rate", EX_OPT_DOUBLE, offsetof(api_cfg, failure_rate), "0.1", 0, 1, "F",
      "Chance that an entity fails instead of completing (the seed's is 0.1).", NULL, NULL, NULL},
     {"max-workflows", EX_OPT_INT, offsetof(api_cfg, max_workflows), "100000", 1, 100000000, "N",
@@ -63,6 +50,21 @@ static const ex_opt opts[] = {
     {"max-evicted", EX_OPT_INT, offsetof(api_cfg, max_evicted), "100000", 0, 100000000, "N",
      "How many of the latest evicted ids are remembered for that 404. An id evicted longer ago is forgotten "
      "and, like any unknown id, created anew on its next poll.",
+     NULL, NULL, NULL},
+    /* Fault injection, for tests of clients: GET /workflows/{id} only. */
+    {"fault-rate", EX_OPT_DOUBLE, offsetof(api_cfg, fault_rate), "0", 0, 1, "F",
+     "Chance that a GET /workflows/{id} is answered 500 with a JSON error instead (for tests). A faulted request "
+     "does not advance its workflow. The three rates together must not exceed 1.",
+     NULL, NULL, NULL},
+    {"drop-rate", EX_OPT_DOUBLE, offsetof(api_cfg, drop_rate), "0", 0, 1, "F",
+     "Chance that a GET /workflows/{id} has its connection closed without an answer (for tests).", NULL, NULL,
+     NULL},
+    {"garbage-rate", EX_OPT_DOUBLE, offsetof(api_cfg, garbage_rate), "0", 0, 1, "F",
+     "Chance that a GET /workflows/{id} is answered 200 with a body that is not valid JSON (for tests).", NULL,
+     NULL, NULL},
+    {"latency", EX_OPT_DURATION, offsetof(api_cfg, latency), "0s", 0, 60e9, "DURATION",
+     "Delay every answer of GET /workflows/{id} by this much, faulted or not (for tests); other requests are "
+     "served meanwhile.",
      NULL, NULL, NULL},
 };
 
@@ -93,6 +95,12 @@ static void log_stats(const sim_api *api)
             "workflows: %zu held, %" PRIu64 " created, %" PRIu64 " evicted, %" PRIu64 " evicted ids forgotten, %" PRIu64
             " refused (full)",
             api->store.count, st->created, st->evicted, st->forgotten, st->refused);
+    const sim_faults *f = api->faults;
+    if (sim_faults_active(f))
+        ex_info("api",
+                "injected faults: %" PRIu64 " of %" PRIu64 " polls answered 500, %" PRIu64 " dropped, %" PRIu64
+                " garbage; %" PRIu64 " delayed",
+                f->stats.errors, f->stats.considered, f->stats.drops, f->stats.garbage, f->stats.delayed);
 }
 
 /* The running server and what stops it, for the signal callback. */
@@ -163,10 +171,17 @@ int api_main(int argc, char **argv, char *const *envp)
         ex_cfg_free(&spec, &cfg);
         return rc == EX_CFG_HELP ? 0 : 2;
     }
-    ex_rng rng;
+    char why[256];
+    if (sim_faults_check(cfg.fault_rate, cfg.drop_rate, cfg.garbage_rate, why, sizeof why)) {
+        fprintf(stderr, "extrace api: %s\n", why);
+        ex_cfg_result_free(&res);
+        ex_cfg_free(&spec, &cfg);
+        return 2;
+    }
+    ex_rng rng, fault_rng;
     uint64_t seed = 0;
     if (cfg.seed) {
-        parse_seed(cfg.seed, &seed);
+        ex_seed_parse(cfg.seed, &seed);
         ex_rng_seed(&rng, seed);
     } else {
         seed = ex_rng_seed_random(&rng);
@@ -177,6 +192,18 @@ int api_main(int argc, char **argv, char *const *envp)
     sim_env env = {ex_clock_real(), &rng, cfg.failure_rate, cfg.time_scale};
     sim_api api;
     sim_api_init(&api, &env, (size_t)cfg.max_workflows, (size_t)cfg.max_evicted);
+    /* a rng of their own, so the workflows draw the same numbers with or without faults */
+    ex_rng_seed(&fault_rng, seed ^ 0x9e3779b97f4a7c15ULL);
+    sim_faults faults;
+    sim_faults_init(&faults, &fault_rng, cfg.fault_rate, cfg.drop_rate, cfg.garbage_rate,
+                    (uint64_t)(cfg.latency / 1000000));
+    if (sim_faults_active(&faults)) {
+        api.faults = &faults;
+        ex_info("api",
+                "injecting faults into GET /workflows/{id}: %g answered 500, %g dropped, %g garbage, latency %" PRId64
+                " ms",
+                cfg.fault_rate, cfg.drop_rate, cfg.garbage_rate, cfg.latency / 1000000);
+    }
     rc = serve(&cfg, &api);
     sim_api_destroy(&api);
     ex_cfg_result_free(&res);

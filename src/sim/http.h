@@ -9,7 +9,11 @@
  * 128 ready connections, so 128 or 256 busy clients stall for seconds.
  * Driven from outside, MHD's epoll_wait never blocks.)
  * Keep-alive is on; request bodies are read up to SIM_BODY_MAX (413 past
- * it), at most SIM_HTTP_MAX_CONNECTIONS at once. */
+ * it), at most SIM_HTTP_MAX_CONNECTIONS at once. With api->faults set
+ * (sim/faults.h) before sim_http_start, GET /workflows/{id} is faulted
+ * (500, garbage, or the connection closed unanswered) and delayed by the
+ * latency: the connection is suspended and resumed by a uv_timer, so the
+ * loop keeps serving others meanwhile. */
 #ifndef EXTRACE_SIM_HTTP_H
 #define EXTRACE_SIM_HTTP_H
 #include <stddef.h>

@@ -39,11 +39,14 @@ typedef struct sim_api_stats {
 
 /* The simulator: its workflows, where time and chance come from, and a
  * reply buffer reused by every request. One thread owns it. */
+struct sim_faults;
+
 typedef struct sim_api {
     sim_store store;     /* workflows by id */
     sim_env env;         /* clock, rng, failure rate (pointers owned by the caller) */
     sim_buf reply;       /* body of the last reply */
     sim_api_stats stats; /* counters */
+    struct sim_faults *faults; /* fault injection (faults.h), or NULL; owned by the caller; applied by http.c */
 } sim_api;
 
 /* One request, as the HTTP front received it; the caller owns the strings. */

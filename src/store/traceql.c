@@ -275,7 +275,7 @@ static void put_field(fmt_buf *b, const tql_field *f)
     put(b, "%s", prefixes[f->scope]);
     int plain = f->name[0] != '\0';
     for (const char *c = f->name; *c; c++)
-        if ((unsigned char)*c <= 0x20 || strchr("{}()=~!<>&|,\"`", *c)) plain = 0;
+        if (!tql_is_name_char(*c)) plain = 0;
     if (plain) put(b, "%s", f->name);
     else put_quoted(b, f->name);
 }

@@ -64,6 +64,11 @@ struct tql_query {
     size_t nout;
 };
 
+/* Bytes that may appear in an unquoted attribute name: everything but
+ * spaces, controls and the characters TraceQL gives a meaning to. The
+ * lexer reads names with it and the formatter quotes the others. */
+int tql_is_name_char(char c);
+
 struct tql_fieldref {
     tql_field field;          /* name owned */
 };

@@ -28,9 +28,7 @@ static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 static int is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 
-/* Bytes that may appear in an unquoted attribute name: everything but
- * spaces, controls and the characters TraceQL gives a meaning to. */
-static int is_name_char(char c)
+int tql_is_name_char(char c)
 {
     unsigned char u = (unsigned char)c;
     if (u <= 0x20 || u == 0x7f) return 0;
@@ -146,7 +144,7 @@ static int lex_attr_name(tql_lexer *lx, tql_token *t, size_t start, size_t i, ch
         if (!t->text[0]) return lex_error(err, errlen, i + 1, "empty attribute name");
     } else {
         size_t j = i;
-        while (is_name_char(q[j])) j++;
+        while (tql_is_name_char(q[j])) j++;
         if (j == i) return -1; /* the caller reports */
         if (set_text(t, q + i, j - i) < 0)
             return lex_error(err, errlen, start + 1, "attribute name longer than %d bytes", TQL_TOKEN_TEXT_MAX - 1);
@@ -164,7 +162,7 @@ static int lex_word(tql_lexer *lx, tql_token *t, char *err, size_t errlen)
     size_t start = lx->off, i = start;
     while (is_alpha(q[i]) || is_digit(q[i])) i++;
     size_t n = i - start;
-    if (q[i] == '.' && (is_name_char(q[i + 1]) || q[i + 1] == '"')) {
+    if (q[i] == '.' && (tql_is_name_char(q[i + 1]) || q[i + 1] == '"')) {
         if (scope_of(q + start, n, &t->scope) < 0)
             return lex_error(err, errlen, start + 1,
                              "unknown attribute scope \"%.*s\" (use span., resource., event., instrumentation. or .)",
@@ -232,7 +230,7 @@ int tql__lex_next(tql_lexer *lx, tql_token *t, char *err, size_t errlen)
     if (c == '"' || c == '`') return lex_string(lx, t, err, errlen);
     if (is_digit(c) || (c == '-' && is_digit(q[lx->off + 1]))) return lex_number(lx, t, err, errlen);
     if (is_alpha(c)) return lex_word(lx, t, err, errlen);
-    if (c == '.' && (is_name_char(q[lx->off + 1]) || q[lx->off + 1] == '"')) {
+    if (c == '.' && (tql_is_name_char(q[lx->off + 1]) || q[lx->off + 1] == '"')) {
         t->scope = TQL_SCOPE_ANY;
         size_t start = lx->off;
         if (lex_attr_name(lx, t, start, start + 1, err, errlen) < 0) return -1;

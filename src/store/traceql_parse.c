@@ -117,7 +117,10 @@ static int parse_field(parser *p, tql_field *f)
     if (t->type == TQL_TOK_ATTR) {
         f->scope = t->scope;
         if (!(f->name = ex_strdup(t->text))) return perr(p, t->pos, "out of memory");
-        return advance(p);
+        if (advance(p) == 0) return 0;
+        ex_free(f->name); /* the next token did not lex: the caller sees no field */
+        f->name = NULL;
+        return -1;
     }
     if (t->type == TQL_TOK_SCOPED) {
         for (size_t k = 0; k < COUNT(scoped_intrinsics); k++)

@@ -583,6 +583,93 @@ static void test_bad_flags_exit_2(void **state)
     free(err);
 }
 
+/* ---- fault injection ---- */
+
+#define FAULT_POLLS 1500
+#define FAULT_RATE 0.1
+
+/* GET url on handle c: the status (0 when the connection closed without
+ * an answer) and the body in *body (malloc'd). */
+static long fault_get(CURL *c, const char *url, http_resp *r)
+{
+    memset(r, 0, sizeof *r);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    /* a fresh connection each time: on a reused one, libcurl silently
+     * resends a request whose connection closed unanswered */
+    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    if (!r->body) r->body = calloc(1, 1);
+    if (rc == CURLE_GOT_NOTHING) return 0;
+    if (rc != CURLE_OK) fail_msg("GET %s: %s", url, curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    return r->status;
+}
+
+static void check_share(const char *kind, int count, int total)
+{
+    double share = (double)count / total;
+    if (share < FAULT_RATE * 0.6 || share > FAULT_RATE * 1.4)
+        fail_msg("%s: %d of %d polls (%.3f), configured %.2f", kind, count, total, share, FAULT_RATE);
+}
+
+/* Each fault kind at about its rate; /healthz never faulted; the counts
+ * the server logs at shutdown are exactly what the client saw. */
+static void test_faults_at_their_rates(void **state)
+{
+    char flog[300];
+    snprintf(flog, sizeof flog, "%s/api-faults.log", ts_tmpdir());
+    int fport = ts_free_port();
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", fport);
+    char *argv[] = {(char *)ts_bin(), "api", "--listen", listen, "--time-scale", "600", "--seed", "5",
+                    "--fault-rate", "0.1", "--drop-rate", "0.1", "--garbage-rate", "0.1", "--latency", "2ms", NULL};
+    pid_t fserver = ts_spawn(argv, flog);
+    assert_true(fserver > 0);
+    assert_int_equal(ts_wait_port(fport, 5000), 0);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    int ok = 0, errors = 0, drops = 0, garbage = 0;
+    char url[256];
+    http_resp r;
+    for (int i = 0; i < FAULT_POLLS; i++) {
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/workflows/fault-%d", fport, i % 40);
+        long status = fault_get(c, url, &r);
+        json_t *doc = json_loadb(r.body, r.len, 0, NULL);
+        if (status == 0) drops++;
+        else if (status == 500 && doc && strstr(json_string_value(json_object_get(doc, "error")), "injected"))
+            errors++;
+        else if (status == 200 && !doc) garbage++;
+        else if (status == 200 && json_is_object(doc) && json_object_get(doc, "workflowStatus")) ok++;
+        else fail_msg("GET %s: unexpected %ld %s", url, status, r.body);
+        json_decref(doc);
+        free(r.body);
+        if (i % 10 == 0) {
+            snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", fport);
+            assert_int_equal(fault_get(c, url, &r), 200);
+            assert_string_equal(r.body, "{\"status\":\"ok\"}");
+            free(r.body);
+        }
+    }
+    curl_easy_cleanup(c);
+    check_share("500", errors, FAULT_POLLS);
+    check_share("dropped", drops, FAULT_POLLS);
+    check_share("garbage", garbage, FAULT_POLLS);
+    assert_int_equal(ok + errors + drops + garbage, FAULT_POLLS);
+    assert_int_equal(ts_stop(fserver, SIGTERM, 5000), 0);
+    char *log = ts_read_file(flog, NULL), want[256];
+    assert_non_null(log);
+    snprintf(want, sizeof want, "injected faults: %d of %d polls answered 500, %d dropped, %d garbage; %d delayed",
+             errors, FAULT_POLLS, drops, garbage, FAULT_POLLS);
+    if (!strstr(log, want)) fail_msg("log lacks \"%s\":\n%s", want, log);
+    /* faulted polls were not served: only the others reached the workflows */
+    snprintf(want, sizeof want, "served %d requests", ok + FAULT_POLLS / 10);
+    if (!strstr(log, want)) fail_msg("log lacks \"%s\":\n%s", want, log);
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -593,6 +680,7 @@ int main(void)
         cmocka_unit_test(test_many_busy_clients_are_served),
         cmocka_unit_test(test_sigterm_stops_cleanly),
         cmocka_unit_test(test_bad_flags_exit_2),
+        cmocka_unit_test(test_faults_at_their_rates),
     };
     return cmocka_run_group_tests_name("api", tests, start_server, stop_server);
 }
