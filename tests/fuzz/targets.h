@@ -1,0 +1,68 @@
+/* targets.h — what each fuzz target does with one input.
+ *
+ * Every parser of untrusted input has one "run one input" function here.
+ * The libFuzzer entry points (fuzz_<name>.c) call it, and so does the
+ * regression test (tests/unit/test_fuzz_regressions.c), which replays the
+ * seed corpora and every saved crash in a normal build. docs/fuzzing.md
+ * lists the targets.
+ *
+ * A run function parses the input, checks what the parser promises about
+ * its result (round trips, bounds, NUL-terminated messages) and frees
+ * everything, leaving no global state behind. A broken promise is
+ * reported on stderr and ends the process with abort(), which libFuzzer
+ * records as a crash. The functions always return 0. */
+#ifndef EXTRACE_TESTS_FUZZ_TARGETS_H
+#define EXTRACE_TESTS_FUZZ_TARGETS_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* One fuzz target: tests/fuzz/fuzz_<name>.c, corpus/<name>/, regressions/<name>/. */
+typedef struct fuzz_target {
+    const char *name;                                 /* "event", "otlp_json" … */
+    int (*run)(const uint8_t *data, size_t size);     /* fuzz_run_<name> */
+} fuzz_target;
+
+/* Every target, in the order scripts/fuzz runs them. */
+extern const fuzz_target fuzz_targets[];
+extern const size_t fuzz_ntargets;
+
+/* Once per process, before the first run: sends log lines to /dev/null at
+ * level trace (so logging code runs without flooding the terminal). */
+void fuzz_init(void);
+
+/* src/worker/event.h: wk_event_parse, wk_event_check_id, wk_quote. */
+int fuzz_run_event(const uint8_t *data, size_t size);
+/* src/worker/snapshot.h: wm_snapshot_parse for workflow "wf-1". */
+int fuzz_run_snapshot(const uint8_t *data, size_t size);
+/* src/otel/otlp_proto.h: exo_otlp_proto_decode_request, then the decoded
+ * request re-encoded as protobuf and as OTLP/JSON. */
+int fuzz_run_otlp_proto(const uint8_t *data, size_t size);
+/* A gRPC request body: exo_grpc_unframe over the whole input, each
+ * message gunzipped when flagged and decoded as a request. */
+int fuzz_run_grpc(const uint8_t *data, size_t size);
+/* src/otel/compress.h: exo_gunzip with several bounds, and a round trip. */
+int fuzz_run_gunzip(const uint8_t *data, size_t size);
+/* What a collector answers: the first byte picks exo_otlp_proto_decode_response,
+ * exo_otlp_decode_status, exo_otlp_json_decode_response,
+ * exo_otlp_json_decode_status or exo_grpc_decode_message for the rest. */
+int fuzz_run_otlp_response(const uint8_t *data, size_t size);
+/* src/otel/otlp_json.h: exo_otlp_json_decode_request, then re-encoding as
+ * OTLP/JSON (decoded again, same text) and as protobuf. */
+int fuzz_run_otlp_json(const uint8_t *data, size_t size);
+/* src/store/traceql.h: tql_tokenize, tql_parse + tql_format (re-parsed,
+ * same text), tql_eval and friends over a fixed trace, tql_fieldref_*. */
+int fuzz_run_traceql(const uint8_t *data, size_t size);
+/* src/core/config.h: ex_cfg_parse; the input is NUL-separated entries,
+ * argv up to the first empty entry, environment after it. */
+int fuzz_run_config(const uint8_t *data, size_t size);
+/* src/otel/otel_env.h + resource.h: exo_export_config_from_env,
+ * exo_resource_from_env and exo_kv_list_parse; the input is NUL-separated
+ * environment entries. */
+int fuzz_run_otel_env(const uint8_t *data, size_t size);
+/* src/core/duration.h + iso8601.h: ex_duration_parse and ex_iso_parse on
+ * the same text, each with a format/parse round trip. */
+int fuzz_run_time(const uint8_t *data, size_t size);
+/* src/core/redis_url.h + ex_hostport_split of config.h. */
+int fuzz_run_redis_url(const uint8_t *data, size_t size);
+
+#endif
