@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "core/iso8601.h"
-#include "otel/ids.h"
 #include "support.h"
+#include "trace_check.h"
 
 #define NWORKFLOWS 100
 #define WAIT_SPANS_MS 45000
@@ -31,33 +31,6 @@ static pid_t api_pid;
 static int api_port;
 
 /* ---- small HTTP client ---- */
-
-static size_t collect(char *data, size_t size, size_t n, void *userp)
-{
-    char **buf = userp;
-    size_t old = *buf ? strlen(*buf) : 0, len = size * n;
-    char *b = realloc(*buf, old + len + 1);
-    memcpy(b + old, data, len);
-    b[old + len] = '\0';
-    *buf = b;
-    return len;
-}
-
-/* GET url; returns the status (0 if no answer) and the body in *body (malloc'd). */
-static long http_get(const char *url, char **body)
-{
-    CURL *c = curl_easy_init();
-    long status = 0;
-    *body = NULL;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    if (!*body) *body = strdup("");
-    return status;
-}
 
 static void sleep_ms(int ms)
 {
@@ -151,7 +124,7 @@ static void start_worker(run *r, int grpc_port, int http_port)
     long status = 0;
     for (int i = 0; i < 100 && status != 200; i++) {
         char *body;
-        status = http_get(url, &body);
+        status = tc_http_get(url, &body);
         free(body);
         if (status != 200) sleep_ms(100);
     }
@@ -193,7 +166,7 @@ static void execute(run *r)
         sleep_ms(200);
     char url[128], *metrics;
     snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", r->admin_port);
-    assert_int_equal(http_get(url, &metrics), 200);
+    assert_int_equal(tc_http_get(url, &metrics), 200);
     r->export_failures = metric(metrics, "extrace_export_failures_total");
     free(metrics);
     int wrc = ts_stop(r->worker, SIGTERM, 20000);
@@ -207,175 +180,20 @@ static void execute(run *r)
 
 /* ---- checking one workflow's trace ---- */
 
-static int64_t iso_ns(const char *s)
-{
-    int64_t ns = 0;
-    const char *why;
-    if (!s || ex_iso_parse(s, strlen(s), &ns, &why)) fail_msg("timestamp \"%s\": %s", s ? s : "(null)", why);
-    return ns;
-}
-
-static int64_t nano(json_t *span, const char *key)
-{
-    const char *s = json_string_value(json_object_get(span, key));
-    if (!s) fail_msg("span without %s", key);
-    return strtoll(s, NULL, 10);
-}
-
-static const char *attr(json_t *obj, const char *key)
-{
-    return json_string_value(json_object_get(json_object_get(obj, "attributes"), key));
-}
-
-static const char *str(json_t *obj, const char *key) { return json_string_value(json_object_get(obj, key)); }
-
-/* The last status event of a span (Initializing/Processing/Completed/Failed), and Submitted count. */
-static const char *last_status_event(json_t *span, int *submitted)
-{
-    const char *last = NULL;
-    size_t i;
-    json_t *ev;
-    *submitted = 0;
-    json_array_foreach(json_object_get(span, "events"), i, ev) {
-        const char *name = str(ev, "name");
-        if (strcmp(name, "Submitted") == 0) (*submitted)++;
-        else if (!strcmp(name, "Initializing") || !strcmp(name, "Processing") || !strcmp(name, "Completed") ||
-                 !strcmp(name, "Failed"))
-            last = name;
-        else fail_msg("unexpected event \"%s\"", name);
-    }
-    return last;
-}
-
-/* Status code and message expected for an API status. */
-static void check_status(json_t *span, const char *api_status, const char *api_message)
-{
-    json_t *st = json_object_get(span, "status");
-    int code = (int)json_integer_value(json_object_get(st, "code"));
-    if (strcmp(api_status, "Completed") == 0) {
-        assert_int_equal(code, 1);
-    } else {
-        assert_string_equal(api_status, "Failed");
-        assert_int_equal(code, 2);
-        assert_string_equal(str(st, "message"), api_message);
-    }
-}
-
-static void check_stage(json_t *span, json_t *entity, const char *root_id)
-{
-    int submitted;
-    assert_string_equal(str(span, "parentSpanId"), root_id);
-    assert_int_equal(json_integer_value(json_object_get(span, "kind")), 1);
-    assert_string_equal(str(span, "name"), str(entity, "entityType"));
-    assert_string_equal(attr(span, "type"), str(entity, "entityType"));
-    assert_string_equal(attr(span, "id"), str(entity, "entityId"));
-    assert_true(json_is_true(json_object_get(entity, "isComplete")));
-    assert_int_equal(nano(span, "startTimeUnixNano"), iso_ns(str(entity, "entityStartTime")));
-    assert_int_equal(nano(span, "endTimeUnixNano"), iso_ns(str(entity, "entityEndTime")));
-    check_status(span, str(entity, "entityStatus"), str(entity, "entityErrorMessage"));
-    const char *last = last_status_event(span, &submitted);
-    assert_int_equal(submitted, 0);
-    assert_non_null(last);
-    assert_string_equal(last, str(entity, "entityStatus"));
-}
-
-static json_t **load_spans(const char *path, size_t *n)
-{
-    char *text = ts_read_file(path, NULL);
-    assert_non_null(text);
-    size_t cap = 1024;
-    json_t **spans = malloc(cap * sizeof *spans);
-    *n = 0;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        json_error_t e;
-        json_t *j = json_loads(line, 0, &e);
-        if (!j) fail_msg("receiver line is not JSON: %s", e.text);
-        if (*n == cap) spans = realloc(spans, (cap *= 2) * sizeof *spans);
-        spans[(*n)++] = j;
-    }
-    free(text);
-    return spans;
-}
-
-static void check_workflow(run *r, const char *id, json_t **spans, size_t nspans)
-{
-    static const char *const order[] = {"DataLoader", "Processor", "OutputGenerator"};
-    uint8_t tid[16];
-    char hex[33], url[256], *body;
-    exo_trace_id("dev1", id, tid);
-    exo_hex(tid, 16, hex);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/workflows/%s", api_port, id);
-    assert_int_equal(http_get(url, &body), 200);
-    json_t *api = json_loads(body, 0, NULL);
-    free(body);
-    assert_non_null(api);
-    assert_true(json_is_true(json_object_get(api, "isComplete")));
-    json_t *root = NULL, *children[8];
-    size_t nchildren = 0;
-    for (size_t i = 0; i < nspans; i++) {
-        if (strcmp(str(spans[i], "traceId"), hex) != 0) continue;
-        if (str(spans[i], "parentSpanId")[0] == '\0') {
-            if (root) fail_msg("%s: workflow %s has two root spans", r->protocol, id);
-            root = spans[i];
-        } else {
-            if (nchildren == 8) fail_msg("%s: workflow %s has too many spans", r->protocol, id);
-            children[nchildren++] = spans[i];
-        }
-    }
-    if (!root) fail_msg("%s: no root span for workflow %s (trace %s)", r->protocol, id, hex);
-    assert_string_equal(str(root, "name"), "Workflow");
-    assert_int_equal(json_integer_value(json_object_get(root, "kind")), 1);
-    assert_string_equal(attr(root, "workflowId"), id);
-    assert_int_equal(nano(root, "startTimeUnixNano"), iso_ns(str(api, "workflowStartTime")));
-    assert_int_equal(nano(root, "endTimeUnixNano"), iso_ns(str(api, "workflowEndTime")));
-    check_status(root, str(api, "workflowStatus"), str(api, "workflowErrorMessage"));
-    int submitted;
-    const char *last = last_status_event(root, &submitted);
-    assert_int_equal(submitted, 1);
-    assert_non_null(last);
-    assert_string_equal(last, str(api, "workflowStatus"));
-    assert_string_equal(json_string_value(json_object_get(json_object_get(root, "resource"), "service.name")),
-                        "Tracing.Worker");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(root, "resource"), "service.namespace")),
-                        "dev1");
-    assert_string_equal(str(json_object_get(root, "scope"), "name"), "sample-tracing");
-    /* Stages: as many as the API has entities, in the seed's order by start time. */
-    json_t *entities = json_object_get(api, "workflowEntities");
-    assert_true(nchildren >= 1 && nchildren <= 3);
-    assert_int_equal(nchildren, json_object_size(entities));
-    for (size_t i = 1; i < nchildren; i++)
-        for (size_t j = i; j > 0 && nano(children[j], "startTimeUnixNano") < nano(children[j - 1], "startTimeUnixNano");
-             j--) {
-            json_t *t = children[j];
-            children[j] = children[j - 1];
-            children[j - 1] = t;
-        }
-    for (size_t i = 0; i < nchildren; i++) {
-        assert_string_equal(str(children[i], "name"), order[i]);
-        json_t *entity = json_object_get(entities, order[i]);
-        assert_non_null(entity);
-        check_stage(children[i], entity, str(root, "spanId"));
-        for (size_t k = 0; k < i; k++) assert_string_not_equal(str(children[k], "spanId"), str(children[i], "spanId"));
-    }
-    json_decref(api);
-}
-
 static void verify(run *r)
 {
-    size_t nspans;
-    json_t **spans = load_spans(r->out, &nspans);
+    tc_spans spans;
+    tc_load(r->out, &spans);
     char *ids = ts_read_file(r->ids, NULL);
     assert_non_null(ids);
-    int nids = 0, roots = 0;
+    int nids = 0;
     for (char *id = strtok(ids, "\n"); id; id = strtok(NULL, "\n")) {
-        check_workflow(r, id, spans, nspans);
+        assert_int_equal(tc_check_workflow(&spans, api_port, "dev1", id, r->protocol), 1); /* no copies */
         nids++;
     }
-    for (size_t i = 0; i < nspans; i++) roots += str(spans[i], "parentSpanId")[0] == '\0';
     assert_int_equal(nids, NWORKFLOWS);
-    assert_int_equal(roots, NWORKFLOWS); /* nothing twice, nothing extra */
-    for (size_t i = 0; i < nspans; i++) json_decref(spans[i]);
-    free(spans);
+    assert_int_equal(tc_count_roots(r->out), NWORKFLOWS); /* nothing twice, nothing extra */
+    tc_free(&spans);
     free(ids);
 }
 
