@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "core/duration.h"
@@ -280,6 +281,23 @@ static void put_field(fmt_buf *b, const tql_field *f)
     else put_quoted(b, f->name);
 }
 
+/* The shortest decimal that reads back as f. TraceQL has no exponent
+ * notation, so a number %g would write as 8.9e+16 is written out. */
+static void put_float(fmt_buf *b, double f)
+{
+    char num[720];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(num, sizeof num, "%.*g", prec, f);
+        if (strtod(num, NULL) == f) break;
+    }
+    if (strchr(num, 'e') && isfinite(f))
+        for (int prec = 1; prec <= 400; prec++) {
+            snprintf(num, sizeof num, "%.*f", prec, f);
+            if (strtod(num, NULL) == f) break;
+        }
+    put(b, "%s%s", num, strpbrk(num, ".en") ? "" : ".0");
+}
+
 static void put_value(fmt_buf *b, const tql_value *v)
 {
     char tmp[EX_DURATION_STR_MAX];
@@ -287,16 +305,7 @@ static void put_value(fmt_buf *b, const tql_value *v)
     case TQL_NIL: put(b, "nil"); break;
     case TQL_STRING: put_quoted(b, v->v.s); break;
     case TQL_INT: put(b, "%" PRId64, v->v.i); break;
-    case TQL_FLOAT:
-        for (int prec = 1; prec <= 17; prec++) {
-            char num[40];
-            snprintf(num, sizeof num, "%.*g", prec, v->v.f);
-            if (strtod(num, NULL) == v->v.f || prec == 17) {
-                put(b, "%s%s", num, strpbrk(num, ".en") ? "" : ".0");
-                break;
-            }
-        }
-        break;
+    case TQL_FLOAT: put_float(b, v->v.f); break;
     case TQL_BOOL: put(b, "%s", v->v.b ? "true" : "false"); break;
     case TQL_DURATION: put(b, "%s", ex_duration_format(v->v.i, tmp)); break;
     case TQL_STATUS: put(b, "%s", tql_status_name((int)v->v.i)); break;
