@@ -3,6 +3,7 @@
  * error names the 1-based column and what was expected. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/mem.h"
@@ -163,6 +164,61 @@ static int is_value_word(const char *w)
 #define VALUE_EXPECTED "a value (a string, number, duration, true, false, nil, ok, error, unset or a span kind)"
 
 /* Parse the literal after the operator of c. */
+/* Why a regular expression is refused before regcomp, or NULL. glibc's
+ * regcomp expands counted repetitions and stacked quantifiers into NFA
+ * nodes, so "a+++…" or "((a{999}){999}){999}" would take gigabytes.
+ * Like Tempo's Go regexp, refuse nested repetition ("a**") and counts
+ * above 1000; and refuse an estimated expansion above REGEX_MAX_COST
+ * nodes (a workflow-id pattern such as [0-9a-f]{8}-… costs about 40). */
+#define REGEX_MAX_COST 20000.0
+#define REGEX_MAX_DEPTH 32
+static const char *regex_refused(const char *re)
+{
+    double cost[REGEX_MAX_DEPTH + 1] = {0}, last = 0; /* cost per group level; the last atom's */
+    int depth = 0, after_quantifier = 0;
+    for (const char *c = re; *c; c++) {
+        double times = 0;
+        if (*c == '*' || *c == '+' || *c == '?') {
+            times = 2;
+        } else if (*c == '{' && (c[1] >= '0' && c[1] <= '9')) {
+            char *end;
+            long lo = strtol(c + 1, &end, 10), hi = lo;
+            if (*end == ',') hi = end[1] == '}' ? lo + 1 : strtol(end + 1, &end, 10);
+            else if (*end != '}') hi = lo;
+            if (lo > 1000 || hi > 1000) return "repetition count above 1000";
+            times = hi > 1 ? (double)hi : 1;
+            c = strchr(c, '}') ? strchr(c, '}') : c + strlen(c) - 1;
+        }
+        if (times > 0) {
+            if (after_quantifier) return "invalid nested repetition operator";
+            cost[depth] += last * (times - 1);
+            last *= times;
+            after_quantifier = 1;
+        } else {
+            after_quantifier = 0;
+            if (*c == '(') {
+                if (++depth > REGEX_MAX_DEPTH) return "groups nested too deeply";
+                cost[depth] = 0;
+                continue;
+            }
+            if (*c == ')' && depth > 0) {
+                last = cost[depth--];
+                cost[depth] += last;
+                continue;
+            }
+            if (*c == '\\' && c[1]) c++;
+            else if (*c == '[') { /* a bracket expression is one atom */
+                const char *close = strchr(c + (c[1] == ']' ? 2 : 1), ']');
+                if (close) c = close;
+            }
+            last = 1;
+            cost[depth] += 1;
+        }
+        if (cost[depth] > REGEX_MAX_COST) return "too costly to compile (counted repetitions expand too far)";
+    }
+    return NULL;
+}
+
 static int parse_literal(parser *p, tql_cond *c)
 {
     const tql_token *t = &p->tok;
@@ -196,6 +252,8 @@ static int parse_literal(parser *p, tql_cond *c)
         return expected(p, VALUE_EXPECTED);
     }
     if (is_re) {
+        const char *refused = regex_refused(c->lit_str);
+        if (refused) return perr(p, t->pos, "bad regular expression \"%.60s\": %s", c->lit_str, refused);
         size_t n = strlen(c->lit_str);
         char *anchored = ex_malloc(n + 5);
         if (!anchored) return perr(p, t->pos, "out of memory");

@@ -4,7 +4,8 @@
  *
  * Every input runs in a child process, so one crash does not hide the
  * others: the test lists every input that crashed, aborted (a broken
- * promise, see tests/fuzz/targets.h) or, under ASan, leaked. A crash found
+ * promise, see tests/fuzz/targets.h), used more than REPLAY_MAX_RSS_MB of
+ * memory or, under ASan, leaked. A crash found
  * by fuzzing is kept by saving its minimised input under regressions/; it
  * fails here until the code is fixed. */
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,6 +34,10 @@
 #include "../fuzz/targets.c"
 
 #define REPLAY_MAX_BYTES (16 * 1024 * 1024) /* larger files are not inputs we saved */
+/* Peak memory of one replay: a few MB are normal (tens under ASan); an
+ * input that makes a parser take more is a denial of service, like
+ * libFuzzer's -rss_limit_mb in scripts/fuzz. */
+#define REPLAY_MAX_RSS_MB 512
 
 /* The source tree: $EXTRACE_SOURCE_DIR (set by ctest), else the directory
  * this file was compiled from, two levels up. */
@@ -83,10 +89,13 @@ static int replay_one(const fuzz_target *t, const uint8_t *buf, size_t len, char
         exit(0); /* exit, not _exit: LeakSanitizer checks at exit */
     }
     int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) continue;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+    struct rusage ru;
+    while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) continue;
+    long rss_mb = ru.ru_maxrss / 1024;
     if (WIFSIGNALED(status)) snprintf(how, howlen, "killed by signal %d", WTERMSIG(status));
-    else snprintf(how, howlen, "exit status %d", WEXITSTATUS(status));
+    else if (WEXITSTATUS(status) != 0) snprintf(how, howlen, "exit status %d", WEXITSTATUS(status));
+    else if (rss_mb > REPLAY_MAX_RSS_MB) snprintf(how, howlen, "used %ld MB of memory (limit %d)", rss_mb, REPLAY_MAX_RSS_MB);
+    else return 0;
     return -1;
 }
 

@@ -620,6 +620,21 @@ static void test_required_span_eq(void **state)
     assert_string_equal(required("{span.a=\"1\"} || {span.b=\"2\"}"), "");
 }
 
+/* Patterns glibc's regcomp would expand into gigabytes are refused, as
+ * Tempo's Go regexp refuses them; ordinary ones still compile. */
+static void test_costly_regex_refused(void **state)
+{
+    (void)state;
+    check_error("{name=~\"a++\"}", "position 8: bad regular expression \"a++\": invalid nested repetition operator");
+    check_error("{name=~\"a{1001}\"}", "position 8: bad regular expression \"a{1001}\": repetition count above 1000");
+    check_error("{name=~\"((a{999}){999})\"}",
+                "position 8: bad regular expression \"((a{999}){999})\": too costly to compile (counted repetitions "
+                "expand too far)");
+    check_canon("{span.workflowId=~\"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\"}",
+                "{span.workflowId =~ \"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\"}");
+    check_canon("{name=~\"(Data|Out).*\"}", "{name =~ \"(Data|Out).*\"}");
+}
+
 static void test_fieldref(void **state)
 {
     (void)state;
@@ -664,6 +679,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokens_builder_query),
         cmocka_unit_test(test_required_span_eq),
+        cmocka_unit_test(test_costly_regex_refused),
         cmocka_unit_test(test_tokens_kinds),
         cmocka_unit_test(test_tokens_errors),
         cmocka_unit_test(test_parse_builder_and_dashboard),
