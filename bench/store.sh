@@ -173,6 +173,6 @@ latency "search {} limit 20" "$q/api/search?q=$(enc '{}')&limit=20"
 latency "search root Workflow limit 20" \
   "$q/api/search?q=$(enc '{resource.service.name="Tracing.Worker" && name="Workflow"}')&limit=20"
 latency "search status=error limit 20" "$q/api/search?q=$(enc '{status=error}')&limit=20"
-latency "search workflowId (no match: full scan)" \
+latency "search workflowId (no match; Bloom filters)" \
   "$q/api/search?q=$(enc '{span.workflowId="no-such-workflow"}')&limit=20&start=$(( $(date +%s) - 4 * 3600 ))&end=$(date +%s)"
 stop_store
