@@ -313,6 +313,22 @@ static void put_value(fmt_buf *b, const tql_value *v)
     }
 }
 
+static void put_cond(fmt_buf *b, const tql_cond *c);
+
+/* A left-leaning chain of one operator, as the parser builds it from
+ * "a && b && c", is written flat inside one pair of brackets: bracketing
+ * every link would nest a long chain past the parser's depth limit. */
+static void put_cond_chain(fmt_buf *b, const tql_cond *c, tql_cond_kind kind)
+{
+    if (c->kind != kind) {
+        put_cond(b, c);
+        return;
+    }
+    put_cond_chain(b, c->l, kind);
+    put(b, kind == TQL_C_AND ? " && " : " || ");
+    put_cond(b, c->r);
+}
+
 static void put_cond(fmt_buf *b, const tql_cond *c)
 {
     switch (c->kind) {
@@ -328,12 +344,24 @@ static void put_cond(fmt_buf *b, const tql_cond *c)
     case TQL_C_AND:
     case TQL_C_OR:
         put(b, "(");
-        put_cond(b, c->l);
-        put(b, c->kind == TQL_C_AND ? " && " : " || ");
-        put_cond(b, c->r);
+        put_cond_chain(b, c, c->kind);
         put(b, ")");
         break;
     }
+}
+
+static void put_set(fmt_buf *b, const tql_set *s);
+
+/* Spansets chained with one operator, written flat (see put_cond_chain). */
+static void put_set_chain(fmt_buf *b, const tql_set *s, tql_set_kind kind)
+{
+    if (s->kind != kind) {
+        put_set(b, s);
+        return;
+    }
+    put_set_chain(b, s->l, kind);
+    put(b, kind == TQL_S_AND ? " && " : " || ");
+    put_set(b, s->r);
 }
 
 static void put_set(fmt_buf *b, const tql_set *s)
@@ -345,9 +373,7 @@ static void put_set(fmt_buf *b, const tql_set *s)
         return;
     }
     put(b, "(");
-    put_set(b, s->l);
-    put(b, s->kind == TQL_S_AND ? " && " : " || ");
-    put_set(b, s->r);
+    put_set_chain(b, s, s->kind);
     put(b, ")");
 }
 

@@ -168,8 +168,9 @@ typedef struct tql_query tql_query;
 int tql_parse(const char *q, tql_query **out, char *err, size_t errlen);
 void tql_free(tql_query *q);
 
-/* Write the parsed query in a canonical, fully parenthesized form
- * (e.g. "{(span.a = 1 || (resource.b =~ \"x.*\" && status = error))}").
+/* Write the parsed query in a canonical, parenthesized form: every && and
+ * || group is bracketed, a chain of one operator once
+ * (e.g. "{(span.a = 1 || (resource.b =~ \"x.*\" && status = error && kind = server))}").
  * Truncates to buflen - 1; returns the length it would have had. */
 size_t tql_format(const tql_query *q, char *buf, size_t buflen);
 

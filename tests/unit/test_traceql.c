@@ -131,7 +131,7 @@ static void test_parse_builder_and_dashboard(void **state)
 {
     (void)state;
     check_canon("{resource.service.name=\"x\" && name=\"y\" && status=error && duration>100ms}",
-                "{(((resource.service.name = \"x\" && name = \"y\") && status = error) && duration > 100ms)}");
+                "{(resource.service.name = \"x\" && name = \"y\" && status = error && duration > 100ms)}");
     check_canon("{resource.service.name=\"Tracing.Worker\" && name=\"Workflow\"} | select(span.id, span.workflowId, "
                 "span.startTime, span.endTime, status)",
                 "{(resource.service.name = \"Tracing.Worker\" && name = \"Workflow\")} | select(span.id, "
@@ -144,21 +144,19 @@ static void test_parse_operators_and_literals(void **state)
 {
     (void)state;
     check_canon("{ .a = 1 && .b != 2 && .c > 3 && .d >= 4 && .e < 5 && .f <= 6 }",
-                "{(((((.a = 1 && .b != 2) && .c > 3) && .d >= 4) && .e < 5) && .f <= 6)}");
+                "{(.a = 1 && .b != 2 && .c > 3 && .d >= 4 && .e < 5 && .f <= 6)}");
     check_canon("{ name =~ \"GET .*\" || name !~ `a\\d` }", "{(name =~ \"GET .*\" || name !~ \"a\\\\d\")}");
     check_canon("{ .s = \"q\\\"uo\\\\te\\n\" }", "{.s = \"q\\\"uo\\\\te\\n\"}");
     check_canon("{ .i = -42 && .f = 2.5 && .g = 3.0 && .b = true && .c = false && .n = nil && .m != nil }",
-                "{((((((.i = -42 && .f = 2.5) && .g = 3.0) && .b = true) && .c = false) && .n = nil) && .m != nil)}");
+                "{(.i = -42 && .f = 2.5 && .g = 3.0 && .b = true && .c = false && .n = nil && .m != nil)}");
     check_canon("{ duration > 1.5s && duration < 2m && traceDuration >= 1h && span:duration <= 250us && "
                 "duration != 10ns }",
-                "{((((duration > 1500ms && duration < 2m) && traceDuration >= 1h) && duration <= 250us) && "
-                "duration != 10ns)}");
+                "{(duration > 1500ms && duration < 2m && traceDuration >= 1h && duration <= 250us && duration != 10ns)}");
     check_canon("{ status = ok || status = error || status = unset }",
-                "{((status = ok || status = error) || status = unset)}");
+                "{(status = ok || status = error || status = unset)}");
     check_canon("{ kind = internal || kind = server || kind = client || kind = producer || kind = consumer || "
                 "kind = unspecified }",
-                "{(((((kind = internal || kind = server) || kind = client) || kind = producer) || kind = consumer) || "
-                "kind = unspecified)}");
+                "{(kind = internal || kind = server || kind = client || kind = producer || kind = consumer || kind = unspecified)}");
 }
 
 static void test_parse_fields(void **state)
@@ -166,18 +164,14 @@ static void test_parse_fields(void **state)
     (void)state;
     check_canon("{ span.\"my key\" = 1 && resource.service.name = \"a\" && .x = 1 && event.e = 1 && "
                 "instrumentation.lib = \"l\" }",
-                "{((((span.\"my key\" = 1 && resource.service.name = \"a\") && .x = 1) && event.e = 1) && "
-                "instrumentation.lib = \"l\")}");
+                "{(span.\"my key\" = 1 && resource.service.name = \"a\" && .x = 1 && event.e = 1 && instrumentation.lib = \"l\")}");
     check_canon("{ span:name = \"a\" && span:status = error && span:statusMessage = \"m\" && span:kind = server && "
                 "span:id = \"00\" && span:parentID = \"01\" && trace:id = \"02\" }",
-                "{((((((name = \"a\" && status = error) && statusMessage = \"m\") && kind = server) && span:id = \"00\") "
-                "&& span:parentID = \"01\") && trace:id = \"02\")}");
+                "{(name = \"a\" && status = error && statusMessage = \"m\" && kind = server && span:id = \"00\" && span:parentID = \"01\" && trace:id = \"02\")}");
     check_canon("{ trace:rootName = \"r\" && trace:rootService = \"s\" && trace:duration > 1s && event:name = \"e\" && "
                 "rootName = \"r\" && rootServiceName = \"s\" && statusMessage = \"m\" && instrumentation:name = \"n\" "
                 "&& instrumentation:version = \"v\" }",
-                "{((((((((rootName = \"r\" && rootServiceName = \"s\") && traceDuration > 1s) && event:name = \"e\") && "
-                "rootName = \"r\") && rootServiceName = \"s\") && statusMessage = \"m\") && instrumentation:name = "
-                "\"n\") && instrumentation:version = \"v\")}");
+                "{(rootName = \"r\" && rootServiceName = \"s\" && traceDuration > 1s && event:name = \"e\" && rootName = \"r\" && rootServiceName = \"s\" && statusMessage = \"m\" && instrumentation:name = \"n\" && instrumentation:version = \"v\")}");
     check_canon("{ span.http.status_code = 500 && span.a-b/c = \"d\" }",
                 "{(span.http.status_code = 500 && span.a-b/c = \"d\")}");
 }
