@@ -2,12 +2,12 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/adapters/libuv.h>
 #include <string.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "net/redis_uv.h"
 
 struct wk_intake {
     uv_loop_t *loop;                   /* not owned */
@@ -127,7 +127,7 @@ static void connect_now(wk_intake *in)
         return;
     }
     ac->data = in;
-    if (redisLibuvAttach(ac, in->loop) != REDIS_OK) {
+    if (ex_redis_uv_attach(ac, in->loop) != REDIS_OK) {
         redisAsyncFree(ac);
         schedule_retry(in, "cannot watch the connection to", "out of memory");
         return;

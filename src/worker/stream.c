@@ -9,13 +9,13 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/adapters/libuv.h>
 #include <stdio.h>
 #include <string.h>
 #include <uthash.h>
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "net/redis_uv.h"
 #include "worker/checkpoint.h"
 
 #define HEARTBEAT_BATCH 256 /* entry ids per heartbeat script call */
@@ -241,7 +241,7 @@ static void conn_start(conn *c)
         return;
     }
     ac->data = c;
-    if (redisLibuvAttach(ac, s->loop) != REDIS_OK) {
+    if (ex_redis_uv_attach(ac, s->loop) != REDIS_OK) {
         redisAsyncFree(ac);
         conn_down(c, "cannot watch the connection to", "out of memory");
         return;

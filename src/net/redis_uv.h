@@ -1,0 +1,21 @@
+/* redis_uv.h — runs a hiredis async connection on a libuv loop.
+ *
+ * Our own event adapter (hiredis' documented ev.* hooks) instead of the
+ * one hiredis 0.14 ships in <hiredis/adapters/libuv.h>. That one returns
+ * early when libuv reports an error on the socket, and libuv reports
+ * POLLERR as an error and stops the poll handle: a refused connect or a
+ * connection reset then goes unnoticed until some timeout fires (hiredis
+ * 1.0 fixed it the same way as here). On an error we run hiredis' read
+ * or write handler anyway, so its own read(2), write(2) or SO_ERROR
+ * check finds the failure and the connect or disconnect callback runs at
+ * once. See docs/worker.md. */
+#ifndef EXTRACE_NET_REDIS_UV_H
+#define EXTRACE_NET_REDIS_UV_H
+#include <hiredis/async.h>
+#include <uv.h>
+
+/* Attach ac to loop. REDIS_OK, or REDIS_ERR when ac has an event library
+ * already or memory ran out (ac is untouched then: free it). */
+int ex_redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop);
+
+#endif
