@@ -23,20 +23,47 @@
 #define LINGER_MS       2000 /* wait for the last answers at stop at most this long */
 #define WATCH_MS        1000 /* watchdog period */
 
-/* Keeps each id in ARGV[3..] ours (idle time reset) if it is still
- * pending for consumer ARGV[2] in group ARGV[1] of stream KEYS[1];
- * returns the ids that are not (acked or claimed by someone else). */
-static const char HEARTBEAT_LUA[] =
+/* The scripts below act on entries of group ARGV[1] of stream KEYS[1]
+ * only while they are pending for consumer ARGV[2]: mine(id) says so. */
+#define LUA_MINE                                                              \
+    "local function mine(id)\n"                                               \
+    "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)\n"       \
+    "  return #p == 1 and p[1][2] == ARGV[2]\n"                               \
+    "end\n"
+/* Reset the idle time of id (keep it ours). */
+#define LUA_TOUCH "local function touch(id) redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID') end\n"
+
+/* Keeps each id in ARGV[3..] that is ours ours; returns the others
+ * (acknowledged, or claimed by another consumer). */
+static const char HEARTBEAT_LUA[] = LUA_MINE LUA_TOUCH
     "local lost = {}\n"
     "for i = 3, #ARGV do\n"
-    "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)\n"
-    "  if #p == 1 and p[1][2] == ARGV[2] then\n"
-    "    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')\n"
-    "  else\n"
-    "    lost[#lost + 1] = ARGV[i]\n"
-    "  end\n"
+    "  if mine(ARGV[i]) then touch(ARGV[i]) else lost[#lost + 1] = ARGV[i] end\n"
     "end\n"
     "return lost\n";
+
+/* SET KEYS[2] ARGV[3] PX ARGV[4] if every id in ARGV[5..] is ours (and
+ * keep them so): 1, else 0 and nothing written. */
+static const char CKPT_SAVE_LUA[] = LUA_MINE LUA_TOUCH
+    "for i = 5, #ARGV do if not mine(ARGV[i]) then return 0 end end\n"
+    "for i = 5, #ARGV do touch(ARGV[i]) end\n"
+    "redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])\n"
+    "return 1\n";
+
+/* XACK ARGV[3] and DEL KEYS[2] (if given) when ARGV[3] is ours: 1, else 0. */
+static const char ACK_LUA[] = LUA_MINE
+    "if not mine(ARGV[3]) then return 0 end\n"
+    "redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])\n"
+    "if KEYS[2] then redis.call('DEL', KEYS[2]) end\n"
+    "return 1\n";
+
+/* When ARGV[3] is ours: XADD KEYS[2] with its data ARGV[4] and reason
+ * ARGV[5], and XACK it: 1, else 0. */
+static const char DEAD_LUA[] = LUA_MINE
+    "if not mine(ARGV[3]) then return 0 end\n"
+    "redis.call('XADD', KEYS[2], '*', 'data', ARGV[4], 'reason', ARGV[5], 'source-id', ARGV[3])\n"
+    "redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])\n"
+    "return 1\n";
 
 /* What happens to an entry the stream knows about. */
 enum { T_HELD, T_QUEUED, T_SENT };
@@ -375,15 +402,6 @@ static void cmd_up(conn *c)
 
 /* ---- acknowledging ---- */
 
-static void xadd_dead_cb(redisAsyncContext *ac, void *r, void *privdata)
-{
-    redisReply *reply = r;
-    if (!reply || !ac->data) return;
-    wk_stream *s = ((conn *)ac->data)->s;
-    if (reply->type == REDIS_REPLY_ERROR) ex_error("stream", "XADD %s failed: %s", s->dead_key, reply->str);
-    else s->stats.dead_letters++;
-}
-
 static void xack_cb(redisAsyncContext *ac, void *r, void *privdata)
 {
     redisReply *reply = r;
@@ -395,27 +413,72 @@ static void xack_cb(redisAsyncContext *ac, void *r, void *privdata)
         s->queued++;
         return;
     }
-    if (reply->type == REDIS_REPLY_ERROR) ex_error("stream", "XACK %s %s failed: %s", s->stream, t->id, reply->str);
-    else s->stats.acks += reply->type == REDIS_REPLY_INTEGER ? (uint64_t)reply->integer : 0;
+    const char *what = t->reason ? "moving to the dead letters" : "acknowledging";
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        ex_error("stream", "%s entry %s of %s failed: %s", what, t->id, s->stream,
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected answer");
+    } else if (reply->integer == 1) {
+        s->stats.acks++;
+        if (t->reason) s->stats.dead_letters++;
+    } else {
+        s->stats.acks_lost++;
+        ex_info("stream", "entry %s is another consumer's now: %s it is left to that one", t->id, what);
+    }
     forget(s, t);
 }
 
-/* Send the dead letter (if any) and the XACK of t now. */
+/* EVAL script with the nkeys keys, then group, consumer and the nargs
+ * strings of args (lens NULL: NUL-terminated). REDIS_OK or REDIS_ERR. */
+static int eval(wk_stream *s, redisCallbackFn *cb, void *privdata, const char *script, const char *const *keys,
+                int nkeys, const char *const *args, const size_t *lens, size_t nargs)
+{
+    size_t argc = 3 + (size_t)nkeys + 2 + nargs;
+    const char **argv = ex_malloc(argc * sizeof *argv);
+    size_t *argl = ex_malloc(argc * sizeof *argl);
+    char numkeys[8];
+    int rc = REDIS_ERR;
+    if (argv && argl) {
+        snprintf(numkeys, sizeof numkeys, "%d", nkeys);
+        size_t n = 0;
+        argv[n++] = "EVAL";
+        argv[n++] = script;
+        argv[n++] = numkeys;
+        for (int i = 0; i < nkeys; i++) argv[n++] = keys[i];
+        argv[n++] = s->group;
+        argv[n++] = s->consumer;
+        for (size_t i = 0; i < n; i++) argl[i] = strlen(argv[i]);
+        for (size_t i = 0; i < nargs; i++, n++) {
+            argv[n] = args[i];
+            argl[n] = lens ? lens[i] : strlen(args[i]);
+        }
+        rc = redisAsyncCommandArgv(s->cmd.ac, cb, privdata, (int)argc, argv, argl);
+    }
+    ex_free(argv);
+    ex_free(argl);
+    return rc;
+}
+
+/* Send t's acknowledgement (with its dead letter, or the DEL of its checkpoint) now. */
 static void send_ack(wk_stream *s, tracked *t)
 {
-    if (t->reason) {
-        redisAsyncCommand(s->cmd.ac, xadd_dead_cb, NULL, "XADD %s * data %b reason %s source-id %s", s->dead_key,
-                          t->data ? t->data : "", t->data ? t->len : (size_t)0, t->reason, t->id);
-    }
+    char ckpt_key[sizeof WK_CKPT_KEY_PREFIX + 256];
+    const char *keys[2] = {s->stream, s->dead_key};
+    const char *args[3] = {t->id, t->data ? t->data : "", t->reason};
+    size_t lens[3] = {strlen(t->id), t->data ? t->len : 0, t->reason ? strlen(t->reason) : 0};
     if (t->state == T_QUEUED) s->queued--;
     t->state = T_SENT;
-    if (redisAsyncCommand(s->cmd.ac, xack_cb, t, "XACK %s %s %s", s->stream, s->group, t->id) != REDIS_OK) {
+    int rc;
+    if (t->reason) {
+        rc = eval(s, xack_cb, t, DEAD_LUA, keys, 2, args, lens, 3);
+    } else {
+        snprintf(ckpt_key, sizeof ckpt_key, WK_CKPT_KEY_PREFIX "%s", t->ckpt ? t->ckpt : "");
+        keys[1] = ckpt_key;
+        rc = eval(s, xack_cb, t, ACK_LUA, keys, t->ckpt ? 2 : 1, args, NULL, 1);
+    }
+    if (rc != REDIS_OK) {
         t->state = T_QUEUED;
         s->queued++;
-        return;
     }
-    /* Right behind the XACK on the same connection; if lost, the key expires by its TTL. */
-    if (t->ckpt) redisAsyncCommand(s->cmd.ac, NULL, NULL, "DEL " WK_CKPT_KEY_PREFIX "%s", t->ckpt);
 }
 
 static void flush_outbox(wk_stream *s)
@@ -500,17 +563,8 @@ static void heartbeat_cb(redisAsyncContext *ac, void *r, void *privdata)
 /* One EVAL of HEARTBEAT_LUA over up to HEARTBEAT_BATCH held ids. */
 static void send_heartbeat(wk_stream *s, const char **ids, size_t n)
 {
-    const char *argv[5 + HEARTBEAT_BATCH];
-    size_t lens[5 + HEARTBEAT_BATCH];
-    argv[0] = "EVAL";
-    argv[1] = HEARTBEAT_LUA;
-    argv[2] = "1";
-    argv[3] = s->stream;
-    argv[4] = s->group;
-    argv[5] = s->consumer;
-    for (size_t i = 0; i < n; i++) argv[6 + i] = ids[i];
-    for (size_t i = 0; i < 6 + n; i++) lens[i] = strlen(argv[i]);
-    redisAsyncCommandArgv(s->cmd.ac, heartbeat_cb, NULL, (int)(6 + n), argv, lens);
+    const char *keys[1] = {s->stream};
+    eval(s, heartbeat_cb, NULL, HEARTBEAT_LUA, keys, 1, ids, NULL, n);
 }
 
 static void heartbeat(wk_stream *s)
@@ -521,7 +575,7 @@ static void heartbeat(wk_stream *s)
     HASH_ITER(hh, s->by_id, t, tmp) {
         if (t->state != T_HELD) continue;
         ids[n++] = t->id;
-        if (n == HEARTBEAT_BATCH - 1) { /* argv has room for 6 + n */
+        if (n == HEARTBEAT_BATCH) {
             send_heartbeat(s, ids, n);
             n = 0;
         }
@@ -620,26 +674,59 @@ static void watch_cb(uv_timer_t *t)
 
 /* ---- checkpoints ---- */
 
-static void ckpt_set_cb(redisAsyncContext *ac, void *r, void *privdata)
+/* A checkpoint write in flight. */
+typedef struct save_req {
+    wk_stream_save_cb cb; /* the caller's, or NULL */
+    void *tag;            /* passed back */
+} save_req;
+
+static void ckpt_save_cb(redisAsyncContext *ac, void *r, void *privdata)
 {
     redisReply *reply = r;
-    if (!ac->data) return;
+    save_req *q = privdata;
     wk_stream *s = ((conn *)ac->data)->s;
-    if (reply && reply->type != REDIS_REPLY_ERROR) {
-        s->stats.ckpt_saved++;
-        return;
-    }
-    s->stats.ckpt_save_failed++;
-    if (reply) ex_error("stream", "checkpoint write refused: %s", reply->str);
+    wk_ckpt_result res = WK_CKPT_FAILED;
+    if (reply && reply->type == REDIS_REPLY_INTEGER) res = reply->integer == 1 ? WK_CKPT_SAVED : WK_CKPT_LOST;
+    else if (reply)
+        ex_error("stream", "checkpoint write refused: %s", reply->type == REDIS_REPLY_ERROR ? reply->str : "?");
+    if (res == WK_CKPT_SAVED) s->stats.ckpt_saved++;
+    else if (res == WK_CKPT_LOST) s->stats.ckpt_lost++;
+    else s->stats.ckpt_save_failed++;
+    if (q->cb) q->cb(s->arg, q->tag, res);
+    ex_free(q);
 }
 
-void wk_stream_ckpt_save(wk_stream *s, const char *workflow_id, const uint8_t *blob, size_t len, int64_t ttl_ns)
+void wk_stream_ckpt_save(wk_stream *s, const char *workflow_id, const char (*ids)[WK_STREAM_ID_MAX], size_t nids,
+                         const uint8_t *blob, size_t len, int64_t ttl_ns, wk_stream_save_cb cb, void *tag)
 {
+    char key[sizeof WK_CKPT_KEY_PREFIX + 256], ttl[24];
     long long ttl_ms = ttl_ns / EX_NS_PER_MS;
-    if (ttl_ms < 1000) ttl_ms = 1000;
-    if (!s->cmd.up || redisAsyncCommand(s->cmd.ac, ckpt_set_cb, NULL, "SET " WK_CKPT_KEY_PREFIX "%s %b PX %lld",
-                                        workflow_id, blob, len, ttl_ms) != REDIS_OK)
-        s->stats.ckpt_save_failed++;
+    snprintf(key, sizeof key, WK_CKPT_KEY_PREFIX "%s", workflow_id);
+    snprintf(ttl, sizeof ttl, "%lld", ttl_ms < 1000 ? 1000 : ttl_ms);
+    const char *keys[2] = {s->stream, key};
+    const char **args = ex_malloc((2 + nids) * sizeof *args);
+    size_t *lens = ex_malloc((2 + nids) * sizeof *lens);
+    save_req *q = s->cmd.up && s->group_ok ? ex_malloc(sizeof *q) : NULL;
+    int rc = REDIS_ERR;
+    if (args && lens && q) {
+        q->cb = cb;
+        q->tag = tag;
+        args[0] = (const char *)blob;
+        lens[0] = len;
+        args[1] = ttl;
+        lens[1] = strlen(ttl);
+        for (size_t i = 0; i < nids; i++) {
+            args[2 + i] = ids[i];
+            lens[2 + i] = strlen(ids[i]);
+        }
+        rc = eval(s, ckpt_save_cb, q, CKPT_SAVE_LUA, keys, 2, args, lens, 2 + nids);
+    }
+    ex_free(args);
+    ex_free(lens);
+    if (rc == REDIS_OK) return;
+    ex_free(q);
+    s->stats.ckpt_save_failed++;
+    if (cb) cb(s->arg, tag, WK_CKPT_FAILED);
 }
 
 /* A GET in flight. */

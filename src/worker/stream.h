@@ -10,18 +10,26 @@
  *          own pending entries (id 0 onwards, delivered with resumed = 1),
  *          then new ones (">").
  *   cmd  — XGROUP CREATE <stream> <group> 0 MKSTREAM (BUSYGROUP is fine),
- *          XACK, XADD <stream>:dead, checkpoints (SET/GET/DEL), the
+ *          acknowledgements and dead letters (XACK, XADD <stream>:dead),
+ *          checkpoints (SET, GET, DEL), the
  *          periodic XAUTOCLAIM of entries idle for claim_idle (delivered
  *          with resumed = 1) and the ownership heartbeat.
  * Every delivered entry is held — kept ours by a heartbeat every third
  * of claim_idle (an XCLAIM … JUSTID that only touches entries still ours,
  * in one Lua script) — until the caller acks, dead-letters or releases
- * it; held entries are not delivered again. Acknowledgements and dead letters asked for while cmd is down wait in a
- * bounded outbox and are sent after the reconnect; entries waiting there
- * are not delivered again meanwhile. Checkpoint writes while cmd is down
- * are dropped (counted; the next state change writes again). A watchdog
- * PINGs both connections every second and reconnects one that has not
- * answered within block_ns + connect_timeout_ns. */
+ * it; held entries are not delivered again.
+ *
+ * Ownership decides what a consumer may still do with an entry: another
+ * consumer may have claimed it (this one looked idle, e.g. across a
+ * Redis restart). So checkpoint writes, acknowledgements and dead
+ * letters are Lua scripts that act only while every entry concerned is
+ * still pending for this consumer, and report when it is not (LOST):
+ * the new owner resumes from the last checkpoint this one wrote, and
+ * only one of them may go on. Acknowledgements and dead letters asked
+ * for while cmd is down wait in a bounded outbox and are sent after the
+ * reconnect; entries waiting there are not delivered again meanwhile.
+ * A watchdog PINGs both connections every second and reconnects one
+ * that has not answered within block_ns + connect_timeout_ns. */
 #ifndef EXTRACE_WORKER_STREAM_H
 #define EXTRACE_WORKER_STREAM_H
 #include <stddef.h>
@@ -39,6 +47,14 @@ typedef struct wk_stream wk_stream;
  * and resumed = 1 when it was pending already (ours after a restart or
  * reconnect, or claimed from another consumer): look for a checkpoint. */
 typedef void (*wk_stream_entry_cb)(void *arg, const char *id, const char *data, size_t len, int resumed);
+/* Answer of wk_stream_ckpt_save. */
+typedef enum wk_ckpt_result {
+    WK_CKPT_SAVED,  /* written (every entry was ours; their idle time is reset) */
+    WK_CKPT_LOST,   /* not written: an entry is another consumer's now, or acknowledged */
+    WK_CKPT_FAILED  /* Redis down, refused, or gone before answering: written or not */
+} wk_ckpt_result;
+typedef void (*wk_stream_save_cb)(void *arg, void *tag, wk_ckpt_result result);
+
 /* Both connections are up and the group exists (1), or not (0). */
 typedef void (*wk_stream_state_cb)(void *arg, int ready);
 /* Answer of wk_stream_ckpt_load: the blob (NULL if there is none, len 0)
@@ -65,10 +81,12 @@ typedef struct wk_stream_stats {
     uint64_t entries_resumed;  /* of which pending already or claimed */
     uint64_t entries_claimed;  /* taken over from idle consumers with XAUTOCLAIM */
     uint64_t acks;             /* entries acknowledged (XACK confirmed) */
+    uint64_t acks_lost;        /* acks / dead letters not done: the entry was another consumer's by then */
     uint64_t dead_letters;     /* entries moved to <stream>:dead */
     uint64_t outbox_dropped;   /* acks / dead letters dropped at outbox_max (left pending) */
     uint64_t ckpt_saved;       /* checkpoints written */
     uint64_t ckpt_save_failed; /* checkpoint writes dropped (disconnected) or refused */
+    uint64_t ckpt_lost;        /* checkpoint writes not done: an entry was another consumer's */
     uint64_t connects;         /* successful (re)connections, both connections */
 } wk_stream_stats;
 
@@ -77,17 +95,25 @@ wk_stream *wk_stream_new(uv_loop_t *loop, const wk_stream_config *cfg, wk_stream
                          wk_stream_state_cb on_state, void *arg);
 /* 1 while both connections are up and the group exists. */
 int wk_stream_ready(const wk_stream *s);
-/* Acknowledge entry `id` (XACK now, or after the reconnect), then DEL the
- * checkpoint of ckpt_workflow_id unless it is NULL. */
+/* Acknowledge entry `id` (now, or after the reconnect) if it is still
+ * ours, and then DEL the checkpoint of ckpt_workflow_id unless it is
+ * NULL; an entry claimed by another consumer meanwhile is left to it
+ * (counted in acks_lost), its checkpoint too. */
 void wk_stream_ack(wk_stream *s, const char *id, const char *ckpt_workflow_id);
-/* Move entry `id` to <stream>:dead with its data and `reason`, then ack it. */
+/* Move entry `id` to <stream>:dead with its data and `reason`, then ack
+ * it; like wk_stream_ack, only while it is ours. */
 void wk_stream_dead_letter(wk_stream *s, const char *id, const char *data, size_t len, const char *reason);
 /* Give up entry `id` without acknowledging it: it stays pending, stops
  * being kept ours by the heartbeat, and is claimed again (by any worker,
  * this one included) once idle for claim_idle. */
 void wk_stream_release(wk_stream *s, const char *id);
-/* SET extrace:ckpt:<workflow id> blob PX ttl (fire and forget). */
-void wk_stream_ckpt_save(wk_stream *s, const char *workflow_id, const uint8_t *blob, size_t len, int64_t ttl_ns);
+/* SET extrace:ckpt:<workflow id> blob PX ttl if each of the nids entries
+ * is still pending for this consumer (one script, so a claim happens
+ * either before, and nothing is written, or after, and the claimer reads
+ * this blob). cb (may be NULL) runs exactly once with tag: later with the
+ * answer, or inside this call when cmd is down (FAILED). */
+void wk_stream_ckpt_save(wk_stream *s, const char *workflow_id, const char (*ids)[WK_STREAM_ID_MAX], size_t nids,
+                         const uint8_t *blob, size_t len, int64_t ttl_ns, wk_stream_save_cb cb, void *tag);
 /* GET the checkpoint of workflow_id; cb(arg, tag, …) runs exactly once:
  * with the answer, or with found = -1 when the connection goes down
  * first (also during wk_stream_stop) or is down already (then inside

@@ -1,13 +1,6 @@
 /* worker.c — wiring of intake, registry, poller, monitors, export and
- * admin HTTP on one libuv loop. */
-#include "core/mem.h"
-
-/* The holds map below allocates through our wrapper and leaves an item
- * out (hh.tbl == NULL) when that fails. */
-#define uthash_malloc(sz)    ex_malloc(sz)
-#define uthash_free(ptr, sz) ex_free(ptr)
-#define HASH_NONFATAL_OOM 1
-
+ * admin HTTP on one libuv loop. Stream mode's holds and checkpoints are
+ * in durable.c. */
 #include "worker/worker.h"
 
 #include <inttypes.h>
@@ -20,71 +13,20 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
-#include "otel/pipeline.h"
 #include "otel/resource.h"
-#include "worker/admin.h"
-#include "worker/checkpoint.h"
 #include "worker/event.h"
-#include "worker/intake.h"
-#include "worker/metrics.h"
-#include "worker/poller.h"
 #include "worker/spans.h"
-#include "worker/stream.h"
+#include "worker/worker_int.h"
 
 #define WARN_BUDGET_PER_SEC 20 /* rejected-event warnings logged per second, the rest summed up */
 #define SCOPE_NAME "sample-tracing"
-#define CKPT_MARGIN_NS (3600 * EX_NS_PER_SEC) /* checkpoint TTL beyond the monitor's deadline */
 #define STREAM_COUNT 64                        /* entries per XREADGROUP / XAUTOCLAIM */
 #define STREAM_BLOCK_NS (2 * EX_NS_PER_SEC)    /* BLOCK of XREADGROUP */
 
-struct wk_worker;
+int64_t wk_now_ns(void) { return ex_clock_now(ex_clock_real()); }
 
-/* Durable intake: the stream entries behind one workflow, from the first
- * entry until its trace is delivered (then they are acknowledged) or
- * given up (then they are released, still pending). */
-typedef struct wk_hold {
-    UT_hash_handle hh;          /* in wk_worker.holds, keyed by workflow_id */
-    struct wk_worker *w;        /* not owned */
-    int64_t submitted_ns;       /* SubmittedAt of the first entry */
-    size_t nids, cap;           /* entry ids held, slots allocated */
-    char (*ids)[WK_STREAM_ID_MAX]; /* owned: the entries (duplicates included) */
-    char workflow_id[WM_ID_MAX + 1]; /* the key */
-} wk_hold;
-
-/* Counters of the durable intake that wk_metrics does not have. */
-typedef struct wk_durable_stats {
-    uint64_t restored;        /* monitors resumed from a checkpoint */
-    uint64_t ckpt_rejected;   /* checkpoints that could not be decoded */
-    uint64_t undelivered;     /* traces not delivered: entries left pending */
-} wk_durable_stats;
-
-typedef struct wk_worker {
-    uv_loop_t loop;           /* the one loop everything runs on */
-    const wk_options *opt;    /* not owned */
-    const char *ns;           /* service.namespace: names the traces */
-    ex_rng rng;               /* jitter */
-    wk_registry reg;          /* watched workflows */
-    wk_metrics metrics;       /* counters behind /metrics */
-    wk_poller *poller;        /* owned; NULL once stopped */
-    wk_intake *intake;        /* owned; NULL once stopped (pub/sub mode) */
-    wk_stream *stream;        /* owned; NULL once stopped (stream mode) */
-    wk_hold *holds;           /* stream mode: uthash of workflows and their entries */
-    wk_durable_stats durable; /* stream mode counters */
-    wk_admin *admin;          /* owned; NULL once stopped */
-    exo_pipeline *pipeline;   /* owned; NULL once destroyed */
-    uv_timer_t timer;         /* the registry's one timer */
-    int64_t armed_due;        /* due time the timer is set for, INT64_MAX if none */
-    uv_signal_t sigint, sigterm; /* stop signals */
-    int stopping;             /* a stop signal was received */
-    int64_t warn_window;      /* start (mono ns) of the current warning budget window */
-    int warn_used;            /* warnings logged in that window */
-    uint64_t warn_suppressed; /* warnings not logged since the last one */
-} wk_worker;
-
-static int64_t now_ns(void) { return ex_clock_now(ex_clock_real()); }
-
-/* Log a warning about an event, at most WARN_BUDGET_PER_SEC a second. */
-static void event_warn(wk_worker *w, const char *msg)
+/* At most WARN_BUDGET_PER_SEC a second. */
+void wk_event_warn(wk_worker *w, const char *msg)
 {
     int64_t mono = ex_mono_ns();
     if (mono - w->warn_window >= EX_NS_PER_SEC) {
@@ -108,7 +50,7 @@ static void timer_cb(uv_timer_t *t);
 
 /* Point the one timer at the earliest due time. A due poll that waits for
  * a free slot needs no timer: the end of a running poll dispatches it. */
-static void arm(wk_worker *w, int64_t now)
+void wk_arm(wk_worker *w, int64_t now)
 {
     if (w->stopping) return;
     int64_t due = wk_registry_next_due(&w->reg);
@@ -133,92 +75,14 @@ static void dispatch(wk_worker *w, int64_t now)
 {
     if (w->stopping) return;
     wk_registry_dispatch(&w->reg, now, &sched_ops, w);
-    arm(w, now);
+    wk_arm(w, now);
 }
 
 static void timer_cb(uv_timer_t *t)
 {
     wk_worker *w = t->data;
     w->armed_due = INT64_MAX;
-    dispatch(w, now_ns());
-}
-
-/* ---- durable intake: holds and checkpoints ---- */
-
-static wk_hold *hold_find(const wk_worker *w, const char *workflow_id)
-{
-    wk_hold *h = NULL;
-    HASH_FIND_STR(w->holds, workflow_id, h);
-    return h;
-}
-
-/* Add entry `id` to h (once). 0, or -1 when out of memory. */
-static int hold_add_id(wk_hold *h, const char *id)
-{
-    for (size_t i = 0; i < h->nids; i++)
-        if (strcmp(h->ids[i], id) == 0) return 0;
-    if (h->nids == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 1;
-        void *p = ex_realloc(h->ids, cap * sizeof *h->ids);
-        if (!p) return -1;
-        h->ids = p;
-        h->cap = cap;
-    }
-    snprintf(h->ids[h->nids++], WK_STREAM_ID_MAX, "%s", id);
-    return 0;
-}
-
-static void hold_free(wk_hold *h)
-{
-    if (!h) return;
-    ex_free(h->ids);
-    ex_free(h);
-}
-
-/* h is out of the map: leave its entries pending (claimed again later) and free it. */
-static void hold_release(wk_worker *w, wk_hold *h)
-{
-    for (size_t i = 0; w->stream && i < h->nids; i++) wk_stream_release(w->stream, h->ids[i]);
-    hold_free(h);
-}
-
-/* Save m's state under extrace:ckpt:<id> until its deadline plus a margin. */
-static void ckpt_save(wk_worker *w, const wm_monitor *m)
-{
-    uint8_t *blob;
-    size_t len;
-    if (!w->stream) return;
-    if (wk_ckpt_encode(m, &blob, &len) != 0) {
-        ex_error("worker", "workflow %s: out of memory encoding its checkpoint; not saved", m->workflow_id);
-        return;
-    }
-    int64_t now = now_ns(), deadline = wm_monitor_deadline(m);
-    int64_t left = !wm_monitor_done(m) && deadline > now ? deadline - now : 0;
-    if (left > 31 * 86400 * EX_NS_PER_SEC) left = 31 * 86400 * EX_NS_PER_SEC;
-    wk_stream_ckpt_save(w->stream, m->workflow_id, blob, len, left + CKPT_MARGIN_NS);
-    ex_free(blob);
-}
-
-/* The pipeline's verdict on a workflow's trace: acknowledge its entries
- * and drop its checkpoint once delivered; else leave them pending. */
-static void export_done(void *arg, int delivered)
-{
-    wk_hold *h = arg;
-    wk_worker *w = h->w;
-    if (!w->stream) {
-        hold_free(h);
-        return;
-    }
-    if (!delivered) {
-        w->durable.undelivered++;
-        ex_warn("worker", "workflow %s: its trace was not delivered; its %zu stream entr%s stay%s pending and will "
-                "be claimed and exported again from the checkpoint", h->workflow_id, h->nids,
-                h->nids == 1 ? "y" : "ies", h->nids == 1 ? "s" : "");
-        hold_release(w, h);
-        return;
-    }
-    for (size_t i = 0; i < h->nids; i++) wk_stream_ack(w->stream, h->ids[i], h->workflow_id);
-    hold_free(h);
+    dispatch(w, wk_now_ns());
 }
 
 /* ---- finishing a workflow ---- */
@@ -230,40 +94,52 @@ static wk_result result_of(const wm_monitor *m)
     return WK_RESULT_ERROR;
 }
 
-/* The monitor of e is done: count it, build its spans, hand them to the
- * pipeline, forget the workflow. With a stream, the final state is
- * checkpointed first (a worker that dies before the acknowledgement is
- * replaced by one that exports the same trace again, identically) and
- * the entries are acknowledged once the pipeline delivered the trace. */
-static void finish(wk_worker *w, wk_entry *e)
+int wk_submit_trace(wk_worker *w, const wm_monitor *m, exo_submit_cb done_cb, void *arg)
 {
-    wm_monitor *m = wk_registry_remove(&w->reg, e);
     wk_result res = result_of(m);
-    wk_hold *h = w->stream ? hold_find(w, m->workflow_id) : NULL;
-    if (h) HASH_DELETE(hh, w->holds, h);
-    ckpt_save(w, m);
     w->metrics.workflows_finished[res]++;
     exo_span **spans = NULL;
     size_t n = 0;
     int rc = wm_build_spans(m, w->ns, &spans, &n);
     if (rc != 0) {
         ex_error("worker", "workflow %s: could not build its spans (error %d, out of memory?); trace lost%s",
-                 m->workflow_id, rc, h ? " here (its stream entries stay pending)" : "");
-        if (h) hold_release(w, h);
-    } else {
-        ex_debug("worker", "workflow %s finished (%s) after %" PRIu32 " polls: exporting %zu spans", m->workflow_id,
-                 wk_result_name(res), m->polls, n);
-        exo_pipeline_submit(w->pipeline, spans, n, h ? export_done : NULL, h);
-        ex_free(spans); /* the pipeline owns the spans, not the array */
+                 m->workflow_id, rc, w->stream ? " here (its stream entries stay pending)" : "");
+        return -1;
     }
+    ex_debug("worker", "workflow %s finished (%s) after %" PRIu32 " polls: exporting %zu spans", m->workflow_id,
+             wk_result_name(res), m->polls, n);
+    exo_pipeline_submit(w->pipeline, spans, n, done_cb, arg);
+    ex_free(spans); /* the pipeline owns the spans, not the array */
+    return 0;
+}
+
+/* The monitor of e is done: out of the registry, and its trace to the
+ * export (with a stream, once its final checkpoint is in Redis). */
+static void finish(wk_worker *w, wk_entry *e)
+{
+    wm_monitor *m = wk_registry_remove(&w->reg, e);
+    if (w->stream) {
+        wd_finished(w, m);
+        return;
+    }
+    wk_submit_trace(w, m, NULL, NULL);
     wm_monitor_free(m);
+}
+
+/* Stream mode: stop watching e if another consumer took its workflow over. 1 if so. */
+static int dropped_if_lost(wk_worker *w, wk_entry *e)
+{
+    if (!w->stream || !wd_lost(w, e->mon->workflow_id)) return 0;
+    wm_monitor_free(wk_registry_remove(&w->reg, e));
+    return 1;
 }
 
 static void expire_op(void *arg, wk_entry *e)
 {
     wk_worker *w = arg;
+    if (dropped_if_lost(w, e)) return;
     ex_debug("worker", "workflow %s: monitor timed out", e->mon->workflow_id);
-    wm_monitor_timeout(e->mon, now_ns());
+    wm_monitor_timeout(e->mon, wk_now_ns());
     finish(w, e);
 }
 
@@ -284,9 +160,9 @@ static void poll_op(void *arg, wk_entry *e)
     if (wk_poller_start(w->poller, e->mon->workflow_id, e) == 0) return;
     /* curl refused the transfer (out of memory): count it, try next interval. */
     w->metrics.poll_errors[WK_POLL_ERR_CONNECT]++;
-    wm_monitor_poll_failed(e->mon, now_ns(), WK_POLL_ERR_CONNECT);
+    wm_monitor_poll_failed(e->mon, wk_now_ns(), WK_POLL_ERR_CONNECT);
     ex_warn("worker", "workflow %s: could not start a poll; retrying at the next interval", e->mon->workflow_id);
-    reschedule(w, e, now_ns(), -1);
+    reschedule(w, e, wk_now_ns(), -1);
 }
 
 static void poll_done(void *arg, void *tag, const wk_poll_result *r)
@@ -294,7 +170,11 @@ static void poll_done(void *arg, void *tag, const wk_poll_result *r)
     wk_worker *w = arg;
     wk_entry *e = tag;
     if (r->outcome == WK_POLL_ABORTED) return; /* shutting down */
-    int64_t now = now_ns();
+    int64_t now = wk_now_ns();
+    if (dropped_if_lost(w, e)) {
+        dispatch(w, now);
+        return;
+    }
     int done = 0, changed = 0;
     w->metrics.polls++;
     wk_histogram_observe(&w->metrics.poll_duration, r->seconds);
@@ -312,7 +192,7 @@ static void poll_done(void *arg, void *tag, const wk_poll_result *r)
     if (done) {
         finish(w, e); /* checkpoints the final state */
     } else {
-        if (changed) ckpt_save(w, e->mon); /* every state change, not every poll */
+        if (changed && w->stream) wd_changed(w, e->mon); /* checkpoint every state change, not every poll */
         /* A 429/503's Retry-After (else -1) holds the next poll back. */
         reschedule(w, e, now, r->outcome == WK_POLL_OK ? -1 : r->retry_after_ns);
     }
@@ -332,7 +212,7 @@ static void on_event(void *arg, const char *payload, size_t len)
     if (wk_event_parse(payload, len, &ev, &reason, why, sizeof why) != 0) {
         w->metrics.events_rejected[reason]++;
         snprintf(msg, sizeof msg, "event rejected (%s): %s", wk_reject_name(reason), why);
-        event_warn(w, msg);
+        wk_event_warn(w, msg);
         return;
     }
     if (wk_registry_find(&w->reg, ev.workflow_id)) {
@@ -340,158 +220,25 @@ static void on_event(void *arg, const char *payload, size_t len)
         ex_debug("worker", "workflow %s is already watched: duplicate event ignored", ev.workflow_id);
         return;
     }
-    int64_t now = now_ns();
+    int64_t now = wk_now_ns();
     wm_monitor *m = wm_monitor_new(ev.workflow_id, ev.submitted_ns, now, w->opt->timeout_ns);
     int rc = m ? wk_registry_add(&w->reg, m, now, NULL) : WK_REG_NOMEM;
     if (rc == 0) {
         w->metrics.workflows_started++;
-        arm(w, now);
+        wk_arm(w, now);
         return;
     }
     wm_monitor_free(m);
     w->metrics.events_rejected[WK_REJECT_CAPACITY]++;
     snprintf(msg, sizeof msg, "event rejected (capacity): workflow %s: %s", ev.workflow_id,
              rc == WK_REG_FULL ? "--max-workflows workflows are watched already" : "out of memory");
-    event_warn(w, msg);
+    wk_event_warn(w, msg);
 }
 
 static void on_intake_state(void *arg, int subscribed)
 {
     wk_worker *w = arg;
     if (subscribed) w->metrics.redis_connects++;
-}
-
-/* ---- durable intake: stream entries ---- */
-
-static void finish(wk_worker *w, wk_entry *e);
-
-/* Watch h's workflow with m (restored from a checkpoint) or a new monitor. */
-static void start_watch(wk_worker *w, wk_hold *h, wm_monitor *m)
-{
-    int64_t now = now_ns();
-    int fresh = m == NULL;
-    if (!m) m = wm_monitor_new(h->workflow_id, h->submitted_ns, now, w->opt->timeout_ns);
-    wk_entry *e = NULL;
-    int rc = m ? wk_registry_add(&w->reg, m, now, &e) : WK_REG_NOMEM;
-    if (rc != 0) {
-        wm_monitor_free(m);
-        HASH_DELETE(hh, w->holds, h);
-        w->metrics.events_rejected[WK_REJECT_CAPACITY]++;
-        ex_warn("worker", "workflow %s: %s; its stream entries stay pending for a later claim", h->workflow_id,
-                rc == WK_REG_FULL ? "--max-workflows workflows are watched already" : "out of memory");
-        hold_release(w, h);
-        return;
-    }
-    w->metrics.workflows_started++;
-    if (wm_monitor_done(m)) { /* resumed after its trace was built: export the same trace again */
-        finish(w, e);
-        return;
-    }
-    if (fresh) ckpt_save(w, m); /* its creation time starts the timeout, for whoever resumes it */
-    arm(w, now);
-}
-
-static void ckpt_loaded(void *arg, void *tag, int found, const uint8_t *blob, size_t len)
-{
-    wk_worker *w = arg;
-    wk_hold *h = tag;
-    if (w->stopping) return; /* h stays in the map, freed at exit */
-    if (found < 0) {
-        HASH_DELETE(hh, w->holds, h);
-        ex_warn("worker", "workflow %s: cannot read its checkpoint (Redis unavailable); its stream entries stay "
-                "pending for a later claim", h->workflow_id);
-        hold_release(w, h);
-        return;
-    }
-    wm_monitor *m = NULL;
-    if (found) {
-        char why[256];
-        m = wk_ckpt_decode(blob, len, why, sizeof why);
-        if (m && strcmp(m->workflow_id, h->workflow_id) != 0) {
-            snprintf(why, sizeof why, "it holds workflow %.128s", m->workflow_id);
-            wm_monitor_free(m);
-            m = NULL;
-        }
-        if (!m) {
-            w->durable.ckpt_rejected++;
-            ex_error("worker", "checkpoint %s%s unusable: %s; watching the workflow from the start again",
-                     WK_CKPT_KEY_PREFIX, h->workflow_id, why);
-        } else {
-            w->durable.restored++;
-            ex_info("worker", "workflow %s resumed from its checkpoint (%u events, %s)", h->workflow_id, m->nevents,
-                    wm_monitor_done(m) ? "done: exporting again" : "running");
-        }
-    }
-    start_watch(w, h, m);
-}
-
-static void on_stream_entry(void *arg, const char *id, const char *data, size_t len, int resumed)
-{
-    wk_worker *w = arg;
-    wk_event ev;
-    wk_reject reason;
-    char why[512], msg[700];
-    w->metrics.events_received++;
-    if (w->stopping) {
-        wk_stream_release(w->stream, id); /* stays pending: read again after the restart */
-        return;
-    }
-    if (!data || wk_event_parse(data, len, &ev, &reason, why, sizeof why) != 0) {
-        if (!data) reason = WK_REJECT_MISSING_FIELD;
-        snprintf(msg, sizeof msg, "%s: %s", wk_reject_name(reason), data ? why : "the entry has no \"data\" field");
-        w->metrics.events_rejected[reason]++;
-        wk_stream_dead_letter(w->stream, id, data, len, msg);
-        snprintf(why, sizeof why, "stream entry %s rejected (%.400s); moved to %s:dead", id, msg, w->opt->stream);
-        event_warn(w, why);
-        return;
-    }
-    wk_hold *h = hold_find(w, ev.workflow_id);
-    if (h) { /* acknowledged together with the watched one, once its trace is delivered */
-        w->metrics.events_duplicate++;
-        if (hold_add_id(h, id) != 0) wk_stream_release(w->stream, id);
-        ex_debug("worker", "workflow %s is already watched: entry %s joins it", ev.workflow_id, id);
-        return;
-    }
-    if (HASH_COUNT(w->holds) >= w->opt->sched.max_entries || !(h = ex_calloc(1, sizeof *h)) ||
-        hold_add_id(h, id) != 0) {
-        w->metrics.events_rejected[WK_REJECT_CAPACITY]++;
-        snprintf(msg, sizeof msg, "stream entry %s (workflow %s) left pending: %s", id, ev.workflow_id,
-                 h ? "out of memory" : "--max-workflows workflows are watched already");
-        event_warn(w, msg);
-        hold_free(h);
-        wk_stream_release(w->stream, id);
-        return;
-    }
-    h->w = w;
-    h->submitted_ns = ev.submitted_ns;
-    snprintf(h->workflow_id, sizeof h->workflow_id, "%s", ev.workflow_id);
-    HASH_ADD_STR(w->holds, workflow_id, h);
-    if (!h->hh.tbl) {
-        ex_error("worker", "stream entry %s: out of memory; left pending", id);
-        hold_release(w, h);
-        return;
-    }
-    if (!resumed) {
-        start_watch(w, h, NULL);
-        return;
-    }
-    wk_stream_ckpt_load(w->stream, h->workflow_id, ckpt_loaded, h); /* may answer at once */
-}
-
-static void on_stream_state(void *arg, int ready)
-{
-    wk_worker *w = arg;
-    if (ready) w->metrics.redis_connects++;
-}
-
-/* Free every hold left at exit (their entries stay pending). */
-static void holds_clear(wk_worker *w)
-{
-    wk_hold *h, *tmp;
-    HASH_ITER(hh, w->holds, h, tmp) {
-        HASH_DELETE(hh, w->holds, h);
-        hold_free(h);
-    }
 }
 
 /* ---- admin ---- */
@@ -501,38 +248,6 @@ static int admin_ready(void *arg)
     wk_worker *w = arg;
     if (w->opt->stream) return !w->stopping && wk_stream_ready(w->stream);
     return !w->stopping && wk_intake_subscribed(w->intake);
-}
-
-/* One counter family with a single sample. */
-static void counter(wk_text *t, const char *name, const char *help, uint64_t v)
-{
-    wk_prom_family(t, name, "counter", help);
-    wk_prom_sample(t, name, NULL, NULL, (double)v);
-}
-
-/* The durable intake's counters (stream mode only). */
-static void render_stream_metrics(wk_worker *w, wk_text *t)
-{
-    wk_stream_stats st;
-    wk_stream_get_stats(w->stream, &st);
-    counter(t, "extrace_stream_entries_total", "Stream entries delivered to the worker, resumed ones included.",
-            st.entries_read);
-    counter(t, "extrace_stream_entries_resumed_total", "Entries that were pending already (own after a restart, or "
-            "claimed).", st.entries_resumed);
-    counter(t, "extrace_stream_entries_claimed_total", "Entries taken over from idle consumers (XAUTOCLAIM).",
-            st.entries_claimed);
-    counter(t, "extrace_stream_acks_total", "Entries acknowledged after their trace was delivered.", st.acks);
-    counter(t, "extrace_stream_dead_letters_total", "Malformed entries moved to <stream>:dead.", st.dead_letters);
-    counter(t, "extrace_stream_ack_dropped_total", "Acknowledgements dropped while Redis was down (left pending).",
-            st.outbox_dropped);
-    counter(t, "extrace_checkpoints_saved_total", "Monitor checkpoints written to Redis.", st.ckpt_saved);
-    counter(t, "extrace_checkpoint_save_failures_total", "Checkpoint writes dropped or refused.",
-            st.ckpt_save_failed);
-    counter(t, "extrace_checkpoints_restored_total", "Monitors resumed from a checkpoint.", w->durable.restored);
-    counter(t, "extrace_checkpoints_rejected_total", "Checkpoints that could not be decoded.",
-            w->durable.ckpt_rejected);
-    counter(t, "extrace_traces_undelivered_total", "Traces the export did not deliver (entries left pending).",
-            w->durable.undelivered);
 }
 
 static int admin_metrics(void *arg, wk_text *out)
@@ -553,7 +268,7 @@ static int admin_metrics(void *arg, wk_text *out)
         .spool_bytes = ps.spool_bytes,
     };
     int rc = wk_metrics_render(&w->metrics, &g, out);
-    if (rc == 0 && w->opt->stream) render_stream_metrics(w, out);
+    if (rc == 0 && w->opt->stream) wd_render_metrics(w, out);
     return rc;
 }
 
@@ -578,6 +293,7 @@ static void flushed_cb(void *arg)
     wk_admin_stop(w->admin);
     w->admin = NULL;
     close_handle((uv_handle_t *)&w->timer);
+    close_handle((uv_handle_t *)&w->park_timer);
     close_handle((uv_handle_t *)&w->sigint);
     close_handle((uv_handle_t *)&w->sigterm);
 }
@@ -639,7 +355,7 @@ static int start(wk_worker *w)
         wk_stream_config sc = {o->redis, o->stream, o->group, o->consumer, STREAM_COUNT, STREAM_BLOCK_NS,
                                o->claim_idle_ns, 100 * EX_NS_PER_MS, 5 * EX_NS_PER_SEC, connect_timeout,
                                o->sched.max_entries};
-        w->stream = wk_stream_new(&w->loop, &sc, on_stream_entry, on_stream_state, w);
+        w->stream = wk_stream_new(&w->loop, &sc, wd_on_entry, wd_on_state, w);
         if (!w->stream) {
             ex_error("worker", "out of memory starting the stream intake");
             return -1;
@@ -666,6 +382,7 @@ static void teardown(wk_worker *w)
     wk_poller_destroy(w->poller);
     if (w->pipeline) exo_pipeline_destroy(w->pipeline);
     close_handle((uv_handle_t *)&w->timer);
+    close_handle((uv_handle_t *)&w->park_timer);
     close_handle((uv_handle_t *)&w->sigint);
     close_handle((uv_handle_t *)&w->sigterm);
 }
@@ -699,9 +416,10 @@ int wk_worker_run(const wk_options *opt)
     wk_metrics_init(&w->metrics);
     uv_loop_init(&w->loop);
     uv_timer_init(&w->loop, &w->timer);
+    uv_timer_init(&w->loop, &w->park_timer);
     uv_signal_init(&w->loop, &w->sigint);
     uv_signal_init(&w->loop, &w->sigterm);
-    w->timer.data = w->sigint.data = w->sigterm.data = w;
+    w->timer.data = w->park_timer.data = w->sigint.data = w->sigterm.data = w;
     int rc = start(w);
     if (rc == 0) {
         uv_signal_start(&w->sigint, signal_cb, SIGINT);
@@ -711,7 +429,7 @@ int wk_worker_run(const wk_options *opt)
     }
     drain_loop(&w->loop);
     wk_registry_clear(&w->reg);
-    holds_clear(w);
+    wd_clear(w);
     ex_free(w);
     return rc == 0 ? 0 : 1;
 }

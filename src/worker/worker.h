@@ -6,8 +6,10 @@
  *   → monitor.h (pure state machine) → spans.h → otel pipeline (export)
  * plus the admin HTTP endpoints (admin.h) and SIGINT/SIGTERM handling:
  * stop the intake, abort the polls, flush the finished spans, close.
- * With a stream, every monitor state change is checkpointed (checkpoint.h)
- * and an entry is acknowledged only once its trace was delivered. */
+ * With a stream (durable.c), every monitor state change is checkpointed
+ * (checkpoint.h), a trace is exported only once its final checkpoint is
+ * in Redis, and an entry is acknowledged only once its trace was
+ * delivered — all only while the entry is still this worker's. */
 #ifndef EXTRACE_WORKER_WORKER_H
 #define EXTRACE_WORKER_WORKER_H
 #include <stddef.h>

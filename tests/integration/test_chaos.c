@@ -30,6 +30,7 @@
 
 #include "core/clock.h"
 #include "core/rng.h"
+#include "fixture.h"
 #include "support.h"
 #include "trace_check.h"
 
@@ -47,16 +48,8 @@ static ex_rng rng;        /* the disturbances' schedule */
 static double dropped;    /* extrace_spans_dropped_total over every worker process's last scrape */
 static int kills;         /* SIGKILLs done */
 
-/* One worker process. */
-typedef struct worker {
-    const char *consumer; /* --consumer */
-    pid_t pid;            /* 0 when not running */
-    int admin_port;       /* /readyz, /metrics */
-    char spool[300];      /* --spool-dir, kept across restarts */
-    char log[320];        /* its log file (appended across restarts) */
-} worker;
-
-static worker workers[2] = {{"chaos-a", 0, 0, "", ""}, {"chaos-b", 0, 0, "", ""}};
+static tf_worker workers[2] = {{"chaos-a"}, {"chaos-b"}};
+static char spools[2][300]; /* each worker's --spool-dir, kept across restarts */
 
 static void sleep_ms(int ms)
 {
@@ -70,19 +63,7 @@ static int64_t elapsed_ms(int64_t since) { return (ex_mono_ns() - since) / 10000
 
 /* ---- Redis ---- */
 
-static redisReply *redis_cmd(const char *fmt, ...)
-{
-    redisContext *c = redisConnect("127.0.0.1", redis_port);
-    assert_non_null(c);
-    if (c->err) fail_msg("redis at port %d: %s", redis_port, c->errstr);
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    redisFree(c);
-    assert_non_null(r);
-    return r;
-}
+static redisReply *redis_cmd(const char *fmt, const char *arg) { return tf_redis(redis_port, fmt, arg); }
 
 static long long redis_int(const char *fmt, const char *arg)
 {
@@ -92,16 +73,7 @@ static long long redis_int(const char *fmt, const char *arg)
     return n;
 }
 
-/* Entries of the group still pending (XPENDING summary count). */
-static long long pending_count(void)
-{
-    redisReply *r = redis_cmd("XPENDING %s extrace", STREAM);
-    long long n = -1;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_INTEGER)
-        n = r->element[0]->integer;
-    freeReplyObject(r);
-    return n;
-}
+static long long pending_count(void) { return tf_redis_pending(redis_port, STREAM, "extrace"); }
 
 /* 1 once the group has been handed the stream's last entry. */
 static int all_delivered(void)
@@ -122,112 +94,42 @@ static int all_delivered(void)
     return done;
 }
 
-/* (Re)start redis-server on redis_port, its data in an append-only file
- * fsynced on every write, so a restart keeps the stream and the group. */
-static void start_redis(void)
-{
-    char port[16], log[320];
-    snprintf(port, sizeof port, "%d", redis_port);
-    snprintf(log, sizeof log, "%s/redis.log", rdir);
-    char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", rdir, "--save", "",
-                    "--appendonly", "yes", "--appendfsync", "always", NULL};
-    redis_pid = ts_spawn(argv, log);
-    assert_true(redis_pid > 0);
-    assert_int_equal(ts_wait_port(redis_port, 10000), 0);
-    /* listening is not serving: while it loads the AOF it answers LOADING */
-    int ready = 0;
-    for (int i = 0; i < 100 && !ready; i++) {
-        redisReply *r = redis_cmd("PING");
-        ready = r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "PONG");
-        freeReplyObject(r);
-        if (!ready) sleep_ms(100);
-    }
-    if (!ready) fail_msg("redis-server on port %d not serving after 10 s (log %s)", redis_port, log);
-}
+static void start_redis(void) { redis_pid = tf_redis_start_aof(redis_port, rdir); }
 
 /* ---- the other processes ---- */
 
-static double metric(const char *text, const char *sample)
+static void start_worker(int i)
 {
-    char want[256];
-    snprintf(want, sizeof want, "\n%s ", sample);
-    const char *p = strstr(text, want);
-    return p ? strtod(p + strlen(want), NULL) : -1;
-}
-
-/* A sample of w's /metrics, or -1 without an answer. */
-static double worker_metric(const worker *w, const char *sample)
-{
-    char url[128], *body;
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", w->admin_port);
-    double v = tc_http_get(url, &body) == 200 ? metric(body, sample) : -1;
-    free(body);
-    return v;
-}
-
-static void start_worker(worker *w)
-{
-    char endpoint[64], api[64], admin[64], redis_url[64];
-    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", http_port);
-    snprintf(api, sizeof api, "http://127.0.0.1:%d", api_port);
+    char redis_url[64];
     snprintf(redis_url, sizeof redis_url, "redis://127.0.0.1:%d", redis_port);
-    w->admin_port = ts_free_port();
-    snprintf(admin, sizeof admin, "127.0.0.1:%d", w->admin_port);
-    setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", 1);
-    setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint, 1);
-    setenv("OTEL_BSP_SCHEDULE_DELAY", "100", 1);
     setenv("OTEL_BSP_EXPORT_TIMEOUT", "5000", 1); /* past it, a batch waits in the spool */
     setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "2000", 1);
-    char *argv[] = {(char *)ts_bin(), "worker", "--redis", redis_url, "--api-url", api, "--stream", STREAM,
-                    "--consumer", (char *)w->consumer, "--claim-idle", "1s", "--spool-dir", w->spool,
-                    "--initial-delay", "20ms", "--interval", "50ms", "--timeout", "120s", "--admin-listen", admin,
-                    NULL};
-    w->pid = ts_spawn(argv, w->log);
-    unsetenv("OTEL_EXPORTER_OTLP_PROTOCOL");
-    unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
-    unsetenv("OTEL_BSP_SCHEDULE_DELAY");
+    char *extra[] = {"--spool-dir", spools[i], "--timeout", "120s", NULL};
+    tf_stream_worker_start(&workers[i], redis_url, api_port, http_port, STREAM, extra);
     unsetenv("OTEL_BSP_EXPORT_TIMEOUT");
     unsetenv("OTEL_EXPORTER_OTLP_TIMEOUT");
-    assert_true(w->pid > 0);
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/readyz", w->admin_port);
-    long status = 0;
-    for (int i = 0; i < 150 && status != 200; i++) {
-        char *body;
-        status = tc_http_get(url, &body);
-        free(body);
-        if (status != 200) sleep_ms(100);
-    }
-    if (status != 200) fail_msg("worker %s not ready within 15 s (log %s)", w->consumer, w->log);
 }
 
 /* SIGKILL a random worker at once (after a last scrape), and restart it
  * under its name on its spool a moment later. */
 static void kill_and_restart(void)
 {
-    worker *w = &workers[ex_rng_range(&rng, 0, 2)];
-    double d = worker_metric(w, "extrace_spans_dropped_total");
+    int i = (int)ex_rng_range(&rng, 0, 2);
+    tf_worker *w = &workers[i];
+    double d = tf_worker_metric(w, "extrace_spans_dropped_total");
     if (d > 0) dropped += d;
     assert_int_equal(ts_stop(w->pid, SIGKILL, 5000), 128 + SIGKILL);
     w->pid = 0;
     kills++;
     sleep_ms(rand_ms(100, 1000));
-    start_worker(w);
+    start_worker(i);
 }
 
 static void start_receiver(void)
 {
-    char script[512], gp[16], hp[16], log[320];
-    const char *src = getenv("EXTRACE_SOURCE_DIR");
-    snprintf(script, sizeof script, "%s/tests/node/receiver.js", src ? src : ".");
-    snprintf(gp, sizeof gp, "%d", grpc_port);
-    snprintf(hp, sizeof hp, "%d", http_port);
+    char log[320];
     snprintf(log, sizeof log, "%s/receiver.log", dir);
-    char *argv[] = {"node", script, "--grpc-port", gp, "--http-port", hp, "--out", out_path, NULL};
-    receiver_pid = ts_spawn(argv, log);
-    assert_true(receiver_pid > 0);
-    assert_int_equal(ts_wait_port(grpc_port, 10000), 0);
-    assert_int_equal(ts_wait_port(http_port, 10000), 0);
+    receiver_pid = tf_receiver_start(grpc_port, http_port, out_path, log);
 }
 
 static void start_generator(int half)
@@ -267,7 +169,7 @@ static int setup(void **state)
     snprintf(out_path, sizeof out_path, "%s/spans.jsonl", dir);
     for (int i = 0; i < 2; i++) {
         snprintf(ids_path[i], sizeof ids_path[i], "%s/ids%d.txt", dir, i);
-        snprintf(workers[i].spool, sizeof workers[i].spool, "%s/spool%d", dir, i);
+        snprintf(spools[i], sizeof spools[i], "%s/spool%d", dir, i);
         snprintf(workers[i].log, sizeof workers[i].log, "%s/%s.log", dir, workers[i].consumer);
     }
     redis_port = ts_free_port();
@@ -465,7 +367,7 @@ static double disturb(void)
     start_generator(1);
     wait_until_ms(t0, down_at + OUTAGE_MS);
     double spooled = 0;
-    for (int i = 0; i < 2; i++) spooled += worker_metric(&workers[i], "extrace_spool_bytes");
+    for (int i = 0; i < 2; i++) spooled += tf_worker_metric(&workers[i], "extrace_spool_bytes");
     start_receiver();
     print_message("receiver down for %lld ms\n", (long long)(elapsed_ms(t0) - down_at));
     for (int k = 0; k < 3; k++) {
@@ -480,8 +382,8 @@ static void test_nothing_lost_under_chaos(void **state)
 {
     int64_t t0 = ex_mono_ns();
     start_receiver();
-    start_worker(&workers[0]);
-    start_worker(&workers[1]);
+    start_worker(0);
+    start_worker(1);
     double spooled = disturb();
     long long pending = -1;
     int delivered = 0, roots = 0;
@@ -494,7 +396,7 @@ static void test_nothing_lost_under_chaos(void **state)
         sleep_ms(250);
     }
     for (int i = 0; i < 2; i++) {
-        double d = worker_metric(&workers[i], "extrace_spans_dropped_total");
+        double d = tf_worker_metric(&workers[i], "extrace_spans_dropped_total");
         assert_true(d >= 0); /* the final scrape answered */
         dropped += d;
     }

@@ -1,0 +1,449 @@
+/* durable.c — the worker's stream mode: the entries behind each watched
+ * workflow (its hold), its checkpoints and its acknowledgement.
+ *
+ * One rule makes a trace come out the same however often it is exported:
+ * a finished workflow's trace goes out only after Redis confirmed its
+ * final checkpoint, written while its entries were still this consumer's
+ * (stream.h). A worker that finds its entries claimed by another consumer
+ * stops and leaves the workflow to that one, which resumes from the last
+ * checkpoint written here; a worker that cannot write the final
+ * checkpoint (Redis down) keeps the finished monitor and writes again
+ * once Redis is back. So whoever exports a workflow's trace exports the
+ * one its final checkpoint holds, and a claimer either resumes before
+ * that checkpoint (and the first worker exports nothing) or after it
+ * (and exports the same trace again). */
+#include "core/mem.h"
+
+/* The holds map allocates through our wrapper and leaves an item out
+ * (hh.tbl == NULL) when that fails. */
+#define uthash_malloc(sz)    ex_malloc(sz)
+#define uthash_free(ptr, sz) ex_free(ptr)
+#define HASH_NONFATAL_OOM 1
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "worker/checkpoint.h"
+#include "worker/event.h"
+#include "worker/worker_int.h"
+
+#define CKPT_MARGIN_NS (3600 * EX_NS_PER_SEC)     /* checkpoint TTL beyond the monitor's deadline */
+#define CKPT_TTL_MAX_NS (31 * 86400 * EX_NS_PER_SEC) /* at most this much before the margin */
+#define PARK_RETRY_MS 1000                          /* retry of final checkpoints that waited */
+
+/* Where a hold's workflow is. */
+enum {
+    H_LOADING,   /* its checkpoint is being read */
+    H_WATCHING,  /* its monitor is in the registry */
+    H_FINAL,     /* done: the final checkpoint is being written (monitor in `done`) */
+    H_PARKED,    /* done: the final checkpoint waits for Redis (monitor in `done`) */
+    H_EXPORTING  /* its trace is with the pipeline */
+};
+
+/* The stream entries behind one workflow, from the first entry until its
+ * trace is delivered (then they are acknowledged), given up (then they
+ * are released, still pending) or lost to another consumer. */
+struct wk_hold {
+    UT_hash_handle hh;          /* in wk_worker.holds, keyed by workflow_id, until dropped */
+    wk_worker *w;               /* not owned */
+    wm_monitor *done;           /* owned: the finished monitor in H_FINAL and H_PARKED */
+    int64_t submitted_ns;       /* SubmittedAt of the first entry */
+    uint32_t saves;             /* checkpoint writes awaiting their answer */
+    uint8_t state;              /* H_* */
+    uint8_t lost;               /* a write found the entries another consumer's: stop watching */
+    uint8_t gone;               /* dropped while writes were in flight: the last answer frees it */
+    size_t nids, cap;           /* entry ids held, slots allocated */
+    char (*ids)[WK_STREAM_ID_MAX]; /* owned: the entries (duplicates included) */
+    char workflow_id[WM_ID_MAX + 1]; /* the key */
+};
+
+static wk_hold *hold_find(const wk_worker *w, const char *workflow_id)
+{
+    wk_hold *h = NULL;
+    HASH_FIND_STR(w->holds, workflow_id, h);
+    return h;
+}
+
+/* Add entry `id` to h (once). 0, or -1 when out of memory. */
+static int hold_add_id(wk_hold *h, const char *id)
+{
+    for (size_t i = 0; i < h->nids; i++)
+        if (strcmp(h->ids[i], id) == 0) return 0;
+    if (h->nids == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 1;
+        void *p = ex_realloc(h->ids, cap * sizeof *h->ids);
+        if (!p) return -1;
+        h->ids = p;
+        h->cap = cap;
+    }
+    snprintf(h->ids[h->nids++], WK_STREAM_ID_MAX, "%s", id);
+    return 0;
+}
+
+static void hold_free(wk_hold *h)
+{
+    if (!h) return;
+    wm_monitor_free(h->done);
+    ex_free(h->ids);
+    ex_free(h);
+}
+
+/* Take h out of the map and free it; with `release`, its entries stay
+ * pending (claimed again later) and stop being kept ours. A write still
+ * in flight frees it when it answers. */
+static void hold_drop(wk_worker *w, wk_hold *h, int release)
+{
+    HASH_DELETE(hh, w->holds, h);
+    if (h->state == H_PARKED) w->durable.parked_now--;
+    for (size_t i = 0; release && w->stream && i < h->nids; i++) wk_stream_release(w->stream, h->ids[i]);
+    if (h->saves) {
+        h->gone = 1;
+        return;
+    }
+    hold_free(h);
+}
+
+/* ---- checkpoints ---- */
+
+static void saved(void *arg, void *tag, wk_ckpt_result res);
+
+/* Write m's state as h's checkpoint, kept until m's deadline plus a
+ * margin; saved() gets the answer. */
+static void ckpt_write(wk_worker *w, wk_hold *h, const wm_monitor *m)
+{
+    uint8_t *blob;
+    size_t len;
+    h->saves++;
+    if (wk_ckpt_encode(m, &blob, &len) != 0) {
+        ex_error("worker", "workflow %s: out of memory encoding its checkpoint; not saved", m->workflow_id);
+        saved(w, h, WK_CKPT_FAILED);
+        return;
+    }
+    int64_t now = wk_now_ns(), deadline = wm_monitor_deadline(m);
+    int64_t left = !wm_monitor_done(m) && deadline > now ? deadline - now : 0;
+    if (left > CKPT_TTL_MAX_NS) left = CKPT_TTL_MAX_NS;
+    wk_stream_ckpt_save(w->stream, m->workflow_id, h->ids, h->nids, blob, len, left + CKPT_MARGIN_NS, saved, h);
+    ex_free(blob);
+}
+
+static void park(wk_worker *w, wk_hold *h);
+static void export_trace(wk_worker *w, wk_hold *h);
+
+/* Another consumer holds h's entries now: it goes on from the last
+ * checkpoint written here, so this worker stops. */
+static void lost(wk_worker *w, wk_hold *h)
+{
+    w->durable.lost++;
+    ex_info("worker", "workflow %s: its stream entries were claimed by another consumer (this one looked idle); "
+            "leaving the workflow to that one", h->workflow_id);
+    if (h->state == H_WATCHING) h->lost = 1; /* its next poll or deadline ends the watch */
+    else hold_drop(w, h, 1);
+}
+
+/* A checkpoint write answered. Answers come in the order of the writes,
+ * so in H_FINAL the last one is the final checkpoint's. */
+static void saved(void *arg, void *tag, wk_ckpt_result res)
+{
+    wk_worker *w = arg;
+    wk_hold *h = tag;
+    h->saves--;
+    if (h->gone) {
+        if (!h->saves) hold_free(h);
+        return;
+    }
+    if (w->stopping || h->lost) return;
+    if (res == WK_CKPT_LOST) {
+        lost(w, h);
+        return;
+    }
+    if (h->state != H_FINAL || h->saves) return;
+    if (res == WK_CKPT_SAVED) export_trace(w, h);
+    else park(w, h);
+}
+
+/* ---- finished workflows ---- */
+
+/* Write the final checkpoints that waited, if Redis is back. */
+static void retry_parked(wk_worker *w)
+{
+    if (w->stopping || !w->durable.parked_now || !wk_stream_ready(w->stream)) return;
+    ex_info("worker", "Redis is back: writing the final checkpoints of %zu finished workflows",
+            w->durable.parked_now);
+    wk_hold *h, *tmp;
+    HASH_ITER(hh, w->holds, h, tmp) {
+        if (h->state != H_PARKED) continue;
+        h->state = H_FINAL;
+        w->durable.parked_now--;
+        ckpt_write(w, h, h->done); /* may park it again at once */
+    }
+    if (!w->durable.parked_now) uv_timer_stop(&w->park_timer);
+}
+
+static void park_cb(uv_timer_t *t) { retry_parked(t->data); }
+
+/* The final checkpoint could not be written: hold the trace back. */
+static void park(wk_worker *w, wk_hold *h)
+{
+    h->state = H_PARKED;
+    w->durable.parked++;
+    w->durable.parked_now++;
+    ex_warn("worker", "workflow %s finished, but its final checkpoint could not be written (Redis unavailable): "
+            "its trace waits for it, so that a worker taking over its entries exports the same trace",
+            h->workflow_id);
+    if (!uv_is_active((uv_handle_t *)&w->park_timer))
+        uv_timer_start(&w->park_timer, park_cb, PARK_RETRY_MS, PARK_RETRY_MS);
+}
+
+/* The pipeline's verdict on h's trace: acknowledge its entries (and drop
+ * the checkpoint with the last) once delivered; else leave them pending. */
+static void export_done(void *arg, int delivered)
+{
+    wk_hold *h = arg;
+    wk_worker *w = h->w;
+    if (!w->stream) return; /* shutting down: h stays in the map, freed at exit */
+    if (!delivered) {
+        w->durable.undelivered++;
+        ex_warn("worker", "workflow %s: its trace was not delivered; its %zu stream entr%s stay%s pending and will "
+                "be claimed and exported again from the checkpoint", h->workflow_id, h->nids,
+                h->nids == 1 ? "y" : "ies", h->nids == 1 ? "s" : "");
+        hold_drop(w, h, 1);
+        return;
+    }
+    for (size_t i = 0; i < h->nids; i++)
+        wk_stream_ack(w->stream, h->ids[i], i + 1 == h->nids ? h->workflow_id : NULL);
+    hold_drop(w, h, 0);
+}
+
+static void export_trace(wk_worker *w, wk_hold *h)
+{
+    wm_monitor *m = h->done;
+    h->done = NULL;
+    h->state = H_EXPORTING;
+    int rc = wk_submit_trace(w, m, export_done, h);
+    wm_monitor_free(m);
+    if (rc != 0) hold_drop(w, h, 1); /* logged; its entries stay pending */
+}
+
+void wd_finished(wk_worker *w, wm_monitor *m)
+{
+    wk_hold *h = hold_find(w, m->workflow_id);
+    if (!h || h->state != H_WATCHING) { /* cannot happen: every watched workflow has its hold */
+        ex_error("worker", "workflow %s finished without its stream entries; exporting it anyway", m->workflow_id);
+        wk_submit_trace(w, m, NULL, NULL);
+        wm_monitor_free(m);
+        return;
+    }
+    h->done = m;
+    h->state = H_FINAL;
+    ckpt_write(w, h, m);
+}
+
+void wd_changed(wk_worker *w, const wm_monitor *m)
+{
+    wk_hold *h = hold_find(w, m->workflow_id);
+    if (h && h->state == H_WATCHING && !h->lost) ckpt_write(w, h, m);
+}
+
+int wd_lost(wk_worker *w, const char *workflow_id)
+{
+    wk_hold *h = hold_find(w, workflow_id);
+    if (!h || !h->lost) return 0;
+    hold_drop(w, h, 1);
+    return 1;
+}
+
+/* ---- stream entries ---- */
+
+/* Watch h's workflow with m (restored from a checkpoint) or a new monitor. */
+static void start_watch(wk_worker *w, wk_hold *h, wm_monitor *m)
+{
+    int64_t now = wk_now_ns();
+    int fresh = m == NULL;
+    w->metrics.workflows_started++;
+    if (m && wm_monitor_done(m)) { /* its final checkpoint: export the same trace again */
+        h->done = m;
+        export_trace(w, h);
+        return;
+    }
+    if (!m) m = wm_monitor_new(h->workflow_id, h->submitted_ns, now, w->opt->timeout_ns);
+    int rc = m ? wk_registry_add(&w->reg, m, now, NULL) : WK_REG_NOMEM;
+    if (rc != 0) {
+        wm_monitor_free(m);
+        w->metrics.events_rejected[WK_REJECT_CAPACITY]++;
+        ex_warn("worker", "workflow %s: %s; its stream entries stay pending for a later claim", h->workflow_id,
+                rc == WK_REG_FULL ? "--max-workflows workflows are watched already" : "out of memory");
+        hold_drop(w, h, 1);
+        return;
+    }
+    h->state = H_WATCHING;
+    if (fresh) ckpt_write(w, h, m); /* its creation time starts the timeout, for whoever resumes it */
+    wk_arm(w, now);
+}
+
+static void ckpt_loaded(void *arg, void *tag, int found, const uint8_t *blob, size_t len)
+{
+    wk_worker *w = arg;
+    wk_hold *h = tag;
+    if (w->stopping) return; /* h stays in the map, freed at exit */
+    if (found < 0) {
+        ex_warn("worker", "workflow %s: cannot read its checkpoint (Redis unavailable); its stream entries stay "
+                "pending for a later claim", h->workflow_id);
+        hold_drop(w, h, 1);
+        return;
+    }
+    wm_monitor *m = NULL;
+    if (found) {
+        char why[256];
+        m = wk_ckpt_decode(blob, len, why, sizeof why);
+        if (m && strcmp(m->workflow_id, h->workflow_id) != 0) {
+            snprintf(why, sizeof why, "it holds workflow %.128s", m->workflow_id);
+            wm_monitor_free(m);
+            m = NULL;
+        }
+        if (!m) {
+            w->durable.ckpt_rejected++;
+            ex_error("worker", "checkpoint %s%s unusable: %s; watching the workflow from the start again",
+                     WK_CKPT_KEY_PREFIX, h->workflow_id, why);
+        } else {
+            w->durable.restored++;
+            ex_info("worker", "workflow %s resumed from its checkpoint (%u events, %s)", h->workflow_id, m->nevents,
+                    wm_monitor_done(m) ? "done: exporting again" : "running");
+        }
+    }
+    start_watch(w, h, m);
+}
+
+/* A malformed entry: to <stream>:dead with the reason. */
+static void reject_entry(wk_worker *w, const char *id, const char *data, size_t len, wk_reject reason,
+                         const char *why)
+{
+    char msg[600], warn[700];
+    snprintf(msg, sizeof msg, "%s: %s", wk_reject_name(reason), data ? why : "the entry has no \"data\" field");
+    w->metrics.events_rejected[reason]++;
+    wk_stream_dead_letter(w->stream, id, data, len, msg);
+    snprintf(warn, sizeof warn, "stream entry %s rejected (%.400s); moved to %s:dead", id, msg, w->opt->stream);
+    wk_event_warn(w, warn);
+}
+
+/* A new hold for entry id of ev's workflow, in the map; NULL (entry left
+ * pending, logged) at --max-workflows or without memory. */
+static wk_hold *hold_new(wk_worker *w, const char *id, const wk_event *ev)
+{
+    wk_hold *h = NULL;
+    char msg[300];
+    if (HASH_COUNT(w->holds) >= w->opt->sched.max_entries || !(h = ex_calloc(1, sizeof *h)) ||
+        hold_add_id(h, id) != 0) {
+        w->metrics.events_rejected[WK_REJECT_CAPACITY]++;
+        snprintf(msg, sizeof msg, "stream entry %s (workflow %s) left pending: %s", id, ev->workflow_id,
+                 h ? "out of memory" : "--max-workflows workflows are watched already");
+        wk_event_warn(w, msg);
+        hold_free(h);
+        wk_stream_release(w->stream, id);
+        return NULL;
+    }
+    h->w = w;
+    h->submitted_ns = ev->submitted_ns;
+    snprintf(h->workflow_id, sizeof h->workflow_id, "%s", ev->workflow_id);
+    HASH_ADD_STR(w->holds, workflow_id, h);
+    if (!h->hh.tbl) {
+        ex_error("worker", "stream entry %s: out of memory; left pending", id);
+        hold_free(h);
+        wk_stream_release(w->stream, id);
+        return NULL;
+    }
+    return h;
+}
+
+void wd_on_entry(void *arg, const char *id, const char *data, size_t len, int resumed)
+{
+    wk_worker *w = arg;
+    wk_event ev;
+    wk_reject reason = WK_REJECT_MISSING_FIELD;
+    char why[512];
+    w->metrics.events_received++;
+    if (w->stopping) {
+        wk_stream_release(w->stream, id); /* stays pending: read again after the restart */
+        return;
+    }
+    if (!data || wk_event_parse(data, len, &ev, &reason, why, sizeof why) != 0) {
+        reject_entry(w, id, data, len, reason, why);
+        return;
+    }
+    wk_hold *h = hold_find(w, ev.workflow_id);
+    if (h) { /* acknowledged together with the watched one, once its trace is delivered */
+        w->metrics.events_duplicate++;
+        if (hold_add_id(h, id) != 0) wk_stream_release(w->stream, id);
+        ex_debug("worker", "workflow %s is already watched: entry %s joins it", ev.workflow_id, id);
+        return;
+    }
+    if (!(h = hold_new(w, id, &ev))) return;
+    if (!resumed) {
+        start_watch(w, h, NULL);
+        return;
+    }
+    wk_stream_ckpt_load(w->stream, h->workflow_id, ckpt_loaded, h); /* may answer at once */
+}
+
+void wd_on_state(void *arg, int ready)
+{
+    wk_worker *w = arg;
+    if (!ready) return;
+    w->metrics.redis_connects++;
+    retry_parked(w);
+}
+
+void wd_clear(wk_worker *w)
+{
+    wk_hold *h, *tmp;
+    HASH_ITER(hh, w->holds, h, tmp) {
+        HASH_DELETE(hh, w->holds, h);
+        hold_free(h);
+    }
+}
+
+/* ---- metrics ---- */
+
+/* One family with a single sample. */
+static void family(wk_text *t, const char *name, const char *type, const char *help, double v)
+{
+    wk_prom_family(t, name, type, help);
+    wk_prom_sample(t, name, NULL, NULL, v);
+}
+
+#define COUNTER(t, name, help, v) family(t, name, "counter", help, (double)(v))
+
+void wd_render_metrics(wk_worker *w, wk_text *t)
+{
+    wk_stream_stats st;
+    wk_stream_get_stats(w->stream, &st);
+    COUNTER(t, "extrace_stream_entries_total", "Stream entries delivered to the worker, resumed ones included.",
+            st.entries_read);
+    COUNTER(t, "extrace_stream_entries_resumed_total", "Entries that were pending already (own after a restart, or "
+            "claimed).", st.entries_resumed);
+    COUNTER(t, "extrace_stream_entries_claimed_total", "Entries taken over from idle consumers (XAUTOCLAIM).",
+            st.entries_claimed);
+    COUNTER(t, "extrace_stream_acks_total", "Entries acknowledged after their trace was delivered.", st.acks);
+    COUNTER(t, "extrace_stream_acks_lost_total", "Acknowledgements left to the consumer that had claimed the entry "
+            "meanwhile.", st.acks_lost);
+    COUNTER(t, "extrace_stream_dead_letters_total", "Malformed entries moved to <stream>:dead.", st.dead_letters);
+    COUNTER(t, "extrace_stream_ack_dropped_total", "Acknowledgements dropped while Redis was down (left pending).",
+            st.outbox_dropped);
+    COUNTER(t, "extrace_checkpoints_saved_total", "Monitor checkpoints written to Redis.", st.ckpt_saved);
+    COUNTER(t, "extrace_checkpoint_save_failures_total", "Checkpoint writes dropped or refused.",
+            st.ckpt_save_failed);
+    COUNTER(t, "extrace_checkpoints_restored_total", "Monitors resumed from a checkpoint.", w->durable.restored);
+    COUNTER(t, "extrace_checkpoints_rejected_total", "Checkpoints that could not be decoded.",
+            w->durable.ckpt_rejected);
+    COUNTER(t, "extrace_traces_undelivered_total", "Traces the export did not deliver (entries left pending).",
+            w->durable.undelivered);
+    COUNTER(t, "extrace_workflows_lost_total", "Workflows left to the consumer that claimed their entries (found "
+            "when writing a checkpoint).", w->durable.lost);
+    COUNTER(t, "extrace_final_checkpoints_parked_total", "Finished workflows whose final checkpoint had to wait for "
+            "Redis (their trace waited with it).", w->durable.parked);
+    family(t, "extrace_final_checkpoints_waiting", "gauge", "Finished workflows waiting for Redis to take their final "
+           "checkpoint now.", (double)w->durable.parked_now);
+}

@@ -1,0 +1,83 @@
+/* worker_int.h — the worker's state, shared by worker.c (the loop, polls,
+ * export, admin, shutdown) and durable.c (stream mode: the entries behind
+ * each workflow, checkpoints, acknowledgements). Not a public interface. */
+#ifndef EXTRACE_WORKER_WORKER_INT_H
+#define EXTRACE_WORKER_WORKER_INT_H
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/rng.h"
+#include "otel/pipeline.h"
+#include "worker/admin.h"
+#include "worker/intake.h"
+#include "worker/metrics.h"
+#include "worker/poller.h"
+#include "worker/registry.h"
+#include "worker/stream.h"
+#include "worker/worker.h"
+
+typedef struct wk_hold wk_hold; /* durable.c */
+
+/* Counters of the durable intake that wk_metrics does not have. */
+typedef struct wk_durable_stats {
+    uint64_t restored;        /* monitors resumed from a checkpoint */
+    uint64_t ckpt_rejected;   /* checkpoints that could not be decoded */
+    uint64_t undelivered;     /* traces not delivered: entries left pending */
+    uint64_t lost;            /* workflows left to the consumer that claimed their entries */
+    uint64_t parked;          /* finished workflows whose final checkpoint had to wait for Redis */
+    size_t parked_now;        /* … of which waiting now */
+} wk_durable_stats;
+
+typedef struct wk_worker {
+    uv_loop_t loop;           /* the one loop everything runs on */
+    const wk_options *opt;    /* not owned */
+    const char *ns;           /* service.namespace: names the traces */
+    ex_rng rng;               /* jitter */
+    wk_registry reg;          /* watched workflows */
+    wk_metrics metrics;       /* counters behind /metrics */
+    wk_poller *poller;        /* owned; NULL once stopped */
+    wk_intake *intake;        /* owned; NULL once stopped (pub/sub mode) */
+    wk_stream *stream;        /* owned; NULL once stopped (stream mode) */
+    wk_hold *holds;           /* stream mode: uthash of workflows and their entries */
+    wk_durable_stats durable; /* stream mode counters */
+    uv_timer_t park_timer;    /* stream mode: retries final checkpoints that waited for Redis */
+    wk_admin *admin;          /* owned; NULL once stopped */
+    exo_pipeline *pipeline;   /* owned; NULL once destroyed */
+    uv_timer_t timer;         /* the registry's one timer */
+    int64_t armed_due;        /* due time the timer is set for, INT64_MAX if none */
+    uv_signal_t sigint, sigterm; /* stop signals */
+    int stopping;             /* a stop signal was received */
+    int64_t warn_window;      /* start (mono ns) of the current warning budget window */
+    int warn_used;            /* warnings logged in that window */
+    uint64_t warn_suppressed; /* warnings not logged since the last one */
+} wk_worker;
+
+/* worker.c */
+int64_t wk_now_ns(void);
+/* Point the registry's timer at the earliest due time. */
+void wk_arm(wk_worker *w, int64_t now);
+/* Log a warning about intake, at most a few a second (the rest summed up). */
+void wk_event_warn(wk_worker *w, const char *msg);
+/* Count m's end, build its spans and hand them to the pipeline, which
+ * calls done_cb(arg, delivered) later (done_cb may be NULL). m stays the
+ * caller's. 0, or -1 when the spans could not be built (logged; done_cb
+ * is not called). */
+int wk_submit_trace(wk_worker *w, const wm_monitor *m, exo_submit_cb done_cb, void *arg);
+
+/* durable.c (stream mode) */
+void wd_on_entry(void *arg, const char *id, const char *data, size_t len, int resumed); /* wk_stream_entry_cb */
+void wd_on_state(void *arg, int ready);                                                 /* wk_stream_state_cb */
+/* m (watched, not done) changed state: checkpoint it. */
+void wd_changed(wk_worker *w, const wm_monitor *m);
+/* m is done and out of the registry (ownership passes): its trace goes
+ * out once its final checkpoint is confirmed in Redis. */
+void wd_finished(wk_worker *w, wm_monitor *m);
+/* 1 if another consumer took over the workflow's entries (then its hold
+ * is gone and the caller stops watching it), else 0. */
+int wd_lost(wk_worker *w, const char *workflow_id);
+void wd_render_metrics(wk_worker *w, wk_text *t);
+/* Free every hold left at exit (their entries stay pending). */
+void wd_clear(wk_worker *w);
+
+#endif

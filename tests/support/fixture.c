@@ -1,0 +1,152 @@
+/* fixture.c — shared pieces of the worker's stream tests (fixture.h). */
+#include "fixture.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <time.h>
+
+#include "support.h"
+#include "trace_check.h"
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+void tf_worker_start(tf_worker *w, char *const args[])
+{
+    char admin[64];
+    const char *argv[64];
+    size_t n = 0;
+    w->admin_port = ts_free_port();
+    snprintf(admin, sizeof admin, "127.0.0.1:%d", w->admin_port);
+    argv[n++] = ts_bin();
+    argv[n++] = "worker";
+    for (size_t i = 0; args[i] && n < 60; i++) argv[n++] = args[i];
+    argv[n++] = "--admin-listen";
+    argv[n++] = admin;
+    argv[n] = NULL;
+    w->pid = ts_spawn((char *const *)argv, w->log);
+    assert_true(w->pid > 0);
+    long status = 0;
+    for (int i = 0; i < 150 && status != 200; i++) {
+        status = tf_worker_readyz(w);
+        if (status != 200) sleep_ms(100);
+    }
+    if (status != 200) fail_msg("worker %s not ready within 15 s (log %s)", w->consumer, w->log);
+}
+
+void tf_stream_worker_start(tf_worker *w, const char *redis_url, int api_port, int http_port, const char *stream,
+                            char *const extra[])
+{
+    char endpoint[64], api[64];
+    char *args[48] = {"--redis", (char *)redis_url, "--api-url", api, "--stream", (char *)stream, "--consumer",
+                      (char *)w->consumer, "--claim-idle", "1s", "--initial-delay", "20ms", "--interval", "50ms"};
+    size_t n = 14;
+    for (size_t i = 0; extra && extra[i] && n < 47; i++) args[n++] = extra[i];
+    args[n] = NULL;
+    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", http_port);
+    snprintf(api, sizeof api, "http://127.0.0.1:%d", api_port);
+    setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", 1);
+    setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint, 1);
+    setenv("OTEL_BSP_SCHEDULE_DELAY", "100", 1);
+    tf_worker_start(w, args);
+    unsetenv("OTEL_EXPORTER_OTLP_PROTOCOL");
+    unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+    unsetenv("OTEL_BSP_SCHEDULE_DELAY");
+}
+
+long tf_worker_readyz(const tf_worker *w)
+{
+    char url[128], *body;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/readyz", w->admin_port);
+    long status = tc_http_get(url, &body);
+    free(body);
+    return status;
+}
+
+double tf_metric(const char *text, const char *sample)
+{
+    char want[256];
+    snprintf(want, sizeof want, "\n%s ", sample);
+    const char *p = text ? strstr(text, want) : NULL;
+    return p ? strtod(p + strlen(want), NULL) : -1;
+}
+
+double tf_worker_metric(const tf_worker *w, const char *sample)
+{
+    char url[128], *body;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", w->admin_port);
+    double v = tc_http_get(url, &body) == 200 ? tf_metric(body, sample) : -1;
+    free(body);
+    return v;
+}
+
+redisReply *tf_redis(int port, const char *fmt, ...)
+{
+    redisContext *c = redisConnect("127.0.0.1", port);
+    assert_non_null(c);
+    if (c->err) fail_msg("redis at port %d: %s", port, c->errstr);
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    redisFree(c);
+    assert_non_null(r);
+    return r;
+}
+
+long long tf_redis_pending(int port, const char *stream, const char *group)
+{
+    redisReply *r = tf_redis(port, "XPENDING %s %s", stream, group);
+    long long n = -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_INTEGER)
+        n = r->element[0]->integer;
+    freeReplyObject(r);
+    return n;
+}
+
+pid_t tf_redis_start_aof(int port, const char *dir)
+{
+    char ports[16], log[320];
+    snprintf(ports, sizeof ports, "%d", port);
+    snprintf(log, sizeof log, "%s/redis.log", dir);
+    char *argv[] = {"redis-server", "--port", ports, "--bind", "127.0.0.1", "--dir", (char *)dir, "--save", "",
+                    "--appendonly", "yes", "--appendfsync", "always", NULL};
+    pid_t pid = ts_spawn(argv, log);
+    assert_true(pid > 0);
+    assert_int_equal(ts_wait_port(port, 10000), 0);
+    /* listening is not serving: while it loads the AOF it answers LOADING */
+    int ready = 0;
+    for (int i = 0; i < 100 && !ready; i++) {
+        redisReply *r = tf_redis(port, "PING");
+        ready = r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "PONG");
+        freeReplyObject(r);
+        if (!ready) sleep_ms(100);
+    }
+    if (!ready) fail_msg("redis-server on port %d not serving after 10 s (log %s)", port, log);
+    return pid;
+}
+
+pid_t tf_receiver_start(int grpc_port, int http_port, const char *out_path, const char *log_path)
+{
+    char script[512], gp[16], hp[16];
+    const char *src = getenv("EXTRACE_SOURCE_DIR");
+    snprintf(script, sizeof script, "%s/tests/node/receiver.js", src ? src : ".");
+    snprintf(gp, sizeof gp, "%d", grpc_port);
+    snprintf(hp, sizeof hp, "%d", http_port);
+    char *argv[] = {"node", script, "--grpc-port", gp, "--http-port", hp, "--out", (char *)out_path, NULL};
+    pid_t pid = ts_spawn(argv, log_path);
+    assert_true(pid > 0);
+    assert_int_equal(ts_wait_port(grpc_port, 10000), 0);
+    assert_int_equal(ts_wait_port(http_port, 10000), 0);
+    return pid;
+}
