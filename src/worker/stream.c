@@ -1,39 +1,19 @@
 /* stream.c — consumer-group intake over two hiredis async connections. */
-#include "core/mem.h"
+#include "worker/stream_int.h"
 
-#define uthash_malloc(sz)    ex_malloc(sz)
-#define uthash_free(ptr, sz) ex_free(ptr)
-#define HASH_NONFATAL_OOM 1
-
-#include "worker/stream.h"
-
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <string.h>
-#include <uthash.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "net/redis_uv.h"
-#include "worker/checkpoint.h"
 
 #define HEARTBEAT_BATCH 256 /* entry ids per heartbeat script call */
 #define MIN_TICK_MS     50  /* shortest claim / heartbeat period */
 #define LINGER_MS       2000 /* wait for the last answers at stop at most this long */
 #define WATCH_MS        1000 /* watchdog period */
 
-/* The scripts below act on entries of group ARGV[1] of stream KEYS[1]
- * only while they are pending for consumer ARGV[2]: mine(id) says so. */
-#define LUA_MINE                                                              \
-    "local function mine(id)\n"                                               \
-    "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)\n"       \
-    "  return #p == 1 and p[1][2] == ARGV[2]\n"                               \
-    "end\n"
-/* Reset the idle time of id (keep it ours). */
-#define LUA_TOUCH "local function touch(id) redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID') end\n"
-
-/* Keeps each id in ARGV[3..] that is ours ours; returns the others
+/* Keeps each id in ARGV[3..] that is still ours so; returns the others
  * (acknowledged, or claimed by another consumer). */
 static const char HEARTBEAT_LUA[] = LUA_MINE LUA_TOUCH
     "local lost = {}\n"
@@ -42,87 +22,8 @@ static const char HEARTBEAT_LUA[] = LUA_MINE LUA_TOUCH
     "end\n"
     "return lost\n";
 
-/* SET KEYS[2] ARGV[3] PX ARGV[4] if every id in ARGV[5..] is ours (and
- * keep them so): 1, else 0 and nothing written. */
-static const char CKPT_SAVE_LUA[] = LUA_MINE LUA_TOUCH
-    "for i = 5, #ARGV do if not mine(ARGV[i]) then return 0 end end\n"
-    "for i = 5, #ARGV do touch(ARGV[i]) end\n"
-    "redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])\n"
-    "return 1\n";
-
-/* XACK ARGV[3] and DEL KEYS[2] (if given) when ARGV[3] is ours: 1, else 0. */
-static const char ACK_LUA[] = LUA_MINE
-    "if not mine(ARGV[3]) then return 0 end\n"
-    "redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])\n"
-    "if KEYS[2] then redis.call('DEL', KEYS[2]) end\n"
-    "return 1\n";
-
-/* When ARGV[3] is ours: XADD KEYS[2] with its data ARGV[4] and reason
- * ARGV[5], and XACK it: 1, else 0. */
-static const char DEAD_LUA[] = LUA_MINE
-    "if not mine(ARGV[3]) then return 0 end\n"
-    "redis.call('XADD', KEYS[2], '*', 'data', ARGV[4], 'reason', ARGV[5], 'source-id', ARGV[3])\n"
-    "redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])\n"
-    "return 1\n";
-
-/* What happens to an entry the stream knows about. */
-enum { T_HELD, T_QUEUED, T_SENT };
-
-/* An entry being worked on (HELD) or being acknowledged (QUEUED while
- * cmd is down, SENT while its XACK is in flight). */
-typedef struct tracked {
-    UT_hash_handle hh;
-    char id[WK_STREAM_ID_MAX]; /* entry id, the key */
-    int state;                 /* T_* */
-    char *data;                /* dead letter only: owned copy of the data field, or NULL */
-    size_t len;                /* bytes of data */
-    char *reason;              /* dead letter only: owned; NULL for a plain ack */
-    char *ckpt;                /* owned: workflow id whose checkpoint goes after the XACK, or NULL */
-} tracked;
-
-struct wk_stream;
-
-/* One Redis connection with its own reconnect backoff. */
-typedef struct conn {
-    struct wk_stream *s;       /* owner */
-    const char *name;          /* "read" or "command", for messages */
-    redisAsyncContext *ac;     /* current connection, or NULL */
-    uv_timer_t timer;          /* retry backoff, or the connect timeout */
-    int64_t backoff_ns;        /* next retry delay */
-    int up;                    /* PING answered: usable */
-    int64_t probe_sent;        /* mono ns of the watchdog's PING awaiting its answer, 0 if none */
-    void (*on_up)(struct conn *c); /* called once usable */
-} conn;
-
-struct wk_stream {
-    uv_loop_t *loop;                   /* not owned */
-    wk_stream_config cfg;              /* strings point at the owned copies below */
-    char *stream, *group, *consumer;   /* owned copies */
-    char *dead_key;                    /* owned: "<stream>:dead" */
-    char where[EX_REDIS_ADDR_STR_MAX]; /* "host:port" for messages */
-    conn rd, cmd;                      /* the two connections */
-    uv_timer_t tick;                   /* heartbeat + XAUTOCLAIM */
-    uv_timer_t watch;                  /* watchdog: PING both connections every WATCH_MS */
-    int group_ok;                      /* XGROUP CREATE answered on the current cmd connection */
-    int reading;                       /* an XREADGROUP is in flight on rd */
-    int own_pending;                   /* reading this consumer's own pending entries (from `cursor`) */
-    char cursor[WK_STREAM_ID_MAX];     /* next id of the own-pending pass */
-    int claiming;                      /* an XAUTOCLAIM pass is running */
-    char claim_cursor[WK_STREAM_ID_MAX]; /* where that pass goes on */
-    int ready;                         /* last state reported */
-    int stopping;                      /* wk_stream_stop called */
-    int closing;                       /* handles left to close */
-    tracked *by_id;                    /* uthash of tracked entries */
-    size_t queued;                     /* entries in state T_QUEUED */
-    wk_stream_stats stats;             /* counters */
-    wk_stream_entry_cb on_entry;       /* each entry */
-    wk_stream_state_cb on_state;       /* ready / not */
-    void *arg;                         /* argument of both */
-};
-
 static void conn_start(conn *c);
 static void issue_read(wk_stream *s);
-static void flush_outbox(wk_stream *s);
 
 /* ---- readiness ---- */
 
@@ -132,46 +33,6 @@ static void update_state(wk_stream *s)
     if (ready == s->ready) return;
     s->ready = ready;
     if (s->on_state) s->on_state(s->arg, ready);
-}
-
-/* ---- tracked entries ---- */
-
-static tracked *find(const wk_stream *s, const char *id)
-{
-    tracked *t = NULL;
-    HASH_FIND_STR(s->by_id, id, t);
-    return t;
-}
-
-static void tracked_free(tracked *t)
-{
-    ex_free(t->data);
-    ex_free(t->reason);
-    ex_free(t->ckpt);
-    ex_free(t);
-}
-
-static void forget(wk_stream *s, tracked *t)
-{
-    if (t->state == T_QUEUED) s->queued--;
-    HASH_DELETE(hh, s->by_id, t);
-    tracked_free(t);
-}
-
-/* The entry of `id`, made HELD if new. NULL when out of memory or the id is too long. */
-static tracked *track(wk_stream *s, const char *id)
-{
-    tracked *t = find(s, id);
-    if (t) return t;
-    if (strlen(id) >= WK_STREAM_ID_MAX || !(t = ex_calloc(1, sizeof *t))) return NULL;
-    snprintf(t->id, sizeof t->id, "%s", id);
-    t->state = T_HELD;
-    HASH_ADD_STR(s->by_id, id, t);
-    if (!t->hh.tbl) {
-        ex_free(t);
-        return NULL;
-    }
-    return t;
 }
 
 /* ---- one connection ---- */
@@ -293,8 +154,8 @@ static void deliver(wk_stream *s, const redisReply *e, int resumed)
 {
     if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 || e->element[0]->type != REDIS_REPLY_STRING) return;
     const char *id = e->element[0]->str;
-    if (find(s, id)) return; /* being worked on, or being acknowledged */
-    if (!track(s, id)) {
+    if (st_find(s, id)) return; /* being worked on, or being acknowledged */
+    if (!st_track(s, id)) {
         ex_error("stream", "entry %s: out of memory tracking it; left pending for a later claim", id);
         return;
     }
@@ -389,7 +250,7 @@ static void group_cb(redisAsyncContext *ac, void *r, void *privdata)
     }
     s->group_ok = 1;
     update_state(s);
-    flush_outbox(s);
+    st_flush_outbox(s);
     if (s->rd.up && !s->reading) start_reading(s);
 }
 
@@ -398,143 +259,6 @@ static void cmd_up(conn *c)
     wk_stream *s = c->s;
     /* From 0, not $: entries added before the first worker started are read too. */
     redisAsyncCommand(c->ac, group_cb, NULL, "XGROUP CREATE %s %s 0 MKSTREAM", s->stream, s->group);
-}
-
-/* ---- acknowledging ---- */
-
-static void xack_cb(redisAsyncContext *ac, void *r, void *privdata)
-{
-    redisReply *reply = r;
-    tracked *t = privdata;
-    wk_stream *s = ((conn *)ac->data)->s;
-    if (s->stopping) return; /* close_cb frees what is left */
-    if (!reply) {             /* the connection went away: send again after the reconnect */
-        t->state = T_QUEUED;
-        s->queued++;
-        return;
-    }
-    const char *what = t->reason ? "moving to the dead letters" : "acknowledging";
-    if (reply->type != REDIS_REPLY_INTEGER) {
-        ex_error("stream", "%s entry %s of %s failed: %s", what, t->id, s->stream,
-                 reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected answer");
-    } else if (reply->integer == 1) {
-        s->stats.acks++;
-        if (t->reason) s->stats.dead_letters++;
-    } else {
-        s->stats.acks_lost++;
-        ex_info("stream", "entry %s is another consumer's now: %s it is left to that one", t->id, what);
-    }
-    forget(s, t);
-}
-
-/* EVAL script with the nkeys keys, then group, consumer and the nargs
- * strings of args (lens NULL: NUL-terminated). REDIS_OK or REDIS_ERR. */
-static int eval(wk_stream *s, redisCallbackFn *cb, void *privdata, const char *script, const char *const *keys,
-                int nkeys, const char *const *args, const size_t *lens, size_t nargs)
-{
-    size_t argc = 3 + (size_t)nkeys + 2 + nargs;
-    const char **argv = ex_malloc(argc * sizeof *argv);
-    size_t *argl = ex_malloc(argc * sizeof *argl);
-    char numkeys[8];
-    int rc = REDIS_ERR;
-    if (argv && argl) {
-        snprintf(numkeys, sizeof numkeys, "%d", nkeys);
-        size_t n = 0;
-        argv[n++] = "EVAL";
-        argv[n++] = script;
-        argv[n++] = numkeys;
-        for (int i = 0; i < nkeys; i++) argv[n++] = keys[i];
-        argv[n++] = s->group;
-        argv[n++] = s->consumer;
-        for (size_t i = 0; i < n; i++) argl[i] = strlen(argv[i]);
-        for (size_t i = 0; i < nargs; i++, n++) {
-            argv[n] = args[i];
-            argl[n] = lens ? lens[i] : strlen(args[i]);
-        }
-        rc = redisAsyncCommandArgv(s->cmd.ac, cb, privdata, (int)argc, argv, argl);
-    }
-    ex_free(argv);
-    ex_free(argl);
-    return rc;
-}
-
-/* Send t's acknowledgement (with its dead letter, or the DEL of its checkpoint) now. */
-static void send_ack(wk_stream *s, tracked *t)
-{
-    char ckpt_key[sizeof WK_CKPT_KEY_PREFIX + 256];
-    const char *keys[2] = {s->stream, s->dead_key};
-    const char *args[3] = {t->id, t->data ? t->data : "", t->reason};
-    size_t lens[3] = {strlen(t->id), t->data ? t->len : 0, t->reason ? strlen(t->reason) : 0};
-    if (t->state == T_QUEUED) s->queued--;
-    t->state = T_SENT;
-    int rc;
-    if (t->reason) {
-        rc = eval(s, xack_cb, t, DEAD_LUA, keys, 2, args, lens, 3);
-    } else {
-        snprintf(ckpt_key, sizeof ckpt_key, WK_CKPT_KEY_PREFIX "%s", t->ckpt ? t->ckpt : "");
-        keys[1] = ckpt_key;
-        rc = eval(s, xack_cb, t, ACK_LUA, keys, t->ckpt ? 2 : 1, args, NULL, 1);
-    }
-    if (rc != REDIS_OK) {
-        t->state = T_QUEUED;
-        s->queued++;
-    }
-}
-
-static void flush_outbox(wk_stream *s)
-{
-    tracked *t, *tmp;
-    HASH_ITER(hh, s->by_id, t, tmp) {
-        if (!s->cmd.up || !s->group_ok) return;
-        if (t->state == T_QUEUED) send_ack(s, t);
-    }
-}
-
-/* Ack (with a dead letter when reason is set, then the DEL of checkpoint
- * ckpt when set) now or after the reconnect. */
-static void enqueue_ack(wk_stream *s, const char *id, const char *data, size_t len, const char *reason,
-                        const char *ckpt)
-{
-    tracked *t = track(s, id);
-    if (!t) {
-        ex_error("stream", "entry %s: out of memory acknowledging it; left pending", id);
-        return;
-    }
-    if (t->state != T_HELD) return; /* already on its way */
-    if (ckpt) t->ckpt = ex_strdup(ckpt); /* without memory for it, the key expires by its TTL */
-    if (reason) {
-        t->reason = ex_strdup(reason);
-        t->data = data ? ex_strndup(data, len) : NULL;
-        t->len = t->data ? len : 0;
-    }
-    if (s->cmd.up && s->group_ok) {
-        send_ack(s, t);
-        return;
-    }
-    if (s->queued >= s->cfg.outbox_max) {
-        s->stats.outbox_dropped++;
-        ex_warn("stream", "entry %s: %zu acknowledgements wait for Redis already; left pending", id, s->queued);
-        forget(s, t);
-        return;
-    }
-    t->state = T_QUEUED;
-    s->queued++;
-}
-
-void wk_stream_ack(wk_stream *s, const char *id, const char *ckpt_workflow_id)
-{
-    enqueue_ack(s, id, NULL, 0, NULL, ckpt_workflow_id);
-}
-
-void wk_stream_dead_letter(wk_stream *s, const char *id, const char *data, size_t len, const char *reason)
-{
-    enqueue_ack(s, id, data, len, reason ? reason : "malformed", NULL);
-}
-
-void wk_stream_release(wk_stream *s, const char *id)
-{
-    tracked *t = find(s, id);
-    if (t && t->state == T_HELD) forget(s, t);
 }
 
 /* ---- heartbeat and claiming ---- */
@@ -552,11 +276,11 @@ static void heartbeat_cb(redisAsyncContext *ac, void *r, void *privdata)
     for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
         const redisReply *id = reply->element[i];
         if (id->type != REDIS_REPLY_STRING) continue;
-        tracked *t = find(s, id->str);
+        tracked *t = st_find(s, id->str);
         if (!t || t->state != T_HELD) continue;
         ex_warn("stream", "entry %s is no longer pending for %s (claimed by another consumer after this one "
                 "looked idle, or acknowledged): it is finished here but no longer kept", t->id, s->consumer);
-        forget(s, t);
+        st_forget(s, t);
     }
 }
 
@@ -564,7 +288,7 @@ static void heartbeat_cb(redisAsyncContext *ac, void *r, void *privdata)
 static void send_heartbeat(wk_stream *s, const char **ids, size_t n)
 {
     const char *keys[1] = {s->stream};
-    eval(s, heartbeat_cb, NULL, HEARTBEAT_LUA, keys, 1, ids, NULL, n);
+    st_eval(s, heartbeat_cb, NULL, HEARTBEAT_LUA, keys, 1, ids, NULL, n);
 }
 
 static void heartbeat(wk_stream *s)
@@ -602,7 +326,7 @@ static void autoclaim_cb(redisAsyncContext *ac, void *r, void *privdata)
     for (size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements; i++) {
         const redisReply *e = entries->element[i];
         if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 && e->element[0]->type == REDIS_REPLY_STRING &&
-            !find(s, e->element[0]->str)) {
+            !st_find(s, e->element[0]->str)) {
             s->stats.entries_claimed++;
             ex_info("stream", "claimed entry %s (idle for --claim-idle or more)", e->element[0]->str);
         }
@@ -672,98 +396,6 @@ static void watch_cb(uv_timer_t *t)
     watch_conn(s, &s->cmd, now);
 }
 
-/* ---- checkpoints ---- */
-
-/* A checkpoint write in flight. */
-typedef struct save_req {
-    wk_stream_save_cb cb; /* the caller's, or NULL */
-    void *tag;            /* passed back */
-} save_req;
-
-static void ckpt_save_cb(redisAsyncContext *ac, void *r, void *privdata)
-{
-    redisReply *reply = r;
-    save_req *q = privdata;
-    wk_stream *s = ((conn *)ac->data)->s;
-    wk_ckpt_result res = WK_CKPT_FAILED;
-    if (reply && reply->type == REDIS_REPLY_INTEGER) res = reply->integer == 1 ? WK_CKPT_SAVED : WK_CKPT_LOST;
-    else if (reply)
-        ex_error("stream", "checkpoint write refused: %s", reply->type == REDIS_REPLY_ERROR ? reply->str : "?");
-    if (res == WK_CKPT_SAVED) s->stats.ckpt_saved++;
-    else if (res == WK_CKPT_LOST) s->stats.ckpt_lost++;
-    else s->stats.ckpt_save_failed++;
-    if (q->cb) q->cb(s->arg, q->tag, res);
-    ex_free(q);
-}
-
-void wk_stream_ckpt_save(wk_stream *s, const char *workflow_id, const char (*ids)[WK_STREAM_ID_MAX], size_t nids,
-                         const uint8_t *blob, size_t len, int64_t ttl_ns, wk_stream_save_cb cb, void *tag)
-{
-    char key[sizeof WK_CKPT_KEY_PREFIX + 256], ttl[24];
-    long long ttl_ms = ttl_ns / EX_NS_PER_MS;
-    snprintf(key, sizeof key, WK_CKPT_KEY_PREFIX "%s", workflow_id);
-    snprintf(ttl, sizeof ttl, "%lld", ttl_ms < 1000 ? 1000 : ttl_ms);
-    const char *keys[2] = {s->stream, key};
-    const char **args = ex_malloc((2 + nids) * sizeof *args);
-    size_t *lens = ex_malloc((2 + nids) * sizeof *lens);
-    save_req *q = s->cmd.up && s->group_ok ? ex_malloc(sizeof *q) : NULL;
-    int rc = REDIS_ERR;
-    if (args && lens && q) {
-        q->cb = cb;
-        q->tag = tag;
-        args[0] = (const char *)blob;
-        lens[0] = len;
-        args[1] = ttl;
-        lens[1] = strlen(ttl);
-        for (size_t i = 0; i < nids; i++) {
-            args[2 + i] = ids[i];
-            lens[2 + i] = strlen(ids[i]);
-        }
-        rc = eval(s, ckpt_save_cb, q, CKPT_SAVE_LUA, keys, 2, args, lens, 2 + nids);
-    }
-    ex_free(args);
-    ex_free(lens);
-    if (rc == REDIS_OK) return;
-    ex_free(q);
-    s->stats.ckpt_save_failed++;
-    if (cb) cb(s->arg, tag, WK_CKPT_FAILED);
-}
-
-/* A GET in flight. */
-typedef struct load_req {
-    wk_stream_load_cb cb; /* the caller's */
-    void *tag;            /* passed back */
-} load_req;
-
-static void ckpt_get_cb(redisAsyncContext *ac, void *r, void *privdata)
-{
-    redisReply *reply = r;
-    load_req *q = privdata;
-    wk_stream *s = ((conn *)ac->data)->s;
-    if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        if (reply) ex_error("stream", "checkpoint read refused: %s", reply->str);
-        q->cb(s->arg, q->tag, -1, NULL, 0);
-    } else if (reply->type == REDIS_REPLY_STRING) {
-        q->cb(s->arg, q->tag, 1, (const uint8_t *)reply->str, reply->len);
-    } else {
-        q->cb(s->arg, q->tag, 0, NULL, 0);
-    }
-    ex_free(q);
-}
-
-void wk_stream_ckpt_load(wk_stream *s, const char *workflow_id, wk_stream_load_cb cb, void *tag)
-{
-    load_req *q = s->cmd.up ? ex_malloc(sizeof *q) : NULL;
-    if (q) {
-        q->cb = cb;
-        q->tag = tag;
-        if (redisAsyncCommand(s->cmd.ac, ckpt_get_cb, q, "GET " WK_CKPT_KEY_PREFIX "%s", workflow_id) == REDIS_OK)
-            return;
-        ex_free(q);
-    }
-    cb(s->arg, tag, -1, NULL, 0);
-}
-
 /* ---- life cycle ---- */
 
 static void conn_init(wk_stream *s, conn *c, const char *name, void (*on_up)(conn *c))
@@ -831,11 +463,7 @@ void wk_stream_get_stats(const wk_stream *s, wk_stream_stats *out)
 static void release_memory(wk_stream *s)
 {
     if (--s->closing > 0) return;
-    tracked *t, *tmp;
-    HASH_ITER(hh, s->by_id, t, tmp) {
-        HASH_DELETE(hh, s->by_id, t);
-        tracked_free(t);
-    }
+    st_forget_all(s);
     memset(&s->cfg.addr, 0, sizeof s->cfg.addr); /* holds the password */
     ex_free(s->stream);
     ex_free(s->group);
