@@ -3,7 +3,8 @@
 #
 #   bench/worker.sh memory   bytes of RSS per idle in-flight workflow
 #   bench/worker.sh polls    polls per second on one core, and wrk's ceiling
-#   bench/worker.sh          both
+#   bench/worker.sh stream   CPU per workflow of --stream (checkpoints, acks) against pub/sub
+#   bench/worker.sh          all three
 #
 # memory: redis-server, `extrace api --time-scale 1` and the worker with
 #   --initial-delay 1h (so every workflow stays idle in the schedule) and
@@ -14,7 +15,12 @@
 #   above what one core serves); extrace_polls_total read over DURATION
 #   seconds (default 10). Then wrk (pinned to CPU 0, 256 connections) on
 #   GET /workflows/<id> of the same api: the HTTP ceiling of that setup.
-# Knobs: BUILD, N, W, INTERVAL, DURATION, POLLS (--max-concurrent-polls).
+# stream: the same stack with `extrace api --time-scale 600` (a workflow
+#   takes about 2 s), once with pub/sub and once with --stream: S workflows
+#   (default 5,000) generated at RATE a second (default 500) and watched to
+#   the end (exporter none); the worker's and redis-server's CPU time per
+#   workflow in each mode, checkpoints written per workflow, and the ratio.
+# Knobs: BUILD, N, W, S, RATE, INTERVAL, DURATION, POLLS (--max-concurrent-polls).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +32,9 @@ w=${W:-5000}
 interval=${INTERVAL:-100ms}
 duration=${DURATION:-10}
 polls=${POLLS:-256}
+streamed=${S:-5000}
+rate=${RATE:-500}
+scale=1
 what=${1:-all}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -58,8 +67,9 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 start_stack() { # $1: worker flags; api pinned with $pin_api; worker with $pin_worker
   rport=$(free_port) aport=$(free_port) admin=$(free_port)
   redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
-  pids+=($!)
-  "${pin_api[@]}" "$bin" api --listen "127.0.0.1:$aport" --time-scale 1 --max-workflows 1000000 --seed 1 \
+  redis=$!
+  pids+=($redis)
+  "${pin_api[@]}" "$bin" api --listen "127.0.0.1:$aport" --time-scale "$scale" --max-workflows 1000000 --seed 1 \
     --log-level warn >"$work/api.log" 2>&1 &
   pids+=($!)
   wait_http "http://127.0.0.1:$aport/healthz"
@@ -123,10 +133,49 @@ bench_polls() {
   stop_stack
 }
 
+# One run of the stream figure: $1 = pubsub or stream.
+stream_run() {
+  local flags="--initial-delay 20ms --interval 100ms --timeout 10m --max-concurrent-polls 64" gen=""
+  [ "$1" = stream ] && flags="$flags --stream bench --claim-idle 60s" gen="--stream bench"
+  scale=600 pin_api=("${pin1[@]}") pin_worker=("${pin0[@]}")
+  start_stack "$flags"
+  scale=1
+  local w0 r0 w1 r1 done=0
+  w0=$(cpu_ticks "$worker") r0=$(cpu_ticks "$redis")
+  # shellcheck disable=SC2086
+  "$bin" generate --redis "127.0.0.1:$rport" $gen --rate "$rate" --count "$streamed" --log-level warn
+  for _ in $(seq 1200); do
+    done=$(curl -fs "http://127.0.0.1:$admin/metrics" | awk '$1 ~ /^extrace_workflows_finished_total/ {s += $2} END {print s + 0}')
+    [ "$done" -ge "$streamed" ] && [ "$(metric extrace_workflows_in_flight)" = 0 ] && break
+    sleep 0.1
+  done
+  [ "$1" = stream ] && for _ in $(seq 100); do
+    [ "$(redis-cli -p "$rport" XPENDING bench extrace | head -1)" = 0 ] && break
+    sleep 0.1
+  done
+  w1=$(cpu_ticks "$worker") r1=$(cpu_ticks "$redis")
+  local hz ckpt
+  hz=$(getconf CLK_TCK)
+  ckpt=$(metric extrace_checkpoints_saved_total)
+  wcpu=$(( (w1 - w0) * 1000000 / hz / streamed )) rcpu=$(( (r1 - r0) * 1000000 / hz / streamed ))
+  echo "$1: $done of $streamed workflows finished; worker $wcpu µs CPU per workflow, redis-server $rcpu µs" \
+       "per workflow${ckpt:+; $(( ckpt / streamed )).$(( ckpt * 10 / streamed % 10 )) checkpoints per workflow}"
+  stop_stack
+}
+
+bench_stream() {
+  command -v redis-cli >/dev/null || { echo "bench/worker.sh: redis-cli not found" >&2; exit 1; }
+  stream_run pubsub; local pw=$wcpu pr=$rcpu
+  stream_run stream
+  awk -v w="$wcpu" -v pw="$pw" -v r="$rcpu" -v pr="$pr" \
+    'BEGIN { printf "stream/pubsub: worker CPU x%.2f, redis-server CPU x%.2f\n", w / pw, r / (pr ? pr : 1) }'
+}
+
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), build $build"
 case "$what" in
   memory) bench_memory ;;
   polls) bench_polls ;;
-  all) bench_memory; bench_polls ;;
-  *) echo "usage: bench/worker.sh [memory|polls|all]" >&2; exit 2 ;;
+  stream) bench_stream ;;
+  all) bench_memory; bench_polls; bench_stream ;;
+  *) echo "usage: bench/worker.sh [memory|polls|stream|all]" >&2; exit 2 ;;
 esac

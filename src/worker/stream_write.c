@@ -11,11 +11,10 @@
 #include "core/log.h"
 #include "worker/checkpoint.h"
 
-/* SET KEYS[2] ARGV[3] PX ARGV[4] if every id in ARGV[5..] is ours (and
- * keep them so): 1, else 0 and nothing written. */
-static const char CKPT_SAVE_LUA[] = LUA_MINE LUA_TOUCH
+/* SET KEYS[2] ARGV[3] PX ARGV[4] if every id in ARGV[5..] is ours: 1,
+ * else 0 and nothing written. (Keeping them ours is the heartbeat's job.) */
+static const char CKPT_SAVE_LUA[] = LUA_MINE
     "for i = 5, #ARGV do if not mine(ARGV[i]) then return 0 end end\n"
-    "for i = 5, #ARGV do touch(ARGV[i]) end\n"
     "redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])\n"
     "return 1\n";
 
