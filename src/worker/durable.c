@@ -191,9 +191,11 @@ static void park(wk_worker *w, wk_hold *h)
     h->state = H_PARKED;
     w->durable.parked++;
     w->durable.parked_now++;
-    ex_warn("worker", "workflow %s finished, but its final checkpoint could not be written (Redis unavailable): "
-            "its trace waits for it, so that a worker taking over its entries exports the same trace",
-            h->workflow_id);
+    char msg[WM_ID_MAX + 256];
+    snprintf(msg, sizeof msg, "workflow %s finished, but its final checkpoint could not be written (Redis "
+             "unavailable): its trace waits for it, so that a worker taking over its entries exports the same trace",
+             h->workflow_id);
+    wk_event_warn(w, msg); /* one per workflow in an outage: rate-limited */
     if (!uv_is_active((uv_handle_t *)&w->park_timer))
         uv_timer_start(&w->park_timer, park_cb, PARK_RETRY_MS, PARK_RETRY_MS);
 }

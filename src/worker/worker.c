@@ -171,13 +171,13 @@ static void poll_done(void *arg, void *tag, const wk_poll_result *r)
     wk_entry *e = tag;
     if (r->outcome == WK_POLL_ABORTED) return; /* shutting down */
     int64_t now = wk_now_ns();
+    w->metrics.polls++;
+    wk_histogram_observe(&w->metrics.poll_duration, r->seconds);
     if (dropped_if_lost(w, e)) {
         dispatch(w, now);
         return;
     }
     int done = 0, changed = 0;
-    w->metrics.polls++;
-    wk_histogram_observe(&w->metrics.poll_duration, r->seconds);
     if (r->outcome == WK_POLL_OK) {
         done = wm_monitor_apply(e->mon, r->snap, now, &changed) == WM_DONE;
     } else if (r->outcome == WK_POLL_NOT_FOUND) {

@@ -57,7 +57,7 @@ typedef struct wk_worker {
 int64_t wk_now_ns(void);
 /* Point the registry's timer at the earliest due time. */
 void wk_arm(wk_worker *w, int64_t now);
-/* Log a warning about intake, at most a few a second (the rest summed up). */
+/* Log a warning that may come once per workflow: at most a few a second, the rest summed up. */
 void wk_event_warn(wk_worker *w, const char *msg);
 /* Count m's end, build its spans and hand them to the pipeline, which
  * calls done_cb(arg, delivered) later (done_cb may be NULL). m stays the
