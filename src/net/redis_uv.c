@@ -69,6 +69,7 @@ static void cleanup(void *p)
 int ex_redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
 {
     if (ac->ev.data) return REDIS_ERR;
+    redisEnableKeepAlive(&ac->c); /* best effort: a socket without it still works */
     ev *e = ex_calloc(1, sizeof *e);
     if (!e) return REDIS_ERR;
     if (uv_poll_init(loop, &e->poll, ac->c.fd) != 0) {

@@ -1,8 +1,9 @@
 /* test_redis_uv.c — the hiredis-on-libuv adapter notices failures at once:
  * a refused connect and a connection reset reach hiredis' callbacks
  * without any timer (the adapter hiredis 0.14 ships ignores both), and a
- * real redis-server answers commands through it. Each case runs the loop
- * until its callback; a 10 s guard timer fails the case if it never comes. */
+ * real redis-server answers commands through it, on a socket with TCP
+ * keepalive on. Each case runs the loop until its callback; a 10 s guard
+ * timer fails the case if it never comes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -29,6 +31,7 @@ typedef struct result {
     int replies;       /* PONGs received */
     int guard_fired;   /* the guard timer ran out */
     char err[128];     /* hiredis' errstr at the failure */
+    int keepalive_idle; /* seconds before the first keepalive probe; 0 when off */
 } result;
 
 static uv_loop_t loop;
@@ -81,6 +84,11 @@ static void run(int port, result *r)
     ac->data = r;
     assert_int_equal(ex_redis_uv_attach(ac, &loop), REDIS_OK);
     assert_int_equal(ex_redis_uv_attach(ac, &loop), REDIS_ERR); /* attached once only */
+    int on = 0, idle = 0;
+    socklen_t sl = sizeof on;
+    assert_int_equal(getsockopt(ac->c.fd, SOL_SOCKET, SO_KEEPALIVE, &on, &sl), 0);
+    assert_int_equal(getsockopt(ac->c.fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, &sl), 0);
+    r->keepalive_idle = on ? idle : 0;
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     redisAsyncCommand(ac, on_pong, NULL, "PING");
@@ -146,6 +154,7 @@ static void test_real_redis_answers(void **state)
     assert_int_equal(r.connected, 1);
     assert_int_equal(r.replies, 2);
     assert_int_equal(r.disconnected, 1); /* our redisAsyncDisconnect */
+    assert_int_equal(r.keepalive_idle, 15); /* a silent peer is noticed too */
 }
 
 int main(void)
