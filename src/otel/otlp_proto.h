@@ -8,7 +8,7 @@
  * and frames messages for gRPC (gRPC over HTTP/2, "Length-Prefixed-Message").
  *
  * One in-memory model serves both encodings: otlp_json.c encodes from and
- * decodes to the same structs. Decoded messages are allocated through
+ * otlp_json_decode.c decodes to the same structs. Decoded messages are allocated through
  * exo_pb_allocator (ex_malloc) and freed with exo_otlp_request_free. */
 #ifndef EXTRACE_OTEL_OTLP_PROTO_H
 #define EXTRACE_OTEL_OTLP_PROTO_H
@@ -35,7 +35,7 @@ typedef Opentelemetry__Proto__Common__V1__AnyValue exo_pb_any;
 typedef Opentelemetry__Proto__Common__V1__ArrayValue exo_pb_array;
 typedef Opentelemetry__Proto__Common__V1__KeyValueList exo_pb_kvlist;
 
-/* Error codes of this module and otlp_json.c (0 = success). */
+/* Error codes of this module and otlp_json.c / otlp_json_decode.c (0 = success). */
 enum {
     EXO_OTLP_EINVAL = -1,      /* malformed input */
     EXO_OTLP_ENOMEM = -2,      /* allocation failed */
