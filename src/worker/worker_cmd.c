@@ -159,8 +159,8 @@ static const ex_opt opts[] = {
      "Keep finished spans the OTLP backend did not take within OTEL_BSP_EXPORT_TIMEOUT in segment files in "
      "DIR and send them, in order, once it answers again (also after a restart). Default: drop them.", NULL,
      check_not_empty, NULL},
-    {"spool-max-bytes", EX_OPT_INT, offsetof(worker_cfg, spool_max_bytes), "268435456", 4096, INT64_MAX, "N",
-     "Bound of --spool-dir; spans that do not fit are dropped and counted.", NULL, NULL, NULL},
+    {"spool-max-bytes", EX_OPT_INT, offsetof(worker_cfg, spool_max_bytes), "268435456", 4096, (double)INT64_MAX,
+     "N", "Bound of --spool-dir; spans that do not fit are dropped and counted.", NULL, NULL, NULL},
 };
 
 static const ex_cmd_spec spec = {

@@ -29,7 +29,7 @@ static void test_browser_ui(void **state)
     }
     const char *src = getenv("EXTRACE_SOURCE_DIR");
     if (!src || !*src) fail_msg("EXTRACE_SOURCE_DIR is not set (ctest sets it to the source tree)");
-    char script[PATH_MAX], modules[PATH_MAX], artifacts[PATH_MAX], cwd[PATH_MAX];
+    char script[PATH_MAX], modules[PATH_MAX], artifacts[PATH_MAX + 16], cwd[PATH_MAX];
     snprintf(script, sizeof script, "%s/tests/browser/ui.test.js", src);
     snprintf(modules, sizeof modules, "%s/tests/browser/node_modules/playwright-core/package.json", src);
     if (access(modules, R_OK) != 0)
