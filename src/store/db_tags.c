@@ -248,17 +248,34 @@ int sdb__tags_span(sdb *db, int64_t tenant, const exo_pb_span *span, int64_t las
 
 /* ---- reader ------------------------------------------------------------ */
 
-long sdb_tag_names(sdb *db, const char *tenant, unsigned scope_mask, int64_t since_ns, size_t limit,
-                   sdb_tag_name_cb cb, void *arg)
+/* One listing: its query, run once per tag scope, and what to do per row. */
+typedef struct tag_walk {
+    const char *sql;     /* ?1 tenant, ?2 scope, ?3 since (names) or key (values), ?4 since (values) */
+    const char *what;    /* for error messages */
+    const char *key;     /* values: the tag's key; names: NULL */
+    sdb_tag_name_cb on_name;   /* names: per row */
+    sdb_tag_value_cb on_value; /* values: per row */
+    void *arg;           /* of the callback */
+} tag_walk;
+
+/* The callback of one row of scope; nonzero stops the listing. */
+static int tag_row(const tag_walk *t, sqlite3_stmt *st, int scope)
+{
+    if (t->on_name) return t->on_name(t->arg, (sdb_tag_scope)scope, (const char *)sqlite3_column_text(st, 1));
+    return t->on_value(t->arg, (sdb_tag_scope)scope, (sdb_value_type)sqlite3_column_int(st, 0),
+                       (const char *)sqlite3_column_text(st, 1));
+}
+
+/* Run t's query for every scope in scope_mask, in scope order, until a
+ * callback says stop or `limit` rows (0: no limit) were handed over.
+ * Returns the rows handed over, or -1 on an SQLite error (logged). */
+static long tag_walk_run(sdb *db, const char *tenant, unsigned scope_mask, int64_t since_ns, size_t limit,
+                         const tag_walk *t)
 {
     int64_t tid = sdb__tenant_id(db, tenant, 0);
     if (tid <= 0) return tid < 0 ? -1 : 0;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->conn,
-                           "SELECT scope, key FROM tag_keys WHERE tenant = ?1 AND scope = ?2 AND last_ns >= ?3"
-                           " ORDER BY key",
-                           -1, &st, NULL) != SQLITE_OK)
-        return sdb__sqlfail(db, "listing tags");
+    if (sqlite3_prepare_v2(db->conn, t->sql, -1, &st, NULL) != SQLITE_OK) return sdb__sqlfail(db, t->what);
     long n = 0;
     int stop = 0, rc = SQLITE_DONE;
     for (int scope = 0; scope < SDB_TAG_NSCOPES && !stop; scope++) {
@@ -266,49 +283,32 @@ long sdb_tag_names(sdb *db, const char *tenant, unsigned scope_mask, int64_t sin
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, tid);
         sqlite3_bind_int(st, 2, scope);
-        sqlite3_bind_int64(st, 3, since_ns);
+        if (t->key) sqlite3_bind_text(st, 3, t->key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, t->key ? 4 : 3, since_ns);
         while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
             n++;
-            if (cb(arg, (sdb_tag_scope)scope, (const char *)sqlite3_column_text(st, 1)) != 0) stop = 1;
-            if (limit && (size_t)n >= limit) stop = 1;
+            if (tag_row(t, st, scope) != 0 || (limit && (size_t)n >= limit)) stop = 1;
         }
         if (rc != SQLITE_ROW && rc != SQLITE_DONE) break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) n = sdb__sqlfail(db, "listing tags");
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) n = sdb__sqlfail(db, t->what);
     sqlite3_finalize(st);
     return n;
+}
+
+long sdb_tag_names(sdb *db, const char *tenant, unsigned scope_mask, int64_t since_ns, size_t limit,
+                   sdb_tag_name_cb cb, void *arg)
+{
+    tag_walk t = {"SELECT scope, key FROM tag_keys WHERE tenant = ?1 AND scope = ?2 AND last_ns >= ?3 ORDER BY key",
+                  "listing tags", NULL, cb, NULL, arg};
+    return tag_walk_run(db, tenant, scope_mask, since_ns, limit, &t);
 }
 
 long sdb_tag_values(sdb *db, const char *tenant, unsigned scope_mask, const char *key, int64_t since_ns,
                     size_t limit, sdb_tag_value_cb cb, void *arg)
 {
-    int64_t tid = sdb__tenant_id(db, tenant, 0);
-    if (tid <= 0) return tid < 0 ? -1 : 0;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->conn,
-                           "SELECT type, value FROM tag_values WHERE tenant = ?1 AND scope = ?2 AND key = ?3"
-                           " AND last_ns >= ?4 ORDER BY type, value",
-                           -1, &st, NULL) != SQLITE_OK)
-        return sdb__sqlfail(db, "listing tag values");
-    long n = 0;
-    int stop = 0, rc = SQLITE_DONE;
-    for (int scope = 0; scope < SDB_TAG_NSCOPES && !stop; scope++) {
-        if (!(scope_mask & (1u << scope))) continue;
-        sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, tid);
-        sqlite3_bind_int(st, 2, scope);
-        sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, since_ns);
-        while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-            n++;
-            if (cb(arg, (sdb_tag_scope)scope, (sdb_value_type)sqlite3_column_int(st, 0),
-                   (const char *)sqlite3_column_text(st, 1)) != 0)
-                stop = 1;
-            if (limit && (size_t)n >= limit) stop = 1;
-        }
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) break;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) n = sdb__sqlfail(db, "listing tag values");
-    sqlite3_finalize(st);
-    return n;
+    tag_walk t = {"SELECT type, value FROM tag_values WHERE tenant = ?1 AND scope = ?2 AND key = ?3"
+                  " AND last_ns >= ?4 ORDER BY type, value",
+                  "listing tag values", key, NULL, cb, arg};
+    return tag_walk_run(db, tenant, scope_mask, since_ns, limit, &t);
 }
