@@ -236,7 +236,8 @@ static void test_claimed_entry_is_left_to_the_claimer(void **state)
     assert_true(wait_metric(a, "extrace_checkpoints_saved_total", 1, 1e9, 10000) >= 1);
     redisReply *r = tf_redis(R.redis_port, "XRANGE %s - +", STREAM);
     assert_int_equal(r->elements, 1);
-    redisReply *c = tf_redis(R.redis_port, "XCLAIM %s extrace thief 0 %s JUSTID", STREAM, r->element[0]->element[0]->str);
+    const char *id = r->element[0]->element[0]->str;
+    redisReply *c = tf_redis(R.redis_port, "XCLAIM %s extrace thief 0 %s JUSTID", STREAM, id);
     assert_int_equal(c->elements, 1);
     freeReplyObject(c);
     freeReplyObject(r);
