@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/hex.h"
 #include "core/mem.h"
 #include "otel/otlp_proto.h"
 
@@ -20,14 +21,6 @@ const char *exo_env_get(char *const *envp, const char *name)
 
 /* ---- k=v lists --------------------------------------------------------- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode s[0..len) into a new string *out. 0, -1 (reason in why),
  * -2 on allocation failure. */
 static int percent_decode(const char *s, size_t len, char **out, const char *what, char *why, size_t whylen)
@@ -40,8 +33,8 @@ static int percent_decode(const char *s, size_t len, char **out, const char *wha
             d[o++] = s[i];
             continue;
         }
-        int hi = i + 1 < len ? hexval((unsigned char)s[i + 1]) : -1;
-        int lo = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
+        int hi = i + 1 < len ? ex_hex_digit((unsigned char)s[i + 1]) : -1;
+        int lo = i + 2 < len ? ex_hex_digit((unsigned char)s[i + 2]) : -1;
         if (hi < 0 || lo < 0 || (hi | lo) == 0) {
             if (hi < 0 || lo < 0)
                 snprintf(why, whylen, "%s: invalid percent-encoding \"%.*s\"", what, (int)(len - i < 3 ? len - i : 3), s + i);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/hex.h"
 #include "core/mem.h"
 #include "otel/ids.h"
 #include "otel/otlp_json_int.h"
@@ -65,14 +66,6 @@ static void b64_encode(const uint8_t *data, size_t n, char *out)
     out[o] = '\0';
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 static int b64val(int c)
 {
     if (c == '-') return 62; /* URL-safe alphabet, accepted as proto3 JSON does */
@@ -113,7 +106,7 @@ long exo__json_bytes_decode(size_t want, const char *s, size_t n, uint8_t *out)
     if (!want) return b64_decode(s, n, out);
     if (n != 2 * want) return -1;
     for (size_t i = 0; i < want; i++) {
-        int hi = hexval((unsigned char)s[2 * i]), lo = hexval((unsigned char)s[2 * i + 1]);
+        int hi = ex_hex_digit((unsigned char)s[2 * i]), lo = ex_hex_digit((unsigned char)s[2 * i + 1]);
         if (hi < 0 || lo < 0) return -1;
         out[i] = (uint8_t)(hi << 4 | lo);
     }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/hex.h"
 #include "core/mem.h"
 #include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
@@ -517,21 +518,13 @@ int exo_grpc_unframe(const uint8_t *buf, size_t len, size_t max_msg, const uint8
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 size_t exo_grpc_decode_message(const char *in, char *out, size_t outlen)
 {
     size_t o = 0;
     if (outlen == 0) return 0;
     for (size_t i = 0; in[i] && o + 1 < outlen; i++) {
         int hi, lo;
-        if (in[i] == '%' && (hi = hexval(in[i + 1])) >= 0 && (lo = hexval(in[i + 2])) >= 0) {
+        if (in[i] == '%' && (hi = ex_hex_digit(in[i + 1])) >= 0 && (lo = ex_hex_digit(in[i + 2])) >= 0) {
             out[o++] = (char)(hi << 4 | lo);
             i += 2;
         } else {

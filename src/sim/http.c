@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "core/config.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "sim/faults.h"
@@ -239,14 +240,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     ex_free(up);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode in place, but keep "%00" as is: a NUL inside the path
  * would cut the id short unseen; kept, its '%' makes the id invalid. */
 static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
@@ -254,7 +247,7 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
     char *w = s;
     for (const char *r = s; *r; r++) {
         int hi, lo;
-        if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi | lo)) {
+        if (r[0] == '%' && (hi = ex_hex_digit(r[1])) >= 0 && (lo = ex_hex_digit(r[2])) >= 0 && (hi | lo)) {
             *w++ = (char)(hi * 16 + lo);
             r += 2;
         } else {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "store/query_int.h"
@@ -125,14 +126,6 @@ int sq_time_arg(sq_ctx *ctx, const sq_request *req, ex_http_resp *resp, const ch
 
 /* ---- trace ids ---------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 int sq_trace_id_parse(const char *s, uint8_t out[16], char *why, size_t whylen)
 {
     char buf[160];
@@ -149,7 +142,7 @@ int sq_trace_id_parse(const char *s, uint8_t out[16], char *why, size_t whylen)
     memset(padded, '0', 32 - n);
     memcpy(padded + 32 - n, s, n);
     for (size_t i = 0; i < 16; i++) {
-        int hi = hexval(padded[2 * i]), lo = hexval(padded[2 * i + 1]);
+        int hi = ex_hex_digit(padded[2 * i]), lo = ex_hex_digit(padded[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             snprintf(why, whylen, "trace id \"%s\": not hexadecimal", shown(s, buf, sizeof buf));
             return -1;
