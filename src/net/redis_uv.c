@@ -1,6 +1,7 @@
 /* redis_uv.c — hiredis async events on libuv (see redis_uv.h). */
 #include "net/redis_uv.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/mem.h"
@@ -85,4 +86,26 @@ int ex_redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
     ac->ev.delWrite = del_write;
     ac->ev.cleanup = cleanup;
     return REDIS_OK;
+}
+
+redisAsyncContext *ex_redis_uv_connect(uv_loop_t *loop, const ex_redis_addr *a, void *data,
+                                       redisConnectCallback *on_connect, redisDisconnectCallback *on_disconnect,
+                                       redisCallbackFn *on_setup, char *why, size_t whylen)
+{
+    redisAsyncContext *ac = redisAsyncConnect(a->host, a->port);
+    if (!ac || ac->err || ex_redis_uv_attach(ac, loop) != REDIS_OK) {
+        snprintf(why, whylen, "%s", ac && ac->err ? ac->errstr : "out of memory");
+        if (ac) redisAsyncFree(ac);
+        return NULL;
+    }
+    ac->data = data;
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    /* Queued now, written once connected; answers come in this order. */
+    if (a->password[0] && a->user[0])
+        redisAsyncCommand(ac, on_setup, "AUTH", "AUTH %s %s", a->user, a->password);
+    else if (a->password[0])
+        redisAsyncCommand(ac, on_setup, "AUTH", "AUTH %s", a->password);
+    if (a->db) redisAsyncCommand(ac, on_setup, "SELECT", "SELECT %d", a->db);
+    return ac;
 }

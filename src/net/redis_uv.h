@@ -12,7 +12,10 @@
 #ifndef EXTRACE_NET_REDIS_UV_H
 #define EXTRACE_NET_REDIS_UV_H
 #include <hiredis/async.h>
+#include <stddef.h>
 #include <uv.h>
+
+#include "core/redis_url.h"
 
 /* Attach ac to loop, and turn on TCP keepalive on its socket (probes
  * after 15 s idle, every 5 s, 3 of them: a peer that vanished without a
@@ -21,5 +24,14 @@
  * has an event library already or memory ran out (ac is untouched then:
  * free it). */
 int ex_redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop);
+
+/* Start an async connection to a->host:a->port on loop (attached as
+ * above) with ac->data = data and both callbacks set, and queue AUTH (when
+ * a has a password) and SELECT (when a->db is not 0) ahead of anything
+ * the caller sends: their answers go to on_setup with privdata "AUTH" or
+ * "SELECT". NULL with why set (hiredis' message, or out of memory). */
+redisAsyncContext *ex_redis_uv_connect(uv_loop_t *loop, const ex_redis_addr *a, void *data,
+                                       redisConnectCallback *on_connect, redisDisconnectCallback *on_disconnect,
+                                       redisCallbackFn *on_setup, char *why, size_t whylen);
 
 #endif

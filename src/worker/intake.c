@@ -77,12 +77,13 @@ static void disconnect_cb(const redisAsyncContext *ac, int status)
     schedule_retry(in, "lost the connection to", ac->errstr[0] ? ac->errstr : "the server closed the connection");
 }
 
-static void auth_cb(redisAsyncContext *ac, void *r, void *privdata)
+/* An error answer to AUTH or SELECT (privdata names it): log it and reconnect. */
+static void setup_cb(redisAsyncContext *ac, void *r, void *privdata)
 {
     wk_intake *in = ac->data;
     redisReply *reply = r;
     if (ac != in->ac || !reply || reply->type != REDIS_REPLY_ERROR) return;
-    ex_error("intake", "Redis at %s rejected AUTH: %s", in->where, reply->str);
+    ex_error("intake", "Redis at %s rejected %s: %s", in->where, (const char *)privdata, reply->str);
     redisAsyncDisconnect(ac); /* disconnect_cb schedules the retry */
 }
 
@@ -117,29 +118,14 @@ static void sub_cb(redisAsyncContext *ac, void *r, void *privdata)
 
 static void connect_now(wk_intake *in)
 {
-    const ex_redis_addr *a = &in->cfg.addr;
-    redisAsyncContext *ac = redisAsyncConnect(a->host, a->port);
-    if (!ac || ac->err) {
-        char detail[160];
-        snprintf(detail, sizeof detail, "%s", ac ? ac->errstr : "out of memory");
-        if (ac) redisAsyncFree(ac);
-        schedule_retry(in, "cannot connect to", detail);
-        return;
-    }
-    ac->data = in;
-    if (ex_redis_uv_attach(ac, in->loop) != REDIS_OK) {
-        redisAsyncFree(ac);
-        schedule_retry(in, "cannot watch the connection to", "out of memory");
+    char why[160];
+    redisAsyncContext *ac = ex_redis_uv_connect(in->loop, &in->cfg.addr, in, connect_cb, disconnect_cb, setup_cb, why,
+                                                sizeof why);
+    if (!ac) {
+        schedule_retry(in, "cannot connect to", why);
         return;
     }
     in->ac = ac;
-    redisAsyncSetConnectCallback(ac, connect_cb);
-    redisAsyncSetDisconnectCallback(ac, disconnect_cb);
-    /* Queued now, written once connected; replies come in this order. */
-    if (a->password[0] && a->user[0])
-        redisAsyncCommand(ac, auth_cb, NULL, "AUTH %s %s", a->user, a->password);
-    else if (a->password[0])
-        redisAsyncCommand(ac, auth_cb, NULL, "AUTH %s", a->password);
     redisAsyncCommand(ac, sub_cb, NULL, "SUBSCRIBE %s", in->channel);
     uv_timer_start(&in->timer, timeout_cb, (uint64_t)(in->cfg.connect_timeout_ns / EX_NS_PER_MS), 0);
 }

@@ -119,30 +119,14 @@ static void ping_cb(redisAsyncContext *ac, void *r, void *privdata)
 static void conn_start(conn *c)
 {
     wk_stream *s = c->s;
-    const ex_redis_addr *a = &s->cfg.addr;
-    redisAsyncContext *ac = redisAsyncConnect(a->host, a->port);
-    if (!ac || ac->err) {
-        char detail[160];
-        snprintf(detail, sizeof detail, "%s", ac ? ac->errstr : "out of memory");
-        if (ac) redisAsyncFree(ac);
-        conn_down(c, "cannot connect to", detail);
-        return;
-    }
-    ac->data = c;
-    if (ex_redis_uv_attach(ac, s->loop) != REDIS_OK) {
-        redisAsyncFree(ac);
-        conn_down(c, "cannot watch the connection to", "out of memory");
+    char why[160];
+    redisAsyncContext *ac = ex_redis_uv_connect(s->loop, &s->cfg.addr, c, connect_cb, disconnect_cb, setup_cb, why,
+                                                sizeof why);
+    if (!ac) {
+        conn_down(c, "cannot connect to", why);
         return;
     }
     c->ac = ac;
-    redisAsyncSetConnectCallback(ac, connect_cb);
-    redisAsyncSetDisconnectCallback(ac, disconnect_cb);
-    /* Queued now, written once connected; answers come in this order. */
-    if (a->password[0] && a->user[0])
-        redisAsyncCommand(ac, setup_cb, "AUTH", "AUTH %s %s", a->user, a->password);
-    else if (a->password[0])
-        redisAsyncCommand(ac, setup_cb, "AUTH", "AUTH %s", a->password);
-    if (a->db) redisAsyncCommand(ac, setup_cb, "SELECT", "SELECT %d", a->db);
     redisAsyncCommand(ac, ping_cb, NULL, "PING");
     uv_timer_start(&c->timer, timeout_cb, (uint64_t)(s->cfg.connect_timeout_ns / EX_NS_PER_MS), 0);
 }
