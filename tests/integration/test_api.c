@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -20,6 +19,7 @@
 #include "core/clock.h"
 #include "core/iso8601.h"
 #include "core/uuid.h"
+#include "http.h"
 #include "sim/workflow.h"
 #include "support.h"
 
@@ -34,74 +34,15 @@ static CURL *curl;
 
 /* ---- HTTP ---- */
 
-typedef struct http_resp {
-    long status;
-    char *body;            /* NUL-terminated */
-    size_t len;
-    char content_type[128];
-    char location[256];
-    char allow[64];
-} http_resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *arg)
-{
-    http_resp *r = arg;
-    r->body = realloc(r->body, r->len + sz * n + 1);
-    memcpy(r->body + r->len, p, sz * n);
-    r->len += sz * n;
-    r->body[r->len] = '\0';
-    return sz * n;
-}
-
-/* Keep the value of a header we care about. */
-static size_t on_header(char *p, size_t sz, size_t n, void *arg)
-{
-    http_resp *r = arg;
-    size_t len = sz * n;
-    struct { const char *name; char *dst; size_t cap; } want[] = {
-        {"location:", r->location, sizeof r->location}, {"allow:", r->allow, sizeof r->allow}};
-    for (size_t i = 0; i < 2; i++) {
-        size_t k = strlen(want[i].name);
-        if (len > k && strncasecmp(p, want[i].name, k) == 0) {
-            size_t v = k;
-            while (v < len && p[v] == ' ') v++;
-            size_t e = len;
-            while (e > v && (p[e - 1] == '\r' || p[e - 1] == '\n')) e--;
-            snprintf(want[i].dst, want[i].cap, "%.*s", (int)(e - v), p + v);
-        }
-    }
-    return len;
-}
-
 /* One request on the shared (keep-alive) handle. */
-static void http(const char *method, const char *path, const char *body, size_t body_len, http_resp *r)
+static void http(const char *method, const char *path, const char *body, size_t body_len, th_resp *r)
 {
     char url[512];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    memset(r, 0, sizeof *r);
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    if (strcmp(method, "HEAD") == 0) curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-    if (body) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)body_len);
-    }
-    CURLcode rc = curl_easy_perform(curl);
-    if (rc != CURLE_OK) fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
-    char *ct = NULL;
-    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct);
-    snprintf(r->content_type, sizeof r->content_type, "%s", ct ? ct : "");
-    if (!r->body) r->body = calloc(1, 1);
+    th_request(curl, method, url, &(th_req){.body = body, .body_len = body_len}, r);
 }
 
-static json_t *parse(const http_resp *r)
+static json_t *parse(const th_resp *r)
 {
     json_error_t err;
     json_t *doc = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &err);
@@ -113,7 +54,7 @@ static json_t *parse(const http_resp *r)
 static void expect_error(const char *method, const char *path, const char *body, size_t len, long status,
                          const char *needle)
 {
-    http_resp r;
+    th_resp r;
     http(method, path, body, len, &r);
     if (r.status != status) fail_msg("%s %s: status %ld, want %ld: %s", method, path, r.status, status, r.body);
     assert_string_equal(r.content_type, "application/json; charset=utf-8");
@@ -122,7 +63,7 @@ static void expect_error(const char *method, const char *path, const char *body,
     assert_non_null(msg);
     if (needle && !strstr(msg, needle)) fail_msg("%s %s: error \"%s\" lacks \"%s\"", method, path, msg, needle);
     json_decref(doc);
-    free(r.body);
+    th_resp_free(&r);
 }
 
 /* ---- the contract of one workflow response ---- */
@@ -235,7 +176,7 @@ static int check_entity(json_t *e, int stage, seen *s, int64_t wf_start, int64_t
 
 /* Check one poll's response for workflow s against the contract and the
  * previous poll. */
-static void check_workflow(const http_resp *r, seen *s, double slack_s)
+static void check_workflow(const th_resp *r, seen *s, double slack_s)
 {
     if (r->status != 200) fail_msg("GET %s: status %ld: %s", s->id, r->status, r->body);
     assert_string_equal(r->content_type, "application/json; charset=utf-8");
@@ -359,7 +300,7 @@ static void test_fifty_workflows_follow_the_contract(void **state)
             char path[64];
             snprintf(path, sizeof path, "/workflows/%s", s[i].id);
             int64_t sent = ex_mono_ns();
-            http_resp r;
+            th_resp r;
             http("GET", path, NULL, 0, &r);
             int64_t got = ex_mono_ns();
             /* A due end is seen at most this late: an entity moves one step
@@ -375,7 +316,7 @@ static void test_fifty_workflows_follow_the_contract(void **state)
             curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &c);
             connects += c;
             polls++;
-            free(r.body);
+            th_resp_free(&r);
             if (s[i].complete) {
                 done++;
                 completed += s[i].status == SIM_COMPLETED;
@@ -394,7 +335,7 @@ static void test_fifty_workflows_follow_the_contract(void **state)
     if (connects > 3) fail_msg("%ld connections for %ld polls: keep-alive is not working", connects, polls);
 
     /* the list endpoint agrees with what the polls saw */
-    http_resp r;
+    th_resp r;
     http("GET", "/workflows?status=Failed&limit=1000", NULL, 0, &r);
     assert_int_equal(r.status, 200);
     json_t *doc = parse(&r);
@@ -408,18 +349,18 @@ static void test_fifty_workflows_follow_the_contract(void **state)
         assert_true(found);
     }
     json_decref(doc);
-    free(r.body);
+    th_resp_free(&r);
     http("GET", "/workflows?status=Completed&limit=5", NULL, 0, &r);
     doc = parse(&r);
     assert_int_equal((int)json_array_size(json_object_get(doc, "workflowIds")), completed < 5 ? completed : 5);
     json_decref(doc);
-    free(r.body);
+    th_resp_free(&r);
     free(s);
 }
 
 static void test_post_and_conflict(void **state)
 {
-    http_resp r;
+    th_resp r;
     const char *body = "{\"workflowId\":\"posted-1\"}";
     http("POST", "/workflows", body, strlen(body), &r);
     assert_int_equal(r.status, 201);
@@ -427,18 +368,18 @@ static void test_post_and_conflict(void **state)
     json_t *doc = parse(&r);
     assert_string_equal(json_string_value(json_object_get(doc, "workflowStatus")), "Initializing");
     json_decref(doc);
-    free(r.body);
+    th_resp_free(&r);
     expect_error("POST", "/workflows", body, strlen(body), 409, "already exists");
 
     http("POST", "/workflows", NULL, 0, &r); /* no body: the server picks a GUID */
     assert_int_equal(r.status, 201);
     assert_true(strncmp(r.location, "/workflows/", 11) == 0 && ex_uuid_valid(r.location + 11));
-    free(r.body);
+    th_resp_free(&r);
 
     http("GET", "/workflows?status=Initializing", NULL, 0, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "\"posted-1\""));
-    free(r.body);
+    th_resp_free(&r);
 }
 
 static void test_error_answers(void **state)
@@ -454,14 +395,14 @@ static void test_error_answers(void **state)
     expect_error("GET", "/nope", NULL, 0, 404, "no route");
     expect_error("GET", "/workflows/a/b", NULL, 0, 404, "no route");
     expect_error("DELETE", "/workflows/x", NULL, 0, 405, "DELETE");
-    http_resp r;
+    th_resp r;
     http("PUT", "/workflows", "{}", 2, &r);
     assert_int_equal(r.status, 405);
     assert_string_equal(r.allow, "GET, HEAD, POST");
-    free(r.body);
+    th_resp_free(&r);
     http("DELETE", "/workflows/x", NULL, 0, &r);
     assert_string_equal(r.allow, "GET, HEAD");
-    free(r.body);
+    th_resp_free(&r);
     size_t big = 70 * 1024;
     char *huge = malloc(big);
     memset(huge, ' ', big);
@@ -471,18 +412,18 @@ static void test_error_answers(void **state)
     memset(filler, 'x', 20000);
     http("GET", "/healthz", filler, 20000, &r);
     assert_int_equal(r.status, 200);
-    free(r.body);
+    th_resp_free(&r);
     free(filler);
     /* the server is still fine */
     http("GET", "/healthz", NULL, 0, &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "{\"status\":\"ok\"}");
-    free(r.body);
+    th_resp_free(&r);
 }
 
 static void test_openapi_names_every_route(void **state)
 {
-    http_resp r;
+    th_resp r;
     http("GET", "/openapi.json", NULL, 0, &r);
     assert_int_equal(r.status, 200);
     json_t *doc = parse(&r);
@@ -493,7 +434,7 @@ static void test_openapi_names_every_route(void **state)
         if (!json_object_get(json_object_get(paths, routes[i][0]), routes[i][1]))
             fail_msg("openapi.json lacks %s %s", routes[i][1], routes[i][0]);
     json_decref(doc);
-    free(r.body);
+    th_resp_free(&r);
 }
 
 #define BUSY_CLIENTS 128 /* exactly MHD's epoll batch: the size that once stalled the server */
@@ -508,18 +449,16 @@ static void test_many_busy_clients_are_served(void **state)
     CURL *easy[BUSY_CLIENTS];
     int rounds[BUSY_CLIENTS] = {0}, failed = 0, done = 0;
     char urls[BUSY_CLIENTS][96];
+    th_resp sink[BUSY_CLIENTS];
     for (int i = 0; i < BUSY_CLIENTS; i++) {
         snprintf(urls[i], sizeof urls[i], "http://127.0.0.1:%d/workflows/busy-%d", port, i);
         easy[i] = curl_easy_init();
         curl_easy_setopt(easy[i], CURLOPT_URL, urls[i]);
         curl_easy_setopt(easy[i], CURLOPT_TIMEOUT_MS, 5000L);
-        curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, on_body);
+        th_collect(easy[i], &sink[i]);
         curl_easy_setopt(easy[i], CURLOPT_PRIVATE, (void *)(intptr_t)i);
         curl_multi_add_handle(multi, easy[i]);
     }
-    http_resp sink[BUSY_CLIENTS];
-    memset(sink, 0, sizeof sink);
-    for (int i = 0; i < BUSY_CLIENTS; i++) curl_easy_setopt(easy[i], CURLOPT_WRITEDATA, &sink[i]);
     const int total = BUSY_CLIENTS * BUSY_ROUNDS;
     int64_t deadline = ex_mono_ns() + 30 * EX_NS_PER_SEC;
     while (done + failed < total && ex_mono_ns() < deadline) {
@@ -545,7 +484,7 @@ static void test_many_busy_clients_are_served(void **state)
     }
     for (int i = 0; i < BUSY_CLIENTS; i++) {
         curl_easy_cleanup(easy[i]);
-        free(sink[i].body);
+        th_resp_free(&sink[i]);
     }
     curl_multi_cleanup(multi);
     print_message("%d requests from %d clients: %d ok, %d failed\n", BUSY_CLIENTS * BUSY_ROUNDS, BUSY_CLIENTS,
@@ -593,23 +532,14 @@ static void test_bad_flags_exit_2(void **state)
 #define FAULT_POLLS 1500
 #define FAULT_RATE 0.1
 
-/* GET url on handle c: the status (0 when the connection closed without
- * an answer) and the body in *body (malloc'd). */
-static long fault_get(CURL *c, const char *url, http_resp *r)
+/* GET url on handle c, on a fresh connection so that every drop shows:
+ * the status (0 when the connection closed without an answer). */
+static long fault_get(CURL *c, const char *url, th_resp *r)
 {
-    memset(r, 0, sizeof *r);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    /* a fresh connection each time: on a reused one, libcurl silently
-     * resends a request whose connection closed unanswered */
-    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    if (!r->body) r->body = calloc(1, 1);
+    static const th_req fresh = {.fresh_connection = 1};
+    CURLcode rc = th_request_rc(c, "GET", url, &fresh, r);
     if (rc == CURLE_GOT_NOTHING) return 0;
     if (rc != CURLE_OK) fail_msg("GET %s: %s", url, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     return r->status;
 }
 
@@ -638,7 +568,7 @@ static void test_faults_at_their_rates(void **state)
     assert_non_null(c);
     int ok = 0, errors = 0, drops = 0, garbage = 0;
     char url[256];
-    http_resp r;
+    th_resp r;
     for (int i = 0; i < FAULT_POLLS; i++) {
         snprintf(url, sizeof url, "http://127.0.0.1:%d/workflows/fault-%d", fport, i % 40);
         long status = fault_get(c, url, &r);
@@ -650,12 +580,12 @@ static void test_faults_at_their_rates(void **state)
         else if (status == 200 && json_is_object(doc) && json_object_get(doc, "workflowStatus")) ok++;
         else fail_msg("GET %s: unexpected %ld %s", url, status, r.body);
         json_decref(doc);
-        free(r.body);
+        th_resp_free(&r);
         if (i % 10 == 0) {
             snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", fport);
             assert_int_equal(fault_get(c, url, &r), 200);
             assert_string_equal(r.body, "{\"status\":\"ok\"}");
-            free(r.body);
+            th_resp_free(&r);
         }
     }
     curl_easy_cleanup(c);

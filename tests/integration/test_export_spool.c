@@ -257,156 +257,157 @@ static void close_loop(uv_loop_t *loop, exo_pipeline *p)
     assert_int_equal(uv_loop_close(loop), 0);
 }
 
+/* The receiver (not started yet), the setup, a loop and its pipeline. */
+typedef struct spool_run {
+    receiver r;      /* ports chosen, started by the test */
+    setup s;         /* OTEL_* environment and spool directory */
+    uv_loop_t loop;  /* runs p */
+    exo_pipeline *p; /* owned: closed by close_loop / spool_end */
+    outcome o[NSUB]; /* per submission */
+} spool_run;
+
+/* With the receiver down, submit nsub submissions to a pipeline spooling
+ * up to max_bytes in segments of seg_bytes, and wait until every span is
+ * spooled or dropped for a full spool. */
+static void spool_begin(spool_run *x, uint64_t max_bytes, uint64_t seg_bytes, int nsub)
+{
+    receiver_ports(&x->r);
+    setup_init(&x->s, &x->r);
+    assert_int_equal(uv_loop_init(&x->loop), 0);
+    x->p = pipeline_new(&x->loop, &x->s, max_bytes, seg_bytes);
+    memset(x->o, 0, sizeof x->o);
+    for (int k = 0; k < nsub; k++) submit(x->p, k, &x->o[k]);
+    spool_wait w = {x->p, (uint64_t)nsub * BATCH};
+    run_until(&x->loop, all_spooled, &w, 20000);
+}
+
+/* Close the loop, stop the receiver, free the setup. */
+static void spool_end(spool_run *x)
+{
+    close_loop(&x->loop, x->p);
+    receiver_stop(&x->r);
+    setup_free(&x->s);
+}
+
+/* The first n names are span-000 … span-<n - 1>: in order, each once. */
+static void expect_names_in_order(char names[][16], int n)
+{
+    for (int i = 0; i < n; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "span-%03d", i);
+        assert_string_equal(names[i], want);
+    }
+}
+
 /* ---- tests ------------------------------------------------------------------- */
 
 static void test_spool_then_deliver_in_order(void **state)
 {
     (void)state;
-    receiver r;
-    setup s;
-    receiver_ports(&r);
-    setup_init(&s, &r);
-    uv_loop_t loop;
-    assert_int_equal(uv_loop_init(&loop), 0);
-    exo_pipeline *p = pipeline_new(&loop, &s, 1 << 20, 4096);
-    outcome o[NSUB] = {{0}};
-    for (int k = 0; k < NSUB; k++) submit(p, k, &o[k]);
-    spool_wait w = {p, NSUB * BATCH};
-    run_until(&loop, all_spooled, &w, 20000);
+    spool_run x;
+    spool_begin(&x, 1 << 20, 4096, NSUB);
     exo_pipeline_stats st;
-    exo_pipeline_get_stats(p, &st);
+    exo_pipeline_get_stats(x.p, &st);
     assert_int_equal(st.spans_spooled, NSUB * BATCH);
     assert_true(st.spool_bytes > 0);
     assert_int_equal(st.spans_dropped, 0);
-    assert_true(count_segments(s.spool) >= 1);
-    for (int k = 0; k < NSUB; k++) assert_int_equal(o[k].calls, 0); /* nothing acknowledged yet */
+    assert_true(count_segments(x.s.spool) >= 1);
+    for (int k = 0; k < NSUB; k++) assert_int_equal(x.o[k].calls, 0); /* nothing acknowledged yet */
 
-    receiver_start(&r);
-    run_until(&loop, all_called, o, 20000);
-    for (int k = 0; k < NSUB; k++) assert_int_equal(o[k].delivered, 1);
+    receiver_start(&x.r);
+    run_until(&x.loop, all_called, x.o, 20000);
+    for (int k = 0; k < NSUB; k++) assert_int_equal(x.o[k].delivered, 1);
     char names[64][16];
-    assert_int_equal(received(&r, names, 64), NSUB * BATCH);
-    for (int i = 0; i < NSUB * BATCH; i++) {
-        char want[16];
-        snprintf(want, sizeof want, "span-%03d", i);
-        assert_string_equal(names[i], want); /* in order, each once */
-    }
-    exo_pipeline_get_stats(p, &st);
+    assert_int_equal(received(&x.r, names, 64), NSUB * BATCH);
+    expect_names_in_order(names, NSUB * BATCH);
+    exo_pipeline_get_stats(x.p, &st);
     assert_int_equal(st.spans_exported, NSUB * BATCH);
     assert_int_equal(st.spans_dropped, 0);
     assert_int_equal(st.spans_spooled, 0);
     assert_int_equal(st.spool_bytes, 0);
-    assert_int_equal(count_segments(s.spool), 0);
-    close_loop(&loop, p);
-    receiver_stop(&r);
-    setup_free(&s);
+    assert_int_equal(count_segments(x.s.spool), 0);
+    spool_end(&x);
 }
 
 static void test_spool_full_drops_counted(void **state)
 {
     (void)state;
-    receiver r;
-    setup s;
-    receiver_ports(&r);
-    setup_init(&s, &r);
-    uv_loop_t loop;
-    assert_int_equal(uv_loop_init(&loop), 0);
+    spool_run x;
     /* A batch of 5 padded spans encodes to well over 700 bytes: 2000 bytes hold at most two. */
-    exo_pipeline *p = pipeline_new(&loop, &s, 2000, 4096);
-    outcome o[NSUB] = {{0}};
-    for (int k = 0; k < NSUB; k++) submit(p, k, &o[k]);
-    spool_wait w = {p, NSUB * BATCH};
-    run_until(&loop, all_spooled, &w, 20000);
+    spool_begin(&x, 2000, 4096, NSUB);
     exo_pipeline_stats st;
-    exo_pipeline_get_stats(p, &st);
+    exo_pipeline_get_stats(x.p, &st);
     uint64_t spooled = st.spans_spooled;
     assert_true(spooled >= BATCH && spooled <= 2 * BATCH);
     assert_int_equal(st.spans_dropped_spool_full, NSUB * BATCH - spooled);
     assert_int_equal(st.spans_dropped, NSUB * BATCH - spooled);
     assert_true(st.spool_bytes <= 2000);
 
-    receiver_start(&r);
-    run_until(&loop, all_called, o, 20000);
+    receiver_start(&x.r);
+    run_until(&x.loop, all_called, x.o, 20000);
     size_t ok = 0;
     for (int k = 0; k < NSUB; k++) {
-        if (k < (int)(spooled / BATCH)) assert_int_equal(o[k].delivered, 1); /* the oldest made it */
-        else assert_int_equal(o[k].delivered, 0);
-        ok += (size_t)o[k].delivered;
+        if (k < (int)(spooled / BATCH)) assert_int_equal(x.o[k].delivered, 1); /* the oldest made it */
+        else assert_int_equal(x.o[k].delivered, 0);
+        ok += (size_t)x.o[k].delivered;
     }
     assert_int_equal(ok * BATCH, spooled);
     char names[64][16];
-    assert_int_equal(received(&r, names, 64), (int)spooled);
+    assert_int_equal(received(&x.r, names, 64), (int)spooled);
     assert_string_equal(names[0], "span-000");
-    exo_pipeline_get_stats(p, &st);
+    exo_pipeline_get_stats(x.p, &st);
     assert_int_equal(st.spans_exported, spooled);
-    close_loop(&loop, p);
-    receiver_stop(&r);
-    setup_free(&s);
+    spool_end(&x);
 }
 
 static void test_restart_sends_old_records_skips_truncated(void **state)
 {
     (void)state;
-    receiver r;
-    setup s;
-    receiver_ports(&r);
-    setup_init(&s, &r);
-    uv_loop_t loop;
-    assert_int_equal(uv_loop_init(&loop), 0);
+    spool_run x;
     /* Segments of 1 byte: every record gets its own file. */
-    exo_pipeline *p = pipeline_new(&loop, &s, 1 << 20, 1);
-    outcome o[NSUB] = {{0}};
-    for (int k = 0; k < 4; k++) submit(p, k, &o[k]);
-    spool_wait w = {p, 4 * BATCH};
-    run_until(&loop, all_spooled, &w, 20000);
-    close_loop(&loop, p); /* the process "ends" with the backend down */
+    spool_begin(&x, 1 << 20, 1, 4);
+    close_loop(&x.loop, x.p); /* the process "ends" with the backend down */
     for (int k = 0; k < 4; k++) {
-        assert_int_equal(o[k].calls, 1);
-        assert_int_equal(o[k].delivered, 0); /* not delivered by this process */
+        assert_int_equal(x.o[k].calls, 1);
+        assert_int_equal(x.o[k].delivered, 0); /* not delivered by this process */
     }
-    assert_int_equal(count_segments(s.spool), 4);
+    assert_int_equal(count_segments(x.s.spool), 4);
 
     /* A crash mid-write: the newest record loses its last bytes. */
-    DIR *d = opendir(s.spool);
+    DIR *d = opendir(x.s.spool);
     struct dirent *de;
     char newest[256] = "", path[1024];
     while ((de = readdir(d)))
         if (strncmp(de->d_name, "seg-", 4) == 0 && strcmp(de->d_name, newest) > 0)
             snprintf(newest, sizeof newest, "%s", de->d_name);
     closedir(d);
-    snprintf(path, sizeof path, "%s/%s", s.spool, newest);
+    snprintf(path, sizeof path, "%s/%s", x.s.spool, newest);
     struct stat sb;
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal(truncate(path, sb.st_size - 10), 0);
 
-    receiver_start(&r);
-    assert_int_equal(uv_loop_init(&loop), 0);
-    p = pipeline_new(&loop, &s, 1 << 20, 1);
+    receiver_start(&x.r);
+    assert_int_equal(uv_loop_init(&x.loop), 0);
+    x.p = pipeline_new(&x.loop, &x.s, 1 << 20, 1);
     exo_pipeline_stats st;
-    exo_pipeline_get_stats(p, &st);
+    exo_pipeline_get_stats(x.p, &st);
     assert_int_equal(st.spans_spooled, 3 * BATCH);
     assert_int_equal(st.spool_records_corrupt, 1);
     /* A new submission goes out after the old records. */
     outcome fresh = {0};
-    submit(p, 9, &fresh);
-    run_until(&loop, called, &fresh, 20000);
+    submit(x.p, 9, &fresh);
+    run_until(&x.loop, called, &fresh, 20000);
     assert_int_equal(fresh.calls, 1);
     assert_int_equal(fresh.delivered, 1);
-    exo_pipeline_get_stats(p, &st);
+    exo_pipeline_get_stats(x.p, &st);
     assert_int_equal(st.spool_spans_resent, 3 * BATCH);
     assert_int_equal(st.spans_spooled, 0);
     char names[64][16];
-    assert_int_equal(received(&r, names, 64), 4 * BATCH);
-    for (int i = 0; i < 3 * BATCH; i++) {
-        char want[16];
-        snprintf(want, sizeof want, "span-%03d", i);
-        assert_string_equal(names[i], want);
-    }
+    assert_int_equal(received(&x.r, names, 64), 4 * BATCH);
+    expect_names_in_order(names, 3 * BATCH);
     assert_string_equal(names[3 * BATCH], "span-045");
-    assert_int_equal(count_segments(s.spool), 0);
-    close_loop(&loop, p);
-    receiver_stop(&r);
-    setup_free(&s);
+    assert_int_equal(count_segments(x.s.spool), 0);
+    spool_end(&x);
 }
 
 int main(void)

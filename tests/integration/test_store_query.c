@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -21,6 +20,7 @@
 #include <jansson.h>
 
 #include "core/mem.h"
+#include "http.h"
 #include "otel/otlp_json.h"
 #include "otel/otlp_proto.h"
 #include "support.h"
@@ -46,71 +46,18 @@ static const uint8_t ID_D[16] = {0xd4, 0xd4, 0xd4, 0xd4, 0xd4, 0xd4, 0xd4, 0xd4,
 
 /* ---- HTTP ------------------------------------------------------------------ */
 
-typedef struct http_resp {
-    long status;
-    char *body;            /* NUL-terminated */
-    size_t len;
-    char content_type[128];
-    char allow[64];
-} http_resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *arg)
-{
-    http_resp *r = arg;
-    r->body = realloc(r->body, r->len + sz * n + 1);
-    memcpy(r->body + r->len, p, sz * n);
-    r->len += sz * n;
-    r->body[r->len] = '\0';
-    return sz * n;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *arg)
-{
-    http_resp *r = arg;
-    size_t len = sz * n;
-    if (len > 6 && strncasecmp(p, "allow:", 6) == 0) {
-        size_t v = 6, e = len;
-        while (v < len && p[v] == ' ') v++;
-        while (e > v && (p[e - 1] == '\r' || p[e - 1] == '\n')) e--;
-        snprintf(r->allow, sizeof r->allow, "%.*s", (int)(e - v), p + v);
-    }
-    return len;
-}
-
-/* One request. headers: NULL-terminated "Name: value" list or NULL. */
+/* One request to the store on `port`; fails the test when no answer comes. */
 static void http(const char *method, int port, const char *path, const char *const *headers, const void *body,
-                 size_t body_len, http_resp *r)
+                 size_t body_len, th_resp *r)
 {
     char url[4096];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    memset(r, 0, sizeof *r);
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    struct curl_slist *hl = NULL;
-    for (const char *const *h = headers; h && *h; h++) hl = curl_slist_append(hl, *h);
-    if (hl) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hl);
-    if (body) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)body_len);
-    }
-    CURLcode rc = curl_easy_perform(curl);
-    curl_slist_free_all(hl);
-    if (rc != CURLE_OK) fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
-    char *ct = NULL;
-    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct);
-    snprintf(r->content_type, sizeof r->content_type, "%s", ct ? ct : "");
-    if (!r->body) r->body = calloc(1, 1);
+    th_req req = {.headers = headers, .body = body, .body_len = body_len, .timeout_ms = 10000};
+    th_request(curl, method, url, &req, r);
 }
 
 /* GET on the query port; fails unless the status is `want`. */
-static void get(const char *path, const char *const *headers, long want, http_resp *r)
+static void get(const char *path, const char *const *headers, long want, th_resp *r)
 {
     http("GET", query_port, path, headers, NULL, 0, r);
     if (r->status != want) fail_msg("GET %s: status %ld, want %ld: %s", path, r->status, want, r->body);
@@ -118,13 +65,13 @@ static void get(const char *path, const char *const *headers, long want, http_re
 
 static json_t *get_json(const char *path, const char *const *headers)
 {
-    http_resp r;
+    th_resp r;
     get(path, headers, 200, &r);
     if (strncmp(r.content_type, "application/json", 16) != 0) fail_msg("GET %s: content type %s", path, r.content_type);
     json_error_t err;
     json_t *doc = json_loadb(r.body, r.len, JSON_REJECT_DUPLICATES, &err);
     if (!doc) fail_msg("GET %s: not JSON (%s): %s", path, err.text, r.body);
-    free(r.body);
+    th_resp_free(&r);
     return doc;
 }
 
@@ -161,13 +108,22 @@ static void expect_ids(const char *q, const char *more, const char *const *heade
     if (strcmp(got, want) != 0) fail_msg("search q=%s %s: got [%s], want [%s]", q, more ? more : "", got, want);
 }
 
+/* A GET answered with `status` and exactly the body `want`. */
+static void expect_body(const char *path, long status, const char *want)
+{
+    th_resp r;
+    get(path, NULL, status, &r);
+    assert_string_equal(r.body, want);
+    th_resp_free(&r);
+}
+
 /* A 400 whose body contains needle. */
 static void expect_400(const char *path, const char *needle)
 {
-    http_resp r;
+    th_resp r;
     get(path, NULL, 400, &r);
     if (!strstr(r.body, needle)) fail_msg("GET %s: 400 body \"%s\" lacks \"%s\"", path, r.body, needle);
-    free(r.body);
+    th_resp_free(&r);
 }
 
 /* ---- building and sending spans ------------------------------------------------- */
@@ -202,10 +158,10 @@ static void send_spans(const char *service, exo_span **spans, size_t n, int as_j
     snprintf(tenant_h, sizeof tenant_h, "X-Scope-OrgID: %s", tenant ? tenant : "");
     const char *headers[] = {as_json ? "Content-Type: application/json" : "Content-Type: application/x-protobuf",
                              tenant ? tenant_h : NULL, NULL};
-    http_resp r;
+    th_resp r;
     http("POST", otlp_port, "/v1/traces", headers, body, len, &r);
     if (r.status != 200) fail_msg("ingest: %ld %s", r.status, r.body);
-    free(r.body);
+    th_resp_free(&r);
     ex_free(body);
     exo_attrs_clear(&res.attrs);
     for (size_t i = 0; i < n; i++) exo_span_free(spans[i]);
@@ -326,13 +282,9 @@ static json_t *spans_of(json_t *resource_spans_array, size_t i)
 static void test_small_endpoints(void **state)
 {
     (void)state;
-    http_resp r;
-    get("/api/echo", NULL, 200, &r);
-    assert_string_equal(r.body, "echo");
-    free(r.body);
-    get("/ready", NULL, 200, &r);
-    assert_string_equal(r.body, "ready");
-    free(r.body);
+    th_resp r;
+    expect_body("/api/echo", 200, "echo");
+    expect_body("/ready", 200, "ready");
     json_t *bi = get_json("/api/status/buildinfo", NULL);
     const char *keys[] = {"version", "revision", "branch", "buildDate", "buildUser", "goVersion"};
     for (size_t i = 0; i < 6; i++) assert_true(json_is_string(json_object_get(bi, keys[i])));
@@ -341,10 +293,10 @@ static void test_small_endpoints(void **state)
     http("POST", query_port, "/api/search", NULL, "x", 1, &r);
     assert_int_equal(r.status, 405);
     assert_string_equal(r.allow, "GET, HEAD");
-    free(r.body);
+    th_resp_free(&r);
     http("DELETE", query_port, "/api/traces/" HEX_A, NULL, NULL, 0, &r);
     assert_int_equal(r.status, 405);
-    free(r.body);
+    th_resp_free(&r);
 }
 
 static void test_trace_by_id_json(void **state)
@@ -393,10 +345,7 @@ static void test_trace_by_id_json(void **state)
     doc = get_json("/api/traces/A1A1A1A1A1A1A1A1A1A1A1A1A1A1A101?start=0", NULL);
     json_decref(doc);
 
-    http_resp r;
-    get("/api/traces/123456", NULL, 404, &r);
-    assert_string_equal(r.body, "trace not found: 123456\n");
-    free(r.body);
+    expect_body("/api/traces/123456", 404, "trace not found: 123456\n");
     expect_400("/api/traces/xyz", "trace id \"xyz\": not hexadecimal");
     expect_400("/api/v2/traces/" HEX_A "0", "longer than 32 hex digits");
     expect_400("/api/traces/" HEX_A "?end=soon", "end=\"soon\": expected unix seconds");
@@ -406,7 +355,7 @@ static void test_trace_by_id_protobuf(void **state)
 {
     (void)state;
     static const char *const proto[] = {"Accept: application/protobuf", NULL};
-    http_resp r;
+    th_resp r;
     get("/api/traces/" HEX_A, proto, 200, &r);
     assert_string_equal(r.content_type, "application/protobuf");
     Tempopb__Trace *t = tempopb__trace__unpack(NULL, r.len, (const uint8_t *)r.body);
@@ -420,7 +369,7 @@ static void test_trace_by_id_protobuf(void **state)
     assert_memory_equal(ss->spans[1]->trace_id.data, ID_A, 16);
     assert_int_equal(ss->spans[0]->start_time_unix_nano, (uint64_t)base_ns);
     tempopb__trace__free_unpacked(t, NULL);
-    free(r.body);
+    th_resp_free(&r);
 
     get("/api/v2/traces/" HEX_B, proto, 200, &r);
     Tempopb__TraceByIDResponse *resp = tempopb__trace_by_idresponse__unpack(NULL, r.len, (const uint8_t *)r.body);
@@ -431,7 +380,7 @@ static void test_trace_by_id_protobuf(void **state)
     assert_string_equal(s->name, "Processor");
     assert_int_equal(s->status->code, OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR);
     tempopb__trace_by_idresponse__free_unpacked(resp, NULL);
-    free(r.body);
+    th_resp_free(&r);
 }
 
 static void test_search_traceql(void **state)
@@ -536,11 +485,11 @@ static void test_tenants(void **state)
     expect_ids("{}", NULL, acme, HEX_D);
     expect_ids("{}", NULL, other, "");
     expect_ids("{ resource.service.name = \"Tracing.Worker\" }", NULL, acme, "");
-    http_resp r;
+    th_resp r;
     get("/api/traces/" HEX_A, acme, 404, &r);
-    free(r.body);
+    th_resp_free(&r);
     get("/api/traces/" HEX_D, NULL, 404, &r);
-    free(r.body);
+    th_resp_free(&r);
     json_t *doc = get_json("/api/traces/" HEX_D, acme);
     json_decref(doc);
     doc = get_json("/api/search/tag/service.name/values", acme);
@@ -550,7 +499,7 @@ static void test_tenants(void **state)
     static const char *const bad[] = {"X-Scope-OrgID: a b", NULL};
     get("/api/search", bad, 400, &r);
     assert_non_null(strstr(r.body, "X-Scope-OrgID"));
-    free(r.body);
+    th_resp_free(&r);
 }
 
 static int has_string(json_t *arr, const char *s)
@@ -588,35 +537,25 @@ static void test_tags(void **state)
     json_decref(doc);
     expect_400("/api/v2/search/tags?scope=bogus", "scope=\"bogus\"");
 
-    http_resp r;
-    get("/api/search/tag/service.name/values", NULL, 200, &r);
-    assert_string_equal(r.body, "{\"tagValues\":[\"Other.Service\",\"Tracing.Worker\"]}");
-    free(r.body);
-    get("/api/v2/search/tag/resource.service.name/values", NULL, 200, &r);
-    assert_string_equal(r.body, "{\"tagValues\":[{\"type\":\"string\",\"value\":\"Other.Service\"},"
-                                "{\"type\":\"string\",\"value\":\"Tracing.Worker\"}]}");
-    free(r.body);
-    get("/api/v2/search/tag/span.retries/values", NULL, 200, &r);
-    assert_string_equal(r.body, "{\"tagValues\":[{\"type\":\"int\",\"value\":\"3\"}]}");
-    free(r.body);
-    get("/api/v2/search/tag/span.%22my%20key%22/values", NULL, 200, &r);
-    assert_string_equal(r.body, "{\"tagValues\":[{\"type\":\"string\",\"value\":\"spaced\"}]}");
-    free(r.body);
-    get("/api/v2/search/tag/status/values", NULL, 200, &r);
-    assert_string_equal(r.body, "{\"tagValues\":[{\"type\":\"keyword\",\"value\":\"error\"},{\"type\":\"keyword\","
-                                "\"value\":\"ok\"},{\"type\":\"keyword\",\"value\":\"unset\"}]}");
-    free(r.body);
-    get("/api/v2/search/tag/kind/values?q=%7Bstatus%3Derror%7D", NULL, 200, &r);
-    assert_string_equal(r.body, "{\"tagValues\":[{\"type\":\"keyword\",\"value\":\"internal\"}]}");
-    free(r.body);
-    get("/api/v2/search/tag/name/values?q=%7Bstatus%3Derror%7D", NULL, 200, &r);
-    assert_string_equal(r.body, "{\"tagValues\":[{\"type\":\"string\",\"value\":\"Processor\"},"
-                                "{\"type\":\"string\",\"value\":\"Workflow\"}]}");
-    free(r.body);
-    get("/api/v2/search/tag/rootServiceName/values", NULL, 200, &r);
-    assert_string_equal(r.body, "{\"tagValues\":[{\"type\":\"string\",\"value\":\"Other.Service\"},"
-                                "{\"type\":\"string\",\"value\":\"Tracing.Worker\"}]}");
-    free(r.body);
+    expect_body("/api/search/tag/service.name/values", 200, "{\"tagValues\":[\"Other.Service\",\"Tracing.Worker\"]}");
+    expect_body("/api/v2/search/tag/resource.service.name/values", 200,
+                "{\"tagValues\":[{\"type\":\"string\",\"value\":\"Other.Service\"},"
+                "{\"type\":\"string\",\"value\":\"Tracing.Worker\"}]}");
+    expect_body("/api/v2/search/tag/span.retries/values", 200,
+                "{\"tagValues\":[{\"type\":\"int\",\"value\":\"3\"}]}");
+    expect_body("/api/v2/search/tag/span.%22my%20key%22/values", 200,
+                "{\"tagValues\":[{\"type\":\"string\",\"value\":\"spaced\"}]}");
+    expect_body("/api/v2/search/tag/status/values", 200,
+                "{\"tagValues\":[{\"type\":\"keyword\",\"value\":\"error\"},{\"type\":\"keyword\","
+                "\"value\":\"ok\"},{\"type\":\"keyword\",\"value\":\"unset\"}]}");
+    expect_body("/api/v2/search/tag/kind/values?q=%7Bstatus%3Derror%7D", 200,
+                "{\"tagValues\":[{\"type\":\"keyword\",\"value\":\"internal\"}]}");
+    expect_body("/api/v2/search/tag/name/values?q=%7Bstatus%3Derror%7D", 200,
+                "{\"tagValues\":[{\"type\":\"string\",\"value\":\"Processor\"},"
+                "{\"type\":\"string\",\"value\":\"Workflow\"}]}");
+    expect_body("/api/v2/search/tag/rootServiceName/values", 200,
+                "{\"tagValues\":[{\"type\":\"string\",\"value\":\"Other.Service\"},"
+                "{\"type\":\"string\",\"value\":\"Tracing.Worker\"}]}");
     expect_400("/api/v2/search/tag/service.name/values", "unknown attribute scope \"service\"");
     expect_400("/api/v2/search/tag/name/values?q=%7B", "invalid TraceQL query q=\"{\": position 2");
 }

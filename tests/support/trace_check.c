@@ -13,35 +13,20 @@
 #include <string.h>
 
 #include "core/iso8601.h"
+#include "http.h"
 #include "otel/ids.h"
 #include "support.h"
 
 #define MAX_STAGES 8
 
-static size_t collect(char *data, size_t size, size_t n, void *userp)
-{
-    char **buf = userp;
-    size_t old = *buf ? strlen(*buf) : 0, len = size * n;
-    char *b = realloc(*buf, old + len + 1);
-    memcpy(b + old, data, len);
-    b[old + len] = '\0';
-    *buf = b;
-    return len;
-}
-
 long tc_http_get(const char *url, char **body)
 {
     CURL *c = curl_easy_init();
-    long status = 0;
-    *body = NULL;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    th_resp r = {0};
+    CURLcode rc = c ? th_request_rc(c, "GET", url, NULL, &r) : CURLE_FAILED_INIT;
     curl_easy_cleanup(c);
-    if (!*body) *body = strdup("");
-    return status;
+    *body = r.body ? r.body : strdup("");
+    return rc == CURLE_OK ? r.status : 0;
 }
 
 void tc_load(const char *path, tc_spans *out)
