@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fixture.h"
+#include "http.h"
 #include "support.h"
 
 #define VALID(id) "{\"WorkflowId\":\"" id "\",\"SubmittedAt\":\"2024-07-05T06:57:51.0737407Z\"}"
@@ -29,47 +31,21 @@ static ts_redis redis;
 
 /* ---- helpers ---- */
 
-static size_t collect(char *data, size_t size, size_t n, void *userp)
-{
-    char **buf = userp;
-    size_t old = *buf ? strlen(*buf) : 0, len = size * n;
-    char *b = realloc(*buf, old + len + 1);
-    memcpy(b + old, data, len);
-    b[old + len] = '\0';
-    *buf = b;
-    return len;
-}
-
 /* `method` url; returns the status (0 if no answer) and the body (malloc'd). */
 static long http(const char *method, const char *url, char **body)
 {
     CURL *c = curl_easy_init();
-    long status = 0;
-    *body = NULL;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    th_resp r;
+    th_request_rc(c, method, url, NULL, &r);
     curl_easy_cleanup(c);
-    if (!*body) *body = strdup("");
-    return status;
+    *body = r.body ? r.body : strdup("");
+    return r.status;
 }
 
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-/* A sample's value in a /metrics text, or -1 if absent. */
-static double metric(const char *text, const char *sample)
-{
-    char want[256];
-    snprintf(want, sizeof want, "\n%s ", sample);
-    const char *p = strstr(text, want);
-    return p ? strtod(p + strlen(want), NULL) : -1;
 }
 
 typedef struct worker {
@@ -85,7 +61,7 @@ static double worker_metric(const worker *w, const char *sample)
 {
     char url[128], *body;
     snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", w->admin_port);
-    double v = http("GET", url, &body) == 200 ? metric(body, sample) : -1;
+    double v = http("GET", url, &body) == 200 ? tf_metric(body, sample) : -1;
     free(body);
     return v;
 }

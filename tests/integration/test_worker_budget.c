@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "fixture.h"
 #include "support.h"
+#include "trace_check.h"
 
 #define RATE 50
 #define NWF 20
@@ -25,44 +27,12 @@
 static ts_redis redis;
 static pid_t api_pid, worker_pid;
 
-static size_t collect(char *data, size_t size, size_t n, void *userp)
-{
-    char **buf = userp;
-    size_t old = *buf ? strlen(*buf) : 0, len = size * n;
-    char *b = realloc(*buf, old + len + 1);
-    memcpy(b + old, data, len);
-    b[old + len] = '\0';
-    *buf = b;
-    return len;
-}
-
-/* GET url: the status (0 if none), body in *body (malloc'd). */
-static long http_get(const char *url, char **body)
-{
-    CURL *c = curl_easy_init();
-    long status = 0;
-    *body = NULL;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    if (!*body) *body = strdup("");
-    return status;
-}
-
 /* A sample of the worker's /metrics, or -1. */
 static double metric(int admin_port, const char *sample)
 {
-    char url[128], want[128], *body;
+    char url[128], *body;
     snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", admin_port);
-    snprintf(want, sizeof want, "\n%s ", sample);
-    double v = -1;
-    if (http_get(url, &body) == 200) {
-        const char *p = strstr(body, want);
-        if (p) v = strtod(p + strlen(want), NULL);
-    }
+    double v = tc_http_get(url, &body) == 200 ? tf_metric(body, sample) : -1;
     free(body);
     return v;
 }
@@ -109,7 +79,7 @@ static void test_polls_stay_within_budget(void **state)
     for (int i = 0; i < 200 && !ready; i++) {
         char url[128], *body;
         snprintf(url, sizeof url, "http://127.0.0.1:%d/readyz", admin_port);
-        ready = http_get(url, &body) == 200;
+        ready = tc_http_get(url, &body) == 200;
         free(body);
         if (!ready) sleep_ms(50);
     }
