@@ -409,43 +409,39 @@ void wd_clear(wk_worker *w)
 
 /* ---- metrics ---- */
 
-/* One family with a single sample. */
-static void family(wk_text *t, const char *name, const char *type, const char *help, double v)
-{
-    wk_prom_family(t, name, type, help);
-    wk_prom_sample(t, name, NULL, NULL, v);
-}
-
-#define COUNTER(t, name, help, v) family(t, name, "counter", help, (double)(v))
-
 void wd_render_metrics(wk_worker *w, wk_text *t)
 {
     wk_stream_stats st;
     wk_stream_get_stats(w->stream, &st);
-    COUNTER(t, "extrace_stream_entries_total", "Stream entries delivered to the worker, resumed ones included.",
-            st.entries_read);
-    COUNTER(t, "extrace_stream_entries_resumed_total", "Entries that were pending already (own after a restart, or "
-            "claimed).", st.entries_resumed);
-    COUNTER(t, "extrace_stream_entries_claimed_total", "Entries taken over from idle consumers (XAUTOCLAIM).",
-            st.entries_claimed);
-    COUNTER(t, "extrace_stream_acks_total", "Entries acknowledged after their trace was delivered.", st.acks);
-    COUNTER(t, "extrace_stream_acks_lost_total", "Acknowledgements left to the consumer that had claimed the entry "
-            "meanwhile.", st.acks_lost);
-    COUNTER(t, "extrace_stream_dead_letters_total", "Malformed entries moved to <stream>:dead.", st.dead_letters);
-    COUNTER(t, "extrace_stream_ack_dropped_total", "Acknowledgements dropped while Redis was down (left pending).",
-            st.outbox_dropped);
-    COUNTER(t, "extrace_checkpoints_saved_total", "Monitor checkpoints written to Redis.", st.ckpt_saved);
-    COUNTER(t, "extrace_checkpoint_save_failures_total", "Checkpoint writes dropped or refused.",
-            st.ckpt_save_failed);
-    COUNTER(t, "extrace_checkpoints_restored_total", "Monitors resumed from a checkpoint.", w->durable.restored);
-    COUNTER(t, "extrace_checkpoints_rejected_total", "Checkpoints that could not be decoded.",
-            w->durable.ckpt_rejected);
-    COUNTER(t, "extrace_traces_undelivered_total", "Traces the export did not deliver (entries left pending).",
-            w->durable.undelivered);
-    COUNTER(t, "extrace_workflows_lost_total", "Workflows left to the consumer that claimed their entries (found "
-            "when writing a checkpoint).", w->durable.lost);
-    COUNTER(t, "extrace_final_checkpoints_parked_total", "Finished workflows whose final checkpoint had to wait for "
-            "Redis (their trace waited with it).", w->durable.parked);
-    family(t, "extrace_final_checkpoints_waiting", "gauge", "Finished workflows waiting for Redis to take their final "
-           "checkpoint now.", (double)w->durable.parked_now);
+    wk_prom_counter(t, "extrace_stream_entries_total",
+                    "Stream entries delivered to the worker, resumed ones included.", st.entries_read);
+    wk_prom_counter(t, "extrace_stream_entries_resumed_total",
+                    "Entries that were pending already (own after a restart, or claimed).", st.entries_resumed);
+    wk_prom_counter(t, "extrace_stream_entries_claimed_total",
+                    "Entries taken over from idle consumers (XAUTOCLAIM).", st.entries_claimed);
+    wk_prom_counter(t, "extrace_stream_acks_total", "Entries acknowledged after their trace was delivered.", st.acks);
+    wk_prom_counter(t, "extrace_stream_acks_lost_total",
+                    "Acknowledgements left to the consumer that had claimed the entry meanwhile.", st.acks_lost);
+    wk_prom_counter(t, "extrace_stream_dead_letters_total", "Malformed entries moved to <stream>:dead.",
+                    st.dead_letters);
+    wk_prom_counter(t, "extrace_stream_ack_dropped_total",
+                    "Acknowledgements dropped while Redis was down (left pending).", st.outbox_dropped);
+    wk_prom_counter(t, "extrace_checkpoints_saved_total", "Monitor checkpoints written to Redis.", st.ckpt_saved);
+    wk_prom_counter(t, "extrace_checkpoint_save_failures_total", "Checkpoint writes dropped or refused.",
+                    st.ckpt_save_failed);
+    wk_prom_counter(t, "extrace_checkpoints_restored_total", "Monitors resumed from a checkpoint.",
+                    w->durable.restored);
+    wk_prom_counter(t, "extrace_checkpoints_rejected_total", "Checkpoints that could not be decoded.",
+                    w->durable.ckpt_rejected);
+    wk_prom_counter(t, "extrace_traces_undelivered_total",
+                    "Traces the export did not deliver (entries left pending).", w->durable.undelivered);
+    wk_prom_counter(t, "extrace_workflows_lost_total",
+                    "Workflows left to the consumer that claimed their entries (found when writing a checkpoint).",
+                    w->durable.lost);
+    wk_prom_counter(t, "extrace_final_checkpoints_parked_total",
+                    "Finished workflows whose final checkpoint had to wait for Redis (their trace waited with it).",
+                    w->durable.parked);
+    wk_prom_gauge(t, "extrace_final_checkpoints_waiting",
+                  "Finished workflows waiting for Redis to take their final checkpoint now.",
+                  (double)w->durable.parked_now);
 }

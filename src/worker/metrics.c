@@ -150,13 +150,13 @@ void wk_prom_histogram(wk_text *t, const char *name, const char *help, const wk_
     wk_prom_sample(t, metric, NULL, NULL, (double)h->count);
 }
 
-static void counter(wk_text *t, const char *name, const char *help, uint64_t v)
+void wk_prom_counter(wk_text *t, const char *name, const char *help, uint64_t v)
 {
     wk_prom_family(t, name, "counter", help);
     wk_prom_sample(t, name, NULL, NULL, (double)v);
 }
 
-static void gauge(wk_text *t, const char *name, const char *help, double v)
+void wk_prom_gauge(wk_text *t, const char *name, const char *help, double v)
 {
     wk_prom_family(t, name, "gauge", help);
     wk_prom_sample(t, name, NULL, NULL, v);
@@ -176,35 +176,35 @@ int wk_metrics_render(const wk_metrics *m, const wk_gauges *g, wk_text *t)
     for (size_t i = 0; i < WK_NREJECT; i++) reasons[i] = wk_reject_name((wk_reject)i);
     wk_prom_family(t, "extrace_build_info", "gauge", "Always 1; the version of the running worker.");
     wk_prom_sample(t, "extrace_build_info", "version", EXTRACE_VERSION, 1);
-    counter(t, "extrace_events_received_total", "WorkflowStarted messages read from the channel.",
-            m->events_received);
+    wk_prom_counter(t, "extrace_events_received_total", "WorkflowStarted messages read from the channel.",
+                    m->events_received);
     labelled(t, "extrace_events_rejected_total", "Events not taken, by reason.", "reason", reasons,
              m->events_rejected, WK_NREJECT);
-    counter(t, "extrace_events_duplicate_total", "Events for a workflow already watched (ignored).",
-            m->events_duplicate);
-    counter(t, "extrace_workflows_started_total", "Workflows taken into watch.", m->workflows_started);
+    wk_prom_counter(t, "extrace_events_duplicate_total", "Events for a workflow already watched (ignored).",
+                    m->events_duplicate);
+    wk_prom_counter(t, "extrace_workflows_started_total", "Workflows taken into watch.", m->workflows_started);
     labelled(t, "extrace_workflows_finished_total", "Workflows whose trace was built, by result.", "result",
              result_names, m->workflows_finished, WK_NRESULT);
-    gauge(t, "extrace_workflows_in_flight", "Workflows watched now.", (double)g->workflows_in_flight);
-    counter(t, "extrace_polls_total", "Polls of the external API completed, whatever their outcome.", m->polls);
+    wk_prom_gauge(t, "extrace_workflows_in_flight", "Workflows watched now.", (double)g->workflows_in_flight);
+    wk_prom_counter(t, "extrace_polls_total", "Polls of the external API completed, whatever their outcome.", m->polls);
     labelled(t, "extrace_poll_errors_total", "Failed polls, by kind.", "kind", poll_error_names, m->poll_errors,
              WK_NPOLL_ERR);
     wk_prom_histogram(t, "extrace_poll_duration_seconds", "Time from the start of a poll to its outcome.",
                       &m->poll_duration);
-    gauge(t, "extrace_polls_in_flight", "Polls running now.", (double)g->polls_in_flight);
-    gauge(t, "extrace_polls_scheduled", "Watched workflows waiting for their next poll or deadline.",
-          (double)g->polls_waiting);
-    gauge(t, "extrace_redis_subscribed", "1 while subscribed to the event channel, else 0.",
-          g->redis_subscribed ? 1 : 0);
-    counter(t, "extrace_redis_subscriptions_total", "Successful subscriptions to the event channel.",
-            m->redis_connects);
-    counter(t, "extrace_spans_exported_total", "Spans accepted by the trace backends.", g->spans_exported);
-    counter(t, "extrace_spans_dropped_total", "Spans that could not be delivered.", g->spans_dropped);
-    gauge(t, "extrace_export_queue_spans", "Spans waiting in the export queue or being sent.",
-          (double)g->export_queue_spans);
-    counter(t, "extrace_export_requests_total", "Export requests sent, retries included.", g->export_requests);
-    counter(t, "extrace_export_failures_total", "Export requests that failed.", g->export_failures);
-    gauge(t, "extrace_spool_bytes", "Size of the export spool's segment files (0 without --spool-dir).",
-          (double)g->spool_bytes);
+    wk_prom_gauge(t, "extrace_polls_in_flight", "Polls running now.", (double)g->polls_in_flight);
+    wk_prom_gauge(t, "extrace_polls_scheduled", "Watched workflows waiting for their next poll or deadline.",
+                  (double)g->polls_waiting);
+    wk_prom_gauge(t, "extrace_redis_subscribed", "1 while subscribed to the event channel, else 0.",
+                  g->redis_subscribed ? 1 : 0);
+    wk_prom_counter(t, "extrace_redis_subscriptions_total", "Successful subscriptions to the event channel.",
+                    m->redis_connects);
+    wk_prom_counter(t, "extrace_spans_exported_total", "Spans accepted by the trace backends.", g->spans_exported);
+    wk_prom_counter(t, "extrace_spans_dropped_total", "Spans that could not be delivered.", g->spans_dropped);
+    wk_prom_gauge(t, "extrace_export_queue_spans", "Spans waiting in the export queue or being sent.",
+                  (double)g->export_queue_spans);
+    wk_prom_counter(t, "extrace_export_requests_total", "Export requests sent, retries included.", g->export_requests);
+    wk_prom_counter(t, "extrace_export_failures_total", "Export requests that failed.", g->export_failures);
+    wk_prom_gauge(t, "extrace_spool_bytes", "Size of the export spool's segment files (0 without --spool-dir).",
+                  (double)g->spool_bytes);
     return t->failed ? -1 : 0;
 }

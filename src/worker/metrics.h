@@ -93,6 +93,9 @@ void wk_prom_family(wk_text *t, const char *name, const char *type, const char *
 /* One sample line: name{label="value"} v, or name v when label is NULL.
  * The label value is escaped. */
 void wk_prom_sample(wk_text *t, const char *name, const char *label, const char *label_value, double v);
+/* A counter / gauge family with its one unlabelled sample. */
+void wk_prom_counter(wk_text *t, const char *name, const char *help, uint64_t v);
+void wk_prom_gauge(wk_text *t, const char *name, const char *help, double v);
 /* A whole histogram family: HELP, TYPE, _bucket{le=…} (cumulative), _sum, _count. */
 void wk_prom_histogram(wk_text *t, const char *name, const char *help, const wk_histogram *h);
 /* Append s escaped as a label value (backslash, double quote, newline). */
