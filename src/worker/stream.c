@@ -13,6 +13,9 @@
 #define LINGER_MS       2000 /* wait for the last answers at stop at most this long */
 #define WATCH_MS        1000 /* watchdog period */
 
+/* Reset the idle time of id (keep it ours). */
+#define LUA_TOUCH "local function touch(id) redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID') end\n"
+
 /* Keeps each id in ARGV[3..] that is still ours so; returns the others
  * (acknowledged, or claimed by another consumer). */
 static const char HEARTBEAT_LUA[] = LUA_MINE LUA_TOUCH

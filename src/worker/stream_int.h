@@ -24,8 +24,6 @@
     "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)\n"       \
     "  return #p == 1 and p[1][2] == ARGV[2]\n"                               \
     "end\n"
-/* Reset the idle time of id (keep it ours). */
-#define LUA_TOUCH "local function touch(id) redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID') end\n"
 
 /* What happens to an entry the stream knows about. */
 enum { T_HELD, T_QUEUED, T_SENT };
