@@ -17,6 +17,7 @@ struct ex_httpd {
     uv_timer_t timer;          /* MHD's connection timeouts */
     int handles_open;          /* uv handles not yet closed */
     size_t max_body;
+    ex_mem_budget *budget;     /* bodies take their bytes from it (NULL: none) */
     ex_http_handler handler;
     void *arg;
     int port;
@@ -26,7 +27,9 @@ struct ex_httpd {
 typedef struct pending {
     char *body;     /* owned */
     size_t len, cap;
+    size_t taken;   /* bytes taken from the server's budget for body */
     int too_large;  /* the body passed max_body: answer 413 */
+    int over_budget; /* the budget could not hold the body: dropped */
 } pending;
 
 static void reschedule(ex_httpd *h);
@@ -47,12 +50,39 @@ static enum MHD_Result queue(struct MHD_Connection *c, ex_http_resp *r)
     return rc;
 }
 
-static int append(pending *p, const char *data, size_t n, size_t max)
+/* Drop the body and give its bytes back to the budget. */
+static void release(ex_httpd *h, pending *p)
 {
-    if (p->len + n > max) { p->too_large = 1; return 0; }
+    ex_free(p->body);
+    p->body = NULL;
+    p->len = p->cap = 0;
+    ex_mbud_give(h->budget, p->taken);
+    p->taken = 0;
+}
+
+/* Take what a body buffer of cap bytes needs beyond what p holds already
+ * from the budget. 0, or -1 when the budget refuses (over_budget set, the
+ * body dropped). */
+static int budget_grow(ex_httpd *h, pending *p, size_t cap)
+{
+    if (cap <= p->taken) return 0;
+    if (ex_mbud_take(h->budget, cap - p->taken) != 0) {
+        p->over_budget = 1;
+        release(h, p);
+        return -1;
+    }
+    p->taken = cap;
+    return 0;
+}
+
+static int append(ex_httpd *h, pending *p, const char *data, size_t n)
+{
+    if (p->len + n > h->max_body) { p->too_large = 1; release(h, p); return 0; }
     if (p->len + n + 1 > p->cap) {
         size_t cap = p->cap ? p->cap : 4096;
         while (cap < p->len + n + 1) cap *= 2;
+        if (cap > h->max_body + 1) cap = h->max_body + 1;
+        if (h->budget && budget_grow(h, p, cap) != 0) return 0;
         char *b = ex_realloc(p->body, cap);
         if (!b) return -1;
         p->body = b;
@@ -64,6 +94,18 @@ static int append(pending *p, const char *data, size_t n, size_t max)
     return 0;
 }
 
+/* With a Content-Length within max_body, take the whole body's bytes from
+ * the budget before any arrives (and allocate them once). */
+static void reserve_declared(ex_httpd *h, struct MHD_Connection *c, pending *p)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    char *end;
+    unsigned long long n = cl ? strtoull(cl, &end, 10) : 0;
+    if (!cl || end == cl || *end || n == 0 || n > h->max_body) return;
+    if (budget_grow(h, p, (size_t)n + 1) != 0) return;
+    if ((p->body = ex_malloc((size_t)n + 1))) p->cap = (size_t)n + 1;
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -72,10 +114,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
     if (!p) { /* first call: headers only */
         if (!(p = ex_calloc(1, sizeof *p))) return MHD_NO;
         *con_cls = p;
+        if (h->budget) reserve_declared(h, c, p);
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!p->too_large && append(p, upload, *upload_size, h->max_body) < 0) return MHD_NO;
+        if (!p->too_large && !p->over_budget && append(h, p, upload, *upload_size) < 0) return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
     }
@@ -85,8 +128,9 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
                             h->max_body);
         return queue(c, &r);
     }
-    ex_http_req req = {method, url, c, p->body ? p->body : "", p->len};
+    ex_http_req req = {method, url, c, p->body ? p->body : "", p->len, p->over_budget};
     h->handler(h->arg, &req, &r);
+    release(h, p);
     return queue(c, &r);
 }
 
@@ -94,7 +138,7 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls, en
 {
     pending *p = *con_cls;
     if (p) {
-        ex_free(p->body);
+        release(cls, p);
         ex_free(p);
         *con_cls = NULL;
     }
@@ -163,6 +207,8 @@ ex_httpd *ex_httpd_start(uv_loop_t *loop, const char *listen, size_t max_body, e
 }
 
 int ex_httpd_port(const ex_httpd *h) { return h->port; }
+
+void ex_httpd_set_budget(ex_httpd *h, ex_mem_budget *b) { h->budget = b; }
 
 static void close_cb(uv_handle_t *handle)
 {

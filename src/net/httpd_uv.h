@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "core/mem_budget.h"
+
 struct MHD_Connection;
 
 typedef struct ex_http_req {
@@ -21,6 +23,8 @@ typedef struct ex_http_req {
     struct MHD_Connection *conn;  /* for MHD_lookup_connection_value (headers, query args) */
     const char *body;             /* request body (NUL-terminated copy); "" when none */
     size_t body_len;
+    int over_budget;              /* the body did not fit the memory budget (ex_httpd_set_budget): it was
+                                     read and dropped, body is ""; answer 429 */
 } ex_http_req;
 
 #define EX_HTTP_MAX_HEADERS 8
@@ -43,6 +47,12 @@ typedef struct ex_httpd ex_httpd;
  * (e.g. the address is in use). */
 ex_httpd *ex_httpd_start(uv_loop_t *loop, const char *listen, size_t max_body, ex_http_handler handler,
                          void *arg, char *err, size_t errlen);
+/* Make every request body take its bytes from b (not owned; it must
+ * outlive the server) while it is buffered: the Content-Length up front
+ * when the request has one, else as the body grows. A body that does not
+ * fit is read and dropped, and the handler gets it with over_budget set.
+ * The bytes are given back once the handler has returned. */
+void ex_httpd_set_budget(ex_httpd *h, ex_mem_budget *b);
 /* The port actually bound (useful with port 0). */
 int ex_httpd_port(const ex_httpd *h);
 /* Stop listening, close connections; memory is freed once libuv has

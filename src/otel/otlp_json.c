@@ -50,8 +50,7 @@ size_t exo__json_id_len(const ProtobufCFieldDescriptor *f)
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* Padded base64 of n bytes into out (4 * ((n + 2) / 3) + 1 bytes). */
-static void b64_encode(const uint8_t *data, size_t n, char *out)
+void exo_b64_encode(const uint8_t *data, size_t n, char *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i += 3) {
@@ -150,7 +149,7 @@ static json_t *enc_bytes(const ProtobufCFieldDescriptor *f, const ProtobufCBinar
     char *s = ex_malloc(cap);
     if (!s) return NULL;
     if (hex) exo_hex(b->data, b->len, s);
-    else b64_encode(b->data, b->len, s);
+    else exo_b64_encode(b->data, b->len, s);
     json_t *j = json_string(s);
     ex_free(s);
     return j;

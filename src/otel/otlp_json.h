@@ -60,4 +60,8 @@ int exo_otlp_json_decode_response(const char *json, size_t len, int64_t *rejecte
 int exo_otlp_json_decode_status(const char *json, size_t len, int32_t *code, char *msg, size_t msglen,
                                 int64_t *retry_delay_ns);
 
+/* Padded base64 (standard alphabet) of n bytes into out, which holds
+ * 4 * ((n + 2) / 3) + 1 bytes (NUL-terminated). */
+void exo_b64_encode(const uint8_t *data, size_t n, char *out);
+
 #endif

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "otel/compress.h"
+#include "otel/otlp_json.h"
 #include "otel/otlp_proto.h"
 #include "store/ingest_http.h"
 
@@ -48,7 +49,9 @@ typedef struct grpc_stream {
     int has_tenant;
     uint8_t *body;                   /* request bytes (owned), at most max_bytes + 5 */
     size_t len, cap;
+    size_t taken;                    /* bytes of the memory budget held for body */
     int too_big;                     /* more than max_bytes + 5 arrived: body dropped */
+    int over_budget;                 /* the memory budget could not hold the body: dropped */
     uint8_t *reply;                  /* framed response message (owned) */
     size_t reply_len, reply_off;
     char status[12];                 /* grpc-status for the trailers */
@@ -73,6 +76,7 @@ struct sig_server {
     uv_loop_t *loop;
     sdb *db;                         /* not owned */
     size_t max_bytes;
+    ex_mem_budget *budget;           /* shared with the HTTP receiver (not owned; NULL: none) */
     grpc_conn *conns;
     int handles;                     /* open uv handles (listener + connections) */
     int stopping;
@@ -230,6 +234,43 @@ static void reply_ok(grpc_stream *st, const sdb_ingest_result *res)
     nghttp2_submit_response(st->conn->session, st->id, hdrs, 3, &dp);
 }
 
+/* RESOURCE_EXHAUSTED for a body the memory budget refused, with the
+ * google.rpc.RetryInfo OTLP exporters need before they retry that code
+ * (grpc-status-details-bin). */
+static void reply_throttled(grpc_stream *st)
+{
+    sig_server *srv = st->conn->srv;
+    srv->stats.throttled++;
+    sih_log_refusal(srv->budget, "otlp-grpc");
+    char msg[256];
+    sih_throttle_message(srv->budget, msg, sizeof msg);
+    snprintf(st->status, sizeof st->status, "%d", GRPC_RESOURCE_EXHAUSTED);
+    sig_encode_message(msg, st->message, sizeof st->message);
+    uint8_t *status = NULL;
+    size_t len = 0;
+    char details[512] = "";
+    if (sih_encode_status_retry(GRPC_RESOURCE_EXHAUSTED, msg, 0, SIH_RETRY_AFTER_S, &status, &len) == 0 &&
+        4 * ((len + 2) / 3) < sizeof details) {
+        exo_b64_encode(status, len, details);
+        /* gRPC wants binary headers unpadded. */
+        details[strcspn(details, "=")] = '\0';
+    }
+    ex_free(status);
+    nghttp2_nv hdrs[] = {NV(":status", "200"), NV("content-type", "application/grpc"), NV("grpc-status", st->status),
+                         NV("grpc-message", st->message), NV("grpc-status-details-bin", details)};
+    nghttp2_submit_response(st->conn->session, st->id, hdrs, details[0] ? 5 : 4, NULL);
+}
+
+/* Free the body and give its bytes back to the budget. */
+static void drop_body(grpc_stream *st)
+{
+    ex_free(st->body);
+    st->body = NULL;
+    st->len = st->cap = 0;
+    ex_mbud_give(st->conn->srv->budget, st->taken);
+    st->taken = 0;
+}
+
 /* ---- handling a call ----------------------------------------------------- */
 
 /* The request message of st, decompressed if needed, in *msg (pointing into
@@ -303,6 +344,10 @@ static int check_call(grpc_stream *st)
         reply_error(st, GRPC_RESOURCE_EXHAUSTED, "message larger than %zu bytes", st->conn->srv->max_bytes);
         return -1;
     }
+    if (st->over_budget) {
+        reply_throttled(st);
+        return -1;
+    }
     return 0;
 }
 
@@ -338,9 +383,7 @@ static void handle_call(grpc_stream *st)
                 (long long)(res.rejected + res.accepted), res.message);
     }
     srv->stats.ok++;
-    ex_free(st->body);
-    st->body = NULL;
-    st->len = st->cap = 0;
+    drop_body(st);
     reply_ok(st, &res);
 }
 
@@ -391,20 +434,26 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
                          void *user_data)
 {
     grpc_stream *st = nghttp2_session_get_stream_user_data(session, id);
-    if (!st || st->too_big) return 0;
+    if (!st || st->too_big || st->over_budget) return 0;
     size_t limit = st->conn->srv->max_bytes + 5;
     if (st->len + len > limit) {
         /* Keep reading (flow control is nghttp2's) but drop the bytes. */
         st->too_big = 1;
-        ex_free(st->body);
-        st->body = NULL;
-        st->len = st->cap = 0;
+        drop_body(st);
         return 0;
     }
     if (st->len + len > st->cap) {
         size_t cap = st->cap ? st->cap : 16384;
         while (cap < st->len + len) cap *= 2;
         if (cap > limit) cap = limit;
+        if (cap > st->taken) {
+            if (ex_mbud_take(st->conn->srv->budget, cap - st->taken) != 0) {
+                st->over_budget = 1; /* answered when the call ends */
+                drop_body(st);
+                return 0;
+            }
+            st->taken = cap;
+        }
         uint8_t *p = ex_realloc(st->body, cap);
         if (!p) return NGHTTP2_ERR_CALLBACK_FAILURE;
         st->body = p;
@@ -431,7 +480,7 @@ static void stream_free(grpc_stream *st)
     if (st->prev) st->prev->next = st->next;
     else c->streams = st->next;
     if (st->next) st->next->prev = st->prev;
-    ex_free(st->body);
+    drop_body(st);
     ex_free(st->reply);
     ex_free(st);
 }
@@ -576,7 +625,8 @@ static void listener_closed_cb(uv_handle_t *h)
     server_release(h->data);
 }
 
-sig_server *sig_start(uv_loop_t *loop, const char *listen, size_t max_bytes, sdb *db, char *err, size_t errlen)
+sig_server *sig_start(uv_loop_t *loop, const char *listen, size_t max_bytes, ex_mem_budget *budget, sdb *db,
+                      char *err, size_t errlen)
 {
     struct sockaddr_storage sa;
     if (parse_addr(listen, &sa) != 0) {
@@ -591,6 +641,7 @@ sig_server *sig_start(uv_loop_t *loop, const char *listen, size_t max_bytes, sdb
     s->loop = loop;
     s->db = db;
     s->max_bytes = max_bytes;
+    s->budget = budget;
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
     s->handles = 1;

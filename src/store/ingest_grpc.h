@@ -10,7 +10,10 @@
  * and trailers grpc-status 0; an error is a trailers-only reply with
  * grpc-status and a percent-encoded grpc-message:
  *   INVALID_ARGUMENT (3)   undecodable message, bad x-scope-orgid
- *   RESOURCE_EXHAUSTED (8) message over the size limit (before or after gunzip)
+ *   RESOURCE_EXHAUSTED (8) message over the size limit (before or after gunzip);
+ *                          or the process-wide budget for request bodies in
+ *                          flight is used up: then with a google.rpc.RetryInfo
+ *                          in grpc-status-details-bin, so exporters retry
  *   UNIMPLEMENTED (12)     another path or method, an unknown grpc-encoding
  *   INTERNAL (13)          compressed flag without grpc-encoding
  *   UNAVAILABLE (14)       the database failed (the client may retry)
@@ -24,6 +27,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/mem_budget.h"
 #include "store/db.h"
 
 /* Counters since start. */
@@ -37,14 +41,17 @@ typedef struct sig_stats {
     uint64_t unimplemented; /* UNIMPLEMENTED or HTTP 415 */
     uint64_t failed;        /* UNAVAILABLE */
     uint64_t protocol_errors; /* connections dropped for HTTP/2 errors */
+    uint64_t throttled;     /* RESOURCE_EXHAUSTED because the memory budget was used up */
 } sig_stats;
 
 typedef struct sig_server sig_server;
 
 /* Listen on "host:port" and serve on loop, storing into db (not owned);
- * max_bytes bounds a message, before and after decompression. NULL with
- * err set on failure. */
-sig_server *sig_start(uv_loop_t *loop, const char *listen, size_t max_bytes, sdb *db, char *err, size_t errlen);
+ * max_bytes bounds a message, before and after decompression; bodies take
+ * their bytes from budget (not owned; NULL: none) while buffered. NULL
+ * with err set on failure. */
+sig_server *sig_start(uv_loop_t *loop, const char *listen, size_t max_bytes, ex_mem_budget *budget, sdb *db,
+                      char *err, size_t errlen);
 int sig_port(const sig_server *s);
 const sig_stats *sig_get_stats(const sig_server *s);
 /* Stop accepting, send GOAWAY on every connection, close them once their

@@ -1,6 +1,7 @@
 /* ingest_http.c — OTLP/HTTP receiver (see ingest_http.h). */
 #include "store/ingest_http.h"
 
+#include <inttypes.h>
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 #include "otel/compress.h"
 #include "otel/otlp_json.h"
@@ -20,6 +22,7 @@ struct sih_server {
     ex_httpd *httpd;   /* owned */
     sdb *db;           /* not owned */
     size_t max_bytes;
+    ex_mem_budget *budget; /* shared with the gRPC receiver (not owned) */
     sih_stats stats;
 };
 
@@ -47,9 +50,27 @@ int sih_encode_response(const sdb_ingest_result *res, int json, uint8_t **out, s
 
 int sih_encode_status(int code, const char *message, int json, uint8_t **out, size_t *len)
 {
+    return sih_encode_status_retry(code, message, json, 0, out, len);
+}
+
+int sih_encode_status_retry(int code, const char *message, int json, int retry_s, uint8_t **out, size_t *len)
+{
     Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
     st.code = code;
     st.message = (char *)message;
+    Google__Protobuf__Duration delay = GOOGLE__PROTOBUF__DURATION__INIT;
+    Google__Rpc__RetryInfo ri = GOOGLE__RPC__RETRY_INFO__INIT;
+    Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT, *details[1] = {&any};
+    uint8_t packed[32]; /* a RetryInfo with a Duration is at most 2 + 2 + 11 + 6 bytes */
+    if (retry_s > 0 && !json) {
+        delay.seconds = retry_s;
+        ri.retry_delay = &delay;
+        any.type_url = "type.googleapis.com/google.rpc.RetryInfo";
+        any.value.len = protobuf_c_message_pack(&ri.base, packed);
+        any.value.data = packed;
+        st.n_details = 1;
+        st.details = details;
+    }
     return encode_message(&st.base, json, out, len);
 }
 
@@ -174,6 +195,43 @@ void sih_export(sdb *db, size_t max_bytes, const sih_request *r, ex_http_resp *r
     resp->body_len = out_len;
 }
 
+void sih_log_refusal(ex_mem_budget *b, const char *who)
+{
+    uint64_t n = b ? ex_mbud_refusal(b) : 0;
+    if (n)
+        ex_warn(who,
+                "request bodies in flight reached --max-inflight-bytes (%zu bytes): refused %" PRIu64
+                " request(s) (429 / RESOURCE_EXHAUSTED, retry after %d s); %" PRIu64 " refused since start",
+                b->limit, n, SIH_RETRY_AFTER_S, (uint64_t)b->refused);
+}
+
+void sih_throttle_message(const ex_mem_budget *b, char *out, size_t outlen)
+{
+    snprintf(out, outlen,
+             "the store is busy: request bodies in flight would pass --max-inflight-bytes (%zu bytes); retry after "
+             "%d s",
+             b ? b->limit : 0, SIH_RETRY_AFTER_S);
+}
+
+void sih_throttle(ex_mem_budget *b, const char *content_type, ex_http_resp *resp)
+{
+    sih_log_refusal(b, "otlp-http");
+    int json = content_type && media_is(content_type, "application/json");
+    char msg[256];
+    sih_throttle_message(b, msg, sizeof msg);
+    resp->status = 429;
+    resp->content_type = json ? "application/json" : "application/x-protobuf";
+    uint8_t *body;
+    size_t len;
+    if (sih_encode_status_retry(CODE_RESOURCE_EXHAUSTED, msg, json, SIH_RETRY_AFTER_S, &body, &len) == 0) {
+        resp->body = (char *)body;
+        resp->body_len = len;
+    }
+    char secs[16];
+    snprintf(secs, sizeof secs, "%d", SIH_RETRY_AFTER_S);
+    ex_http_resp_header(resp, "Retry-After", secs);
+}
+
 static const char *header(const ex_http_req *req, const char *name)
 {
     return req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name) : NULL;
@@ -195,12 +253,18 @@ static void handle(void *arg, const ex_http_req *req, ex_http_resp *resp)
         ex_http_resp_header(resp, "Allow", "POST");
         return;
     }
+    if (req->over_budget) {
+        s->stats.throttled++;
+        sih_throttle(s->budget, header(req, "Content-Type"), resp);
+        return;
+    }
     sih_request r = {header(req, "Content-Type"), header(req, "Content-Encoding"), header(req, "X-Scope-OrgID"),
                      req->body, req->body_len};
     sih_export(s->db, s->max_bytes, &r, resp, &s->stats);
 }
 
-sih_server *sih_start(uv_loop_t *loop, const char *listen, size_t max_bytes, sdb *db, char *err, size_t errlen)
+sih_server *sih_start(uv_loop_t *loop, const char *listen, size_t max_bytes, ex_mem_budget *budget, sdb *db,
+                      char *err, size_t errlen)
 {
     sih_server *s = ex_calloc(1, sizeof *s);
     if (!s) {
@@ -209,10 +273,12 @@ sih_server *sih_start(uv_loop_t *loop, const char *listen, size_t max_bytes, sdb
     }
     s->db = db;
     s->max_bytes = max_bytes;
+    s->budget = budget;
     if (!(s->httpd = ex_httpd_start(loop, listen, max_bytes, handle, s, err, errlen))) {
         ex_free(s);
         return NULL;
     }
+    if (budget) ex_httpd_set_budget(s->httpd, budget);
     return s;
 }
 

@@ -6,8 +6,10 @@
  * with a bound: over the request limit is 413). The answer uses the
  * request's content type: an ExportTraceServiceResponse (partial_success
  * when spans were rejected), or on error a google.rpc.Status
- * {code, message} with 400 (undecodable, bad tenant), 413, 415, 503 (the
- * database failed: retryable). 405 for other methods, 404 other paths.
+ * {code, message} with 400 (undecodable, bad tenant), 413, 415, 429 (the
+ * process-wide budget for request bodies in flight is used up: retryable,
+ * with Retry-After), 503 (the database failed: retryable). 405 for other
+ * methods, 404 other paths.
  *
  * X-Scope-OrgID picks the tenant (SDB_DEFAULT_TENANT without it). A 200 is
  * sent only after the request's spans are committed. */
@@ -31,6 +33,7 @@ typedef struct sih_stats {
     uint64_t not_found;   /* 404 */
     uint64_t bad_method;  /* 405 */
     uint64_t failed;      /* 503: the database failed */
+    uint64_t throttled;   /* 429: the body did not fit the memory budget */
 } sih_stats;
 
 /* What one export request carried, as read from its headers. */
@@ -44,10 +47,15 @@ typedef struct sih_request {
 
 typedef struct sih_server sih_server;
 
+/* Seconds a refused client is asked to wait (Retry-After, RetryInfo). */
+#define SIH_RETRY_AFTER_S 1
+
 /* Serve OTLP/HTTP on listen ("host:port") on loop, storing into db (not
- * owned). max_bytes bounds the body, before and after decompression.
- * NULL with err set on failure. Stop with sih_stop. */
-sih_server *sih_start(uv_loop_t *loop, const char *listen, size_t max_bytes, sdb *db, char *err, size_t errlen);
+ * owned). max_bytes bounds the body, before and after decompression;
+ * bodies take their bytes from budget (not owned; NULL: no budget) while
+ * they are buffered. NULL with err set on failure. Stop with sih_stop. */
+sih_server *sih_start(uv_loop_t *loop, const char *listen, size_t max_bytes, ex_mem_budget *budget, sdb *db,
+                      char *err, size_t errlen);
 /* The port bound. */
 int sih_port(const sih_server *s);
 const sih_stats *sih_get_stats(const sih_server *s);
@@ -58,6 +66,16 @@ void sih_stop(sih_server *s);
  * resp. Counts into st. Exposed so tests can drive it without sockets. */
 void sih_export(sdb *db, size_t max_bytes, const sih_request *r, ex_http_resp *resp, sih_stats *st);
 
+/* Count a refusal by budget b and log it, at most one line per period
+ * (who names the receiver in the log). */
+void sih_log_refusal(ex_mem_budget *b, const char *who);
+/* The message of a refusal by budget b (NUL-terminated in out). */
+void sih_throttle_message(const ex_mem_budget *b, char *out, size_t outlen);
+/* Fill resp with the 429 answer for a body refused by budget b: a
+ * google.rpc.Status RESOURCE_EXHAUSTED (JSON when content_type says so)
+ * and Retry-After; the refusal is counted and logged (sih_log_refusal). */
+void sih_throttle(ex_mem_budget *b, const char *content_type, ex_http_resp *resp);
+
 /* Encode the ExportTraceServiceResponse for an ingest result (protobuf,
  * or OTLP/JSON when json). *out is allocated (ex_free). 0 or -1 (OOM). */
 int sih_encode_response(const sdb_ingest_result *res, int json, uint8_t **out, size_t *len);
@@ -65,5 +83,9 @@ int sih_encode_response(const sdb_ingest_result *res, int json, uint8_t **out, s
 /* Encode a google.rpc.Status {code, message} (protobuf, or JSON when
  * json). *out is allocated (ex_free). 0 or -1 (OOM). */
 int sih_encode_status(int code, const char *message, int json, uint8_t **out, size_t *len);
+/* The same with a google.rpc.RetryInfo detail asking the client to wait
+ * retry_s seconds (protobuf only: OTLP/JSON clients read Retry-After;
+ * retry_s 0: no detail). */
+int sih_encode_status_retry(int code, const char *message, int json, int retry_s, uint8_t **out, size_t *len);
 
 #endif

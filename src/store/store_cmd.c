@@ -33,6 +33,7 @@ typedef struct store_cfg {
     int64_t retention_ns;      /* keep traces that ended within this long */
     int64_t retention_check_ns; /* time between retention passes */
     int64_t max_request_bytes; /* OTLP request bound (before and after gunzip) */
+    int64_t max_inflight_bytes; /* bound of all OTLP request bodies buffered at once */
 } store_cfg;
 
 static const ex_opt opts[] = {
@@ -52,6 +53,12 @@ static const ex_opt opts[] = {
     {"max-request-bytes", EX_OPT_INT, offsetof(store_cfg, max_request_bytes), "67108864", 1024, 1073741824, "N",
      "Largest OTLP request accepted, before and after gzip decompression: bigger ones get HTTP 413 or gRPC "
      "RESOURCE_EXHAUSTED.",
+     NULL, NULL, NULL},
+    {"max-inflight-bytes", EX_OPT_INT, offsetof(store_cfg, max_inflight_bytes), "268435456", 1024, 1099511627776.0,
+     "N",
+     "Budget of all OTLP request bodies buffered at once (HTTP and gRPC together; at least --max-request-bytes): "
+     "a body that does not fit gets HTTP 429 with Retry-After or gRPC RESOURCE_EXHAUSTED with RetryInfo, which "
+     "OTLP exporters retry.",
      NULL, NULL, NULL},
 };
 
@@ -78,6 +85,7 @@ typedef struct store {
     ex_httpd *query_http;
     sq_ctx *query;
     sret *retention;
+    ex_mem_budget budget;  /* request bodies in flight, both receivers */
     uv_signal_t sigint, sigterm;
     uint64_t not_found; /* query-port requests no route took */
 } store;
@@ -102,18 +110,18 @@ static void log_stats(const store *s)
         ex_info("store",
                 "OTLP/HTTP: %" PRIu64 " requests, %" PRIu64 " ok (%" PRIu64 " partial), %" PRIu64 " bad, %" PRIu64
                 " too large, %" PRIu64 " unsupported type, %" PRIu64 " not found, %" PRIu64 " bad method, %" PRIu64
-                " failed",
+                " failed, %" PRIu64 " refused (memory budget)",
                 h->requests, h->ok, h->partial, h->bad_request, h->too_large, h->unsupported, h->not_found,
-                h->bad_method, h->failed);
+                h->bad_method, h->failed, h->throttled);
     }
     if (s->otlp_grpc) {
         const sig_stats *g = sig_get_stats(s->otlp_grpc);
         ex_info("store",
                 "OTLP/gRPC: %" PRIu64 " connections, %" PRIu64 " calls, %" PRIu64 " ok (%" PRIu64 " partial), %" PRIu64
                 " invalid, %" PRIu64 " too large, %" PRIu64 " unimplemented, %" PRIu64 " failed, %" PRIu64
-                " protocol errors",
-                g->connections, g->calls, g->ok, g->partial, g->invalid, g->too_large, g->unimplemented, g->failed,
-                g->protocol_errors);
+                " protocol errors, %" PRIu64 " refused (memory budget)",
+                g->connections, g->calls, g->ok, g->partial, g->invalid, g->too_large - g->throttled, g->unimplemented,
+                g->failed, g->protocol_errors, g->throttled);
     }
 }
 
@@ -149,12 +157,20 @@ static int start(store *s, const store_cfg *cfg)
     }
     ex_info("store", "database %s", sdb_path(s->db));
     size_t max = (size_t)cfg->max_request_bytes;
-    if (!(s->otlp_http = sih_start(&s->loop, cfg->otlp_http_listen, max, s->db, err, sizeof err))) {
+    if (cfg->max_inflight_bytes < cfg->max_request_bytes) {
+        ex_error("store",
+                 "--max-inflight-bytes %" PRId64 " is less than --max-request-bytes %" PRId64
+                 ": a request of the largest size allowed could never be accepted",
+                 cfg->max_inflight_bytes, cfg->max_request_bytes);
+        return -1;
+    }
+    ex_mbud_init(&s->budget, (size_t)cfg->max_inflight_bytes, ex_clock_real(), 10 * EX_NS_PER_SEC);
+    if (!(s->otlp_http = sih_start(&s->loop, cfg->otlp_http_listen, max, &s->budget, s->db, err, sizeof err))) {
         ex_error("store", "--otlp-http-listen: %s", err);
         return -1;
     }
     ex_info("store", "OTLP/HTTP listening on %s (port %d)", cfg->otlp_http_listen, sih_port(s->otlp_http));
-    if (!(s->otlp_grpc = sig_start(&s->loop, cfg->otlp_grpc_listen, max, s->db, err, sizeof err))) {
+    if (!(s->otlp_grpc = sig_start(&s->loop, cfg->otlp_grpc_listen, max, &s->budget, s->db, err, sizeof err))) {
         ex_error("store", "--otlp-grpc-listen: %s", err);
         return -1;
     }

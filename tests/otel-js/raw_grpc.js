@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 // raw_grpc.js — make one unary gRPC call with @grpc/grpc-js, sending bytes
 // as they are (no protobuf encoding), and print what the server answered:
-//   {"code":<grpc status>,"details":"<message>","bytes":<reply length or -1>}
+//   {"code":<grpc status>,"details":"<message>","bytes":<reply length or -1>,
+//    "retryInfo":<grpc-status-details-bin holds a google.rpc.RetryInfo>}
 //
 //   node raw_grpc.js --target HOST:PORT --case garbage|big|path|tenant|empty
-//                    [--size N] [--tenant T]
+//                    [--size N] [--tenant T] [--calls N]
+//
+// --calls N makes N such calls at once on one connection (one line each,
+// in the order they finish).
 //
 // Cases: garbage = bytes that are not an ExportTraceServiceRequest;
 // big = N bytes (a valid protobuf prefix, then filler) to exceed a size
@@ -17,7 +21,7 @@ const grpc = require('@grpc/grpc-js');
 const EXPORT = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
 function parseArgs(argv) {
-  const o = { target: '', kase: 'empty', size: 1024, tenant: null };
+  const o = { target: '', kase: 'empty', size: 1024, tenant: null, calls: 1 };
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[++i];
@@ -26,6 +30,7 @@ function parseArgs(argv) {
     else if (a === '--case') o.kase = v;
     else if (a === '--size') o.size = parseInt(v, 10);
     else if (a === '--tenant') o.tenant = v;
+    else if (a === '--calls') o.calls = parseInt(v, 10);
     else throw new Error(`unknown argument ${a}`);
   }
   if (!o.target) throw new Error('--target is required');
@@ -58,11 +63,17 @@ function main() {
   const client = new grpc.Client(o.target, grpc.credentials.createInsecure(),
     { 'grpc.max_send_message_length': -1 });
   const id = (b) => b;
-  client.makeUnaryRequest(path, id, id, body, md, { deadline: Date.now() + 10000 }, (err, reply) => {
-    const out = err ? { code: err.code, details: err.details, bytes: -1 } : { code: 0, details: '', bytes: reply.length };
-    process.stdout.write(JSON.stringify(out) + '\n');
-    client.close();
-  });
+  let left = o.calls;
+  const retryInfo = (err) => (err.metadata ? err.metadata.get('grpc-status-details-bin') : [])
+    .some((v) => Buffer.from(v).includes('type.googleapis.com/google.rpc.RetryInfo'));
+  for (let i = 0; i < o.calls; i++) {
+    client.makeUnaryRequest(path, id, id, body, md, { deadline: Date.now() + 30000 }, (err, reply) => {
+      const out = err ? { code: err.code, details: err.details, bytes: -1, retryInfo: retryInfo(err) }
+        : { code: 0, details: '', bytes: reply.length, retryInfo: false };
+      process.stdout.write(JSON.stringify(out) + '\n');
+      if (--left === 0) client.close();
+    });
+  }
 }
 
 try {

@@ -15,6 +15,7 @@ typedef struct th_resp {
     char content_type[128]; /* Content-Type, "" when absent */
     char location[256];     /* Location, "" when absent */
     char allow[64];         /* Allow, "" when absent */
+    char retry_after[32];   /* Retry-After, "" when absent */
 } th_resp;
 
 /* What a request sends besides its method and URL; a NULL th_req sends

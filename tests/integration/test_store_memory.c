@@ -1,0 +1,286 @@
+/* test_store_memory.c — `extrace store` under memory pressure, with real
+ * clients (libcurl for OTLP/HTTP, @grpc/grpc-js through
+ * tests/otel-js/raw_grpc.js for OTLP/gRPC):
+ *   - a burst of concurrent large uploads over both protocols stays within
+ *     --max-inflight-bytes: the store's peak RSS stays under a stated
+ *     bound, and every upload is answered — stored (200 / OK) or refused
+ *     with 429 + Retry-After / RESOURCE_EXHAUSTED + RetryInfo, none lost;
+ * The sizes are scaled down from the production defaults (flags) so the
+ * test is quick, also under AddressSanitizer. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "core/clock.h"
+#include "core/mem.h"
+#include "google/rpc/status.pb-c.h"
+#include "http.h"
+#include "otel/otlp_proto.h"
+#include "support.h"
+
+#define MIB (1024 * 1024)
+#define MAX_REQUEST (8 * MIB)  /* --max-request-bytes */
+#define BUDGET (24 * MIB)      /* --max-inflight-bytes: three requests' worth */
+#define UPLOADS 30             /* concurrent HTTP uploads */
+#define GRPC_CALLS 30          /* concurrent gRPC calls */
+#define UPLOAD_BYTES (6 * MIB) /* each upload's body */
+
+static pid_t store;
+static int grpc_port, http_port, query_port;
+static const char *dir;
+static char log_path[300];
+
+/* Under AddressSanitizer freed memory sits in a quarantine before reuse;
+ * keep it small so the store's RSS reflects what it holds. */
+static void small_asan_quarantine(void)
+{
+    const char *old = getenv("ASAN_OPTIONS");
+    char opts[512];
+    snprintf(opts, sizeof opts, "%s%squarantine_size_mb=8", old ? old : "", old && *old ? ":" : "");
+    setenv("ASAN_OPTIONS", opts, 1);
+}
+
+static int start_store(void **state)
+{
+    dir = ts_tmpdir();
+    snprintf(log_path, sizeof log_path, "%s/store.log", dir);
+    small_asan_quarantine();
+    char data[300];
+    snprintf(data, sizeof data, "%s/data", dir);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        grpc_port = ts_free_port();
+        http_port = ts_free_port();
+        query_port = ts_free_port();
+        char g[32], h[32], q[32], lim[16], budget[16];
+        snprintf(g, sizeof g, "127.0.0.1:%d", grpc_port);
+        snprintf(h, sizeof h, "127.0.0.1:%d", http_port);
+        snprintf(q, sizeof q, "127.0.0.1:%d", query_port);
+        snprintf(lim, sizeof lim, "%d", MAX_REQUEST);
+        snprintf(budget, sizeof budget, "%d", BUDGET);
+        char *argv[] = {(char *)ts_bin(), "store", "--data-dir", data, "--otlp-grpc-listen", g, "--otlp-http-listen",
+                        h, "--http-listen", q, "--max-request-bytes", lim, "--max-inflight-bytes", budget, NULL};
+        store = ts_spawn(argv, log_path);
+        if (ts_wait_port(query_port, 10000) == 0 && ts_wait_port(grpc_port, 1000) == 0 &&
+            ts_wait_port(http_port, 1000) == 0)
+            return 0;
+        ts_stop(store, SIGKILL, 2000);
+    }
+    return -1;
+}
+
+static int stop_store(void **state)
+{
+    int rc = ts_stop(store, SIGTERM, 10000);
+    ts_cleanup();
+    return rc == 0 ? 0 : -1;
+}
+
+/* A /proc/<store>/status field in KiB (VmRSS, VmHWM), or -1. */
+static long proc_kib(const char *field)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)store);
+    char *text = ts_read_file(path, NULL);
+    if (!text) return -1;
+    const char *p = strstr(text, field);
+    long v = p ? strtol(p + strlen(field) + 1, NULL, 10) : -1;
+    free(text);
+    return v;
+}
+
+/* An export request of about `bytes`: one trace of spans each carrying a
+ * 64 KiB string attribute (ex_malloc'd protobuf; ex_free). */
+static uint8_t *big_request(size_t bytes, size_t *len)
+{
+    enum { ATTR = 64 * 1024 };
+    size_t nspans = bytes / ATTR;
+    char *value = ex_malloc(ATTR + 1);
+    memset(value, 'v', ATTR);
+    value[ATTR] = '\0';
+    exo_pb_any av = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+    av.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+    av.string_value = value;
+    exo_pb_kv kv = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT, *kvs[1] = {&kv};
+    kv.key = "payload";
+    kv.value = &av;
+    exo_pb_span *spans = ex_calloc(nspans, sizeof *spans);
+    exo_pb_span **sp = ex_calloc(nspans, sizeof *sp);
+    uint8_t tid[16] = {0xbe, 0xef, 1}, sids[nspans][8];
+    int64_t now = ex_clock_now(ex_clock_real());
+    for (size_t i = 0; i < nspans; i++) {
+        opentelemetry__proto__trace__v1__span__init(&spans[i]);
+        memset(sids[i], 0, 8);
+        sids[i][0] = 1;
+        sids[i][7] = (uint8_t)i;
+        sids[i][6] = (uint8_t)(i >> 8);
+        spans[i].trace_id = (ProtobufCBinaryData){16, tid};
+        spans[i].span_id = (ProtobufCBinaryData){8, sids[i]};
+        spans[i].name = "big";
+        spans[i].start_time_unix_nano = (uint64_t)now;
+        spans[i].end_time_unix_nano = (uint64_t)now + 1000;
+        spans[i].n_attributes = 1;
+        spans[i].attributes = kvs;
+        sp[i] = &spans[i];
+    }
+    exo_pb_scope_spans ss = OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT, *ssp[1] = {&ss};
+    ss.n_spans = nspans;
+    ss.spans = sp;
+    exo_pb_resource_spans rs = OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT, *rsp[1] = {&rs};
+    rs.n_scope_spans = 1;
+    rs.scope_spans = ssp;
+    exo_pb_request req = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+    req.n_resource_spans = 1;
+    req.resource_spans = rsp;
+    *len = protobuf_c_message_get_packed_size(&req.base);
+    uint8_t *buf = ex_malloc(*len);
+    protobuf_c_message_pack(&req.base, buf);
+    ex_free(spans);
+    ex_free(sp);
+    ex_free(value);
+    return buf;
+}
+
+/* Start raw_grpc.js making `calls` concurrent calls of `size` bytes; its
+ * JSON lines go to out_path. */
+static pid_t grpc_burst(int calls, size_t size, const char *out_path)
+{
+    const char *src = getenv("EXTRACE_SOURCE_DIR");
+    char script[512], target[64], mods[600], n[16], sz[24];
+    snprintf(script, sizeof script, "%s/tests/otel-js/raw_grpc.js", src ? src : ".");
+    snprintf(mods, sizeof mods, "%s/tests/otel-js/node_modules/@grpc/grpc-js", src ? src : ".");
+    struct stat st;
+    if (stat(mods, &st) != 0) fail_msg("%s missing: run `npm ci` in tests/otel-js", mods);
+    snprintf(target, sizeof target, "127.0.0.1:%d", grpc_port);
+    snprintf(n, sizeof n, "%d", calls);
+    snprintf(sz, sizeof sz, "%zu", size);
+    char *argv[] = {"node", script, "--target", target, "--case", "big", "--size", sz, "--calls", n, NULL};
+    return ts_spawn(argv, out_path);
+}
+
+/* Check one 429: Retry-After and a google.rpc.Status RESOURCE_EXHAUSTED
+ * naming the flag. */
+static void check_throttled(const th_resp *r)
+{
+    if (strcmp(r->retry_after, "1") != 0) fail_msg("429 with Retry-After \"%s\", want \"1\"", r->retry_after);
+    Google__Rpc__Status *st = google__rpc__status__unpack(NULL, r->len, (const uint8_t *)r->body);
+    assert_non_null(st);
+    assert_int_equal(st->code, 8);
+    if (!strstr(st->message, "--max-inflight-bytes")) fail_msg("429 message \"%s\"", st->message);
+    assert_int_equal(st->n_details, 1);
+    assert_string_equal(st->details[0]->type_url, "type.googleapis.com/google.rpc.RetryInfo");
+    google__rpc__status__free_unpacked(st, NULL);
+}
+
+/* UPLOADS concurrent OTLP/HTTP uploads and GRPC_CALLS concurrent gRPC
+ * calls of 6 MiB each (≈ 360 MiB offered at once) against a 24 MiB
+ * budget: every one is answered, stored or refused with a retryable
+ * answer, and the store's peak RSS grows by less than the budget plus
+ * what decoding one request at a time takes. */
+static void test_burst_stays_within_budget(void **state)
+{
+    long base_kib = proc_kib("VmRSS");
+    assert_true(base_kib > 0);
+    size_t len;
+    uint8_t *body = big_request(UPLOAD_BYTES, &len);
+    char grpc_out[320];
+    snprintf(grpc_out, sizeof grpc_out, "%s/grpc.jsonl", dir);
+    pid_t node = grpc_burst(GRPC_CALLS, UPLOAD_BYTES, grpc_out);
+
+    CURLM *multi = curl_multi_init();
+    CURL *easy[UPLOADS];
+    th_resp resp[UPLOADS];
+    char url[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", http_port);
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
+    for (int i = 0; i < UPLOADS; i++) {
+        easy[i] = curl_easy_init();
+        curl_easy_setopt(easy[i], CURLOPT_URL, url);
+        curl_easy_setopt(easy[i], CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(easy[i], CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(easy[i], CURLOPT_TIMEOUT_MS, 60000L);
+        curl_easy_setopt(easy[i], CURLOPT_FRESH_CONNECT, 1L);
+        th_collect(easy[i], &resp[i]);
+        curl_multi_add_handle(multi, easy[i]);
+    }
+    int running = 1;
+    while (running) {
+        curl_multi_perform(multi, &running);
+        curl_multi_poll(multi, NULL, 0, 100, NULL);
+    }
+    int ok = 0, throttled = 0;
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(multi, &left)))
+        if (msg->msg == CURLMSG_DONE && msg->data.result != CURLE_OK)
+            fail_msg("an upload got no answer: %s", curl_easy_strerror(msg->data.result));
+    for (int i = 0; i < UPLOADS; i++) {
+        long code = 0;
+        curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &code);
+        if (code == 200) ok++;
+        else if (code == 429) throttled++, check_throttled(&resp[i]);
+        else fail_msg("upload %d: HTTP %ld: %.200s", i, code, resp[i].body ? resp[i].body : "");
+        curl_multi_remove_handle(multi, easy[i]);
+        curl_easy_cleanup(easy[i]);
+        th_resp_free(&resp[i]);
+    }
+    curl_multi_cleanup(multi);
+    curl_slist_free_all(hdrs);
+    ex_free(body);
+
+    assert_int_equal(ts_wait(node, 60000), 0);
+    char *lines = ts_read_file(grpc_out, NULL);
+    assert_non_null(lines);
+    int g_ok = 0, g_throttled = 0;
+    for (char *line = strtok(lines, "\n"); line; line = strtok(NULL, "\n")) {
+        json_error_t jerr;
+        json_t *j = json_loads(line, 0, &jerr);
+        if (!j) fail_msg("raw_grpc.js said: %s", line);
+        int code = (int)json_integer_value(json_object_get(j, "code"));
+        const char *details = json_string_value(json_object_get(j, "details"));
+        if (code == 0) g_ok++;
+        else if (code == 8 && details && strstr(details, "--max-inflight-bytes") &&
+                 json_is_true(json_object_get(j, "retryInfo")))
+            g_throttled++;
+        else fail_msg("gRPC call answered %s", line);
+        json_decref(j);
+    }
+    free(lines);
+    long peak_kib = proc_kib("VmHWM");
+    print_message("HTTP: %d stored, %d refused (429); gRPC: %d stored, %d refused; RSS %ld KiB at start, peak %ld KiB\n",
+                  ok, throttled, g_ok, g_throttled, base_kib, peak_kib);
+    assert_int_equal(ok + throttled, UPLOADS);
+    assert_int_equal(g_ok + g_throttled, GRPC_CALLS);
+    assert_true(ok >= 1 && g_ok >= 1);
+    assert_true(throttled >= 1 && g_throttled >= 1);
+    /* Bodies in flight ≤ BUDGET; decoding and storing one request at a time
+     * adds a few times its size. Without the budget the peak passes 300 MiB. */
+    long bound_kib = (BUDGET + 8 * UPLOAD_BYTES) / 1024;
+    if (peak_kib - base_kib > bound_kib)
+        fail_msg("peak RSS grew by %ld KiB, bound %ld KiB", peak_kib - base_kib, bound_kib);
+    char *log = ts_read_file(log_path, NULL);
+    assert_non_null(strstr(log, "reached --max-inflight-bytes"));
+    free(log);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_burst_stays_within_budget),
+    };
+    int rc = cmocka_run_group_tests(tests, start_store, stop_store);
+    curl_global_cleanup();
+    return rc;
+}
