@@ -74,7 +74,7 @@ int wk_ckpt_encode(const wm_monitor *m, uint8_t **out, size_t *len)
     put(&b, MAGIC, sizeof MAGIC);
     put_uint(&b, WK_CKPT_VERSION, 1);
     put_str(&b, m->workflow_id);
-    int64_t times[] = {m->submitted_ns, m->created_ns, m->timeout_ns, m->start_ns, m->end_ns, m->last_poll_ns};
+    int64_t times[] = {m->submitted_ns, m->created_ns, m->timeout_ns, m->start_ns, m->end_ns, m->last_sent_ns};
     for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) put_i64(&b, times[i]);
     put_uint(&b, m->version, 4);
     put_uint(&b, m->polls, 4);
@@ -266,7 +266,10 @@ static void get_scalars(rbuf *r, wm_monitor *m)
     m->timeout_ns = get_i64(r, "timeout");
     m->start_ns = get_i64(r, "start");
     m->end_ns = get_i64(r, "end");
-    m->last_poll_ns = get_i64(r, "last poll");
+    m->last_sent_ns = get_i64(r, "last poll");
+    /* Version 1 kept the last poll's receive time, which is no honest lower
+     * bound for the next event; the monitor's creation precedes every send. */
+    if (r->p[sizeof MAGIC] == 1 && m->last_sent_ns != WM_NO_TIME) m->last_sent_ns = m->created_ns;
     m->version = (uint32_t)get_uint(r, 4, "version");
     m->polls = (uint32_t)get_uint(r, 4, "polls");
     m->poll_errors = (uint32_t)get_uint(r, 4, "poll errors");

@@ -8,14 +8,14 @@
 
 /* The poll being applied: it brackets every event it records. */
 typedef struct poll_ctx {
-    int64_t before_ns; /* this poll */
-    int64_t after_ns;  /* the previous successful poll, or WM_NO_TIME */
+    int64_t before_ns; /* this poll's reply arrived */
+    int64_t after_ns;  /* the previous successful poll's request left, or WM_NO_TIME */
 } poll_ctx;
 
 /* The API's own times for one span's statuses (WM_NO_TIME: not known). */
 typedef struct source_times {
     int64_t initializing_ns; /* the start */
-    int64_t processing_ns;   /* workflow: its first stage's start; stage: none */
+    int64_t processing_ns;   /* workflow: its first stage's start; stage: entityProcessingStartTime if read */
     int64_t end_ns;          /* Completed / Failed: the end */
 } source_times;
 
@@ -28,7 +28,7 @@ wm_monitor *wm_monitor_new(const char *workflow_id, int64_t submitted_at_ns, int
     m->submitted_ns = submitted_at_ns;
     m->created_ns = now_ns;
     m->timeout_ns = timeout_ns;
-    m->start_ns = m->end_ns = m->last_poll_ns = WM_NO_TIME;
+    m->start_ns = m->end_ns = m->last_sent_ns = WM_NO_TIME;
     m->last_status = WM_NO_STATUS;
     m->end = WM_END_OPEN;
     memcpy(m->workflow_id, workflow_id, len + 1);
@@ -159,7 +159,7 @@ static int apply_stage(wm_monitor *m, const wm_snap_stage *ss, const poll_ctx *p
     }
     wm_stage *st = &m->stages[i];
     if (st->end != WM_END_OPEN) return changed; /* an ended stage is final */
-    source_times src = {st->start_ns, WM_NO_TIME, ss->end_ns};
+    source_times src = {st->start_ns, ss->processing_ns, ss->end_ns};
     changed |= observe(m, (uint8_t)i, &st->last_status, ss->status, &src, pc);
     if (ss->complete) {
         st->end_ns = ss->end_ns;
@@ -183,14 +183,15 @@ static void finish(wm_monitor *m, int64_t at, wm_end why, wm_end open_stage_why)
     m->version++;
 }
 
-int wm_monitor_apply(wm_monitor *m, const wm_snapshot *s, int64_t poll_ns, int *changed)
+int wm_monitor_apply(wm_monitor *m, const wm_snapshot *s, int64_t sent_ns, int64_t received_ns, int *changed)
 {
     int any = 0;
     if (wm_monitor_done(m)) {
         if (changed) *changed = 0;
         return WM_DONE;
     }
-    poll_ctx pc = {poll_ns, m->last_poll_ns};
+    if (sent_ns > received_ns) sent_ns = received_ns; /* a caller's clock went back: stay inside the poll */
+    poll_ctx pc = {received_ns, m->last_sent_ns};
     if (m->start_ns == WM_NO_TIME) {
         m->start_ns = s->start_ns; /* first value wins, like the startTime attribute */
         any = 1;
@@ -200,7 +201,7 @@ int wm_monitor_apply(wm_monitor *m, const wm_snapshot *s, int64_t poll_ns, int *
     source_times src = {m->start_ns, s->nstages ? s->stages[0].start_ns : WM_NO_TIME, s->end_ns};
     any |= observe(m, WM_OWNER_WORKFLOW, &m->last_status, s->status, &src, &pc);
     m->polls++;
-    m->last_poll_ns = poll_ns;
+    m->last_sent_ns = sent_ns;
     if (any) m->version++;
     if (s->complete) {
         wm_end why = s->status == WM_FAILED ? WM_END_FAILED : WM_END_OK;

@@ -42,8 +42,9 @@ typedef enum { WM_SRC_SOURCE, WM_SRC_POLL } wm_time_source;
 /* One status event ("Initializing", "Processing", …) of one span. */
 typedef struct wm_event {
     int64_t time_ns;   /* event time: the API's own time, or the poll time */
-    int64_t before_ns; /* the poll that first saw it (extrace.observed_before) */
-    int64_t after_ns;  /* the successful poll before that, or WM_NO_TIME (extrace.observed_after) */
+    int64_t before_ns; /* when the reply of the poll that first saw it arrived (extrace.observed_before) */
+    int64_t after_ns;  /* when the request of the successful poll before that left, or WM_NO_TIME
+                          (extrace.observed_after) */
     uint8_t owner;     /* stage index, or WM_OWNER_WORKFLOW */
     uint8_t status;    /* wm_status: the event's name */
     uint8_t source;    /* wm_time_source of time_ns */
@@ -67,7 +68,7 @@ typedef struct wm_monitor {
     int64_t timeout_ns;      /* how long it may run */
     int64_t start_ns;        /* workflowStartTime from the first successful poll, or WM_NO_TIME */
     int64_t end_ns;          /* the root span's end; WM_NO_TIME while running */
-    int64_t last_poll_ns;    /* the last successful poll, or WM_NO_TIME */
+    int64_t last_sent_ns;    /* when the request of the last successful poll left, or WM_NO_TIME */
     uint32_t version;        /* +1 on every state change (what a checkpoint must save) */
     uint32_t polls;          /* successful polls (counter, not a state change) */
     uint32_t poll_errors;    /* failed polls (counter, not a state change) */
@@ -92,14 +93,17 @@ wm_monitor *wm_monitor_new(const char *workflow_id, int64_t submitted_at_ns, int
 /* Free m and all it owns; NULL is ignored. */
 void wm_monitor_free(wm_monitor *m);
 
-/* A successful poll at poll_ns returned s (validated by wm_snapshot_parse
- * for this workflow). Records the status events, new stages and ends it
- * shows. Returns WM_DONE when the workflow is complete (spans can be
+/* A successful poll returned s (validated by wm_snapshot_parse for this
+ * workflow): its request left at sent_ns and its reply arrived at
+ * received_ns (>= sent_ns, same clock). Records the status events, new
+ * stages and ends it shows; each event is bracketed by this poll's
+ * received_ns and the previous successful poll's sent_ns, so a change the
+ * API made on that clock lies inside its bracket. Returns WM_DONE when the workflow is complete (spans can be
  * built), else WM_RUNNING; a done monitor ignores further polls. If
  * `changed` is not NULL, *changed is 1 when the state changed (version
  * moved), 0 when the poll showed nothing new. Never fails: an event or a
  * stage that cannot be kept is counted (events_dropped, stages_dropped). */
-int wm_monitor_apply(wm_monitor *m, const wm_snapshot *s, int64_t poll_ns, int *changed);
+int wm_monitor_apply(wm_monitor *m, const wm_snapshot *s, int64_t sent_ns, int64_t received_ns, int *changed);
 /* A poll at poll_ns failed (connection, timeout, 5xx, bad JSON, contract;
  * `kind` is the caller's code, counted per kind by the caller): counts it
  * in poll_errors and changes nothing else. */

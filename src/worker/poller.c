@@ -1,7 +1,9 @@
 #include "worker/poller.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -20,6 +22,7 @@ typedef struct poll_slot {
     struct wk_poller *p;         /* the pool it belongs to */
     void *tag;                   /* caller's, for the callback */
     int64_t started_ns;          /* monotonic start of the poll */
+    int64_t sent_ns;             /* wall clock: the poll's start, then just before the request is sent */
     char *body;                  /* owned response buffer */
     size_t len, cap;
     int too_large;               /* the body passed max_body */
@@ -68,6 +71,21 @@ static size_t write_cb(char *data, size_t size, size_t n, void *userp)
     return len;
 }
 
+/* curl is about to send the request (connection made): stamp it. A
+ * retried request (a reused connection that had closed) stamps again, so
+ * the stamp is the last send, still before the answer was made. */
+static int prereq_cb(void *userp, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port)
+{
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    poll_slot *s = userp;
+    s->sent_ns = ex_clock_now(ex_clock_real());
+    return CURL_PREREQFUNC_OK;
+}
+
 static poll_slot *slot_new(wk_poller *p)
 {
     poll_slot *s = ex_calloc(1, sizeof *s);
@@ -88,6 +106,8 @@ static poll_slot *slot_new(wk_poller *p)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->err);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, s);
     curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
@@ -167,11 +187,17 @@ static void done_cb(CURL *easy, CURLcode code, void *arg)
     wk_poller *p = s->p;
     wk_poll_result r;
     long status = 0;
+    int64_t received = ex_clock_now(ex_clock_real());
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     wk_poll_classify(code, s->err, status, s->body ? s->body : "", s->len, s->too_large, p->cfg.max_body, s->id,
-                     &p->snap, &r);
+                     p->cfg.parse_flags, &p->snap, &r);
     r.seconds = (double)(ex_mono_ns() - s->started_ns) / 1e9;
+    r.sent_ns = s->sent_ns < received ? s->sent_ns : received;
+    r.received_ns = received;
     struct curl_header *h = NULL;
+    if (status > 0 && curl_easy_header(easy, "Date", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+        r.date_ns = wk_poll_http_date(h->value);
+    h = NULL;
     if ((status == 429 || status == 503) &&
         curl_easy_header(easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
         r.retry_after_ns = wk_poll_retry_after(status, h->value, ex_clock_now(ex_clock_real()));
@@ -197,6 +223,7 @@ int wk_poller_start(wk_poller *p, const char *workflow_id, void *tag)
     s->too_large = 0;
     s->err[0] = '\0';
     s->started_ns = ex_mono_ns();
+    s->sent_ns = ex_clock_now(ex_clock_real());
     if (curl_easy_setopt(s->easy, CURLOPT_URL, p->url) != CURLE_OK ||
         ex_curl_loop_add(p->curl, s->easy, done_cb, s) != 0) {
         give_back(p, s);
@@ -235,13 +262,25 @@ int64_t wk_poll_retry_after(long status, const char *value, int64_t now_ns)
     return exo_retry_after_parse(value, now_ns, &d) == 0 ? d : -1;
 }
 
+int64_t wk_poll_http_date(const char *value)
+{
+    if (!value) return -1;
+    while (*value == ' ' || *value == '\t') value++;
+    /* An HTTP-date starts with a weekday; curl's lenient parser would
+     * otherwise read bare numbers as dates. */
+    if (!isalpha((unsigned char)*value)) return -1;
+    time_t t = curl_getdate(value, NULL);
+    return t == (time_t)-1 || t < 0 ? -1 : (int64_t)t * EX_NS_PER_SEC;
+}
+
 void wk_poll_classify(CURLcode code, const char *curl_err, long status, const char *body, size_t len,
-                      int too_large, size_t max_body, const char *workflow_id, wm_snapshot *snap,
+                      int too_large, size_t max_body, const char *workflow_id, unsigned flags, wm_snapshot *snap,
                       wk_poll_result *r)
 {
     memset(r, 0, sizeof *r);
     r->http_status = status;
     r->retry_after_ns = -1;
+    r->date_ns = -1;
     r->outcome = WK_POLL_FAILED;
     if (code == CURLE_ABORTED_BY_CALLBACK) {
         r->outcome = WK_POLL_ABORTED;
@@ -257,7 +296,7 @@ void wk_poll_classify(CURLcode code, const char *curl_err, long status, const ch
         snprintf(r->why, sizeof r->why, "%s", curl_err && *curl_err ? curl_err : curl_easy_strerror(code));
     } else if (status == 200) {
         char why[400] = "";
-        int rc = wm_snapshot_parse(body, len, workflow_id, snap, why, sizeof why);
+        int rc = wm_snapshot_parse_flags(body, len, workflow_id, flags, snap, why, sizeof why);
         if (rc == 0) {
             r->outcome = WK_POLL_OK;
             r->snap = snap;

@@ -8,7 +8,10 @@
  *   NOT_FOUND  404
  *   FAILED     kind connect | timeout | http_5xx | http_other | json | contract
  *   ABORTED    the poller was destroyed while the poll ran
- * and handed to the worker's callback. The caller decides what waits when
+ * and handed to the worker's callback, with the wall-clock instants the
+ * request left and the answer arrived (a transition the API reports in
+ * this answer happened before the latter; one absent from the previous
+ * answer happened after that answer's request left). The caller decides what waits when
  * every slot is busy (wk_poller_has_slot). */
 #ifndef EXTRACE_WORKER_POLLER_H
 #define EXTRACE_WORKER_POLLER_H
@@ -29,6 +32,10 @@ typedef struct wk_poll_result {
     const wm_snapshot *snap; /* OK: the parsed answer; else NULL */
     long http_status;        /* the answer's status, 0 when there was none */
     double seconds;          /* from the start of the poll to its outcome */
+    int64_t sent_ns;         /* wall clock (unix ns) just before the request was sent (curl's pre-request
+                                callback; the poll's start if the request never left) */
+    int64_t received_ns;     /* wall clock when the transfer finished, before the answer was parsed */
+    int64_t date_ns;         /* the answer's Date header (unix ns, whole seconds), or -1 without one */
     int64_t retry_after_ns;  /* 429/503 with a valid Retry-After (RFC 9110 §10.2.3): the delay asked for; else -1 */
     char why[512];           /* FAILED: a message naming the status, error or offending value */
 } wk_poll_result;
@@ -42,6 +49,7 @@ typedef struct wk_poller_config {
     int max_concurrent;   /* polls in flight at most (easy handles in the pool) */
     int64_t timeout_ns;   /* per poll, connection included */
     size_t max_body;      /* bytes of a response body; more is a contract error */
+    unsigned parse_flags; /* WM_PARSE_* extensions of the contract to read (0: the seed's) */
 } wk_poller_config;
 
 typedef struct wk_poller wk_poller;
@@ -66,14 +74,19 @@ void wk_poller_destroy(wk_poller *p);
 /* Classify one finished transfer (pure; exposed for tests): curl's result
  * `code` (with its error text, may be ""), the HTTP status, the body and
  * whether it was cut at the limit. On OK the snapshot is parsed into
- * *snap and r->snap points at it. Fills every field of *r but seconds. */
+ * *snap with wm_snapshot_parse_flags(flags) and r->snap points at it.
+ * Fills every field of *r but seconds and the times (date_ns = -1). */
 void wk_poll_classify(CURLcode code, const char *curl_err, long status, const char *body, size_t len,
-                      int too_large, size_t max_body, const char *workflow_id, wm_snapshot *snap,
+                      int too_large, size_t max_body, const char *workflow_id, unsigned flags, wm_snapshot *snap,
                       wk_poll_result *r);
 
 /* The delay a 429 or 503 answer asks for in its Retry-After value
  * (seconds or an HTTP-date, relative to now_ns, unix ns), or -1 for any
  * other status, a missing (NULL) or an unparseable value. Pure. */
 int64_t wk_poll_retry_after(long status, const char *value, int64_t now_ns);
+
+/* An HTTP Date header value (IMF-fixdate, RFC 850 or asctime) as unix ns
+ * (whole seconds), or -1 for NULL or an unparseable value. Pure. */
+int64_t wk_poll_http_date(const char *value);
 
 #endif

@@ -22,6 +22,7 @@ typedef struct parse_ctx {
     char *why;
     size_t whylen;
     const char *prefix;
+    unsigned flags; /* WM_PARSE_* */
 } parse_ctx;
 
 static int fail(const parse_ctx *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -233,11 +234,34 @@ static int parse_stage_ids(const parse_ctx *c, const char *key, const json_t *v,
     return 0;
 }
 
-static int parse_stage(const char *key, const json_t *v, wm_snap_stage *st, char *why, size_t whylen)
+/* entityProcessingStartTime (an extension of the seed's contract, read
+ * only with WM_PARSE_PROCESSING_TIME): when present, the stage has been
+ * Processing since then, within [start, end]. */
+static int get_processing_time(const parse_ctx *c, const json_t *v, wm_snap_stage *st)
+{
+    char a[EX_ISO_LEN + 1], b[EX_ISO_LEN + 1];
+    st->processing_ns = WM_NO_TIME;
+    if (!(c->flags & WM_PARSE_PROCESSING_TIME)) return 0;
+    int rc = get_time(c, v, "entityProcessingStartTime", 0, &st->processing_ns);
+    if (rc < 0) return rc;
+    if (st->processing_ns == WM_NO_TIME) return 0;
+    if (st->status == WM_INITIALIZING)
+        return fail(c, WM_ERR_CONTRACT, "%sentityProcessingStartTime: present but entityStatus is \"Initializing\"",
+                    c->prefix);
+    if (st->processing_ns < st->start_ns)
+        return fail(c, WM_ERR_CONTRACT, "%sentityProcessingStartTime: %s is before entityStartTime %s", c->prefix,
+                    ex_iso_format(st->processing_ns, a), ex_iso_format(st->start_ns, b));
+    if (st->end_ns != WM_NO_TIME && st->processing_ns > st->end_ns)
+        return fail(c, WM_ERR_CONTRACT, "%sentityProcessingStartTime: %s is after entityEndTime %s", c->prefix,
+                    ex_iso_format(st->processing_ns, a), ex_iso_format(st->end_ns, b));
+    return 0;
+}
+
+static int parse_stage(const parse_ctx *pc, const char *key, const json_t *v, wm_snap_stage *st)
 {
     char prefix[sizeof "workflowEntities.." + WM_TYPE_MAX];
     char got[SHOW_MAX * 4 + 16];
-    parse_ctx c = {why, whylen, "workflowEntities."};
+    parse_ctx c = {pc->why, pc->whylen, "workflowEntities.", pc->flags};
     int rc = check_type_name(&c, key);
     if (rc) return rc;
     snprintf(prefix, sizeof prefix, "workflowEntities.%s.", key);
@@ -251,7 +275,8 @@ static int parse_stage(const char *key, const json_t *v, wm_snap_stage *st, char
     if ((rc = get_time(&c, v, "entityEndTime", 0, &st->end_ns)) < 0) return rc;
     if ((rc = get_bool(&c, v, "isComplete", &st->complete))) return rc;
     if ((rc = get_message(&c, v, "entityErrorMessage", &st->has_error, st->error))) return rc;
-    return check_completion(&c, "entity", st->status, st->complete, st->start_ns, st->end_ns);
+    if ((rc = check_completion(&c, "entity", st->status, st->complete, st->start_ns, st->end_ns))) return rc;
+    return get_processing_time(&c, v, st);
 }
 
 static int parse_stages(const parse_ctx *c, const json_t *root, wm_snapshot *out)
@@ -271,7 +296,7 @@ static int parse_stages(const parse_ctx *c, const json_t *root, wm_snapshot *out
     /* jansson (>= 2.8) iterates objects in document order: the stage order. */
     json_object_foreach(ents, key, v)
     {
-        int rc = parse_stage(key, v, &out->stages[out->nstages], c->why, c->whylen);
+        int rc = parse_stage(c, key, v, &out->stages[out->nstages]);
         if (rc) return rc;
         out->nstages++;
     }
@@ -300,7 +325,13 @@ static int parse_workflow(const parse_ctx *c, const json_t *root, const char *ex
 int wm_snapshot_parse(const char *body, size_t len, const char *expected_workflow_id, wm_snapshot *out,
                       char *why, size_t whylen)
 {
-    parse_ctx c = {why, whylen, ""};
+    return wm_snapshot_parse_flags(body, len, expected_workflow_id, 0, out, why, whylen);
+}
+
+int wm_snapshot_parse_flags(const char *body, size_t len, const char *expected_workflow_id, unsigned flags,
+                            wm_snapshot *out, char *why, size_t whylen)
+{
+    parse_ctx c = {why, whylen, "", flags};
     char got[SHOW_MAX * 4 + 16];
     if (why && whylen) why[0] = '\0';
     if (len > WM_BODY_MAX)

@@ -42,6 +42,7 @@ typedef struct wm_snap_stage {
     int complete;               /* isComplete: Completed or Failed, with an end time */
     int64_t start_ns;           /* entityStartTime */
     int64_t end_ns;             /* entityEndTime (>= start), or WM_NO_TIME while not complete */
+    int64_t processing_ns;      /* entityProcessingStartTime (with WM_PARSE_PROCESSING_TIME), or WM_NO_TIME */
     int has_error;              /* entityErrorMessage was present (may be "") */
     char error[WM_MSG_MAX + 1]; /* entityErrorMessage, possibly truncated */
 } wm_snap_stage;
@@ -70,5 +71,16 @@ const char *wm_status_name(int status);
  * and *out is unspecified. The caller owns everything. */
 int wm_snapshot_parse(const char *body, size_t len, const char *expected_workflow_id, wm_snapshot *out,
                       char *why, size_t whylen);
+
+/* Read entityProcessingStartTime, an extension of the seed's contract
+ * (`extrace api --advance on-time` sends it): optional; when present the
+ * entity must be past Initializing and the time within [start, end]. */
+#define WM_PARSE_PROCESSING_TIME 1u
+
+/* wm_snapshot_parse with extensions: `flags` is a set of WM_PARSE_*.
+ * Without flags it is wm_snapshot_parse exactly (every extension is an
+ * unknown field, ignored). */
+int wm_snapshot_parse_flags(const char *body, size_t len, const char *expected_workflow_id, unsigned flags,
+                            wm_snapshot *out, char *why, size_t whylen);
 
 #endif

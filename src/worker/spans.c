@@ -40,6 +40,18 @@ static int add_time_attr(exo_attrs *a, const char *key, int64_t ns)
     return exo_attrs_add_str(a, key, ex_iso_format(ns, iso));
 }
 
+/* One bound of an event's observation window, twice: as unix ns (an int a
+ * query can compare with the event's time exactly) and in ISO form, which
+ * holds 100 ns ticks only and is therefore rounded outwards (the lower
+ * bound down, the upper bound up) so that it still brackets the event. */
+static int add_bound_attrs(exo_attrs *a, const char *key_iso, const char *key_ns, int64_t ns, int upper)
+{
+    int64_t iso_ns = ns;
+    if (upper && ns % 100 != 0 && ns <= INT64_MAX - 100) iso_ns = ns + (100 - ns % 100) % 100;
+    if (add_time_attr(a, key_iso, iso_ns)) return -1;
+    return exo_attrs_add_int(a, key_ns, ns);
+}
+
 /* Status, status message and error.type of an ended span. */
 static int set_end(exo_span *sp, wm_end end, const char *api_message, int root)
 {
@@ -59,8 +71,11 @@ static int add_status_events(exo_span *sp, const wm_monitor *m, uint8_t owner)
         if (e->owner != owner) continue;
         exo_event *ev = exo_span_add_event(sp, e->time_ns, wm_status_name(e->status));
         if (!ev) return -1;
-        if (add_time_attr(&ev->attrs, "extrace.observed_before", e->before_ns)) return -1;
-        if (e->after_ns != WM_NO_TIME && add_time_attr(&ev->attrs, "extrace.observed_after", e->after_ns))
+        if (add_bound_attrs(&ev->attrs, "extrace.observed_before", "extrace.observed_before_unix_nano", e->before_ns,
+                            1))
+            return -1;
+        if (e->after_ns != WM_NO_TIME && add_bound_attrs(&ev->attrs, "extrace.observed_after",
+                                                         "extrace.observed_after_unix_nano", e->after_ns, 0))
             return -1;
         const char *src = e->source == WM_SRC_SOURCE ? "source" : "poll";
         if (exo_attrs_add_str(&ev->attrs, "extrace.time_source", src)) return -1;
@@ -92,6 +107,23 @@ static exo_span *build_stage(const wm_monitor *m, uint8_t i, const uint8_t trace
     return sp;
 }
 
+/* 1 when the workflow waited between SubmittedAt and the API's start. */
+static int has_queue(const wm_monitor *m) { return m->start_ns != WM_NO_TIME && m->start_ns > m->submitted_ns; }
+
+/* Child span "Queued": from SubmittedAt to the API's workflowStartTime. */
+static exo_span *build_queued(const wm_monitor *m, const uint8_t trace[16], const uint8_t root_id[8])
+{
+    exo_span *sp = exo_span_new(WM_QUEUED_SPAN_NAME, EXO_KIND_INTERNAL);
+    if (!sp) return NULL;
+    memcpy(sp->trace_id, trace, 16);
+    exo_span_id(trace, WM_QUEUED_SPAN_NAME, "", sp->span_id);
+    memcpy(sp->parent_span_id, root_id, 8);
+    sp->has_parent = 1;
+    sp->start_ns = m->submitted_ns;
+    sp->end_ns = m->start_ns; /* status left UNSET: a wait, neither success nor failure */
+    return sp;
+}
+
 static int root_attrs(exo_span *sp, const wm_monitor *m)
 {
     const char *result = m->end == WM_END_OK ? "ok" : m->end == WM_END_TIMEOUT ? "timeout" : "error";
@@ -112,8 +144,10 @@ static exo_span *build_root(const wm_monitor *m, const uint8_t trace[16], const 
     if (!sp) return NULL;
     memcpy(sp->trace_id, trace, 16);
     memcpy(sp->span_id, root_id, 8);
-    /* Never polled successfully: the event's SubmittedAt is all we know. */
-    sp->start_ns = m->start_ns != WM_NO_TIME ? m->start_ns : m->submitted_ns;
+    /* From submission (the Queued child covers the wait), or from the
+     * API's start when its clock puts that earlier; never polled
+     * successfully: SubmittedAt is all we know. */
+    sp->start_ns = m->start_ns != WM_NO_TIME && m->start_ns < m->submitted_ns ? m->start_ns : m->submitted_ns;
     sp->end_ns = m->end_ns > sp->start_ns ? m->end_ns : sp->start_ns;
     int rc = root_attrs(sp, m);
     if (!rc && !exo_span_add_event(sp, m->submitted_ns, "Submitted")) rc = -1;
@@ -131,7 +165,7 @@ int wm_build_spans(const wm_monitor *m, const char *service_namespace, exo_span 
     *out = NULL;
     *n = 0;
     if (!wm_monitor_done(m)) return WM_ERR_STATE;
-    size_t total = (size_t)m->nstages + 1;
+    size_t nq = (size_t)has_queue(m), total = nq + m->nstages + 1;
     exo_span **spans = ex_calloc(total, sizeof *spans);
     if (!spans) return WM_ERR_NOMEM;
     uint8_t trace[16], root_id[8];
@@ -140,7 +174,8 @@ int wm_build_spans(const wm_monitor *m, const char *service_namespace, exo_span 
     for (uint8_t i = 0; i < m->nstages; i++) {
         if (!(spans[i] = build_stage(m, i, trace, root_id))) goto nomem;
     }
-    if (!(spans[m->nstages] = build_root(m, trace, root_id))) goto nomem;
+    if (nq && !(spans[m->nstages] = build_queued(m, trace, root_id))) goto nomem;
+    if (!(spans[total - 1] = build_root(m, trace, root_id))) goto nomem;
     *out = spans;
     *n = total;
     return 0;

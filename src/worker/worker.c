@@ -179,7 +179,7 @@ static void poll_done(void *arg, void *tag, const wk_poll_result *r)
     }
     int done = 0, changed = 0;
     if (r->outcome == WK_POLL_OK) {
-        done = wm_monitor_apply(e->mon, r->snap, now, &changed) == WM_DONE;
+        done = wm_monitor_apply(e->mon, r->snap, r->sent_ns, r->received_ns, &changed) == WM_DONE;
     } else if (r->outcome == WK_POLL_NOT_FOUND) {
         ex_debug("worker", "workflow %s: the API does not know it (%s)", e->mon->workflow_id, r->why);
         done = wm_monitor_not_found(e->mon, now) == WM_DONE;
@@ -337,7 +337,7 @@ static int start(wk_worker *w)
         ex_error("worker", "cannot set up the export: %s", err);
         return -1;
     }
-    wk_poller_config pc = {o->api_url, o->max_concurrent_polls, o->poll_timeout_ns, WM_BODY_MAX};
+    wk_poller_config pc = {o->api_url, o->max_concurrent_polls, o->poll_timeout_ns, WM_BODY_MAX, o->parse_flags};
     w->poller = wk_poller_new(&w->loop, &pc, poll_done, w, err, sizeof err);
     if (!w->poller) {
         ex_error("worker", "%s", err);

@@ -33,6 +33,7 @@ typedef struct wk_options {
     int64_t timeout_ns;             /* per workflow monitor */
     int max_concurrent_polls;       /* polls in flight at most */
     int64_t poll_timeout_ns;        /* per poll */
+    unsigned parse_flags;           /* WM_PARSE_* contract extensions read from the API's answers */
     const char *admin_listen;       /* HOST:PORT of /healthz, /readyz, /metrics */
     uint64_t seed;                  /* jitter rng seed */
     const exo_export_config *export; /* OTEL_* exporter settings */

@@ -17,6 +17,7 @@
 #include "core/rng.h"
 #include "otel/otel_env.h"
 #include "otel/resource.h"
+#include "worker/snapshot.h"
 #include "worker/worker.h"
 
 typedef struct worker_cfg {
@@ -41,6 +42,7 @@ typedef struct worker_cfg {
     /* Export spool: */
     char *spool_dir;              /* or NULL: drop after OTEL_BSP_EXPORT_TIMEOUT */
     int64_t spool_max_bytes;
+    int processing_times;         /* read entityProcessingStartTime */
 } worker_cfg;
 
 static int check_not_empty(const char *text, char *why, size_t whylen)
@@ -159,6 +161,11 @@ static const ex_opt opts[] = {
      "Keep finished spans the OTLP backend did not take within OTEL_BSP_EXPORT_TIMEOUT in segment files in "
      "DIR and send them, in order, once it answers again (also after a restart). Default: drop them.", NULL,
      check_not_empty, NULL},
+    {"processing-times", EX_OPT_BOOL, offsetof(worker_cfg, processing_times), "false", EX_NO_BOUNDS, NULL,
+     "Read each stage's entityProcessingStartTime when the API sends one (extrace api --advance on-time "
+     "does; the seed's API does not): its Processing event then carries that time (extrace.time_source "
+     "\"source\") instead of the poll that saw it. Off: the field is ignored like any unknown field.",
+     NULL, NULL, NULL},
     {"spool-max-bytes", EX_OPT_INT, offsetof(worker_cfg, spool_max_bytes), "268435456", 4096, (double)INT64_MAX,
      "N", "Bound of --spool-dir; spans that do not fit are dropped and counted.", NULL, NULL, NULL},
 };
@@ -236,6 +243,7 @@ static int run(const worker_cfg *cfg, char *const *envp)
     o.timeout_ns = cfg->timeout;
     o.max_concurrent_polls = (int)cfg->max_concurrent_polls;
     o.poll_timeout_ns = cfg->poll_timeout;
+    o.parse_flags = cfg->processing_times ? WM_PARSE_PROCESSING_TIME : 0;
     o.admin_listen = cfg->admin_listen;
     o.export = &export;
     o.resource = &resource;

@@ -100,6 +100,18 @@ int fuzz_run_snapshot(const uint8_t *data, size_t size)
         fuzz__fail("snapshot", "the result depends on the size of the message buffer");
     if (rc) fuzz__check_terminated("snapshot", "a truncated message", small, sizeof small);
     wm_snapshot_parse((const char *)data, size, SNAPSHOT_ID, &snap, NULL, 0);
+    /* With the entityProcessingStartTime extension: never accepts more, and
+     * an accepted time lies within the entity's start and end. */
+    int rx = wm_snapshot_parse_flags((const char *)data, size, SNAPSHOT_ID, WM_PARSE_PROCESSING_TIME, &snap, why,
+                                     sizeof why);
+    if (rx == 0 && rc != 0) fuzz__fail("snapshot", "the extension accepted what the seed's parser refused");
+    for (size_t i = 0; rx == 0 && i < snap.nstages; i++) {
+        const wm_snap_stage *st = &snap.stages[i];
+        if (st->processing_ns == WM_NO_TIME) continue;
+        if (st->processing_ns < st->start_ns || (st->end_ns != WM_NO_TIME && st->processing_ns > st->end_ns) ||
+            st->status == WM_INITIALIZING)
+            fuzz__fail("snapshot", "accepted entityProcessingStartTime outside its entity");
+    }
     return 0;
 }
 

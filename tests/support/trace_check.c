@@ -17,7 +17,7 @@
 #include "otel/ids.h"
 #include "support.h"
 
-#define MAX_STAGES 8
+#define MAX_STAGES 9 /* child spans: up to 8 stages and Queued */
 
 long tc_http_get(const char *url, char **body)
 {
@@ -75,6 +75,35 @@ static int64_t iso_ns(const char *s)
     const char *why = "missing";
     if (!s || ex_iso_parse(s, strlen(s), &ns, &why)) fail_msg("timestamp \"%s\": %s", s ? s : "(null)", why);
     return ns;
+}
+
+/* An int attribute ({"int":"<digits>"} in the receiver's file); fails when absent. */
+static int64_t int_attr(json_t *obj, const char *key, const char *what)
+{
+    json_t *v = json_object_get(json_object_get(obj, "attributes"), key);
+    const char *digits = json_string_value(json_object_get(v, "int"));
+    if (!digits) fail_msg("%s: no int attribute %s", what, key);
+    return strtoll(digits, NULL, 10);
+}
+
+/* Every status event lies inside its observation window, exactly: the
+ * int bounds in unix ns (after absent on a first sighting). */
+static void check_windows(json_t *span, const char *label, const char *id)
+{
+    size_t i;
+    json_t *ev;
+    json_array_foreach(json_object_get(span, "events"), i, ev) {
+        if (strcmp(str(ev, "name"), "Submitted") == 0) continue;
+        int64_t t = strtoll(str(ev, "timeUnixNano"), NULL, 10);
+        int64_t before = int_attr(ev, "extrace.observed_before_unix_nano", str(ev, "name"));
+        json_t *attrs = json_object_get(ev, "attributes");
+        int has_after = json_object_get(attrs, "extrace.observed_after_unix_nano") != NULL;
+        int64_t after = has_after ? int_attr(ev, "extrace.observed_after_unix_nano", str(ev, "name")) : t;
+        if (t > before || t < after)
+            fail_msg("%s: workflow %s: span %s event %s at %lld outside its window [%lld, %lld]", label, id,
+                     str(span, "name"), str(ev, "name"), (long long)t, has_after ? (long long)after : -1LL,
+                     (long long)before);
+    }
 }
 
 static int64_t nano(json_t *span, const char *key)
@@ -159,6 +188,30 @@ static void check_stage(json_t *span, json_t *entity, const char *root_id, const
     assert_string_equal(last, str(entity, "entityStatus"));
 }
 
+/* The time of the root's Submitted event. */
+static int64_t submitted_time(json_t *root)
+{
+    size_t i;
+    json_t *ev;
+    json_array_foreach(json_object_get(root, "events"), i, ev) {
+        if (strcmp(str(ev, "name"), "Submitted") == 0) return strtoll(str(ev, "timeUnixNano"), NULL, 10);
+    }
+    fail_msg("root span without a Submitted event");
+    return 0;
+}
+
+/* Remove the child named Queued from children (at most one) and return it, or NULL. */
+static json_t *take_queued(json_t **children, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(str(children[i], "name"), "Queued") != 0) continue;
+        json_t *q = children[i];
+        children[i] = children[--*n];
+        return q;
+    }
+    return NULL;
+}
+
 /* 1 if a and b are the same span apart from the receiver's bookkeeping. */
 static int same_copy(json_t *a, json_t *b)
 {
@@ -237,13 +290,29 @@ int tc_check_workflow_json(const tc_spans *s, json_t *api, const char *ns, const
             children[nchildren++] = uniq[i];
         }
         check_no_repeated_event(uniq[i], label, id);
+        check_windows(uniq[i], label, id);
     }
     if (!root) fail_msg("%s: no root span for workflow %s (trace %s)", label, id, hex);
     assert_string_equal(str(root, "name"), "Workflow");
     check_span_id(root, tid, "Workflow", "");
     assert_int_equal(json_integer_value(json_object_get(root, "kind")), 1);
     assert_string_equal(attr(root, "workflowId"), id);
-    assert_int_equal(nano(root, "startTimeUnixNano"), iso_ns(str(api, "workflowStartTime")));
+    /* The root covers submission to end; a positive wait before the API's
+     * start is the child span Queued; startTime keeps the API's start. */
+    int64_t api_start = iso_ns(str(api, "workflowStartTime")), submitted_at = submitted_time(root);
+    assert_int_equal(nano(root, "startTimeUnixNano"), submitted_at < api_start ? submitted_at : api_start);
+    assert_int_equal(iso_ns(attr(root, "startTime")), api_start);
+    json_t *queued = take_queued(children, &nchildren);
+    if (submitted_at < api_start) {
+        if (!queued) fail_msg("%s: workflow %s waited %lld ns but has no Queued span", label, id,
+                              (long long)(api_start - submitted_at));
+        assert_string_equal(str(queued, "parentSpanId"), str(root, "spanId"));
+        check_span_id(queued, tid, "Queued", "");
+        assert_int_equal(nano(queued, "startTimeUnixNano"), submitted_at);
+        assert_int_equal(nano(queued, "endTimeUnixNano"), api_start);
+    } else if (queued) {
+        fail_msg("%s: workflow %s has a Queued span without a wait", label, id);
+    }
     assert_int_equal(nano(root, "endTimeUnixNano"), iso_ns(str(api, "workflowEndTime")));
     check_status(root, str(api, "workflowStatus"), str(api, "workflowErrorMessage"));
     int submitted;

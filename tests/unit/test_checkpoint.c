@@ -18,7 +18,8 @@
 
 #define SEC EX_NS_PER_SEC
 #define T0  (INT64_C(1720162671) * SEC + 73740700)
-#define P(k) (T0 + 5 * SEC + (int64_t)(k) * 10 * SEC + 3000000)
+#define P(k) (T0 + 5 * SEC + (int64_t)(k) * 10 * SEC + 3000000) /* poll k's answer arrives */
+#define S(k) (P(k) - 3000000)                                     /* poll k's request leaves */
 
 /* ---- building monitors in each state ---- */
 
@@ -61,21 +62,21 @@ static wm_monitor *scenario(int k, int steps)
     wm_monitor *m = wm_monitor_new("wf-ckpt-1", T0, T0, 600 * SEC);
     assert_non_null(m);
     wm_snapshot s = snap(WM_INITIALIZING, WM_NO_TIME, NULL);
-    if (steps >= 1) wm_monitor_apply(m, &s, P(0), NULL);
+    if (steps >= 1) wm_monitor_apply(m, &s, S(0), P(0), NULL);
     s = snap(WM_PROCESSING, WM_NO_TIME, NULL);
     stage(&s, 0, "DataLoader", WM_PROCESSING, T0 + 2 * SEC, WM_NO_TIME, NULL);
     if (steps >= 2) wm_monitor_poll_failed(m, P(1), 3);
-    if (steps >= 2) wm_monitor_apply(m, &s, P(2), NULL);
+    if (steps >= 2) wm_monitor_apply(m, &s, S(2), P(2), NULL);
     stage(&s, 0, "DataLoader", WM_COMPLETED, T0 + 2 * SEC, T0 + 20 * SEC, NULL);
     stage(&s, 1, "Processor", WM_PROCESSING, T0 + 20 * SEC, WM_NO_TIME, NULL);
-    if (steps >= 3) wm_monitor_apply(m, &s, P(3), NULL);
+    if (steps >= 3) wm_monitor_apply(m, &s, S(3), P(3), NULL);
     if (steps < 4) return m;
     if (k == 0) {
         stage(&s, 1, "Processor", WM_COMPLETED, T0 + 20 * SEC, T0 + 40 * SEC, NULL);
         s.status = WM_COMPLETED;
         s.end_ns = T0 + 41 * SEC;
         s.complete = 1;
-        wm_monitor_apply(m, &s, P(5), NULL);
+        wm_monitor_apply(m, &s, S(5), P(5), NULL);
     } else if (k == 1) {
         stage(&s, 1, "Processor", WM_FAILED, T0 + 20 * SEC, T0 + 40 * SEC, "disk full on node 7");
         s.status = WM_FAILED;
@@ -83,7 +84,7 @@ static wm_monitor *scenario(int k, int steps)
         s.complete = 1;
         s.has_error = 1;
         snprintf(s.error, sizeof s.error, "stage Processor failed");
-        wm_monitor_apply(m, &s, P(5), NULL);
+        wm_monitor_apply(m, &s, S(5), P(5), NULL);
     } else if (k == 2) {
         wm_monitor_timeout(m, T0 + 600 * SEC);
     } else {
@@ -99,7 +100,7 @@ static void assert_same(const wm_monitor *a, const wm_monitor *b)
     assert_string_equal(a->workflow_id, b->workflow_id);
     assert_true(a->submitted_ns == b->submitted_ns && a->created_ns == b->created_ns);
     assert_true(a->timeout_ns == b->timeout_ns && a->start_ns == b->start_ns);
-    assert_true(a->end_ns == b->end_ns && a->last_poll_ns == b->last_poll_ns);
+    assert_true(a->end_ns == b->end_ns && a->last_sent_ns == b->last_sent_ns);
     assert_int_equal(a->version, b->version);
     assert_int_equal(a->polls, b->polls);
     assert_int_equal(a->poll_errors, b->poll_errors);
@@ -186,13 +187,13 @@ static void test_resume_matches_undisturbed(void **state)
         stage(&s, 0, "DataLoader", WM_COMPLETED, T0 + 2 * SEC, T0 + 20 * SEC, NULL);
         if (k == 0) {
             stage(&s, 1, "Processor", WM_COMPLETED, T0 + 20 * SEC, T0 + 40 * SEC, NULL);
-            wm_monitor_apply(resumed, &s, P(5), NULL);
+            wm_monitor_apply(resumed, &s, S(5), P(5), NULL);
         } else if (k == 1) {
             stage(&s, 1, "Processor", WM_FAILED, T0 + 20 * SEC, T0 + 40 * SEC, "disk full on node 7");
             s.status = WM_FAILED;
             s.has_error = 1;
             snprintf(s.error, sizeof s.error, "stage Processor failed");
-            wm_monitor_apply(resumed, &s, P(5), NULL);
+            wm_monitor_apply(resumed, &s, S(5), P(5), NULL);
         } else if (k == 2) {
             wm_monitor_timeout(resumed, T0 + 600 * SEC);
         } else {
@@ -215,7 +216,7 @@ static void test_replayed_poll_adds_nothing(void **state)
     stage(&s, 0, "DataLoader", WM_COMPLETED, T0 + 2 * SEC, T0 + 20 * SEC, NULL);
     stage(&s, 1, "Processor", WM_PROCESSING, T0 + 20 * SEC, WM_NO_TIME, NULL);
     int changed = -1;
-    assert_int_equal(wm_monitor_apply(r, &s, P(4), &changed), WM_RUNNING);
+    assert_int_equal(wm_monitor_apply(r, &s, S(4), P(4), &changed), WM_RUNNING);
     assert_int_equal(changed, 0);
     assert_int_equal(r->nevents, m->nevents);
     assert_int_equal(r->version, m->version);
@@ -263,8 +264,38 @@ static void test_rejects_newer_version(void **state)
     uint8_t *b = encoded(&len);
     b[4] = WK_CKPT_VERSION + 1;
     reseal(b, len);
-    expect_reject(b, len, "format version 2 is not supported");
+    expect_reject(b, len, "format version 3 is not supported");
     ex_free(b);
+}
+
+/* A version-1 blob (today's layout, the last poll's receive time where
+ * version 2 keeps its send time) is read, bracketing the next event from
+ * the monitor's creation: wider, never wrong. */
+static void test_reads_version_1(void **state)
+{
+    wm_monitor *m = scenario(0, 3);
+    uint8_t *b;
+    size_t len;
+    assert_int_equal(wk_ckpt_encode(m, &b, &len), 0);
+    /* magic 4 + version 1 + id (2 + 9) + 5 i64 → the sixth i64 */
+    size_t at = 4 + 1 + 2 + 9 + 40;
+    int64_t received = P(3);
+    for (int i = 0; i < 8; i++) b[at + i] = (uint8_t)((uint64_t)received >> (8 * i));
+    b[4] = 1;
+    reseal(b, len);
+    char why[256] = "";
+    wm_monitor *r = wk_ckpt_decode(b, len, why, sizeof why);
+    if (!r) fail_msg("version 1 refused: %s", why);
+    assert_int_equal(r->last_sent_ns, T0); /* created */
+    assert_int_equal(m->last_sent_ns, S(3));
+    wm_snapshot s = snap(WM_PROCESSING, WM_NO_TIME, NULL);
+    stage(&s, 0, "DataLoader", WM_COMPLETED, T0 + 2 * SEC, T0 + 20 * SEC, NULL);
+    stage(&s, 1, "Processor", WM_COMPLETED, T0 + 20 * SEC, T0 + 40 * SEC, NULL);
+    wm_monitor_apply(r, &s, S(4), P(4), NULL);
+    assert_int_equal(r->events[r->nevents - 1].after_ns, T0);
+    ex_free(b);
+    wm_monitor_free(r);
+    wm_monitor_free(m);
 }
 
 static void test_rejects_corrupt(void **state)
@@ -333,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_replayed_poll_adds_nothing),
         cmocka_unit_test(test_rejects_foreign),
         cmocka_unit_test(test_rejects_newer_version),
+        cmocka_unit_test(test_reads_version_1),
         cmocka_unit_test(test_rejects_corrupt),
         cmocka_unit_test(test_rejects_bad_values),
         cmocka_unit_test(test_decode_out_of_memory),

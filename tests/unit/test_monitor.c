@@ -33,6 +33,9 @@
  * the poll that completes at P(k). Polls start 5 s after submission, every 10 s. */
 #define A(k) (T0 + 5 * SEC + (int64_t)(k) * 10 * SEC + 1 * MS)
 #define P(k) (T0 + 5 * SEC + (int64_t)(k) * 10 * SEC + 3 * MS)
+/* The request of the poll that completes at t left 3 ms before it. */
+#define SENT(t) ((t) - 3 * MS)
+#define S(k)    SENT(P(k))
 #define NONE WM_NO_TIME
 
 static const char *const TYPES[3] = {"DataLoader", "Processor", "OutputGenerator"};
@@ -46,6 +49,7 @@ typedef struct tb_stage {
     wm_status status;
     int64_t start, end; /* end NONE while open */
     const char *error;  /* entityErrorMessage or NULL */
+    int64_t processing; /* entityProcessingStartTime, or 0: not sent */
 } tb_stage;
 
 typedef struct tb_workflow {
@@ -71,6 +75,7 @@ static json_t *render_stage(const tb_stage *st)
     if (st->error) json_object_set_new(e, "entityErrorMessage", json_string(st->error));
     json_object_set_new(e, "entityStartTime", iso(st->start));
     if (st->end != NONE) json_object_set_new(e, "entityEndTime", iso(st->end));
+    if (st->processing) json_object_set_new(e, "entityProcessingStartTime", iso(st->processing));
     json_object_set_new(e, "isComplete", json_boolean(st->end != NONE));
     return e;
 }
@@ -94,27 +99,34 @@ static char *render(const tb_workflow *w)
     return s;
 }
 
-/* Render, parse and apply w at poll time t; check the result and whether
- * the state changed. */
-static void poll_expect(wm_monitor *m, const tb_workflow *w, int64_t t, int want_rc, int want_changed)
+/* Render, parse (with `flags`) and apply w for a poll sent at `sent` and
+ * answered at `t`; check the result and whether the state changed. */
+static void poll_sent_expect(wm_monitor *m, const tb_workflow *w, unsigned flags, int64_t sent, int64_t t,
+                             int want_rc, int want_changed)
 {
     static wm_snapshot s;
     char why[256];
     char *body = render(w);
-    int rc = wm_snapshot_parse(body, strlen(body), WFID, &s, why, sizeof why);
+    int rc = wm_snapshot_parse_flags(body, strlen(body), WFID, flags, &s, why, sizeof why);
     if (rc) fail_msg("parse %d: %s\n%s", rc, why, body);
     free(body);
     uint32_t v0 = m->version;
     int changed = -1;
-    assert_int_equal(wm_monitor_apply(m, &s, t, &changed), want_rc);
+    assert_int_equal(wm_monitor_apply(m, &s, sent, t, &changed), want_rc);
     assert_int_equal(changed, want_changed);
     assert_int_equal(m->version != v0, want_changed);
+}
+
+/* A poll answered at t whose request left 3 ms earlier. */
+static void poll_expect(wm_monitor *m, const tb_workflow *w, int64_t t, int want_rc, int want_changed)
+{
+    poll_sent_expect(m, w, 0, SENT(t), t, want_rc, want_changed);
 }
 
 static tb_stage *add_stage(tb_workflow *w, int i, int64_t start)
 {
     tb_stage *st = &w->stages[w->nstages++];
-    *st = (tb_stage){TYPES[i], IDS[i], WM_INITIALIZING, start, NONE, NULL};
+    *st = (tb_stage){TYPES[i], IDS[i], WM_INITIALIZING, start, NONE, NULL, 0};
     return st;
 }
 
@@ -168,16 +180,37 @@ static void check_event(const exo_span *sp, size_t i, const char *name, int64_t 
     const exo_event *e = &sp->events[i];
     if (strcmp(e->name, name) != 0) fail_msg("%s event %zu: '%s', want '%s'", sp->name, i, e->name, name);
     assert_int_equal(e->time_ns, t);
-    check_time_attr(&e->attrs, "extrace.observed_before", before);
+    /* ISO holds 100 ns ticks: the upper bound is rounded up, the lower down. */
+    check_time_attr(&e->attrs, "extrace.observed_before", before == NONE ? NONE : (before + 99) / 100 * 100);
     check_time_attr(&e->attrs, "extrace.observed_after", after);
+    check_int_attr(&e->attrs, "extrace.observed_before_unix_nano", before);
+    if (after != NONE) check_int_attr(&e->attrs, "extrace.observed_after_unix_nano", after);
+    else if (exo_attrs_find(&e->attrs, "extrace.observed_after_unix_nano")) fail_msg("observed_after without after");
     check_str_attr(&e->attrs, "extrace.time_source", source);
-    assert_int_equal(e->attrs.len, after == NONE ? 2 : 3);
+    assert_int_equal(e->attrs.len, after == NONE ? 3 : 5);
+    /* The window holds the event, exactly. */
+    if (after != NONE && e->time_ns < after) fail_msg("%s: %s before its window", sp->name, name);
+    if (e->time_ns > before) fail_msg("%s: %s after its window", sp->name, name);
 }
 
-/* Ids as ids.h derives them; stages are children of the root. */
+/* Ids as ids.h derives them; stages (and Queued, before the root, when
+ * there is one) are children of the root. */
 static void check_ids(exo_span **sp, size_t n, const char *const *stage_ids)
 {
     uint8_t trace[16], root[8], id[8];
+    if (n >= 2 && strcmp(sp[n - 2]->name, "Queued") == 0) {
+        exo_trace_id(NS, WFID, trace);
+        exo_span_id(trace, "Queued", "", id);
+        assert_memory_equal(sp[n - 2]->span_id, id, 8);
+        assert_int_equal(sp[n - 2]->has_parent, 1);
+        exo_span_id(trace, "Workflow", "", root);
+        assert_memory_equal(sp[n - 2]->parent_span_id, root, 8);
+        exo_span *tmp = sp[n - 2];
+        sp[n - 2] = sp[n - 1];
+        check_ids(sp, n - 1, stage_ids);
+        sp[n - 2] = tmp;
+        return;
+    }
     exo_trace_id(NS, WFID, trace);
     exo_span_id(trace, "Workflow", "", root);
     const exo_span *r = sp[n - 1];
@@ -206,6 +239,23 @@ static void check_status(const exo_span *sp, int code, const char *msg, const ch
         assert_null(sp->status_message);
     }
     check_str_attr(&sp->attrs, "error.type", error_type);
+}
+
+/* The Queued span: a child of the root from SubmittedAt to the API's
+ * start, no attributes, no events, status UNSET. */
+static void check_queued(const exo_span *q, int64_t submitted, int64_t start)
+{
+    uint8_t trace[16], id[8];
+    exo_trace_id(NS, WFID, trace);
+    exo_span_id(trace, "Queued", "", id);
+    assert_string_equal(q->name, "Queued");
+    assert_memory_equal(q->span_id, id, 8);
+    assert_int_equal(q->has_parent, 1);
+    assert_int_equal(q->start_ns, submitted);
+    assert_int_equal(q->end_ns, start);
+    assert_int_equal(q->attrs.len, 0);
+    assert_int_equal(q->nevents, 0);
+    assert_int_equal(q->status_code, EXO_STATUS_UNSET);
 }
 
 /* The stage span's attributes: type, id, startTime, endTime (when the API
@@ -286,7 +336,7 @@ static wm_monitor *run_lifecycle(int failing)
 static void check_lifecycle(exo_span **sp, size_t n, int failing)
 {
     int nst = failing < 0 ? 3 : failing + 1;
-    assert_int_equal(n, (size_t)nst + 1);
+    assert_int_equal(n, (size_t)nst + 2);
     check_ids(sp, n, IDS);
     for (int i = 0; i < nst; i++) {
         int b = 1 + 3 * i, failed = i == failing;
@@ -294,9 +344,9 @@ static void check_lifecycle(exo_span **sp, size_t n, int failing)
         assert_int_equal(s->start_ns, A(b));
         assert_int_equal(s->end_ns, A(b + 3));
         assert_int_equal(s->nevents, 3);
-        check_event(s, 0, "Initializing", A(b), P(b), P(b - 1), "source");
-        check_event(s, 1, "Processing", P(b + 1), P(b + 1), P(b), "poll");
-        check_event(s, 2, failed ? "Failed" : "Completed", A(b + 3), P(b + 3), P(b + 2), "source");
+        check_event(s, 0, "Initializing", A(b), P(b), S(b - 1), "source");
+        check_event(s, 1, "Processing", P(b + 1), P(b + 1), S(b), "poll");
+        check_event(s, 2, failed ? "Failed" : "Completed", A(b + 3), P(b + 3), S(b + 2), "source");
         if (failed)
             check_status(s, EXO_STATUS_ERROR, "Failed. Error code: 42", "stage_failed");
         else
@@ -307,15 +357,17 @@ static void check_lifecycle(exo_span **sp, size_t n, int failing)
     int last = 1 + 3 * nst; /* the step that ended the workflow */
     char msg[64];
     snprintf(msg, sizeof msg, "Entity failed: %s", failing >= 0 ? TYPES[failing] : "");
-    assert_int_equal(r->start_ns, A(0));
+    /* The root covers submission to end; Queued the wait before the start. */
+    assert_int_equal(r->start_ns, T0);
     assert_int_equal(r->end_ns, A(last));
+    check_queued(sp[n - 2], T0, A(0));
     assert_int_equal(r->nevents, 4);
     assert_string_equal(r->events[0].name, "Submitted");
     assert_int_equal(r->events[0].time_ns, T0);
     assert_int_equal(r->events[0].attrs.len, 0);
     check_event(r, 1, "Initializing", A(0), P(0), NONE, "source");
-    check_event(r, 2, "Processing", A(1), P(1), P(0), "source");
-    check_event(r, 3, failing >= 0 ? "Failed" : "Completed", A(last), P(last), P(last - 1), "source");
+    check_event(r, 2, "Processing", A(1), P(1), S(0), "source");
+    check_event(r, 3, failing >= 0 ? "Failed" : "Completed", A(last), P(last), S(last - 1), "source");
     if (failing >= 0)
         check_status(r, EXO_STATUS_ERROR, msg, "workflow_failed");
     else
@@ -329,9 +381,9 @@ static void test_all_stages_ok(void **state)
     wm_monitor *m = run_lifecycle(-1);
     assert_true(wm_monitor_done(m));
     assert_int_equal(m->end, WM_END_OK);
-    exo_span **sp = build(m, 4);
-    check_lifecycle(sp, 4, -1);
-    wm_spans_free(sp, 4);
+    exo_span **sp = build(m, 5);
+    check_lifecycle(sp, 5, -1);
+    wm_spans_free(sp, 5);
     wm_monitor_free(m);
 }
 
@@ -341,9 +393,9 @@ static void test_each_stage_fails(void **state)
     for (int f = 0; f < 3; f++) {
         wm_monitor *m = run_lifecycle(f);
         assert_int_equal(m->end, WM_END_FAILED);
-        exo_span **sp = build(m, (size_t)f + 2);
-        check_lifecycle(sp, (size_t)f + 2, f);
-        wm_spans_free(sp, (size_t)f + 2);
+        exo_span **sp = build(m, (size_t)f + 3);
+        check_lifecycle(sp, (size_t)f + 3, f);
+        wm_spans_free(sp, (size_t)f + 3);
         wm_monitor_free(m);
     }
 }
@@ -381,8 +433,8 @@ static void test_ids_stable(void **state)
 {
     (void)state;
     wm_monitor *m1 = run_lifecycle(1), *m2 = run_lifecycle(1);
-    exo_span **a = build(m1, 3), **b = build(m2, 3), **c = build(m1, 3);
-    for (size_t i = 0; i < 3; i++) {
+    exo_span **a = build(m1, 4), **b = build(m2, 4), **c = build(m1, 4);
+    for (size_t i = 0; i < 4; i++) {
         assert_true(span_equal(a[i], b[i]));
         assert_true(span_equal(a[i], c[i]));
     }
@@ -390,11 +442,11 @@ static void test_ids_stable(void **state)
     exo_span **d;
     size_t n;
     assert_int_equal(wm_build_spans(m1, "dev2", &d, &n), 0);
-    assert_memory_not_equal(d[2]->trace_id, a[2]->trace_id, 16);
+    assert_memory_not_equal(d[3]->trace_id, a[3]->trace_id, 16);
     wm_spans_free(d, n);
-    wm_spans_free(a, 3);
-    wm_spans_free(b, 3);
-    wm_spans_free(c, 3);
+    wm_spans_free(a, 4);
+    wm_spans_free(b, 4);
+    wm_spans_free(c, 4);
     wm_monitor_free(m1);
     wm_monitor_free(m2);
 }
@@ -421,9 +473,10 @@ static void test_timeout_with_open_stages(void **state)
     assert_int_equal(wm_monitor_not_found(m, deadline + 6 * SEC), WM_DONE);
     assert_int_equal(m->end, WM_END_TIMEOUT);
 
-    exo_span **sp = build(m, 3);
+    exo_span **sp = build(m, 4);
     const char *ids[] = {IDS[0], IDS[1]};
-    check_ids(sp, 3, ids);
+    check_ids(sp, 4, ids);
+    check_queued(sp[2], T0, A(0));
     check_status(sp[0], EXO_STATUS_OK, NULL, NULL);
     check_stage_attrs(sp[0], 0, A(0), A(5));
     assert_int_equal(sp[1]->start_ns, A(5));
@@ -431,17 +484,17 @@ static void test_timeout_with_open_stages(void **state)
     check_status(sp[1], EXO_STATUS_ERROR, "Monitor timed out", "timeout");
     check_stage_attrs(sp[1], 1, A(5), NONE);
     assert_int_equal(sp[1]->nevents, 2);
-    check_event(sp[1], 0, "Initializing", A(5), P(5), P(0), "source");
-    check_event(sp[1], 1, "Processing", P(5), P(5), P(0), "poll");
-    const exo_span *r = sp[2];
-    assert_int_equal(r->start_ns, A(0));
+    check_event(sp[1], 0, "Initializing", A(5), P(5), S(0), "source");
+    check_event(sp[1], 1, "Processing", P(5), P(5), S(0), "poll");
+    const exo_span *r = sp[3];
+    assert_int_equal(r->start_ns, T0);
     assert_int_equal(r->end_ns, deadline);
     check_status(r, EXO_STATUS_ERROR, "Monitor timed out", "timeout");
     check_root_attrs(r, A(0), NONE, "timeout", 2, 0);
     assert_int_equal(r->nevents, 3);
     check_event(r, 1, "Initializing", A(0), P(0), NONE, "source");
     check_event(r, 2, "Processing", A(0), P(0), NONE, "source");
-    wm_spans_free(sp, 3);
+    wm_spans_free(sp, 4);
     wm_monitor_free(m);
 }
 
@@ -488,15 +541,16 @@ static void test_not_found(void **state)
     add_stage(&w, 0, A(0));
     poll_expect(m, &w, P(0), WM_RUNNING, 1);
     assert_int_equal(wm_monitor_not_found(m, P(1)), WM_DONE);
-    sp = build(m, 2);
+    sp = build(m, 3);
     assert_int_equal(sp[0]->end_ns, P(1));
     check_status(sp[0], EXO_STATUS_ERROR, "workflow not found by API", "not_found");
     check_stage_attrs(sp[0], 0, A(0), NONE);
-    assert_int_equal(sp[1]->start_ns, A(0));
-    assert_int_equal(sp[1]->end_ns, P(1));
-    check_status(sp[1], EXO_STATUS_ERROR, "workflow not found by API", "not_found");
-    check_root_attrs(sp[1], A(0), NONE, "error", 1, 0);
-    wm_spans_free(sp, 2);
+    check_queued(sp[1], T0, A(0));
+    assert_int_equal(sp[2]->start_ns, T0);
+    assert_int_equal(sp[2]->end_ns, P(1));
+    check_status(sp[2], EXO_STATUS_ERROR, "workflow not found by API", "not_found");
+    check_root_attrs(sp[2], A(0), NONE, "error", 1, 0);
+    wm_spans_free(sp, 3);
     wm_monitor_free(m);
 }
 
@@ -518,7 +572,7 @@ static void test_missed_and_failed_polls(void **state)
     wm_monitor_poll_failed(m, P(6), 3);
     assert_int_equal(m->version, v); /* failures are counted, not state */
     assert_int_equal(m->poll_errors, 3);
-    assert_int_equal(m->last_poll_ns, P(3));
+    assert_int_equal(m->last_sent_ns, S(3));
     end_stage(&w.stages[0], WM_COMPLETED, A(5), NULL);
     add_stage(&w, 1, A(5))->status = WM_PROCESSING;
     poll_expect(m, &w, P(7), WM_RUNNING, 1);
@@ -528,32 +582,32 @@ static void test_missed_and_failed_polls(void **state)
     w.end = A(9);
     poll_expect(m, &w, P(10), WM_DONE, 1);
 
-    exo_span **sp = build(m, 4);
-    check_ids(sp, 4, IDS);
+    exo_span **sp = build(m, 5);
+    check_ids(sp, 5, IDS);
     /* DataLoader: first seen Processing on the late first poll. */
     assert_int_equal(sp[0]->nevents, 3);
     check_event(sp[0], 0, "Initializing", A(1), P(3), NONE, "source");
     check_event(sp[0], 1, "Processing", P(3), P(3), NONE, "poll");
-    check_event(sp[0], 2, "Completed", A(5), P(7), P(3), "source");
+    check_event(sp[0], 2, "Completed", A(5), P(7), S(3), "source");
     /* Processor: first seen Processing after the failed polls. */
     assert_int_equal(sp[1]->nevents, 3);
-    check_event(sp[1], 0, "Initializing", A(5), P(7), P(3), "source");
-    check_event(sp[1], 1, "Processing", P(7), P(7), P(3), "poll");
-    check_event(sp[1], 2, "Completed", A(8), P(10), P(7), "source");
+    check_event(sp[1], 0, "Initializing", A(5), P(7), S(3), "source");
+    check_event(sp[1], 1, "Processing", P(7), P(7), S(3), "poll");
+    check_event(sp[1], 2, "Completed", A(8), P(10), S(7), "source");
     /* OutputGenerator: never seen Processing; none is invented. */
     assert_int_equal(sp[2]->nevents, 2);
-    check_event(sp[2], 0, "Initializing", A(8), P(10), P(7), "source");
-    check_event(sp[2], 1, "Completed", A(9), P(10), P(7), "source");
+    check_event(sp[2], 0, "Initializing", A(8), P(10), S(7), "source");
+    check_event(sp[2], 1, "Completed", A(9), P(10), S(7), "source");
     for (int i = 0; i < 3; i++) check_status(sp[i], EXO_STATUS_OK, NULL, NULL);
     check_stage_attrs(sp[2], 2, A(8), A(9));
     /* The workflow: Initializing and Processing both from source times. */
-    const exo_span *r = sp[3];
+    const exo_span *r = sp[4];
     assert_int_equal(r->nevents, 4);
     check_event(r, 1, "Initializing", A(0), P(3), NONE, "source");
     check_event(r, 2, "Processing", A(1), P(3), NONE, "source");
-    check_event(r, 3, "Completed", A(9), P(10), P(7), "source");
+    check_event(r, 3, "Completed", A(9), P(10), S(7), "source");
     check_root_attrs(r, A(0), A(9), "ok", 3, 3);
-    wm_spans_free(sp, 4);
+    wm_spans_free(sp, 5);
     wm_monitor_free(m);
 }
 
@@ -570,20 +624,20 @@ static void test_duplicate_polls(void **state)
     assert_int_equal(m->version, v);
     assert_int_equal(m->nevents, ne);
     assert_int_equal(m->polls, 3);
-    assert_int_equal(m->last_poll_ns, P(2));
+    assert_int_equal(m->last_sent_ns, S(2));
     /* The next change is bracketed by the last successful poll. */
     add_stage(&w, 0, A(3));
     w.status = WM_PROCESSING;
     wm_monitor_poll_failed(m, P(3), 1);
     poll_expect(m, &w, P(4), WM_RUNNING, 1);
     assert_int_equal(wm_monitor_timeout(m, P(5)), WM_DONE);
-    exo_span **sp = build(m, 2);
-    check_event(sp[0], 0, "Initializing", A(3), P(4), P(2), "source");
-    assert_int_equal(sp[1]->nevents, 3);
-    check_event(sp[1], 1, "Initializing", A(0), P(0), NONE, "source");
-    check_event(sp[1], 2, "Processing", A(3), P(4), P(2), "source");
-    check_root_attrs(sp[1], A(0), NONE, "timeout", 4, 1);
-    wm_spans_free(sp, 2);
+    exo_span **sp = build(m, 3);
+    check_event(sp[0], 0, "Initializing", A(3), P(4), S(2), "source");
+    assert_int_equal(sp[2]->nevents, 3);
+    check_event(sp[2], 1, "Initializing", A(0), P(0), NONE, "source");
+    check_event(sp[2], 2, "Processing", A(3), P(4), S(2), "source");
+    check_root_attrs(sp[2], A(0), NONE, "timeout", 4, 1);
+    wm_spans_free(sp, 3);
     wm_monitor_free(m);
 }
 
@@ -597,8 +651,8 @@ static void test_first_poll_after_completion(void **state)
     end_stage(add_stage(&w, 1, A(10)), WM_COMPLETED, A(25), NULL);
     end_stage(add_stage(&w, 2, A(25)), WM_COMPLETED, A(30), NULL);
     poll_expect(m, &w, P(40), WM_DONE, 1);
-    exo_span **sp = build(m, 4);
-    check_ids(sp, 4, IDS);
+    exo_span **sp = build(m, 5);
+    check_ids(sp, 5, IDS);
     int64_t starts[] = {A(1), A(10), A(25)}, ends[] = {A(10), A(25), A(30)};
     for (int i = 0; i < 3; i++) {
         assert_int_equal(sp[i]->start_ns, starts[i]);
@@ -609,11 +663,11 @@ static void test_first_poll_after_completion(void **state)
         check_status(sp[i], EXO_STATUS_OK, NULL, NULL);
         check_stage_attrs(sp[i], i, starts[i], ends[i]);
     }
-    assert_int_equal(sp[3]->nevents, 3);
-    check_event(sp[3], 1, "Initializing", A(0), P(40), NONE, "source");
-    check_event(sp[3], 2, "Completed", A(30), P(40), NONE, "source");
-    check_root_attrs(sp[3], A(0), A(30), "ok", 1, 0);
-    wm_spans_free(sp, 4);
+    assert_int_equal(sp[4]->nevents, 3);
+    check_event(sp[4], 1, "Initializing", A(0), P(40), NONE, "source");
+    check_event(sp[4], 2, "Completed", A(30), P(40), NONE, "source");
+    check_root_attrs(sp[4], A(0), A(30), "ok", 1, 0);
+    wm_spans_free(sp, 5);
     wm_monitor_free(m);
 }
 
@@ -630,16 +684,16 @@ static void test_stage_open_at_workflow_end(void **state)
     w.end = A(2);
     /* No workflowErrorMessage: the span says the API gave none. */
     poll_expect(m, &w, P(2), WM_DONE, 1);
-    exo_span **sp = build(m, 2);
+    exo_span **sp = build(m, 3);
     assert_int_equal(sp[0]->end_ns, A(2));
     check_status(sp[0], EXO_STATUS_ERROR, "stage still open when workflow ended", "stage_open");
     check_stage_attrs(sp[0], 0, A(0), NONE);
     assert_int_equal(sp[0]->nevents, 2);
-    check_event(sp[0], 1, "Processing", P(2), P(2), P(0), "poll");
-    check_status(sp[1], EXO_STATUS_ERROR, "workflow failed without an error message", "workflow_failed");
-    check_root_attrs(sp[1], A(0), A(2), "error", 2, 0);
-    check_event(sp[1], 3, "Failed", A(2), P(2), P(0), "source");
-    wm_spans_free(sp, 2);
+    check_event(sp[0], 1, "Processing", P(2), P(2), S(0), "poll");
+    check_status(sp[2], EXO_STATUS_ERROR, "workflow failed without an error message", "workflow_failed");
+    check_root_attrs(sp[2], A(0), A(2), "error", 2, 0);
+    check_event(sp[2], 3, "Failed", A(2), P(2), S(0), "source");
+    wm_spans_free(sp, 3);
     wm_monitor_free(m);
 }
 
@@ -659,14 +713,170 @@ static void test_status_back_and_forth(void **state)
     st->status = WM_PROCESSING;
     poll_expect(m, &w, P(3), WM_RUNNING, 1);
     wm_monitor_timeout(m, P(4));
-    exo_span **sp = build(m, 2);
+    exo_span **sp = build(m, 3);
     assert_int_equal(sp[0]->nevents, 4);
     check_event(sp[0], 0, "Initializing", A(0), P(0), NONE, "source");
-    check_event(sp[0], 1, "Processing", P(1), P(1), P(0), "poll");
-    check_event(sp[0], 2, "Initializing", P(2), P(2), P(1), "poll");
-    check_event(sp[0], 3, "Processing", P(3), P(3), P(2), "poll");
-    wm_spans_free(sp, 2);
+    check_event(sp[0], 1, "Processing", P(1), P(1), S(0), "poll");
+    check_event(sp[0], 2, "Initializing", P(2), P(2), S(1), "poll");
+    check_event(sp[0], 3, "Processing", P(3), P(3), S(2), "poll");
+    wm_spans_free(sp, 3);
     wm_monitor_free(m);
+}
+
+/* ---- truthful windows -------------------------------------------------------- */
+
+/* An injected clock for the poller's side: the request of each poll leaves
+ * at `sent`, the API reads its clock `api` later, the reply arrives at
+ * `received`. */
+typedef struct poll_at {
+    int64_t sent, api, received;
+} poll_at;
+
+/* The API changes a stage to Processing just after answering a poll, while
+ * that poll's reply is still on its way; the next poll sees it. The
+ * event's window runs from the first poll's send to the second's receive
+ * and holds the change (the first poll's receive time would not). */
+static void test_window_holds_transition_after_api_read(void **state)
+{
+    (void)state;
+    wm_monitor *m = new_monitor();
+    tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
+    tb_stage *st = add_stage(&w, 0, A(0));
+    poll_at p1 = {P(1), P(1) + 1 * MS, P(1) + 30 * MS};
+    poll_sent_expect(m, &w, 0, p1.sent, p1.received, WM_RUNNING, 1);
+    int64_t change = p1.api + 7 * MS; /* after the API answered, before the reply arrived */
+    assert_true(change > p1.api && change < p1.received);
+    st->status = WM_PROCESSING;
+    poll_at p2 = {P(2), P(2) + 1 * MS, P(2) + 2 * MS};
+    poll_sent_expect(m, &w, 0, p2.sent, p2.received, WM_RUNNING, 1);
+    const wm_event *e = &m->events[m->nevents - 1];
+    assert_int_equal(e->status, WM_PROCESSING);
+    assert_int_equal(e->after_ns, p1.sent);
+    assert_int_equal(e->before_ns, p2.received);
+    assert_true(e->after_ns <= change && change <= e->before_ns);
+    assert_true(e->after_ns <= e->time_ns && e->time_ns <= e->before_ns);
+    wm_monitor_free(m);
+}
+
+/* A poll whose reply takes 4 s: the change it reports happened before the
+ * API answered, early in that time; its window still ends at the receive
+ * time and starts at the previous send, so it holds both the change and
+ * the API's own end time. */
+static void test_slow_reply_keeps_window_honest(void **state)
+{
+    (void)state;
+    wm_monitor *m = new_monitor();
+    tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
+    tb_stage *st = add_stage(&w, 0, A(0));
+    st->status = WM_PROCESSING;
+    poll_at p1 = {P(1), P(1) + 1 * MS, P(1) + 2 * MS};
+    poll_sent_expect(m, &w, 0, p1.sent, p1.received, WM_RUNNING, 1);
+    poll_at slow = {P(2), P(2) + 5 * MS, P(2) + 4 * SEC};
+    end_stage(st, WM_COMPLETED, slow.api, NULL); /* the API ends it as it answers */
+    w.status = WM_COMPLETED;
+    w.end = slow.api;
+    poll_sent_expect(m, &w, 0, slow.sent, slow.received, WM_DONE, 1);
+    for (size_t i = 0; i < m->nevents; i++) {
+        const wm_event *e = &m->events[i];
+        if (e->status != WM_COMPLETED) continue;
+        assert_int_equal(e->time_ns, slow.api);
+        assert_int_equal(e->after_ns, p1.sent);
+        assert_int_equal(e->before_ns, slow.received);
+    }
+    /* The next poll after a slow one brackets from the slow one's send,
+     * not from its late receive. */
+    assert_int_equal(m->last_sent_ns, slow.sent);
+    /* A clock that stepped back between send and receive: the bracket
+     * stays inside the poll. */
+    wm_monitor *m2 = new_monitor();
+    tb_workflow w2 = {WM_INITIALIZING, A(0), NONE, NULL, 0, {{0}}};
+    poll_sent_expect(m2, &w2, 0, P(0) + SEC, P(0), WM_RUNNING, 1);
+    assert_int_equal(m2->last_sent_ns, P(0));
+    wm_monitor_free(m2);
+    wm_monitor_free(m);
+}
+
+/* Queued appears only when SubmittedAt is before the API's start. */
+static void test_queued_only_with_positive_wait(void **state)
+{
+    (void)state;
+    int64_t submits[] = {A(0) - 1, A(0), A(0) + 2 * SEC}; /* 1 ns before, same instant, after (skewed clocks) */
+    for (int k = 0; k < 3; k++) {
+        wm_monitor *m = wm_monitor_new(WFID, submits[k], T0, TIMEOUT);
+        tb_workflow w = {WM_COMPLETED, A(0), A(1), NULL, 0, {{0}}};
+        end_stage(add_stage(&w, 0, A(0)), WM_COMPLETED, A(1), NULL);
+        poll_expect(m, &w, P(1), WM_DONE, 1);
+        size_t want = k == 0 ? 3 : 2;
+        exo_span **sp = build(m, want);
+        const exo_span *r = sp[want - 1];
+        assert_string_equal(r->name, "Workflow");
+        assert_int_equal(r->start_ns, k == 0 ? submits[k] : A(0));
+        check_time_attr(&r->attrs, "startTime", A(0)); /* the API's start, always */
+        if (k == 0) check_queued(sp[1], submits[0], A(0));
+        if (k) assert_string_equal(sp[0]->name, "DataLoader");
+        /* Submitted stays where it happened, inside the root unless the clocks disagree. */
+        assert_int_equal(r->events[0].time_ns, submits[k]);
+        wm_spans_free(sp, want);
+        wm_monitor_free(m);
+    }
+}
+
+/* Bounds that are not whole 100 ns ticks: the int bounds equal them, the
+ * ISO bounds are rounded outwards, and the event lies inside both. */
+static void test_bounds_exact_to_the_nanosecond(void **state)
+{
+    (void)state;
+    wm_monitor *m = new_monitor();
+    tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
+    tb_stage *st = add_stage(&w, 0, A(0));
+    poll_sent_expect(m, &w, 0, P(0) + 12345, P(0) + 67891, WM_RUNNING, 1);
+    st->status = WM_PROCESSING;
+    poll_sent_expect(m, &w, 0, P(1) + 11, P(1) + 99999, WM_RUNNING, 1);
+    wm_monitor_timeout(m, P(2));
+    exo_span **sp = build(m, 3);
+    const exo_event *e = &sp[0]->events[1];
+    assert_string_equal(e->name, "Processing");
+    assert_int_equal(e->time_ns, P(1) + 99999);
+    check_event(sp[0], 1, "Processing", P(1) + 99999, P(1) + 99999, P(0) + 12345, "poll");
+    char b[EX_ISO_LEN + 1];
+    check_str_attr(&e->attrs, "extrace.observed_before", ex_iso_format(P(1) + 100000, b));
+    check_str_attr(&e->attrs, "extrace.observed_after", ex_iso_format(P(0) + 12300, b));
+    /* Equal bounds: a poll answered in the very nanosecond it was sent. */
+    wm_monitor *m2 = new_monitor();
+    tb_workflow w2 = {WM_INITIALIZING, A(0), NONE, NULL, 0, {{0}}};
+    poll_sent_expect(m2, &w2, 0, P(0) + 7, P(0) + 7, WM_RUNNING, 1);
+    w2.status = WM_PROCESSING;
+    add_stage(&w2, 0, A(0))->status = WM_PROCESSING;
+    poll_sent_expect(m2, &w2, 0, P(0) + 7, P(0) + 7, WM_RUNNING, 1);
+    wm_monitor_timeout(m2, P(1));
+    exo_span **sp2 = build(m2, 3);
+    check_event(sp2[0], 1, "Processing", P(0) + 7, P(0) + 7, P(0) + 7, "poll");
+    wm_spans_free(sp2, 3);
+    wm_monitor_free(m2);
+    wm_spans_free(sp, 3);
+    wm_monitor_free(m);
+}
+
+/* entityProcessingStartTime is the Processing event's time only when the
+ * parser was told to read it; otherwise the poll that saw it is. */
+static void test_processing_time_read_only_when_asked(void **state)
+{
+    (void)state;
+    for (unsigned flags = 0; flags <= WM_PARSE_PROCESSING_TIME; flags += WM_PARSE_PROCESSING_TIME) {
+        wm_monitor *m = new_monitor();
+        tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
+        tb_stage *st = add_stage(&w, 0, A(0));
+        poll_sent_expect(m, &w, flags, S(0), P(0), WM_RUNNING, 1);
+        st->status = WM_PROCESSING;
+        st->processing = A(0) + 4 * SEC;
+        poll_sent_expect(m, &w, flags, S(1), P(1), WM_RUNNING, 1);
+        wm_monitor_timeout(m, P(2));
+        exo_span **sp = build(m, 3);
+        if (flags) check_event(sp[0], 1, "Processing", A(0) + 4 * SEC, P(1), S(0), "source");
+        else check_event(sp[0], 1, "Processing", P(1), P(1), S(0), "poll");
+        wm_spans_free(sp, 3);
+        wm_monitor_free(m);
+    }
 }
 
 /* ---- limits, allocation failures, misuse ------------------------------------ */
@@ -681,13 +891,13 @@ static void test_limits(void **state)
     w.nstages = 1;
     for (int i = 0; i <= WM_MAX_STAGES; i++) {
         snprintf(names[i], sizeof names[i], "S%d", i);
-        w.stages[0] = (tb_stage){names[i], "id", WM_INITIALIZING, A(i), NONE, NULL};
+        w.stages[0] = (tb_stage){names[i], "id", WM_INITIALIZING, A(i), NONE, NULL, 0};
         poll_expect(m, &w, P(i), WM_RUNNING, i < WM_MAX_STAGES);
     }
     assert_int_equal(m->nstages, WM_MAX_STAGES);
     assert_int_equal(m->stages_dropped, 1);
     /* A stage flapping between two statuses: events stop at WM_MAX_EVENTS. */
-    w.stages[0] = (tb_stage){names[0], "id", WM_INITIALIZING, A(0), NONE, NULL};
+    w.stages[0] = (tb_stage){names[0], "id", WM_INITIALIZING, A(0), NONE, NULL, 0};
     for (int i = 0; i < 2 * WM_MAX_EVENTS; i++) {
         w.stages[0].status = i % 2 ? WM_INITIALIZING : WM_PROCESSING;
         poll_expect(m, &w, P(20 + i), WM_RUNNING, 1);
@@ -698,12 +908,12 @@ static void test_limits(void **state)
     /* every poll above changed stage S0's status: one event each */
     assert_int_equal(m->events_dropped, 2 * WM_MAX_EVENTS - (kept - 1));
     wm_monitor_timeout(m, P(300));
-    exo_span **sp = build(m, WM_MAX_STAGES + 1);
-    const exo_span *r = sp[WM_MAX_STAGES];
+    exo_span **sp = build(m, WM_MAX_STAGES + 2);
+    const exo_span *r = sp[WM_MAX_STAGES + 1];
     check_int_attr(&r->attrs, "extrace.stages_dropped", 1);
     check_int_attr(&r->attrs, "extrace.events_dropped", m->events_dropped);
     assert_int_equal(sp[0]->nevents, (size_t)kept);
-    wm_spans_free(sp, WM_MAX_STAGES + 1);
+    wm_spans_free(sp, WM_MAX_STAGES + 2);
     wm_monitor_free(m);
 }
 
@@ -750,7 +960,7 @@ static void test_allocation_failures(void **state)
     assert_int_equal(wm_snapshot_parse(body, strlen(body), WFID, &s, NULL, 0), 0);
     free(body);
     ex_mem_fail_after(0);
-    assert_int_equal(wm_monitor_apply(m, &s, P(0), NULL), WM_RUNNING);
+    assert_int_equal(wm_monitor_apply(m, &s, S(0), P(0), NULL), WM_RUNNING);
     ex_mem_fail_after(-1);
     assert_int_equal(m->nstages, 0);
     assert_int_equal(m->stages_dropped, 1);
@@ -842,6 +1052,11 @@ int main(void)
         cmocka_unit_test(test_first_poll_after_completion),
         cmocka_unit_test(test_stage_open_at_workflow_end),
         cmocka_unit_test(test_status_back_and_forth),
+        cmocka_unit_test(test_window_holds_transition_after_api_read),
+        cmocka_unit_test(test_slow_reply_keeps_window_honest),
+        cmocka_unit_test(test_queued_only_with_positive_wait),
+        cmocka_unit_test(test_bounds_exact_to_the_nanosecond),
+        cmocka_unit_test(test_processing_time_read_only_when_asked),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_misuse),

@@ -207,6 +207,47 @@ static void test_violations(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) parse_bad(cases[i].body, WM_ERR_CONTRACT, cases[i].why);
 }
 
+/* entityProcessingStartTime: ignored (even when malformed) unless asked
+ * for; then read and checked against the entity's status and times. */
+static void test_processing_time(void **state)
+{
+    (void)state;
+    static wm_snapshot s;
+    char why[512];
+#define PROC(status, rest) HEAD("Processing", RUNNING ENTS(ENTITY("Processor", status, rest)))
+    const char *ok = PROC("Processing", OPEN_AT(T_START) ",\"entityProcessingStartTime\":\"2024-07-05T06:58:01.5Z\"");
+    parse_ok(ok, &s);
+    assert_true(s.stages[0].processing_ns == WM_NO_TIME);
+    assert_int_equal(wm_snapshot_parse_flags(ok, strlen(ok), WID, WM_PARSE_PROCESSING_TIME, &s, why, sizeof why), 0);
+    assert_int_equal(s.stages[0].processing_ns, (S_0656 + 5) * EX_NS_PER_SEC + 500000000);
+    const char *absent = PROC("Processing", OPEN_AT(T_START));
+    assert_int_equal(wm_snapshot_parse_flags(absent, strlen(absent), WID, WM_PARSE_PROCESSING_TIME, &s, why, sizeof why),
+                     0);
+    assert_true(s.stages[0].processing_ns == WM_NO_TIME);
+    struct {
+        const char *body, *why;
+    } cases[] = {
+        {PROC("Processing", OPEN_AT(T_START) ",\"entityProcessingStartTime\":\"soon\""),
+         "workflowEntities.Processor.entityProcessingStartTime: expected ISO-8601 UTC, got \"soon\""},
+        {PROC("Initializing", OPEN_AT(T_START) ",\"entityProcessingStartTime\":\"" T_END "\""),
+         "workflowEntities.Processor.entityProcessingStartTime: present but entityStatus is \"Initializing\""},
+        {PROC("Processing", OPEN_AT(T_START) ",\"entityProcessingStartTime\":\"2024-07-05T06:57:56Z\""),
+         "workflowEntities.Processor.entityProcessingStartTime: 2024-07-05T06:57:56.0000000Z is before "
+         "entityStartTime 2024-07-05T06:57:56.1234567Z"},
+        {PROC("Completed", DONE_AT(T_START, T_START) ",\"entityProcessingStartTime\":\"" T_END "\""),
+         "workflowEntities.Processor.entityProcessingStartTime: 2024-07-05T06:58:56.5000000Z is after entityEndTime "
+         "2024-07-05T06:57:56.1234567Z"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *b = cases[i].body;
+        parse_ok(b, &s); /* the seed's parser ignores the field */
+        int rc = wm_snapshot_parse_flags(b, strlen(b), WID, WM_PARSE_PROCESSING_TIME, &s, why, sizeof why);
+        if (rc != WM_ERR_CONTRACT || strcmp(why, cases[i].why) != 0)
+            fail_msg("case %zu: rc %d why:\n  got  '%s'\n  want '%s'", i, rc, why, cases[i].why);
+    }
+#undef PROC
+}
+
 static void test_not_json(void **state)
 {
     (void)state;
@@ -383,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_processing_entities_in_order),
         cmocka_unit_test(test_completed_and_failed),
         cmocka_unit_test(test_violations),
+        cmocka_unit_test(test_processing_time),
         cmocka_unit_test(test_not_json),
         cmocka_unit_test(test_stage_limit),
         cmocka_unit_test(test_long_strings),
