@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/rng.h"
+#include "core/secret.h"
 
 /* Options every command has; values land in this struct, then the logger. */
 typedef struct common_cfg {
@@ -139,6 +141,16 @@ static int set_value(const ex_opt *opt, void *cfg, const char *text, const char 
     return 0;
 }
 
+/* res->error, with credentials masked (the value is still named). */
+static void cfg_error(ex_cfg_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cfg_error(ex_cfg_result *res, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ex_secret_vformat(res->error, sizeof res->error, fmt, ap);
+    va_end(ap);
+}
+
 static const char *env_lookup(char *const *envp, const char *name)
 {
     size_t len = strlen(name);
@@ -154,20 +166,20 @@ static int load_defaults_env(const ex_opt *opts, size_t nopts, void *cfg, char *
     for (size_t i = 0; i < nopts; i++) {
         const ex_opt *o = &opts[i];
         if (o->def && set_value(o, cfg, o->def, NULL, why, sizeof why)) {
-            snprintf(res->error, sizeof res->error, "default of --%s \"%s\": %s", o->name, o->def, why);
+            cfg_error(res, "default of --%s \"%s\": %s", o->name, o->def, why);
             return -1;
         }
         for (const ex_env_alias *a = o->aliases; a && a->env; a++) {
             const char *v = env_lookup(envp, a->env);
             if (v && *v && set_value(o, cfg, v, a->unit, why, sizeof why)) {
-                snprintf(res->error, sizeof res->error, "%s=\"%s\" (environment): %s", a->env, v, why);
+                cfg_error(res, "%s=\"%s\" (environment): %s", a->env, v, why);
                 return -1;
             }
         }
         const char *name = ex_cfg_env_name(o, envname, sizeof envname);
         const char *v = env_lookup(envp, name);
         if (v && *v && set_value(o, cfg, v, NULL, why, sizeof why)) {
-            snprintf(res->error, sizeof res->error, "%s=\"%s\" (environment): %s", name, v, why);
+            cfg_error(res, "%s=\"%s\" (environment): %s", name, v, why);
             return -1;
         }
     }
@@ -196,7 +208,7 @@ static int load_flags(const ex_cmd_spec *spec, void *cfg, common_cfg *common, in
         if (strcmp(a, "--") == 0) { only_args = 1; continue; }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { *help = 1; continue; }
         if (a[1] != '-') {
-            snprintf(res->error, sizeof res->error, "unknown option \"%s\" (try --help)", a);
+            cfg_error(res, "unknown option \"%s\" (try --help)", a);
             return -1;
         }
         const char *name = a + 2, *eq = strchr(name, '=');
@@ -205,7 +217,7 @@ static int load_flags(const ex_cmd_spec *spec, void *cfg, common_cfg *common, in
         const ex_opt *o = find_opt(spec->opts, spec->nopts, name, len);
         if (!o && (o = find_opt(common_opts, NCOMMON, name, len))) target = common;
         if (!o) {
-            snprintf(res->error, sizeof res->error, "unknown option \"--%.*s\" (try extrace %s --help)",
+            cfg_error(res, "unknown option \"--%.*s\" (try extrace %s --help)",
                      (int)len, name, spec->name);
             return -1;
         }
@@ -213,14 +225,14 @@ static int load_flags(const ex_cmd_spec *spec, void *cfg, common_cfg *common, in
         if (!val && o->type == EX_OPT_BOOL) val = "true";
         if (!val) {
             if (i + 1 >= argc) {
-                snprintf(res->error, sizeof res->error, "--%s: missing value (%s)", o->name,
+                cfg_error(res, "--%s: missing value (%s)", o->name,
                          o->metavar ? o->metavar : "VALUE");
                 return -1;
             }
             val = argv[++i];
         }
         if (set_value(o, target, val, NULL, why, sizeof why)) {
-            snprintf(res->error, sizeof res->error, "--%s=\"%s\": %s", o->name, val, why);
+            cfg_error(res, "--%s=\"%s\": %s", o->name, val, why);
             return -1;
         }
     }
@@ -235,7 +247,7 @@ int ex_cfg_parse(const ex_cmd_spec *spec, void *cfg, int argc, char **argv, char
     memset(res, 0, sizeof *res);
     res->args = ex_calloc((size_t)(argc > 0 ? argc : 1), sizeof(char *));
     if (!res->args) {
-        snprintf(res->error, sizeof res->error, "out of memory");
+        cfg_error(res, "out of memory");
         goto out;
     }
     if (load_defaults_env(common_opts, NCOMMON, &common, envp, res) ||
@@ -249,10 +261,10 @@ int ex_cfg_parse(const ex_cmd_spec *spec, void *cfg, int argc, char **argv, char
     }
     if (res->nargs < spec->min_args || res->nargs > spec->max_args) {
         if (res->nargs > spec->max_args)
-            snprintf(res->error, sizeof res->error, "unexpected argument \"%s\" (try extrace %s --help)",
+            cfg_error(res, "unexpected argument \"%s\" (try extrace %s --help)",
                      res->args[spec->max_args], spec->name);
         else
-            snprintf(res->error, sizeof res->error, "missing argument %s (try extrace %s --help)",
+            cfg_error(res, "missing argument %s (try extrace %s --help)",
                      spec->args ? spec->args : "", spec->name);
         goto out;
     }
@@ -294,7 +306,8 @@ static void print_opt(const ex_opt *o, FILE *out)
     fprintf(out, "  %-28s %s\n", head, o->help);
     fprintf(out, "  %-28s [env: %s", "", ex_cfg_env_name(o, envname, sizeof envname));
     for (const ex_env_alias *a = o->aliases; a && a->env; a++) fprintf(out, ", %s", a->env);
-    if (o->def) fprintf(out, "; default: %s", o->def);
+    char def[256];
+    if (o->def) fprintf(out, "; default: %s", (ex_secret_mask(o->def, def, sizeof def), def));
     fprintf(out, "]\n");
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/duration.h"
+#include "core/secret.h"
 
 /* Text from a table goes into a paragraph or into a table cell. */
 typedef enum { IN_PARAGRAPH, IN_CELL } text_place;
@@ -182,7 +183,7 @@ static void put_table_head(int aliases, FILE *out)
 
 static void put_row(const ex_opt *o, int aliases, FILE *out)
 {
-    char flag[160], env[128];
+    char flag[160], env[128], def[256];
     snprintf(flag, sizeof flag, "--%s%s%s", o->name, o->type == EX_OPT_BOOL ? "" : " ",
              o->type == EX_OPT_BOOL ? "" : (o->metavar ? o->metavar : "VALUE"));
     fputs("| ", out);
@@ -194,7 +195,7 @@ static void put_row(const ex_opt *o, int aliases, FILE *out)
         put_aliases(o, out);
     }
     fprintf(out, " | %s | ", type_name(o->type));
-    if (o->def) put_code(o->def, out);
+    if (o->def) put_code((ex_secret_mask(o->def, def, sizeof def), def), out);
     else fputs("—", out);
     fputs(" | ", out);
     put_bounds(o, out);

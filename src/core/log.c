@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/iso8601.h"
+#include "core/secret.h"
 
 static ex_log_level min_level = EX_LOG_INFO;
 static ex_log_format out_format = EX_LOG_TEXT;
@@ -43,7 +44,7 @@ void ex_log_write(ex_log_level level, const char *component, const char *fmt, ..
     char msg[2048], ts[EX_ISO_MS_LEN + 1];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    ex_secret_vformat(msg, sizeof msg, fmt, ap);
     va_end(ap);
     ex_iso_format_ms(ex_clock_now(ex_clock_real()), ts);
 

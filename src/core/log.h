@@ -3,6 +3,8 @@
  *   2026-11-24T21:05:53.123Z INFO  api: listening on 127.0.0.1:5146
  *   {"ts":"2026-11-24T21:05:53.123Z","level":"info","component":"api","msg":"…"}
  *
+ * Every message goes through ex_secret_mask (core/secret.h) before it is
+ * written: a password that reaches a log line anyway shows as "***".
  * Check ex_log_enabled() before building an expensive message; EX_LOG does. */
 #ifndef EXTRACE_CORE_LOG_H
 #define EXTRACE_CORE_LOG_H

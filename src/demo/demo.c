@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/secret.h"
 #include "demo/sysutil.h"
 
 static const char *const titles[DM_NCHILD] = {"redis-server", "extrace store", "extrace api", "extrace worker",
@@ -31,7 +32,7 @@ void dm_say(demo *d, int level, const char *fmt, ...)
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    ex_secret_vformat(msg, sizeof msg, fmt, ap); /* masked before it is cut */
     va_end(ap);
     dm_console_clear(&d->con);
     ex_log_write((ex_log_level)level, DM_COMPONENT, "%s", msg);
@@ -43,7 +44,7 @@ void dm_fail(demo *d, int i, const char *fmt, ...)
     char msg[1024], tail[4096] = "";
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    ex_secret_vformat(msg, sizeof msg, fmt, ap); /* masked before it is cut */
     va_end(ap);
     dm_console_clear(&d->con);
     ex_error(DM_COMPONENT, "%s", msg);

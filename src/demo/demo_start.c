@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/duration.h"
 #include "core/log.h"
+#include "core/secret.h"
 #include "demo/sysutil.h"
 
 #define UI_DEFAULT_HOST "127.0.0.1"
@@ -115,10 +116,11 @@ static int prepare_ui(demo *d)
 
 int dm_prepare_addresses(demo *d)
 {
-    char why[600];
+    char why[600], msg[900];
     if (d->opt->redis) {
         if (dm_redis_ping(d->opt->redis, why, sizeof why) != 0) {
-            fprintf(stderr, "extrace demo: --redis=\"%s\": %s\n", d->opt->redis, why);
+            ex_secret_format(msg, sizeof msg, "--redis=\"%s\": %s", d->opt->redis, why);
+            fprintf(stderr, "extrace demo: %s\n", msg);
             return 1;
         }
         snprintf(d->redis_url, sizeof d->redis_url, "%s", d->opt->redis);

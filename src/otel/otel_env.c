@@ -9,6 +9,7 @@
 
 #include "core/hex.h"
 #include "core/mem.h"
+#include "core/secret.h"
 #include "otel/otlp_proto.h"
 
 const char *exo_env_get(char *const *envp, const char *name)
@@ -145,13 +146,16 @@ static int bad(env_parse *p, const char *var, const char *val, const char *fmt, 
 static int bad(env_parse *p, const char *var, const char *val, const char *fmt, ...)
 {
     if (p->err && p->errlen) {
-        int n = val ? snprintf(p->err, p->errlen, "%s=\"%.200s\": ", var, val) : snprintf(p->err, p->errlen, "%s: ", var);
+        char shown[201]; /* the value, credentials masked before it is cut */
+        if (val) ex_secret_mask(val, shown, sizeof shown);
+        int n = val ? snprintf(p->err, p->errlen, "%s=\"%s\": ", var, shown) : snprintf(p->err, p->errlen, "%s: ", var);
         if (n >= 0 && (size_t)n < p->errlen) {
             va_list ap;
             va_start(ap, fmt);
             vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
             va_end(ap);
         }
+        ex_secret_mask_inplace(p->err, p->errlen);
     }
     return -1;
 }
@@ -168,7 +172,7 @@ static void warn(env_parse *p, const char *fmt, ...)
     if (n + 1 >= p->warnlen) return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(p->warn + n, p->warnlen - n, fmt, ap);
+    ex_secret_vformat(p->warn + n, p->warnlen - n, fmt, ap);
     va_end(ap);
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/secret.h"
 
 const double wk_poll_duration_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                           0.25,  0.5,    1,     2.5,  5,     10};
@@ -97,7 +98,13 @@ static void append_escaped(wk_text *t, const char *s, int quote)
     }
 }
 
-void wk_prom_escape_label(wk_text *t, const char *s) { append_escaped(t, s, 1); }
+/* Label values are masked (core/secret.h): no credential reaches /metrics. */
+void wk_prom_escape_label(wk_text *t, const char *s)
+{
+    char masked[512];
+    ex_secret_mask(s, masked, sizeof masked);
+    append_escaped(t, masked, 1);
+}
 
 char *wk_prom_number(double v, char *buf, size_t len)
 {

@@ -98,7 +98,8 @@ void wk_prom_counter(wk_text *t, const char *name, const char *help, uint64_t v)
 void wk_prom_gauge(wk_text *t, const char *name, const char *help, double v);
 /* A whole histogram family: HELP, TYPE, _bucket{le=…} (cumulative), _sum, _count. */
 void wk_prom_histogram(wk_text *t, const char *name, const char *help, const wk_histogram *h);
-/* Append s escaped as a label value (backslash, double quote, newline). */
+/* Append s as a label value: credentials masked (core/secret.h), cut at
+ * 511 bytes, backslash, double quote and newline escaped. */
 void wk_prom_escape_label(wk_text *t, const char *s);
 /* Shortest text that reads back as v ("+Inf", "NaN", "3", "0.25"). buf >= 32 bytes. */
 char *wk_prom_number(double v, char *buf, size_t len);

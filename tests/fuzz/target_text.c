@@ -1,5 +1,6 @@
 /* target_text.c — fuzz runs for the text parsers: the WorkflowStarted
- * event, the API snapshot, durations and ISO 8601 times, Redis addresses. */
+ * event, the API snapshot, durations and ISO 8601 times, Redis addresses,
+ * and the credential masker. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "core/iso8601.h"
 #include "core/mem.h"
 #include "core/redis_url.h"
+#include "core/secret.h"
 #include "targets.h"
 #include "targets_int.h"
 #include "worker/event.h"
@@ -204,6 +206,63 @@ int fuzz_run_redis_url(const uint8_t *data, size_t size)
     if (ex_hostport_split(s, host, sizeof host, &port) == 0) {
         fuzz__check_terminated("redis_url", "the split host", host, sizeof host);
         if (port < 0 || port > 65535) fuzz__fail("redis_url", "ex_hostport_split(\"%s\"): port %d", s, port);
+    }
+    ex_free(s);
+    return 0;
+}
+
+/* ---- the credential masker --------------------------------------------- */
+
+#define PLANTED "Zx9Qv7Kp" /* a password planted around the input */
+
+/* Templates that put PLANTED where each rule of secret.h must hide it. */
+static const char *const secret_templates[] = {
+    "redis://alice:%s@h:1", "redis://%s@h", "h:1,password=%s", "Authorization=Bearer %s",
+    "authorization: Basic %s", "x-api-key=%s", "{\"token\":\"%s\"}", "sent Bearer %s",
+};
+
+/* Mask s into buffers of several sizes: each is terminated, a prefix of
+ * the full result and counts the same; the full result masks to itself. */
+static void secret_check_cuts(const char *s)
+{
+    size_t cap = 3 * strlen(s) + 1, sizes[] = {1, 2, 8, 64};
+    char *full = ex_malloc(cap), *again = ex_malloc(cap), part[64];
+    if (!full || !again) fuzz__fail("secret", "out of memory");
+    size_t n = ex_secret_mask(s, full, cap);
+    if (strlen(full) >= cap) fuzz__fail("secret", "\"%s\" grew past 3x", s);
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        memset(part, 'X', sizeof part);
+        if (ex_secret_mask(s, part, sizes[i]) != n) fuzz__fail("secret", "the count depends on the buffer");
+        fuzz__check_terminated("secret", "a cut result", part, sizes[i]);
+        size_t pl = strlen(part), fl = strlen(full), want = fl < sizes[i] - 1 ? fl : sizes[i] - 1;
+        if (pl != want || strncmp(part, full, pl) != 0)
+            fuzz__fail("secret", "\"%s\" cut to %zu bytes is \"%s\", not a prefix of \"%s\"", s, sizes[i], part, full);
+    }
+    ex_secret_mask(full, again, cap);
+    if (strcmp(full, again) != 0) fuzz__fail("secret", "\"%s\" masks to \"%s\", then to \"%s\"", s, full, again);
+    memcpy(again, s, strlen(s) + 1);
+    if (ex_secret_mask_inplace(again, cap) != n || strcmp(again, full) != 0)
+        fuzz__fail("secret", "\"%s\": in place gives \"%s\", not \"%s\"", s, again, full);
+    ex_free(full);
+    ex_free(again);
+}
+
+int fuzz_run_secret(const uint8_t *data, size_t size)
+{
+    char *s = fuzz__cstr(data, size);
+    secret_check_cuts(s);
+    if (!strstr(s, PLANTED)) {
+        size_t len = strlen(s), cap = 2 * len + 128;
+        char *text = ex_malloc(cap), *out = ex_malloc(3 * cap), tmpl[64];
+        if (!text || !out) fuzz__fail("secret", "out of memory");
+        for (size_t i = 0; i < sizeof secret_templates / sizeof *secret_templates; i++) {
+            snprintf(tmpl, sizeof tmpl, secret_templates[i], PLANTED);
+            snprintf(text, cap, "%s %s %s", s, tmpl, s);
+            ex_secret_mask(text, out, 3 * cap);
+            if (strstr(out, PLANTED)) fuzz__fail("secret", "\"%s\" masks to \"%s\": the password shows", text, out);
+        }
+        ex_free(text);
+        ex_free(out);
     }
     ex_free(s);
     return 0;

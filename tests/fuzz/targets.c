@@ -24,6 +24,7 @@ const fuzz_target fuzz_targets[] = {
     {"otel_env", fuzz_run_otel_env},
     {"time", fuzz_run_time},
     {"redis_url", fuzz_run_redis_url},
+    {"secret", fuzz_run_secret},
 };
 const size_t fuzz_ntargets = sizeof fuzz_targets / sizeof fuzz_targets[0];
 

@@ -64,5 +64,8 @@ int fuzz_run_otel_env(const uint8_t *data, size_t size);
 int fuzz_run_time(const uint8_t *data, size_t size);
 /* src/core/redis_url.h + ex_hostport_split of config.h. */
 int fuzz_run_redis_url(const uint8_t *data, size_t size);
+/* src/core/secret.h: ex_secret_mask at several buffer sizes, in place,
+ * idempotence, and a password planted around the input never shows. */
+int fuzz_run_secret(const uint8_t *data, size_t size);
 
 #endif
