@@ -1,26 +1,22 @@
 #include "net/httpd_uv.h"
 
-#include <arpa/inet.h>
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "net/mhd_uv.h"
 
 struct ex_httpd {
-    struct MHD_Daemon *daemon; /* owned */
-    uv_poll_t poll;            /* watches MHD's epoll fd */
-    uv_timer_t timer;          /* MHD's connection timeouts */
-    int handles_open;          /* uv handles not yet closed */
+    ex_mhd *mhd;               /* owned */
     size_t max_body;
     ex_mem_budget *budget;     /* bodies take their bytes from it (NULL: none) */
     ex_http_handler handler;
     void *arg;
-    int port;
 };
 
 /* Per-request state between MHD's calls of the access handler. */
@@ -31,8 +27,6 @@ typedef struct pending {
     int too_large;  /* the body passed max_body: answer 413 */
     int over_budget; /* the budget could not hold the body: dropped */
 } pending;
-
-static void reschedule(ex_httpd *h);
 
 static enum MHD_Result queue(struct MHD_Connection *c, ex_http_resp *r)
 {
@@ -144,87 +138,45 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls, en
     }
 }
 
-/* MHD's own messages go through our logger instead of straight to stderr. */
-static void mhd_log_cb(void *cls, const char *fmt, va_list ap)
+ex_httpd *ex_httpd_start_with(uv_loop_t *loop, const char *listen, const ex_httpd_cfg *cfg, char *err,
+                             size_t errlen)
 {
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    msg[strcspn(msg, "\n")] = '\0';
-    ex_debug("http", "%s", msg);
-}
-
-static void run(ex_httpd *h)
-{
-    MHD_run(h->daemon);
-    reschedule(h);
-}
-
-static void poll_cb(uv_poll_t *p, int status, int events) { run(p->data); }
-static void timer_cb(uv_timer_t *t) { run(t->data); }
-
-static void reschedule(ex_httpd *h)
-{
-    MHD_UNSIGNED_LONG_LONG ms;
-    if (MHD_get_timeout(h->daemon, &ms) == MHD_YES) uv_timer_start(&h->timer, timer_cb, ms, 0);
-    else uv_timer_stop(&h->timer);
+    ex_httpd *h = ex_calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    h->max_body = cfg->max_body;
+    h->handler = cfg->handler;
+    h->arg = cfg->arg;
+    ex_mhd_cfg mc = {.name = cfg->name ? cfg->name : "http", .flag_prefix = cfg->flag_prefix, .limits = cfg->limits,
+                     .conn_memory = cfg->conn_memory, .access = access_cb, .access_cls = h,
+                     .completed = completed_cb, .completed_cls = h};
+    if (!(h->mhd = ex_mhd_start(loop, listen, &mc, err, errlen))) {
+        ex_free(h);
+        return NULL;
+    }
+    return h;
 }
 
 ex_httpd *ex_httpd_start(uv_loop_t *loop, const char *listen, size_t max_body, ex_http_handler handler,
                          void *arg, char *err, size_t errlen)
 {
-    char host[256];
-    int port;
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    if (ex_hostport_split(listen, host, sizeof host, &port) || inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-        snprintf(err, errlen, "\"%s\": expected IPv4-ADDRESS:PORT", listen);
-        return NULL;
-    }
-    sa.sin_port = htons((uint16_t)port);
-    ex_httpd *h = ex_calloc(1, sizeof *h);
-    if (!h) { snprintf(err, errlen, "out of memory"); return NULL; }
-    h->max_body = max_body;
-    h->handler = handler;
-    h->arg = arg;
-    h->daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL, access_cb, h,
-                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED,
-                                 completed_cb, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, NULL, MHD_OPTION_END);
-    if (!h->daemon) {
-        snprintf(err, errlen, "cannot listen on %s (address in use or not available)", listen);
-        ex_free(h);
-        return NULL;
-    }
-    const union MHD_DaemonInfo *fd = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-    const union MHD_DaemonInfo *bound = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = bound ? bound->port : port;
-    uv_poll_init(loop, &h->poll, fd->epoll_fd);
-    uv_timer_init(loop, &h->timer);
-    h->poll.data = h->timer.data = h;
-    h->handles_open = 2;
-    uv_poll_start(&h->poll, UV_READABLE, poll_cb);
-    reschedule(h);
-    return h;
+    ex_httpd_cfg cfg = {.limits = EX_CONN_LIMITS_DEFAULT, .max_body = max_body, .handler = handler, .arg = arg};
+    return ex_httpd_start_with(loop, listen, &cfg, err, errlen);
 }
 
-int ex_httpd_port(const ex_httpd *h) { return h->port; }
+int ex_httpd_port(const ex_httpd *h) { return ex_mhd_port(h->mhd); }
 
 void ex_httpd_set_budget(ex_httpd *h, ex_mem_budget *b) { h->budget = b; }
 
-static void close_cb(uv_handle_t *handle)
-{
-    ex_httpd *h = handle->data;
-    if (--h->handles_open == 0) ex_free(h);
-}
+const ex_listener *ex_httpd_listener(const ex_httpd *h) { return ex_mhd_listener(h->mhd); }
 
 void ex_httpd_stop(ex_httpd *h)
 {
     if (!h) return;
-    uv_poll_stop(&h->poll);
-    uv_timer_stop(&h->timer);
-    MHD_stop_daemon(h->daemon);
-    h->daemon = NULL;
-    uv_close((uv_handle_t *)&h->poll, close_cb);
-    uv_close((uv_handle_t *)&h->timer, close_cb);
+    ex_mhd_stop(h->mhd);
+    ex_free(h);
 }
 
 int ex_http_resp_set(ex_http_resp *r, int status, const char *content_type, const char *body, size_t len)
@@ -262,4 +214,32 @@ int ex_http_resp_header(ex_http_resp *r, const char *name, const char *value)
     r->header_names[r->nheaders] = name;
     r->header_values[r->nheaders++] = v;
     return 0;
+}
+
+typedef struct header_count {
+    const char *name;
+    int n;
+} header_count;
+
+static enum MHD_Result count_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    header_count *hc = cls;
+    if (key && strcasecmp(key, hc->name) == 0) hc->n++;
+    return MHD_YES;
+}
+
+int ex_http_header_count(const ex_http_req *req, const char *name)
+{
+    header_count hc = {name, 0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_cb, &hc);
+    return hc.n;
+}
+
+int ex_http_reject_repeated(const ex_http_req *req, const char *name, ex_http_resp *resp)
+{
+    int n = req->conn ? ex_http_header_count(req, name) : 0;
+    if (n <= 1) return 0;
+    ex_http_resp_printf(resp, 400, "application/json",
+                        "{\"error\":\"%s: the header came %d times; send it exactly once\"}\n", name, n);
+    return 1;
 }

@@ -1,9 +1,7 @@
-/* httpd_uv.h — an HTTP/1.1 server (libmicrohttpd) driven by a libuv loop.
- *
- * MHD runs without a thread of its own: it keeps its sockets in an epoll
- * set whose fd we watch with uv_poll, and we call MHD_run when that fd is
- * readable or MHD's timeout expires. Handlers therefore run on the loop's
- * thread and may touch loop state without locks.
+/* httpd_uv.h — an HTTP/1.1 server (libmicrohttpd) driven by a libuv loop
+ * (mhd_uv.h), behind a listener that applies connection limits and
+ * deadlines (listener.h). Handlers run on the loop's thread and may touch
+ * loop state without locks.
  *
  * The request body is collected (up to max_body bytes, else 413 without
  * calling the handler) and the handler answers synchronously by filling
@@ -14,6 +12,7 @@
 #include <uv.h>
 
 #include "core/mem_budget.h"
+#include "net/listener.h"
 
 struct MHD_Connection;
 
@@ -43,8 +42,21 @@ typedef void (*ex_http_handler)(void *arg, const ex_http_req *req, ex_http_resp 
 
 typedef struct ex_httpd ex_httpd;
 
+typedef struct ex_httpd_cfg {
+    const char *name;        /* log component and listener label; NULL: "http" */
+    const char *flag_prefix; /* of the limit flags in messages: NULL/"" or "admin-" */
+    ex_conn_limits limits;   /* connection limits and deadlines */
+    size_t max_body;         /* larger request bodies get 413 */
+    size_t conn_memory;      /* per-connection memory for the request line and headers; 0: MHD's 32 KiB */
+    ex_http_handler handler;
+    void *arg;
+} ex_httpd_cfg;
+
 /* Listen on "host:port" and serve on `loop`. NULL with err set on failure
  * (e.g. the address is in use). */
+ex_httpd *ex_httpd_start_with(uv_loop_t *loop, const char *listen, const ex_httpd_cfg *cfg, char *err,
+                              size_t errlen);
+/* The same with EX_CONN_LIMITS_DEFAULT and MHD's connection memory. */
 ex_httpd *ex_httpd_start(uv_loop_t *loop, const char *listen, size_t max_body, ex_http_handler handler,
                          void *arg, char *err, size_t errlen);
 /* Make every request body take its bytes from b (not owned; it must
@@ -55,8 +67,10 @@ ex_httpd *ex_httpd_start(uv_loop_t *loop, const char *listen, size_t max_body, e
 void ex_httpd_set_budget(ex_httpd *h, ex_mem_budget *b);
 /* The port actually bound (useful with port 0). */
 int ex_httpd_port(const ex_httpd *h);
-/* Stop listening, close connections; memory is freed once libuv has
- * closed the handles (run the loop afterwards). */
+/* Its listener (counters, ex_listener_metrics). */
+const ex_listener *ex_httpd_listener(const ex_httpd *h);
+/* Stop listening, close connections; the rest of the memory is freed once
+ * libuv has closed the handles (run the loop afterwards). */
 void ex_httpd_stop(ex_httpd *h);
 
 /* Helpers for handlers: set a body (copied) / add a header (value copied). */
@@ -64,5 +78,11 @@ int ex_http_resp_set(ex_http_resp *r, int status, const char *content_type, cons
 int ex_http_resp_printf(ex_http_resp *r, int status, const char *content_type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int ex_http_resp_header(ex_http_resp *r, const char *name, const char *value);
+
+/* How many times the request carries header `name` (case-insensitive). */
+int ex_http_header_count(const ex_http_req *req, const char *name);
+/* When header `name` comes more than once (a proxy that appends instead of
+ * replacing), answer 400 naming it and return 1; else 0. */
+int ex_http_reject_repeated(const ex_http_req *req, const char *name, ex_http_resp *resp);
 
 #endif

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "net/conn_opts.h"
 #include "sim/faults.h"
 #include "sim/http.h"
 #include "sim/routes.h"
@@ -28,12 +29,14 @@ typedef struct api_cfg {
     double drop_rate;      /* chance of a connection closed unanswered */
     double garbage_rate;   /* chance of a 200 whose body is not JSON */
     int64_t latency;       /* ns every answer of GET /workflows/{id} is held back */
+    ex_conn_opts conns;    /* limits of the listener */
 } api_cfg;
 
 static const ex_opt opts[] = {
     {"listen", EX_OPT_STRING, offsetof(api_cfg, listen), "127.0.0.1:5146", EX_NO_BOUNDS, "HOST:PORT",
      "Address to serve HTTP on (the seed's API port is 5146; port 0 picks a free one).", NULL, ex_check_hostport,
      NULL},
+    EX_CONN_OPTS(api_cfg, conns, "", "the listener", "4096", "1024", "10s", "60s", "60s"),
     {"time-scale", EX_OPT_DOUBLE, offsetof(api_cfg, time_scale), "1", 0.000001, 1000000, "X",
      "Simulated seconds per real second: 600 runs a 21-minute workflow in about 2 s. Durations shrink; "
      "timestamps in replies stay real time.",
@@ -114,6 +117,7 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
 {
     serving *s = sig->data;
     ex_info("api", "received %s: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    ex_listener_log_stats(sim_http_listener(s->http), "api");
     sim_http_stop(s->http);
     s->http = NULL;
     uv_close((uv_handle_t *)&s->sigint, NULL);
@@ -133,7 +137,8 @@ static int serve(const api_cfg *cfg, sim_api *api)
     char err[512];
     serving s = {0};
     int rc = 0;
-    if (!(s.http = sim_http_start(&loop, api, cfg->listen, err, sizeof err))) {
+    ex_conn_limits lim = ex_conn_opts_limits(&cfg->conns);
+    if (!(s.http = sim_http_start(&loop, api, cfg->listen, &lim, err, sizeof err))) {
         ex_error("api", "%s", err);
         rc = 1;
     } else {

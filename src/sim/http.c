@@ -1,8 +1,6 @@
 #include "sim/http.h"
 
-#include <errno.h>
 #include <microhttpd.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +8,9 @@
 #include <sys/socket.h>
 
 #include "core/config.h"
-#include "core/hex.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "net/mhd_uv.h"
 #include "sim/faults.h"
 
 /* What a request's MHD context (con_cls) points at, besides &no_body. */
@@ -32,13 +30,10 @@ typedef struct delayed {
 } delayed;
 
 struct sim_http {
-    struct MHD_Daemon *daemon; /* owned; NULL once stopped */
+    ex_mhd *mhd;               /* owned; NULL once stopped */
     uv_loop_t *loop;           /* the loop serving it; owned by the caller */
-    uv_poll_t poll;            /* watches MHD's epoll fd */
-    uv_timer_t timer;          /* fires when MHD's next timeout is due */
     uv_timer_t latency_timer;  /* fires when the oldest delayed request is due */
     delayed *head, *tail;      /* suspended requests; due times ascend (one latency for all) */
-    int handles_open;          /* uv handles not yet closed */
     sim_api *api;              /* served; owned by the caller */
     int port;                  /* bound port */
 };
@@ -53,8 +48,6 @@ typedef struct upload {
 static const char json_type[] = "application/json; charset=utf-8";
 static char no_body; /* con_cls of a request without a body that is not delayed */
 
-static void on_timer(uv_timer_t *t);
-static void run_mhd(sim_http *h);
 
 static const char *query_arg(void *ctx, const char *key)
 {
@@ -117,7 +110,7 @@ static void on_latency_timer(uv_timer_t *t)
         MHD_resume_connection(d->conn);
     }
     arm_latency_timer(h);
-    run_mhd(h); /* serve the resumed connections now */
+    ex_mhd_run(h->mhd); /* serve the resumed connections now */
 }
 
 static void arm_latency_timer(sim_http *h)
@@ -240,24 +233,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     ex_free(up);
 }
 
-/* Percent-decode in place, but keep "%00" as is: a NUL inside the path
- * would cut the id short unseen; kept, its '%' makes the id invalid. */
-static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
-{
-    char *w = s;
-    for (const char *r = s; *r; r++) {
-        int hi, lo;
-        if (r[0] == '%' && (hi = ex_hex_digit(r[1])) >= 0 && (lo = ex_hex_digit(r[2])) >= 0 && (hi | lo)) {
-            *w++ = (char)(hi * 16 + lo);
-            r += 2;
-        } else {
-            *w++ = *r;
-        }
-    }
-    *w = '\0';
-    return (size_t)(w - s);
-}
-
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
@@ -272,46 +247,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
         ex_warn("api", "http: %s", msg);
 }
 
-/* Resolve host:port into a socket address. 0, or -1 with err set. */
-static int resolve(const char *listen, struct sockaddr_storage *sa, int *p, char *err, size_t errlen)
+sim_http *sim_http_start(uv_loop_t *loop, sim_api *api, const char *listen, const ex_conn_limits *limits,
+                         char *err, size_t errlen)
 {
-    char host[256], port[16];
-    if (ex_hostport_split(listen, host, sizeof host, p)) {
-        snprintf(err, errlen, "--listen=\"%s\": expected HOST:PORT", listen);
-        return -1;
-    }
-    snprintf(port, sizeof port, "%d", *p);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *res = NULL;
-    int rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0 || !res) {
-        snprintf(err, errlen, "--listen=\"%s\": cannot resolve \"%s\": %s", listen, host, gai_strerror(rc));
-        return -1;
-    }
-    memcpy(sa, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
-    return 0;
-}
-
-/* Let MHD do all it can without blocking, then arm the timer for its
- * next deadline (0 when it has more to do right away). */
-static void run_mhd(sim_http *h)
-{
-    MHD_run(h->daemon);
-    MHD_UNSIGNED_LONG_LONG ms;
-    if (MHD_get_timeout(h->daemon, &ms) == MHD_YES) uv_timer_start(&h->timer, on_timer, (uint64_t)ms, 0);
-    else uv_timer_stop(&h->timer);
-}
-
-static void on_readable(uv_poll_t *p, int status, int events) { run_mhd(p->data); }
-
-static void on_timer(uv_timer_t *t) { run_mhd(t->data); }
-
-sim_http *sim_http_start(uv_loop_t *loop, sim_api *api, const char *listen, char *err, size_t errlen)
-{
-    struct sockaddr_storage sa;
-    int port;
-    if (resolve(listen, &sa, &port, err, errlen)) return NULL;
     sim_http *h = ex_calloc(1, sizeof *h);
     if (!h) {
         snprintf(err, errlen, "out of memory");
@@ -319,57 +257,30 @@ sim_http *sim_http_start(uv_loop_t *loop, sim_api *api, const char *listen, char
     }
     h->api = api;
     h->loop = loop;
-    unsigned int flags = MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    ex_mhd_cfg cfg = {.name = "api", .limits = *limits, .flags = MHD_USE_TURBO,
+                      .conn_memory = SIM_HTTP_CONN_MEMORY, .access = on_request, .access_cls = h,
+                      .completed = on_completed, .completed_cls = h, .logger = mhd_log, .logger_cls = h};
     /* only with a latency: suspending needs MHD's extra wake-up fd */
-    if (api->faults && api->faults->latency_ms > 0) flags |= MHD_ALLOW_SUSPEND_RESUME;
-    if (sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-    errno = 0;
-    /* the port argument only names the port in MHD's messages: SOCK_ADDR rules */
-    h->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
-                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)SIM_HTTP_MAX_CONNECTIONS,
-                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SIM_HTTP_CONN_MEMORY,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)SIM_HTTP_IDLE_TIMEOUT_S,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                                 MHD_OPTION_UNESCAPE_CALLBACK, unescape, h,
-                                 MHD_OPTION_END);
-    if (!h->daemon) {
-        snprintf(err, errlen, "cannot listen on %s: %s", listen, errno ? strerror(errno) : "see the log above");
+    if (api->faults && api->faults->latency_ms > 0) cfg.flags |= MHD_ALLOW_SUSPEND_RESUME;
+    if (!(h->mhd = ex_mhd_start(loop, listen, &cfg, err, errlen))) {
         ex_free(h);
         return NULL;
     }
-    const union MHD_DaemonInfo *bound = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    const union MHD_DaemonInfo *epfd = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-    h->port = bound ? (int)bound->port : port;
-    if (!epfd || uv_poll_init(loop, &h->poll, epfd->epoll_fd) != 0) {
-        snprintf(err, errlen, "cannot watch the HTTP server's epoll fd");
-        MHD_stop_daemon(h->daemon);
-        ex_free(h);
-        return NULL;
-    }
-    uv_timer_init(loop, &h->timer);
     uv_timer_init(loop, &h->latency_timer);
-    h->poll.data = h->timer.data = h->latency_timer.data = h;
-    h->handles_open = 3;
-    uv_poll_start(&h->poll, UV_READABLE, on_readable);
-    run_mhd(h); /* arms the timer */
+    h->latency_timer.data = h;
+    h->port = ex_mhd_port(h->mhd);
     return h;
 }
 
+const ex_listener *sim_http_listener(const sim_http *h) { return ex_mhd_listener(h->mhd); }
+
 int sim_http_port(const sim_http *h) { return h->port; }
 
-static void on_closed(uv_handle_t *handle)
-{
-    sim_http *h = handle->data;
-    if (--h->handles_open == 0) ex_free(h);
-}
+static void on_closed(uv_handle_t *handle) { ex_free(handle->data); }
 
 void sim_http_stop(sim_http *h)
 {
-    if (!h || !h->daemon) return;
-    uv_poll_stop(&h->poll);
-    uv_timer_stop(&h->timer);
+    if (!h || !h->mhd) return;
     uv_timer_stop(&h->latency_timer);
     /* MHD must not be stopped with suspended connections: resume them, and
      * MHD_stop_daemon closes them unanswered (on_completed frees them) */
@@ -381,9 +292,7 @@ void sim_http_stop(sim_http *h)
         MHD_resume_connection(d->conn);
     }
     h->tail = NULL;
-    MHD_stop_daemon(h->daemon);
-    h->daemon = NULL;
-    uv_close((uv_handle_t *)&h->poll, on_closed);
-    uv_close((uv_handle_t *)&h->timer, on_closed);
+    ex_mhd_stop(h->mhd);
+    h->mhd = NULL;
     uv_close((uv_handle_t *)&h->latency_timer, on_closed);
 }

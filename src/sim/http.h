@@ -1,15 +1,14 @@
 /* http.h — the simulator's HTTP/1.1 front, on libmicrohttpd.
  *
- * MHD runs without a thread of its own, driven by a libuv loop: its epoll
- * set's fd is watched with uv_poll and MHD_run is called when it is
- * readable or MHD's timeout expires. Every request is answered on the
+ * MHD runs without a thread of its own, driven by a libuv loop behind a
+ * listener that applies connection limits and deadlines (net/mhd_uv.h). Every request is answered on the
  * loop's thread, so the sim_api needs no locks. (MHD 0.9.75's own polling
  * thread is not used: when epoll_wait returns exactly its 128-event
  * maximum, it waits again with the blocking timeout before serving the
  * 128 ready connections, so 128 or 256 busy clients stall for seconds.
  * Driven from outside, MHD's epoll_wait never blocks.)
  * Keep-alive is on; request bodies are read up to SIM_BODY_MAX (413 past
- * it), at most SIM_HTTP_MAX_CONNECTIONS at once. With api->faults set
+ * it), connections as the limits allow. With api->faults set
  * (sim/faults.h) before sim_http_start, GET /workflows/{id} is faulted
  * (500, garbage, or the connection closed unanswered) and delayed by the
  * latency: the connection is suspended and resumed by a uv_timer, so the
@@ -19,10 +18,9 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "net/listener.h"
 #include "sim/routes.h"
 
-#define SIM_HTTP_MAX_CONNECTIONS 1024 /* concurrent connections accepted */
-#define SIM_HTTP_IDLE_TIMEOUT_S 60    /* an idle keep-alive connection is closed after this */
 /* Per-connection memory for request headers and the reply's head. MHD
  * clears it for every request, so its size is a per-request cost: 8 KiB
  * instead of MHD's 32 KiB default measured 104-114k instead of 66-98k
@@ -33,9 +31,12 @@
 typedef struct sim_http sim_http;
 
 /* Listen on `listen` ("HOST:PORT", "[v6]:PORT"; port 0 picks a free one)
- * and serve `api` on `loop`; both must outlive the server. Returns the
- * server, or NULL with the reason in err. */
-sim_http *sim_http_start(uv_loop_t *loop, sim_api *api, const char *listen, char *err, size_t errlen);
+ * and serve `api` on `loop` within *limits; loop and api must outlive the
+ * server. Returns the server, or NULL with the reason in err. */
+sim_http *sim_http_start(uv_loop_t *loop, sim_api *api, const char *listen, const ex_conn_limits *limits,
+                         char *err, size_t errlen);
+/* Its listener (connection counters). */
+const ex_listener *sim_http_listener(const sim_http *h);
 /* The port actually listened on. */
 int sim_http_port(const sim_http *h);
 /* Stop listening and close every connection now; the memory is freed

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -47,6 +48,8 @@ typedef struct grpc_stream {
     char tenant[SDB_TENANT_MAX + 1]; /* x-scope-orgid (first bytes when too long) */
     size_t tenant_len;               /* its real length */
     int has_tenant;
+    int repeated_tenant;             /* x-scope-orgid came more than once */
+    int in_progress;                 /* counted in the connection's calls_in_progress */
     uint8_t *body;                   /* request bytes (owned), at most max_bytes + 5 */
     size_t len, cap;
     size_t taken;                    /* bytes of the memory budget held for body */
@@ -62,6 +65,8 @@ typedef struct grpc_stream {
 
 struct grpc_conn {
     uv_tcp_t tcp;
+    ex_conn_slot *slot;              /* the listener's, released at close */
+    int calls_in_progress;           /* streams begun whose request has not ended */
     nghttp2_session *session;        /* owned */
     sig_server *srv;
     grpc_stream *streams;            /* open streams (owned) */
@@ -72,13 +77,13 @@ struct grpc_conn {
 };
 
 struct sig_server {
-    uv_tcp_t listener;
+    ex_listener *listener;           /* owned; NULL once stopped */
     uv_loop_t *loop;
     sdb *db;                         /* not owned */
     size_t max_bytes;
     ex_mem_budget *budget;           /* shared with the HTTP receiver (not owned; NULL: none) */
     grpc_conn *conns;
-    int handles;                     /* open uv handles (listener + connections) */
+    int handles;                     /* open connection handles */
     int stopping;
     int port;
     sig_stats stats;
@@ -95,6 +100,17 @@ static void conn_finish(grpc_conn *c);
 static void server_release(sig_server *s)
 {
     if (--s->handles == 0 && s->stopping) ex_free(s);
+}
+
+/* A call began or ended: the connection's deadline is the body's while a
+ * call is in progress, else the idle one until the next call. */
+static void call_progress(grpc_stream *st, int begun)
+{
+    grpc_conn *c = st->conn;
+    if (begun == st->in_progress) return;
+    st->in_progress = begun;
+    c->calls_in_progress += begun ? 1 : -1;
+    ex_listener_phase(c->slot, c->calls_in_progress ? EX_PHASE_BODY : EX_PHASE_IDLE);
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -336,6 +352,10 @@ static int check_call(grpc_stream *st)
         return -1;
     }
     char why[256];
+    if (st->repeated_tenant) {
+        reply_error(st, GRPC_INVALID_ARGUMENT, "x-scope-orgid came more than once; send exactly one tenant");
+        return -1;
+    }
     if (st->has_tenant && sdb_tenant_check(st->tenant, st->tenant_len, why, sizeof why) != 0) {
         reply_error(st, GRPC_INVALID_ARGUMENT, "%s", why);
         return -1;
@@ -355,6 +375,7 @@ static void handle_call(grpc_stream *st)
 {
     sig_server *srv = st->conn->srv;
     srv->stats.calls++;
+    call_progress(st, 0);
     if (check_call(st) != 0) return;
     const uint8_t *msg;
     size_t len;
@@ -401,6 +422,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     if (c->streams) c->streams->prev = st;
     c->streams = st;
     nghttp2_session_set_stream_user_data(session, st->id, st);
+    call_progress(st, 1);
     return 0;
 }
 
@@ -422,6 +444,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     else if (IS("content-type")) copy_value(st->content_type, sizeof st->content_type, value, valuelen);
     else if (IS("grpc-encoding")) copy_value(st->encoding, sizeof st->encoding, value, valuelen);
     else if (IS("x-scope-orgid")) {
+        st->repeated_tenant |= st->has_tenant;
         st->has_tenant = 1;
         st->tenant_len = valuelen;
         copy_value(st->tenant, sizeof st->tenant, value, valuelen);
@@ -477,6 +500,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 static void stream_free(grpc_stream *st)
 {
     grpc_conn *c = st->conn;
+    call_progress(st, 0);
     if (st->prev) st->prev->next = st->next;
     else c->streams = st->next;
     if (st->next) st->next->prev = st->prev;
@@ -506,6 +530,7 @@ static void conn_closed_cb(uv_handle_t *h)
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
+    ex_listener_release(c->slot);
     ex_free(c);
     server_release(s);
 }
@@ -583,23 +608,29 @@ static int session_new(grpc_conn *c)
     return 0;
 }
 
-static void on_connection(uv_stream_t *listener, int status)
+static void on_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t salen, ex_conn_slot *slot)
 {
-    sig_server *s = listener->data;
-    if (status < 0) {
-        ex_warn("otlp-grpc", "accept failed: %s", uv_strerror(status));
+    sig_server *s = arg;
+    grpc_conn *c = ex_calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        ex_listener_release(slot);
         return;
     }
-    grpc_conn *c = ex_calloc(1, sizeof *c);
-    if (!c) return;
     c->srv = s;
+    c->slot = slot;
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
     s->handles++;
     c->next = s->conns;
     if (s->conns) s->conns->prev = c;
     s->conns = c;
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0 || session_new(c) != 0) {
+    if (uv_tcp_open(&c->tcp, fd) != 0) {
+        close(fd);
+        conn_close(c);
+        return;
+    }
+    if (session_new(c) != 0) {
         conn_close(c);
         return;
     }
@@ -611,28 +642,16 @@ static void on_connection(uv_stream_t *listener, int status)
 
 /* ---- server ------------------------------------------------------------------ */
 
-static int parse_addr(const char *listen, struct sockaddr_storage *sa)
-{
-    char host[256];
-    int port;
-    if (ex_hostport_split(listen, host, sizeof host, &port) != 0) return -1;
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)sa) == 0) return 0;
-    return uv_ip6_addr(host, port, (struct sockaddr_in6 *)sa) == 0 ? 0 : -1;
-}
+/* What a refused connection reads: the server's SETTINGS, then GOAWAY
+ * (last stream 0, ENHANCE_YOUR_CALM, "too many connections"). */
+static const char refusal[] = "\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+                              "\x00\x00\x1c\x07\x00\x00\x00\x00\x00"
+                              "\x00\x00\x00\x00\x00\x00\x00\x0b"
+                              "too many connections";
 
-static void listener_closed_cb(uv_handle_t *h)
+sig_server *sig_start(uv_loop_t *loop, const char *listen, const ex_conn_limits *limits, size_t max_bytes,
+                      ex_mem_budget *budget, sdb *db, char *err, size_t errlen)
 {
-    server_release(h->data);
-}
-
-sig_server *sig_start(uv_loop_t *loop, const char *listen, size_t max_bytes, ex_mem_budget *budget, sdb *db,
-                      char *err, size_t errlen)
-{
-    struct sockaddr_storage sa;
-    if (parse_addr(listen, &sa) != 0) {
-        snprintf(err, errlen, "\"%s\": expected HOST:PORT with a numeric address", listen);
-        return NULL;
-    }
     sig_server *s = ex_calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
@@ -642,23 +661,18 @@ sig_server *sig_start(uv_loop_t *loop, const char *listen, size_t max_bytes, ex_
     s->db = db;
     s->max_bytes = max_bytes;
     s->budget = budget;
-    uv_tcp_init(loop, &s->listener);
-    s->listener.data = s;
-    s->handles = 1;
-    int rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&sa, 0);
-    if (rc == 0) rc = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot listen on %s: %s", listen, uv_strerror(rc));
-        s->stopping = 1;
-        uv_close((uv_handle_t *)&s->listener, listener_closed_cb);
+    ex_listener_cfg lc = {"otlp-grpc", "", *limits, refusal, sizeof refusal - 1, on_accept, s};
+    if (!(s->listener = ex_listener_start(loop, listen, &lc, err, errlen))) {
+        ex_free(s);
         return NULL;
     }
-    struct sockaddr_storage bound;
-    int blen = sizeof bound;
-    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &blen);
-    s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                : ((struct sockaddr_in *)&bound)->sin_port);
+    s->port = ex_listener_port(s->listener);
     return s;
+}
+
+const ex_listener *sig_listener(const sig_server *s)
+{
+    return s->listener;
 }
 
 int sig_port(const sig_server *s)
@@ -675,10 +689,12 @@ void sig_stop(sig_server *s)
 {
     if (!s) return;
     s->stopping = 1;
-    uv_close((uv_handle_t *)&s->listener, listener_closed_cb);
+    ex_listener_stop(s->listener);
+    s->listener = NULL;
     for (grpc_conn *c = s->conns; c; c = c->next) {
         if (c->closing || c->finishing) continue;
         nghttp2_session_terminate_session(c->session, NGHTTP2_NO_ERROR);
         if (flush(c) == 0) conn_finish(c);
     }
+    if (s->handles == 0) ex_free(s);
 }

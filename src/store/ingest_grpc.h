@@ -9,7 +9,7 @@
  * ExportTraceServiceResponse (partial_success when spans were rejected)
  * and trailers grpc-status 0; an error is a trailers-only reply with
  * grpc-status and a percent-encoded grpc-message:
- *   INVALID_ARGUMENT (3)   undecodable message, bad x-scope-orgid
+ *   INVALID_ARGUMENT (3)   undecodable message, bad or repeated x-scope-orgid
  *   RESOURCE_EXHAUSTED (8) message over the size limit (before or after gunzip);
  *                          or the process-wide budget for request bodies in
  *                          flight is used up: then with a google.rpc.RetryInfo
@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "core/mem_budget.h"
+#include "net/listener.h"
 #include "store/db.h"
 
 /* Counters since start. */
@@ -48,10 +49,12 @@ typedef struct sig_server sig_server;
 
 /* Listen on "host:port" and serve on loop, storing into db (not owned);
  * max_bytes bounds a message, before and after decompression; bodies take
- * their bytes from budget (not owned; NULL: none) while buffered. NULL
- * with err set on failure. */
-sig_server *sig_start(uv_loop_t *loop, const char *listen, size_t max_bytes, ex_mem_budget *budget, sdb *db,
-                      char *err, size_t errlen);
+ * their bytes from budget (not owned; NULL: none) while buffered; *limits
+ * bound the connections. NULL with err set on failure. */
+sig_server *sig_start(uv_loop_t *loop, const char *listen, const ex_conn_limits *limits, size_t max_bytes,
+                      ex_mem_budget *budget, sdb *db, char *err, size_t errlen);
+/* Its listener (connection counters). */
+const ex_listener *sig_listener(const sig_server *s);
 int sig_port(const sig_server *s);
 const sig_stats *sig_get_stats(const sig_server *s);
 /* Stop accepting, send GOAWAY on every connection, close them once their

@@ -253,6 +253,10 @@ static void handle(void *arg, const ex_http_req *req, ex_http_resp *resp)
         ex_http_resp_header(resp, "Allow", "POST");
         return;
     }
+    if (ex_http_reject_repeated(req, "X-Scope-OrgID", resp)) {
+        s->stats.bad_request++;
+        return;
+    }
     if (req->over_budget) {
         s->stats.throttled++;
         sih_throttle(s->budget, header(req, "Content-Type"), resp);
@@ -263,8 +267,8 @@ static void handle(void *arg, const ex_http_req *req, ex_http_resp *resp)
     sih_export(s->db, s->max_bytes, &r, resp, &s->stats);
 }
 
-sih_server *sih_start(uv_loop_t *loop, const char *listen, size_t max_bytes, ex_mem_budget *budget, sdb *db,
-                      char *err, size_t errlen)
+sih_server *sih_start(uv_loop_t *loop, const char *listen, const ex_conn_limits *limits, size_t max_bytes,
+                      ex_mem_budget *budget, sdb *db, char *err, size_t errlen)
 {
     sih_server *s = ex_calloc(1, sizeof *s);
     if (!s) {
@@ -274,7 +278,8 @@ sih_server *sih_start(uv_loop_t *loop, const char *listen, size_t max_bytes, ex_
     s->db = db;
     s->max_bytes = max_bytes;
     s->budget = budget;
-    if (!(s->httpd = ex_httpd_start(loop, listen, max_bytes, handle, s, err, errlen))) {
+    ex_httpd_cfg cfg = {.name = "otlp-http", .limits = *limits, .max_body = max_bytes, .handler = handle, .arg = s};
+    if (!(s->httpd = ex_httpd_start_with(loop, listen, &cfg, err, errlen))) {
         ex_free(s);
         return NULL;
     }
@@ -285,6 +290,11 @@ sih_server *sih_start(uv_loop_t *loop, const char *listen, size_t max_bytes, ex_
 int sih_port(const sih_server *s)
 {
     return ex_httpd_port(s->httpd);
+}
+
+const ex_listener *sih_listener(const sih_server *s)
+{
+    return ex_httpd_listener(s->httpd);
 }
 
 const sih_stats *sih_get_stats(const sih_server *s)

@@ -50,12 +50,15 @@ typedef struct sih_server sih_server;
 /* Seconds a refused client is asked to wait (Retry-After, RetryInfo). */
 #define SIH_RETRY_AFTER_S 1
 
-/* Serve OTLP/HTTP on listen ("host:port") on loop, storing into db (not
- * owned). max_bytes bounds the body, before and after decompression;
- * bodies take their bytes from budget (not owned; NULL: no budget) while
- * they are buffered. NULL with err set on failure. Stop with sih_stop. */
-sih_server *sih_start(uv_loop_t *loop, const char *listen, size_t max_bytes, ex_mem_budget *budget, sdb *db,
-                      char *err, size_t errlen);
+/* Serve OTLP/HTTP on listen ("host:port") on loop within *limits, storing
+ * into db (not owned). max_bytes bounds the body, before and after
+ * decompression; bodies take their bytes from budget (not owned; NULL: no
+ * budget) while they are buffered. A request with more than one
+ * X-Scope-OrgID gets 400. NULL with err set on failure. Stop with sih_stop. */
+sih_server *sih_start(uv_loop_t *loop, const char *listen, const ex_conn_limits *limits, size_t max_bytes,
+                      ex_mem_budget *budget, sdb *db, char *err, size_t errlen);
+/* Its listener (connection counters). */
+const ex_listener *sih_listener(const sih_server *s);
 /* The port bound. */
 int sih_port(const sih_server *s);
 const sih_stats *sih_get_stats(const sih_server *s);

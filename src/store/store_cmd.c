@@ -17,6 +17,7 @@
 #include "core/duration.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "net/conn_opts.h"
 #include "net/httpd_uv.h"
 #include "store/db.h"
 #include "store/ingest_grpc.h"
@@ -24,6 +25,8 @@
 #include "store/query_api.h"
 #include "store/retention.h"
 #include "store/ui.h"
+
+#define STORE_QUERY_CONN_MEMORY (128 * 1024)
 
 typedef struct store_cfg {
     char *otlp_http_listen;    /* OTLP/HTTP receiver address */
@@ -34,6 +37,7 @@ typedef struct store_cfg {
     int64_t retention_check_ns; /* time between retention passes */
     int64_t max_request_bytes; /* OTLP request bound (before and after gunzip) */
     int64_t max_inflight_bytes; /* bound of all OTLP request bodies buffered at once */
+    ex_conn_opts conns;        /* limits of each listener */
 } store_cfg;
 
 static const ex_opt opts[] = {
@@ -60,6 +64,8 @@ static const ex_opt opts[] = {
      "a body that does not fit gets HTTP 429 with Retry-After or gRPC RESOURCE_EXHAUSTED with RetryInfo, which "
      "OTLP exporters retry.",
      NULL, NULL, NULL},
+    EX_CONN_OPTS(store_cfg, conns, "", "each listener (OTLP/HTTP, OTLP/gRPC, query)", "1000", "100", "10s", "60s",
+                 "60s"),
 };
 
 static const ex_cmd_spec spec = {
@@ -93,6 +99,7 @@ typedef struct store {
 static void query_handler(void *arg, const ex_http_req *req, ex_http_resp *resp)
 {
     store *s = arg;
+    if (ex_http_reject_repeated(req, "X-Scope-OrgID", resp)) return;
     if (sq_route(s->query, req, resp) || sui_route(req, resp)) return;
     s->not_found++;
     ex_http_resp_printf(resp, 404, "application/json", "{\"error\":\"not found\"}\n");
@@ -129,6 +136,9 @@ static void log_stats(const store *s)
 static void shut(store *s)
 {
     if (s->otlp_http || s->otlp_grpc) log_stats(s);
+    if (s->otlp_http) ex_listener_log_stats(sih_listener(s->otlp_http), "store");
+    if (s->otlp_grpc) ex_listener_log_stats(sig_listener(s->otlp_grpc), "store");
+    if (s->query_http) ex_listener_log_stats(ex_httpd_listener(s->query_http), "store");
     sih_stop(s->otlp_http);
     s->otlp_http = NULL;
     sig_stop(s->otlp_grpc);
@@ -165,12 +175,13 @@ static int start(store *s, const store_cfg *cfg)
         return -1;
     }
     ex_mbud_init(&s->budget, (size_t)cfg->max_inflight_bytes, ex_clock_real(), 10 * EX_NS_PER_SEC);
-    if (!(s->otlp_http = sih_start(&s->loop, cfg->otlp_http_listen, max, &s->budget, s->db, err, sizeof err))) {
+    ex_conn_limits lim = ex_conn_opts_limits(&cfg->conns);
+    if (!(s->otlp_http = sih_start(&s->loop, cfg->otlp_http_listen, &lim, max, &s->budget, s->db, err, sizeof err))) {
         ex_error("store", "--otlp-http-listen: %s", err);
         return -1;
     }
     ex_info("store", "OTLP/HTTP listening on %s (port %d)", cfg->otlp_http_listen, sih_port(s->otlp_http));
-    if (!(s->otlp_grpc = sig_start(&s->loop, cfg->otlp_grpc_listen, max, &s->budget, s->db, err, sizeof err))) {
+    if (!(s->otlp_grpc = sig_start(&s->loop, cfg->otlp_grpc_listen, &lim, max, &s->budget, s->db, err, sizeof err))) {
         ex_error("store", "--otlp-grpc-listen: %s", err);
         return -1;
     }
@@ -179,8 +190,12 @@ static int start(store *s, const store_cfg *cfg)
         ex_error("store", "out of memory");
         return -1;
     }
-    /* Query requests are GETs: a small body bound is plenty. */
-    if (!(s->query_http = ex_httpd_start(&s->loop, cfg->http_listen, 1 << 20, query_handler, s, err, sizeof err))) {
+    /* Query requests are GETs: a small body bound is plenty. The request
+     * line must hold a 16 KiB TraceQL query percent-encoded (up to 48 KiB)
+     * besides the headers: MHD gets 128 KiB per connection for them. */
+    ex_httpd_cfg qc = {.name = "query", .limits = lim, .max_body = 1 << 20, .conn_memory = STORE_QUERY_CONN_MEMORY,
+                       .handler = query_handler, .arg = s};
+    if (!(s->query_http = ex_httpd_start_with(&s->loop, cfg->http_listen, &qc, err, sizeof err))) {
         ex_error("store", "--http-listen: %s", err);
         return -1;
     }

@@ -18,7 +18,11 @@ struct wk_admin {
 static void serve_metrics(wk_admin *a, ex_http_resp *resp)
 {
     wk_text t = {0};
-    if (a->src.metrics(a->src.arg, &t) != 0) {
+    char conns[2048];
+    size_t n = ex_listener_metrics(ex_httpd_listener(a->httpd), "extrace_admin", conns, sizeof conns);
+    int rc = a->src.metrics(a->src.arg, &t);
+    wk_text_printf(&t, "%.*s", (int)n, conns);
+    if (rc != 0 || t.failed) {
         wk_text_free(&t);
         ex_http_resp_printf(resp, 500, TEXT, "metrics could not be rendered (out of memory)\n");
         return;
@@ -48,8 +52,8 @@ static void handle(void *arg, const ex_http_req *req, ex_http_resp *resp)
     }
 }
 
-wk_admin *wk_admin_start(uv_loop_t *loop, const char *listen, const wk_admin_source *src, char *err,
-                         size_t errlen)
+wk_admin *wk_admin_start(uv_loop_t *loop, const char *listen, const ex_conn_limits *limits,
+                         const wk_admin_source *src, char *err, size_t errlen)
 {
     wk_admin *a = ex_calloc(1, sizeof *a);
     if (!a) {
@@ -57,7 +61,9 @@ wk_admin *wk_admin_start(uv_loop_t *loop, const char *listen, const wk_admin_sou
         return NULL;
     }
     a->src = *src;
-    a->httpd = ex_httpd_start(loop, listen, MAX_BODY, handle, a, err, errlen);
+    ex_httpd_cfg cfg = {.name = "admin", .flag_prefix = "admin-", .limits = *limits, .max_body = MAX_BODY,
+                        .handler = handle, .arg = a};
+    a->httpd = ex_httpd_start_with(loop, listen, &cfg, err, errlen);
     if (!a->httpd) {
         ex_free(a);
         return NULL;

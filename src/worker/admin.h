@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "net/conn_guard.h"
 #include "worker/metrics.h"
 
 typedef struct wk_admin wk_admin;
@@ -23,9 +24,11 @@ typedef struct wk_admin_source {
     void *arg;
 } wk_admin_source;
 
-/* Listen on "HOST:PORT" (port 0: any free one). NULL with err set. */
-wk_admin *wk_admin_start(uv_loop_t *loop, const char *listen, const wk_admin_source *src, char *err,
-                         size_t errlen);
+/* Listen on "HOST:PORT" (port 0: any free one) within *limits; /metrics
+ * adds the listener's extrace_admin_connections_* counters. NULL with err
+ * set. */
+wk_admin *wk_admin_start(uv_loop_t *loop, const char *listen, const ex_conn_limits *limits,
+                         const wk_admin_source *src, char *err, size_t errlen);
 /* The port bound. */
 int wk_admin_port(const wk_admin *a);
 /* Stop serving; memory is freed once libuv has closed the handles. NULL is ignored. */

@@ -344,7 +344,7 @@ static int start(wk_worker *w)
         return -1;
     }
     wk_admin_source src = {admin_ready, admin_metrics, w};
-    w->admin = wk_admin_start(&w->loop, o->admin_listen, &src, err, sizeof err);
+    w->admin = wk_admin_start(&w->loop, o->admin_listen, &o->admin_limits, &src, err, sizeof err);
     if (!w->admin) {
         ex_error("worker", "admin HTTP: %s", err);
         return -1;

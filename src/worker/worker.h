@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "core/redis_url.h"
+#include "net/conn_guard.h"
 #include "otel/otel_env.h"
 #include "otel/span.h"
 #include "worker/registry.h"
@@ -35,6 +36,7 @@ typedef struct wk_options {
     int64_t poll_timeout_ns;        /* per poll */
     unsigned parse_flags;           /* WM_PARSE_* contract extensions read from the API's answers */
     const char *admin_listen;       /* HOST:PORT of /healthz, /readyz, /metrics */
+    ex_conn_limits admin_limits;    /* its connection limits and deadlines */
     uint64_t seed;                  /* jitter rng seed */
     const exo_export_config *export; /* OTEL_* exporter settings */
     const exo_resource *resource;   /* service.* attributes; service.namespace names the traces */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "net/conn_opts.h"
 #include "core/config.h"
 #include "core/duration.h"
 #include "core/log.h"
@@ -35,6 +36,7 @@ typedef struct worker_cfg {
     int64_t poll_timeout;         /* ns */
     int64_t max_workflows;
     char *admin_listen;           /* HOST:PORT */
+    ex_conn_opts admin_conns;     /* limits of the admin listener */
     char *seed;                   /* jitter seed as text, or NULL */
     /* Poll budget: */
     double max_polls_per_second;  /* token bucket rate over all workflows; 0 = unlimited */
@@ -146,6 +148,7 @@ static const ex_opt opts[] = {
     {"admin-listen", EX_OPT_STRING, offsetof(worker_cfg, admin_listen), "127.0.0.1:9464", EX_NO_BOUNDS,
      "HOST:PORT", "Address of /healthz, /readyz and /metrics (an IPv4 address; port 0 picks a free one).", NULL,
      check_admin_listen, NULL},
+    EX_CONN_OPTS(worker_cfg, admin_conns, "admin-", "the admin listener", "64", "16", "5s", "5s", "30s"),
     {"seed", EX_OPT_STRING, offsetof(worker_cfg, seed), NULL, EX_NO_BOUNDS, "N",
      "Seed of the poll jitter, for reproducible schedules (default: from the OS; the seed used is logged).",
      NULL, ex_check_seed, NULL},
@@ -245,6 +248,7 @@ static int run(const worker_cfg *cfg, char *const *envp)
     o.poll_timeout_ns = cfg->poll_timeout;
     o.parse_flags = cfg->processing_times ? WM_PARSE_PROCESSING_TIME : 0;
     o.admin_listen = cfg->admin_listen;
+    o.admin_limits = ex_conn_opts_limits(&cfg->admin_conns);
     o.export = &export;
     o.resource = &resource;
     if (cfg->seed) ex_seed_parse(cfg->seed, &o.seed);
