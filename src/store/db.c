@@ -382,6 +382,46 @@ fail_quiet:
     return NULL;
 }
 
+sdb *sdb_open_reader(const sdb *writer, char *err, size_t errlen)
+{
+    sdb *db = ex_calloc(1, sizeof *db);
+    if (!db) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&db->ckpt_lock, NULL);
+    pthread_cond_init(&db->ckpt_cond, NULL);
+    db->writer = writer;
+    if (!(db->path = ex_strdup(writer->path))) {
+        snprintf(db->err, sizeof db->err, "out of memory");
+        goto fail;
+    }
+    /* Read-only: WAL lets it read committed data while the writer writes;
+     * TEMP tables (the attribute search's) are still allowed. */
+    if (sqlite3_open_v2(db->path, &db->conn, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        sdb__sqlfail(db, "opening a reader");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(db->conn, 1);
+    if (sqlite3_exec(db->conn, "PRAGMA busy_timeout = 5000; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        sdb__sqlfail(db, "setting up a reader");
+        goto fail;
+    }
+    for (int i = 0; i < SQ_COUNT; i++) {
+        if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->stmt[i], NULL) !=
+            SQLITE_OK) {
+            sdb__sqlfail(db, stmt_sql[i]);
+            goto fail;
+        }
+    }
+    return db;
+fail:
+    snprintf(err, errlen, "%s", db->err);
+    sdb_close(db);
+    return NULL;
+}
+
 void sdb_close(sdb *db)
 {
     if (!db) return;

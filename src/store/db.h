@@ -7,8 +7,10 @@
  * time range (newest first), and tag names / values for search builders.
  * Schema and durability: docs/store.md.
  *
- * Threading: an sdb is used from one thread (the store's libuv loop); it
- * is not safe to share between threads. Reader calls may be nested (a
+ * Threading: an sdb is used from one thread; it is not safe to share
+ * between threads. The store writes on its ingest thread through the sdb
+ * of sdb_open and answers queries on another thread through an
+ * sdb_open_reader connection. Reader calls may be nested (a
  * sdb_traces_scan callback may call sdb_trace_get) but must not call the
  * writer or retention functions.
  *
@@ -38,6 +40,14 @@ typedef struct sdb sdb;
  * On failure returns NULL with the reason (naming the path) in err. The
  * caller owns the result and closes it with sdb_close. */
 sdb *sdb_open(const char *dir, char *err, size_t errlen);
+/* Open a second, read-only connection to the database of `writer` (an
+ * sdb from sdb_open, which must outlive it) for use on another thread:
+ * the reader functions below work on it and see what the writer has
+ * committed (SQLite WAL: reads and the writer's transactions do not wait
+ * for each other). It shares no memory with the writer but the longest
+ * trace duration (read atomically). NULL with the reason in err. Close
+ * it with sdb_close before the writer. */
+sdb *sdb_open_reader(const sdb *writer, char *err, size_t errlen);
 /* Close the database (finishing nothing: every transaction of this API is
  * already committed when its function returns). NULL is ignored. */
 void sdb_close(sdb *db);

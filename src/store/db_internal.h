@@ -50,7 +50,9 @@ struct sdb {
     char *path;                    /* database file path (owned) */
     char err[512];                 /* last error message */
     sdb_stats stats;               /* counters since open */
-    int64_t max_trace_ns;          /* longest trace duration stored: bounds the range scan */
+    int64_t max_trace_ns;          /* longest trace duration stored: bounds the range scan (written by the
+                                      writer's thread with __atomic stores; see sdb__max_trace) */
+    const sdb *writer;             /* a reader connection (sdb_open_reader): the writer it reads beside */
     sdb_tenant_entry *tenants;     /* cache: tenant name → id (uthash) */
     sdb_source_entry *sources;     /* cache: (resource, scope) bytes → source id (uthash) */
     sdb_tag_entry *tags;           /* cache: tag key / value → last time written (uthash) */
@@ -80,6 +82,13 @@ struct sdb {
 
 /* Most entries in the tag cache; past it new tag values are not recorded. */
 #define SDB__TAG_CACHE_MAX 200000
+
+/* The longest trace duration stored, as the writer knows it (readers ask
+ * their writer, which may be on another thread). */
+static inline int64_t sdb__max_trace(const sdb *db)
+{
+    return __atomic_load_n(&(db->writer ? db->writer : db)->max_trace_ns, __ATOMIC_ACQUIRE);
+}
 
 /* Set db->err from a format; returns -1. */
 int sdb__fail(sdb *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -236,7 +236,7 @@ static char *column_strdup(sqlite3_stmt *st, int col)
     return s ? ex_strdup(s) : NULL;
 }
 
-int sdb_trace_get(sdb *db, const char *tenant, const uint8_t trace_id[16], sdb_trace **out)
+static int trace_get(sdb *db, const char *tenant, const uint8_t trace_id[16], sdb_trace **out)
 {
     *out = NULL;
     int64_t tid = sdb__tenant_id(db, tenant, 0);
@@ -271,6 +271,17 @@ int sdb_trace_get(sdb *db, const char *tenant, const uint8_t trace_id[16], sdb_t
     }
     *out = t;
     return 1;
+}
+
+int sdb_trace_get(sdb *db, const char *tenant, const uint8_t trace_id[16], sdb_trace **out)
+{
+    /* A reader beside a live writer reads the trace row, its spans and
+     * their sources from one snapshot (inside a scan one is open already). */
+    int own_txn = db->writer && sqlite3_get_autocommit(db->conn) &&
+                  sqlite3_exec(db->conn, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+    int rc = trace_get(db, tenant, trace_id, out);
+    if (own_txn) sqlite3_exec(db->conn, "COMMIT", NULL, NULL, NULL);
+    return rc;
 }
 
 /* Deliver the summaries a prepared statement yields (columns trace_id,
@@ -310,7 +321,8 @@ static void bind_window(sdb *db, sqlite3_stmt *st, int64_t tid, const sdb_trace_
     /* A trace overlapping the window started at most max_trace_ns before
      * its start: that bounds the index range scanned. */
     int64_t lo_start = INT64_MIN;
-    if (q->start_ns && q->start_ns > INT64_MIN + db->max_trace_ns) lo_start = q->start_ns - db->max_trace_ns;
+    int64_t max_trace = sdb__max_trace(db);
+    if (q->start_ns && q->start_ns > INT64_MIN + max_trace) lo_start = q->start_ns - max_trace;
     sqlite3_bind_int64(st, 1, tid);
     sqlite3_bind_int64(st, 2, q->end_ns ? q->end_ns : INT64_MAX);
     sqlite3_bind_int64(st, 3, lo_start);

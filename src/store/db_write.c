@@ -217,7 +217,8 @@ static int store_trace(sdb *db, int64_t tenant, const ingest_item *items, size_t
     if (sqlite3_step(st) != SQLITE_ROW) return sdb__sqlfail(db, "storing a trace");
     *trace = sqlite3_column_int64(st, 0);
     int64_t dur = sqlite3_column_int64(st, 2) - sqlite3_column_int64(st, 1);
-    if (dur > db->max_trace_ns) db->max_trace_ns = dur;
+    /* Before COMMIT: a reader that sees the trace also sees its duration. */
+    if (dur > db->max_trace_ns) __atomic_store_n(&db->max_trace_ns, dur, __ATOMIC_RELEASE);
     if (sqlite3_step(st) != SQLITE_DONE) return sdb__sqlfail(db, "storing a trace");
     sqlite3_reset(st);
     return 0;

@@ -4,6 +4,7 @@
 #include "store/query_api.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/clock.h"
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -32,6 +34,35 @@ sq_ctx *sq_ctx_new(sdb *db)
 }
 
 void sq_ctx_free(sq_ctx *ctx) { ex_free(ctx); }
+
+void sq_ctx_set_limits(sq_ctx *ctx, const sq_limits *lim) { ctx->lim = *lim; }
+
+void sq_work_start(sq_work *w, const sq_ctx *ctx, int64_t now_ns)
+{
+    memset(w, 0, sizeof *w);
+    w->lim = ctx->lim;
+    w->started_ns = now_ns;
+}
+
+int sq_work_add(sq_work *w, uint64_t n, int64_t now_ns)
+{
+    w->bytes += n;
+    if (w->lim.max_bytes && w->bytes >= w->lim.max_bytes)
+        snprintf(w->stopped, sizeof w->stopped, "--query-max-bytes %" PRIu64 ": read %" PRIu64 " bytes of spans",
+                 w->lim.max_bytes, w->bytes);
+    else if (w->lim.max_duration_ns && now_ns - w->started_ns >= w->lim.max_duration_ns)
+        snprintf(w->stopped, sizeof w->stopped, "--query-timeout %" PRId64 "ms: ran %" PRId64 "ms",
+                 w->lim.max_duration_ns / EX_NS_PER_MS, (now_ns - w->started_ns) / EX_NS_PER_MS);
+    return w->stopped[0] != '\0';
+}
+
+void sq_work_report(sq_ctx *ctx, const sq_work *w, ex_http_resp *resp)
+{
+    if (!w->stopped[0]) return;
+    ctx->stats.limited++;
+    ex_debug("query", "answered with partial results: %s", w->stopped);
+    ex_http_resp_header(resp, "X-Extrace-Limit", w->stopped);
+}
 
 const sq_stats *sq_ctx_stats(const sq_ctx *ctx) { return &ctx->stats; }
 

@@ -8,7 +8,7 @@
  *       /api/v2/search/tag/<scoped t>/values       tag values
  *   GET /api/echo, /ready, /api/status/buildinfo
  *
- * Handlers run on the store's loop thread and answer synchronously. The
+ * Handlers run on the store's query thread (query_thread.h) and answer synchronously. The
  * tenant is the X-Scope-OrgID header (absent: SDB_DEFAULT_TENANT). Bad
  * input answers 400 with a text/plain message naming the parameter and
  * its value (for TraceQL: the position and what was expected); each such
@@ -32,7 +32,17 @@ typedef struct sq_stats {
     uint64_t failures;     /* 500 answers (database error, out of memory, response too large) */
     uint64_t searches;     /* /api/search requests that ran */
     uint64_t inspected;    /* traces inspected by searches */
+    uint64_t limited;      /* searches and tag scans stopped by a limit of sq_limits */
 } sq_stats;
+
+/* The most work one search or tag scan may do before it answers with what
+ * it has found so far (as Tempo's limits do), with the header
+ * X-Extrace-Limit naming the limit reached. Checked after each trace read;
+ * 0 means no limit. */
+typedef struct sq_limits {
+    uint64_t max_bytes;      /* span bytes read (encoded traces) */
+    int64_t max_duration_ns; /* time spent */
+} sq_limits;
 
 /* Largest response body built (bytes); a bigger one answers 500. */
 #define SQ_RESPONSE_MAX (256u << 20)
@@ -45,6 +55,8 @@ typedef struct sq_stats {
 /* A context answering queries against db (borrowed: it must outlive the
  * context). NULL on allocation failure. */
 sq_ctx *sq_ctx_new(sdb *db);
+/* Set the work limits of ctx's searches (copied; none by default). */
+void sq_ctx_set_limits(sq_ctx *ctx, const sq_limits *lim);
 /* Free the context (NULL is ignored). */
 void sq_ctx_free(sq_ctx *ctx);
 /* Counters of the context. */

@@ -65,8 +65,25 @@ void sq_view_free(sq_view *v);
 
 struct sq_ctx {
     sdb *db;                 /* borrowed */
+    sq_limits lim;           /* work bounds of one search */
     sq_stats stats;
 };
+
+/* The work one search or tag scan has done, against ctx's limits. */
+typedef struct sq_work {
+    sq_limits lim;
+    int64_t started_ns;      /* monotonic */
+    uint64_t bytes;          /* span bytes read */
+    char stopped[160];       /* the limit reached ("" while none) */
+} sq_work;
+
+/* Start counting at now_ns (monotonic). */
+void sq_work_start(sq_work *w, const sq_ctx *ctx, int64_t now_ns);
+/* Count a trace of n bytes read by now_ns; 1 when a limit is reached
+ * (w->stopped names it: stop and answer what was found), else 0. */
+int sq_work_add(sq_work *w, uint64_t n, int64_t now_ns);
+/* When w stopped at a limit: count it and add the X-Extrace-Limit header. */
+void sq_work_report(sq_ctx *ctx, const sq_work *w, ex_http_resp *resp);
 
 /* Look up a query argument / header of req (NULL when absent). */
 const char *sq_arg(const sq_request *req, const char *name);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/duration.h"
 #include "core/mem.h"
 #include "store/query_int.h"
@@ -128,6 +129,7 @@ typedef struct search {
     sq_buf out;              /* the "traces" array items */
     size_t found;
     uint64_t inspected_traces, inspected_bytes;
+    sq_work work;            /* against the context's limits */
     char error[512];         /* set when the scan fails */
 } search;
 
@@ -206,7 +208,8 @@ static int scan_cb(void *arg, const sdb_trace_summary *sum)
     }
     if (rc == 0) return 0; /* removed by retention since the summary was read */
     s->inspected_traces++;
-    s->inspected_bytes += protobuf_c_message_get_packed_size(&t->data->base);
+    uint64_t bytes = protobuf_c_message_get_packed_size(&t->data->base);
+    s->inspected_bytes += bytes;
     sq_view v;
     tql_match m = {0};
     int result = -1;
@@ -224,7 +227,7 @@ static int scan_cb(void *arg, const sdb_trace_summary *sum)
                  SQ_RESPONSE_MAX);
         goto out;
     }
-    result = s->found >= s->limit ? 1 : 0;
+    result = s->found >= s->limit || sq_work_add(&s->work, bytes, ex_mono_ns()) ? 1 : 0;
 out:
     tql_match_free(&m);
     sq_view_free(&v);
@@ -308,6 +311,7 @@ int sq_search(sq_ctx *ctx, const sq_request *req, const char *tenant, ex_http_re
     sqb_init(&s.out, SQ_RESPONSE_MAX);
     if (search_params(&s, req, resp, &qry) < 0) goto out;
     ctx->stats.searches++;
+    sq_work_start(&s.work, ctx, ex_mono_ns());
     /* A required span attribute value (a workflow id, say) is looked up
      * through the store's per-chunk Bloom filters instead of a full scan. */
     const char *key, *value;
@@ -327,6 +331,7 @@ int sq_search(sq_ctx *ctx, const sq_request *req, const char *tenant, ex_http_re
     sqb_printf(&b, "],\"metrics\":{\"inspectedTraces\":%" PRIu64 ",\"inspectedBytes\":\"%" PRIu64 "\"}}",
                s.inspected_traces, s.inspected_bytes);
     sq_reply_buf(ctx, resp, &b, "application/json");
+    if (resp->status == 200) sq_work_report(ctx, &s.work, resp);
 out:
     sqb_free(&s.out);
     sq_tags_free(&s.tags);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/mem.h"
 #include "store/query_int.h"
 
@@ -84,6 +85,7 @@ typedef struct span_scan {
     span_visit_fn visit;
     void *arg;
     char error[256];
+    sq_work work;         /* against the context's limits */
 } span_scan;
 
 static int span_scan_cb(void *arg, const sdb_trace_summary *sum)
@@ -107,6 +109,8 @@ static int span_scan_cb(void *arg, const sdb_trace_summary *sum)
     } else {
         for (size_t i = 0; i < v.trace.nspans; i++) sc->visit(sc->arg, &v.trace, i);
     }
+    if (result == 0 && sq_work_add(&sc->work, protobuf_c_message_get_packed_size(&t->data->base), ex_mono_ns()))
+        result = 1;
     tql_match_free(&m);
     sq_view_free(&v);
     sdb_trace_free(t);
@@ -114,16 +118,19 @@ static int span_scan_cb(void *arg, const sdb_trace_summary *sum)
 }
 
 /* Visit the spans matching q (NULL: all) of the newest SQ_TAG_SCAN_MAX
- * traces in [start, end]. 0, or -1 after a 500 answer. */
+ * traces in [start, end], or fewer when a limit of ctx stops the scan
+ * (then resp gets X-Extrace-Limit). 0, or -1 after a 500 answer. */
 static int scan_spans(sq_ctx *ctx, const char *tenant, const tql_query *q, int64_t start, int64_t end,
                       span_visit_fn visit, void *arg, ex_http_resp *resp)
 {
     span_scan sc = {ctx, tenant, q, visit, arg, ""};
+    sq_work_start(&sc.work, ctx, ex_mono_ns());
     sdb_trace_query qry = {.start_ns = start, .end_ns = end, .limit = SQ_TAG_SCAN_MAX};
     if (sdb_traces_scan(ctx->db, tenant, &qry, span_scan_cb, &sc) < 0) {
         sq_reply_text(ctx, resp, 500, "tag lookup failed: %s", sc.error[0] ? sc.error : sdb_errmsg(ctx->db));
         return -1;
     }
+    sq_work_report(ctx, &sc.work, resp);
     return 0;
 }
 

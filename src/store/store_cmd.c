@@ -1,10 +1,12 @@
 /* store_cmd.c — `extrace store`: the embedded trace store.
  *
- * One libuv loop runs the OTLP receivers (HTTP 4318, gRPC 4317), the query
- * API + web UI (3200) and the retention timer over one SQLite database.
- * Every handler answers synchronously, so when SIGINT or SIGTERM is taken
- * no transaction is in progress: the listeners stop, the loop drains the
- * closing handles, the database is closed, and the exit status is 0. */
+ * The main libuv loop runs the OTLP receivers (HTTP 4318, gRPC 4317) and
+ * the retention timer over the SQLite writer connection; the query API +
+ * web UI (3200) run on their own thread and loop over a read-only
+ * connection (query_thread.h). Every handler answers synchronously, so
+ * when SIGINT or SIGTERM is taken no transaction is in progress: the
+ * listeners stop, the query thread is joined, the loop drains the closing
+ * handles, the database is closed, and the exit status is 0. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stddef.h>
@@ -17,16 +19,14 @@
 #include "core/duration.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/mem_budget.h"
 #include "net/conn_opts.h"
-#include "net/httpd_uv.h"
 #include "store/db.h"
 #include "store/ingest_grpc.h"
 #include "store/ingest_http.h"
-#include "store/query_api.h"
+#include "store/query_thread.h"
 #include "store/retention.h"
-#include "store/ui.h"
 
-#define STORE_QUERY_CONN_MEMORY (128 * 1024)
 
 typedef struct store_cfg {
     char *otlp_http_listen;    /* OTLP/HTTP receiver address */
@@ -38,6 +38,8 @@ typedef struct store_cfg {
     int64_t max_request_bytes; /* OTLP request bound (before and after gunzip) */
     int64_t max_inflight_bytes; /* bound of all OTLP request bodies buffered at once */
     ex_conn_opts conns;        /* limits of each listener */
+    int64_t query_max_bytes;    /* span bytes one search may read */
+    int64_t query_timeout_ns;   /* time one search may take */
 } store_cfg;
 
 static const ex_opt opts[] = {
@@ -66,6 +68,14 @@ static const ex_opt opts[] = {
      NULL, NULL, NULL},
     EX_CONN_OPTS(store_cfg, conns, "", "each listener (OTLP/HTTP, OTLP/gRPC, query)", "1000", "100", "10s", "60s",
                  "60s"),
+    {"query-max-bytes", EX_OPT_INT, offsetof(store_cfg, query_max_bytes), "536870912", 0, 1099511627776.0, "N",
+     "Span bytes one search or tag scan may read; past it the query answers with what it found so far and the "
+     "header X-Extrace-Limit (0: no limit).",
+     NULL, NULL, NULL},
+    {"query-timeout", EX_OPT_DURATION, offsetof(store_cfg, query_timeout_ns), "30s", 0, 8.64e13, "DURATION",
+     "Time one search or tag scan may take; past it the query answers with what it found so far and the header "
+     "X-Extrace-Limit (0: no limit).",
+     NULL, NULL, NULL},
 };
 
 static const ex_cmd_spec spec = {
@@ -88,22 +98,11 @@ typedef struct store {
     sdb *db;
     sih_server *otlp_http;
     sig_server *otlp_grpc;
-    ex_httpd *query_http;
-    sq_ctx *query;
+    sqt *query;            /* the query API and UI, on their own thread */
     sret *retention;
     ex_mem_budget budget;  /* request bodies in flight, both receivers */
     uv_signal_t sigint, sigterm;
-    uint64_t not_found; /* query-port requests no route took */
 } store;
-
-static void query_handler(void *arg, const ex_http_req *req, ex_http_resp *resp)
-{
-    store *s = arg;
-    if (ex_http_reject_repeated(req, "X-Scope-OrgID", resp)) return;
-    if (sq_route(s->query, req, resp) || sui_route(req, resp)) return;
-    s->not_found++;
-    ex_http_resp_printf(resp, 404, "application/json", "{\"error\":\"not found\"}\n");
-}
 
 static void log_stats(const store *s)
 {
@@ -138,13 +137,12 @@ static void shut(store *s)
     if (s->otlp_http || s->otlp_grpc) log_stats(s);
     if (s->otlp_http) ex_listener_log_stats(sih_listener(s->otlp_http), "store");
     if (s->otlp_grpc) ex_listener_log_stats(sig_listener(s->otlp_grpc), "store");
-    if (s->query_http) ex_listener_log_stats(ex_httpd_listener(s->query_http), "store");
     sih_stop(s->otlp_http);
     s->otlp_http = NULL;
     sig_stop(s->otlp_grpc);
     s->otlp_grpc = NULL;
-    ex_httpd_stop(s->query_http);
-    s->query_http = NULL;
+    sqt_stop(s->query);
+    s->query = NULL;
     sret_stop(s->retention);
     s->retention = NULL;
     if (!uv_is_closing((uv_handle_t *)&s->sigint)) uv_close((uv_handle_t *)&s->sigint, NULL);
@@ -186,21 +184,13 @@ static int start(store *s, const store_cfg *cfg)
         return -1;
     }
     ex_info("store", "OTLP/gRPC listening on %s (port %d)", cfg->otlp_grpc_listen, sig_port(s->otlp_grpc));
-    if (!(s->query = sq_ctx_new(s->db))) {
-        ex_error("store", "out of memory");
-        return -1;
-    }
-    /* Query requests are GETs: a small body bound is plenty. The request
-     * line must hold a 16 KiB TraceQL query percent-encoded (up to 48 KiB)
-     * besides the headers: MHD gets 128 KiB per connection for them. */
-    ex_httpd_cfg qc = {.name = "query", .limits = lim, .max_body = 1 << 20, .conn_memory = STORE_QUERY_CONN_MEMORY,
-                       .handler = query_handler, .arg = s};
-    if (!(s->query_http = ex_httpd_start_with(&s->loop, cfg->http_listen, &qc, err, sizeof err))) {
+    sq_limits qlim = {(uint64_t)cfg->query_max_bytes, cfg->query_timeout_ns};
+    if (!(s->query = sqt_start(s->db, cfg->http_listen, &lim, &qlim, err, sizeof err))) {
         ex_error("store", "--http-listen: %s", err);
         return -1;
     }
     ex_info("store", "query API and UI listening on %s (port %d): http://%s/", cfg->http_listen,
-            ex_httpd_port(s->query_http), cfg->http_listen);
+            sqt_port(s->query), cfg->http_listen);
     sret_cfg rc = {cfg->retention_ns, cfg->retention_check_ns, 1000};
     if (!(s->retention = sret_start(&s->loop, s->db, ex_clock_real(), &rc))) {
         ex_error("store", "out of memory");
@@ -227,7 +217,6 @@ static int run(const store_cfg *cfg)
     int rc = start(&s, cfg) == 0 ? 0 : 1;
     if (rc != 0) shut(&s);
     uv_run(&s.loop, UV_RUN_DEFAULT);
-    sq_ctx_free(s.query);
     sdb_close(s.db);
     if (uv_loop_close(&s.loop) != 0) ex_warn("store", "event loop closed with handles still open");
     if (rc == 0) ex_info("store", "stopped");

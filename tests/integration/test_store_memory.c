@@ -5,12 +5,16 @@
  *     --max-inflight-bytes: the store's peak RSS stays under a stated
  *     bound, and every upload is answered — stored (200 / OK) or refused
  *     with 429 + Retry-After / RESOURCE_EXHAUSTED + RetryInfo, none lost;
+ *   - /api/echo answers while a big request is being stored;
+ *   - a search reading traces with megabytes of attributes does not hold
+ *     up ingest, and stops at --query-max-bytes with what it found.
  * The sizes are scaled down from the production defaults (flags) so the
  * test is quick, also under AddressSanitizer. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +73,7 @@ static int start_store(void **state)
         snprintf(lim, sizeof lim, "%d", MAX_REQUEST);
         snprintf(budget, sizeof budget, "%d", BUDGET);
         char *argv[] = {(char *)ts_bin(), "store", "--data-dir", data, "--otlp-grpc-listen", g, "--otlp-http-listen",
-                        h, "--http-listen", q, "--max-request-bytes", lim, "--max-inflight-bytes", budget, NULL};
+                        h, "--http-listen", q, "--max-request-bytes", lim, "--max-inflight-bytes", budget, "--query-max-bytes", "41943040", NULL};
         store = ts_spawn(argv, log_path);
         if (ts_wait_port(query_port, 10000) == 0 && ts_wait_port(grpc_port, 1000) == 0 &&
             ts_wait_port(http_port, 1000) == 0)
@@ -99,15 +103,14 @@ static long proc_kib(const char *field)
     return v;
 }
 
-/* An export request of about `bytes`: one trace of spans each carrying a
- * 64 KiB string attribute (ex_malloc'd protobuf; ex_free). */
-static uint8_t *big_request(size_t bytes, size_t *len)
+/* An export request of nspans spans, spans_per_trace to a trace (trace
+ * ids derived from seed), each with a string attribute "payload" of
+ * attr_bytes bytes when attr_bytes > 0 (ex_malloc'd protobuf; ex_free). */
+static uint8_t *make_request(size_t nspans, size_t spans_per_trace, size_t attr_bytes, uint8_t seed, size_t *len)
 {
-    enum { ATTR = 64 * 1024 };
-    size_t nspans = bytes / ATTR;
-    char *value = ex_malloc(ATTR + 1);
-    memset(value, 'v', ATTR);
-    value[ATTR] = '\0';
+    char *value = ex_malloc(attr_bytes + 1);
+    memset(value, 'v', attr_bytes);
+    value[attr_bytes] = '\0';
     exo_pb_any av = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
     av.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
     av.string_value = value;
@@ -116,21 +119,21 @@ static uint8_t *big_request(size_t bytes, size_t *len)
     kv.value = &av;
     exo_pb_span *spans = ex_calloc(nspans, sizeof *spans);
     exo_pb_span **sp = ex_calloc(nspans, sizeof *sp);
-    uint8_t tid[16] = {0xbe, 0xef, 1}, sids[nspans][8];
+    uint8_t (*ids)[24] = ex_calloc(nspans, sizeof *ids); /* trace id, span id */
     int64_t now = ex_clock_now(ex_clock_real());
     for (size_t i = 0; i < nspans; i++) {
         opentelemetry__proto__trace__v1__span__init(&spans[i]);
-        memset(sids[i], 0, 8);
-        sids[i][0] = 1;
-        sids[i][7] = (uint8_t)i;
-        sids[i][6] = (uint8_t)(i >> 8);
+        size_t t = i / spans_per_trace;
+        uint8_t *tid = ids[i], *sid = ids[i] + 16;
+        tid[0] = 0xbe, tid[1] = seed, tid[12] = (uint8_t)(t >> 24), tid[13] = (uint8_t)(t >> 16);
+        tid[14] = (uint8_t)(t >> 8), tid[15] = (uint8_t)t;
+        sid[0] = 1, sid[5] = (uint8_t)(i >> 16), sid[6] = (uint8_t)(i >> 8), sid[7] = (uint8_t)i;
         spans[i].trace_id = (ProtobufCBinaryData){16, tid};
-        spans[i].span_id = (ProtobufCBinaryData){8, sids[i]};
-        spans[i].name = "big";
+        spans[i].span_id = (ProtobufCBinaryData){8, sid};
+        spans[i].name = "s";
         spans[i].start_time_unix_nano = (uint64_t)now;
         spans[i].end_time_unix_nano = (uint64_t)now + 1000;
-        spans[i].n_attributes = 1;
-        spans[i].attributes = kvs;
+        if (attr_bytes) spans[i].n_attributes = 1, spans[i].attributes = kvs;
         sp[i] = &spans[i];
     }
     exo_pb_scope_spans ss = OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT, *ssp[1] = {&ss};
@@ -145,10 +148,17 @@ static uint8_t *big_request(size_t bytes, size_t *len)
     *len = protobuf_c_message_get_packed_size(&req.base);
     uint8_t *buf = ex_malloc(*len);
     protobuf_c_message_pack(&req.base, buf);
+    ex_free(ids);
     ex_free(spans);
     ex_free(sp);
     ex_free(value);
     return buf;
+}
+
+/* A request of about `bytes` in one trace of spans with 64 KiB attributes. */
+static uint8_t *big_request(size_t bytes, uint8_t seed, size_t *len)
+{
+    return make_request(bytes / (64 * 1024), SIZE_MAX, 64 * 1024, seed, len);
 }
 
 /* Start raw_grpc.js making `calls` concurrent calls of `size` bytes; its
@@ -192,7 +202,7 @@ static void test_burst_stays_within_budget(void **state)
     long base_kib = proc_kib("VmRSS");
     assert_true(base_kib > 0);
     size_t len;
-    uint8_t *body = big_request(UPLOAD_BYTES, &len);
+    uint8_t *body = big_request(UPLOAD_BYTES, 1, &len);
     char grpc_out[320];
     snprintf(grpc_out, sizeof grpc_out, "%s/grpc.jsonl", dir);
     pid_t node = grpc_burst(GRPC_CALLS, UPLOAD_BYTES, grpc_out);
@@ -274,13 +284,196 @@ static void test_burst_stays_within_budget(void **state)
     free(log);
 }
 
+/* ---- ingest and queries do not wait for each other ---- */
+
+static struct curl_slist *proto_hdrs;
+
+/* A POST of body to /v1/traces on a new handle answering into r. */
+static CURL *post_handle(const uint8_t *body, size_t len, th_resp *r)
+{
+    static char url[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", http_port);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, proto_hdrs);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 120000L);
+    th_collect(c, r);
+    return c;
+}
+
+/* A GET of path on the query port on a new handle answering into r. */
+static CURL *get_handle(const char *path, th_resp *r)
+{
+    char url[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", query_port, path);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 120000L);
+    th_collect(c, r);
+    return c;
+}
+
+/* Side requests sent while a slow one is pending. */
+typedef struct side {
+    CURL *(*make)(void *arg, th_resp *r); /* a new side request */
+    void *arg;
+    long want;                            /* its expected status */
+    int answered;                         /* side requests answered `want` while the slow one was pending */
+    int64_t max_ns;                       /* the slowest of them */
+} side;
+
+/* Run `slow` to its end and return its status; once its body is sent,
+ * send side requests one after another and count in sd those answered
+ * before slow was. */
+static long while_pending(CURL *slow, side *sd)
+{
+    CURLM *multi = curl_multi_init();
+    curl_multi_add_handle(multi, slow);
+    CURL *cur = NULL;
+    th_resp cur_r;
+    int64_t cur_start = 0;
+    long slow_status = -1;
+    while (slow_status < 0) {
+        int running;
+        curl_multi_perform(multi, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(multi, &left))) {
+            if (msg->msg != CURLMSG_DONE) continue;
+            long code = 0;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+            if (msg->data.result != CURLE_OK) fail_msg("no answer: %s", curl_easy_strerror(msg->data.result));
+            if (msg->easy_handle == slow) {
+                slow_status = code;
+                continue;
+            }
+            if (code == sd->want) sd->answered++;
+            int64_t took = ex_mono_ns() - cur_start;
+            if (took > sd->max_ns) sd->max_ns = took;
+            curl_multi_remove_handle(multi, cur);
+            curl_easy_cleanup(cur);
+            th_resp_free(&cur_r);
+            cur = NULL;
+        }
+        curl_off_t sent = 0, total = 0;
+        curl_easy_getinfo(slow, CURLINFO_SIZE_UPLOAD_T, &sent);
+        curl_easy_getinfo(slow, CURLINFO_CONTENT_LENGTH_UPLOAD_T, &total);
+        /* One side request every 10 ms at most: probing, not a flood. */
+        if (!cur && slow_status < 0 && (total <= 0 || sent >= total) &&
+            ex_mono_ns() - cur_start >= 10 * EX_NS_PER_MS) {
+            cur = sd->make(sd->arg, &cur_r);
+            cur_start = ex_mono_ns();
+            curl_multi_add_handle(multi, cur);
+        }
+        curl_multi_poll(multi, NULL, 0, 5, NULL);
+    }
+    if (cur) {
+        curl_multi_remove_handle(multi, cur);
+        curl_easy_cleanup(cur);
+        th_resp_free(&cur_r);
+    }
+    curl_multi_remove_handle(multi, slow);
+    curl_multi_cleanup(multi);
+    return slow_status;
+}
+
+static CURL *make_echo(void *arg, th_resp *r)
+{
+    return get_handle("/api/echo", r);
+}
+
+/* /api/echo answers while a big request (60k tiny spans) is being
+ * stored. */
+static void test_echo_answers_during_big_ingest(void **state)
+{
+    size_t len;
+    uint8_t *body = make_request(60000, 10, 0, 2, &len);
+    th_resp r;
+    CURL *post = post_handle(body, len, &r);
+    side sd = {make_echo, NULL, 200};
+    int64_t t0 = ex_mono_ns();
+    long status = while_pending(post, &sd);
+    int64_t took = ex_mono_ns() - t0;
+    print_message("ingest of %zu bytes (60000 spans): HTTP %ld in %" PRId64 " ms; %d echoes answered meanwhile, "
+                  "slowest %" PRId64 " ms\n",
+                  len, status, took / EX_NS_PER_MS, sd.answered, sd.max_ns / EX_NS_PER_MS);
+    assert_int_equal(status, 200);
+    /* One loop for both would answer at most the echo that arrived before
+     * the ingest began: the rest wait for its commit. */
+    assert_true(sd.answered >= 5);
+    curl_easy_cleanup(post);
+    th_resp_free(&r);
+    ex_free(body);
+}
+
+typedef struct small_ingest {
+    uint8_t *body;
+    size_t len;
+} small_ingest;
+
+static CURL *make_small_ingest(void *arg, th_resp *r)
+{
+    small_ingest *si = arg;
+    return post_handle(si->body, si->len, r);
+}
+
+/* A search reading traces with 6 MiB of attributes each stops at
+ * --query-max-bytes with what it found (X-Extrace-Limit), and small
+ * ingests are stored while it runs. */
+static void test_search_does_not_block_ingest(void **state)
+{
+    for (uint8_t seed = 10; seed < 22; seed++) {
+        size_t len;
+        uint8_t *body = big_request(UPLOAD_BYTES, seed, &len);
+        th_resp r;
+        CURL *c = post_handle(body, len, &r);
+        assert_int_equal(curl_easy_perform(c), CURLE_OK);
+        long code = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        assert_int_equal(code, 200);
+        curl_easy_cleanup(c);
+        th_resp_free(&r);
+        ex_free(body);
+    }
+    small_ingest si;
+    si.body = make_request(5, 5, 0, 99, &si.len);
+    th_resp r;
+    CURL *search = get_handle("/api/search?q=%7Bspan.payload%20%21%3D%20%22x%22%7D&limit=100", &r);
+    side sd = {make_small_ingest, &si, 200};
+    int64_t t0 = ex_mono_ns();
+    long status = while_pending(search, &sd);
+    int64_t took = ex_mono_ns() - t0;
+    json_error_t jerr;
+    json_t *j = json_loadb(r.body, r.len, 0, &jerr);
+    assert_non_null(j);
+    size_t found = json_array_size(json_object_get(j, "traces"));
+    print_message("search: HTTP %ld in %" PRId64 " ms, %zu traces (%s); %d ingests stored meanwhile, slowest %" PRId64
+                  " ms\n",
+                  status, took / EX_NS_PER_MS, found, r.limit, sd.answered, sd.max_ns / EX_NS_PER_MS);
+    assert_int_equal(status, 200);
+    assert_true(sd.answered >= 5);
+    /* --query-max-bytes is 40 MiB: it stops after 7 of the 12 traces. */
+    assert_non_null(strstr(r.limit, "--query-max-bytes"));
+    assert_true(found >= 1 && found < 12);
+    json_decref(j);
+    curl_easy_cleanup(search);
+    th_resp_free(&r);
+    ex_free(si.body);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    proto_hdrs = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_burst_stays_within_budget),
+        cmocka_unit_test(test_echo_answers_during_big_ingest),
+        cmocka_unit_test(test_search_does_not_block_ingest),
     };
     int rc = cmocka_run_group_tests(tests, start_store, stop_store);
+    curl_slist_free_all(proto_hdrs);
     curl_global_cleanup();
     return rc;
 }

@@ -49,6 +49,7 @@ static size_t header_cb(char *p, size_t sz, size_t n, void *arg)
     keep_header(p, len, "location:", r->location, sizeof r->location);
     keep_header(p, len, "allow:", r->allow, sizeof r->allow);
     keep_header(p, len, "retry-after:", r->retry_after, sizeof r->retry_after);
+    keep_header(p, len, "x-extrace-limit:", r->limit, sizeof r->limit);
     return len;
 }
 

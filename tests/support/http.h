@@ -16,6 +16,7 @@ typedef struct th_resp {
     char location[256];     /* Location, "" when absent */
     char allow[64];         /* Allow, "" when absent */
     char retry_after[32];   /* Retry-After, "" when absent */
+    char limit[160];        /* X-Extrace-Limit (the store's query limits), "" when absent */
 } th_resp;
 
 /* What a request sends besides its method and URL; a NULL th_req sends

@@ -19,7 +19,9 @@
 
 #include "core/mem.h"
 #include "otel/otlp_json.h"
+#include "core/clock.h"
 #include "store/query_api.h"
+#include "store/query_int.h"
 #include "tempopb/tempo.pb-c.h"
 
 /* ---- trace ids ---------------------------------------------------------- */
@@ -490,6 +492,34 @@ static void test_routes_tags(void **state)
     assert_non_null(strstr(w->resp.body, "unknown intrinsic \"bogus\""));
 }
 
+/* The work bound of one search: bytes first, then time (injected times). */
+static void test_work_limits(void **state)
+{
+    sq_ctx *ctx = sq_ctx_new(NULL);
+    sq_limits lim = {1000, 50 * EX_NS_PER_MS};
+    sq_ctx_set_limits(ctx, &lim);
+    sq_work w;
+    sq_work_start(&w, ctx, 0);
+    assert_int_equal(sq_work_add(&w, 600, 10 * EX_NS_PER_MS), 0);
+    assert_int_equal(sq_work_add(&w, 400, 20 * EX_NS_PER_MS), 1);
+    assert_string_equal(w.stopped, "--query-max-bytes 1000: read 1000 bytes of spans");
+    sq_work_start(&w, ctx, 100 * EX_NS_PER_MS);
+    assert_int_equal(sq_work_add(&w, 1, 149 * EX_NS_PER_MS), 0);
+    assert_int_equal(sq_work_add(&w, 1, 150 * EX_NS_PER_MS), 1);
+    assert_string_equal(w.stopped, "--query-timeout 50ms: ran 50ms");
+    ex_http_resp resp = {0};
+    sq_work_report(ctx, &w, &resp);
+    assert_int_equal(resp.nheaders, 1);
+    assert_string_equal(resp.header_names[0], "X-Extrace-Limit");
+    assert_int_equal(sq_ctx_stats(ctx)->limited, 1);
+    ex_free(resp.header_values[0]);
+    sq_limits none = {0, 0};
+    sq_ctx_set_limits(ctx, &none);
+    sq_work_start(&w, ctx, 0);
+    assert_int_equal(sq_work_add(&w, UINT64_MAX / 2, INT64_MAX / 2), 0);
+    sq_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -498,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_trace_json),
         cmocka_unit_test(test_trace_json_escapes_and_numbers),
         cmocka_unit_test(test_trace_proto),
+        cmocka_unit_test(test_work_limits),
         cmocka_unit_test_setup_teardown(test_routes_basic, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_routes_trace, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(test_routes_search_and_tenants, world_setup, world_teardown),
