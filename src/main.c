@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "core/mem.h"
+#include "core/wrap.h"
 
 extern char **environ;
 
@@ -27,11 +28,15 @@ static void usage(FILE *out)
             "extrace makes long processes that run in someone else's system (batch\n"
             "workflows, jobs, pipelines) visible as OpenTelemetry traces.\n\n"
             "Commands:\n");
-    for (size_t i = 0; i < NCOMMANDS; i++) fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    int width = ex_wrap_width(out);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        int n = fprintf(out, "  %-12s ", commands[i].name);
+        ex_wrap(out, commands[i].summary, n, n, width);
+    }
     fprintf(out,
             "\nOptions:\n"
-            "  --help       Show this help and exit.\n"
-            "  --version    Show the version and exit.\n\n"
+            "  --help, -h    Show this help and exit.\n"
+            "  --version, -V Show the version and exit.\n\n"
             "Run 'extrace <command> --help' for a command's options.\n");
 }
 
@@ -52,7 +57,7 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
         printf("extrace %s\n", EXTRACE_VERSION);
         return 0;
     }

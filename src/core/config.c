@@ -13,6 +13,7 @@
 #include "core/mem.h"
 #include "core/rng.h"
 #include "core/secret.h"
+#include "core/wrap.h"
 
 /* Options every command has; values land in this struct, then the logger. */
 typedef struct common_cfg {
@@ -89,8 +90,10 @@ static int out_of_bounds(const ex_opt *opt, double v, char *why, size_t n)
 }
 
 /* Parse `text` into the option's slot. `unit` makes a bare number a
- * duration in that unit (seed aliases). 0, or -1 with why set. */
-static int set_value(const ex_opt *opt, void *cfg, const char *text, const char *unit, char *why, size_t n)
+ * duration in that unit (seed aliases). When given is not NULL, *given
+ * becomes a copy of the text (with that unit). 0, or -1 with why set. */
+static int set_value(const ex_opt *opt, void *cfg, const char *text, const char *unit, char **given, char *why,
+                     size_t n)
 {
     char *slot = (char *)cfg + opt->offset, *end;
     char withunit[64];
@@ -138,6 +141,12 @@ static int set_value(const ex_opt *opt, void *cfg, const char *text, const char 
         ex_free(*(char **)slot);
         *(char **)slot = copy;
     }
+    if (given) {
+        char *copy = ex_strdup(text);
+        if (!copy) { snprintf(why, n, "out of memory"); return -1; }
+        ex_free(*given);
+        *given = copy;
+    }
     return 0;
 }
 
@@ -159,26 +168,29 @@ static const char *env_lookup(char *const *envp, const char *name)
     return NULL;
 }
 
-/* Defaults, then aliases, then EXTRACE_* for every option of a table. */
-static int load_defaults_env(const ex_opt *opts, size_t nopts, void *cfg, char *const *envp, ex_cfg_result *res)
+/* Defaults, then aliases, then EXTRACE_* for every option of a table;
+ * given (NULL or one slot per option) gets the texts that won. */
+static int load_defaults_env(const ex_opt *opts, size_t nopts, void *cfg, char *const *envp, char **given,
+                             ex_cfg_result *res)
 {
     char why[256], envname[128];
     for (size_t i = 0; i < nopts; i++) {
         const ex_opt *o = &opts[i];
-        if (o->def && set_value(o, cfg, o->def, NULL, why, sizeof why)) {
+        char **g = given ? &given[i] : NULL;
+        if (o->def && set_value(o, cfg, o->def, NULL, g, why, sizeof why)) {
             cfg_error(res, "default of --%s \"%s\": %s", o->name, o->def, why);
             return -1;
         }
         for (const ex_env_alias *a = o->aliases; a && a->env; a++) {
             const char *v = env_lookup(envp, a->env);
-            if (v && *v && set_value(o, cfg, v, a->unit, why, sizeof why)) {
+            if (v && *v && set_value(o, cfg, v, a->unit, g, why, sizeof why)) {
                 cfg_error(res, "%s=\"%s\" (environment): %s", a->env, v, why);
                 return -1;
             }
         }
         const char *name = ex_cfg_env_name(o, envname, sizeof envname);
         const char *v = env_lookup(envp, name);
-        if (v && *v && set_value(o, cfg, v, NULL, why, sizeof why)) {
+        if (v && *v && set_value(o, cfg, v, NULL, g, why, sizeof why)) {
             cfg_error(res, "%s=\"%s\" (environment): %s", name, v, why);
             return -1;
         }
@@ -195,7 +207,7 @@ static const ex_opt *find_opt(const ex_opt *opts, size_t n, const char *name, si
 
 /* Parse argv flags into cfg / common; positional arguments into res. */
 static int load_flags(const ex_cmd_spec *spec, void *cfg, common_cfg *common, int argc, char **argv,
-                      ex_cfg_result *res, int *help)
+                      ex_cfg_result *res, int *help, int *version)
 {
     char why[256];
     int only_args = 0;
@@ -207,6 +219,7 @@ static int load_flags(const ex_cmd_spec *spec, void *cfg, common_cfg *common, in
         }
         if (strcmp(a, "--") == 0) { only_args = 1; continue; }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { *help = 1; continue; }
+        if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) { *version = 1; continue; }
         if (a[1] != '-') {
             cfg_error(res, "unknown option \"%s\" (try --help)", a);
             return -1;
@@ -231,7 +244,8 @@ static int load_flags(const ex_cmd_spec *spec, void *cfg, common_cfg *common, in
             }
             val = argv[++i];
         }
-        if (set_value(o, target, val, NULL, why, sizeof why)) {
+        char **g = target == cfg ? &res->given[o - spec->opts] : NULL;
+        if (set_value(o, target, val, NULL, g, why, sizeof why)) {
             cfg_error(res, "--%s=\"%s\": %s", o->name, val, why);
             return -1;
         }
@@ -243,17 +257,24 @@ int ex_cfg_parse(const ex_cmd_spec *spec, void *cfg, int argc, char **argv, char
                  FILE *help_out, ex_cfg_result *res)
 {
     common_cfg common = {0};
-    int help = 0, rc = EX_CFG_ERROR;
+    int help = 0, version = 0, rc = EX_CFG_ERROR;
     memset(res, 0, sizeof *res);
     res->args = ex_calloc((size_t)(argc > 0 ? argc : 1), sizeof(char *));
-    if (!res->args) {
+    res->given = ex_calloc(spec->nopts ? spec->nopts : 1, sizeof(char *));
+    res->ngiven = spec->nopts;
+    if (!res->args || !res->given) {
         cfg_error(res, "out of memory");
         goto out;
     }
-    if (load_defaults_env(common_opts, NCOMMON, &common, envp, res) ||
-        load_defaults_env(spec->opts, spec->nopts, cfg, envp, res) ||
-        load_flags(spec, cfg, &common, argc, argv, res, &help))
+    if (load_defaults_env(common_opts, NCOMMON, &common, envp, NULL, res) ||
+        load_defaults_env(spec->opts, spec->nopts, cfg, envp, res->given, res) ||
+        load_flags(spec, cfg, &common, argc, argv, res, &help, &version))
         goto out;
+    if (version && !help) {
+        fprintf(help_out ? help_out : stdout, "extrace %s\n", EXTRACE_VERSION);
+        rc = EX_CFG_HELP;
+        goto out;
+    }
     if (help) {
         ex_cfg_print_help(spec, help_out ? help_out : stdout);
         rc = EX_CFG_HELP;
@@ -281,8 +302,19 @@ out:
     return rc;
 }
 
+const char *ex_cfg_given(const ex_cmd_spec *spec, const ex_cfg_result *res, const char *name)
+{
+    for (size_t i = 0; i < spec->nopts && i < res->ngiven; i++)
+        if (strcmp(spec->opts[i].name, name) == 0) return res->given[i];
+    return NULL;
+}
+
 void ex_cfg_result_free(ex_cfg_result *res)
 {
+    for (size_t i = 0; res->given && i < res->ngiven; i++) ex_free(res->given[i]);
+    ex_free(res->given);
+    res->given = NULL;
+    res->ngiven = 0;
     ex_free(res->args);
     res->args = NULL;
     res->nargs = 0;
@@ -298,28 +330,40 @@ void ex_cfg_free(const ex_cmd_spec *spec, void *cfg)
     }
 }
 
-static void print_opt(const ex_opt *o, FILE *out)
+#define HELP_COL 31 /* column where an option's help starts: 2 + 28 + 1 */
+
+static void print_opt(const ex_opt *o, FILE *out, int width)
 {
-    char head[96], envname[128];
+    char head[96], envname[128], env[1024];
     snprintf(head, sizeof head, "--%s%s%s", o->name, o->type == EX_OPT_BOOL ? "" : " ",
              o->type == EX_OPT_BOOL ? "" : (o->metavar ? o->metavar : "VALUE"));
-    fprintf(out, "  %-28s %s\n", head, o->help);
-    fprintf(out, "  %-28s [env: %s", "", ex_cfg_env_name(o, envname, sizeof envname));
-    for (const ex_env_alias *a = o->aliases; a && a->env; a++) fprintf(out, ", %s", a->env);
+    int n = fprintf(out, "  %-28s ", head);
+    ex_wrap(out, o->help, n, HELP_COL, width);
+    size_t len = (size_t)snprintf(env, sizeof env, "[env: %s", ex_cfg_env_name(o, envname, sizeof envname));
+    for (const ex_env_alias *a = o->aliases; a && a->env && len < sizeof env; a++)
+        len += (size_t)snprintf(env + len, sizeof env - len, ", %s", a->env);
     char def[256];
-    if (o->def) fprintf(out, "; default: %s", (ex_secret_mask(o->def, def, sizeof def), def));
-    fprintf(out, "]\n");
+    if (o->def && len < sizeof env)
+        len += (size_t)snprintf(env + len, sizeof env - len, "; default: %s", (ex_secret_mask(o->def, def, sizeof def), def));
+    if (len < sizeof env) snprintf(env + len, sizeof env - len, "]");
+    ex_wrap(out, env, 0, HELP_COL, width);
 }
 
 void ex_cfg_print_help(const ex_cmd_spec *spec, FILE *out)
 {
-    fprintf(out, "Usage: extrace %s [OPTIONS]%s%s\n\n%s\n", spec->name, spec->args ? " " : "",
-            spec->args ? spec->args : "", spec->summary);
-    if (spec->description) fprintf(out, "\n%s\n", spec->description);
+    int width = ex_wrap_width(out);
+    fprintf(out, "Usage: extrace %s [OPTIONS]%s%s\n\n", spec->name, spec->args ? " " : "",
+            spec->args ? spec->args : "");
+    ex_wrap(out, spec->summary, 0, 0, width);
+    if (spec->description) {
+        fputc('\n', out);
+        ex_wrap(out, spec->description, 0, 0, width);
+    }
     fprintf(out, "\nOptions:\n");
-    for (size_t i = 0; i < spec->nopts; i++) print_opt(&spec->opts[i], out);
-    for (size_t i = 0; i < NCOMMON; i++) print_opt(&common_opts[i], out);
-    fprintf(out, "  %-28s %s\n", "--help", "Show this help and exit.");
+    for (size_t i = 0; i < spec->nopts; i++) print_opt(&spec->opts[i], out, width);
+    for (size_t i = 0; i < NCOMMON; i++) print_opt(&common_opts[i], out, width);
+    fprintf(out, "  %-28s %s\n", "--help, -h", "Show this help and exit.");
+    fprintf(out, "  %-28s %s\n", "--version, -V", "Show the version and exit.");
 }
 
 int ex_hostport_split(const char *s, char *host, size_t hostlen, int *port)

@@ -6,8 +6,9 @@
  * the defaults, the bounds and the --help text. Precedence, lowest first:
  * default, alias env vars, EXTRACE_* env var, flag.
  *
- * Every command also gets --help, --log-level and --log-format, applied to
- * the logger as soon as they are parsed.
+ * Every command also gets --help (-h), --version (-V), --log-level and
+ * --log-format, the last two applied to the logger as soon as they are
+ * parsed. --help text is wrapped to the terminal (80 columns otherwise).
  *
  * A malformed value stops the program with a message that names the value
  * and where it came from:
@@ -69,16 +70,23 @@ typedef struct ex_cfg_result {
     char error[512];   /* set when EX_CFG_ERROR is returned */
     char **args;       /* positional arguments (point into argv) */
     int nargs;
+    char **given;      /* per option of the spec: the text that set it (owned), or NULL */
+    size_t ngiven;
 } ex_cfg_result;
 
 /* Fill the config struct `cfg` (zeroed by the caller) from defaults, the
  * environment `envp` (NULL-terminated "K=V" array, e.g. environ) and argv
- * (argv[0] is the command name). Returns EX_CFG_OK, EX_CFG_HELP (help was
- * printed to `help_out`) or EX_CFG_ERROR with res->error set. res->args
+ * (argv[0] is the command name). Returns EX_CFG_OK, EX_CFG_HELP (the help,
+ * or for --version / -V the version, was printed to `help_out`: exit 0)
+ * or EX_CFG_ERROR with res->error set. res->args
  * must be freed with ex_cfg_result_free. */
 int ex_cfg_parse(const ex_cmd_spec *spec, void *cfg, int argc, char **argv, char *const *envp,
                  FILE *help_out, ex_cfg_result *res);
 void ex_cfg_result_free(ex_cfg_result *res);
+/* The text option `name` of spec was set from, as the user wrote it (flag,
+ * variable or default; a seed alias with its unit: "10m"), so logs can
+ * show a duration in the unit given; NULL if unset or unknown. */
+const char *ex_cfg_given(const ex_cmd_spec *spec, const ex_cfg_result *res, const char *name);
 
 /* Free the strings the config struct owns. */
 void ex_cfg_free(const ex_cmd_spec *spec, void *cfg);

@@ -234,7 +234,8 @@ int ex_cfg_doc_command(const ex_cmd_spec *spec, FILE *out)
 int ex_cfg_doc_common(FILE *out)
 {
     fputs("## Options of every command\n\n"
-          "Every command also takes these, and `--help` (show the command's options and exit 0).\n\n",
+          "Every command also takes these, `--help` or `-h` (show the command's options, wrapped to the\n"
+          "terminal or to 80 columns, and exit 0) and `--version` or `-V` (print the version and exit 0).\n\n",
           out);
     size_t n;
     const ex_opt *common = ex_cfg_common_opts(&n);

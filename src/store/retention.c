@@ -34,8 +34,9 @@ static void tick_cb(uv_timer_t *t)
     }
     long n = sdb_retention_step(r->db, r->cutoff_ns, r->cfg.chunk);
     if (n < 0) {
-        ex_error("retention", "deleting old traces failed (will retry in %" PRIu64 " ms): %s", interval_ms(r),
-                 sdb_errmsg(r->db));
+        char d[EX_DURATION_STR_MAX];
+        ex_error("retention", "deleting old traces failed (will retry in %s): %s",
+                 ex_duration_format(r->cfg.interval_ns, d), sdb_errmsg(r->db));
         r->in_pass = 0;
         uv_timer_start(&r->timer, tick_cb, interval_ms(r), 0);
         return;

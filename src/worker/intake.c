@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/duration.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "net/redis_uv.h"
@@ -41,8 +42,9 @@ static void schedule_retry(wk_intake *in, const char *what, const char *detail)
     in->ac = NULL;
     set_subscribed(in, 0);
     if (in->stopping) return;
-    ex_warn("intake", "%s Redis at %s: %s; retrying in %lld ms", what, in->where, detail,
-            (long long)(in->backoff_ns / EX_NS_PER_MS));
+    char d[EX_DURATION_STR_MAX];
+    ex_warn("intake", "%s Redis at %s: %s; retrying in %s", what, in->where, detail,
+            ex_duration_format(in->backoff_ns, d));
     uv_timer_start(&in->timer, retry_cb, (uint64_t)(in->backoff_ns / EX_NS_PER_MS), 0);
     in->backoff_ns *= 2;
     if (in->backoff_ns > in->cfg.backoff_max_ns) in->backoff_ns = in->cfg.backoff_max_ns;
@@ -52,9 +54,8 @@ static void timeout_cb(uv_timer_t *t)
 {
     wk_intake *in = t->data;
     redisAsyncContext *ac = in->ac;
-    char detail[96];
-    snprintf(detail, sizeof detail, "no subscription within %lld ms",
-             (long long)(in->cfg.connect_timeout_ns / EX_NS_PER_MS));
+    char detail[96], d[EX_DURATION_STR_MAX];
+    snprintf(detail, sizeof detail, "no subscription within %s", ex_duration_format(in->cfg.connect_timeout_ns, d));
     in->ac = NULL; /* so the callbacks redisAsyncFree runs ignore this context */
     if (ac) redisAsyncFree(ac);
     schedule_retry(in, "gave up on", detail);

@@ -360,8 +360,6 @@ static int start(wk_worker *w)
             ex_error("worker", "out of memory starting the stream intake");
             return -1;
         }
-        ex_info("worker", "reading stream %s as consumer %s of group %s (claiming entries idle for %lld ms)",
-                o->stream, o->consumer, o->group, (long long)(o->claim_idle_ns / EX_NS_PER_MS));
         return 0;
     }
     wk_intake_config ic = {o->redis, o->channel, 100 * EX_NS_PER_MS, 5 * EX_NS_PER_SEC, connect_timeout};

@@ -13,7 +13,6 @@
 #include "commands.h"
 #include "net/conn_opts.h"
 #include "core/config.h"
-#include "core/duration.h"
 #include "core/log.h"
 #include "core/rng.h"
 #include "otel/otel_env.h"
@@ -199,7 +198,7 @@ const ex_cmd_spec *const worker_cmd_spec = &spec;
 
 /* Turn the parsed options and the environment into wk_options and run.
  * Returns the exit status. */
-static int run(const worker_cfg *cfg, char *const *envp)
+static int run(const worker_cfg *cfg, const ex_cfg_result *given, char *const *envp)
 {
     wk_options o = {0};
     exo_export_config export;
@@ -236,6 +235,8 @@ static int run(const worker_cfg *cfg, char *const *envp)
         o.group = cfg->group;
         o.consumer = consumer;
         o.claim_idle_ns = cfg->claim_idle;
+        ex_info("worker", "reading stream %s as consumer %s of group %s (claiming entries idle for %s)", o.stream,
+                o.consumer, o.group, ex_cfg_given(&spec, given, "claim-idle"));
     }
     o.api_url = cfg->api_url;
     o.sched = (wk_sched_config){cfg->initial_delay, cfg->interval, 100, (size_t)cfg->max_workflows};
@@ -253,10 +254,10 @@ static int run(const worker_cfg *cfg, char *const *envp)
     o.resource = &resource;
     if (cfg->seed) ex_seed_parse(cfg->seed, &o.seed);
     else o.seed = ex_rng_seed_random(&id_rng);
-    char d1[EX_DURATION_STR_MAX], d2[EX_DURATION_STR_MAX], d3[EX_DURATION_STR_MAX];
+    /* Durations as the user wrote them: "60s" stays "60s". */
     ex_info("worker", "polling %s/workflows/<id>: first after %s, then every %s ±10%%, timeout %s, at most %d at once "
-            "(jitter seed %" PRIu64 ")", cfg->api_url, ex_duration_format(cfg->initial_delay, d1),
-            ex_duration_format(cfg->interval, d2), ex_duration_format(cfg->timeout, d3), o.max_concurrent_polls,
+            "(jitter seed %" PRIu64 ")", cfg->api_url, ex_cfg_given(&spec, given, "initial-delay"),
+            ex_cfg_given(&spec, given, "interval"), ex_cfg_given(&spec, given, "timeout"), o.max_concurrent_polls,
             o.seed);
     status = wk_worker_run(&o);
 out:
@@ -280,7 +281,7 @@ int worker_main(int argc, char **argv, char *const *envp)
     } else {
         signal(SIGPIPE, SIG_IGN);
         curl_global_init(CURL_GLOBAL_DEFAULT);
-        status = run(&cfg, envp);
+        status = run(&cfg, &res, envp);
         curl_global_cleanup();
     }
     ex_cfg_result_free(&res);

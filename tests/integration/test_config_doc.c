@@ -218,11 +218,19 @@ static void test_common_rows_match_help(void **state)
         const char *at = strstr(help, flags[i]);
         if (!at) fail_msg("%s not in extrace api --help", flags[i]);
         char name[64], metavar[64], text[256], env[64], def[64], flag[160];
-        /* "  --log-level LEVEL      Lowest level…\n                [env: EXTRACE_LOG_LEVEL; default: info]" */
-        assert_int_equal(sscanf(at, "%63[^ ] %63[^ ] %255[^\n]", name, metavar, text), 3);
+        /* "  --log-level LEVEL      Lowest level…\n    …wrapped\n                [env: EXTRACE_LOG_LEVEL; default: info]" */
+        int used = 0;
+        assert_int_equal(sscanf(at, "%63[^ ] %63[^ ] %n", name, metavar, &used), 2);
         snprintf(flag, sizeof flag, "%s %s", name, metavar);
         const char *bracket = strstr(at, "[env: ");
         assert_non_null(bracket);
+        size_t t = 0; /* the help text between, its wrapped lines joined by single spaces */
+        for (const char *p = at + used; p < bracket && t + 1 < sizeof text; p++) {
+            if (*p != ' ' && *p != '\n') text[t++] = *p;
+            else if (t && text[t - 1] != ' ') text[t++] = ' ';
+        }
+        while (t && text[t - 1] == ' ') t--;
+        text[t] = '\0';
         assert_int_equal(sscanf(bracket, "[env: %63[^;]; default: %63[^]]", env, def), 2);
         char row[600];
         snprintf(row, sizeof row, "| `%s` | `%s` | string | `%s` | — | %s |\n", flag, env, def, text);

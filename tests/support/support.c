@@ -249,3 +249,18 @@ void ts_cleanup(void)
         dirs[i] = NULL;
     }
 }
+
+char *ts_wait_file_text(const char *path, const char *needle, int timeout_ms)
+{
+    struct timespec start, now, nap = {0, 20 * 1000000L};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        char *s = ts_read_file(path, NULL);
+        if (s && strstr(s, needle)) return s;
+        free(s);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ms = (now.tv_sec - start.tv_sec) * 1000L + (now.tv_nsec - start.tv_nsec) / 1000000L;
+        if (ms >= timeout_ms) return NULL;
+        nanosleep(&nap, NULL);
+    }
+}

@@ -27,6 +27,9 @@ int ts_wait_port(int port, int timeout_ms);
 int ts_run(char *const argv[], char **out, char **err, int timeout_ms);
 /* Read a whole file (malloc'd, NUL-terminated) or NULL. */
 char *ts_read_file(const char *path, size_t *len);
+/* Wait up to timeout_ms for the file at path to contain needle: its whole
+ * text (malloc'd) once it does, NULL at the timeout. */
+char *ts_wait_file_text(const char *path, const char *needle, int timeout_ms);
 
 /* A real redis-server on an ephemeral port in its own temp dir. */
 typedef struct ts_redis {

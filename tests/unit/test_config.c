@@ -162,6 +162,27 @@ static void test_help_lists_every_option(void **state)
     done(&r);
 }
 
+/* Each option's text as given, so logs show "60s", not "1m" or "60000 ms". */
+static void test_given_texts(void **state)
+{
+    (void)state;
+    run r;
+    parse(&r, "", NULL);
+    assert_string_equal(ex_cfg_given(&spec, &r.res, "interval"), "10s"); /* the default */
+    done(&r);
+    char *env[] = {"Seed__IntervalSeconds=90", NULL};
+    parse(&r, "", env);
+    assert_string_equal(ex_cfg_given(&spec, &r.res, "interval"), "90s"); /* a seed alias, with its unit */
+    done(&r);
+    parse(&r, "--interval 60s --count 7", env);
+    assert_int_equal(r.rc, EX_CFG_OK);
+    assert_string_equal(ex_cfg_given(&spec, &r.res, "interval"), "60s"); /* the flag wins */
+    assert_string_equal(ex_cfg_given(&spec, &r.res, "count"), "7");
+    assert_null(ex_cfg_given(&spec, &r.res, "no-such-option"));
+    assert_null(ex_cfg_given(&spec, &r.res, "log-level")); /* common options are not the spec's */
+    done(&r);
+}
+
 static void test_log_options_apply(void **state)
 {
     (void)state;
@@ -209,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_errors_name_value_and_source),
         cmocka_unit_test(test_help_lists_every_option),
+        cmocka_unit_test(test_given_texts),
         cmocka_unit_test(test_log_options_apply),
         cmocka_unit_test(test_hostport),
     };
