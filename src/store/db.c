@@ -17,6 +17,7 @@
 
 #include "core/mem.h"
 #include "store/db_internal.h"
+#include "store/dirlock.h"
 
 #define uthash_malloc(sz) ex_malloc(sz)
 #define uthash_free(ptr, sz) ex_free(ptr)
@@ -104,6 +105,10 @@ int sdb__fail(sdb *db, const char *fmt, ...)
 
 int sdb__sqlfail(sdb *db, const char *what)
 {
+    /* SQLite says only "unable to open database file": name the OS reason too. */
+    int code = sqlite3_errcode(db->conn) & 0xff, sys = db->conn ? sqlite3_system_errno(db->conn) : 0;
+    if (sys && (code == SQLITE_CANTOPEN || code == SQLITE_IOERR || code == SQLITE_READONLY || code == SQLITE_PERM))
+        return sdb__fail(db, "%s: %s: %s (%s)", db->path, what, sqlite3_errmsg(db->conn), strerror(sys));
     return sdb__fail(db, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->conn));
 }
 
@@ -195,27 +200,6 @@ void sdb__tenants_cache_clear(sdb *db)
         ex_free(e->name);
         ex_free(e);
     }
-}
-
-static int mkdir_p(const char *dir, char *err, size_t errlen)
-{
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
-        snprintf(err, errlen, "--data-dir \"%.60s…\": path too long", dir);
-        return -1;
-    }
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p) continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-            snprintf(err, errlen, "--data-dir \"%s\": cannot create %s: %s", dir, path, strerror(errno));
-            return -1;
-        }
-        if (!c) break;
-        *p = c;
-    }
-    return 0;
 }
 
 /* Create or check the schema. 0 or -1. */
@@ -353,7 +337,7 @@ sdb *sdb_open(const char *dir, char *err, size_t errlen)
     }
     pthread_mutex_init(&db->ckpt_lock, NULL);
     pthread_cond_init(&db->ckpt_cond, NULL);
-    if (mkdir_p(dir, err, errlen) != 0) goto fail_quiet;
+    if (sdl_mkdir_p(dir, err, errlen) != 0) goto fail_quiet;
     size_t n = strlen(dir) + sizeof "/traces.db";
     if (!(db->path = ex_malloc(n))) goto fail_oom;
     snprintf(db->path, n, "%s/traces.db", dir);

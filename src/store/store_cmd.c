@@ -16,12 +16,12 @@
 #include "commands.h"
 #include "core/clock.h"
 #include "core/config.h"
-#include "core/duration.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/mem_budget.h"
 #include "net/conn_opts.h"
 #include "store/db.h"
+#include "store/dirlock.h"
 #include "store/ingest_grpc.h"
 #include "store/ingest_http.h"
 #include "store/query_thread.h"
@@ -95,6 +95,7 @@ const ex_cmd_spec *const store_cmd_spec = &spec;
 /* Everything the running store holds. */
 typedef struct store {
     uv_loop_t loop;
+    sdl_lock *lock; /* of the data dir: one store per directory */
     sdb *db;
     sih_server *otlp_http;
     sig_server *otlp_grpc;
@@ -155,10 +156,15 @@ static void signal_cb(uv_signal_t *h, int signum)
     shut(h->data);
 }
 
-/* Open the database and start every server. 0 or -1 (logged). */
-static int start(store *s, const store_cfg *cfg)
+/* Open the database and start every server; retention is --retention as
+ * given. 0 or -1 (logged). */
+static int start(store *s, const store_cfg *cfg, const char *retention)
 {
-    char err[512];
+    char err[768];
+    if (!(s->lock = sdl_acquire(cfg->data_dir, err, sizeof err))) {
+        ex_error("store", "%s", err);
+        return -1;
+    }
     if (!(s->db = sdb_open(cfg->data_dir, err, sizeof err))) {
         ex_error("store", "%s", err);
         return -1;
@@ -189,19 +195,22 @@ static int start(store *s, const store_cfg *cfg)
         ex_error("store", "--http-listen: %s", err);
         return -1;
     }
-    ex_info("store", "query API and UI listening on %s (port %d): http://%s/", cfg->http_listen,
-            sqt_port(s->query), cfg->http_listen);
+    char host[256];
+    int port = sqt_port(s->query), ignored;
+    if (ex_hostport_split(cfg->http_listen, host, sizeof host, &ignored) != 0) snprintf(host, sizeof host, "?");
+    int v6 = strchr(host, ':') != NULL;
+    ex_info("store", "query API and UI listening on %s (port %d): http://%s%s%s:%d/", cfg->http_listen, port,
+            v6 ? "[" : "", strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : host, v6 ? "]" : "", port);
     sret_cfg rc = {cfg->retention_ns, cfg->retention_check_ns, 1000};
     if (!(s->retention = sret_start(&s->loop, s->db, ex_clock_real(), &rc))) {
         ex_error("store", "out of memory");
         return -1;
     }
-    char buf[EX_DURATION_STR_MAX];
-    ex_info("store", "retention %s", ex_duration_format(cfg->retention_ns, buf));
+    ex_info("store", "retention %s", retention);
     return 0;
 }
 
-static int run(const store_cfg *cfg)
+static int run(const store_cfg *cfg, const char *retention)
 {
     store s = {0};
     signal(SIGPIPE, SIG_IGN);
@@ -214,10 +223,11 @@ static int run(const store_cfg *cfg)
     s.sigint.data = s.sigterm.data = &s;
     uv_signal_start(&s.sigint, signal_cb, SIGINT);
     uv_signal_start(&s.sigterm, signal_cb, SIGTERM);
-    int rc = start(&s, cfg) == 0 ? 0 : 1;
+    int rc = start(&s, cfg, retention) == 0 ? 0 : 1;
     if (rc != 0) shut(&s);
     uv_run(&s.loop, UV_RUN_DEFAULT);
     sdb_close(s.db);
+    sdl_release(s.lock);
     if (uv_loop_close(&s.loop) != 0) ex_warn("store", "event loop closed with handles still open");
     if (rc == 0) ex_info("store", "stopped");
     return rc;
@@ -234,7 +244,7 @@ int store_main(int argc, char **argv, char *const *envp)
         ex_cfg_free(&spec, &cfg);
         return rc == EX_CFG_HELP ? 0 : 2;
     }
-    rc = run(&cfg);
+    rc = run(&cfg, ex_cfg_given(&spec, &res, "retention"));
     ex_cfg_result_free(&res);
     ex_cfg_free(&spec, &cfg);
     return rc;
