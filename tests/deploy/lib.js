@@ -41,13 +41,20 @@ function commandOptions(cmd) {
   let opts = null;
   if (text && text.startsWith(`Usage: extrace ${cmd} `)) {
     opts = { flags: new Map(), env: new Set(), defaults: new Map(), envOf: new Map() };
-    const re = /^ {2}--([a-z0-9-]+)( [A-Z:]+)?\s.*\n(?: +\[env: ([^;\]]+)(?:; default: ([^\]]*))?\])?/gm;
-    for (const m of text.matchAll(re)) {
-      opts.flags.set(m[1], !!m[2]);
-      const names = m[3] ? m[3].split(', ').map((e) => e.trim()) : [];
+    // One block per option: its "  --name METAVAR  help" line and the
+    // indented lines after it (help and "[env: …; default: …]", wrapped to
+    // the width of --help), joined by single spaces.
+    const blocks = text.slice(text.indexOf('\nOptions:\n')).split(/\n(?= {2}--)/).slice(1);
+    for (const block of blocks) {
+      const joined = block.split('\n').filter((l) => /^ /.test(l)).map((l) => l.trim()).join(' ');
+      const head = /^--([a-z0-9-]+)( [A-Z:]+)?(?:,|\s|$)/.exec(joined);
+      if (!head) continue;
+      const env = /\[env: ([^;\]]+)(?:; default: ([^\]]*))?\]/.exec(joined);
+      opts.flags.set(head[1], !!head[2]);
+      const names = env ? env[1].split(', ').map((e) => e.trim()) : [];
       for (const e of names) opts.env.add(e);
-      opts.envOf.set(m[1], names);
-      if (m[4] !== undefined) opts.defaults.set(m[1], m[4]);
+      opts.envOf.set(head[1], names);
+      if (env && env[2] !== undefined) opts.defaults.set(head[1], env[2]);
     }
   }
   helpCache.set(cmd, opts);
