@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "demo/sysutil.h"
+#include "net/redis_ping.h"
 
 #define UI_DEFAULT_HOST "127.0.0.1"
 #define UI_DEFAULT_PORT 3200
@@ -118,7 +119,7 @@ int dm_prepare_addresses(demo *d)
 {
     char why[600], msg[900];
     if (d->opt->redis) {
-        if (dm_redis_ping(d->opt->redis, why, sizeof why) != 0) {
+        if (ex_redis_ping(d->opt->redis, why, sizeof why) != 0) {
             ex_secret_format(msg, sizeof msg, "--redis=\"%s\": %s", d->opt->redis, why);
             fprintf(stderr, "extrace demo: %s\n", msg);
             return 1;

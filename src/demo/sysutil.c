@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
-#include <hiredis/hiredis.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -14,9 +13,7 @@
 #include <unistd.h>
 
 #include "core/mem.h"
-#include "core/redis_url.h"
 
-#define REDIS_TIMEOUT_MS 2000
 
 static int ephemeral_port(void)
 {
@@ -89,44 +86,6 @@ int dm_self_path(char *buf, size_t len)
     if (n <= 0 || (size_t)n >= len - 1) return -1;
     buf[n] = '\0';
     return 0;
-}
-
-int dm_redis_ping(const char *url, char *why, size_t whylen)
-{
-    ex_redis_addr a;
-    char reason[256], where[EX_REDIS_ADDR_STR_MAX];
-    if (ex_redis_url_parse(url, &a, reason, sizeof reason) != 0) {
-        snprintf(why, whylen, "%s", reason);
-        return -1;
-    }
-    ex_redis_addr_format(&a, where, sizeof where);
-    int64_t ms = a.connect_timeout_ms > 0 ? a.connect_timeout_ms : REDIS_TIMEOUT_MS;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-    redisContext *c = redisConnectWithTimeout(a.host, a.port, tv);
-    if (!c || c->err) {
-        snprintf(why, whylen, "cannot connect to %s: %s", where, c ? c->errstr : "out of memory");
-        if (c) redisFree(c);
-        return -1;
-    }
-    redisSetTimeout(c, tv);
-    int rc = -1;
-    redisReply *r = NULL;
-    if (a.password[0]) {
-        r = a.user[0] ? redisCommand(c, "AUTH %s %s", a.user, a.password) : redisCommand(c, "AUTH %s", a.password);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(why, whylen, "%s rejected AUTH: %s", where, r ? r->str : c->errstr);
-            goto out;
-        }
-        freeReplyObject(r);
-    }
-    r = redisCommand(c, "PING");
-    if (r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0) rc = 0;
-    else snprintf(why, whylen, "%s did not answer PING with PONG: %s", where,
-                  !r ? c->errstr : r->type == REDIS_REPLY_ERROR || r->type == REDIS_REPLY_STATUS ? r->str : "unexpected reply");
-out:
-    if (r) freeReplyObject(r);
-    redisFree(c);
-    return rc;
 }
 
 static int reserved(const char *kv)

@@ -20,10 +20,6 @@ int dm_in_path(const char *prog);
 /* The path of the running binary (from /proc/self/exe) into buf; 0 or -1. */
 int dm_self_path(char *buf, size_t len);
 
-/* Connect to the Redis at `url` (ex_redis_url forms), AUTH when it has a
- * password, and PING. 0 on PONG, else -1 with the reason in why. */
-int dm_redis_ping(const char *url, char *why, size_t whylen);
-
 /* A copy of envp without the variables that would reconfigure the
  * children behind the demo's back (EXTRACE_*, TracingSample__*, OTEL_*),
  * with `extra` ("K=V", NULL-ended, may be NULL) appended. NULL-ended;

@@ -19,6 +19,7 @@
 #include "worker/worker_int.h"
 
 #define WARN_BUDGET_PER_SEC 20 /* rejected-event warnings logged per second, the rest summed up */
+#define POLLWARN_WINDOW_NS (60 * EX_NS_PER_SEC) /* repeated poll failures of a kind: one line a minute */
 #define SCOPE_NAME "sample-tracing"
 #define STREAM_COUNT 64                        /* entries per XREADGROUP / XAUTOCLAIM */
 #define STREAM_BLOCK_NS (2 * EX_NS_PER_SEC)    /* BLOCK of XREADGROUP */
@@ -165,6 +166,17 @@ static void poll_op(void *arg, wk_entry *e)
     reschedule(w, e, wk_now_ns(), -1);
 }
 
+/* The first failure of each kind at warn, with its URL and cause; repeats summed up. */
+static void tell_poll_failure(wk_worker *w, const char *workflow_id, const wk_poll_result *r)
+{
+    char url[512], msg[1400];
+    size_t base = strlen(w->opt->api_url);
+    while (base > 0 && w->opt->api_url[base - 1] == '/') base--;
+    snprintf(url, sizeof url, "%.*s/workflows/%s", (int)base, w->opt->api_url, workflow_id);
+    if (wk_pollwarn_failed(&w->pollwarn, r->kind, url, r->why, ex_mono_ns(), msg, sizeof msg))
+        ex_warn("worker", "%s", msg);
+}
+
 static void poll_done(void *arg, void *tag, const wk_poll_result *r)
 {
     wk_worker *w = arg;
@@ -187,8 +199,12 @@ static void poll_done(void *arg, void *tag, const wk_poll_result *r)
         w->metrics.poll_errors[r->kind]++;
         ex_debug("worker", "workflow %s: poll failed (%s): %s", e->mon->workflow_id, wk_poll_error_name(r->kind),
                  r->why);
+        tell_poll_failure(w, e->mon->workflow_id, r);
         wm_monitor_poll_failed(e->mon, now, (int)r->kind);
     }
+    char msg[256];
+    if (r->outcome != WK_POLL_FAILED && wk_pollwarn_ok(&w->pollwarn, ex_mono_ns(), msg, sizeof msg))
+        ex_info("worker", "%s", msg);
     if (done) {
         finish(w, e); /* checkpoints the final state */
     } else {
@@ -272,6 +288,33 @@ static int admin_metrics(void *arg, wk_text *out)
     return rc;
 }
 
+/* ---- status line ---- */
+
+/* The counters the status line compares. */
+static wk_status_snap status_snap(wk_worker *w)
+{
+    exo_pipeline_stats ps = {0};
+    if (w->pipeline) exo_pipeline_get_stats(w->pipeline, &ps);
+    wk_status_snap s = {.mono_ns = ex_mono_ns(), .polls = w->metrics.polls,
+                        .spans_exported = ps.spans_exported, .spans_dropped = ps.spans_dropped};
+    for (int k = 0; k < WK_NPOLL_ERR; k++) s.poll_errors[k] = w->metrics.poll_errors[k];
+    for (int k = 0; k < WK_NRESULT; k++) s.finished += w->metrics.workflows_finished[k];
+    return s;
+}
+
+static void status_cb(uv_timer_t *t)
+{
+    wk_worker *w = t->data;
+    wk_status_snap now = status_snap(w);
+    int64_t oldest = INT64_MAX, wall = wk_now_ns();
+    for (wk_entry *e = w->reg.by_id; e; e = e->hh.next)
+        if (e->mon->created_ns < oldest) oldest = e->mon->created_ns;
+    char line[1024];
+    wk_status_line(&w->status_prev, &now, w->reg.count, oldest == INT64_MAX ? -1 : wall - oldest, line, sizeof line);
+    ex_info("worker", "%s", line);
+    w->status_prev = now;
+}
+
 /* ---- shutdown ---- */
 
 static void close_handle(uv_handle_t *h)
@@ -294,6 +337,7 @@ static void flushed_cb(void *arg)
     w->admin = NULL;
     close_handle((uv_handle_t *)&w->timer);
     close_handle((uv_handle_t *)&w->park_timer);
+    close_handle((uv_handle_t *)&w->status_timer);
     close_handle((uv_handle_t *)&w->sigint);
     close_handle((uv_handle_t *)&w->sigterm);
 }
@@ -311,13 +355,15 @@ static void signal_cb(uv_signal_t *s, int signum)
     wk_intake_stop(w->intake);
     w->intake = NULL;
     uv_timer_stop(&w->timer);
+    uv_timer_stop(&w->status_timer);
     wk_poller_destroy(w->poller); /* aborted polls report ABORTED: ignored */
     w->poller = NULL;
     size_t abandoned = wk_registry_clear(&w->reg);
     if (w->opt->stream)
         ex_info("worker", "left %zu in-flight workflows pending in %s with their checkpoints: a restart or another "
                 "worker of group %s resumes them", abandoned, w->opt->stream, w->opt->group);
-    else ex_info("worker", "abandoned %zu in-flight workflows (resuming them is a later feature)", abandoned);
+    else ex_info("worker", "abandoned %zu in-flight workflows (pub/sub keeps no record of them: run workers with "
+                 "--stream to have them resumed)", abandoned);
     exo_pipeline_flush(w->pipeline, w->opt->export->bsp_export_timeout_ms * EX_NS_PER_MS, flushed_cb, w);
 }
 
@@ -350,6 +396,11 @@ static int start(wk_worker *w)
         return -1;
     }
     ex_info("worker", "admin HTTP on %s (port %d): /healthz /readyz /metrics", o->admin_listen, wk_admin_port(w->admin));
+    w->status_prev = status_snap(w);
+    if (o->status_interval_ns > 0) {
+        uint64_t ms = (uint64_t)((o->status_interval_ns + EX_NS_PER_MS - 1) / EX_NS_PER_MS);
+        uv_timer_start(&w->status_timer, status_cb, ms, ms);
+    }
     int64_t connect_timeout = (o->redis.connect_timeout_ms > 0 ? o->redis.connect_timeout_ms : 5000) * EX_NS_PER_MS;
     if (o->stream) {
         wk_stream_config sc = {o->redis, o->stream, o->group, o->consumer, STREAM_COUNT, STREAM_BLOCK_NS,
@@ -381,6 +432,7 @@ static void teardown(wk_worker *w)
     if (w->pipeline) exo_pipeline_destroy(w->pipeline);
     close_handle((uv_handle_t *)&w->timer);
     close_handle((uv_handle_t *)&w->park_timer);
+    close_handle((uv_handle_t *)&w->status_timer);
     close_handle((uv_handle_t *)&w->sigint);
     close_handle((uv_handle_t *)&w->sigterm);
 }
@@ -396,6 +448,21 @@ static void drain_loop(uv_loop_t *loop)
         uv_walk(loop, walk_close, NULL);
         uv_run(loop, UV_RUN_DEFAULT);
     }
+}
+
+/* The host[:port] of a base URL, without userinfo ("http://u:p@h:1/x" → "h:1"), into host. */
+static const char *api_host(const char *url, char *host, size_t len)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    size_t n = strcspn(p, "/");
+    const char *at = memchr(p, '@', n);
+    if (at) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    snprintf(host, len, "%.*s", (int)n, p);
+    return host;
 }
 
 int wk_worker_run(const wk_options *opt)
@@ -415,9 +482,12 @@ int wk_worker_run(const wk_options *opt)
     uv_loop_init(&w->loop);
     uv_timer_init(&w->loop, &w->timer);
     uv_timer_init(&w->loop, &w->park_timer);
+    uv_timer_init(&w->loop, &w->status_timer);
     uv_signal_init(&w->loop, &w->sigint);
     uv_signal_init(&w->loop, &w->sigterm);
-    w->timer.data = w->park_timer.data = w->sigint.data = w->sigterm.data = w;
+    w->timer.data = w->park_timer.data = w->status_timer.data = w->sigint.data = w->sigterm.data = w;
+    char host[256];
+    wk_pollwarn_init(&w->pollwarn, api_host(opt->api_url, host, sizeof host), POLLWARN_WINDOW_NS);
     int rc = start(w);
     if (rc == 0) {
         uv_signal_start(&w->sigint, signal_cb, SIGINT);

@@ -36,6 +36,7 @@ typedef struct wk_options {
     int64_t poll_timeout_ns;        /* per poll */
     unsigned parse_flags;           /* WM_PARSE_* contract extensions read from the API's answers */
     const char *admin_listen;       /* HOST:PORT of /healthz, /readyz, /metrics */
+    int64_t status_interval_ns;     /* a status line at info this often; 0 = never */
     ex_conn_limits admin_limits;    /* its connection limits and deadlines */
     uint64_t seed;                  /* jitter rng seed */
     const exo_export_config *export; /* OTEL_* exporter settings */

@@ -18,6 +18,7 @@
 #include "otel/otel_env.h"
 #include "otel/resource.h"
 #include "worker/snapshot.h"
+#include "worker/check.h"
 #include "worker/worker.h"
 
 typedef struct worker_cfg {
@@ -35,6 +36,7 @@ typedef struct worker_cfg {
     int64_t poll_timeout;         /* ns */
     int64_t max_workflows;
     char *admin_listen;           /* HOST:PORT */
+    int64_t status_interval;      /* ns; 0 = no status line */
     ex_conn_opts admin_conns;     /* limits of the admin listener */
     char *seed;                   /* jitter seed as text, or NULL */
     /* Poll budget: */
@@ -44,6 +46,9 @@ typedef struct worker_cfg {
     char *spool_dir;              /* or NULL: drop after OTEL_BSP_EXPORT_TIMEOUT */
     int64_t spool_max_bytes;
     int processing_times;         /* read entityProcessingStartTime */
+    /* Checks: */
+    int check;                    /* --check: check the dependencies once and exit */
+    char *check_workflow;         /* GET /workflows/<this> instead of /healthz */
 } worker_cfg;
 
 static int check_not_empty(const char *text, char *why, size_t whylen)
@@ -109,6 +114,13 @@ static const ex_env_alias timeout_aliases[] = {{"TracingSample__WorkflowMonitor_
 #define DAY_NS (86400.0 * 1e9)
 
 static const ex_opt opts[] = {
+    {"check", EX_OPT_BOOL, offsetof(worker_cfg, check), "false", EX_NO_BOUNDS, NULL,
+     "Check once that Redis answers, the API answers (GET <api-url>/healthz, or --check-workflow) and the OTLP "
+     "backend accepts an export, print a verdict for each and exit: 0 if all passed, 1 if not. Run it first.",
+     NULL, NULL, NULL},
+    {"check-workflow", EX_OPT_STRING, offsetof(worker_cfg, check_workflow), NULL, EX_NO_BOUNDS, "ID",
+     "With --check: poll GET <api-url>/workflows/ID as the worker would, instead of GET <api-url>/healthz "
+     "(for an API without /healthz).", NULL, check_not_empty, NULL},
     {"redis", EX_OPT_STRING, offsetof(worker_cfg, redis), "localhost:6379", EX_NO_BOUNDS, "URL",
      "Redis to subscribe to: redis://[USER:PASSWORD@]HOST[:PORT][/DB], or the seed's HOST:PORT[,password=…,…].",
      redis_aliases, ex_redis_url_check, NULL},
@@ -148,6 +160,9 @@ static const ex_opt opts[] = {
      "HOST:PORT", "Address of /healthz, /readyz and /metrics (an IPv4 address; port 0 picks a free one).", NULL,
      check_admin_listen, NULL},
     EX_CONN_OPTS(worker_cfg, admin_conns, "admin-", "the admin listener", "64", "16", "5s", "5s", "30s"),
+    {"status-interval", EX_OPT_DURATION, offsetof(worker_cfg, status_interval), "60s", 0, DAY_NS, "DURATION",
+     "Log a status line at info this often: workflows watched, the oldest one's age, polls/s, poll errors by "
+     "kind, workflows finished, spans exported and dropped (0 = never).", NULL, NULL, NULL},
     {"seed", EX_OPT_STRING, offsetof(worker_cfg, seed), NULL, EX_NO_BOUNDS, "N",
      "Seed of the poll jitter, for reproducible schedules (default: from the OS; the seed used is logged).",
      NULL, ex_check_seed, NULL},
@@ -191,7 +206,8 @@ static const ex_cmd_spec spec = {
     "SIGINT or SIGTERM stops the intake and the polls, flushes the finished spans and exits 0;\n"
     "workflows still in flight are abandoned (and logged) with --channel, left pending with their\n"
     "checkpoints for a restart or another worker with --stream. Exit status: 0 after a stop signal,\n"
-    "1 if a component could not start, 2 on bad options or OTEL_* settings.",
+    "1 if a component could not start (or --check found a dependency failing), 2 on bad options or OTEL_*\n"
+    "settings.",
     NULL, 0, 0, opts, sizeof opts / sizeof opts[0],
 };
 const ex_cmd_spec *const worker_cmd_spec = &spec;
@@ -219,6 +235,12 @@ static int run(const worker_cfg *cfg, const ex_cfg_result *given, char *const *e
         goto out;
     }
     if (warn[0]) ex_warn("worker", "%s", warn);
+    if (cfg->check) {
+        wk_check_opts co = {cfg->redis, cfg->api_url, cfg->check_workflow, cfg->poll_timeout,
+                            cfg->processing_times ? WM_PARSE_PROCESSING_TIME : 0, &export, &resource};
+        status = wk_check_run(&co, stdout);
+        goto out;
+    }
     if (ex_redis_url_parse(cfg->redis, &o.redis, err, sizeof err) != 0) { /* checked already; belt and braces */
         fprintf(stderr, "extrace worker: --redis: %s\n", err);
         goto out;
@@ -249,6 +271,7 @@ static int run(const worker_cfg *cfg, const ex_cfg_result *given, char *const *e
     o.poll_timeout_ns = cfg->poll_timeout;
     o.parse_flags = cfg->processing_times ? WM_PARSE_PROCESSING_TIME : 0;
     o.admin_listen = cfg->admin_listen;
+    o.status_interval_ns = cfg->status_interval;
     o.admin_limits = ex_conn_opts_limits(&cfg->admin_conns);
     o.export = &export;
     o.resource = &resource;

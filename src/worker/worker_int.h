@@ -12,8 +12,10 @@
 #include "worker/admin.h"
 #include "worker/intake.h"
 #include "worker/metrics.h"
+#include "worker/pollwarn.h"
 #include "worker/poller.h"
 #include "worker/registry.h"
+#include "worker/status.h"
 #include "worker/stream.h"
 #include "worker/worker.h"
 
@@ -51,6 +53,9 @@ typedef struct wk_worker {
     int64_t warn_window;      /* start (mono ns) of the current warning budget window */
     int warn_used;            /* warnings logged in that window */
     uint64_t warn_suppressed; /* warnings not logged since the last one */
+    wk_pollwarn pollwarn;     /* failed polls told at warn, repeats summed up */
+    uv_timer_t status_timer;  /* the periodic status line (--status-interval) */
+    wk_status_snap status_prev; /* counters at the last status line */
 } wk_worker;
 
 /* worker.c */
