@@ -1,7 +1,7 @@
 /* event.h — the WorkflowStarted event, parsed and validated.
  *
  * The seed's generator publishes JSON with PascalCase keys on the channel
- * event.workflow.started (seed-contract.md, "The event"):
+ * event.workflow.started:
  *   {"WorkflowId":"<guid>","SubmittedAt":"2024-07-05T06:57:51.0737407Z",…}
  * Only WorkflowId and SubmittedAt are used; other keys are ignored. The
  * workflow id goes into a URL path (GET <api>/workflows/<id>), so it must

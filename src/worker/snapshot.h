@@ -1,7 +1,7 @@
 /* snapshot.h — one answer of the external API, typed and validated.
  *
- * GET /workflows/{id} answers with the workflow as JSON (seed-contract.md,
- * "The external API"). wm_snapshot_parse checks that answer against the
+ * GET /workflows/{id} answers with the workflow as JSON (its shape:
+ * docs/sim.md, "JSON"). wm_snapshot_parse checks that answer against the
  * contract and copies it into a wm_snapshot, a fixed-size plain struct
  * (about 11 KiB: it lives for one poll, on the stack or reused by the
  * poller). Nothing here allocates beyond jansson's own parse tree.
