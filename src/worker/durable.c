@@ -26,6 +26,7 @@
 #include <uthash.h>
 
 #include "core/clock.h"
+#include "core/iso8601.h"
 #include "core/log.h"
 #include "worker/checkpoint.h"
 #include "worker/event.h"
@@ -56,6 +57,8 @@ struct wk_hold {
     uint8_t state;              /* H_* */
     uint8_t lost;               /* a write found the entries another consumer's: stop watching */
     uint8_t gone;               /* dropped while writes were in flight: the last answer frees it */
+    uint8_t reowning;           /* Redis lost its entries: re-adding them (writes wait meanwhile) */
+    uint8_t ack_due;            /* delivered while re-owning: acknowledge once that answers */
     size_t nids, cap;           /* entry ids held, slots allocated */
     char (*ids)[WK_STREAM_ID_MAX]; /* owned: the entries (duplicates included) */
     char workflow_id[WM_ID_MAX + 1]; /* the key */
@@ -117,6 +120,7 @@ static void ckpt_write(wk_worker *w, wk_hold *h, const wm_monitor *m)
 {
     uint8_t *blob;
     size_t len;
+    if (h->reowning) return; /* written once the entries are ours again (reowned) */
     h->saves++;
     if (wk_ckpt_encode(m, &blob, &len) != 0) {
         ex_error("worker", "workflow %s: out of memory encoding its checkpoint; not saved", m->workflow_id);
@@ -160,7 +164,7 @@ static void saved(void *arg, void *tag, wk_ckpt_result res)
         lost(w, h);
         return;
     }
-    if (h->state != H_FINAL || h->saves) return;
+    if (h->state != H_FINAL || h->saves || h->reowning) return; /* a re-own writes again when it answers */
     if (res == WK_CKPT_SAVED) export_trace(w, h);
     else park(w, h);
 }
@@ -175,7 +179,7 @@ static void retry_parked(wk_worker *w)
             w->durable.parked_now);
     wk_hold *h, *tmp;
     HASH_ITER(hh, w->holds, h, tmp) {
-        if (h->state != H_PARKED) continue;
+        if (h->state != H_PARKED || h->reowning) continue;
         h->state = H_FINAL;
         w->durable.parked_now--;
         ckpt_write(w, h, h->done); /* may park it again at once */
@@ -200,6 +204,15 @@ static void park(wk_worker *w, wk_hold *h)
         uv_timer_start(&w->park_timer, park_cb, PARK_RETRY_MS, PARK_RETRY_MS);
 }
 
+/* h's trace was delivered: acknowledge its entries (the last one with
+ * the DEL of its checkpoint) and forget it. */
+static void ack_all(wk_worker *w, wk_hold *h)
+{
+    for (size_t i = 0; i < h->nids; i++)
+        wk_stream_ack(w->stream, h->ids[i], i + 1 == h->nids ? h->workflow_id : NULL);
+    hold_drop(w, h, 0);
+}
+
 /* The pipeline's verdict on h's trace: acknowledge its entries (and drop
  * the checkpoint with the last) once delivered; else leave them pending. */
 static void export_done(void *arg, int delivered)
@@ -207,6 +220,10 @@ static void export_done(void *arg, int delivered)
     wk_hold *h = arg;
     wk_worker *w = h->w;
     if (!w->stream) return; /* shutting down: h stays in the map, freed at exit */
+    if (delivered && h->reowning) { /* its entries are being replaced: acknowledge the new ones */
+        h->ack_due = 1;
+        return;
+    }
     if (!delivered) {
         w->durable.undelivered++;
         ex_warn("worker", "workflow %s: its trace was not delivered; its %zu stream entr%s stay%s pending and will "
@@ -215,9 +232,7 @@ static void export_done(void *arg, int delivered)
         hold_drop(w, h, 1);
         return;
     }
-    for (size_t i = 0; i < h->nids; i++)
-        wk_stream_ack(w->stream, h->ids[i], i + 1 == h->nids ? h->workflow_id : NULL);
-    hold_drop(w, h, 0);
+    ack_all(w, h);
 }
 
 static void export_trace(wk_worker *w, wk_hold *h)
@@ -256,6 +271,92 @@ int wd_lost(wk_worker *w, const char *workflow_id)
     if (!h || !h->lost) return 0;
     hold_drop(w, h, 1);
     return 1;
+}
+
+/* ---- Redis lost its data ---- */
+
+/* h's entries are ours again: write the checkpoint Redis lost (the final
+ * one of a finished workflow, which then goes out), or acknowledge a
+ * trace delivered meanwhile. */
+static void resume_writes(wk_worker *w, wk_hold *h)
+{
+    if (h->ack_due) {
+        ack_all(w, h);
+        return;
+    }
+    if (h->state == H_WATCHING) {
+        wk_entry *e = wk_registry_find(&w->reg, h->workflow_id);
+        if (e) ckpt_write(w, h, e->mon);
+    } else if (h->state == H_FINAL || h->state == H_PARKED) {
+        if (h->state == H_PARKED) w->durable.parked_now--;
+        h->state = H_FINAL;
+        ckpt_write(w, h, h->done);
+    }
+}
+
+/* Replace h's entries that were gone by new_id. */
+static void swap_ids(wk_hold *h, const char *new_id, const char *const *gone, size_t ngone)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < h->nids; i++) {
+        int lost_here = 0;
+        for (size_t j = 0; j < ngone && !lost_here; j++) lost_here = strcmp(h->ids[i], gone[j]) == 0;
+        if (!lost_here) memmove(h->ids[kept++], h->ids[i], WK_STREAM_ID_MAX);
+    }
+    h->nids = kept;
+    if (hold_add_id(h, new_id) != 0) /* cannot happen: the array had room for the old ids */
+        ex_error("worker", "workflow %s: out of memory keeping entry %s", h->workflow_id, new_id);
+}
+
+static void reowned(void *arg, void *tag, wk_reown_result res, const char *new_id, const char *const *gone,
+                    size_t ngone)
+{
+    wk_worker *w = arg;
+    wk_hold *h = tag;
+    h->saves--;
+    h->reowning = 0;
+    if (h->gone) { /* dropped meanwhile (its export failed): leave the new entry to a later claim */
+        if (res == WK_REOWN_NEW) wk_stream_release(w->stream, new_id);
+        if (!h->saves) hold_free(h);
+        return;
+    }
+    if (w->stopping) return;
+    if (res == WK_REOWN_OTHER) {
+        lost(w, h);
+        return;
+    }
+    if (res == WK_REOWN_FAILED) { /* Redis went away again: the next loss found starts over */
+        if (h->state == H_FINAL && !h->saves) park(w, h);
+        return;
+    }
+    if (res == WK_REOWN_NEW) {
+        swap_ids(h, new_id, gone, ngone);
+        w->durable.reowned++;
+        ex_info("worker", "workflow %s: Redis lost its stream entry; added it again as %s, owned by this worker, "
+                "which goes on watching it", h->workflow_id, new_id);
+    }
+    resume_writes(w, h);
+}
+
+/* Redis lost entries (stream.h): put every workflow held here back. */
+void wd_data_lost(void *arg, const char *why)
+{
+    wk_worker *w = arg;
+    wk_hold *h, *tmp;
+    size_t n = 0;
+    char data[WM_ID_MAX + 160], iso[EX_ISO_LEN + 1];
+    if (w->stopping) return;
+    HASH_ITER(hh, w->holds, h, tmp) {
+        if (h->reowning || h->state == H_LOADING || (h->state == H_WATCHING && h->lost)) continue;
+        int len = snprintf(data, sizeof data,
+                           "{\"WorkflowId\":\"%s\",\"SubmittedAt\":\"%s\",\"MessageType\":\"event.workflow.started\"}",
+                           h->workflow_id, ex_iso_format(h->submitted_ns, iso));
+        h->reowning = 1;
+        h->saves++;
+        n++;
+        wk_stream_reown(w->stream, h->ids, h->nids, data, (size_t)len, reowned, h); /* may answer at once */
+    }
+    if (n) ex_info("worker", "checking the stream entries of %zu workflows after Redis lost data (%s)", n, why);
 }
 
 /* ---- stream entries ---- */
@@ -438,6 +539,13 @@ void wd_render_metrics(wk_worker *w, wk_text *t)
     wk_prom_counter(t, "extrace_workflows_lost_total",
                     "Workflows left to the consumer that claimed their entries (found when writing a checkpoint).",
                     w->durable.lost);
+    wk_prom_counter(t, "extrace_redis_data_lost_total",
+                    "Times Redis was found without the group or without entries held here (restarted without its "
+                    "data, stream or group deleted), told apart from a claim by another consumer.", st.data_lost);
+    wk_prom_counter(t, "extrace_workflows_reowned_total",
+                    "Workflows whose lost stream entry was added again and owned by this worker.", w->durable.reowned);
+    wk_prom_counter(t, "extrace_stream_acks_gone_total",
+                    "Acknowledgements with nothing to do: the entry was no longer in Redis.", st.acks_gone);
     wk_prom_counter(t, "extrace_final_checkpoints_parked_total",
                     "Finished workflows whose final checkpoint had to wait for Redis (their trace waited with it).",
                     w->durable.parked);

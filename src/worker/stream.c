@@ -17,11 +17,12 @@
 #define LUA_TOUCH "local function touch(id) redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID') end\n"
 
 /* Keeps each id in ARGV[3..] that is still ours so; returns the others
- * (acknowledged, or claimed by another consumer). */
+ * as pairs id, owner ('other', 'acked' or 'gone'). */
 static const char HEARTBEAT_LUA[] = LUA_MINE LUA_TOUCH
     "local lost = {}\n"
     "for i = 3, #ARGV do\n"
-    "  if mine(ARGV[i]) then touch(ARGV[i]) else lost[#lost + 1] = ARGV[i] end\n"
+    "  local o = owner(ARGV[i])\n"
+    "  if o == 'mine' then touch(ARGV[i]) else lost[#lost + 1] = ARGV[i]; lost[#lost + 1] = o end\n"
     "end\n"
     "return lost\n";
 
@@ -136,8 +137,8 @@ static void conn_start(conn *c)
 
 /* ---- delivering entries ---- */
 
-/* Hand one [id, [field, value, …]] entry over unless it is tracked already. */
-static void deliver(wk_stream *s, const redisReply *e, int resumed)
+/* (stream_int.h) */
+void st_deliver(wk_stream *s, const redisReply *e, int resumed)
 {
     if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 || e->element[0]->type != REDIS_REPLY_STRING) return;
     const char *id = e->element[0]->str;
@@ -182,7 +183,7 @@ static void read_cb(redisAsyncContext *ac, void *r, void *privdata)
             const redisReply *e = entries->element[i];
             if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 && e->element[0]->type == REDIS_REPLY_STRING)
                 snprintf(s->cursor, sizeof s->cursor, "%s", e->element[0]->str);
-            deliver(s, e, s->own_pending);
+            st_deliver(s, e, s->own_pending);
             got++;
             if (s->stopping) return;
         }
@@ -235,7 +236,13 @@ static void group_cb(redisAsyncContext *ac, void *r, void *privdata)
         redisAsyncDisconnect(ac);
         return;
     }
+    int created = reply->type != REDIS_REPLY_ERROR, lost = created && s->had_group;
+    s->had_group = 1;
     s->group_ok = 1;
+    /* Before the state change: the caller re-owns its workflows before it writes anything. */
+    if (lost)
+        st_data_lost(s, "group missing after the reconnect: Redis restarted without its data, or the stream or "
+                        "group was deleted");
     update_state(s);
     st_flush_outbox(s);
     if (s->rd.up && !s->reading) start_reading(s);
@@ -260,15 +267,42 @@ static void heartbeat_cb(redisAsyncContext *ac, void *r, void *privdata)
         ex_error("stream", "heartbeat of held entries failed: %s", reply->str);
         return;
     }
-    for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
-        const redisReply *id = reply->element[i];
-        if (id->type != REDIS_REPLY_STRING) continue;
+    size_t gone = 0;
+    for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements; i += 2) {
+        const redisReply *id = reply->element[i], *who = reply->element[i + 1];
+        if (id->type != REDIS_REPLY_STRING || who->type != REDIS_REPLY_STRING) continue;
         tracked *t = st_find(s, id->str);
         if (!t || t->state != T_HELD) continue;
-        ex_warn("stream", "entry %s is no longer pending for %s (claimed by another consumer after this one "
-                "looked idle, or acknowledged): it is finished here but no longer kept", t->id, s->consumer);
+        if (strcmp(who->str, "gone") == 0) { /* Redis lost it: the caller re-owns it */
+            gone++;
+            continue;
+        }
+        ex_warn("stream", "entry %s is no longer pending for %s (%s): it is no longer kept here", t->id, s->consumer,
+                strcmp(who->str, "other") == 0 ? "claimed by another consumer after this one looked idle"
+                                               : "acknowledged by another consumer");
         st_forget(s, t);
     }
+    if (gone) {
+        char why[96];
+        snprintf(why, sizeof why, "%zu held entr%s no longer in the stream", gone, gone == 1 ? "y is" : "ies are");
+        st_data_lost(s, why);
+    }
+}
+
+void st_data_lost(wk_stream *s, const char *why)
+{
+    int64_t now = ex_mono_ns();
+    int again = s->lost_at && now - s->lost_at < s->cfg.claim_idle_ns; /* the same loss, found by another write */
+    s->lost_at = now;
+    if (!again) s->stats.data_lost++;
+    if (!again) ex_warn("stream", "Redis at %s lost entries of %s that consumer %s held (%s): not a claim by another consumer; "
+            "putting them back", s->where, s->stream, s->consumer, why);
+    if (s->on_lost) s->on_lost(s->arg, why);
+}
+
+void wk_stream_on_lost(wk_stream *s, wk_stream_lost_cb cb)
+{
+    if (s) s->on_lost = cb;
 }
 
 /* One EVAL of HEARTBEAT_LUA over up to HEARTBEAT_BATCH held ids. */
@@ -317,7 +351,7 @@ static void autoclaim_cb(redisAsyncContext *ac, void *r, void *privdata)
             s->stats.entries_claimed++;
             ex_info("stream", "claimed entry %s (idle for --claim-idle or more)", e->element[0]->str);
         }
-        deliver(s, e, 1);
+        st_deliver(s, e, 1);
         if (s->stopping) return;
     }
     snprintf(s->claim_cursor, sizeof s->claim_cursor, "%s", reply->element[0]->str);

@@ -29,7 +29,16 @@
  * for while cmd is down wait in a bounded outbox and are sent after the
  * reconnect; entries waiting there are not delivered again meanwhile.
  * A watchdog PINGs both connections every second and reconnects one
- * that has not answered within block_ns + connect_timeout_ns. */
+ * that has not answered within block_ns + connect_timeout_ns.
+ *
+ * Redis may also lose its data (restarted without persistence, the
+ * stream or group deleted, an older snapshot restored): then held
+ * entries are neither ours nor another consumer's — they are gone. The
+ * stream tells that apart from a claim: the group had to be created
+ * again on a reconnect (XGROUP CREATE answered OK where an earlier
+ * connection had it), or an entry we hold is no longer in the stream at
+ * all (the heartbeat, a checkpoint write). It then calls the lost
+ * callback; the caller puts its workflows back with wk_stream_reown. */
 #ifndef EXTRACE_WORKER_STREAM_H
 #define EXTRACE_WORKER_STREAM_H
 #include <stddef.h>
@@ -51,6 +60,7 @@ typedef void (*wk_stream_entry_cb)(void *arg, const char *id, const char *data, 
 typedef enum wk_ckpt_result {
     WK_CKPT_SAVED,  /* written (every entry was ours; their idle time is reset) */
     WK_CKPT_LOST,   /* not written: an entry is another consumer's now, or acknowledged */
+    WK_CKPT_GONE,   /* not written: an entry is no longer in the stream (Redis lost its data) */
     WK_CKPT_FAILED  /* Redis down, refused, or gone before answering: written or not */
 } wk_ckpt_result;
 typedef void (*wk_stream_save_cb)(void *arg, void *tag, wk_ckpt_result result);
@@ -60,6 +70,20 @@ typedef void (*wk_stream_state_cb)(void *arg, int ready);
 /* Answer of wk_stream_ckpt_load: the blob (NULL if there is none, len 0)
  * or found = -1 when Redis could not be asked. */
 typedef void (*wk_stream_load_cb)(void *arg, void *tag, int found, const uint8_t *blob, size_t len);
+/* Redis lost entries this consumer held (why: for the log); the
+ * stream's own state (group, connections) is back already. */
+typedef void (*wk_stream_lost_cb)(void *arg, const char *why);
+
+/* Answer of wk_stream_reown. */
+typedef enum wk_reown_result {
+    WK_REOWN_MINE,   /* every entry is still ours: nothing was done */
+    WK_REOWN_NEW,    /* the entries that were gone were replaced by new_id, pending for this consumer */
+    WK_REOWN_OTHER,  /* an entry is another consumer's (or acknowledged): leave the workflow to it */
+    WK_REOWN_FAILED  /* Redis down or refused: try again later */
+} wk_reown_result;
+/* gone: the ids that were replaced (ngone of them), only with WK_REOWN_NEW. */
+typedef void (*wk_stream_reown_cb)(void *arg, void *tag, wk_reown_result result, const char *new_id,
+                                   const char *const *gone, size_t ngone);
 
 typedef struct wk_stream_config {
     ex_redis_addr addr;         /* where and how to log in (copied) */
@@ -88,6 +112,9 @@ typedef struct wk_stream_stats {
     uint64_t ckpt_save_failed; /* checkpoint writes dropped (disconnected) or refused */
     uint64_t ckpt_lost;        /* checkpoint writes not done: an entry was another consumer's */
     uint64_t connects;         /* successful (re)connections, both connections */
+    uint64_t data_lost;        /* times Redis was found without the group or without held entries */
+    uint64_t entries_reowned;  /* entries added again (XADD) after Redis lost them, and owned at once */
+    uint64_t acks_gone;        /* acks / dead letters not done: the entry was no longer in Redis */
 } wk_stream_stats;
 
 /* Start both connections on `loop`. NULL on allocation failure. */
@@ -119,6 +146,21 @@ void wk_stream_ckpt_save(wk_stream *s, const char *workflow_id, const char (*ids
  * first (also during wk_stream_stop) or is down already (then inside
  * this call). */
 void wk_stream_ckpt_load(wk_stream *s, const char *workflow_id, wk_stream_load_cb cb, void *tag);
+/* Call cb(arg, why) whenever Redis is found to have lost held entries
+ * (see above). */
+void wk_stream_on_lost(wk_stream *s, wk_stream_lost_cb cb);
+/* Put a workflow's entries (nids ids) back under this consumer when Redis
+ * lost them: one script checks each id; if all are still ours it does
+ * nothing (MINE); if one is another consumer's or acknowledged, nothing
+ * either (OTHER); else it adds `data` (the WorkflowStarted JSON) to the
+ * stream again, with field reowned-from, and reads it into this
+ * consumer's pending list at once (XREADGROUP …  >, in the same script:
+ * no other consumer can get it first), replacing the ids that were gone
+ * (NEW). Entries that other producers added meanwhile and that the same
+ * read hands over are delivered as new ones. cb runs exactly once, later
+ * or (FAILED, Redis down) inside this call. */
+void wk_stream_reown(wk_stream *s, const char (*ids)[WK_STREAM_ID_MAX], size_t nids, const char *data, size_t len,
+                     wk_stream_reown_cb cb, void *tag);
 /* Copy the counters. */
 void wk_stream_get_stats(const wk_stream *s, wk_stream_stats *out);
 /* Close both connections (no callbacks after this, except pending load

@@ -18,12 +18,18 @@
 #include "worker/stream.h"
 
 /* The scripts below act on entries of group ARGV[1] of stream KEYS[1]
- * only while they are pending for consumer ARGV[2]: mine(id) says so. */
+ * only while they are pending for consumer ARGV[2]. owner(id) says whose
+ * an entry is: 'mine', 'other' (pending for another consumer), 'acked'
+ * (in the stream, pending for nobody) or 'gone' (not in the stream at
+ * all: Redis lost its data, or the entry was deleted or trimmed). */
 #define LUA_MINE                                                              \
-    "local function mine(id)\n"                                               \
+    "local function owner(id)\n"                                              \
     "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)\n"       \
-    "  return #p == 1 and p[1][2] == ARGV[2]\n"                               \
-    "end\n"
+    "  if #p == 1 then if p[1][2] == ARGV[2] then return 'mine' end return 'other' end\n" \
+    "  if #redis.call('XRANGE', KEYS[1], id, id) == 1 then return 'acked' end\n" \
+    "  return 'gone'\n"                                                       \
+    "end\n"                                                                   \
+    "local function mine(id) return owner(id) == 'mine' end\n"
 
 /* What happens to an entry the stream knows about. */
 enum { T_HELD, T_QUEUED, T_SENT };
@@ -62,6 +68,8 @@ struct wk_stream {
     uv_timer_t tick;                   /* heartbeat + XAUTOCLAIM */
     uv_timer_t watch;                  /* watchdog: PING both connections every WATCH_MS */
     int group_ok;                      /* XGROUP CREATE answered on the current cmd connection */
+    int had_group;                     /* the group existed (or was made) on an earlier connection */
+    int64_t lost_at;                   /* mono ns when a loss of data was last found, 0 if never */
     int reading;                       /* an XREADGROUP is in flight on rd */
     int own_pending;                   /* reading this consumer's own pending entries (from `cursor`) */
     char cursor[WK_STREAM_ID_MAX];     /* next id of the own-pending pass */
@@ -75,8 +83,14 @@ struct wk_stream {
     wk_stream_stats stats;             /* counters */
     wk_stream_entry_cb on_entry;       /* each entry */
     wk_stream_state_cb on_state;       /* ready / not */
+    wk_stream_lost_cb on_lost;         /* Redis lost its data, or NULL */
     void *arg;                         /* argument of both */
 };
+
+/* stream.c: hand one [id, [field, value, …]] entry over unless it is tracked already. */
+void st_deliver(wk_stream *s, const redisReply *e, int resumed);
+/* Tell the caller that Redis lost entries (why: for the log), counted. */
+void st_data_lost(wk_stream *s, const char *why);
 
 /* stream_write.c: tracked entries */
 tracked *st_find(const wk_stream *s, const char *id);

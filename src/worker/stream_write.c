@@ -12,23 +12,29 @@
 #include "worker/checkpoint.h"
 
 /* SET KEYS[2] ARGV[3] PX ARGV[4] if every id in ARGV[5..] is ours: 1,
- * else 0 and nothing written. (Keeping them ours is the heartbeat's job.) */
+ * else nothing written and -1 when one is gone from the stream, 0 when
+ * one is another consumer's. (Keeping them ours is the heartbeat's job.) */
 static const char CKPT_SAVE_LUA[] = LUA_MINE
-    "for i = 5, #ARGV do if not mine(ARGV[i]) then return 0 end end\n"
+    "for i = 5, #ARGV do\n"
+    "  local o = owner(ARGV[i])\n"
+    "  if o == 'gone' then return -1 elseif o ~= 'mine' then return 0 end\n"
+    "end\n"
     "redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])\n"
     "return 1\n";
 
-/* XACK ARGV[3] and DEL KEYS[2] (if given) when ARGV[3] is ours: 1, else 0. */
-static const char ACK_LUA[] = LUA_MINE
-    "if not mine(ARGV[3]) then return 0 end\n"
+/* XACK ARGV[3] and DEL KEYS[2] (if given) when ARGV[3] is ours: 1, else
+ * 0 (another consumer's) or -1 (gone from the stream). */
+#define LUA_OURS_OR_RETURN                                                    \
+    "local o = owner(ARGV[3])\n"                                              \
+    "if o == 'gone' then return -1 elseif o ~= 'mine' then return 0 end\n"
+static const char ACK_LUA[] = LUA_MINE LUA_OURS_OR_RETURN
     "redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])\n"
     "if KEYS[2] then redis.call('DEL', KEYS[2]) end\n"
     "return 1\n";
 
 /* When ARGV[3] is ours: XADD KEYS[2] with its data ARGV[4] and reason
  * ARGV[5], and XACK it: 1, else 0. */
-static const char DEAD_LUA[] = LUA_MINE
-    "if not mine(ARGV[3]) then return 0 end\n"
+static const char DEAD_LUA[] = LUA_MINE LUA_OURS_OR_RETURN
     "redis.call('XADD', KEYS[2], '*', 'data', ARGV[4], 'reason', ARGV[5], 'source-id', ARGV[3])\n"
     "redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])\n"
     "return 1\n";
@@ -101,6 +107,10 @@ static void xack_cb(redisAsyncContext *ac, void *r, void *privdata)
     } else if (reply->integer == 1) {
         s->stats.acks++;
         if (t->reason) s->stats.dead_letters++;
+    } else if (reply->integer == -1) {
+        s->stats.acks_gone++;
+        ex_info("stream", "entry %s is no longer in Redis (its data was lost): nothing left to %s", t->id,
+                t->reason ? "move" : "acknowledge");
     } else {
         s->stats.acks_lost++;
         ex_info("stream", "entry %s is another consumer's now: %s it is left to that one", t->id, what);
@@ -230,11 +240,13 @@ static void ckpt_save_cb(redisAsyncContext *ac, void *r, void *privdata)
     save_req *q = privdata;
     wk_stream *s = ((conn *)ac->data)->s;
     wk_ckpt_result res = WK_CKPT_FAILED;
-    if (reply && reply->type == REDIS_REPLY_INTEGER) res = reply->integer == 1 ? WK_CKPT_SAVED : WK_CKPT_LOST;
+    if (reply && reply->type == REDIS_REPLY_INTEGER)
+        res = reply->integer == 1 ? WK_CKPT_SAVED : reply->integer == -1 ? WK_CKPT_GONE : WK_CKPT_LOST;
     else if (reply)
         ex_error("stream", "checkpoint write refused: %s", reply->type == REDIS_REPLY_ERROR ? reply->str : "?");
+    if (res == WK_CKPT_GONE) st_data_lost(s, "a checkpoint write found a held entry no longer in the stream");
     if (res == WK_CKPT_SAVED) s->stats.ckpt_saved++;
-    else if (res == WK_CKPT_LOST) s->stats.ckpt_lost++;
+    else if (res == WK_CKPT_LOST || res == WK_CKPT_GONE) s->stats.ckpt_lost++;
     else s->stats.ckpt_save_failed++;
     if (q->cb) q->cb(s->arg, q->tag, res);
     ex_free(q);

@@ -411,6 +411,7 @@ static int start(wk_worker *w)
             ex_error("worker", "out of memory starting the stream intake");
             return -1;
         }
+        wk_stream_on_lost(w->stream, wd_data_lost);
         return 0;
     }
     wk_intake_config ic = {o->redis, o->channel, 100 * EX_NS_PER_MS, 5 * EX_NS_PER_SEC, connect_timeout};

@@ -27,6 +27,7 @@ typedef struct wk_durable_stats {
     uint64_t ckpt_rejected;   /* checkpoints that could not be decoded */
     uint64_t undelivered;     /* traces not delivered: entries left pending */
     uint64_t lost;            /* workflows left to the consumer that claimed their entries */
+    uint64_t reowned;         /* workflows whose entries Redis lost, added again and owned here */
     uint64_t parked;          /* finished workflows whose final checkpoint had to wait for Redis */
     size_t parked_now;        /* … of which waiting now */
 } wk_durable_stats;
@@ -73,6 +74,7 @@ int wk_submit_trace(wk_worker *w, const wm_monitor *m, exo_submit_cb done_cb, vo
 /* durable.c (stream mode) */
 void wd_on_entry(void *arg, const char *id, const char *data, size_t len, int resumed); /* wk_stream_entry_cb */
 void wd_on_state(void *arg, int ready);                                                 /* wk_stream_state_cb */
+void wd_data_lost(void *arg, const char *why);                                          /* wk_stream_lost_cb */
 /* m (watched, not done) changed state: checkpoint it. */
 void wd_changed(wk_worker *w, const wm_monitor *m);
 /* m is done and out of the registry (ownership passes): its trace goes

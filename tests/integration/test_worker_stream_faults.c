@@ -7,7 +7,10 @@
  *   - Another consumer claims a workflow's entry while the worker watches
  *     it (as after a restart in which the worker looked idle). The worker
  *     finds out at its next checkpoint and leaves the workflow alone; the
- *     claimer resumes from the checkpoint and alone exports its trace. */
+ *     claimer resumes from the checkpoint and alone exports its trace.
+ *   - Redis is killed (-9) without persistence and restarts empty. The
+ *     worker tells that from a claim, adds the lost entries again under
+ *     its own name and exports every trace once, finished or not. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -223,6 +226,67 @@ static void test_redis_outage(void **state)
                   parked);
 }
 
+/* ---- Redis restarted without its data ---- */
+
+#define EMPTY_WORKFLOWS 40
+
+/* redis-server on port without persistence (no AOF, no snapshots), data in dir. */
+static pid_t redis_start_volatile(int port, const char *dir)
+{
+    char p[16], log[320];
+    snprintf(p, sizeof p, "%d", port);
+    snprintf(log, sizeof log, "%s/redis.log", dir);
+    char *argv[] = {"redis-server", "--port", p, "--bind", "127.0.0.1", "--dir", (char *)dir, "--save", "",
+                    "--appendonly", "no", NULL};
+    pid_t pid = ts_spawn(argv, log);
+    assert_true(pid > 0);
+    assert_int_equal(ts_wait_port(port, 5000), 0);
+    return pid;
+}
+
+/* kill -9 of a Redis without persistence while workflows are in flight,
+ * some finishing during the outage, then a restart with nothing in it:
+ * the worker tells this from a claim, puts every workflow back into the
+ * stream under its own name and exports each trace once. */
+static void test_redis_restarted_empty(void **state)
+{
+    start_run("300");
+    ts_stop(R.redis_pid, SIGKILL, 5000); /* start_run's Redis keeps its data: use one that does not */
+    R.redis_pid = redis_start_volatile(R.redis_port, R.rdir);
+    tf_worker *w = &workers[1];
+    start_worker(w);
+    generate(EMPTY_WORKFLOWS, "200");
+    assert_true(wait_metric(w, "extrace_checkpoints_saved_total", EMPTY_WORKFLOWS, 1e9, 10000) >= EMPTY_WORKFLOWS);
+    int roots_before = tc_count_roots(R.out_path);
+    assert_int_equal(ts_stop(R.redis_pid, SIGKILL, 5000), 128 + SIGKILL);
+    R.redis_pid = 0;
+    /* Some finish while Redis is away: their final checkpoints wait. */
+    if (wait_metric(w, "extrace_final_checkpoints_waiting", 1, 1e9, 15000) < 1)
+        fail_msg("no finished workflow waited for Redis (log %s)", w->log);
+    sleep_ms(300);
+    double waiting = tf_worker_metric(w, "extrace_final_checkpoints_waiting");
+    R.redis_pid = redis_start_volatile(R.redis_port, R.rdir);
+    wait_all_done(EMPTY_WORKFLOWS);
+    sleep_ms(500); /* a second copy of a trace would show by now */
+    double lost = tf_worker_metric(w, "extrace_workflows_lost_total");
+    double reowned = tf_worker_metric(w, "extrace_workflows_reowned_total");
+    double data_lost = tf_worker_metric(w, "extrace_redis_data_lost_total");
+    stop_all();
+    assert_int_equal(tc_count_roots(R.out_path), EMPTY_WORKFLOWS); /* each trace exported once */
+    assert_int_equal(check_traces(EMPTY_WORKFLOWS), 1);
+    check_no_checkpoints();
+    assert_int_equal(lost, 0);
+    assert_true(data_lost >= 1);
+    assert_true(reowned >= waiting); /* at least every finished one that waited, and those in flight */
+    char *log = ts_read_file(w->log, NULL);
+    assert_non_null(strstr(log, "Redis at 127.0.0.1"));
+    assert_non_null(strstr(log, "lost entries of " STREAM));
+    if (strstr(log, "claimed by another consumer")) fail_msg("a loss of data logged as a claim (log %s)", w->log);
+    free(log);
+    print_message("%d traces out before the kill, %.0f finished ones waiting at the restart; %.0f workflows put back "
+                  "after the empty restart\n", roots_before, waiting, reowned);
+}
+
 /* ---- an entry claimed away ---- */
 
 static void test_claimed_entry_is_left_to_the_claimer(void **state)
@@ -267,6 +331,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_redis_outage, teardown),
         cmocka_unit_test_teardown(test_claimed_entry_is_left_to_the_claimer, teardown),
+        cmocka_unit_test_teardown(test_redis_restarted_empty, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
