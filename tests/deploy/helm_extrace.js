@@ -101,6 +101,22 @@ function checkWiring(r, manifests, v, rel, info) {
   }
 }
 
+// The release's Redis keeps an append-only file exactly when the stream
+// intake is on: the stream, its group and the checkpoints must survive a
+// restart of the container; pub/sub keeps nothing.
+function checkRedis(r, manifests, v, rel, summary) {
+  const d = find(manifests, 'Deployment', `${rel}-redis`);
+  if (!d) return;
+  const args = (podSpec(d).containers[0].args || []).map(String);
+  const opt = (name) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : undefined; };
+  const aof = opt('appendonly') === 'yes';
+  r.check(aof === !!v.worker.stream.enabled, 'redis', `--appendonly ${opt('appendonly')} but worker.stream.enabled is ${v.worker.stream.enabled}`);
+  if (aof) r.check(['always', 'everysec'].includes(opt('appendfsync')), 'redis', `--appendfsync ${opt('appendfsync')}: the file must reach the disk`);
+  const mount = (podSpec(d).containers[0].volumeMounts || []).find((m) => m.mountPath === '/data');
+  if (aof) r.check(mount, 'redis', 'the append-only file needs /data mounted');
+  summary.push(`Deployment ${rel}-redis: appendonly ${aof ? `yes, fsync ${opt('appendfsync')}` : 'no'}`);
+}
+
 function checkStore(r, manifests, rel, info) {
   const st = find(manifests, 'StatefulSet', `${rel}-store`);
   if (!st || !info.store) return;
@@ -149,6 +165,7 @@ function check(r, dir, chart, manifests) {
   if (worker) r.check(worker.spec.replicas === v.worker.replicaCount, 'worker', 'replicas is not worker.replicaCount');
   checkWiring(r, manifests, v, rel, info);
   checkStore(r, manifests, rel, info);
+  checkRedis(r, manifests, v, rel, summary);
   checkUser(r, manifests, dir);
   return summary;
 }

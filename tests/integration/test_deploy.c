@@ -268,6 +268,9 @@ static void test_helm(void **state)
                   "checked Deployment extrace-worker: 3 replicas: worker --admin-listen=0.0.0.0:9464 --initial-delay=5s "
                   "--interval=10s --timeout=30m --max-concurrent-polls=256 --stream=workflows --group=extrace-workers",
                   0);
+    helm_scenario("extrace", "worker.stream.enabled=true", NULL,
+                  "checked Deployment extrace-redis: appendonly yes, fsync everysec", 0);
+    helm_scenario("extrace", NULL, NULL, "checked Deployment extrace-redis: appendonly no", 0);
     helm_scenario("extrace", "store.enabled=false", NULL, "refuses store.enabled=false: store.enabled is false", 1);
     helm_scenario("extrace", "store.enabled=false", "otel.endpoint=http://monitoring-tempo.monitoring:4317",
                   "checked extrace (", 0);
