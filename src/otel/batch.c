@@ -11,6 +11,7 @@ struct exo_submission {
     void *arg;                /* for cb; not owned */
     size_t pending;           /* (span, exporter) pairs not yet delivered or dropped */
     int failed;               /* a span was dropped somewhere */
+    int again;                /* its spans were submitted before (exo_bq_submit_again) */
     int state;                /* SUB_*: running, waiting in the due list, reported */
     exo_submission *next_due; /* due list link */
 };
@@ -32,6 +33,13 @@ static void push_due(exo_batch_queue *q, exo_submission *s)
     if (q->due_tail) q->due_tail->next_due = s;
     else q->due_head = s;
     q->due_tail = s;
+}
+
+/* Count `pairs` (span, exporter) pairs of s as dropped (again, if s was). */
+static void drop(exo_batch_queue *q, const exo_submission *s, uint64_t pairs)
+{
+    q->dropped += pairs;
+    if (s && s->again) q->dropped_again += pairs;
 }
 
 /* Settle `pairs` (span, exporter) pairs of s as delivered (ok) or dropped;
@@ -63,13 +71,20 @@ static int ring_reserve(exo_batch_queue *q)
 
 size_t exo_bq_submit(exo_batch_queue *q, exo_span **spans, size_t n, exo_bq_done_cb cb, void *arg)
 {
+    return exo_bq_submit_again(q, spans, n, cb, arg, 0);
+}
+
+size_t exo_bq_submit_again(exo_batch_queue *q, exo_span **spans, size_t n, exo_bq_done_cb cb, void *arg, int again)
+{
     exo_submission *s = ex_calloc(1, sizeof *s);
     if (!s) {
         for (size_t i = 0; i < n; i++) exo_span_free(spans[i]);
         q->dropped += (uint64_t)n * q->nexporters;
+        if (again) q->dropped_again += (uint64_t)n * q->nexporters;
         if (cb) cb(arg, 0);
         return n;
     }
+    s->again = again;
     s->cb = cb;
     s->arg = arg;
     s->pending = n * q->nexporters;
@@ -85,7 +100,7 @@ size_t exo_bq_submit(exo_batch_queue *q, exo_span **spans, size_t n, exo_bq_done
         q->len++;
     }
     if (dropped) {
-        q->dropped += (uint64_t)dropped * q->nexporters;
+        drop(q, s, (uint64_t)dropped * q->nexporters);
         q->dropped_queue_full += dropped;
     }
     /* Settle the dropped pairs (or nothing, for n == 0) in one go: this
@@ -128,7 +143,9 @@ int exo_bq_batch_done(exo_batch_queue *q, exo_batch *b, int delivered, uint64_t 
 {
     if (!delivered || rejected > b->n) rejected = b->n;
     q->exported += b->n - rejected;
-    q->dropped += rejected;
+    if (rejected == b->n) /* all dropped: each span's submission says whether again */
+        for (size_t i = 0; i < b->n; i++) drop(q, b->subs[i], 1);
+    else q->dropped += rejected; /* some refused by the backend: which ones is not known */
     for (size_t i = 0; i < b->n; i++) settle(q, b->subs[i], 1, rejected == 0);
     if (--b->pending > 0) return 0;
     for (size_t i = 0; i < b->n; i++) exo_span_free(b->spans[i]);
@@ -168,7 +185,9 @@ void exo_bq_hold_done(exo_batch_queue *q, exo_bq_hold *h, int delivered, uint64_
     if (!delivered || rejected > h->n) rejected = h->n;
     if (!abandon) {
         q->exported += h->n - rejected;
-        q->dropped += rejected;
+        if (rejected == h->n)
+            for (size_t i = 0; i < h->n; i++) drop(q, h->subs[i], 1);
+        else q->dropped += rejected;
     }
     q->held -= h->n;
     for (size_t i = 0; i < h->n; i++) settle(q, h->subs[i], 1, !abandon && rejected == 0);
@@ -182,7 +201,7 @@ size_t exo_bq_drop_queued(exo_batch_queue *q)
     for (size_t i = 0; i < n; i++) {
         exo_bq_slot *slot = &q->ring[(q->head + i) % q->cap];
         exo_span_free(slot->span);
-        q->dropped += q->nexporters;
+        drop(q, slot->sub, q->nexporters);
         settle(q, slot->sub, q->nexporters, 0);
     }
     q->head = 0;

@@ -56,6 +56,7 @@ typedef struct exo_batch_queue {
     exo_submission *due_head, *due_tail; /* finished submissions, FIFO */
     uint64_t exported;      /* (span, exporter) pairs delivered */
     uint64_t dropped;       /* (span, exporter) pairs dropped */
+    uint64_t dropped_again; /* … of which from submissions made again (exo_bq_submit_again) */
     uint64_t dropped_queue_full; /* spans dropped because the queue was full */
     uint64_t held;          /* (span, exporter) pairs in holds now (handed to the spool) */
 } exo_batch_queue;
@@ -70,6 +71,9 @@ void exo_bq_init(exo_batch_queue *q, size_t max_queue, size_t nexporters);
  * allocated are all n spans dropped and cb called with 0 before this
  * returns (there is nowhere to keep it). */
 size_t exo_bq_submit(exo_batch_queue *q, exo_span **spans, size_t n, exo_bq_done_cb cb, void *arg);
+/* The same for spans submitted before whose submission failed (a trace
+ * exported again): their drops are also counted in dropped_again. */
+size_t exo_bq_submit_again(exo_batch_queue *q, exo_span **spans, size_t n, exo_bq_done_cb cb, void *arg, int again);
 
 /* Spans waiting in the queue (not yet in a batch). */
 size_t exo_bq_queued(const exo_batch_queue *q);

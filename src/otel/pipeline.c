@@ -297,12 +297,19 @@ void exo__pipeline_pump(exo_pipeline *p)
 
 void exo_pipeline_submit(exo_pipeline *p, exo_span **spans, size_t n, exo_submit_cb done_cb, void *arg)
 {
+    exo_pipeline_submit_again(p, spans, n, done_cb, arg, 0);
+}
+
+void exo_pipeline_submit_again(exo_pipeline *p, exo_span **spans, size_t n, exo_submit_cb done_cb, void *arg,
+                               int again)
+{
     if (p->destroyed || p->nslots == 0) {
         for (size_t i = 0; i < n; i++) exo_span_free(spans[i]);
         if (p->destroyed) {
             /* Too late to export: counted as dropped, reported while closing. */
             exo_bq_submit(&p->q, NULL, 0, done_cb, arg);
             p->q.dropped += (uint64_t)n * p->q.nexporters;
+            if (again) p->q.dropped_again += (uint64_t)n * p->q.nexporters;
             ex_warn(COMP, "dropped %zu spans submitted after shutdown", n);
         } else {
             exo_bq_submit(&p->q, NULL, 0, done_cb, arg); /* "none": nothing to deliver to */
@@ -310,7 +317,7 @@ void exo_pipeline_submit(exo_pipeline *p, exo_span **spans, size_t n, exo_submit
         exo__pipeline_schedule_dispatch(p);
         return;
     }
-    size_t dropped = exo_bq_submit(&p->q, spans, n, done_cb, arg);
+    size_t dropped = exo_bq_submit_again(&p->q, spans, n, done_cb, arg, again);
     if (dropped)
         ex_warn(COMP, "queue full (OTEL_BSP_MAX_QUEUE_SIZE=%zu): dropped %zu of %zu spans", p->q.max_queue, dropped,
                 n);
@@ -323,7 +330,8 @@ void exo_pipeline_get_stats(const exo_pipeline *p, exo_pipeline_stats *out)
 {
     memset(out, 0, sizeof *out);
     out->spans_exported = p->q.exported;
-    out->spans_dropped = p->q.dropped;
+    out->spans_dropped = p->q.dropped - p->q.dropped_again;
+    out->spans_dropped_again = p->q.dropped_again;
     out->export_requests = p->export_requests;
     out->export_failures = p->export_failures;
     out->spans_queued = exo_bq_queued(&p->q) + p->q.in_batches;

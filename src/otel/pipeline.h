@@ -29,7 +29,8 @@ typedef void (*exo_submit_cb)(void *arg, int delivered);
 
 typedef struct exo_pipeline_stats {
     uint64_t spans_exported;  /* accepted by the backend (per span, summed over exporters) */
-    uint64_t spans_dropped;   /* queue full, final errors, retries exhausted, shutdown */
+    uint64_t spans_dropped;   /* queue full, final errors, retries exhausted, shutdown; spans submitted again not */
+    uint64_t spans_dropped_again; /* dropped again: spans of a submission made with again = 1 */
     uint64_t export_requests; /* requests sent, retries included */
     uint64_t export_failures; /* requests that failed (retryable or not) */
     size_t spans_queued;      /* waiting in the queue or in flight now */
@@ -54,6 +55,13 @@ exo_pipeline *exo_pipeline_new(uv_loop_t *loop, const exo_export_config *cfg, co
 /* Hand over n finished spans (the pipeline owns them from now on, even when
  * it drops them). done_cb (may be NULL) runs once, later, on the loop. */
 void exo_pipeline_submit(exo_pipeline *p, exo_span **spans, size_t n, exo_submit_cb done_cb, void *arg);
+/* The same; again = 1 says these spans were submitted before and that
+ * submission was not delivered (a trace exported again): if they are
+ * dropped now, they count in spans_dropped_again, not spans_dropped, so a
+ * backend that stays away does not inflate spans_dropped with the same
+ * data every retry. */
+void exo_pipeline_submit_again(exo_pipeline *p, exo_span **spans, size_t n, exo_submit_cb done_cb, void *arg,
+                               int again);
 
 void exo_pipeline_get_stats(const exo_pipeline *p, exo_pipeline_stats *out);
 

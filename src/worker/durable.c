@@ -35,6 +35,8 @@
 #define CKPT_MARGIN_NS (3600 * EX_NS_PER_SEC)     /* checkpoint TTL beyond the monitor's deadline */
 #define CKPT_TTL_MAX_NS (31 * 86400 * EX_NS_PER_SEC) /* at most this much before the margin */
 #define PARK_RETRY_MS 1000                          /* retry of final checkpoints that waited */
+#define UNDELIVERED_WINDOW_NS (60 * EX_NS_PER_SEC)  /* undelivered traces are summed up once per window */
+#define UNDELIVERED_BURST 10                        /* … after this many logged one by one */
 
 /* Where a hold's workflow is. */
 enum {
@@ -59,6 +61,7 @@ struct wk_hold {
     uint8_t gone;               /* dropped while writes were in flight: the last answer frees it */
     uint8_t reowning;           /* Redis lost its entries: re-adding them (writes wait meanwhile) */
     uint8_t ack_due;            /* delivered while re-owning: acknowledge once that answers */
+    uint8_t again;              /* restored finished: its trace was submitted before */
     size_t nids, cap;           /* entry ids held, slots allocated */
     char (*ids)[WK_STREAM_ID_MAX]; /* owned: the entries (duplicates included) */
     char workflow_id[WM_ID_MAX + 1]; /* the key */
@@ -204,6 +207,35 @@ static void park(wk_worker *w, wk_hold *h)
         uv_timer_start(&w->park_timer, park_cb, PARK_RETRY_MS, PARK_RETRY_MS);
 }
 
+/* A trace was not delivered. Its entries stay pending and it is exported
+ * again every --claim-idle while the backend is away: the first failure
+ * of each workflow is logged (at most UNDELIVERED_BURST a window), the
+ * rest — repeats above all — are summed up once per window. */
+static void warn_undelivered(wk_worker *w, const wk_hold *h)
+{
+    wk_durable_stats *d = &w->durable;
+    int64_t now = ex_mono_ns();
+    if (h->again) d->undelivered_repeats++;
+    if (now - d->undelivered_window >= UNDELIVERED_WINDOW_NS) {
+        if (d->undelivered_summed)
+            ex_warn("worker", "%" PRIu64 " more traces were not delivered in the last %d s (%" PRIu64 " of all "
+                    "attempts so far were retries of the same traces); their entries stay pending and each is "
+                    "exported again every --claim-idle", d->undelivered_summed,
+                    (int)(UNDELIVERED_WINDOW_NS / EX_NS_PER_SEC), d->undelivered_repeats);
+        d->undelivered_window = now;
+        d->undelivered_logged = 0;
+        d->undelivered_summed = 0;
+    }
+    if (h->again || d->undelivered_logged >= UNDELIVERED_BURST) {
+        d->undelivered_summed++;
+        return;
+    }
+    d->undelivered_logged++;
+    ex_warn("worker", "workflow %s: its trace was not delivered; its %zu stream entr%s stay%s pending and will "
+            "be claimed and exported again from the checkpoint", h->workflow_id, h->nids,
+            h->nids == 1 ? "y" : "ies", h->nids == 1 ? "s" : "");
+}
+
 /* h's trace was delivered: acknowledge its entries (the last one with
  * the DEL of its checkpoint) and forget it. */
 static void ack_all(wk_worker *w, wk_hold *h)
@@ -226,9 +258,7 @@ static void export_done(void *arg, int delivered)
     }
     if (!delivered) {
         w->durable.undelivered++;
-        ex_warn("worker", "workflow %s: its trace was not delivered; its %zu stream entr%s stay%s pending and will "
-                "be claimed and exported again from the checkpoint", h->workflow_id, h->nids,
-                h->nids == 1 ? "y" : "ies", h->nids == 1 ? "s" : "");
+        warn_undelivered(w, h);
         hold_drop(w, h, 1);
         return;
     }
@@ -240,7 +270,8 @@ static void export_trace(wk_worker *w, wk_hold *h)
     wm_monitor *m = h->done;
     h->done = NULL;
     h->state = H_EXPORTING;
-    int rc = wk_submit_trace(w, m, export_done, h);
+    if (h->again) w->durable.exported_again++;
+    int rc = wk_submit_trace(w, m, h->again, export_done, h);
     wm_monitor_free(m);
     if (rc != 0) hold_drop(w, h, 1); /* logged; its entries stay pending */
 }
@@ -250,7 +281,7 @@ void wd_finished(wk_worker *w, wm_monitor *m)
     wk_hold *h = hold_find(w, m->workflow_id);
     if (!h || h->state != H_WATCHING) { /* cannot happen: every watched workflow has its hold */
         ex_error("worker", "workflow %s finished without its stream entries; exporting it anyway", m->workflow_id);
-        wk_submit_trace(w, m, NULL, NULL);
+        wk_submit_trace(w, m, 0, NULL, NULL);
         wm_monitor_free(m);
         return;
     }
@@ -361,14 +392,17 @@ void wd_data_lost(void *arg, const char *why)
 
 /* ---- stream entries ---- */
 
-/* Watch h's workflow with m (restored from a checkpoint) or a new monitor. */
-static void start_watch(wk_worker *w, wk_hold *h, wm_monitor *m)
+/* Watch h's workflow with m (restored from a checkpoint) or a new
+ * monitor. A resumed entry (pending already) is not a new start. */
+static void start_watch(wk_worker *w, wk_hold *h, wm_monitor *m, int resumed)
 {
     int64_t now = wk_now_ns();
     int fresh = m == NULL;
-    w->metrics.workflows_started++;
+    if (resumed) w->durable.resumed++;
+    else w->metrics.workflows_started++;
     if (m && wm_monitor_done(m)) { /* its final checkpoint: export the same trace again */
         h->done = m;
+        h->again = 1;
         export_trace(w, h);
         return;
     }
@@ -413,11 +447,12 @@ static void ckpt_loaded(void *arg, void *tag, int found, const uint8_t *blob, si
                      WK_CKPT_KEY_PREFIX, h->workflow_id, why);
         } else {
             w->durable.restored++;
-            ex_info("worker", "workflow %s resumed from its checkpoint (%u events, %s)", h->workflow_id, m->nevents,
-                    wm_monitor_done(m) ? "done: exporting again" : "running");
+            EX_LOG(wm_monitor_done(m) ? EX_LOG_DEBUG : EX_LOG_INFO, "worker", /* done: the claim said it already */
+                   "workflow %s resumed from its checkpoint (%u events, %s)", h->workflow_id, m->nevents,
+                   wm_monitor_done(m) ? "done: exporting again" : "running");
         }
     }
-    start_watch(w, h, m);
+    start_watch(w, h, m, 1);
 }
 
 /* A malformed entry: to <stream>:dead with the reason. */
@@ -485,7 +520,7 @@ void wd_on_entry(void *arg, const char *id, const char *data, size_t len, int re
     }
     if (!(h = hold_new(w, id, &ev))) return;
     if (!resumed) {
-        start_watch(w, h, NULL);
+        start_watch(w, h, NULL, 0);
         return;
     }
     wk_stream_ckpt_load(w->stream, h->workflow_id, ckpt_loaded, h); /* may answer at once */
@@ -539,6 +574,17 @@ void wd_render_metrics(wk_worker *w, wk_text *t)
     wk_prom_counter(t, "extrace_workflows_lost_total",
                     "Workflows left to the consumer that claimed their entries (found when writing a checkpoint).",
                     w->durable.lost);
+    exo_pipeline_stats ps = {0};
+    if (w->pipeline) exo_pipeline_get_stats(w->pipeline, &ps);
+    wk_prom_counter(t, "extrace_workflows_resumed_total",
+                    "Workflows taken up again from a pending entry (after a restart, a claim, or an undelivered "
+                    "export): not counted as started.", w->durable.resumed);
+    wk_prom_counter(t, "extrace_traces_exported_again_total",
+                    "Traces submitted again from their final checkpoint (not counted as finished again).",
+                    w->durable.exported_again);
+    wk_prom_counter(t, "extrace_spans_dropped_again_total",
+                    "Spans of traces exported again that were dropped again (not counted in "
+                    "extrace_spans_dropped_total a second time).", ps.spans_dropped_again);
     wk_prom_counter(t, "extrace_redis_data_lost_total",
                     "Times Redis was found without the group or without entries held here (restarted without its "
                     "data, stream or group deleted), told apart from a claim by another consumer.", st.data_lost);

@@ -344,16 +344,24 @@ static void autoclaim_cb(redisAsyncContext *ac, void *r, void *privdata)
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 || reply->element[0]->type != REDIS_REPLY_STRING)
         return;
     const redisReply *entries = reply->element[1];
+    const char *first = NULL;
+    size_t claimed = 0;
     for (size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements; i++) {
         const redisReply *e = entries->element[i];
         if (e->type == REDIS_REPLY_ARRAY && e->elements >= 1 && e->element[0]->type == REDIS_REPLY_STRING &&
             !st_find(s, e->element[0]->str)) {
             s->stats.entries_claimed++;
-            ex_info("stream", "claimed entry %s (idle for --claim-idle or more)", e->element[0]->str);
+            if (!claimed++) first = e->element[0]->str;
+            ex_debug("stream", "claimed entry %s (idle for --claim-idle or more)", e->element[0]->str);
         }
         st_deliver(s, e, 1);
         if (s->stopping) return;
     }
+    /* One line per answer (at most --count entries), not one per entry: in
+     * a long receiver outage the same entries come back every --claim-idle. */
+    if (claimed)
+        ex_info("stream", "claimed %zu entr%s idle for --claim-idle or more (first %s)", claimed,
+                claimed == 1 ? "y" : "ies", first);
     snprintf(s->claim_cursor, sizeof s->claim_cursor, "%s", reply->element[0]->str);
     if (strcmp(s->claim_cursor, "0-0") != 0) send_autoclaim(s); /* the scan goes on */
 }

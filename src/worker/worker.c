@@ -95,10 +95,10 @@ static wk_result result_of(const wm_monitor *m)
     return WK_RESULT_ERROR;
 }
 
-int wk_submit_trace(wk_worker *w, const wm_monitor *m, exo_submit_cb done_cb, void *arg)
+int wk_submit_trace(wk_worker *w, const wm_monitor *m, int again, exo_submit_cb done_cb, void *arg)
 {
     wk_result res = result_of(m);
-    w->metrics.workflows_finished[res]++;
+    if (!again) w->metrics.workflows_finished[res]++;
     exo_span **spans = NULL;
     size_t n = 0;
     int rc = wm_build_spans(m, w->ns, &spans, &n);
@@ -109,7 +109,7 @@ int wk_submit_trace(wk_worker *w, const wm_monitor *m, exo_submit_cb done_cb, vo
     }
     ex_debug("worker", "workflow %s finished (%s) after %" PRIu32 " polls: exporting %zu spans", m->workflow_id,
              wk_result_name(res), m->polls, n);
-    exo_pipeline_submit(w->pipeline, spans, n, done_cb, arg);
+    exo_pipeline_submit_again(w->pipeline, spans, n, done_cb, arg, again);
     ex_free(spans); /* the pipeline owns the spans, not the array */
     return 0;
 }
@@ -123,7 +123,7 @@ static void finish(wk_worker *w, wk_entry *e)
         wd_finished(w, m);
         return;
     }
-    wk_submit_trace(w, m, NULL, NULL);
+    wk_submit_trace(w, m, 0, NULL, NULL);
     wm_monitor_free(m);
 }
 

@@ -28,6 +28,12 @@ typedef struct wk_durable_stats {
     uint64_t undelivered;     /* traces not delivered: entries left pending */
     uint64_t lost;            /* workflows left to the consumer that claimed their entries */
     uint64_t reowned;         /* workflows whose entries Redis lost, added again and owned here */
+    uint64_t resumed;         /* workflows taken up again from a pending entry (not a new start) */
+    uint64_t exported_again;  /* traces submitted again from a final checkpoint */
+    uint64_t undelivered_repeats; /* … of which not delivered again (summed in the log) */
+    int64_t undelivered_window;   /* mono ns: start of the window of undelivered warnings */
+    int undelivered_logged;       /* undelivered warnings logged in that window */
+    uint64_t undelivered_summed;  /* undelivered traces not logged one by one since the last summary */
     uint64_t parked;          /* finished workflows whose final checkpoint had to wait for Redis */
     size_t parked_now;        /* … of which waiting now */
 } wk_durable_stats;
@@ -67,9 +73,11 @@ void wk_arm(wk_worker *w, int64_t now);
 void wk_event_warn(wk_worker *w, const char *msg);
 /* Count m's end, build its spans and hand them to the pipeline, which
  * calls done_cb(arg, delivered) later (done_cb may be NULL). m stays the
- * caller's. 0, or -1 when the spans could not be built (logged; done_cb
- * is not called). */
-int wk_submit_trace(wk_worker *w, const wm_monitor *m, exo_submit_cb done_cb, void *arg);
+ * caller's. again = 1: the same trace was submitted before (restored from
+ * its final checkpoint): its end is not counted again, nor its spans as
+ * dropped if they are (exo_pipeline_submit_again). 0, or -1 when the
+ * spans could not be built (logged; done_cb is not called). */
+int wk_submit_trace(wk_worker *w, const wm_monitor *m, int again, exo_submit_cb done_cb, void *arg);
 
 /* durable.c (stream mode) */
 void wd_on_entry(void *arg, const char *id, const char *data, size_t len, int resumed); /* wk_stream_entry_cb */
