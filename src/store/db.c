@@ -23,7 +23,8 @@
 #define uthash_free(ptr, sz) ex_free(ptr)
 #include <uthash.h>
 
-#define SDB_SCHEMA_VERSION 1
+/* 2: the roots table (db_roots.c). */
+#define SDB_SCHEMA_VERSION 2
 
 struct sdb_tenant_entry {
     char *name;        /* tenant name (owned) */
@@ -50,7 +51,16 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS tag_values(tenant INTEGER NOT NULL, scope INTEGER NOT NULL, key TEXT NOT NULL,"
     " type INTEGER NOT NULL, value TEXT NOT NULL, last_ns INTEGER NOT NULL,"
     " PRIMARY KEY(tenant, scope, key, type, value)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS attr_bloom(chunk INTEGER PRIMARY KEY, bits BLOB NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS attr_bloom(chunk INTEGER PRIMARY KEY, bits BLOB NOT NULL);"
+    /* The root span of each trace, for listing workflows (db_roots.c):
+     * clustered by what a list filters and sorts on first. */
+    "CREATE TABLE IF NOT EXISTS roots(tenant INTEGER NOT NULL, name TEXT NOT NULL, service TEXT NOT NULL,"
+    " start_ns INTEGER NOT NULL, trace INTEGER NOT NULL, end_ns INTEGER NOT NULL, namespace TEXT NOT NULL,"
+    " outcome TEXT NOT NULL, workflow_id TEXT NOT NULL, status INTEGER NOT NULL, message TEXT NOT NULL,"
+    " trace_id BLOB NOT NULL, PRIMARY KEY(tenant, name, service, start_ns, trace)) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX IF NOT EXISTS roots_by_trace ON roots(trace);"
+    "CREATE TRIGGER IF NOT EXISTS roots_follow_traces AFTER DELETE ON traces"
+    " BEGIN DELETE FROM roots WHERE trace = old.id; END;";
 
 static const char *const stmt_sql[SQ_COUNT] = {
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -92,6 +102,9 @@ static const char *const stmt_sql[SQ_COUNT] = {
     [SQ_BLOOM_GET] = "SELECT bits FROM attr_bloom WHERE chunk = ?1",
     [SQ_BLOOM_PUT] = "INSERT OR REPLACE INTO attr_bloom(chunk, bits) VALUES(?1, ?2)",
     [SQ_RET_BLOOMS] = "DELETE FROM attr_bloom WHERE chunk < coalesce((SELECT min(id) FROM spans), ?1) / ?2",
+    [SQ_ROOT_UPSERT] = "INSERT OR REPLACE INTO roots(trace, tenant, trace_id, name, service, namespace, start_ns,"
+                       " end_ns, status, message, workflow_id, outcome)"
+                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 };
 
 int sdb__fail(sdb *db, const char *fmt, ...)
@@ -215,6 +228,7 @@ static int schema_init(sdb *db)
     if (version > SDB_SCHEMA_VERSION)
         return sdb__fail(db, "%s: schema version %d is newer than this program's (%d)", db->path, version,
                          SDB_SCHEMA_VERSION);
+    db->roots_missing = version == 1;
     char sql[sizeof schema_sql + 128];
     snprintf(sql, sizeof sql, "BEGIN; %s PRAGMA user_version = %d; COMMIT;", schema_sql, SDB_SCHEMA_VERSION);
     if (sqlite3_exec(db->conn, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -355,6 +369,7 @@ sdb *sdb_open(const char *dir, char *err, size_t errlen)
             goto fail;
         }
     }
+    if (db->roots_missing && sdb__roots_backfill(db) < 0) goto fail;
     if (checkpointer_start(db) != 0 || sdb__bloom_load(db) != 0) goto fail;
     return db;
 fail_oom:

@@ -214,4 +214,65 @@ long sdb_tag_names(sdb *db, const char *tenant, unsigned scope_mask, int64_t sin
 long sdb_tag_values(sdb *db, const char *tenant, unsigned scope_mask, const char *key, int64_t since_ns,
                     size_t limit, sdb_tag_value_cb cb, void *arg);
 
+/* ---- reader: root spans (workflows) ---------------------------------- */
+
+/* The outcome of a root span, as the UI shows it: its string attribute
+ * extrace.result when that is "ok", "error" or "timeout"; else from the
+ * status (code 1 ok; code 2 "timeout" when the message contains "timed
+ * out" in any case, else "error"); else "unset". Pure. */
+const char *sdb_root_outcome(const char *result, int status_code, const char *message);
+
+/* How sdb_roots_list orders its rows. */
+typedef enum {
+    SDB_ROOTS_START = 0, /* root span start */
+    SDB_ROOTS_END,       /* root span end */
+    SDB_ROOTS_DURATION,  /* root span end - start */
+    SDB_ROOTS_OUTCOME,   /* sdb_root_outcome text */
+    SDB_ROOTS_ID,        /* workflow id */
+    SDB_ROOTS_MESSAGE,   /* status message */
+    SDB_ROOTS_NAMESPACE, /* service.namespace of the root's resource */
+} sdb_roots_sort;
+
+/* Which root spans sdb_roots_list gives. name and service are required;
+ * the other strings match any when NULL or "". */
+typedef struct sdb_roots_query {
+    int64_t start_ns, end_ns;  /* root spans overlapping [start_ns, end_ns] (0: unbounded) */
+    const char *name;          /* root span name, exactly */
+    const char *service;       /* service.name of its resource, exactly */
+    const char *ns;            /* service.namespace of its resource, exactly */
+    const char *id_prefix;     /* workflow id starts with this (ASCII case ignored) */
+    const char *outcome;       /* sdb_root_outcome equals this (rows only: counts ignore it) */
+    sdb_roots_sort sort;
+    int descending;            /* ties: trace row order, same direction */
+    size_t offset, limit;      /* the page of rows delivered (limit 0: none) */
+} sdb_roots_query;
+
+/* One root span; strings valid only during the callback. */
+typedef struct sdb_root_row {
+    uint8_t trace_id[16];
+    const char *name, *service, *ns, *workflow_id; /* "" when absent */
+    const char *outcome;        /* sdb_root_outcome */
+    const char *message;        /* status message, "" when none */
+    int status;                 /* OTLP status code: 0 unset, 1 ok, 2 error */
+    int64_t start_ns, end_ns;   /* the root span's own start and end */
+} sdb_root_row;
+
+/* Counts by outcome of the root spans matching every condition of a query
+ * but `outcome`; `matched` is how many also match `outcome` (all when it
+ * is empty): the rows a pager pages through. */
+typedef struct sdb_roots_counts {
+    int64_t total, ok, error, timeout, unset, matched;
+} sdb_roots_counts;
+
+typedef int (*sdb_root_cb)(void *arg, const sdb_root_row *row);
+
+/* Fill *counts for the tenant's root spans matching q (when counts is not
+ * NULL), then visit the page [offset, offset + limit) of the matching rows
+ * in q's order. The callback returns 0 to go on, 1 to stop, -1 to fail.
+ * Every trace whose root span was stored since schema version 2 is here;
+ * retention removes rows with their traces. Returns the number of rows
+ * delivered, or -1. */
+long sdb_roots_list(sdb *db, const char *tenant, const sdb_roots_query *q, sdb_roots_counts *counts, sdb_root_cb cb,
+                    void *arg);
+
 #endif

@@ -37,6 +37,7 @@ enum {
     SQ_BLOOM_GET,
     SQ_BLOOM_PUT,
     SQ_RET_BLOOMS,
+    SQ_ROOT_UPSERT,
     SQ_COUNT
 };
 
@@ -72,6 +73,7 @@ struct sdb {
     uint8_t *bloom;                /* bloom bits of the current chunk (SDB__BLOOM_BYTES, owned) */
     int64_t bloom_chunk;           /* the current chunk's number (span rowid / SDB__BLOOM_CHUNK) */
     int bloom_dirty;               /* bits set since the last write */
+    int roots_missing;             /* opened at schema version 1: roots to fill (sdb__roots_backfill) */
 };
 
 /* WAL size (pages) at which the checkpointer thread is woken, and the
@@ -114,6 +116,14 @@ int sdb__tags_span(sdb *db, int64_t tenant, const exo_pb_span *span, int64_t las
  * SDB_TAG_INSTRUMENTATION). 0 or -1. */
 int sdb__tags_attrs(sdb *db, int64_t tenant, sdb_tag_scope scope, exo_pb_kv *const *attrs, size_t n,
                     int64_t last_ns);
+/* Record the root span of a trace (db_roots.c): its row in roots is
+ * replaced. 0 or -1. */
+int sdb__root_store(sdb *db, int64_t tenant, int64_t trace, const uint8_t trace_id[16], const exo_pb_span *span,
+                    const exo_pb_resource *res);
+/* Fill roots for every trace with a root span but no roots row (a
+ * database from schema version 1), in one transaction. Returns the number
+ * of rows added, or -1. */
+long sdb__roots_backfill(sdb *db);
 /* Attribute blooms (db_bloom.c): one Bloom filter of (tenant, key, string
  * value) per chunk of SDB__BLOOM_CHUNK consecutive span rowids. */
 #define SDB__BLOOM_CHUNK 4096

@@ -221,7 +221,7 @@ static int store_trace(sdb *db, int64_t tenant, const ingest_item *items, size_t
     if (dur > db->max_trace_ns) __atomic_store_n(&db->max_trace_ns, dur, __ATOMIC_RELEASE);
     if (sqlite3_step(st) != SQLITE_DONE) return sdb__sqlfail(db, "storing a trace");
     sqlite3_reset(st);
-    return 0;
+    return root ? sdb__root_store(db, tenant, *trace, root->span->trace_id.data, root->span, root->rs->resource) : 0;
 }
 
 /* Upsert one span row. 0 or -1. */

@@ -326,7 +326,7 @@ static int match_middle(const char *path, const char *prefix, const char *suffix
 
 typedef enum {
     R_NONE, R_TRACE_V1, R_TRACE_V2, R_SEARCH, R_TAGS_V1, R_TAGS_V2, R_VALUES_V1, R_VALUES_V2, R_ECHO, R_READY,
-    R_BUILDINFO,
+    R_BUILDINFO, R_UI_WORKFLOWS,
 } route_id;
 
 /* Which route path is; `param` gets the trace id or tag name. */
@@ -335,7 +335,7 @@ static route_id classify(const char *path, char *param, size_t plen)
     static const struct { const char *path; route_id id; } exact[] = {
         {"/api/search", R_SEARCH}, {"/api/search/", R_SEARCH}, {"/api/search/tags", R_TAGS_V1},
         {"/api/v2/search/tags", R_TAGS_V2}, {"/api/echo", R_ECHO}, {"/ready", R_READY},
-        {"/api/status/buildinfo", R_BUILDINFO},
+        {"/api/status/buildinfo", R_BUILDINFO}, {"/api/ui/workflows", R_UI_WORKFLOWS},
     };
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
         if (strcmp(path, exact[i].path) == 0) return exact[i].id;
@@ -371,6 +371,7 @@ static int dispatch(sq_ctx *ctx, const sq_request *req, route_id r, const char *
     case R_TAGS_V2: return sq_search_tags(ctx, req, tenant, 1, resp);
     case R_VALUES_V1: return sq_tag_values(ctx, req, tenant, param, 0, resp);
     case R_VALUES_V2: return sq_tag_values(ctx, req, tenant, param, 1, resp);
+    case R_UI_WORKFLOWS: return sq_ui_workflows(ctx, req, tenant, resp);
     default: return 0;
     }
 }

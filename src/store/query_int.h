@@ -101,6 +101,14 @@ int sq_reply_buf(sq_ctx *ctx, ex_http_resp *resp, sq_buf *b, const char *content
 int sq_time_arg(sq_ctx *ctx, const sq_request *req, ex_http_resp *resp, const char *name, int end_of_second,
                 int64_t *ns);
 
+/* A count parameter `name` (query_search.c): absent or 0 → def; else
+ * 1..max. 0, or -1 after a 400 answer naming the parameter and value. */
+int sq_count_arg(sq_ctx *ctx, const sq_request *req, ex_http_resp *resp, const char *name, size_t def, size_t max,
+                 size_t *out);
+
+/* GET /api/ui/workflows (query_ui.c): answers and returns 1. */
+int sq_ui_workflows(sq_ctx *ctx, const sq_request *req, const char *tenant, ex_http_resp *resp);
+
 /* Routes in query_search.c and query_tags.c: each answers the request
  * (200, 400 or 500) for `tenant` (NULL: SDB_DEFAULT_TENANT) and returns 1. */
 int sq_search(sq_ctx *ctx, const sq_request *req, const char *tenant, ex_http_resp *resp);

@@ -237,8 +237,7 @@ out:
 
 /* ---- parameters ------------------------------------------------------------- */
 
-/* A count parameter: absent or 0 → def; else 1..max. 0 or -1 (answered). */
-static int count_arg(sq_ctx *ctx, const sq_request *req, ex_http_resp *resp, const char *name, size_t def,
+int sq_count_arg(sq_ctx *ctx, const sq_request *req, ex_http_resp *resp, const char *name, size_t def,
                      size_t max, size_t *out)
 {
     const char *v = sq_arg(req, name);
@@ -285,8 +284,8 @@ static int search_params(search *s, const sq_request *req, ex_http_resp *resp, s
         sq_reply_text(ctx, resp, 400, "tags=\"%.200s\": %s", tags, err);
         return -1;
     }
-    if (count_arg(ctx, req, resp, "limit", SQ_LIMIT_DEFAULT, SQ_LIMIT_MAX, &s->limit) < 0 ||
-        count_arg(ctx, req, resp, "spss", SQ_SPSS_DEFAULT, SQ_SPSS_MAX, &s->spss) < 0 ||
+    if (sq_count_arg(ctx, req, resp, "limit", SQ_LIMIT_DEFAULT, SQ_LIMIT_MAX, &s->limit) < 0 ||
+        sq_count_arg(ctx, req, resp, "spss", SQ_SPSS_DEFAULT, SQ_SPSS_MAX, &s->spss) < 0 ||
         sq_time_arg(ctx, req, resp, "start", 0, &qry->start_ns) < 0 ||
         sq_time_arg(ctx, req, resp, "end", 1, &qry->end_ns) < 0 ||
         duration_arg(ctx, req, resp, "minDuration", &qry->min_duration_ns) < 0 ||
