@@ -4,10 +4,15 @@
 //   EXTRACE_BIN=build/extrace node --test tests/browser/ui.test.js
 //
 // Starts `extrace store` on free ports with a temp data dir, ingests six
-// workflows over OTLP/HTTP JSON, then drives Debian's /usr/bin/chromium
-// through playwright-core. Screenshots (and the store's log) go to
-// $EXTRACE_UI_ARTIFACTS, else a new temp dir; their paths are printed.
-// The browser part is skipped only when /usr/bin/chromium is missing.
+// detailed workflows over OTLP/HTTP JSON (checked against the Grafana
+// queries), then 100,000 more workflow root spans (bulk.js), then drives
+// Debian's /usr/bin/chromium through playwright-core at 360, 800 and
+// 1400 px in light and dark colour schemes. Screenshots (and the store's
+// log) go to $EXTRACE_UI_ARTIFACTS, else a new temp dir; their paths are
+// printed. EXTRACE_UI_SCREENSHOTS=<dir> also writes the size × scheme
+// screenshots there (tests/browser/screenshots/ holds the committed ones).
+// EXTRACE_UI_WORKFLOWS changes the bulk count (default 100000). The
+// browser part is skipped only when /usr/bin/chromium is missing.
 'use strict';
 
 const { describe, it, before, after } = require('node:test');
@@ -19,6 +24,7 @@ const YAML = require('yaml');
 const { chromium } = require('playwright-core');
 const { sixWorkflows, otlpRequest, MARKUP } = require('./fixtures.js');
 const { startStore, sleep } = require('./store.js');
+const { sendBulk } = require('./bulk.js');
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -27,6 +33,11 @@ const ARTIFACTS = process.env.EXTRACE_UI_ARTIFACTS || fs.mkdtempSync(path.join(o
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 
 const DASH_QUERY = '{resource.service.name="Tracing.Worker" && name="Workflow"}';
+const BULK = Number(process.env.EXTRACE_UI_WORKFLOWS || 100000);
+const SHOTS = process.env.EXTRACE_UI_SCREENSHOTS || '';
+const TZ = 'Asia/Kolkata'; // the browser's zone: UTC+05:30, no daylight saving
+const WIDTHS = [360, 800, 1400];
+const SCHEMES = ['light', 'dark'];
 
 // /api/search on the store; the parsed answer (asserts 200).
 async function apiSearch(base, q, extra = {}) {
@@ -35,6 +46,16 @@ async function apiSearch(base, q, extra = {}) {
   const res = await fetch(`${base}/api/search?${qs}`);
   const body = await res.text();
   assert.equal(res.status, 200, `search ${q}: ${res.status} ${body}`);
+  return JSON.parse(body);
+}
+
+// /api/ui/workflows over the last hour (as the dashboard asks it).
+async function apiWorkflows(base, params = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  const qs = new URLSearchParams({ start: now - 3600, end: now + 1, ...params });
+  const res = await fetch(`${base}/api/ui/workflows?${qs}`);
+  const body = await res.text();
+  assert.equal(res.status, 200, `workflows ${qs}: ${res.status} ${body}`);
   return JSON.parse(body);
 }
 
@@ -85,15 +106,15 @@ describe('Grafana provisioning files', () => {
   });
 });
 
-describe('store with six workflows', () => {
-  let store, workflows;
+describe('store with six workflows, then 100,000 more', () => {
+  let store, workflows, bulk;
 
   before(async () => {
     assert.ok(fs.existsSync(BIN), `extrace binary ${BIN} not found (set EXTRACE_BIN)`);
     store = await startStore(BIN);
     workflows = sixWorkflows(Date.now());
     const res = await fetch(`${store.otlp}/v1/traces`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(otlpRequest(workflows)),
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(otlpRequest(workflows, 'demo')),
     });
     assert.equal(res.status, 200, `OTLP/HTTP JSON export: ${res.status} ${await res.text()}`);
     // Ingest may be asynchronous: wait until all six are searchable.
@@ -121,6 +142,13 @@ describe('store with six workflows', () => {
     }
   });
 
+  it(`takes ${BULK.toLocaleString('en-US')} more workflows over OTLP/HTTP in batches`, async () => {
+    bulk = await sendBulk(store.otlp, BULK);
+    process.stdout.write(`bulk: ${JSON.stringify(bulk)}\n`);
+    const all = await apiWorkflows(store.base, { limit: 1 });
+    assert.equal(all.counts.total, BULK + 6);
+  });
+
   describe('UI in Chromium', { skip: !fs.existsSync(CHROMIUM) && `${CHROMIUM} is missing (scripts/install-deps installs it)` }, () => {
     let context, userDir;
     const consoleErrors = [];
@@ -134,8 +162,11 @@ describe('store with six workflows', () => {
         headless: true,
         args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-        viewport: { width: 1366, height: 768 },
+        viewport: { width: 1400, height: 800 },
+        timezoneId: TZ,
+        locale: 'en-US',
       });
+      await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: store.base });
       context.on('request', (r) => {
         const u = new URL(r.url());
         if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname) && !['data:', 'about:', 'blob:'].includes(u.protocol))
@@ -164,10 +195,11 @@ describe('store with six workflows', () => {
       process.stdout.write(`artifacts: ${ARTIFACTS}\n`);
     });
 
-    async function shot(page, name) {
+    async function shot(page, name, fullPage = true) {
       const file = path.join(ARTIFACTS, `${name}.png`);
-      await page.screenshot({ path: file, fullPage: true });
+      await page.screenshot({ path: file, fullPage });
       shots.push(file);
+      if (SHOTS) fs.copyFileSync(file, path.join(SHOTS, `${name}.png`));
     }
 
     async function openPage(p) {
@@ -176,43 +208,185 @@ describe('store with six workflows', () => {
       return page;
     }
 
-    it('dashboard: counts equal the API\'s and the ingested outcomes; rows open traces', async () => {
+    // The dashboard has answered its last request (aria-busy is set while one runs).
+    async function settled(page) {
+      await page.waitForFunction(() => {
+        const d = document.querySelector('.dashboard');
+        return d && !d.hasAttribute('aria-busy') && document.querySelector('.pager-info');
+      });
+    }
+    const rowIds = (page) => page.locator('#workflows tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.traceId));
+    const utc = (ns) => new Date(Number(BigInt(ns) / 1000000n)).toISOString().replace('T', ' ').slice(0, 19);
+    const ist = (ns) => utc(`${BigInt(ns) + 19800000000000n}`); // UTC+05:30
+
+    it(`dashboard at ${(BULK + 6).toLocaleString('en-US')} workflows: counts, sort, status filter, pages, id prefix, keyboard`, async () => {
       const page = await openPage('/');
-      await page.locator('[data-stat="total"] .stat-value').filter({ hasText: /^6$/ }).waitFor();
+      const total = (BULK + 6).toLocaleString('en-US');
+      // The first query after the bulk load may wait for the store's checkpoint (slow under ASan).
+      await page.locator('[data-stat="total"] .stat-value').filter({ hasText: new RegExp(`^${total}$`) }).waitFor({ timeout: 120000 });
+      await settled(page);
       const ui = {};
       for (const k of ['total', 'ok', 'error', 'timeout'])
-        ui[k] = Number(await page.locator(`[data-stat="${k}"] .stat-value`).textContent());
+        ui[k] = Number((await page.locator(`[data-stat="${k}"] .stat-value`).textContent()).replace(/,/g, ''));
+      const api = await apiWorkflows(store.base, { limit: 50 });
+      const { ok, error, timeout } = api.counts;
+      assert.deepEqual(ui, { total: api.counts.total, ok, error, timeout }, 'UI counts vs API');
+      assert.deepEqual(ui, { total: BULK + 6, ok: bulk.byResult.ok + 3, error: bulk.byResult.error + 2,
+        timeout: bulk.byResult.timeout + 1 }, 'UI counts vs ingested');
+      assert.equal(await page.locator('[data-rows]').textContent(), `1–50 of ${total}`);
+      assert.deepEqual(await rowIds(page), api.workflows.map((w) => w.traceID), 'first page, newest first');
+      await shot(page, 'dashboard', false);
 
-      // The same query straight from the API, counted here by extrace.result.
-      const q = await page.locator('[data-query]').textContent();
-      assert.match(q, /select\(span\.workflowId, span\.startTime, span\.endTime, span\.extrace\.result, status, statusMessage\)/);
-      const answer = await apiSearch(store.base, q, { spss: 1 });
-      const api = { total: answer.traces.length, ok: 0, error: 0, timeout: 0 };
-      for (const t of answer.traces) api[spanAttr(t.spanSets[0].spans[0], 'extrace.result')]++;
-      assert.deepEqual(ui, api, 'UI counts vs API');
-      assert.deepEqual(ui, { total: 6, ok: 3, error: 2, timeout: 1 }, 'UI counts vs ingested');
+      // Sort by duration: longest first, then shortest first.
+      await page.click('button[data-sort="duration"]');
+      await settled(page);
+      assert.match(page.url(), /sort=duration&order=desc/);
+      assert.deepEqual(await rowIds(page), (await apiWorkflows(store.base, { sort: 'duration', order: 'desc' })).workflows.map((w) => w.traceID));
+      await page.click('button[data-sort="duration"]');
+      await settled(page);
+      assert.equal(await page.locator('th[aria-sort="ascending"] button').getAttribute('data-sort'), 'duration');
+      assert.deepEqual(await rowIds(page), (await apiWorkflows(store.base, { sort: 'duration', order: 'asc' })).workflows.map((w) => w.traceID));
 
-      const rows = page.locator('#workflows tbody tr');
-      assert.equal(await rows.count(), 6);
-      const failed = workflows.find((w) => w.failedStage === 'OutputGenerator');
-      const row = page.locator('#workflows tbody tr', { hasText: failed.workflowId });
-      assert.match(await row.textContent(), /Entity failed: OutputGenerator/);
-      assert.match(await page.locator('.refreshed').textContent(), /Last refreshed \d\d:\d\d:\d\d · every 30 s/);
-      await page.getByRole('button', { name: 'Pause auto-refresh' }).click();
-      assert.match(page.url(), /paused=1/);
-      await page.getByRole('button', { name: 'Resume auto-refresh' }).click();
-      await shot(page, 'dashboard');
+      // Status filter from the "Timed out" card; pages through it.
+      await page.click('[data-stat="timeout"]');
+      await settled(page);
+      assert.match(page.url(), /status=timeout/);
+      const n = ui.timeout;
+      assert.equal(await page.locator('[data-rows]').textContent(), `1–50 of ${n.toLocaleString('en-US')}`);
+      assert.deepEqual([...new Set(await page.locator('#workflows tbody .badge').allTextContents())], ['timeout']);
+      await page.getByRole('button', { name: 'Next page' }).click();
+      await settled(page);
+      assert.match(page.url(), /page=2/);
+      const p2 = await apiWorkflows(store.base, { status: 'timeout', sort: 'duration', order: 'asc', offset: 50 });
+      assert.deepEqual(await rowIds(page), p2.workflows.map((w) => w.traceID), 'page 2');
+      await page.getByRole('button', { name: 'Last page' }).click();
+      await settled(page);
+      const last = Math.ceil(n / 50);
+      assert.equal(await page.locator('#workflows tbody tr').count(), n - (last - 1) * 50);
+      assert.equal(await page.locator('[data-rows]').textContent(),
+        `${((last - 1) * 50 + 1).toLocaleString('en-US')}–${n.toLocaleString('en-US')} of ${n.toLocaleString('en-US')}`);
 
-      await row.locator('td').nth(2).click();
-      await page.waitForURL(new RegExp(`/trace/${failed.traceId}`));
+      // Workflow id prefix (any case), with the status filter back to any.
+      await page.selectOption('#dash-status', '');
+      await settled(page);
+      const w = workflows[0];
+      const prefix = w.workflowId.slice(0, 5).toUpperCase();
+      await page.fill('#dash-id', prefix);
+      await page.waitForURL(/id=/);
+      await settled(page);
+      const byPrefix = await apiWorkflows(store.base, { id: prefix, sort: 'duration', order: 'asc' });
+      assert.ok(byPrefix.total >= 1);
+      assert.deepEqual(await rowIds(page), byPrefix.workflows.map((x) => x.traceID));
+      assert.ok((await rowIds(page)).includes(w.traceId));
+      await page.fill('#dash-id', 'zz-no-such');
+      await page.locator('.notice', { hasText: 'No workflow id starts with "zz-no-such"' }).waitFor();
+
+      // Keyboard: the first row takes focus, ↓ ↓ then Enter opens the third.
+      await page.goto(`${store.base}/`);
+      await settled(page);
+      const ids = await rowIds(page);
+      await page.locator('#workflows tbody tr').first().focus();
+      await page.keyboard.press('ArrowDown');
+      await page.keyboard.press('ArrowDown');
+      assert.equal(await page.evaluate(() => document.activeElement.dataset.traceId), ids[2]);
+      await page.keyboard.press('Enter');
+      await page.waitForURL(new RegExp(`/trace/${ids[2]}`));
       await page.locator('.bar').first().waitFor();
+    });
+
+    it('time zone: UTC by default, local kept in the address and on every page', async () => {
+      const page = await openPage('/');
+      await settled(page);
+      const first = (await apiWorkflows(store.base, { limit: 1 })).workflows[0];
+      assert.equal(await page.locator('th button[data-sort="start"]').textContent(), 'Start (UTC) ▼');
+      assert.equal(await page.locator('#workflows tbody tr td').nth(1).textContent(), utc(first.startTimeUnixNano));
+      await page.click('[data-tz="local"]');
+      await settled(page);
+      assert.match(page.url(), /tz=local/);
+      assert.equal(await page.locator('[data-tz="local"]').getAttribute('aria-pressed'), 'true');
+      assert.equal(await page.locator('th button[data-sort="start"]').textContent(), 'Start (UTC+05:30) ▼');
+      assert.equal(await page.locator('#workflows tbody tr td').nth(1).textContent(), ist(first.startTimeUnixNano));
+      assert.match(await page.locator('.refreshed').textContent(), /Last refreshed \d\d:\d\d:\d\d UTC\+05:30 · every 30 s/);
+      await shot(page, 'dashboard-local-time', false);
+
+      // A row keeps the zone into the trace view; the header names it.
+      await page.locator('#workflows tbody tr a').first().click();
+      await page.waitForURL(/\/trace\/[0-9a-f]{32}\?.*tz=local/);
+      await page.locator('[data-start]').waitFor();
+      assert.equal(await page.locator('[data-start]').textContent(), `${ist(first.startTimeUnixNano)} UTC+05:30`);
+      // …and the Search page, through the header's link.
+      await page.click('a[data-nav="search"]');
+      await page.waitForURL(/\/search\?tz=local/);
+      assert.equal(await page.locator('[data-tz="local"]').getAttribute('aria-pressed'), 'true');
+      assert.equal(await page.locator('#results th').nth(5).textContent(), 'Start (UTC+05:30)');
+      await page.click('[data-tz="utc"]');
+      assert.doesNotMatch(page.url(), /tz=/);
+      assert.equal(await page.locator('#results th').nth(5).textContent(), 'Start (UTC)');
+    });
+
+    it('trace header: the same start and duration as the workflow\'s dashboard row', async () => {
+      for (const w of workflows) {
+        const page = await openPage(`/?id=${w.workflowId}`);
+        await settled(page);
+        const cells = await page.locator('#workflows tbody tr td').allTextContents();
+        assert.equal(cells[0], w.workflowId);
+        await page.locator('#workflows tbody tr').first().click();
+        await page.locator('[data-start]').waitFor();
+        assert.equal(await page.locator('[data-start]').textContent(), `${cells[1]} UTC`, `start of ${w.workflowId}`);
+        assert.equal(await page.locator('[data-duration]').textContent(), cells[4], `duration of ${w.workflowId}`);
+        assert.equal(await page.locator('[data-trace-id]').textContent(), w.traceId);
+      }
+    });
+
+    it('search: full trace ids with a copy button, status and error columns, the true matched count', async () => {
+      const q = '{resource.service.namespace="demo"} | select(span.workflowId, span.extrace.result, status, statusMessage)';
+      const page = await openPage(`/search?${new URLSearchParams({ q, range: '15m', limit: '20' })}`);
+      await page.locator('.summary', { hasText: /^6 traces$/ }).waitFor();
+      const answer = await apiSearch(store.base, q, { spss: 3, start: Math.floor(Date.now() / 1000) - 900 });
+      for (const w of workflows) {
+        const row = page.locator(`#results tbody tr[data-trace-id="${w.traceId}"]`);
+        assert.equal(await row.locator('td.trace-id a').textContent(), w.traceId);
+        const t = answer.traces.find((x) => x.traceID === w.traceId);
+        assert.equal(Number(await row.locator('td.matched').textContent()), t.spanSets[0].matched);
+        assert.equal(t.spanSets[0].matched, w.spans.length, `matched spans of ${w.workflowId}`);
+        assert.equal(await row.locator('td.status').textContent(), w.result);
+        assert.equal(await row.locator('td.message').textContent(), w.message || '');
+      }
+      assert.ok(workflows.some((w) => w.spans.length > 3), 'a trace with more matches than spss');
+      const target = workflows[1];
+      await page.locator(`#results tr[data-trace-id="${target.traceId}"] button.copy`).click();
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), target.traceId);
+      await shot(page, 'search-matched');
+
+      // A pasted full id opens its trace.
+      await page.goto(`${store.base}/trace/${target.traceId}`);
+      await page.locator('.bar').first().waitFor();
+    });
+
+    it('search: a partial workflow id lists the workflows it starts; a wrong one says so', async () => {
+      const w = workflows[3];
+      const page = await openPage('/search');
+      await page.fill('#wf', w.workflowId.slice(0, 8));
+      await page.click('button[type="submit"]');
+      const hint = page.locator('#wf-hint');
+      await hint.waitFor();
+      assert.match(await hint.textContent(), new RegExp(`No workflow id is exactly "${w.workflowId.slice(0, 8)}"\\. \\d+ workflows? starts? with it`));
+      assert.ok((await hint.locator('a').allTextContents()).includes(w.workflowId));
+      await shot(page, 'search-prefix-hint');
+      await hint.locator('a', { hasText: w.workflowId }).click();
+      await page.waitForURL(new RegExp(`/trace/${w.traceId}`));
+      await page.goto(`${store.base}/search`);
+      await page.fill('#wf', 'zzzz-not-an-id');
+      await page.click('button[type="submit"]');
+      await page.locator('#wf-hint', { hasText: 'No workflow id is exactly "zzzz-not-an-id", and none starts with it' }).waitFor();
     });
 
     it('search: by workflow id finds exactly it; a bad query shows the API\'s message', async () => {
       const page = await openPage('/search');
       const target = workflows[2];
       await page.fill('#wf', target.workflowId);
-      assert.equal(await page.inputValue('#q'), `{span.workflowId="${target.workflowId}"} | select(span.workflowId)`);
+      assert.equal(await page.inputValue('#q'),
+        `{span.workflowId="${target.workflowId}"} | select(span.workflowId, span.extrace.result, status, statusMessage)`);
       await page.click('button[type="submit"]');
       await page.locator('.summary', { hasText: /^1 trace$/ }).waitFor();
       const rows = page.locator('#results tbody tr');
@@ -272,9 +446,9 @@ describe('store with six workflows', () => {
       assert.equal(await page.locator('main img, main b').count(), 0);
       assert.equal(await page.evaluate(() => window.__injected), undefined);
 
-      // A marker selects its event; its name shows on hover (title).
+      // A marker selects its event; its name and zone show on hover (title).
       const failedMarker = page.locator(`.wf-row[data-span-id="${og.spanId}"] .marker[data-event="Failed"]`);
-      assert.match(await failedMarker.getAttribute('title'), /^Failed · /);
+      assert.match(await failedMarker.getAttribute('title'), /^Failed · \d\d:\d\d:\d\d\.\d{3} UTC · /);
       await failedMarker.click();
       assert.equal(await details.locator('ol.events li.selected').getAttribute('data-event'), 'Failed');
       await shot(page, 'trace');
@@ -287,6 +461,58 @@ describe('store with six workflows', () => {
 
       await page.goto(`${store.base}/trace/0123456789abcdef0123456789abcdef`);
       await page.locator('h1', { hasText: 'Trace not found' }).waitFor();
+    });
+
+    it('every page at 360, 800 and 1400 px, light and dark: no page-wide scroll, header values readable, waterfall in view', async () => {
+      const w = workflows.find((x) => x.failedStage === 'OutputGenerator');
+      const q = '{resource.service.namespace="demo"} | select(span.workflowId, span.extrace.result, status, statusMessage)';
+      const pages = [
+        ['dashboard', '/', '#workflows tbody tr.link-row'],
+        ['search', `/search?${new URLSearchParams({ q, range: '15m' })}`, '#results tbody tr.link-row'],
+        ['trace', `/trace/${w.traceId}`, '.waterfall .bar'],
+      ];
+      const page = context.pages()[0] || (await context.newPage());
+      for (const scheme of SCHEMES) {
+        await page.emulateMedia({ colorScheme: scheme });
+        for (const width of WIDTHS) {
+          await page.setViewportSize({ width, height: 800 });
+          for (const [name, url, ready] of pages) {
+            const where = `${name} at ${width} px, ${scheme}`;
+            await page.goto(store.base + url);
+            await page.locator(ready).first().waitFor();
+            if (name === 'dashboard') await settled(page);
+            const m = await page.evaluate(() => ({
+              scroll: document.documentElement.scrollWidth,
+              bg: getComputedStyle(document.documentElement).backgroundColor,
+              tz: [...document.querySelectorAll('[data-tz]')].every((b) => b.getBoundingClientRect().width > 0),
+            }));
+            assert.ok(m.scroll <= width, `${where}: the page scrolls sideways (${m.scroll} px wide)`);
+            assert.ok(m.tz, `${where}: the time-zone toggle is visible`);
+            const [r, g, b] = m.bg.match(/\d+/g).map(Number);
+            const lum = (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+            assert.ok(scheme === 'dark' ? lum < 0.2 : lum > 0.8, `${where}: background ${m.bg}`);
+            if (name === 'trace') {
+              // Header values keep their width (no one-character-per-line column)…
+              const tds = await page.locator('.trace-head table.kv td').evaluateAll((els) => els.map((e) => {
+                const box = e.getBoundingClientRect();
+                return { w: box.width, h: box.height, text: e.textContent };
+              }));
+              for (const td of tds) {
+                assert.ok(td.w >= 120, `${where}: header value "${td.text}" is ${td.w} px wide`);
+                assert.ok(td.h <= 60, `${where}: header value "${td.text}" is ${td.h} px tall`);
+              }
+              // …and the waterfall's bars are on the first screen, inside it.
+              for (const box of await page.locator('.waterfall .bar').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().toJSON()))) {
+                assert.ok(box.top < 800 && box.bottom > 0, `${where}: a bar is below the fold (top ${box.top})`);
+                assert.ok(box.left >= 0 && box.right <= width, `${where}: a bar leaves the screen (${box.left}–${box.right})`);
+              }
+            }
+            await shot(page, `${name}-${width}-${scheme}`, false);
+          }
+        }
+      }
+      await page.emulateMedia({ colorScheme: 'light' });
+      await page.setViewportSize({ width: 1400, height: 800 });
     });
 
     it('the browser logged no errors and asked no other host', () => {

@@ -43,6 +43,15 @@ export function search(params, signal) {
   return getJSON(`/api/search?${qs}`, signal);
 }
 
+// /api/ui/workflows (the store's own, docs/query.md): one page of workflow
+// root spans with counts by outcome. params: start, end, namespace, status,
+// id (prefix), sort, order, offset, limit.
+export function workflows(params, signal) {
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') qs.set(k, String(v));
+  return getJSON(`/api/ui/workflows?${qs}`, signal);
+}
+
 // Values seen for a scoped tag, e.g. "resource.service.namespace".
 export async function tagValues(tag, signal) {
   const j = await getJSON(`/api/v2/search/tag/${encodeURIComponent(tag)}/values`, signal);

@@ -12,6 +12,7 @@ import * as searchPage from './search.js';
 import * as tracePage from './trace.js';
 import { getJSON } from './api.js';
 import { h, replace } from './dom.js';
+import { zoneFromQuery, withZone, zoneLabel } from './time.js';
 
 const main = document.getElementById('main');
 const banner = document.getElementById('banner');
@@ -30,6 +31,7 @@ function render() {
   unmount();
   unmount = () => {};
   banner.hidden = true;
+  showZone(zoneFromQuery(new URLSearchParams(location.search)));
   const r = route(location.pathname);
   for (const a of document.querySelectorAll('[data-nav]')) {
     if (r && a.dataset.nav === r.nav) a.setAttribute('aria-current', 'page');
@@ -49,9 +51,29 @@ function render() {
   }
 }
 
-// Go to a path inside the UI (adds a history entry).
+// The time-zone toggle in the header shows the zone in use.
+function showZone(zone) {
+  for (const b of document.querySelectorAll('[data-tz]')) {
+    b.setAttribute('aria-pressed', String(b.dataset.tz === zone));
+    b.title = b.dataset.tz === zone ? `Times are shown in ${zoneLabel()}` : `Show times in ${b.dataset.tz === 'utc' ? 'UTC' : 'the browser\'s time zone'}`;
+  }
+}
+
+// Switch zone: the address keeps it (tz=local; UTC is the default) and
+// the page is drawn again.
+for (const b of document.querySelectorAll('[data-tz]')) {
+  b.addEventListener('click', () => {
+    const q = new URLSearchParams(location.search);
+    if (b.dataset.tz === 'local') q.set('tz', 'local');
+    else q.delete('tz');
+    history.replaceState(null, '', q.toString() ? `${location.pathname}?${q}` : location.pathname);
+    render();
+  });
+}
+
+// Go to a path inside the UI (adds a history entry); the zone is kept.
 export function navigate(path) {
-  history.pushState(null, '', path);
+  history.pushState(null, '', withZone(path));
   render();
   main.focus({ preventScroll: true });
   window.scrollTo(0, 0);

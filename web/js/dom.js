@@ -48,3 +48,48 @@ export function kvTable(rows, label) {
   return h('table', { class: 'kv', 'aria-label': label },
     h('tbody', null, rows.map(([k, v]) => h('tr', null, h('th', { scope: 'row' }, k), h('td', null, v)))));
 }
+
+// Keyboard navigation of a table's link rows (tr[tabindex]): one row is in
+// the tab order at a time; ↑/↓ move between rows, Home/End to the first
+// and last, Enter opens the row (open(tr)).
+export function tableKeys(tbody, open) {
+  tbody.addEventListener('keydown', (e) => {
+    const tr = e.target.closest && e.target.closest('tr[tabindex]');
+    if (!tr || e.target !== tr) return;
+    const rows = [...tbody.querySelectorAll('tr[tabindex]')];
+    const i = rows.indexOf(tr);
+    let next = null;
+    if (e.key === 'ArrowDown') next = rows[i + 1];
+    else if (e.key === 'ArrowUp') next = rows[i - 1];
+    else if (e.key === 'Home') next = rows[0];
+    else if (e.key === 'End') next = rows[rows.length - 1];
+    else if (e.key === 'Enter') { e.preventDefault(); open(tr); return; } else return;
+    e.preventDefault();
+    if (next) focusRow(rows, next);
+  });
+  tbody.addEventListener('focusin', (e) => {
+    const tr = e.target.closest && e.target.closest('tr[tabindex]');
+    if (tr) for (const r of tbody.querySelectorAll('tr[tabindex]')) r.tabIndex = r === tr ? 0 : -1;
+  });
+}
+
+function focusRow(rows, tr) {
+  for (const r of rows) r.tabIndex = r === tr ? 0 : -1;
+  tr.focus();
+}
+
+// A button that copies text to the clipboard and says so.
+export function copyButton(text, label) {
+  const b = h('button', { type: 'button', class: 'copy', title: `Copy ${label}`, 'aria-label': `Copy ${label}` }, 'Copy');
+  b.addEventListener('click', async (e) => {
+    e.stopPropagation();
+    try {
+      await navigator.clipboard.writeText(text);
+      b.textContent = 'Copied';
+    } catch (_) {
+      b.textContent = 'Select and copy';
+    }
+    setTimeout(() => { b.textContent = 'Copy'; }, 1500);
+  });
+  return b;
+}

@@ -1,10 +1,10 @@
 // search.js — the Search page (/search): fields that build a TraceQL query,
 // or a query typed by hand; results link to the trace view.
 
-import { search, tagValues, attrs } from './api.js';
-import { h, replace } from './dom.js';
-import { RANGES, rangeSeconds, toLocalInput, fmtDateTime, fmtDuration } from './time.js';
-import { quote } from './workflows.js';
+import { search, tagValues, attrs, workflows } from './api.js';
+import { h, replace, badge, copyButton, tableKeys } from './dom.js';
+import { RANGES, rangeSeconds, toLocalInput, fmtDateTime, fmtDuration, zoneShort, withZone } from './time.js';
+import { quote, outcome } from './workflows.js';
 
 const LIMITS = [20, 100, 500];
 const FIELDS = ['wf', 'status', 'svc', 'ns']; // kept in the address with q, range, from, to, limit
@@ -16,11 +16,28 @@ export function buildQuery(f) {
   if (f.status) conds.push(`status=${f.status}`);
   if (f.svc) conds.push(`resource.service.name=${quote(f.svc)}`);
   if (f.ns) conds.push(`resource.service.namespace=${quote(f.ns)}`);
-  return `{${conds.join(' && ')}} | select(span.workflowId)`;
+  return `{${conds.join(' && ')}} | select(span.workflowId, span.extrace.result, status, statusMessage)`;
+}
+
+// A selected attribute of a search span: Tempo drops the scope
+// ("workflowId"), other stores may keep it ("span.workflowId").
+function pick(a, name) {
+  return a.has(name) ? a.get(name) : a.get(`span.${name}`);
+}
+
+// What a result row shows of its matched spans: the workflow id, and the
+// status and error message of the first span that has them.
+export function summarize(spans) {
+  const as = spans.map((s) => attrs(s.attributes));
+  const wfId = as.map((a) => pick(a, 'workflowId')).find(Boolean);
+  const withStatus = as.find((a) => pick(a, 'extrace.result') || pick(a, 'status'));
+  if (!withStatus) return { wfId, status: '', message: '' };
+  const message = String(pick(withStatus, 'statusMessage') || '');
+  return { wfId, status: outcome(pick(withStatus, 'extrace.result'), pick(withStatus, 'status'), message), message };
 }
 
 // Mount the page into el; returns the function that unmounts it.
-export function mount(el, { query }) {
+export function mount(el, { query, navigate }) {
   const ctl = new AbortController();
   let inflight = null;
   const input = (id, label, props = {}) => h('label', null, label, ' ', h('input', { id, name: id, ...props }));
@@ -39,6 +56,7 @@ export function mount(el, { query }) {
   const qError = h('p', { id: 'query-error', class: 'error', role: 'alert', hidden: true });
   const qCaret = h('pre', { class: 'caret', 'aria-hidden': 'true', hidden: true });
   const summary = h('p', { class: 'summary', 'aria-live': 'polite' });
+  const hint = h('div', { class: 'notice', id: 'wf-hint', hidden: true });
   const tbody = h('tbody');
   const field = (k) => el.querySelector(`[name="${k}"]`);
 
@@ -49,10 +67,11 @@ export function mount(el, { query }) {
     qError, qCaret,
     h('datalist', { id: 'svc-values' }), h('datalist', { id: 'ns-values' }));
 
-  replace(el, h('section', { class: 'page search' }, h('h1', null, 'Search'), form, summary,
-    h('div', { class: 'table-wrap' }, h('table', { class: 'grid', id: 'results' },
-      h('thead', null, h('tr', null, ['Trace', 'Root span', 'Workflow ID', 'Start', 'Duration', 'Matched spans']
-        .map((c) => h('th', { scope: 'col', class: c === 'Duration' ? 'num' : null }, c)))), tbody))));
+  replace(el, h('section', { class: 'page search' }, h('h1', null, 'Search'), form, summary, hint,
+    h('div', { class: 'table-wrap' }, h('table', { class: 'grid', id: 'results', 'aria-label': 'Search results' },
+      h('thead', null, h('tr', null, ['Trace ID', 'Root span', 'Workflow ID', 'Status', 'Error', `Start (${zoneShort()})`, 'Duration', 'Matched spans']
+        .map((c) => h('th', { scope: 'col', class: c === 'Duration' || c === 'Matched spans' ? 'num' : null }, c)))), tbody))));
+  tableKeys(tbody, (tr) => navigate(`/trace/${tr.dataset.traceId}`));
 
   for (const [tag, list] of [['resource.service.name', 'svc-values'], ['resource.service.namespace', 'ns-values']]) {
     tagValues(tag, ctl.signal).then((vals) => el.querySelector(`#${list}`).append(...vals.sort().map((v) => h('option', { value: v }))))
@@ -79,15 +98,17 @@ export function mount(el, { query }) {
     p.set('range', range.value);
     if (range.value === 'custom') { p.set('from', from.value); p.set('to', to.value); }
     p.set('limit', limit.value);
-    if (push) history.pushState(null, '', `/search?${p}`);
+    if (push) history.pushState(null, '', withZone(`/search?${p}`));
     if (inflight) inflight.abort();
     const req = (inflight = new AbortController());
-    qError.hidden = qCaret.hidden = true;
+    qError.hidden = qCaret.hidden = hint.hidden = true;
     summary.textContent = 'Searching…';
     try {
       const { start, end } = rangeSeconds(range.value, from.value, to.value);
       const answer = await search({ q: q.value, start, end, limit: limit.value, spss: 3 }, req.signal);
       render(answer.traces || [], Number(limit.value));
+      const wfId = field('wf').value.trim();
+      if (!(answer.traces || []).length && wfId) await prefixHint(wfId, start, end, req.signal);
     } catch (e) {
       if (e.name === 'AbortError') return;
       summary.textContent = '';
@@ -107,23 +128,49 @@ export function mount(el, { query }) {
     if (!qCaret.hidden) qCaret.textContent = `${text}\n${' '.repeat(at - 1)}^`;
   }
 
+  // A workflow id that finds nothing: list the workflows whose id starts
+  // with it (the store's /api/ui/workflows), or say that none does.
+  async function prefixHint(wfId, start, end, signal) {
+    const page = await workflows({ id: wfId, start, end, limit: 10, sort: 'start', order: 'desc' }, signal);
+    const n = Number(page.total) || 0;
+    if (!n) {
+      replace(hint, `No workflow id is exactly "${wfId}", and none starts with it in this time range. `,
+        'Check the id, or widen the time range.');
+    } else {
+      replace(hint, h('p', null, `No workflow id is exactly "${wfId}". ${n} workflow${n === 1 ? '' : 's'} start${n === 1 ? 's' : ''} with it`,
+        n > 10 ? ' (the newest 10):' : ':'),
+      h('ul', { class: 'candidates' }, page.workflows.map((w) => h('li', null,
+        h('a', { class: 'mono', href: withZone(`/trace/${w.traceID}`) }, w.workflowId), ' ', badge(w.result),
+        h('span', { class: 'muted' }, ` ${fmtDateTime(Number(BigInt(w.startTimeUnixNano) / 1000000n), { withZoneName: true })}`)))));
+    }
+    hint.hidden = false;
+  }
+
   function render(traces, max) {
     summary.textContent = `${traces.length} trace${traces.length === 1 ? '' : 's'}${traces.length >= max ? ` (limit ${max} reached: there may be more)` : ''}`;
     if (!traces.length) {
-      replace(tbody, h('tr', null, h('td', { colspan: 6, class: 'empty' }, 'No traces match.')));
+      replace(tbody, h('tr', null, h('td', { colspan: 8, class: 'empty' }, 'No traces match.')));
       return;
     }
-    replace(tbody, traces.map((t) => {
-      const spans = (t.spanSets || (t.spanSet ? [t.spanSet] : [])).flatMap((s) => s.spans || []);
-      const wfId = spans.map((s) => attrs(s.attributes)).map((a) => a.get('workflowId') || a.get('span.workflowId')).find(Boolean);
+    replace(tbody, traces.map((t, i) => {
+      const sets = t.spanSets || (t.spanSet ? [t.spanSet] : []);
+      const spans = sets.flatMap((s) => s.spans || []);
+      const matched = sets.reduce((n, s) => n + (Number.isFinite(Number(s.matched)) ? Number(s.matched) : (s.spans || []).length), 0);
+      const { wfId, status, message } = summarize(spans);
       const startMs = Number(BigInt(t.startTimeUnixNano || 0) / 1000000n);
-      return h('tr', { dataset: { traceId: t.traceID } },
-        h('td', { class: 'mono' }, h('a', { href: `/trace/${t.traceID}` }, String(t.traceID).slice(0, 16) + '…')),
-        h('td', null, `${t.rootServiceName || '?'}: ${t.rootTraceName || '?'}`),
-        h('td', { class: 'mono wf' }, wfId || '—'),
-        h('td', null, fmtDateTime(startMs)),
-        h('td', { class: 'num' }, fmtDuration(Number(t.durationMs))),
-        h('td', null, spans.map((s) => s.name).join(', ') || '—'));
+      const names = spans.map((s) => s.name).join(', ');
+      return h('tr', {
+        class: 'link-row', tabindex: i === 0 ? 0 : -1, dataset: { traceId: t.traceID },
+        onclick: (e) => { if (!e.target.closest('a, button')) navigate(`/trace/${t.traceID}`); },
+      },
+      h('td', { class: 'mono trace-id' }, h('a', { href: withZone(`/trace/${t.traceID}`), tabindex: -1 }, t.traceID), ' ', copyButton(t.traceID, 'trace id')),
+      h('td', null, `${t.rootServiceName || '?'}: ${t.rootTraceName || '?'}`),
+      h('td', { class: 'mono wf' }, wfId || '—'),
+      h('td', { class: 'status' }, status ? badge(status) : '—'),
+      h('td', { class: 'message' }, message),
+      h('td', { class: 'time' }, fmtDateTime(startMs)),
+      h('td', { class: 'num' }, fmtDuration(Number(t.durationMs))),
+      h('td', { class: 'num matched', title: names ? `Shown: ${names}` : null }, String(matched)));
     }));
   }
 

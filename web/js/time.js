@@ -1,4 +1,50 @@
-// time.js — time ranges, parsing and readable formatting (browser's time zone).
+// time.js — time ranges, parsing, readable formatting, and the time zone
+// every time is shown in: UTC or the browser's (`?tz=utc` / `?tz=local`
+// in the address, UTC by default so times match the stored attributes).
+
+let zone = 'utc';
+
+// The zone in use: 'utc' or 'local'.
+export function getZone() { return zone; }
+
+// Set the zone from a URLSearchParams (tz=local or tz=utc; else UTC).
+export function zoneFromQuery(query) {
+  zone = query.get('tz') === 'local' ? 'local' : 'utc';
+  return zone;
+}
+
+// path (with or without a query string) with the zone kept in it.
+export function withZone(path) {
+  const u = new URL(path, location.origin);
+  if (zone === 'local') u.searchParams.set('tz', 'local');
+  else u.searchParams.delete('tz');
+  return u.pathname + (u.search || '') + u.hash;
+}
+
+// The zone as a label: "UTC", or "local, UTC+02:00 (Europe/Paris)".
+export function zoneLabel(ms = Date.now()) {
+  if (zone === 'utc') return 'UTC';
+  const off = -new Date(ms).getTimezoneOffset();
+  const sign = off < 0 ? '−' : '+';
+  const name = (Intl.DateTimeFormat().resolvedOptions().timeZone || '').replace(/^UTC$/, '');
+  return `UTC${sign}${p2(Math.floor(Math.abs(off) / 60))}:${p2(Math.abs(off) % 60)}${name ? ` ${name}` : ''}`;
+}
+
+// The short zone suffix shown after a time: "UTC" or "UTC+02:00".
+export function zoneShort(ms = Date.now()) {
+  return zoneLabel(ms).split(' ')[0];
+}
+
+// Calendar fields of ms in the zone in use.
+function parts(ms) {
+  const d = new Date(ms);
+  if (zone === 'utc') {
+    return { y: d.getUTCFullYear(), mo: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(),
+      mi: d.getUTCMinutes(), s: d.getUTCSeconds(), ms: d.getUTCMilliseconds() };
+  }
+  return { y: d.getFullYear(), mo: d.getMonth() + 1, d: d.getDate(), h: d.getHours(), mi: d.getMinutes(),
+    s: d.getSeconds(), ms: d.getMilliseconds() };
+}
 
 // The ranges offered on the dashboard and the search page.
 export const RANGES = [
@@ -18,18 +64,24 @@ export function rangeSeconds(id, from, to) {
     const r = RANGES.find((x) => x.id === id) || RANGES[1];
     return { start: now - r.seconds, end: now + 1 };
   }
-  const start = Math.floor(new Date(from).getTime() / 1000);
-  const end = Math.ceil(new Date(to).getTime() / 1000);
+  const start = Math.floor(fromLocalInput(from) / 1000);
+  const end = Math.ceil(fromLocalInput(to) / 1000);
   if (!Number.isFinite(start)) throw new Error(`custom range: "from" (${from || 'empty'}) is not a date and time`);
   if (!Number.isFinite(end)) throw new Error(`custom range: "to" (${to || 'empty'}) is not a date and time`);
   if (end <= start) throw new Error('custom range: "to" must be after "from"');
   return { start, end };
 }
 
-// Value for a datetime-local input, from unix ms, in local time.
+// Value for a datetime-local input, from unix ms, in the zone in use.
 export function toLocalInput(ms) {
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())}T${p2(d.getHours())}:${p2(d.getMinutes())}`;
+  const t = parts(ms);
+  return `${t.y}-${p2(t.mo)}-${p2(t.d)}T${p2(t.h)}:${p2(t.mi)}`;
+}
+
+// Unix ms of a datetime-local input's value read in the zone in use (NaN if none).
+export function fromLocalInput(v) {
+  if (!v) return NaN;
+  return zone === 'utc' ? Date.parse(`${v}Z`) : new Date(v).getTime();
 }
 
 // Unix ms of an ISO 8601 timestamp with any number of fractional digits
@@ -45,18 +97,19 @@ export function parseIso(s) {
 function p2(n) { return String(n).padStart(2, '0'); }
 function p3(n) { return String(n).padStart(3, '0'); }
 
-// "2024-07-05 08:57:56" (local).
-export function fmtDateTime(ms) {
+// "2024-07-05 08:57:56" in the zone in use; with zone: "… UTC".
+export function fmtDateTime(ms, { millis = false, withZoneName = false } = {}) {
   if (!Number.isFinite(ms)) return '—';
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())} ${fmtClock(ms)}`;
+  const t = parts(ms);
+  const text = `${t.y}-${p2(t.mo)}-${p2(t.d)} ${fmtClock(ms, millis)}`;
+  return withZoneName ? `${text} ${zoneShort(ms)}` : text;
 }
 
-// "08:57:56", or "08:57:56.123" with millis.
+// "08:57:56", or "08:57:56.123" with millis, in the zone in use.
 export function fmtClock(ms, millis = false) {
-  const d = new Date(ms);
-  const base = `${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
-  return millis ? `${base}.${p3(d.getMilliseconds())}` : base;
+  const t = parts(ms);
+  const base = `${p2(t.h)}:${p2(t.mi)}:${p2(t.s)}`;
+  return millis ? `${base}.${p3(t.ms)}` : base;
 }
 
 // A duration in ms as "850 ms", "12.4 s", "4 m 05 s", "2 h 03 m".

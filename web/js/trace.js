@@ -3,11 +3,12 @@
 // and the details of the selected span (or event).
 
 import { trace as fetchTrace, showValue } from './api.js';
-import { h, replace, badge, kvTable } from './dom.js';
-import { fmtDateTime, fmtClock, fmtDuration, fmtOffset, tickStep } from './time.js';
+import { h, replace, badge, kvTable, copyButton } from './dom.js';
+import { fmtDateTime, fmtClock, fmtDuration, fmtOffset, tickStep, zoneShort, withZone } from './time.js';
 import { outcome } from './workflows.js';
 
-const MAX_TICKS = 8;
+// Most intervals on the time axis, fewer on a narrow screen.
+const maxTicks = () => (window.innerWidth < 600 ? 3 : window.innerWidth < 1000 ? 5 : 8);
 
 // Spans in tree order (parents before children, siblings by start), with depth.
 function treeOrder(spans) {
@@ -80,17 +81,17 @@ function render(el, id, spans, selectedId) {
 
   function select(span, eventIndex) {
     for (const [sid, b] of buttons) b.classList.toggle('selected', sid === span.spanId);
-    history.replaceState(null, '', `/trace/${id}?span=${span.spanId}`);
+    history.replaceState(null, '', withZone(`/trace/${id}?span=${span.spanId}`));
     showDetails(details, span, eventIndex, t0);
   }
 
   const totalMs = total / 1e6;
-  const step = tickStep(totalMs, MAX_TICKS);
+  const step = tickStep(totalMs, maxTicks());
   const ticks = [];
   for (let off = 0; off <= totalMs + 1e-9; off += step) ticks.push(off);
   const tickPos = (off) => `${(off / totalMs) * 100}%`;
 
-  const axis = h('div', { class: 'wf-axis' }, h('div', { class: 'wf-label' }, 'Span'),
+  const axis = h('div', { class: 'wf-axis' }, h('div', { class: 'wf-label' }, h('span', null, 'Span'), h('span', { class: 'zone' }, `times in ${zoneShort(ms(t0))}`)),
     h('div', { class: 'wf-track' }, ticks.map((off) => h('div', { class: 'tick', style: { left: tickPos(off) } },
       h('span', { class: 'tick-offset' }, fmtOffset(Math.round(off))),
       h('span', { class: 'tick-clock' }, fmtClock(ms(t0) + off, step < 1000))))));
@@ -107,7 +108,7 @@ function render(el, id, spans, selectedId) {
     const markers = span.events.map((e, i) => h('button', {
       type: 'button', class: `marker ${eventClass(e.name)}`, dataset: { event: e.name },
       style: { left: pct(e.timeNs) },
-      title: `${e.name} · ${fmtClock(ms(e.timeNs), true)} · ${fmtOffset(Math.round(ms(e.timeNs - t0)))}`,
+      title: `${e.name} · ${fmtClock(ms(e.timeNs), true)} ${zoneShort(ms(e.timeNs))} · ${fmtOffset(Math.round(ms(e.timeNs - t0)))}`,
       'aria-label': `event ${e.name} on ${span.name}`,
       onclick: (ev) => { ev.stopPropagation(); select(span, i); },
     }));
@@ -120,15 +121,18 @@ function render(el, id, spans, selectedId) {
 
   const a = root.attrs;
   const result = outcome(a.get('extrace.result'), root.status, root.statusMessage);
-  const title = a.has('workflowId') ? `Workflow ${a.get('workflowId')}` : root.name;
+  const title = a.has('workflowId') ? h('span', null, 'Workflow ', h('span', { class: 'mono wf-id' }, a.get('workflowId'))) : root.name;
+  const fullId = id.toLowerCase().padStart(32, '0');
+  // Start and duration of the root span: what the Workflows table shows.
+  const rootStart = ms(root.startNs);
   replace(el, h('section', { class: 'page trace' },
     h('div', { class: 'trace-head' },
       h('h1', null, title, ' ', badge(result)),
       kvTable([
-        ['Trace ID', h('span', { class: 'mono' }, id)],
+        ['Trace ID', h('span', { class: 'id-copy' }, h('span', { class: 'mono', 'data-trace-id': '' }, fullId), ' ', copyButton(fullId, 'trace id'))],
         ['Service', `${showValue(root.resource.get('service.name'))} (${showValue(root.resource.get('service.namespace')) || 'no namespace'})`],
-        ['Start', fmtDateTime(ms(t0))],
-        ['Duration', fmtDuration(totalMs)],
+        ['Start', h('span', { 'data-start': '' }, fmtDateTime(rootStart, { withZoneName: true }))],
+        ['Duration', h('span', { 'data-duration': '' }, fmtDuration(ms(root.endNs - root.startNs)))],
         ['Spans', String(spans.length)],
       ], 'Trace summary'),
       h('a', { class: 'raw', href: `/api/v2/traces/${id}`, target: '_blank', rel: 'noopener' }, 'Trace JSON')),
@@ -146,7 +150,7 @@ function showDetails(panel, span, eventIndex, t0) {
   const start = ms(span.startNs), end = ms(span.endNs);
   const events = span.events.map((e, i) => h('li', { class: i === eventIndex ? 'selected' : null, dataset: { event: e.name } },
     h('div', { class: 'ev-head' }, h('span', { class: `dot ${eventClass(e.name)}` }), h('strong', null, e.name),
-      ` ${fmtDateTime(ms(e.timeNs))}`, h('span', { class: 'muted' }, ` (${sinceStart(ms(e.timeNs - span.startNs))})`)),
+      ` ${fmtDateTime(ms(e.timeNs), { millis: true, withZoneName: true })}`, h('span', { class: 'muted' }, ` (${sinceStart(ms(e.timeNs - span.startNs))})`)),
     e.attrs.size ? kvTable([...e.attrs].map(([k, v]) => [k, showValue(v)]), `${e.name} attributes`) : null));
   replace(panel,
     h('div', { class: 'details-head' }, h('h2', null, span.name, ' ', badge(span.status)),
@@ -154,8 +158,8 @@ function showDetails(panel, span, eventIndex, t0) {
     kvTable([
       ['Span ID', h('span', { class: 'mono' }, span.spanId)],
       ['Parent', h('span', { class: 'mono' }, span.parentSpanId || '(root)')],
-      ['Start', `${fmtDateTime(start)} (${fmtOffset(Math.round(ms(span.startNs - t0)))})`],
-      ['End', fmtDateTime(end)],
+      ['Start', `${fmtDateTime(start, { millis: true, withZoneName: true })} (${fmtOffset(Math.round(ms(span.startNs - t0)))})`],
+      ['End', fmtDateTime(end, { millis: true, withZoneName: true })],
       ['Duration', fmtDuration(end - start)],
       ['Kind', span.kind || 'unspecified'],
     ], 'Span'),
