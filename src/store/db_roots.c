@@ -113,31 +113,46 @@ static void bind_where(sqlite3_stmt *st, int64_t tid, const sdb_roots_query *q, 
     sqlite3_bind_text(st, 7, like, -1, SQLITE_STATIC);
 }
 
+/* One pass, no grouping (a GROUP BY sorts: four times slower at 100,000). */
 static int count_rows(sdb *db, int64_t tid, const sdb_roots_query *q, const char *like, sdb_roots_counts *c)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->conn, "SELECT outcome, count(*) FROM roots WHERE" ROOTS_WHERE " GROUP BY outcome", -1,
-                           &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db->conn,
+                           "SELECT count(*), sum(outcome = 'ok'), sum(outcome = 'error'), sum(outcome = 'timeout'),"
+                           " sum(outcome = ?8) FROM roots WHERE" ROOTS_WHERE,
+                           -1, &st, NULL) != SQLITE_OK)
         return sdb__sqlfail(db, "counting root spans");
     bind_where(st, tid, q, like);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *o = (const char *)sqlite3_column_text(st, 0);
-        int64_t n = sqlite3_column_int64(st, 1);
-        c->total += n;
-        if (strcmp(o, "ok") == 0) c->ok += n;
-        else if (strcmp(o, "error") == 0) c->error += n;
-        else if (strcmp(o, "timeout") == 0) c->timeout += n;
-        else c->unset += n;
-        if (!q->outcome || !*q->outcome || strcmp(o, q->outcome) == 0) c->matched += n;
+    const char *outcome = q->outcome ? q->outcome : "";
+    sqlite3_bind_text(st, 8, outcome, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        c->total = sqlite3_column_int64(st, 0);
+        c->ok = sqlite3_column_int64(st, 1);
+        c->error = sqlite3_column_int64(st, 2);
+        c->timeout = sqlite3_column_int64(st, 3);
+        c->unset = c->total - c->ok - c->error - c->timeout;
+        c->matched = *outcome ? sqlite3_column_int64(st, 4) : c->total;
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : sdb__sqlfail(db, "counting root spans");
+    return rc == SQLITE_ROW ? 0 : sdb__sqlfail(db, "counting root spans");
 }
 
-static long list_rows(sdb *db, int64_t tid, const sdb_roots_query *q, const char *like, sdb_root_cb cb, void *arg)
+/* matched: how many rows the query has (-1: unknown). A page past the
+ * middle is read from the other end (offset counted from the last row),
+ * so the sorter keeps at most half of the rows. */
+static long list_rows(sdb *db, int64_t tid, const sdb_roots_query *q, const char *like, int64_t matched,
+                      sdb_root_cb cb, void *arg)
 {
     const char *dir = q->descending ? "DESC" : "ASC";
+    const char *inner = dir;
+    size_t offset = q->offset, limit = q->limit;
+    if (matched >= 0 && offset < (uint64_t)matched && offset > (uint64_t)matched / 2) {
+        inner = q->descending ? "ASC" : "DESC";
+        size_t end = offset + limit < (uint64_t)matched ? offset + limit : (size_t)matched;
+        limit = end - offset;
+        offset = (size_t)matched - end;
+    }
     char sql[1024];
     /* The page is chosen on (key, trace) alone, then its rows are read:
      * the sorter never carries whole rows. */
@@ -146,13 +161,13 @@ static long list_rows(sdb *db, int64_t tid, const sdb_roots_query *q, const char
              " r.start_ns, r.end_ns FROM (SELECT trace AS t, %s AS k FROM roots WHERE" ROOTS_WHERE
              " AND (?8 = '' OR outcome = ?8) ORDER BY k %s, trace %s LIMIT ?9 OFFSET ?10) p"
              " JOIN roots r ON r.trace = p.t ORDER BY p.k %s, p.t %s",
-             sort_sql[q->sort], dir, dir, dir, dir);
+             sort_sql[q->sort], inner, inner, dir, dir);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL) != SQLITE_OK) return sdb__sqlfail(db, "listing root spans");
     bind_where(st, tid, q, like);
     sqlite3_bind_text(st, 8, q->outcome ? q->outcome : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 9, q->limit > INT64_MAX ? INT64_MAX : (int64_t)q->limit);
-    sqlite3_bind_int64(st, 10, q->offset > INT64_MAX ? INT64_MAX : (int64_t)q->offset);
+    sqlite3_bind_int64(st, 9, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    sqlite3_bind_int64(st, 10, offset > INT64_MAX ? INT64_MAX : (int64_t)offset);
     long n = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -193,7 +208,7 @@ long sdb_roots_list(sdb *db, const char *tenant, const sdb_roots_query *q, sdb_r
     if (tid <= 0) return tid < 0 ? -1 : 0;
     if (counts && count_rows(db, tid, q, like, counts) < 0) return -1;
     if (!q->limit) return 0;
-    return list_rows(db, tid, q, like, cb, arg);
+    return list_rows(db, tid, q, like, counts ? counts->matched : -1, cb, arg);
 }
 
 /* ---- filling roots for traces stored before it existed ----------------- */

@@ -161,7 +161,13 @@ static void test_counts_filters_sorts_pages(void **state)
     assert_string_equal(r.outcomes[4], "unset");
     /* Pages: offset and limit over the same order. */
     assert_int_equal(list(db, (sdb_roots_query){.sort = SDB_ROOTS_START, .offset = 3, .limit = 10}, &c, &r), 2);
-    assert_string_equal(r.ids[0], "cc44-fourth");
+    assert_string_equal(r.ids[0], "cc44-fourth"); /* past the middle: read from the other end */
+    assert_string_equal(r.ids[1], "a_5-fifth");
+    assert_int_equal(list(db, (sdb_roots_query){.descending = 1, .offset = 3, .limit = 1}, &c, &r), 1);
+    assert_string_equal(r.ids[0], "AB22-second");
+    assert_int_equal(list(db, (sdb_roots_query){.sort = SDB_ROOTS_DURATION, .offset = 1, .limit = 2}, &c, &r), 2);
+    assert_string_equal(r.ids[0], "a_5-fifth"); /* durations 5, 10, 20, 60, 1980 s */
+    assert_string_equal(r.ids[1], "AB22-second");
     assert_int_equal(list(db, (sdb_roots_query){.offset = 5}, &c, &r), 0);
     assert_int_equal(c.matched, 5);
     /* Time window: root spans overlapping it. */
