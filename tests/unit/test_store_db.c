@@ -17,6 +17,7 @@
 #include "core/mem.h"
 #include "otel/otlp_json.h"
 #include "store/db.h"
+#include "store_fixture.h"
 #include "support.h"
 
 #define S (INT64_C(1000000000))
@@ -29,17 +30,6 @@ static void tid(int b, char hex[33], uint8_t bin[16])
         if (hex) snprintf(hex + 2 * i, 3, "%02x", b);
         if (bin) bin[i] = (uint8_t)b;
     }
-}
-
-static sdb *open_db(const char **dir_out)
-{
-    const char *dir = ts_tmpdir();
-    assert_non_null(dir);
-    char err[512];
-    sdb *db = sdb_open(dir, err, sizeof err);
-    if (!db) fail_msg("sdb_open: %s", err);
-    if (dir_out) *dir_out = dir;
-    return db;
 }
 
 static exo_pb_request *decode(const char *json)
@@ -105,7 +95,7 @@ static int64_t count_rows(const char *dir, const char *sql)
 static void test_schema_created(void **state)
 {
     const char *dir;
-    sdb *db = open_db(&dir);
+    sdb *db = tf_sdb_open(&dir);
     char path[512];
     snprintf(path, sizeof path, "%s/traces.db", dir);
     assert_string_equal(sdb_path(db), path);
@@ -180,7 +170,7 @@ static void assert_same_message(const ProtobufCMessage *a, const ProtobufCMessag
 
 static void test_every_field_read_back(void **state)
 {
-    sdb *db = open_db(NULL);
+    sdb *db = tf_sdb_open(NULL);
     exo_pb_request *req = decode(full_request);
     sdb_ingest_result res;
     assert_int_equal(sdb_ingest(db, NULL, req, &res), 0);
@@ -218,7 +208,7 @@ static void test_every_field_read_back(void **state)
 
 static void test_grouping_and_order(void **state)
 {
-    sdb *db = open_db(NULL);
+    sdb *db = tf_sdb_open(NULL);
     /* Two services, two spans each, sent in an order unlike start order. */
     put(db, NULL, "b-svc", 9, "0000000000000004", "0000000000000001", "Late", 40, 50);
     put(db, NULL, "a-svc", 9, "0000000000000001", "", "Workflow", 0, 60);
@@ -250,7 +240,7 @@ static void test_grouping_and_order(void **state)
 static void test_resend_replaces(void **state)
 {
     const char *dir;
-    sdb *db = open_db(&dir);
+    sdb *db = tf_sdb_open(&dir);
     put(db, NULL, "svc", 3, "00000000000000aa", "", "Workflow", 0, 10);
     put(db, NULL, "svc", 3, "00000000000000aa", "", "Workflow", 0, 10);
     put(db, NULL, "svc", 3, "00000000000000aa", "", "Renamed", 0, 20);
@@ -284,7 +274,7 @@ static void test_resend_replaces(void **state)
 
 static void test_invalid_ids_rejected(void **state)
 {
-    sdb *db = open_db(NULL);
+    sdb *db = tf_sdb_open(NULL);
     char json[1024];
     snprintf(json, sizeof json,
              "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":["
@@ -304,7 +294,7 @@ static void test_invalid_ids_rejected(void **state)
 
 static void test_tenants_isolated(void **state)
 {
-    sdb *db = open_db(NULL);
+    sdb *db = tf_sdb_open(NULL);
     put(db, "team-a", "svc", 5, "0000000000000001", "", "A", 0, 1);
     put(db, NULL, "svc", 5, "0000000000000001", "", "Default", 0, 1);
     uint8_t id[16];
@@ -366,7 +356,7 @@ static int scan_cb(void *arg, const sdb_trace_summary *s)
 
 static void test_scan_order_window_limit(void **state)
 {
-    sdb *db = open_db(NULL);
+    sdb *db = tf_sdb_open(NULL);
     /* Trace k starts at 100k s and lasts 10k s (k = 1..6); trace 7 is long. */
     for (int k = 1; k <= 6; k++) put(db, NULL, "svc", k, "0000000000000001", "", "W", 100 * k, 100 * k + 10 * k);
     put(db, NULL, "svc", 7, "0000000000000001", "", "Long", 50, 1000);
@@ -413,7 +403,7 @@ static int summary_cb(void *arg, const sdb_trace_summary *s)
 
 static void test_scan_summary_fields(void **state)
 {
-    sdb *db = open_db(NULL);
+    sdb *db = tf_sdb_open(NULL);
     put(db, NULL, "Tracing.Worker", 8, "0000000000000002", "0000000000000001", "DataLoader", 5, 30);
     sdb_trace_summary s;
     sdb_trace_query q = {0};
@@ -436,7 +426,7 @@ static void test_scan_summary_fields(void **state)
 static void test_retention_deletes_only_old(void **state)
 {
     const char *dir;
-    sdb *db = open_db(&dir);
+    sdb *db = tf_sdb_open(&dir);
     /* Old trace 1 (ends at 100 s) from service "old"; trace 2 straddles the
      * cutoff (ends at 300 s); trace 3 is new. */
     put(db, NULL, "old", 1, "0000000000000001", "", "W", 0, 100);
@@ -504,7 +494,7 @@ static int has(const tag_log *l, const char *s)
 
 static void test_tags(void **state)
 {
-    sdb *db = open_db(NULL);
+    sdb *db = tf_sdb_open(NULL);
     exo_pb_request *req = decode(full_request);
     sdb_ingest_result res;
     assert_int_equal(sdb_ingest(db, "t", req, &res), 0);
@@ -557,7 +547,7 @@ static char *many_spans(int tb, int first_id, int n, const char *prefix, int64_t
 static void test_attr_search(void **state)
 {
     const char *dir;
-    sdb *db = open_db(&dir);
+    sdb *db = tf_sdb_open(&dir);
     /* one_span sets attribute "type" to the span's name. */
     const char *wf = "wf-0123456789abcdef";
     put(db, "a", "svc", 1, "0000000000000001", "", wf, 0, 10);
@@ -590,7 +580,7 @@ static void test_attr_search(void **state)
 static void test_attr_search_across_chunks(void **state)
 {
     const char *dir;
-    sdb *db = open_db(&dir);
+    sdb *db = tf_sdb_open(&dir);
     /* Trace 1 (old) fills chunk 0 and part of 1, trace 2 the rest. */
     char *json = many_spans(1, 1, 5000, "v-", 10);
     assert_int_equal(ingest(db, NULL, json).accepted, 5000);
@@ -634,7 +624,7 @@ static int count_cb(void *arg, sdb_tag_scope scope, sdb_value_type type, const c
 
 static void test_tag_values_bounded(void **state)
 {
-    sdb *db = open_db(NULL);
+    sdb *db = tf_sdb_open(NULL);
     char hex[33];
     tid(1, hex, NULL);
     /* One request with SDB_TAG_VALUES_PER_KEY + 50 distinct values of "u". */
@@ -657,7 +647,7 @@ static void test_tag_values_bounded(void **state)
 static void test_persists_across_reopen(void **state)
 {
     const char *dir;
-    sdb *db = open_db(&dir);
+    sdb *db = tf_sdb_open(&dir);
     put(db, "p", "svc", 6, "0000000000000001", "", "Workflow", 0, 10);
     sdb_close(db);
     char err[256];

@@ -17,21 +17,11 @@
 #include "core/mem.h"
 #include "otel/otlp_json.h"
 #include "store/db.h"
+#include "store_fixture.h"
 #include "support.h"
 
 #define S (INT64_C(1000000000))
 #define T0 (INT64_C(1720162676) * S)
-
-static sdb *open_db(const char **dir_out)
-{
-    const char *dir = ts_tmpdir();
-    assert_non_null(dir);
-    char err[512];
-    sdb *db = sdb_open(dir, err, sizeof err);
-    if (!db) fail_msg("sdb_open: %s", err);
-    if (dir_out) *dir_out = dir;
-    return db;
-}
 
 /* Store one workflow root span (trace id bytes all tb) in namespace ns,
  * with a child span; result "" leaves extrace.result out. */
@@ -118,7 +108,7 @@ static void five(sdb *db)
 static void test_counts_filters_sorts_pages(void **state)
 {
     (void)state;
-    sdb *db = open_db(NULL);
+    sdb *db = tf_sdb_open(NULL);
     five(db);
     sdb_roots_counts c;
     rows r;
@@ -179,7 +169,7 @@ static void test_resend_and_retention(void **state)
 {
     (void)state;
     const char *dir;
-    sdb *db = open_db(&dir);
+    sdb *db = tf_sdb_open(&dir);
     five(db);
     /* The root span sent again with a new status replaces its row. */
     workflow(db, 1, "dev1", "aa11-first", "", 2, "Entity failed: DataLoader", 0, 60);
@@ -202,7 +192,7 @@ static void test_backfill_on_upgrade(void **state)
 {
     (void)state;
     const char *dir;
-    sdb *db = open_db(&dir);
+    sdb *db = tf_sdb_open(&dir);
     five(db);
     sdb_close(db);
     char path[512];
@@ -225,7 +215,7 @@ static void test_backfill_on_upgrade(void **state)
 static void test_bad_query(void **state)
 {
     (void)state;
-    sdb *db = open_db(NULL);
+    sdb *db = tf_sdb_open(NULL);
     sdb_roots_query q = {.name = "Workflow", .service = "Tracing.Worker", .sort = (sdb_roots_sort)99, .limit = 1};
     assert_int_equal(sdb_roots_list(db, NULL, &q, NULL, row_cb, NULL), -1);
     assert_string_equal(sdb_errmsg(db), "unknown sort 99");
