@@ -118,8 +118,17 @@ int sdb__fail(sdb *db, const char *fmt, ...)
 
 int sdb__sqlfail(sdb *db, const char *what)
 {
-    /* SQLite says only "unable to open database file": name the OS reason too. */
+    /* SQLite says "disk I/O error" when the WAL cannot grow or be created
+     * and "database or disk is full" elsewhere: name the cause either way;
+     * and only "unable to open database file": name the OS reason too. */
     int code = sqlite3_errcode(db->conn) & 0xff, sys = db->conn ? sqlite3_system_errno(db->conn) : 0;
+    if (code == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT) {
+        const char *slash = strrchr(db->path, '/');
+        int dirlen = slash ? (int)(slash - db->path) : 1;
+        return sdb__fail(db, "%s: %s: disk full: no space left in the data directory %.*s (%s%s%s)", db->path, what,
+                         dirlen, slash ? db->path : ".", sqlite3_errmsg(db->conn), sys ? ": " : "",
+                         sys ? strerror(sys) : "");
+    }
     if (sys && (code == SQLITE_CANTOPEN || code == SQLITE_IOERR || code == SQLITE_READONLY || code == SQLITE_PERM))
         return sdb__fail(db, "%s: %s: %s (%s)", db->path, what, sqlite3_errmsg(db->conn), strerror(sys));
     return sdb__fail(db, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->conn));

@@ -255,10 +255,17 @@ static int exec_stmt(sdb *db, int which, const char *what)
     return rc == SQLITE_DONE ? 0 : sdb__sqlfail(db, what);
 }
 
-/* After a rollback, cached ids may name rows that no longer exist. */
+/* After a rollback, cached ids may name rows that no longer exist. SQLite
+ * has rolled back already after some errors (SQLITE_FULL among them): then
+ * there is nothing to undo, and the error that caused it stays the one
+ * reported. */
 static void rollback(sdb *db)
 {
-    exec_stmt(db, SQ_ROLLBACK, "rolling back");
+    if (!sqlite3_get_autocommit(db->conn)) {
+        sqlite3_stmt *st = sdb__stmt(db, SQ_ROLLBACK);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
     sdb__tenants_cache_clear(db);
     sdb__sources_cache_clear(db);
     sdb__tags_cache_clear(db);
