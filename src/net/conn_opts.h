@@ -26,12 +26,11 @@ static inline ex_conn_limits ex_conn_opts_limits(const ex_conn_opts *o)
 }
 
 /* Five ex_opt entries for field (an ex_conn_opts) of type; prefix is ""
- * or "admin-", which names the listeners they apply to, and the defaults
- * are texts. */
-#define EX_CONN_OPTS(type, field, prefix, which, d_max, d_per, d_hdr, d_body, d_idle)                            \
+ * or "admin-", `which` names the listeners they apply to, `refusal` says
+ * what a refused client reads, and the defaults are texts. */
+#define EX_CONN_OPTS(type, field, prefix, which, refusal, d_max, d_per, d_hdr, d_body, d_idle)                   \
     {prefix "max-connections", EX_OPT_INT, offsetof(type, field.max_conns), d_max, 0, 1e7, "N",                   \
-     "Connections open at once on " which "; one more is answered 503 (gRPC: GOAWAY) and closed at once. 0: no " \
-     "limit.",                                                                                                    \
+     "Connections open at once on " which "; one more is answered " refusal " and closed at once. 0: no limit.",  \
      NULL, NULL, NULL},                                                                                           \
     {prefix "max-connections-per-client", EX_OPT_INT, offsetof(type, field.max_per_client), d_per, 0, 1e7, "N",   \
      "Connections open at once from one client address on " which "; one more is refused as above. 0: no "       \

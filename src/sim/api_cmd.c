@@ -36,7 +36,7 @@ static const ex_opt opts[] = {
     {"listen", EX_OPT_STRING, offsetof(api_cfg, listen), "127.0.0.1:5146", EX_NO_BOUNDS, "HOST:PORT",
      "Address to serve HTTP on (the seed's API port is 5146; port 0 picks a free one).", NULL, ex_check_hostport,
      NULL},
-    EX_CONN_OPTS(api_cfg, conns, "", "the listener", "4096", "1024", "10s", "60s", "60s"),
+    EX_CONN_OPTS(api_cfg, conns, "", "the listener", "503", "4096", "1024", "10s", "60s", "60s"),
     {"time-scale", EX_OPT_DOUBLE, offsetof(api_cfg, time_scale), "1", 0.000001, 1000000, "X",
      "Simulated seconds per real second: 600 runs a 21-minute workflow in about 2 s. Durations shrink; "
      "timestamps in replies stay real time.",

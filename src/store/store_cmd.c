@@ -66,8 +66,8 @@ static const ex_opt opts[] = {
      "a body that does not fit gets HTTP 429 with Retry-After or gRPC RESOURCE_EXHAUSTED with RetryInfo, which "
      "OTLP exporters retry.",
      NULL, NULL, NULL},
-    EX_CONN_OPTS(store_cfg, conns, "", "each listener (OTLP/HTTP, OTLP/gRPC, query)", "1000", "100", "10s", "60s",
-                 "60s"),
+    EX_CONN_OPTS(store_cfg, conns, "", "each listener (OTLP/HTTP, OTLP/gRPC, query)", "503 (gRPC: GOAWAY)",
+                 "1000", "100", "10s", "60s", "60s"),
     {"query-max-bytes", EX_OPT_INT, offsetof(store_cfg, query_max_bytes), "536870912", 0, 1099511627776.0, "N",
      "Span bytes one search or tag scan may read; past it the query answers with what it found so far and the "
      "header X-Extrace-Limit (0: no limit).",

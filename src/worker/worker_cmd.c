@@ -159,7 +159,7 @@ static const ex_opt opts[] = {
     {"admin-listen", EX_OPT_STRING, offsetof(worker_cfg, admin_listen), "127.0.0.1:9464", EX_NO_BOUNDS,
      "HOST:PORT", "Address of /healthz, /readyz and /metrics (an IPv4 address; port 0 picks a free one).", NULL,
      check_admin_listen, NULL},
-    EX_CONN_OPTS(worker_cfg, admin_conns, "admin-", "the admin listener", "64", "16", "5s", "5s", "30s"),
+    EX_CONN_OPTS(worker_cfg, admin_conns, "admin-", "the admin listener", "503", "64", "16", "5s", "5s", "30s"),
     {"status-interval", EX_OPT_DURATION, offsetof(worker_cfg, status_interval), "60s", 0, DAY_NS, "DURATION",
      "Log a status line at info this often: workflows watched, the oldest one's age, polls/s, poll errors by "
      "kind, workflows finished, spans exported and dropped (0 = never).", NULL, NULL, NULL},
