@@ -204,6 +204,9 @@ static void command(demo *d, int i, cmdline *c, const char **file)
         word(c, "api");
         flag(c, "--listen", "127.0.0.1:%d", d->api_port);
         flag(c, "--time-scale", "%.17g", d->opt->time_scale);
+        /* A real system moves when it is due, not when it is asked. */
+        word(c, "--advance");
+        word(c, "on-time");
         break;
     case DM_WORKER:
         word(c, "extrace");
@@ -214,6 +217,7 @@ static void command(demo *d, int i, cmdline *c, const char **file)
         flag(c, "--interval", "%s", ex_duration_format(p->interval_ns, a));
         flag(c, "--timeout", "%s", ex_duration_format(p->timeout_ns, a));
         flag(c, "--admin-listen", "127.0.0.1:%d", d->admin_port);
+        word(c, "--processing-times");
         break;
     case DM_GEN:
         word(c, "extrace");

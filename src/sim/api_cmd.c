@@ -30,7 +30,17 @@ typedef struct api_cfg {
     double garbage_rate;   /* chance of a 200 whose body is not JSON */
     int64_t latency;       /* ns every answer of GET /workflows/{id} is held back */
     ex_conn_opts conns;    /* limits of the listener */
+    char *advance;         /* "on-poll" or "on-time" */
+    int expose_plan;       /* serve GET /debug/plan/{id} */
 } api_cfg;
+
+static int check_advance(const char *text, char *why, size_t whylen)
+{
+    sim_advance a;
+    if (sim_advance_parse(text, &a) == 0) return 0;
+    snprintf(why, whylen, "must be on-poll or on-time");
+    return -1;
+}
 
 static const ex_opt opts[] = {
     {"listen", EX_OPT_STRING, offsetof(api_cfg, listen), "127.0.0.1:5146", EX_NO_BOUNDS, "HOST:PORT",
@@ -40,6 +50,16 @@ static const ex_opt opts[] = {
     {"time-scale", EX_OPT_DOUBLE, offsetof(api_cfg, time_scale), "1", 0.000001, 1000000, "X",
      "Simulated seconds per real second: 600 runs a 21-minute workflow in about 2 s. Durations shrink; "
      "timestamps in replies stay real time.",
+     NULL, NULL, NULL},
+    {"advance", EX_OPT_STRING, offsetof(api_cfg, advance), "on-poll", EX_NO_BOUNDS, "MODE",
+     "When workflows move (MODE on-poll or on-time). on-poll (the seed's): one step per poll, at the poll's "
+     "instant, so a stage's end lags its plan by up to about two poll intervals. on-time: every transition at its planned instant whether "
+     "polled or not, reported with those instants, and each stage past Initializing also carries "
+     "entityProcessingStartTime (read by extrace worker --processing-times).",
+     NULL, check_advance, NULL},
+    {"expose-plan", EX_OPT_BOOL, offsetof(api_cfg, expose_plan), "false", EX_NO_BOUNDS, NULL,
+     "Also serve GET /debug/plan/{id}: each entity's planned and actual transition instants in unix ns (for "
+     "tests that check the worker's observation windows against the truth). Never advances a workflow.",
      NULL, NULL, NULL},
     {"seed", EX_OPT_STRING, offsetof(api_cfg, seed), NULL, EX_NO_BOUNDS, "N",
      "Random seed, for reproducible durations, outcomes and ids (default: from the OS; the seed used is logged).",
@@ -194,9 +214,13 @@ int api_main(int argc, char **argv, char *const *envp)
     ex_info("api", "random seed %" PRIu64 " (rerun with --seed %" PRIu64 " to repeat)", seed, seed);
     if (cfg.time_scale != 1.0)
         ex_info("api", "workflows run %g times faster than real time (timestamps stay real)", cfg.time_scale);
-    sim_env env = {ex_clock_real(), &rng, cfg.failure_rate, cfg.time_scale};
+    sim_env env = {ex_clock_real(), &rng, cfg.failure_rate, cfg.time_scale, SIM_ADVANCE_ON_POLL};
+    sim_advance_parse(cfg.advance, &env.advance); /* checked by the option table */
+    if (env.advance != SIM_ADVANCE_ON_POLL)
+        ex_info("api", "workflows advance on time: each transition at its planned instant, polled or not");
     sim_api api;
     sim_api_init(&api, &env, (size_t)cfg.max_workflows, (size_t)cfg.max_evicted);
+    api.expose_plan = cfg.expose_plan;
     /* a rng of their own, so the workflows draw the same numbers with or without faults */
     ex_rng_seed(&fault_rng, seed ^ 0x9e3779b97f4a7c15ULL);
     sim_faults faults;

@@ -71,6 +71,8 @@ static const char openapi[] =
     "\"entityErrorMessage\":{\"type\":\"string\",\"description\":\"Only on failure: Failed. Error code: <0..99>\"},"
     "\"entityStartTime\":{\"type\":\"string\",\"format\":\"date-time\"},"
     "\"entityEndTime\":{\"type\":\"string\",\"format\":\"date-time\",\"description\":\"Only once complete\"},"
+    "\"entityProcessingStartTime\":{\"type\":\"string\",\"format\":\"date-time\","
+    "\"description\":\"Only with --advance on-time, once past Initializing: when it became Processing\"},"
     "\"isComplete\":{\"type\":\"boolean\"}}},"
     "\"WorkflowIds\":{\"type\":\"object\",\"required\":[\"workflowIds\"],"
     "\"properties\":{\"workflowIds\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}},"

@@ -144,7 +144,7 @@ static int put_time(sim_buf *b, const char *key_open, int64_t ns)
     return put_all(b, key_open, ts, "\"", NULL);
 }
 
-static int render_entity(sim_buf *b, const sim_entity *e)
+static int render_entity(sim_buf *b, const sim_entity *e, int processing_times)
 {
     const char *stage = sim_stage_name(e->type);
     int rc = put_all(b, "\"", stage, "\":{\"entityType\":\"", stage, "\",\"entityId\":\"", e->id,
@@ -153,11 +153,13 @@ static int render_entity(sim_buf *b, const sim_entity *e)
         rc = sim_buf_printf(b, ",\"entityErrorMessage\":\"Failed. Error code: %d\"", (int)e->error_code);
     if (!rc) rc = put_time(b, ",\"entityStartTime\":\"", e->start_ns);
     if (!rc && sim_entity_complete(e)) rc = put_time(b, ",\"entityEndTime\":\"", e->end_ns);
+    if (!rc && processing_times && e->processing_ns != SIM_NO_TIME)
+        rc = put_time(b, ",\"entityProcessingStartTime\":\"", e->processing_ns);
     if (!rc) rc = sim_buf_puts(b, sim_entity_complete(e) ? ",\"isComplete\":true}" : ",\"isComplete\":false}");
     return rc;
 }
 
-int sim_render_workflow(sim_buf *b, const char *id, const sim_workflow *w)
+int sim_render_workflow(sim_buf *b, const char *id, const sim_workflow *w, int processing_times)
 {
     int rc = sim_buf_puts(b, "{\"workflowId\":");
     if (!rc) rc = sim_buf_json_string(b, id, strlen(id));
@@ -171,7 +173,7 @@ int sim_render_workflow(sim_buf *b, const char *id, const sim_workflow *w)
     if (!rc) rc = sim_buf_puts(b, ",\"workflowEntities\":{");
     for (int i = 0; !rc && i < w->nentities; i++) {
         if (i > 0) rc = sim_buf_put(b, ",", 1);
-        if (!rc) rc = render_entity(b, &w->entities[i]);
+        if (!rc) rc = render_entity(b, &w->entities[i], processing_times);
     }
     if (!rc) rc = sim_buf_puts(b, "}}");
     return rc;

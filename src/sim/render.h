@@ -35,8 +35,10 @@ int sim_buf_printf(sim_buf *b, const char *fmt, ...) __attribute__((format(print
  * byte), so the output is ASCII and valid JSON whatever the input. */
 int sim_buf_json_string(sim_buf *b, const char *s, size_t n);
 
-/* Append the workflow with id `id` in the seed's format. 0 or -1. */
-int sim_render_workflow(sim_buf *b, const char *id, const sim_workflow *w);
+/* Append the workflow with id `id` in the seed's format; with
+ * `processing_times`, each entity past Initializing also carries
+ * entityProcessingStartTime (an extension: --advance on-time). 0 or -1. */
+int sim_render_workflow(sim_buf *b, const char *id, const sim_workflow *w, int processing_times);
 /* Append {"error":"<message>"}. 0 or -1. */
 int sim_render_error(sim_buf *b, const char *message);
 

@@ -14,6 +14,8 @@
 #define ALLOW_GET_POST "GET, HEAD, POST"
 #define ITEM_PREFIX "/workflows/"
 #define ITEM_PREFIX_LEN (sizeof ITEM_PREFIX - 1)
+#define PLAN_PREFIX "/debug/plan/"
+#define PLAN_PREFIX_LEN (sizeof PLAN_PREFIX - 1)
 
 static const char health_body[] = "{\"status\":\"ok\"}";
 static const char nomem_body[] = "{\"error\":\"out of memory while answering\"}";
@@ -120,7 +122,8 @@ static void reply_error(sim_api *api, const sim_request *req, sim_reply *rep, in
 static void reply_workflow(sim_api *api, sim_reply *rep, int status, const sim_record *r)
 {
     sim_buf_reset(&api->reply);
-    reply_buffer(api, rep, status, sim_render_workflow(&api->reply, r->id, &r->wf));
+    reply_buffer(api, rep, status,
+                 sim_render_workflow(&api->reply, r->id, &r->wf, api->env.advance == SIM_ADVANCE_ON_TIME));
 }
 
 static void reply_store_refusal(sim_api *api, const sim_request *req, sim_reply *rep, int rc, const char *id)
@@ -139,7 +142,7 @@ static void get_workflow(sim_api *api, const sim_request *req, sim_reply *rep, c
 {
     sim_record *r = sim_store_find(&api->store, id);
     if (r) {
-        if (sim_workflow_advance(&r->wf, r->id, &api->env)) sim_store_completed(&api->store, r);
+        if (sim_workflow_poll(&r->wf, r->id, &api->env)) sim_store_completed(&api->store, r);
         reply_workflow(api, rep, 200, r);
         return;
     }
@@ -153,7 +156,10 @@ static void get_workflow(sim_api *api, const sim_request *req, sim_reply *rep, c
         return;
     }
     ex_debug("sim", "Workflow: %s created on first poll", id);
-    reply_workflow(api, rep, 200, r); /* the first poll does not advance */
+    /* The first poll does not advance; on time, the first stage starts with the workflow. */
+    if (api->env.advance == SIM_ADVANCE_ON_TIME && sim_workflow_catch_up(&r->wf, r->id, &api->env))
+        sim_store_completed(&api->store, r);
+    reply_workflow(api, rep, 200, r);
 }
 
 /* The workflowId of a POST body into id: a new GUID when the body is
@@ -213,6 +219,8 @@ static void post_workflow(sim_api *api, const sim_request *req, sim_reply *rep)
         return;
     }
     ex_debug("sim", "Workflow: %s created by POST", id);
+    if (api->env.advance == SIM_ADVANCE_ON_TIME && sim_workflow_catch_up(&r->wf, r->id, &api->env))
+        sim_store_completed(&api->store, r);
     snprintf(rep->location, sizeof rep->location, ITEM_PREFIX "%s", id);
     reply_workflow(api, rep, 201, r);
 }
@@ -222,6 +230,55 @@ static int list_one(const sim_record *r, void *arg)
     sim_buf *b = arg;
     if (b->len > 0 && b->data[b->len - 1] != '[' && sim_buf_put(b, ",", 1)) return 1;
     return sim_buf_json_string(b, r->id, strlen(r->id)) != 0;
+}
+
+/* On time, every workflow moves whether polled or not: bring them all to
+ * now before a listing by status. */
+static void catch_up_all(sim_api *api)
+{
+    if (api->env.advance != SIM_ADVANCE_ON_TIME) return;
+    for (sim_record *r = api->store.by_id; r; r = r->hh.next)
+        if (sim_workflow_catch_up(&r->wf, r->id, &api->env)) sim_store_completed(&api->store, r);
+}
+
+/* {"name":<ns or null>, as the JSON of one planned or actual instant. */
+static int put_ns(sim_buf *b, const char *name, int64_t ns)
+{
+    if (ns == SIM_NO_TIME) return sim_buf_printf(b, ",\"%s\":null", name);
+    return sim_buf_printf(b, ",\"%s\":%lld", name, (long long)ns);
+}
+
+/* GET /debug/plan/{id}: what each entity planned and did, in unix ns. */
+static void get_plan(sim_api *api, const sim_request *req, sim_reply *rep, const char *id)
+{
+    const sim_record *r = sim_store_find(&api->store, id);
+    if (!r) {
+        reply_error(api, req, rep, 404, "workflow %s is not held", id);
+        return;
+    }
+    sim_buf *b = &api->reply;
+    const sim_workflow *w = &r->wf;
+    sim_buf_reset(b);
+    int rc = sim_buf_puts(b, "{\"workflowId\":");
+    if (!rc) rc = sim_buf_json_string(b, id, strlen(id));
+    if (!rc) rc = sim_buf_printf(b, ",\"advance\":\"%s\"", sim_advance_name(api->env.advance));
+    if (!rc) rc = put_ns(b, "startUnixNano", w->start_ns);
+    if (!rc) rc = put_ns(b, "endUnixNano", w->end_ns);
+    if (!rc) rc = sim_buf_puts(b, ",\"entities\":[");
+    for (int i = 0; !rc && i < w->nentities; i++) {
+        const sim_entity *e = &w->entities[i];
+        sim_status end = e->after_s[SIM_COMPLETED] != SIM_NOT_PLANNED ? SIM_COMPLETED : SIM_FAILED;
+        rc = sim_buf_printf(b, "%s{\"entityType\":\"%s\",\"plannedEndStatus\":\"%s\"", i ? "," : "",
+                            sim_stage_name(e->type), sim_status_name(end));
+        if (!rc) rc = put_ns(b, "startUnixNano", e->start_ns);
+        if (!rc) rc = put_ns(b, "plannedProcessingUnixNano", sim_entity_planned(e, SIM_PROCESSING, &api->env));
+        if (!rc) rc = put_ns(b, "processingUnixNano", e->processing_ns);
+        if (!rc) rc = put_ns(b, "plannedEndUnixNano", sim_entity_planned(e, end, &api->env));
+        if (!rc) rc = put_ns(b, "endUnixNano", e->end_ns);
+        if (!rc) rc = sim_buf_put(b, "}", 1);
+    }
+    if (!rc) rc = sim_buf_puts(b, "]}");
+    reply_buffer(api, rep, 200, rc);
 }
 
 /* GET /workflows?status=S&limit=N */
@@ -250,6 +307,7 @@ static void list_workflows(sim_api *api, const sim_request *req, sim_reply *rep)
             return;
         }
     }
+    catch_up_all(api);
     sim_buf_reset(&api->reply);
     int rc = sim_buf_puts(&api->reply, "{\"workflowIds\":[");
     if (!rc) sim_store_each(&api->store, status_arg == NULL, status, (size_t)limit, list_one, &api->reply);
@@ -284,6 +342,10 @@ static void route(sim_api *api, const sim_request *req, sim_reply *rep)
         if (is_get(req->method)) list_workflows(api, req, rep);
         else if (strcmp(req->method, "POST") == 0) post_workflow(api, req, rep);
         else bad_method(api, req, rep, ALLOW_GET_POST);
+    } else if (api->expose_plan && strncmp(path, PLAN_PREFIX, PLAN_PREFIX_LEN) == 0 && path[PLAN_PREFIX_LEN] &&
+               !strchr(path + PLAN_PREFIX_LEN, '/')) {
+        if (is_get(req->method)) get_plan(api, req, rep, path + PLAN_PREFIX_LEN);
+        else bad_method(api, req, rep, ALLOW_GET);
     } else if (strncmp(path, ITEM_PREFIX, ITEM_PREFIX_LEN) == 0 && path[ITEM_PREFIX_LEN] &&
                !strchr(path + ITEM_PREFIX_LEN, '/')) {
         const char *id = path + ITEM_PREFIX_LEN;

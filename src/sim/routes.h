@@ -5,6 +5,8 @@
  *   GET  /workflows?status=S&limit=N   ids of stored workflows in status S; 200
  *   GET  /healthz          {"status":"ok"}
  *   GET  /openapi.json     the contract (OpenAPI 3.0)
+ *   GET  /debug/plan/{id}  with expose_plan only: the workflow's planned and actual transition
+ *                          instants (unix ns), for tests; never advances it
  *
  * Errors are JSON {"error":"…"}: 400 bad id / query / body, 404 unknown
  * route or evicted workflow, 405 wrong method (with Allow), 409 POST of an
@@ -47,6 +49,7 @@ typedef struct sim_api {
     sim_buf reply;       /* body of the last reply */
     sim_api_stats stats; /* counters */
     struct sim_faults *faults; /* fault injection (faults.h), or NULL; owned by the caller; applied by http.c */
+    int expose_plan;     /* serve GET /debug/plan/{id} */
 } sim_api;
 
 /* One request, as the HTTP front received it; the caller owns the strings. */

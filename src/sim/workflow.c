@@ -1,5 +1,6 @@
 #include "sim/workflow.h"
 
+#include <string.h>
 #include <strings.h>
 
 #include "core/log.h"
@@ -57,6 +58,7 @@ static void entity_init(sim_entity *e, sim_stage type, int64_t now, const sim_en
     for (int i = 0; i < SIM_NSTATUS; i++) e->after_s[i] = SIM_NOT_PLANNED;
     e->start_ns = now;
     e->end_ns = SIM_NO_TIME;
+    e->processing_ns = SIM_NO_TIME;
     ex_uuid4(env->rng, e->id);
     plan(e, SIM_PROCESSING, env->rng);
     /* The seed draws Random.Next(100) < 90; a double draw against 1 - F
@@ -64,22 +66,40 @@ static void entity_init(sim_entity *e, sim_stage type, int64_t now, const sim_en
     plan(e, ex_rng_double(env->rng) < 1.0 - env->failure_rate ? SIM_COMPLETED : SIM_FAILED, env->rng);
 }
 
+static void move(sim_entity *e, sim_status to, int64_t at, const sim_env *env);
+
+/* The status after e's current one in its plan (Failed when it skips
+ * Completed), or SIM_NSTATUS when none is left. */
+static int next_status(const sim_entity *e)
+{
+    if (sim_entity_complete(e)) return SIM_NSTATUS;
+    int next = (int)e->status + 1;
+    if (next < SIM_NSTATUS && e->after_s[next] == SIM_NOT_PLANNED) next++;
+    return next;
+}
+
 /* The seed's WorkflowEntityStateMachine.Advance: at most one step. */
 static void entity_advance(sim_entity *e, int64_t now, const sim_env *env)
 {
-    if (sim_entity_complete(e)) return;
-    int next = (int)e->status + 1;
-    if (next < SIM_NSTATUS && e->after_s[next] == SIM_NOT_PLANNED) next++;
-    if (next >= SIM_NSTATUS) return; /* unreachable: every entity plans an end */
+    int next = next_status(e);
+    if (next >= SIM_NSTATUS) return; /* complete (every entity plans an end) */
     /* Planned durations are simulated seconds; at time scale X a clock
      * second is X simulated ones, so a 21-minute workflow takes 21/X minutes
      * while every timestamp stays on the clock (no times in the future). */
     double scale = env->time_scale > 0 ? env->time_scale : 1.0;
     if ((double)(now - e->start_ns) * scale < (double)e->after_s[next] * EX_NS_PER_SEC) return;
-    e->status = (sim_status)next;
-    ex_debug("sim", "%s: %s transitioned to status: %s", stage_names[e->type], e->id, status_names[next]);
+    move(e, (sim_status)next, now, env);
+}
+
+/* Entity e moves to `to` at `at`: its end when that is terminal, with an
+ * error code drawn when it failed. */
+static void move(sim_entity *e, sim_status to, int64_t at, const sim_env *env)
+{
+    e->status = to;
+    ex_debug("sim", "%s: %s transitioned to status: %s", stage_names[e->type], e->id, status_names[to]);
+    if (to == SIM_PROCESSING) e->processing_ns = at;
     if (e->status <= SIM_PROCESSING) return;
-    e->end_ns = now;
+    e->end_ns = at;
     ex_debug("sim", "%s: %s finished processing", stage_names[e->type], e->id);
     if (e->status == SIM_FAILED) {
         e->error_code = (int16_t)ex_rng_range(env->rng, 0, 100);
@@ -133,4 +153,61 @@ const sim_entity *sim_workflow_failed_entity(const sim_workflow *w)
 {
     if (w->status != SIM_FAILED || w->nentities == 0) return NULL;
     return &w->entities[w->nentities - 1];
+}
+
+int64_t sim_entity_planned(const sim_entity *e, sim_status to, const sim_env *env)
+{
+    if (to >= SIM_NSTATUS || e->after_s[to] == SIM_NOT_PLANNED) return SIM_NO_TIME;
+    double scale = env->time_scale > 0 ? env->time_scale : 1.0;
+    double ns = (double)e->after_s[to] * (double)EX_NS_PER_SEC / scale;
+    int64_t d = (int64_t)ns;
+    if ((double)d < ns) d++;
+    int64_t at = e->start_ns + d;
+    return at % 100 ? at + (100 - at % 100) : at; /* clock times are positive: round up */
+}
+
+/* The workflow ends at `at` with the status of its last entity. */
+static int end_workflow(sim_workflow *w, const char *id, sim_status status, int64_t at)
+{
+    w->end_ns = at;
+    w->status = status;
+    ex_debug("sim", "Workflow: %s %s", id, status == SIM_FAILED ? "failed" : "completed");
+    return 1;
+}
+
+int sim_workflow_catch_up(sim_workflow *w, const char *id, const sim_env *env)
+{
+    if (sim_workflow_complete(w)) return 0;
+    int64_t now = ex_clock_now(env->clock);
+    if (w->nentities == 0) {
+        add_entity(w, id, SIM_DATA_LOADER, w->start_ns, env);
+        w->status = SIM_PROCESSING;
+    }
+    for (;;) {
+        sim_entity *cur = &w->entities[w->nentities - 1];
+        int next = next_status(cur);
+        if (next >= SIM_NSTATUS) return 0; /* unreachable: an ended entity ends or continues the workflow */
+        int64_t at = sim_entity_planned(cur, (sim_status)next, env);
+        if (at > now) return 0;
+        move(cur, (sim_status)next, at, env);
+        if (!sim_entity_complete(cur)) continue;
+        if (cur->status == SIM_FAILED) return end_workflow(w, id, SIM_FAILED, at);
+        if (cur->type + 1 >= SIM_NSTAGES) return end_workflow(w, id, SIM_COMPLETED, at);
+        add_entity(w, id, (sim_stage)(cur->type + 1), at, env);
+    }
+}
+
+int sim_workflow_poll(sim_workflow *w, const char *id, const sim_env *env)
+{
+    return env->advance == SIM_ADVANCE_ON_TIME ? sim_workflow_catch_up(w, id, env) : sim_workflow_advance(w, id, env);
+}
+
+const char *sim_advance_name(sim_advance a) { return a == SIM_ADVANCE_ON_TIME ? "on-time" : "on-poll"; }
+
+int sim_advance_parse(const char *s, sim_advance *out)
+{
+    if (strcmp(s, "on-poll") == 0) *out = SIM_ADVANCE_ON_POLL;
+    else if (strcmp(s, "on-time") == 0) *out = SIM_ADVANCE_ON_TIME;
+    else return -1;
+    return 0;
 }

@@ -177,6 +177,23 @@ static void tell_poll_failure(wk_worker *w, const char *workflow_id, const wk_po
         ex_warn("worker", "%s", msg);
 }
 
+#define SKEW_WARN_EVERY (10 * 60 * EX_NS_PER_SEC) /* a persisting clock offset is warned about this often */
+
+/* Feed the answer's Date header to the clock offset estimate; warn when
+ * the API's clock is surely more than a poll interval off ours: windows
+ * are on the worker's clock, the API's times on its own. */
+static void observe_clock(wk_worker *w, const wk_poll_result *r, int64_t now)
+{
+    if (r->date_ns < 0) return;
+    wk_skew_add(&w->skew, r->sent_ns, r->received_ns, r->date_ns);
+    if (!wk_skew_should_warn(&w->skew, now, w->opt->sched.interval_ns, SKEW_WARN_EVERY)) return;
+    ex_warn("worker",
+            "the API at %s runs %+.3f s (±%.3f s) from this host's clock, more than the poll interval: "
+            "observation windows are on this clock, the API's times on its own, so a window may miss a "
+            "transition the API stamped; synchronise the clocks (NTP)",
+            w->api_host, (double)wk_skew_offset(&w->skew) / 1e9, (double)wk_skew_uncertainty(&w->skew) / 1e9);
+}
+
 static void poll_done(void *arg, void *tag, const wk_poll_result *r)
 {
     wk_worker *w = arg;
@@ -185,6 +202,7 @@ static void poll_done(void *arg, void *tag, const wk_poll_result *r)
     int64_t now = wk_now_ns();
     w->metrics.polls++;
     wk_histogram_observe(&w->metrics.poll_duration, r->seconds);
+    observe_clock(w, r, now);
     if (dropped_if_lost(w, e)) {
         dispatch(w, now);
         return;
@@ -284,6 +302,7 @@ static int admin_metrics(void *arg, wk_text *out)
         .spool_bytes = ps.spool_bytes,
     };
     int rc = wk_metrics_render(&w->metrics, &g, out);
+    if (rc == 0) wk_skew_render(&w->skew, w->api_host, out);
     if (rc == 0 && w->opt->stream) wd_render_metrics(w, out);
     return rc;
 }
@@ -313,6 +332,15 @@ static void status_cb(uv_timer_t *t)
     wk_status_line(&w->status_prev, &now, w->reg.count, oldest == INT64_MAX ? -1 : wall - oldest, line, sizeof line);
     ex_info("worker", "%s", line);
     w->status_prev = now;
+}
+
+void wk_api_host(const char *url, char *out, size_t outlen)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    const char *at = strchr(p, '@'), *end = p + strcspn(p, "/?#");
+    if (at && at < end) p = at + 1; /* never show credentials */
+    snprintf(out, outlen, "%.*s", (int)(end - p), p);
 }
 
 /* ---- shutdown ---- */
@@ -383,6 +411,8 @@ static int start(wk_worker *w)
         ex_error("worker", "cannot set up the export: %s", err);
         return -1;
     }
+    wk_skew_init(&w->skew);
+    wk_api_host(o->api_url, w->api_host, sizeof w->api_host);
     wk_poller_config pc = {o->api_url, o->max_concurrent_polls, o->poll_timeout_ns, WM_BODY_MAX, o->parse_flags};
     w->poller = wk_poller_new(&w->loop, &pc, poll_done, w, err, sizeof err);
     if (!w->poller) {

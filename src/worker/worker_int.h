@@ -14,6 +14,7 @@
 #include "worker/metrics.h"
 #include "worker/pollwarn.h"
 #include "worker/poller.h"
+#include "worker/clockskew.h"
 #include "worker/registry.h"
 #include "worker/status.h"
 #include "worker/stream.h"
@@ -63,10 +64,14 @@ typedef struct wk_worker {
     wk_pollwarn pollwarn;     /* failed polls told at warn, repeats summed up */
     uv_timer_t status_timer;  /* the periodic status line (--status-interval) */
     wk_status_snap status_prev; /* counters at the last status line */
+    wk_skew skew;             /* the API host's clock offset, from Date headers */
+    char api_host[256];       /* host[:port] of --api-url (label of the offset gauges) */
 } wk_worker;
 
 /* worker.c */
 int64_t wk_now_ns(void);
+/* host[:port] of an API URL (credentials dropped), into out (outlen bytes). */
+void wk_api_host(const char *url, char *out, size_t outlen);
 /* Point the registry's timer at the earliest due time. */
 void wk_arm(wk_worker *w, int64_t now);
 /* Log a warning that may come once per workflow: at most a few a second, the rest summed up. */

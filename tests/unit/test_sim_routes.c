@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "core/iso8601.h"
 #include "core/mem.h"
 #include "core/uuid.h"
 #include "sim/routes.h"
@@ -326,6 +327,55 @@ static void test_buffer_limit(void **state)
     sim_buf_free(&b);
 }
 
+/* On time: a workflow nobody polls still moves; one GET long after shows
+ * it ended at its planned instants, with entityProcessingStartTime; the
+ * plan endpoint (only when exposed) reports the same instants and never
+ * advances anything. */
+static void test_on_time_and_plan(void **state)
+{
+    (void)state;
+    assert_int_equal(call("GET", "/debug/plan/w1", NULL, NULL), 404); /* not exposed: no such route */
+    api.expose_plan = 1;
+    api.env.advance = SIM_ADVANCE_ON_TIME;
+    assert_int_equal(call("GET", "/workflows/w1", NULL, NULL), 200);
+    assert_non_null(strstr(body, "\"workflowStatus\":\"Processing\"")); /* the first stage starts with it */
+    assert_int_equal(call("GET", "/workflows", (const char *[]){"status=Completed", NULL}, NULL),
+                     200);
+    assert_non_null(strstr(body, "[]"));
+    ex_clock_advance(&clock_, 3600 * EX_NS_PER_SEC);
+    /* A listing catches every workflow up to now. */
+    call("GET", "/workflows", (const char *[]){"status=Processing", NULL}, NULL);
+    assert_non_null(strstr(body, "[]"));
+    assert_int_equal(call("GET", "/debug/plan/w1", NULL, NULL), 200);
+    json_t *plan = json_loads(body, 0, NULL);
+    assert_non_null(plan);
+    assert_string_equal(json_string_value(json_object_get(plan, "advance")), "on-time");
+    assert_int_equal(call("GET", "/workflows/w1", NULL, NULL), 200);
+    json_t *wf = json_loads(body, 0, NULL);
+    assert_true(json_is_true(json_object_get(wf, "isComplete")));
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(plan, "entities"), i, e) {
+        const char *type = json_string_value(json_object_get(e, "entityType"));
+        json_t *ent = json_object_get(json_object_get(wf, "workflowEntities"), type);
+        assert_non_null(ent);
+        json_int_t planned_p = json_integer_value(json_object_get(e, "plannedProcessingUnixNano"));
+        json_int_t planned_e = json_integer_value(json_object_get(e, "plannedEndUnixNano"));
+        assert_true(json_integer_value(json_object_get(e, "processingUnixNano")) == planned_p);
+        assert_true(json_integer_value(json_object_get(e, "endUnixNano")) == planned_e);
+        int64_t p_ns, e_ns;
+        const char *ps = json_string_value(json_object_get(ent, "entityProcessingStartTime"));
+        const char *es = json_string_value(json_object_get(ent, "entityEndTime"));
+        assert_int_equal(ex_iso_parse(ps, strlen(ps), &p_ns, NULL), 0);
+        assert_int_equal(ex_iso_parse(es, strlen(es), &e_ns, NULL), 0);
+        assert_true(p_ns == planned_p && e_ns == planned_e);
+    }
+    json_decref(plan);
+    json_decref(wf);
+    assert_int_equal(call("GET", "/debug/plan/nobody", NULL, NULL), 404);
+    assert_int_equal(call("POST", "/debug/plan/w1", NULL, NULL), 405);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -339,6 +389,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_by_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_health_and_openapi, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eviction_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_on_time_and_plan, setup, teardown),
         cmocka_unit_test(test_json_escaping),
         cmocka_unit_test(test_buffer_limit),
     };

@@ -356,7 +356,7 @@ static char *render(const char *id, const sim_workflow *w)
 {
     if (rendered.max == 0) sim_buf_init(&rendered, 1 << 16);
     sim_buf_reset(&rendered);
-    assert_int_equal(sim_render_workflow(&rendered, id, w), 0);
+    assert_int_equal(sim_render_workflow(&rendered, id, w, 0), 0);
     assert_false(rendered.overflow);
     return rendered.data;
 }
@@ -470,6 +470,89 @@ static void test_golden_seeded_run(void **state)
     assert_string_equal(render("w2", &w), golden_failed);
 }
 
+/* ---- --advance on-time ---------------------------------------------------- */
+
+/* A whole run under on-time, polled at `poll_every` (0: only at the end):
+ * every transition lands on its planned instant, whatever the polling. */
+static void run_on_time(uint64_t seed, int64_t poll_every, sim_workflow *w)
+{
+    fixture f;
+    fixture_init(&f, seed, 0.3);
+    f.env.time_scale = 600;
+    f.env.advance = SIM_ADVANCE_ON_TIME;
+    sim_workflow_init(w, &f.env);
+    assert_int_equal(sim_workflow_poll(w, "w", &f.env), 0);
+    /* The first stage starts with the workflow. */
+    assert_int_equal(w->nentities, 1);
+    assert_int_equal(w->status, SIM_PROCESSING);
+    assert_true(w->entities[0].start_ns == w->start_ns);
+    for (int i = 0; i < 100000 && !sim_workflow_complete(w); i++) {
+        ex_clock_advance(&f.clock, poll_every ? poll_every : 10 * SEC);
+        sim_workflow_poll(w, "w", &f.env);
+    }
+    assert_true(sim_workflow_complete(w));
+    for (int i = 0; i < w->nentities; i++) {
+        const sim_entity *e = &w->entities[i];
+        sim_status end = e->status;
+        assert_true(e->processing_ns == sim_entity_planned(e, SIM_PROCESSING, &f.env));
+        assert_true(e->end_ns == sim_entity_planned(e, end, &f.env));
+        assert_true(e->processing_ns % 100 == 0 && e->end_ns % 100 == 0); /* exact in the API's ISO form */
+        assert_true(e->start_ns < e->processing_ns && e->processing_ns <= e->end_ns);
+        if (i > 0) assert_true(e->start_ns == w->entities[i - 1].end_ns);
+    }
+    assert_true(w->end_ns == w->entities[w->nentities - 1].end_ns);
+}
+
+static void test_on_time_transitions_at_planned_instants(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        sim_workflow fine, coarse, once;
+        run_on_time(seed, EX_NS_PER_MS, &fine);
+        run_on_time(seed, 700 * EX_NS_PER_MS, &coarse);
+        run_on_time(seed, 0, &once); /* one late poll sees every step, at its instant */
+        assert_int_equal(fine.nentities, coarse.nentities);
+        assert_int_equal(fine.nentities, once.nentities);
+        assert_int_equal(fine.status, once.status);
+        assert_true(fine.end_ns - fine.start_ns == once.end_ns - once.start_ns);
+        assert_true(coarse.end_ns - coarse.start_ns == once.end_ns - once.start_ns);
+    }
+}
+
+/* entityProcessingStartTime is rendered only when asked for (on-time);
+ * the seed's rendering stays byte for byte what it was. */
+static void test_render_processing_time(void **state)
+{
+    (void)state;
+    sim_workflow w;
+    run_on_time(5, 0, &w);
+    sim_buf plain, ext;
+    sim_buf_init(&plain, 1 << 20);
+    sim_buf_init(&ext, 1 << 20);
+    assert_int_equal(sim_render_workflow(&plain, "w", &w, 0), 0);
+    assert_int_equal(sim_render_workflow(&ext, "w", &w, 1), 0);
+    assert_null(strstr(plain.data, "entityProcessingStartTime"));
+    char *p = ext.data;
+    int n = 0;
+    while ((p = strstr(p, "\"entityProcessingStartTime\":\""))) n++, p++;
+    assert_int_equal(n, w.nentities);
+    sim_buf_free(&plain);
+    sim_buf_free(&ext);
+}
+
+static void test_advance_names(void **state)
+{
+    (void)state;
+    sim_advance a = SIM_ADVANCE_ON_TIME;
+    assert_int_equal(sim_advance_parse("on-poll", &a), 0);
+    assert_int_equal(a, SIM_ADVANCE_ON_POLL);
+    assert_int_equal(sim_advance_parse("on-time", &a), 0);
+    assert_int_equal(a, SIM_ADVANCE_ON_TIME);
+    assert_int_equal(sim_advance_parse("sometimes", &a), -1);
+    assert_string_equal(sim_advance_name(SIM_ADVANCE_ON_POLL), "on-poll");
+    assert_string_equal(sim_advance_name(SIM_ADVANCE_ON_TIME), "on-time");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +570,9 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_golden_hand_built),
         cmocka_unit_test(test_golden_seeded_run),
+        cmocka_unit_test(test_on_time_transitions_at_planned_instants),
+        cmocka_unit_test(test_render_processing_time),
+        cmocka_unit_test(test_advance_names),
     };
     return cmocka_run_group_tests_name("sim_workflow", tests, NULL, free_rendered);
 }

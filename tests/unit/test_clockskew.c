@@ -1,0 +1,123 @@
+/* The API clock offset estimate (src/worker/clockskew.c) from Date
+ * headers, with scripted send/receive instants; and the Date parser. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "worker/clockskew.h"
+#include "worker/poller.h"
+
+#define SEC EX_NS_PER_SEC
+#define MS  EX_NS_PER_MS
+#define T0  (INT64_C(1720162676) * SEC) /* 2024-07-05T06:57:56Z */
+
+/* An API whose clock runs `offset` ahead answers a poll sent at `sent`
+ * after `rtt`, reading its clock half way: the Date it sends. */
+static void answer(wk_skew *s, int64_t offset, int64_t sent, int64_t rtt)
+{
+    int64_t api_now = sent + rtt / 2 + offset;
+    int64_t date = api_now - api_now % SEC;
+    wk_skew_add(s, sent, sent + rtt, date);
+}
+
+/* Polls at every phase of the API's second narrow the interval to about
+ * the round trip, and it always holds the true offset. */
+static void test_converges_on_the_offset(void **state)
+{
+    (void)state;
+    int64_t offsets[] = {0, 1234 * MS, -2500 * MS, 37 * SEC + 1};
+    for (size_t k = 0; k < sizeof offsets / sizeof offsets[0]; k++) {
+        wk_skew s;
+        wk_skew_init(&s);
+        assert_int_equal(wk_skew_uncertainty(&s), -1);
+        for (int i = 0; i < 200; i++) {
+            answer(&s, offsets[k], T0 + i * 1013 * MS, 2 * MS);
+            assert_true(s.lo_ns <= offsets[k] && offsets[k] <= s.hi_ns);
+        }
+        /* 200 answers 1.013 s apart fall at phases a few ms apart. */
+        assert_true(wk_skew_uncertainty(&s) <= 10 * MS);
+        int64_t err = wk_skew_offset(&s) - offsets[k];
+        assert_true(err >= -10 * MS && err <= 10 * MS);
+        assert_int_equal(s.restarts, 0);
+    }
+}
+
+/* A clock that steps restarts the estimate from the next answer. */
+static void test_step_restarts(void **state)
+{
+    (void)state;
+    wk_skew s;
+    wk_skew_init(&s);
+    for (int i = 0; i < 50; i++) answer(&s, 0, T0 + i * 777 * MS, MS);
+    for (int i = 50; i < 100; i++) answer(&s, 90 * SEC, T0 + i * 777 * MS, MS);
+    assert_int_equal(s.restarts, 1);
+    assert_true(s.lo_ns <= 90 * SEC && 90 * SEC <= s.hi_ns);
+    /* Nonsense is ignored. */
+    uint64_t n = s.samples;
+    wk_skew_add(&s, T0, T0 + SEC, -1);
+    wk_skew_add(&s, T0 + SEC, T0, T0);
+    assert_int_equal(s.samples, n);
+}
+
+/* A warning only when the offset surely exceeds the limit: once, then at
+ * most every `every`. */
+static void test_warns_once_then_rate_limited(void **state)
+{
+    (void)state;
+    wk_skew s;
+    wk_skew_init(&s);
+    int64_t limit = 10 * SEC, every = 600 * SEC;
+    assert_int_equal(wk_skew_should_warn(&s, T0, limit, every), 0); /* no sample */
+    answer(&s, 9 * SEC, T0, MS); /* within ±1 s of 9 s: not surely beyond 10 s */
+    assert_int_equal(wk_skew_should_warn(&s, T0, limit, every), 0);
+    wk_skew_init(&s);
+    int warnings = 0;
+    for (int i = 0; i < 2000; i++) {
+        answer(&s, -25 * SEC, T0 + i * SEC, MS);
+        warnings += wk_skew_should_warn(&s, T0 + i * SEC, limit, every);
+    }
+    assert_int_equal(warnings, 4); /* at 0, 600, 1200, 1800 s */
+}
+
+static void test_render(void **state)
+{
+    (void)state;
+    wk_skew s;
+    wk_skew_init(&s);
+    wk_text t = {0};
+    wk_skew_render(&s, "api:5146", &t);
+    assert_true(t.len == 0); /* nothing before a sample */
+    answer(&s, 1500 * MS, T0 + 600 * MS, 0);
+    wk_skew_render(&s, "api:5146", &t);
+    assert_non_null(strstr(t.data, "# TYPE extrace_api_clock_offset_seconds gauge\n"));
+    assert_non_null(strstr(t.data, "extrace_api_clock_offset_seconds{host=\"api:5146\"} "));
+    assert_non_null(strstr(t.data, "extrace_api_clock_offset_uncertainty_seconds{host=\"api:5146\"} 0.5\n"));
+    wk_text_free(&t);
+}
+
+static void test_http_date(void **state)
+{
+    (void)state;
+    assert_true(wk_poll_http_date("Fri, 05 Jul 2024 06:57:56 GMT") == T0);
+    assert_true(wk_poll_http_date("  Friday, 05-Jul-24 06:57:56 GMT") == T0); /* RFC 850 */
+    assert_true(wk_poll_http_date("Fri Jul  5 06:57:56 2024") == T0);         /* asctime */
+    assert_true(wk_poll_http_date("1720162676") == -1);
+    assert_true(wk_poll_http_date("tomorrow-ish") == -1);
+    assert_true(wk_poll_http_date(NULL) == -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_converges_on_the_offset),
+        cmocka_unit_test(test_step_restarts),
+        cmocka_unit_test(test_warns_once_then_rate_limited),
+        cmocka_unit_test(test_render),
+        cmocka_unit_test(test_http_date),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
