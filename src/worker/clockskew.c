@@ -12,7 +12,8 @@ void wk_skew_init(wk_skew *s)
 void wk_skew_add(wk_skew *s, int64_t sent_ns, int64_t received_ns, int64_t date_ns)
 {
     if (date_ns < 0 || received_ns < sent_ns) return;
-    int64_t lo = date_ns - received_ns, hi = date_ns + EX_NS_PER_SEC - sent_ns;
+    /* A Date that lags the server's clock understates the offset: widen upwards. */
+    int64_t lo = date_ns - received_ns, hi = date_ns + EX_NS_PER_SEC + WK_SKEW_COARSE_NS - sent_ns;
     if (s->samples > 0 && lo <= s->hi_ns && hi >= s->lo_ns) {
         if (lo > s->lo_ns) s->lo_ns = lo;
         if (hi < s->hi_ns) s->hi_ns = hi;

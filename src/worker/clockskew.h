@@ -7,8 +7,12 @@
  *   offset = API clock − worker clock ∈ [Date − received, Date + 1 s − sent].
  * Intersecting these intervals over many answers narrows the offset to
  * about a round trip: answers fall at every phase of the API's second.
- * An empty intersection means a clock stepped (or drifted past the
- * bound): the estimate restarts from that answer.
+ * Servers often take the Date from a coarse clock (time(2) reads the
+ * kernel's tick-updated time, up to a tick behind: libmicrohttpd's Date
+ * was measured 4 ms behind on one host), so each interval is widened by
+ * WK_SKEW_COARSE_NS upwards. An empty intersection means a clock
+ * stepped (or drifted past the bound): the estimate restarts from that
+ * answer.
  *
  * Pure: no clock of its own, no I/O; the worker feeds it every answer
  * and asks whether to warn (once, then at most every `every_ns`). */
@@ -17,6 +21,8 @@
 #include <stdint.h>
 
 #include "worker/metrics.h"
+
+#define WK_SKEW_COARSE_NS (10 * 1000 * 1000) /* a Date may lag the server's clock by this much */
 
 typedef struct wk_skew {
     int64_t lo_ns, hi_ns; /* the offset lies in [lo, hi] (valid once samples > 0) */
