@@ -192,7 +192,8 @@ static const ex_cmd_spec spec = {
     "Watch workflows announced on Redis through the external API and export their traces",
     "Subscribes to WorkflowStarted events on Redis, polls GET <api-url>/workflows/<id> for each\n"
     "workflow until it completes, fails or times out, and exports one trace per workflow: a\n"
-    "\"Workflow\" span with one child span per stage, carrying the API's own times, status changes\n"
+    "\"Workflow\" span from submission to end with one child span per stage (and \"Queued\" for the\n"
+    "wait before the API started it), carrying the API's own times, status changes\n"
     "and errors. Trace ids are derived from service.namespace and the workflow id (extrace traceid).\n"
     "\n"
     "Export is configured by the standard OpenTelemetry variables: OTEL_TRACES_EXPORTER (otlp,\n"
