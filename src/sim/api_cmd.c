@@ -53,9 +53,9 @@ static const ex_opt opts[] = {
      NULL, NULL, NULL},
     {"advance", EX_OPT_STRING, offsetof(api_cfg, advance), "on-poll", EX_NO_BOUNDS, "MODE",
      "When workflows move (MODE on-poll or on-time). on-poll (the seed's): one step per poll, at the poll's "
-     "instant, so a stage's end lags its plan by up to about two poll intervals. on-time: every transition at its planned instant whether "
-     "polled or not, reported with those instants, and each stage past Initializing also carries "
-     "entityProcessingStartTime (read by extrace worker --processing-times).",
+     "instant, so a stage's end lags its plan by up to about two poll intervals. on-time: every transition at "
+     "its planned instant whether polled or not, reported with those instants, and each stage past "
+     "Initializing also carries entityProcessingStartTime (read by extrace worker --processing-times).",
      NULL, check_advance, NULL},
     {"expose-plan", EX_OPT_BOOL, offsetof(api_cfg, expose_plan), "false", EX_NO_BOUNDS, NULL,
      "Also serve GET /debug/plan/{id}: each entity's planned and actual transition instants in unix ns (for "
