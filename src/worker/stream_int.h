@@ -103,6 +103,11 @@ void st_forget_all(wk_stream *s);
  * strings of args (lens NULL: NUL-terminated). REDIS_OK or REDIS_ERR. */
 int st_eval(wk_stream *s, redisCallbackFn *cb, void *privdata, const char *script, const char *const *keys, int nkeys,
             const char *const *args, const size_t *lens, size_t nargs);
+/* st_eval with the nhead strings of head (headlens) and then the nids
+ * entry ids as arguments. REDIS_OK or REDIS_ERR (also out of memory). */
+int st_eval_ids(wk_stream *s, redisCallbackFn *cb, void *privdata, const char *script, const char *const *keys,
+                int nkeys, const char *const *head, const size_t *headlens, size_t nhead,
+                const char (*ids)[WK_STREAM_ID_MAX], size_t nids);
 /* Send the acknowledgements that waited for the command connection. */
 void st_flush_outbox(wk_stream *s);
 

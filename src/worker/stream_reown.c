@@ -76,24 +76,14 @@ static void reown_cb(redisAsyncContext *ac, void *r, void *privdata)
 void wk_stream_reown(wk_stream *s, const char (*ids)[WK_STREAM_ID_MAX], size_t nids, const char *data, size_t len,
                      wk_stream_reown_cb cb, void *tag)
 {
-    const char **args = ex_malloc((1 + nids) * sizeof *args);
-    size_t *lens = ex_malloc((1 + nids) * sizeof *lens);
     reown_req *q = s->cmd.up && s->group_ok ? ex_malloc(sizeof *q) : NULL;
     int rc = REDIS_ERR;
-    if (args && lens && q) {
-        const char *keys[1] = {s->stream};
+    if (q) {
+        const char *keys[1] = {s->stream}, *head[1] = {data};
         q->cb = cb;
         q->tag = tag;
-        args[0] = data;
-        lens[0] = len;
-        for (size_t i = 0; i < nids; i++) {
-            args[1 + i] = ids[i];
-            lens[1 + i] = strlen(ids[i]);
-        }
-        rc = st_eval(s, reown_cb, q, REOWN_LUA, keys, 1, args, lens, 1 + nids);
+        rc = st_eval_ids(s, reown_cb, q, REOWN_LUA, keys, 1, head, &len, 1, ids, nids);
     }
-    ex_free(args);
-    ex_free(lens);
     if (rc == REDIS_OK) return;
     ex_free(q);
     cb(s->arg, tag, WK_REOWN_FAILED, NULL, NULL, 0);

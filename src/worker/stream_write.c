@@ -147,6 +147,29 @@ int st_eval(wk_stream *s, redisCallbackFn *cb, void *privdata, const char *scrip
     return rc;
 }
 
+int st_eval_ids(wk_stream *s, redisCallbackFn *cb, void *privdata, const char *script, const char *const *keys,
+                int nkeys, const char *const *head, const size_t *headlens, size_t nhead,
+                const char (*ids)[WK_STREAM_ID_MAX], size_t nids)
+{
+    const char **args = ex_malloc((nhead + nids) * sizeof *args);
+    size_t *lens = ex_malloc((nhead + nids) * sizeof *lens);
+    int rc = REDIS_ERR;
+    if (args && lens) {
+        for (size_t i = 0; i < nhead; i++) {
+            args[i] = head[i];
+            lens[i] = headlens[i];
+        }
+        for (size_t i = 0; i < nids; i++) {
+            args[nhead + i] = ids[i];
+            lens[nhead + i] = strlen(ids[i]);
+        }
+        rc = st_eval(s, cb, privdata, script, keys, nkeys, args, lens, nhead + nids);
+    }
+    ex_free(args);
+    ex_free(lens);
+    return rc;
+}
+
 /* Send t's acknowledgement (with its dead letter, or the DEL of its checkpoint) now. */
 static void send_ack(wk_stream *s, tracked *t)
 {
@@ -259,26 +282,15 @@ void wk_stream_ckpt_save(wk_stream *s, const char *workflow_id, const char (*ids
     long long ttl_ms = ttl_ns / EX_NS_PER_MS;
     snprintf(key, sizeof key, WK_CKPT_KEY_PREFIX "%s", workflow_id);
     snprintf(ttl, sizeof ttl, "%lld", ttl_ms < 1000 ? 1000 : ttl_ms);
-    const char *keys[2] = {s->stream, key};
-    const char **args = ex_malloc((2 + nids) * sizeof *args);
-    size_t *lens = ex_malloc((2 + nids) * sizeof *lens);
+    const char *keys[2] = {s->stream, key}, *head[2] = {(const char *)blob, ttl};
+    size_t headlens[2] = {len, strlen(ttl)};
     save_req *q = s->cmd.up && s->group_ok ? ex_malloc(sizeof *q) : NULL;
     int rc = REDIS_ERR;
-    if (args && lens && q) {
+    if (q) {
         q->cb = cb;
         q->tag = tag;
-        args[0] = (const char *)blob;
-        lens[0] = len;
-        args[1] = ttl;
-        lens[1] = strlen(ttl);
-        for (size_t i = 0; i < nids; i++) {
-            args[2 + i] = ids[i];
-            lens[2 + i] = strlen(ids[i]);
-        }
-        rc = st_eval(s, ckpt_save_cb, q, CKPT_SAVE_LUA, keys, 2, args, lens, 2 + nids);
+        rc = st_eval_ids(s, ckpt_save_cb, q, CKPT_SAVE_LUA, keys, 2, head, headlens, 2, ids, nids);
     }
-    ex_free(args);
-    ex_free(lens);
     if (rc == REDIS_OK) return;
     ex_free(q);
     s->stats.ckpt_save_failed++;
