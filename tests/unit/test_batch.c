@@ -278,6 +278,36 @@ static void test_submission_alloc_failure(void **state)
     exo_bq_free(&q);
 }
 
+/* Spans submitted again (a trace exported again) that are dropped count
+ * in dropped_again as well, whichever way they are dropped; others not. */
+static void test_dropped_again_counted_apart(void **state)
+{
+    (void)state;
+    exo_batch_queue q;
+    exo_bq_init(&q, 5, 1);
+    outcome a = {0}, b = {0}, c = {0};
+    exo_span *again[4], *first[2];
+    for (size_t i = 0; i < 4; i++) again[i] = exo_span_new("again", EXO_KIND_INTERNAL);
+    for (size_t i = 0; i < 2; i++) first[i] = exo_span_new("first", EXO_KIND_INTERNAL);
+    assert_int_equal(exo_bq_submit_again(&q, again, 4, record_cb, &a, 1), 0);
+    assert_int_equal(exo_bq_submit(&q, first, 2, record_cb, &b), 1); /* queue full: one "first" dropped */
+    assert_int_equal(q.dropped, 1);
+    assert_int_equal(q.dropped_again, 0);
+    exo_batch *x = exo_bq_take(&q, 10); /* 4 again + 1 first, dropped by the exporter */
+    assert_int_equal(exo_bq_batch_done(&q, x, 0, 0), 1);
+    assert_int_equal(q.dropped, 6);
+    assert_int_equal(q.dropped_again, 4);
+    exo_span *more[3];
+    for (size_t i = 0; i < 3; i++) more[i] = exo_span_new("more", EXO_KIND_INTERNAL);
+    assert_int_equal(exo_bq_submit_again(&q, more, 3, record_cb, &c, 1), 0);
+    assert_int_equal(exo_bq_drop_queued(&q), 3); /* shutdown */
+    assert_int_equal(q.dropped, 9);
+    assert_int_equal(q.dropped_again, 7);
+    assert_int_equal(drain(&q), 3);
+    assert_int_equal(a.delivered + b.delivered + c.delivered, 0);
+    exo_bq_free(&q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_drop_queued_and_rejected_clamped),
         cmocka_unit_test(test_ring_wraps_and_grows),
         cmocka_unit_test(test_submission_alloc_failure),
+        cmocka_unit_test(test_dropped_again_counted_apart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
