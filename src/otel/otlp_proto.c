@@ -304,7 +304,7 @@ int exo_otlp_proto_encode(const exo_resource *res, const char *scope_name, const
 
 /* ---- decoding received requests --------------------------------------- */
 
-static int read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
+int exo__read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
 {
     uint64_t r = 0;
     for (unsigned shift = 0; shift < 64; shift += 7) {
@@ -332,10 +332,10 @@ static int check_nesting(const ProtobufCMessageDescriptor *d, const uint8_t *p, 
     size_t pos = 0;
     while (pos < len) {
         uint64_t key, n;
-        if (read_varint(p, len, &pos, &key) || (key >> 3) == 0 || (key >> 3) > 0x1FFFFFFF) return -1;
+        if (exo__read_varint(p, len, &pos, &key) || (key >> 3) == 0 || (key >> 3) > 0x1FFFFFFF) return -1;
         switch (key & 7) {
         case 0:
-            if (read_varint(p, len, &pos, &n)) return -1;
+            if (exo__read_varint(p, len, &pos, &n)) return -1;
             break;
         case 1:
         case 5: {
@@ -345,7 +345,7 @@ static int check_nesting(const ProtobufCMessageDescriptor *d, const uint8_t *p, 
             break;
         }
         case 2: {
-            if (read_varint(p, len, &pos, &n) || n > len - pos) return -1;
+            if (exo__read_varint(p, len, &pos, &n) || n > len - pos) return -1;
             const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
             if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
                 int rc = check_nesting(f->descriptor, p + pos, (size_t)n, depth);
@@ -370,10 +370,8 @@ static void set_text(char *dst, size_t dstlen, const char *src)
     dst[n] = '\0';
 }
 
-int exo_otlp_proto_decode_request(const uint8_t *buf, size_t len, exo_pb_request **out, char *err,
-                                  size_t errlen)
+int exo__proto_check_request(const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
-    *out = NULL;
     set_text(err, errlen, "");
     int rc = check_nesting(&opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor,
                            buf, len, 0);
@@ -385,6 +383,15 @@ int exo_otlp_proto_decode_request(const uint8_t *buf, size_t len, exo_pb_request
         set_text(err, errlen, "protobuf: malformed wire data");
         return EXO_OTLP_EINVAL;
     }
+    return 0;
+}
+
+int exo_otlp_proto_decode_request(const uint8_t *buf, size_t len, exo_pb_request **out, char *err,
+                                  size_t errlen)
+{
+    *out = NULL;
+    int rc = exo__proto_check_request(buf, len, err, errlen);
+    if (rc != 0) return rc;
     *out = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(&exo_pb_allocator,
                                                                                             len, buf);
     if (!*out) {

@@ -124,6 +124,14 @@ int exo_otlp_http_retryable(int http_status);
 /* 1 if s[0..len) is valid UTF-8 (no overlongs, surrogates or code points
  * above U+10FFFF), else 0. Shared with otlp_json.c. */
 int exo__utf8_valid(const char *s, size_t len);
+/* Read a base-128 varint at p[*pos] (advancing *pos). 0, or -1 when it
+ * runs past len or is longer than 64 bits. Shared with otlp_pieces.c. */
+int exo__read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v);
+/* The checks exo_otlp_proto_decode_request makes before unpacking: the
+ * wire format is well formed and AnyValues nest at most
+ * EXO_OTLP_MAX_VALUE_DEPTH deep. 0, or EXO_OTLP_EINVAL with the reason in
+ * err. Shared with otlp_pieces.c. */
+int exo__proto_check_request(const uint8_t *buf, size_t len, char *err, size_t errlen);
 /* Bytes needed by exo__utf8_repair for s[0..len), NUL included. */
 size_t exo__utf8_repair_size(const char *s, size_t len);
 /* Copy s[0..len) into out (exo__utf8_repair_size bytes), each byte that is

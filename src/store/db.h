@@ -81,6 +81,24 @@ typedef struct sdb_ingest_result {
  * error; the transaction is rolled back). */
 int sdb_ingest(sdb *db, const char *tenant, const exo_pb_request *req, sdb_ingest_result *res);
 
+/* The same for a request delivered in pieces (otel/otlp_pieces.h), all
+ * stored in one transaction: sdb_ingest_begin, then sdb_ingest_part per
+ * piece (each adds to res; base gives the piece's place in the whole
+ * request, for rejection messages; NULL: the piece is the whole), then
+ * sdb_ingest_end with commit = 1 to commit, or 0 to roll back (a part
+ * failed, or the request turned out invalid). A failed part leaves the
+ * transaction to sdb_ingest_end. sdb_ingest_end returns 0 when committed
+ * (or nothing was to be stored), -1 when rolled back (res->accepted is
+ * then 0). tenant must stay valid until sdb_ingest_end. */
+typedef struct sdb_piece_base {
+    size_t rs_index;   /* index of the piece's first ResourceSpans in the request */
+    size_t ss_index;   /* of its first ScopeSpans in that ResourceSpans */
+    size_t span_index; /* of its first span in that ScopeSpans */
+} sdb_piece_base;
+void sdb_ingest_begin(sdb *db, const char *tenant, sdb_ingest_result *res);
+int sdb_ingest_part(sdb *db, const exo_pb_request *req, const sdb_piece_base *base, sdb_ingest_result *res);
+int sdb_ingest_end(sdb *db, int commit, sdb_ingest_result *res);
+
 /* Counters since open (for logs and the bench). */
 typedef struct sdb_stats {
     uint64_t requests;       /* sdb_ingest calls that committed */

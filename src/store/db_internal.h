@@ -54,6 +54,8 @@ struct sdb {
     int64_t max_trace_ns;          /* longest trace duration stored: bounds the range scan (written by the
                                       writer's thread with __atomic stores; see sdb__max_trace) */
     const sdb *writer;             /* a reader connection (sdb_open_reader): the writer it reads beside */
+    const char *ingest_tenant;     /* the request being stored in pieces (sdb_ingest_begin), borrowed */
+    int64_t ingest_tid;            /* its tenant id once its transaction is open, else 0 */
     sdb_tenant_entry *tenants;     /* cache: tenant name → id (uthash) */
     sdb_source_entry *sources;     /* cache: (resource, scope) bytes → source id (uthash) */
     sdb_tag_entry *tags;           /* cache: tag key / value → last time written (uthash) */

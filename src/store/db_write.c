@@ -147,8 +147,10 @@ static const char *span_invalid(const exo_pb_span *s, char *why, size_t n)
 }
 
 /* Collect the valid spans of req into items (sources resolved, resource
- * and scope tags recorded). Returns the item count or -1. */
-static long collect(sdb *db, int64_t tenant, const exo_pb_request *req, ingest_item *items, sdb_ingest_result *res)
+ * and scope tags recorded). base gives req's place in a request delivered
+ * in pieces (for the rejection message). Returns the item count or -1. */
+static long collect(sdb *db, int64_t tenant, const exo_pb_request *req, const sdb_piece_base *base,
+                    ingest_item *items, sdb_ingest_result *res)
 {
     size_t n = 0;
     char why[128];
@@ -165,7 +167,7 @@ static long collect(sdb *db, int64_t tenant, const exo_pb_request *req, ingest_i
                 if (span_invalid(sp, why, sizeof why)) {
                     if (res->rejected++ == 0)
                         snprintf(res->message, sizeof res->message, "resourceSpans[%zu].scopeSpans[%zu].spans[%zu]: %s",
-                                 r, s, k, why);
+                                 r + base->rs_index, s + base->ss_index, k + base->span_index, why);
                     continue;
                 }
                 items[n] = (ingest_item){sp, rs, src, n};
@@ -288,40 +290,66 @@ static int store_items(sdb *db, int64_t tenant, const ingest_item *items, size_t
     return 0;
 }
 
-int sdb_ingest(sdb *db, const char *tenant, const exo_pb_request *req, sdb_ingest_result *res)
+void sdb_ingest_begin(sdb *db, const char *tenant, sdb_ingest_result *res)
 {
     memset(res, 0, sizeof *res);
+    db->ingest_tenant = tenant;
+    db->ingest_tid = 0;
+}
+
+int sdb_ingest_part(sdb *db, const exo_pb_request *req, const sdb_piece_base *base, sdb_ingest_result *res)
+{
+    static const sdb_piece_base whole = {0, 0, 0};
     size_t total = 0;
     for (size_t r = 0; r < req->n_resource_spans; r++)
         for (size_t s = 0; s < req->resource_spans[r]->n_scope_spans; s++)
             total += req->resource_spans[r]->scope_spans[s]->n_spans;
     if (total == 0) return 0;
     ingest_item *items = ex_malloc(total * sizeof *items);
-    if (!items) {
-        db->stats.failed++;
-        return sdb__fail(db, "out of memory (%zu spans)", total);
-    }
+    if (!items) return sdb__fail(db, "out of memory (%zu spans)", total);
     int rc = -1;
-    if (exec_stmt(db, SQ_BEGIN, "beginning a transaction") != 0) goto out;
-    int64_t tid = sdb__tenant_id(db, tenant, 1);
-    long n = tid > 0 ? collect(db, tid, req, items, res) : -1;
-    if (n < 0) goto undo;
+    if (db->ingest_tid == 0) { /* the first piece with spans opens the transaction */
+        if (exec_stmt(db, SQ_BEGIN, "beginning a transaction") != 0) goto out;
+        int64_t tid = sdb__tenant_id(db, db->ingest_tenant, 1);
+        if (tid <= 0) {
+            rollback(db);
+            goto out;
+        }
+        db->ingest_tid = tid;
+    }
+    long n = collect(db, db->ingest_tid, req, base ? base : &whole, items, res);
+    if (n < 0) goto out;
     qsort(items, (size_t)n, sizeof *items, item_cmp);
-    if (store_items(db, tid, items, (size_t)n) != 0 || sdb__bloom_flush(db) != 0) goto undo;
-    if (exec_stmt(db, SQ_COMMIT, "committing") != 0) goto undo;
-    res->accepted = n;
-    db->stats.requests++;
-    db->stats.spans += (uint64_t)n;
-    db->stats.rejected += (uint64_t)res->rejected;
+    if (store_items(db, db->ingest_tid, items, (size_t)n) != 0) goto out;
+    res->accepted += n;
     rc = 0;
-    goto out;
-undo:
-    rollback(db);
-    res->accepted = 0;
 out:
-    if (rc != 0) db->stats.failed++;
     ex_free(items);
     return rc;
+}
+
+int sdb_ingest_end(sdb *db, int commit, sdb_ingest_result *res)
+{
+    int open = db->ingest_tid > 0;
+    db->ingest_tid = 0;
+    if (commit && open && (sdb__bloom_flush(db) != 0 || exec_stmt(db, SQ_COMMIT, "committing") != 0)) commit = 0;
+    if (!commit) {
+        if (open) rollback(db);
+        res->accepted = 0;
+        db->stats.failed++;
+        return -1;
+    }
+    if (open) db->stats.requests++;
+    db->stats.spans += (uint64_t)res->accepted;
+    db->stats.rejected += (uint64_t)res->rejected;
+    return 0;
+}
+
+int sdb_ingest(sdb *db, const char *tenant, const exo_pb_request *req, sdb_ingest_result *res)
+{
+    sdb_ingest_begin(db, tenant, res);
+    int ok = sdb_ingest_part(db, req, NULL, res) == 0;
+    return sdb_ingest_end(db, ok, res);
 }
 
 /* Delete tag rows and sources no longer needed. 0 or -1. */

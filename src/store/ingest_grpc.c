@@ -381,18 +381,14 @@ static void handle_call(grpc_stream *st)
     size_t len;
     uint8_t *owned;
     if (request_message(st, srv->max_bytes, &msg, &len, &owned) != 0) return;
-    exo_pb_request *req = NULL;
     char err[512];
-    int rc = exo_otlp_proto_decode_request(msg, len, &req, err, sizeof err);
+    sdb_ingest_result res;
+    int rc = sih_store(srv->db, st->has_tenant ? st->tenant : NULL, 0, msg, len, &res, err, sizeof err);
     ex_free(owned);
-    if (rc != 0) {
-        reply_error(st, GRPC_INVALID_ARGUMENT, "ExportTraceServiceRequest: %s",
-                    rc == EXO_OTLP_ENOMEM ? "out of memory" : err);
+    if (rc == SIH_EDECODE) {
+        reply_error(st, GRPC_INVALID_ARGUMENT, "ExportTraceServiceRequest: %s", err);
         return;
     }
-    sdb_ingest_result res;
-    rc = sdb_ingest(srv->db, st->has_tenant ? st->tenant : NULL, req, &res);
-    exo_otlp_request_free(req);
     if (rc != 0) {
         ex_error("otlp-grpc", "storing spans failed: %s", sdb_errmsg(srv->db));
         reply_error(st, GRPC_UNAVAILABLE, "storing spans failed: %s", sdb_errmsg(srv->db));

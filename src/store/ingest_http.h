@@ -79,6 +79,21 @@ void sih_throttle_message(const ex_mem_budget *b, char *out, size_t outlen);
  * and Retry-After; the refusal is counted and logged (sih_log_refusal). */
 void sih_throttle(ex_mem_budget *b, const char *content_type, ex_http_resp *resp);
 
+/* Spans per piece when a protobuf request is decoded in pieces, and the
+ * request size from which freed memory is given back to the system. */
+#define SIH_PIECE_SPANS 4096
+#define SIH_TRIM_BYTES (4u << 20)
+/* sih_store's failures. */
+enum { SIH_EDECODE = -1, SIH_EDB = -2 };
+
+/* Decode an export request for tenant — protobuf in pieces of
+ * SIH_PIECE_SPANS spans (otel/otlp_pieces.h), OTLP/JSON whole — and store
+ * it in one transaction (sdb_ingest_begin/part/end). 0 with res filled;
+ * SIH_EDECODE with the decoder's reason in err (nothing stored); SIH_EDB
+ * when the database failed (sdb_errmsg; nothing stored). */
+int sih_store(sdb *db, const char *tenant, int json, const uint8_t *body, size_t len, sdb_ingest_result *res,
+              char *err, size_t errlen);
+
 /* Encode the ExportTraceServiceResponse for an ingest result (protobuf,
  * or OTLP/JSON when json). *out is allocated (ex_free). 0 or -1 (OOM). */
 int sih_encode_response(const sdb_ingest_result *res, int json, uint8_t **out, size_t *len);

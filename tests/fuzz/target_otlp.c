@@ -7,6 +7,7 @@
 #include "core/mem.h"
 #include "otel/compress.h"
 #include "otel/otlp_json.h"
+#include "otel/otlp_pieces.h"
 #include "otel/otlp_proto.h"
 #include "targets.h"
 #include "targets_int.h"
@@ -72,6 +73,87 @@ static void otlp_decode_proto(const char *target, const uint8_t *buf, size_t len
 int fuzz_run_otlp_proto(const uint8_t *data, size_t size)
 {
     otlp_decode_proto("otlp_proto", data, size);
+    return 0;
+}
+
+/* ---- OTLP protobuf in pieces ------------------------------------------------ */
+
+/* Compare each piece with the whole-message decode of the same input. */
+typedef struct pieces_check {
+    const exo_pb_request *whole;
+    size_t max_spans, spans;
+} pieces_check;
+
+static int same_packed(const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+    size_t la, lb;
+    uint8_t *pa = otlp_pack(a, &la), *pb = otlp_pack(b, &lb);
+    int same = la == lb && memcmp(pa, pb, la) == 0;
+    ex_free(pa);
+    ex_free(pb);
+    return same;
+}
+
+static int piece_cb(void *arg, const exo_otlp_piece *p)
+{
+    pieces_check *c = arg;
+    const exo_pb_request *w = c->whole;
+    if (p->req->n_resource_spans != 1 || p->req->resource_spans[0]->n_scope_spans != 1)
+        fuzz__fail("otlp_pieces", "a piece is not one ResourceSpans with one ScopeSpans");
+    const exo_pb_resource_spans *rs = p->req->resource_spans[0];
+    const exo_pb_scope_spans *ss = rs->scope_spans[0];
+    if (p->rs_index >= w->n_resource_spans || p->ss_index >= w->resource_spans[p->rs_index]->n_scope_spans)
+        fuzz__fail("otlp_pieces", "piece at resourceSpans[%zu].scopeSpans[%zu] is not in the request", p->rs_index,
+                   p->ss_index);
+    const exo_pb_resource_spans *wrs = w->resource_spans[p->rs_index];
+    const exo_pb_scope_spans *wss = wrs->scope_spans[p->ss_index];
+    if (ss->n_spans == 0 || ss->n_spans > c->max_spans || p->span_index + ss->n_spans > wss->n_spans)
+        fuzz__fail("otlp_pieces", "piece of %zu spans at %zu (of %zu, at most %zu a piece)", ss->n_spans,
+                   p->span_index, wss->n_spans, c->max_spans);
+    for (size_t i = 0; i < ss->n_spans; i++)
+        if (!same_packed(&ss->spans[i]->base, &wss->spans[p->span_index + i]->base))
+            fuzz__fail("otlp_pieces", "span %zu differs from the whole decode's", p->span_index + i);
+    if ((rs->resource != NULL) != (wrs->resource != NULL) ||
+        (rs->resource && !same_packed(&rs->resource->base, &wrs->resource->base)) ||
+        strcmp(rs->schema_url, wrs->schema_url) != 0)
+        fuzz__fail("otlp_pieces", "a piece's resource differs from the whole decode's");
+    if ((ss->scope != NULL) != (wss->scope != NULL) || (ss->scope && !same_packed(&ss->scope->base, &wss->scope->base)) ||
+        strcmp(ss->schema_url, wss->schema_url) != 0)
+        fuzz__fail("otlp_pieces", "a piece's scope differs from the whole decode's");
+    c->spans += ss->n_spans;
+    return 0;
+}
+
+int fuzz_run_otlp_pieces(const uint8_t *data, size_t size)
+{
+    if (size < 1) return 0;
+    size_t max_spans = (size_t)(data[0] % 5) + 1;
+    data++, size--;
+    exo_pb_request *whole = NULL;
+    char err[256], perr[256];
+    int rc = exo_otlp_proto_decode_request(data, size, &whole, err, sizeof err);
+    pieces_check c = {whole, max_spans, 0};
+    int prc = rc == 0 || rc == EXO_OTLP_EINVAL
+                  ? exo_otlp_proto_decode_pieces(data, size, max_spans, piece_cb, &c, perr, sizeof perr)
+                  : rc;
+    if (rc == EXO_OTLP_ENOMEM || prc == EXO_OTLP_ENOMEM) {
+        exo_otlp_request_free(whole);
+        return 0;
+    }
+    if ((rc == 0) != (prc == 0))
+        fuzz__fail("otlp_pieces", "the whole decode says %d (%s), the pieces %d (%s)", rc, rc ? err : "",
+                   prc, prc ? perr : "");
+    if (rc) {
+        otlp_check_error("otlp_pieces", prc, perr, sizeof perr);
+        if (strcmp(err, perr) != 0) fuzz__fail("otlp_pieces", "errors differ: \"%s\" / \"%s\"", err, perr);
+        return 0;
+    }
+    size_t total = 0;
+    for (size_t r = 0; r < whole->n_resource_spans; r++)
+        for (size_t s = 0; s < whole->resource_spans[r]->n_scope_spans; s++)
+            total += whole->resource_spans[r]->scope_spans[s]->n_spans;
+    if (c.spans != total) fuzz__fail("otlp_pieces", "pieces held %zu spans, the request %zu", c.spans, total);
+    exo_otlp_request_free(whole);
     return 0;
 }
 

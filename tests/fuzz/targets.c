@@ -15,6 +15,7 @@ const fuzz_target fuzz_targets[] = {
     {"event", fuzz_run_event},
     {"snapshot", fuzz_run_snapshot},
     {"otlp_proto", fuzz_run_otlp_proto},
+    {"otlp_pieces", fuzz_run_otlp_pieces},
     {"otlp_json", fuzz_run_otlp_json},
     {"grpc", fuzz_run_grpc},
     {"gunzip", fuzz_run_gunzip},

@@ -46,6 +46,10 @@ int fuzz_run_gunzip(const uint8_t *data, size_t size);
  * exo_otlp_decode_status, exo_otlp_json_decode_response,
  * exo_otlp_json_decode_status or exo_grpc_decode_message for the rest. */
 int fuzz_run_otlp_response(const uint8_t *data, size_t size);
+/* src/otel/otlp_pieces.h: the first byte picks 1..5 spans a piece; the
+ * rest is decoded whole and in pieces, which must agree (both refuse with
+ * the same message, or every piece equals its part of the whole). */
+int fuzz_run_otlp_pieces(const uint8_t *data, size_t size);
 /* src/otel/otlp_json.h: exo_otlp_json_decode_request, then re-encoding as
  * OTLP/JSON (decoded again, same text) and as protobuf. */
 int fuzz_run_otlp_json(const uint8_t *data, size_t size);
