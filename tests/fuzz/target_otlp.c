@@ -100,6 +100,9 @@ static int piece_cb(void *arg, const exo_otlp_piece *p)
     const exo_pb_request *w = c->whole;
     if (p->req->n_resource_spans != 1 || p->req->resource_spans[0]->n_scope_spans != 1)
         fuzz__fail("otlp_pieces", "a piece is not one ResourceSpans with one ScopeSpans");
+    /* An invalid request may deliver pieces before its fault is reached;
+     * the walk must then fail as the whole decode did (checked after). */
+    if (!w) return 0;
     const exo_pb_resource_spans *rs = p->req->resource_spans[0];
     const exo_pb_scope_spans *ss = rs->scope_spans[0];
     if (p->rs_index >= w->n_resource_spans || p->ss_index >= w->resource_spans[p->rs_index]->n_scope_spans)
