@@ -129,13 +129,14 @@ static int start_daemon(ex_mhd *h)
     unsigned limit = l->max_conns > 0 && l->max_conns < (1 << 24) ? (unsigned)l->max_conns + 16 : 1u << 24;
     unsigned idle_s = l->idle_timeout_ms > 0 ? (unsigned)((l->idle_timeout_ms + 999) / 1000) : 0;
     struct MHD_OptionItem opts[] = {
+        /* first: libmicrohttpd warns on stderr when the logger follows other options */
+        {MHD_OPTION_EXTERNAL_LOGGER, h->cfg.logger ? (intptr_t)h->cfg.logger : (intptr_t)debug_log,
+         h->cfg.logger ? h->cfg.logger_cls : h},
         {MHD_OPTION_CONNECTION_LIMIT, limit, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, idle_s, NULL},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_cb, h},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed_cb, h},
         {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, h},
-        {MHD_OPTION_EXTERNAL_LOGGER, h->cfg.logger ? (intptr_t)h->cfg.logger : (intptr_t)debug_log,
-         h->cfg.logger ? h->cfg.logger_cls : h},
         {h->cfg.conn_memory ? MHD_OPTION_CONNECTION_MEMORY_LIMIT : MHD_OPTION_END, (intptr_t)h->cfg.conn_memory, NULL},
         {MHD_OPTION_END, 0, NULL},
     };

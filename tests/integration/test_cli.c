@@ -2,7 +2,8 @@
  * --help fits 80 columns when stdout is not a terminal (and the terminal's
  * width when it is one, through script(1)), -V and --version print the
  * version on every command, and durations given as options are logged in
- * the unit given ("60s", never "60000 ms"). */
+ * the unit given ("60s", never "60000 ms"); the HTTP servers start without a
+ * warning a user would have to wonder about. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -127,6 +128,40 @@ static void test_durations_logged_in_the_unit_given(void **state)
     free(text);
 }
 
+/* A clean start says nothing at warn: libmicrohttpd once printed one on
+ * every start because of the order of our daemon options. */
+static void test_servers_start_without_warnings(void **state)
+{
+    (void)state;
+    char log[512], listen[64], data[512];
+    snprintf(log, sizeof log, "%s/api.log", ts_tmpdir());
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", ts_free_port());
+    char *api[] = {(char *)ts_bin(), "api", "--listen", listen, NULL};
+    pid_t pid = ts_spawn(api, log);
+    assert_true(pid > 0);
+    char *text = ts_wait_file_text(log, "listening on", 10000);
+    if (!text) fail_msg("the api did not start:\n%s", ts_read_file(log, NULL));
+    ts_stop(pid, SIGTERM, 5000);
+    if (strstr(text, "WARN") || strstr(text, "ERROR")) fail_msg("the api warned at start:\n%s", text);
+    free(text);
+
+    snprintf(log, sizeof log, "%s/store.log", ts_tmpdir());
+    snprintf(data, sizeof data, "%s/data", ts_tmpdir());
+    char grpc[64], http[64], query[64];
+    snprintf(grpc, sizeof grpc, "127.0.0.1:%d", ts_free_port());
+    snprintf(http, sizeof http, "127.0.0.1:%d", ts_free_port());
+    snprintf(query, sizeof query, "127.0.0.1:%d", ts_free_port());
+    char *store[] = {(char *)ts_bin(), "store", "--data-dir", data, "--otlp-grpc-listen", grpc,
+                     "--otlp-http-listen", http, "--http-listen", query, NULL};
+    pid = ts_spawn(store, log);
+    assert_true(pid > 0);
+    text = ts_wait_file_text(log, "retention ", 10000);
+    if (!text) fail_msg("the store did not start:\n%s", ts_read_file(log, NULL));
+    ts_stop(pid, SIGTERM, 5000);
+    if (strstr(text, "WARN") || strstr(text, "ERROR")) fail_msg("the store warned at start:\n%s", text);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +169,7 @@ int main(void)
         cmocka_unit_test(test_help_follows_the_terminal_width),
         cmocka_unit_test(test_version_on_every_command),
         cmocka_unit_test(test_durations_logged_in_the_unit_given),
+        cmocka_unit_test(test_servers_start_without_warnings),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     ts_cleanup();
