@@ -216,9 +216,8 @@ static void test_compose_healthchecks(void **state)
     setenv("OTEL_TRACES_EXPORTER", "none", 1);
     pid_t pw = ts_spawn(worker_argv, log);
     unsetenv("OTEL_TRACES_EXPORTER");
-    assert_true(healthy(api_hc, 5146, api_port));
-    assert_true(healthy(store_hc, 3200, q));
-    assert_true(healthy(worker_hc, 9464, admin_port));
+    if (!healthy(api_hc, 5146, api_port) || !healthy(store_hc, 3200, q) || !healthy(worker_hc, 9464, admin_port))
+        fail_msg("a healthcheck never passed; the processes logged:\n%s", ts_read_file(log, NULL));
     /* The worker's is readiness: without Redis it must turn unhealthy. */
     ts_redis_stop(&redis);
     int unready = 0;

@@ -8,7 +8,8 @@
 
 /* Path of the extrace binary under test ($EXTRACE_BIN, else build/extrace). */
 const char *ts_bin(void);
-/* A TCP port on 127.0.0.1 that was free a moment ago. */
+/* A TCP port on 127.0.0.1 that was free a moment ago, below the kernel's
+ * ephemeral range so no client socket can take it. */
 int ts_free_port(void);
 /* Create a fresh temp dir (removed by ts_cleanup); returns its path. */
 const char *ts_tmpdir(void);
