@@ -332,7 +332,11 @@ static int check_nesting(const ProtobufCMessageDescriptor *d, const uint8_t *p, 
     size_t pos = 0;
     while (pos < len) {
         uint64_t key, n;
-        if (exo__read_varint(p, len, &pos, &key) || (key >> 3) == 0 || (key >> 3) > 0x1FFFFFFF) return -1;
+        size_t at = pos;
+        /* protobuf-c reads a tag, and a length prefix, of at most 5 bytes:
+         * a longer (overlong) varint is malformed to it, so it is here */
+        if (exo__read_varint(p, len, &pos, &key) || pos - at > 5 || (key >> 3) == 0 || (key >> 3) > 0x1FFFFFFF)
+            return -1;
         switch (key & 7) {
         case 0:
             if (exo__read_varint(p, len, &pos, &n)) return -1;
@@ -345,7 +349,8 @@ static int check_nesting(const ProtobufCMessageDescriptor *d, const uint8_t *p, 
             break;
         }
         case 2: {
-            if (exo__read_varint(p, len, &pos, &n) || n > len - pos) return -1;
+            at = pos;
+            if (exo__read_varint(p, len, &pos, &n) || pos - at > 5 || n > len - pos) return -1;
             const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
             if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
                 int rc = check_nesting(f->descriptor, p + pos, (size_t)n, depth);
