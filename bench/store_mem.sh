@@ -14,6 +14,9 @@
 # BEFORE=<an older extrace binary> the same runs against it first, so the
 # two are compared in one go on the same machine.
 #   BUILD=build SPANS=1000000 [BEFORE=/path/to/old/extrace] bench/store_mem.sh
+# With UPLOADS=N it instead posts the request N times at once (curl, one
+# connection each) and prints the RSS peak and the answers' status codes:
+#   UPLOADS=30 SPANS=1150000 [BEFORE=…] bench/store_mem.sh   # 30 × ~60 MB
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -108,5 +111,31 @@ run() { # label, binary
   store_pid=
 }
 
+uploads() { # label, binary: UPLOADS copies of the request at once
+  local label=$1 bin=$2 q h before
+  q=$(free_port) h=$(free_port)
+  rm -rf "$work/data"
+  "$bin" store --data-dir "$work/data" --otlp-http-listen "127.0.0.1:$h" --otlp-grpc-listen "127.0.0.1:0" \
+    --http-listen "127.0.0.1:$q" --log-level warn >"$work/store.log" 2>&1 &
+  store_pid=$!
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$q/ready" && break; sleep 0.1; done
+  before=$(kib VmRSS)
+  for _ in $(seq "$UPLOADS"); do
+    curl -s -o /dev/null -m 600 -w '%{http_code}\n' -H 'Content-Type: application/x-protobuf' \
+      --data-binary @"$work/req.bin" "http://127.0.0.1:$h/v1/traces" &
+  done >"$work/codes.txt"
+  wait $(jobs -p | grep -vx "$store_pid")
+  echo "$label: $UPLOADS uploads at once answered $(sort "$work/codes.txt" | uniq -c | awk '{printf "%s×%s ", $1, $2}');" \
+    "RSS $((before / 1024)) MiB before, peak $(($(kib VmHWM) / 1024)) MiB, after $(($(kib VmRSS) / 1024)) MiB"
+  kill "$store_pid"
+  wait "$store_pid" || true
+  store_pid=
+}
+
+if [ -n "${UPLOADS:-}" ]; then
+  [ -n "${BEFORE:-}" ] && uploads before "$BEFORE"
+  uploads after "$build/extrace"
+  exit 0
+fi
 [ -n "${BEFORE:-}" ] && run before "$BEFORE"
 run after "$build/extrace"
