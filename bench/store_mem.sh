@@ -75,14 +75,18 @@ cc -O2 -D_GNU_SOURCE -I"$root/src" -I"$build/proto-gen" "$work/gen.c" "$build/li
 "$work/gen" "$spans" >"$work/req.bin"
 echo "request: $spans spans, $(stat -c %s "$work/req.bin") bytes"
 
-run() { # label, binary
-  local label=$1 bin=$2 q h
+start_store() { # binary: a store on a fresh data dir, ports in q and h (the caller's locals), ready
   q=$(free_port) h=$(free_port)
   rm -rf "$work/data"
-  "$bin" store --data-dir "$work/data" --otlp-http-listen "127.0.0.1:$h" --otlp-grpc-listen "127.0.0.1:0" \
+  "$1" store --data-dir "$work/data" --otlp-http-listen "127.0.0.1:$h" --otlp-grpc-listen "127.0.0.1:0" \
     --http-listen "127.0.0.1:$q" --log-level warn >"$work/store.log" 2>&1 &
   store_pid=$!
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$q/ready" && break; sleep 0.1; done
+}
+
+run() { # label, binary
+  local label=$1 bin=$2 q h
+  start_store "$bin"
   for _ in $(seq 50); do curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$q/api/echo"; done |
     awk '{print $1 * 1000}' >"$work/idle.txt"
   local before t0 t1
@@ -113,12 +117,7 @@ run() { # label, binary
 
 uploads() { # label, binary: UPLOADS copies of the request at once
   local label=$1 bin=$2 q h before
-  q=$(free_port) h=$(free_port)
-  rm -rf "$work/data"
-  "$bin" store --data-dir "$work/data" --otlp-http-listen "127.0.0.1:$h" --otlp-grpc-listen "127.0.0.1:0" \
-    --http-listen "127.0.0.1:$q" --log-level warn >"$work/store.log" 2>&1 &
-  store_pid=$!
-  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$q/ready" && break; sleep 0.1; done
+  start_store "$bin"
   before=$(kib VmRSS)
   for _ in $(seq "$UPLOADS"); do
     curl -s -o /dev/null -m 600 -w '%{http_code}\n' -H 'Content-Type: application/x-protobuf' \
