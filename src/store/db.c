@@ -351,7 +351,8 @@ static int load_max_trace(sdb *db)
     return 0;
 }
 
-sdb *sdb_open(const char *dir, char *err, size_t errlen)
+/* A zeroed sdb with its checkpoint lock set up, or NULL ("out of memory" in err). */
+static sdb *db_new(char *err, size_t errlen)
 {
     sdb *db = ex_calloc(1, sizeof *db);
     if (!db) {
@@ -360,6 +361,26 @@ sdb *sdb_open(const char *dir, char *err, size_t errlen)
     }
     pthread_mutex_init(&db->ckpt_lock, NULL);
     pthread_cond_init(&db->ckpt_cond, NULL);
+    return db;
+}
+
+/* Prepare every statement of stmt_sql on db->conn; 0, or -1 with db->err set. */
+static int prepare_statements(sdb *db)
+{
+    for (int i = 0; i < SQ_COUNT; i++) {
+        if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->stmt[i], NULL) !=
+            SQLITE_OK) {
+            sdb__sqlfail(db, stmt_sql[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+sdb *sdb_open(const char *dir, char *err, size_t errlen)
+{
+    sdb *db = db_new(err, errlen);
+    if (!db) return NULL;
     if (sdl_mkdir_p(dir, err, errlen) != 0) goto fail_quiet;
     size_t n = strlen(dir) + sizeof "/traces.db";
     if (!(db->path = ex_malloc(n))) goto fail_oom;
@@ -371,13 +392,7 @@ sdb *sdb_open(const char *dir, char *err, size_t errlen)
     }
     sqlite3_extended_result_codes(db->conn, 1);
     if (pragmas(db) != 0 || schema_init(db) != 0 || load_max_trace(db) != 0) goto fail;
-    for (int i = 0; i < SQ_COUNT; i++) {
-        if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->stmt[i], NULL) !=
-            SQLITE_OK) {
-            sdb__sqlfail(db, stmt_sql[i]);
-            goto fail;
-        }
-    }
+    if (prepare_statements(db) != 0) goto fail;
     if (db->roots_missing && sdb__roots_backfill(db) < 0) goto fail;
     if (checkpointer_start(db) != 0 || sdb__bloom_load(db) != 0) goto fail;
     return db;
@@ -392,13 +407,8 @@ fail_quiet:
 
 sdb *sdb_open_reader(const sdb *writer, char *err, size_t errlen)
 {
-    sdb *db = ex_calloc(1, sizeof *db);
-    if (!db) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    pthread_mutex_init(&db->ckpt_lock, NULL);
-    pthread_cond_init(&db->ckpt_cond, NULL);
+    sdb *db = db_new(err, errlen);
+    if (!db) return NULL;
     db->writer = writer;
     if (!(db->path = ex_strdup(writer->path))) {
         snprintf(db->err, sizeof db->err, "out of memory");
@@ -416,13 +426,7 @@ sdb *sdb_open_reader(const sdb *writer, char *err, size_t errlen)
         sdb__sqlfail(db, "setting up a reader");
         goto fail;
     }
-    for (int i = 0; i < SQ_COUNT; i++) {
-        if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->stmt[i], NULL) !=
-            SQLITE_OK) {
-            sdb__sqlfail(db, stmt_sql[i]);
-            goto fail;
-        }
-    }
+    if (prepare_statements(db) != 0) goto fail;
     return db;
 fail:
     snprintf(err, errlen, "%s", db->err);
