@@ -151,6 +151,8 @@ int sq_time_arg(sq_ctx *ctx, const sq_request *req, ex_http_resp *resp, const ch
                       shown(v, buf, sizeof buf));
         return -1;
     }
+    /* 0 is "not given", as in Tempo (start=0&end=0 asks for any time). */
+    if (s == 0) return 0;
     *ns = (int64_t)s * INT64_C(1000000000) + (end_of_second ? INT64_C(999999999) : 0);
     return 1;
 }

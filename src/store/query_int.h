@@ -96,8 +96,8 @@ int sq_reply_text(sq_ctx *ctx, ex_http_resp *resp, int status, const char *fmt, 
 int sq_reply_buf(sq_ctx *ctx, ex_http_resp *resp, sq_buf *b, const char *content_type);
 
 /* Parse an optional unix-seconds parameter `name` into *ns (end of
- * second when end_of_second). 0 (absent: *ns = 0), 1 (set), or -1 after a
- * 400 answer naming the parameter and value. */
+ * second when end_of_second). 0 (absent or "0", as in Tempo: *ns = 0), 1
+ * (set), or -1 after a 400 answer naming the parameter and value. */
 int sq_time_arg(sq_ctx *ctx, const sq_request *req, ex_http_resp *resp, const char *name, int end_of_second,
                 int64_t *ns);
 

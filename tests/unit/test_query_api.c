@@ -383,6 +383,9 @@ static void test_routes_trace(void **state)
     assert_string_equal(w->resp.body, "trace not found: abc\n");
     static const char *const early[] = {"end=1000", NULL};
     assert_int_equal(call(w, "GET", "/api/traces/" TRACE_HEX, early, NULL), 404);
+    /* 0 means "not given" (Tempo's reading): any time. */
+    static const char *const zeros[] = {"start=0", "end=0", NULL};
+    assert_int_equal(call(w, "GET", "/api/v2/traces/" TRACE_HEX, zeros, NULL), 200);
     static const char *const badstart[] = {"start=yesterday", NULL};
     assert_int_equal(call(w, "GET", "/api/traces/" TRACE_HEX, badstart, NULL), 400);
     assert_string_equal(w->resp.body,
