@@ -215,30 +215,42 @@ function checkMonitoring(r, label, model, dir, workerTimeout) {
     r.check(slack >= workerTimeout, cfgPath, `storage.trace.wal.ingestion_time_range_slack must cover the worker's timeout (${workerTimeout} s): backdated spans fall out of searches`);
   }
   const gb = binds(grafana, dir);
-  const dsFile = gb['/etc/grafana/provisioning/datasources/datasources.yaml'];
+  const dsDir = gb['/etc/grafana/provisioning/datasources'];
   const dashDir = gb['/etc/grafana/provisioning/dashboards'];
-  if (!r.check(dsFile && fs.existsSync(dsFile), `${label} grafana`, 'no data source file mounted in /etc/grafana/provisioning/datasources')) return;
+  const dsFile = dsDir && path.join(dsDir, 'tempo.yaml');
+  if (!r.check(dsFile && fs.existsSync(dsFile), `${label} grafana`, 'deploy/grafana/datasources (tempo.yaml) is not mounted in /etc/grafana/provisioning/datasources')) return;
   if (!r.check(dashDir && fs.existsSync(path.join(dashDir, 'workflows.json')), `${label} grafana`, 'the Workflows dashboard is not mounted in /etc/grafana/provisioning/dashboards')) return;
   const providerFile = path.join(dashDir, 'provider.yaml');
-  checkGrafanaProvisioning(r, { where: dsFile, text: fs.readFileSync(dsFile, 'utf8') },
+  const dashboards = fs.readdirSync(dashDir).filter((f) => f.endsWith('.json')).map((f) => fs.readFileSync(path.join(dashDir, f), 'utf8'));
+  checkGrafanaProvisioning(r, { where: dsFile, text: fs.readFileSync(dsFile, 'utf8'), env: grafana.environment },
     { where: providerFile, text: fs.readFileSync(providerFile, 'utf8') },
-    fs.readFileSync(path.join(dashDir, 'workflows.json'), 'utf8'), '/etc/grafana/provisioning/dashboards', 'tempo', queryPort);
+    dashboards, '/etc/grafana/provisioning/dashboards', 'tempo', queryPort);
 }
 
-// Data source uid = the dashboard's; URL = Tempo's query port; the provider
-// loads dashboards from where they are mounted.
-// ds and provider: {where, text}.
-function checkGrafanaProvisioning(r, dsFile, provider, dashboardText, mountPath, tempoHost, queryPort) {
+// Grafana's expansion of $NAME / ${NAME} in provisioning values (no
+// defaults: an unset name expands to nothing, as Go's os.ExpandEnv does).
+function grafanaExpand(value, env) {
+  return String(value).replace(/\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (all, braced, bare) => env[braced || bare] || '');
+}
+
+// Data source uid = every dashboard's; URL (expanded with Grafana's
+// environment) = Tempo's query port; the provider loads dashboards from
+// where they are mounted.
+// ds: {where, text, env}; provider: {where, text}; dashboards: JSON texts.
+function checkGrafanaProvisioning(r, dsFile, provider, dashboards, mountPath, tempoHost, queryPort) {
   const dsWhere = dsFile.where;
   const [ds] = lib.readYamlDocs(r, dsWhere, dsFile.text);
-  const dash = JSON.parse(dashboardText);
   const uids = new Set();
-  JSON.stringify(dash, (k, v) => { if (k === 'datasource' && v && v.uid) uids.add(v.uid); return v; });
+  for (const text of dashboards) {
+    JSON.stringify(JSON.parse(text), (k, v) => { if (k === 'datasource' && v && v.uid) uids.add(v.uid); return v; });
+  }
   const tempo = ds && (ds.datasources || []).find((d) => d.type === 'tempo');
   if (!r.check(tempo, dsWhere, 'no tempo data source')) return;
-  for (const uid of uids) r.check(uid === tempo.uid, dsWhere, `the Workflows dashboard reads data source uid "${uid}", provisioned is "${tempo.uid}"`);
-  const u = hostPort(tempo.url, 80);
-  r.check(u.host === tempoHost && u.port === queryPort, dsWhere, `data source URL ${tempo.url} is not Tempo's query port ${tempoHost}:${queryPort}`);
+  r.check(tempo.uid === 'tempo' && tempo.name === 'Tempo', dsWhere, `the data source is uid "${tempo.uid}", name "${tempo.name}"; the seed's dashboard reads uid "tempo", name "Tempo"`);
+  for (const uid of uids) r.check(uid === tempo.uid, dsWhere, `a dashboard reads data source uid "${uid}", provisioned is "${tempo.uid}"`);
+  const url = grafanaExpand(tempo.url, dsFile.env || {});
+  const u = hostPort(url, 80);
+  r.check(u.host === tempoHost && u.port === queryPort, dsWhere, `data source URL ${tempo.url} (= "${url}" in Grafana's environment) is not Tempo's query port ${tempoHost}:${queryPort}`);
   const [prov] = lib.readYamlDocs(r, provider.where, provider.text);
   const p = prov && prov.providers && prov.providers[0];
   r.check(p && p.options && p.options.path === mountPath, provider.where, `the provider loads from ${p && p.options && p.options.path}, the dashboards are mounted at ${mountPath}`);
@@ -272,4 +284,4 @@ function checkCompose(r, files, env = {}) {
   return summary;
 }
 
-module.exports = { checkCompose, checkGrafanaProvisioning, interpolate, mergeModels, hostPort };
+module.exports = { checkCompose, checkGrafanaProvisioning, grafanaExpand, interpolate, mergeModels, hostPort };

@@ -52,12 +52,23 @@ function checkGrafana(r, manifests, rel, queryPort) {
   r.check(/^grafana\/grafana:11\./.test(c.image), 'grafana', 'expected grafana/grafana:11.x');
   r.check(mountOf(dep, c, ds.metadata.name) === '/etc/grafana/provisioning/datasources', 'grafana', 'data sources are not mounted in /etc/grafana/provisioning/datasources');
   const dashMount = mountOf(dep, c, dash.metadata.name);
-  const shared = path.join(lib.sourceDir(), 'deploy', 'grafana', 'dashboards', 'workflows.json');
-  const same = JSON.stringify(JSON.parse(dash.data['workflows.json'])) === JSON.stringify(JSON.parse(fs.readFileSync(shared, 'utf8')));
-  r.check(same, 'grafana', `the dashboard ConfigMap's workflows.json differs from ${shared}`);
-  checkGrafanaProvisioning(r, { where: 'ConfigMap grafana-datasources', text: ds.data['datasources.yaml'] },
+  // The ConfigMaps hold deploy/grafana's files unchanged.
+  const shared = path.join(lib.sourceDir(), 'deploy', 'grafana');
+  const dsText = ds.data['tempo.yaml'] || '';
+  r.check(dsText.trim() === fs.readFileSync(path.join(shared, 'datasources', 'tempo.yaml'), 'utf8').trim(), 'grafana',
+    `the data source ConfigMap's tempo.yaml differs from ${shared}/datasources/tempo.yaml`);
+  const dashboards = [];
+  for (const f of fs.readdirSync(path.join(shared, 'dashboards')).filter((n) => n.endsWith('.json'))) {
+    const text = dash.data[f];
+    if (!r.check(text, 'grafana', `the dashboard ConfigMap has no ${f}`)) continue;
+    const same = JSON.stringify(JSON.parse(text)) === JSON.stringify(JSON.parse(fs.readFileSync(path.join(shared, 'dashboards', f), 'utf8')));
+    r.check(same, 'grafana', `the dashboard ConfigMap's ${f} differs from ${shared}/dashboards/${f}`);
+    dashboards.push(text);
+  }
+  const env = Object.fromEntries((c.env || []).map((e) => [e.name, e.value]));
+  checkGrafanaProvisioning(r, { where: 'ConfigMap grafana-datasources', text: dsText, env },
     { where: 'ConfigMap grafana-dashboards provider.yaml', text: dash.data['provider.yaml'] },
-    dash.data['workflows.json'], dashMount, `${rel}-tempo`, queryPort);
+    dashboards, dashMount, `${rel}-tempo`, queryPort);
 }
 
 function check(r, dir, chart, manifests) {
