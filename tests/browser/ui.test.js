@@ -1,13 +1,12 @@
-// ui.test.js — the store's web UI in headless Chromium, and the Grafana
-// provisioning files against the same store.
+// ui.test.js — the store's web UI in headless Chromium (the Grafana data
+// source and dashboards are grafana.test.js's).
 //
 //   EXTRACE_BIN=build/extrace node --test tests/browser/ui.test.js
 //
 // Starts `extrace store` on free ports with a temp data dir, ingests six
-// detailed workflows over OTLP/HTTP JSON (checked against the Grafana
-// queries), then 100,000 more workflow root spans (bulk.js), then drives
-// Debian's /usr/bin/chromium through playwright-core at 360, 800 and
-// 1400 px in light and dark colour schemes. Screenshots (and the store's
+// detailed workflows over OTLP/HTTP JSON, then 100,000 more workflow root
+// spans (bulk.js), then drives Debian's /usr/bin/chromium through
+// playwright-core at 360, 800 and 1400 px in light and dark colour schemes. Screenshots (and the store's
 // log) go to $EXTRACE_UI_ARTIFACTS, else a new temp dir; their paths are
 // printed. EXTRACE_UI_SCREENSHOTS=<dir> also writes the size × scheme
 // screenshots there (tests/browser/screenshots/ holds the committed ones).
@@ -20,7 +19,6 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const YAML = require('yaml');
 const { chromium } = require('playwright-core');
 const { sixWorkflows, otlpRequest, MARKUP } = require('./fixtures.js');
 const { startStore, sleep } = require('./store.js');
@@ -59,53 +57,6 @@ async function apiWorkflows(base, params = {}) {
   return JSON.parse(body);
 }
 
-// Value of a selected attribute in a search span (scope dropped or kept).
-function spanAttr(span, key) {
-  const kv = (span.attributes || []).find((a) => a.key === key || a.key === `span.${key}`);
-  return kv && (kv.value.stringValue ?? kv.value.intValue);
-}
-
-describe('Grafana provisioning files', () => {
-  const dir = path.join(ROOT, 'deploy', 'grafana');
-
-  it('datasource: the store as Tempo on :3200 with streaming off', () => {
-    const doc = YAML.parse(fs.readFileSync(path.join(dir, 'datasources', 'extrace.yaml'), 'utf8'));
-    assert.equal(doc.apiVersion, 1);
-    assert.equal(doc.datasources.length, 1);
-    const ds = doc.datasources[0];
-    assert.equal(ds.type, 'tempo');
-    assert.equal(ds.uid, 'extrace');
-    assert.equal(ds.url, 'http://localhost:3200');
-    assert.equal(ds.access, 'proxy');
-    assert.deepEqual(ds.jsonData.streamingEnabled, { search: false, metrics: false });
-  });
-
-  it('dashboard provider loads the dashboards folder', () => {
-    const doc = YAML.parse(fs.readFileSync(path.join(dir, 'dashboards', 'provider.yaml'), 'utf8'));
-    assert.equal(doc.apiVersion, 1);
-    const p = doc.providers[0];
-    assert.equal(p.type, 'file');
-    assert.equal(p.options.path, '/etc/grafana/provisioning/dashboards');
-  });
-
-  it('Workflows dashboard: table + total/OK/failed stats on the extrace source, 30 s refresh', () => {
-    const d = JSON.parse(fs.readFileSync(path.join(dir, 'dashboards', 'workflows.json'), 'utf8'));
-    assert.equal(d.title, 'Workflows');
-    assert.equal(d.refresh, '30s');
-    const byTitle = Object.fromEntries(d.panels.map((p) => [p.title, p]));
-    for (const t of ['Total', 'OK', 'Failed']) assert.equal(byTitle[t] && byTitle[t].type, 'stat', `stat panel ${t}`);
-    assert.equal(byTitle.Workflows.type, 'table');
-    assert.equal(byTitle.Workflows.targets[0].query,
-      `${DASH_QUERY} | select(span.workflowId, span.startTime, span.endTime, status)`);
-    for (const p of d.panels) {
-      assert.deepEqual(p.datasource, { type: 'tempo', uid: 'extrace' }, `panel ${p.title} data source`);
-      for (const t of p.targets) assert.equal(t.queryType, 'traceql', `panel ${p.title} query type`);
-    }
-    const ids = d.panels.map((p) => p.id);
-    assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
-  });
-});
-
 describe('store with six workflows, then 100,000 more', () => {
   let store, workflows, bulk;
 
@@ -131,15 +82,6 @@ describe('store with six workflows, then 100,000 more', () => {
     const exit = await store.stop(log);
     process.stdout.write(`store log: ${log}\n`);
     assert.equal(exit, 0, `extrace store exit on SIGTERM (log: ${log})`);
-  });
-
-  it('answers each Grafana dashboard query with the expected count', async () => {
-    const d = JSON.parse(fs.readFileSync(path.join(ROOT, 'deploy', 'grafana', 'dashboards', 'workflows.json'), 'utf8'));
-    const want = { Total: 6, OK: 3, Failed: 3, 'Timed out': 1, Workflows: 6 };
-    for (const p of d.panels) {
-      const answer = await apiSearch(store.base, p.targets[0].query, { spss: p.targets[0].spss });
-      assert.equal(answer.traces.length, want[p.title], `panel ${p.title}: ${p.targets[0].query}`);
-    }
   });
 
   it(`takes ${BULK.toLocaleString('en-US')} more workflows over OTLP/HTTP in batches`, async () => {

@@ -224,6 +224,35 @@ int ts_run(char *const argv[], char **out, char **err, int timeout_ms)
     return rc;
 }
 
+int ts_node_test(const char *script, int timeout_ms)
+{
+    const char *src = getenv("EXTRACE_SOURCE_DIR");
+    if (!src || !*src) {
+        printf("EXTRACE_SOURCE_DIR is not set (ctest sets it to the source tree)\n");
+        return -1;
+    }
+    char path[1024], modules[1100];
+    snprintf(path, sizeof path, "%s/%s", src, script);
+    const char *slash = strrchr(path, '/');
+    snprintf(modules, sizeof modules, "%.*s/node_modules", (int)(slash - path), path);
+    if (access(modules, R_OK) != 0) {
+        printf("%s is missing: run `npm ci` in its folder (scripts/install-deps does)\n", modules);
+        return -1;
+    }
+    setenv("EXTRACE_BIN", ts_bin(), 0);
+    char *argv[] = {"node", "--test", "--test-reporter=spec", path, NULL};
+    char *out = NULL, *err = NULL;
+    int rc = ts_run(argv, &out, &err, timeout_ms);
+    printf("%s%s", out ? out : "", err ? err : "");
+    printf("node --test %s: exit %d\n", path, rc);
+    /* The reporter's summary: "ℹ fail 0", no suite cancelled by a failed
+     * hook, and something ran. */
+    int passed = rc == 0 && out && strstr(out, " fail 0\n") && strstr(out, " cancelled 0\n") && !strstr(out, " pass 0\n");
+    free(out);
+    free(err);
+    return passed ? 0 : -1;
+}
+
 int ts_redis_start(ts_redis *r)
 {
     const char *dir = ts_tmpdir();

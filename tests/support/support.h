@@ -26,6 +26,12 @@ int ts_wait_port(int port, int timeout_ms);
 /* Run argv to completion, capturing stdout into *out (malloc'd, NUL-ended)
  * and stderr into *err (may be NULL). Returns the exit status or -1. */
 int ts_run(char *const argv[], char **out, char **err, int timeout_ms);
+/* Run a node:test script of the source tree ($EXTRACE_SOURCE_DIR/<script>,
+ * its folder's node_modules installed by scripts/install-deps) with the
+ * spec reporter, print its report, and judge it: 0 when it exited 0 with
+ * "fail 0", "cancelled 0" and something passed; -1 otherwise (the reason
+ * is printed). EXTRACE_BIN is passed on (ts_bin()). */
+int ts_node_test(const char *script, int timeout_ms);
 /* Read a whole file (malloc'd, NUL-terminated) or NULL. */
 char *ts_read_file(const char *path, size_t *len);
 /* Wait up to timeout_ms for the file at path to contain needle: its whole
