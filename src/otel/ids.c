@@ -17,16 +17,22 @@ static int all_zero(const uint8_t *p, size_t n)
     return 1;
 }
 
-void exo_trace_id(const char *ns, const char *workflow_id, uint8_t out[16])
+void exo_trace_id_source(const char *ns, const char *source, const char *key, uint8_t out[16])
 {
     XXH3_state_t st;
     XXH3_128bits_reset(&st);
     XXH3_128bits_update(&st, ns, strlen(ns) + 1); /* the NUL separates the parts */
-    XXH3_128bits_update(&st, workflow_id, strlen(workflow_id));
+    if (source) XXH3_128bits_update(&st, source, strlen(source) + 1);
+    XXH3_128bits_update(&st, key, strlen(key));
     XXH128_hash_t h = XXH3_128bits_digest(&st);
     put_be64(out, h.high64);
     put_be64(out + 8, h.low64);
     if (all_zero(out, 16)) out[15] = 1;
+}
+
+void exo_trace_id(const char *ns, const char *workflow_id, uint8_t out[16])
+{
+    exo_trace_id_source(ns, NULL, workflow_id, out);
 }
 
 void exo_span_id(const uint8_t trace_id[16], const char *span_name, const char *stage_id, uint8_t out[8])

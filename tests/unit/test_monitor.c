@@ -19,8 +19,13 @@
 #include "core/iso8601.h"
 #include "core/mem.h"
 #include "otel/ids.h"
-#include "worker/monitor.h"
-#include "worker/spans.h"
+#include "model/attrs.h"
+#include "model/monitor.h"
+#include "model/spans.h"
+#include "worker/seed_tree.h"
+#include "worker/snapshot.h"
+
+#define WM_RUNNING 0
 
 #define WFID "704c0b60-3614-4e54-8985-5134cc20df22"
 #define NS   "dev1"
@@ -101,7 +106,7 @@ static char *render(const tb_workflow *w)
 
 /* Render, parse (with `flags`) and apply w for a poll sent at `sent` and
  * answered at `t`; check the result and whether the state changed. */
-static void poll_sent_expect(wm_monitor *m, const tb_workflow *w, unsigned flags, int64_t sent, int64_t t,
+static void poll_sent_expect(mdl_monitor *m, const tb_workflow *w, unsigned flags, int64_t sent, int64_t t,
                              int want_rc, int want_changed)
 {
     static wm_snapshot s;
@@ -112,13 +117,17 @@ static void poll_sent_expect(wm_monitor *m, const tb_workflow *w, unsigned flags
     free(body);
     uint32_t v0 = m->version;
     int changed = -1;
-    assert_int_equal(wm_monitor_apply(m, &s, sent, t, &changed), want_rc);
+    static mdl_snapshot tree;
+    mdl_snapshot_init(&tree);
+    assert_int_equal(wm_snapshot_to_tree(&s, &tree), 0);
+    assert_int_equal(mdl_monitor_apply(m, &tree, sent, t, &changed), want_rc);
+    ex_free(tree.nodes);
     assert_int_equal(changed, want_changed);
     assert_int_equal(m->version != v0, want_changed);
 }
 
 /* A poll answered at t whose request left 3 ms earlier. */
-static void poll_expect(wm_monitor *m, const tb_workflow *w, int64_t t, int want_rc, int want_changed)
+static void poll_expect(mdl_monitor *m, const tb_workflow *w, int64_t t, int want_rc, int want_changed)
 {
     poll_sent_expect(m, w, 0, SENT(t), t, want_rc, want_changed);
 }
@@ -137,9 +146,9 @@ static void end_stage(tb_stage *st, wm_status status, int64_t end, const char *e
     st->error = error;
 }
 
-static wm_monitor *new_monitor(void)
+static mdl_monitor *new_monitor(void)
 {
-    wm_monitor *m = wm_monitor_new(WFID, T0, T0, TIMEOUT);
+    mdl_monitor *m = mdl_monitor_new(WFID, T0, T0, TIMEOUT, MDL_SEED_MAX_NODES, MDL_SEED_MAX_EVENTS);
     assert_non_null(m);
     return m;
 }
@@ -285,11 +294,11 @@ static void check_root_attrs(const exo_span *r, int64_t start, int64_t source_en
     assert_int_equal(r->attrs.len, want);
 }
 
-static exo_span **build(const wm_monitor *m, size_t want_n)
+static exo_span **build(const mdl_monitor *m, size_t want_n)
 {
     exo_span **sp;
     size_t n;
-    assert_int_equal(wm_build_spans(m, NS, &sp, &n), 0);
+    assert_int_equal(mdl_build_spans(m, &(mdl_build_opts){.key_attr = "workflowId", .ns = NS}, &sp, &n), 0);
     assert_int_equal(n, want_n);
     return sp;
 }
@@ -300,10 +309,10 @@ static exo_span **build(const wm_monitor *m, size_t want_n)
  * step 0 the workflow is created; stage i is added at step b = 1 + 3i
  * (with the previous stage's end), moves to Processing at b + 1, shows no
  * change at b + 2 and ends at b + 3. Stage `failing` (or none, -1) fails. */
-static wm_monitor *run_lifecycle(int failing)
+static mdl_monitor *run_lifecycle(int failing)
 {
     static char wf_error[64];
-    wm_monitor *m = new_monitor();
+    mdl_monitor *m = new_monitor();
     tb_workflow w = {WM_INITIALIZING, A(0), NONE, NULL, 0, {{0}}};
     poll_expect(m, &w, P(0), WM_RUNNING, 1);
     for (int i = 0; i < 3; i++) {
@@ -321,14 +330,14 @@ static wm_monitor *run_lifecycle(int failing)
             w.status = WM_FAILED;
             w.end = A(b + 3);
             w.error = wf_error;
-            poll_expect(m, &w, P(b + 3), WM_DONE, 1);
+            poll_expect(m, &w, P(b + 3), MDL_DONE, 1);
             return m;
         }
     }
     end_stage(&w.stages[2], WM_COMPLETED, A(10), NULL);
     w.status = WM_COMPLETED;
     w.end = A(10);
-    poll_expect(m, &w, P(10), WM_DONE, 1);
+    poll_expect(m, &w, P(10), MDL_DONE, 1);
     return m;
 }
 
@@ -378,25 +387,25 @@ static void check_lifecycle(exo_span **sp, size_t n, int failing)
 static void test_all_stages_ok(void **state)
 {
     (void)state;
-    wm_monitor *m = run_lifecycle(-1);
-    assert_true(wm_monitor_done(m));
-    assert_int_equal(m->end, WM_END_OK);
+    mdl_monitor *m = run_lifecycle(-1);
+    assert_true(mdl_monitor_done(m));
+    assert_int_equal(m->root.end, MDL_END_OK);
     exo_span **sp = build(m, 5);
     check_lifecycle(sp, 5, -1);
-    wm_spans_free(sp, 5);
-    wm_monitor_free(m);
+    mdl_spans_free(sp, 5);
+    mdl_monitor_free(m);
 }
 
 static void test_each_stage_fails(void **state)
 {
     (void)state;
     for (int f = 0; f < 3; f++) {
-        wm_monitor *m = run_lifecycle(f);
-        assert_int_equal(m->end, WM_END_FAILED);
+        mdl_monitor *m = run_lifecycle(f);
+        assert_int_equal(m->root.end, MDL_END_FAILED);
         exo_span **sp = build(m, (size_t)f + 3);
         check_lifecycle(sp, (size_t)f + 3, f);
-        wm_spans_free(sp, (size_t)f + 3);
-        wm_monitor_free(m);
+        mdl_spans_free(sp, (size_t)f + 3);
+        mdl_monitor_free(m);
     }
 }
 
@@ -432,7 +441,7 @@ static int span_equal(const exo_span *a, const exo_span *b)
 static void test_ids_stable(void **state)
 {
     (void)state;
-    wm_monitor *m1 = run_lifecycle(1), *m2 = run_lifecycle(1);
+    mdl_monitor *m1 = run_lifecycle(1), *m2 = run_lifecycle(1);
     exo_span **a = build(m1, 4), **b = build(m2, 4), **c = build(m1, 4);
     for (size_t i = 0; i < 4; i++) {
         assert_true(span_equal(a[i], b[i]));
@@ -441,14 +450,14 @@ static void test_ids_stable(void **state)
     /* Another namespace is another trace. */
     exo_span **d;
     size_t n;
-    assert_int_equal(wm_build_spans(m1, "dev2", &d, &n), 0);
+    assert_int_equal(mdl_build_spans(m1, &(mdl_build_opts){.key_attr = "workflowId", .ns = "dev2"}, &d, &n), 0);
     assert_memory_not_equal(d[3]->trace_id, a[3]->trace_id, 16);
-    wm_spans_free(d, n);
-    wm_spans_free(a, 4);
-    wm_spans_free(b, 4);
-    wm_spans_free(c, 4);
-    wm_monitor_free(m1);
-    wm_monitor_free(m2);
+    mdl_spans_free(d, n);
+    mdl_spans_free(a, 4);
+    mdl_spans_free(b, 4);
+    mdl_spans_free(c, 4);
+    mdl_monitor_free(m1);
+    mdl_monitor_free(m2);
 }
 
 /* ---- timeouts, 404 ----------------------------------------------------------- */
@@ -456,8 +465,8 @@ static void test_ids_stable(void **state)
 static void test_timeout_with_open_stages(void **state)
 {
     (void)state;
-    wm_monitor *m = new_monitor();
-    assert_int_equal(wm_monitor_deadline(m), T0 + TIMEOUT);
+    mdl_monitor *m = new_monitor();
+    assert_int_equal(mdl_monitor_deadline(m), T0 + TIMEOUT);
     tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
     add_stage(&w, 0, A(0));
     poll_expect(m, &w, P(0), WM_RUNNING, 1);
@@ -466,12 +475,12 @@ static void test_timeout_with_open_stages(void **state)
     poll_expect(m, &w, P(5), WM_RUNNING, 1);
     /* The timer fires 2 s late: the spans still end at the deadline. */
     int64_t deadline = T0 + TIMEOUT;
-    assert_int_equal(wm_monitor_timeout(m, deadline + 2 * SEC), WM_DONE);
-    assert_int_equal(m->end, WM_END_TIMEOUT);
+    assert_int_equal(mdl_monitor_timeout(m, deadline + 2 * SEC), MDL_DONE);
+    assert_int_equal(m->root.end, MDL_END_TIMEOUT);
     /* Later answers change nothing. */
-    poll_expect(m, &w, deadline + 5 * SEC, WM_DONE, 0);
-    assert_int_equal(wm_monitor_not_found(m, deadline + 6 * SEC), WM_DONE);
-    assert_int_equal(m->end, WM_END_TIMEOUT);
+    poll_expect(m, &w, deadline + 5 * SEC, MDL_DONE, 0);
+    assert_int_equal(mdl_monitor_not_found(m, deadline + 6 * SEC), MDL_DONE);
+    assert_int_equal(m->root.end, MDL_END_TIMEOUT);
 
     exo_span **sp = build(m, 4);
     const char *ids[] = {IDS[0], IDS[1]};
@@ -494,19 +503,19 @@ static void test_timeout_with_open_stages(void **state)
     assert_int_equal(r->nevents, 3);
     check_event(r, 1, "Initializing", A(0), P(0), NONE, "source");
     check_event(r, 2, "Processing", A(0), P(0), NONE, "source");
-    wm_spans_free(sp, 4);
-    wm_monitor_free(m);
+    mdl_spans_free(sp, 4);
+    mdl_monitor_free(m);
 }
 
 static void test_timeout_never_polled(void **state)
 {
     (void)state;
-    wm_monitor *m = wm_monitor_new(WFID, T0 - 2 * SEC, T0, TIMEOUT);
+    mdl_monitor *m = mdl_monitor_new(WFID, T0 - 2 * SEC, T0, TIMEOUT, MDL_SEED_MAX_NODES, MDL_SEED_MAX_EVENTS);
     assert_non_null(m);
-    wm_monitor_poll_failed(m, P(0), 1);
-    wm_monitor_poll_failed(m, P(1), 2);
+    mdl_monitor_poll_failed(m);
+    mdl_monitor_poll_failed(m);
     /* Called before the deadline (e.g. at shutdown): ends then. */
-    assert_int_equal(wm_monitor_timeout(m, P(2)), WM_DONE);
+    assert_int_equal(mdl_monitor_timeout(m, P(2)), MDL_DONE);
     exo_span **sp = build(m, 1);
     const exo_span *r = sp[0];
     assert_int_equal(r->start_ns, T0 - 2 * SEC); /* SubmittedAt: nothing better is known */
@@ -516,31 +525,31 @@ static void test_timeout_never_polled(void **state)
     assert_int_equal(r->nevents, 1);
     assert_string_equal(r->events[0].name, "Submitted");
     assert_int_equal(r->events[0].time_ns, T0 - 2 * SEC);
-    wm_spans_free(sp, 1);
-    wm_monitor_free(m);
+    mdl_spans_free(sp, 1);
+    mdl_monitor_free(m);
 }
 
 static void test_not_found(void **state)
 {
     (void)state;
     /* Never seen by the API. */
-    wm_monitor *m = new_monitor();
-    assert_int_equal(wm_monitor_not_found(m, P(0)), WM_DONE);
+    mdl_monitor *m = new_monitor();
+    assert_int_equal(mdl_monitor_not_found(m, P(0)), MDL_DONE);
     exo_span **sp = build(m, 1);
     assert_int_equal(sp[0]->start_ns, T0);
     assert_int_equal(sp[0]->end_ns, P(0));
     check_status(sp[0], EXO_STATUS_ERROR, "workflow not found by API", "not_found");
     check_root_attrs(sp[0], NONE, NONE, "error", 0, 0);
     assert_int_equal(sp[0]->nevents, 1);
-    wm_spans_free(sp, 1);
-    wm_monitor_free(m);
+    mdl_spans_free(sp, 1);
+    mdl_monitor_free(m);
 
     /* Seen, then lost by the API: the open stage ends with it. */
     m = new_monitor();
     tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
     add_stage(&w, 0, A(0));
     poll_expect(m, &w, P(0), WM_RUNNING, 1);
-    assert_int_equal(wm_monitor_not_found(m, P(1)), WM_DONE);
+    assert_int_equal(mdl_monitor_not_found(m, P(1)), MDL_DONE);
     sp = build(m, 3);
     assert_int_equal(sp[0]->end_ns, P(1));
     check_status(sp[0], EXO_STATUS_ERROR, "workflow not found by API", "not_found");
@@ -550,8 +559,8 @@ static void test_not_found(void **state)
     assert_int_equal(sp[2]->end_ns, P(1));
     check_status(sp[2], EXO_STATUS_ERROR, "workflow not found by API", "not_found");
     check_root_attrs(sp[2], A(0), NONE, "error", 1, 0);
-    wm_spans_free(sp, 3);
-    wm_monitor_free(m);
+    mdl_spans_free(sp, 3);
+    mdl_monitor_free(m);
 }
 
 /* ---- gaps, errors, duplicates ----------------------------------------------- */
@@ -562,14 +571,14 @@ static void test_not_found(void **state)
 static void test_missed_and_failed_polls(void **state)
 {
     (void)state;
-    wm_monitor *m = new_monitor();
+    mdl_monitor *m = new_monitor();
     tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
     add_stage(&w, 0, A(1))->status = WM_PROCESSING;
     poll_expect(m, &w, P(3), WM_RUNNING, 1);
     uint32_t v = m->version;
-    wm_monitor_poll_failed(m, P(4), 1);
-    wm_monitor_poll_failed(m, P(5), 2);
-    wm_monitor_poll_failed(m, P(6), 3);
+    mdl_monitor_poll_failed(m);
+    mdl_monitor_poll_failed(m);
+    mdl_monitor_poll_failed(m);
     assert_int_equal(m->version, v); /* failures are counted, not state */
     assert_int_equal(m->poll_errors, 3);
     assert_int_equal(m->last_sent_ns, S(3));
@@ -580,7 +589,7 @@ static void test_missed_and_failed_polls(void **state)
     end_stage(add_stage(&w, 2, A(8)), WM_COMPLETED, A(9), NULL);
     w.status = WM_COMPLETED;
     w.end = A(9);
-    poll_expect(m, &w, P(10), WM_DONE, 1);
+    poll_expect(m, &w, P(10), MDL_DONE, 1);
 
     exo_span **sp = build(m, 5);
     check_ids(sp, 5, IDS);
@@ -607,14 +616,14 @@ static void test_missed_and_failed_polls(void **state)
     check_event(r, 2, "Processing", A(1), P(3), NONE, "source");
     check_event(r, 3, "Completed", A(9), P(10), S(7), "source");
     check_root_attrs(r, A(0), A(9), "ok", 3, 3);
-    wm_spans_free(sp, 5);
-    wm_monitor_free(m);
+    mdl_spans_free(sp, 5);
+    mdl_monitor_free(m);
 }
 
 static void test_duplicate_polls(void **state)
 {
     (void)state;
-    wm_monitor *m = new_monitor();
+    mdl_monitor *m = new_monitor();
     tb_workflow w = {WM_INITIALIZING, A(0), NONE, NULL, 0, {{0}}};
     poll_expect(m, &w, P(0), WM_RUNNING, 1);
     uint32_t v = m->version;
@@ -628,29 +637,29 @@ static void test_duplicate_polls(void **state)
     /* The next change is bracketed by the last successful poll. */
     add_stage(&w, 0, A(3));
     w.status = WM_PROCESSING;
-    wm_monitor_poll_failed(m, P(3), 1);
+    mdl_monitor_poll_failed(m);
     poll_expect(m, &w, P(4), WM_RUNNING, 1);
-    assert_int_equal(wm_monitor_timeout(m, P(5)), WM_DONE);
+    assert_int_equal(mdl_monitor_timeout(m, P(5)), MDL_DONE);
     exo_span **sp = build(m, 3);
     check_event(sp[0], 0, "Initializing", A(3), P(4), S(2), "source");
     assert_int_equal(sp[2]->nevents, 3);
     check_event(sp[2], 1, "Initializing", A(0), P(0), NONE, "source");
     check_event(sp[2], 2, "Processing", A(3), P(4), S(2), "source");
     check_root_attrs(sp[2], A(0), NONE, "timeout", 4, 1);
-    wm_spans_free(sp, 3);
-    wm_monitor_free(m);
+    mdl_spans_free(sp, 3);
+    mdl_monitor_free(m);
 }
 
 /* The first successful poll sees a finished workflow. */
 static void test_first_poll_after_completion(void **state)
 {
     (void)state;
-    wm_monitor *m = new_monitor();
+    mdl_monitor *m = new_monitor();
     tb_workflow w = {WM_COMPLETED, A(0), A(30), NULL, 0, {{0}}};
     end_stage(add_stage(&w, 0, A(1)), WM_COMPLETED, A(10), NULL);
     end_stage(add_stage(&w, 1, A(10)), WM_COMPLETED, A(25), NULL);
     end_stage(add_stage(&w, 2, A(25)), WM_COMPLETED, A(30), NULL);
-    poll_expect(m, &w, P(40), WM_DONE, 1);
+    poll_expect(m, &w, P(40), MDL_DONE, 1);
     exo_span **sp = build(m, 5);
     check_ids(sp, 5, IDS);
     int64_t starts[] = {A(1), A(10), A(25)}, ends[] = {A(10), A(25), A(30)};
@@ -667,15 +676,15 @@ static void test_first_poll_after_completion(void **state)
     check_event(sp[4], 1, "Initializing", A(0), P(40), NONE, "source");
     check_event(sp[4], 2, "Completed", A(30), P(40), NONE, "source");
     check_root_attrs(sp[4], A(0), A(30), "ok", 1, 0);
-    wm_spans_free(sp, 5);
-    wm_monitor_free(m);
+    mdl_spans_free(sp, 5);
+    mdl_monitor_free(m);
 }
 
 /* A contract oddity: the workflow completes while a stage is open. */
 static void test_stage_open_at_workflow_end(void **state)
 {
     (void)state;
-    wm_monitor *m = new_monitor();
+    mdl_monitor *m = new_monitor();
     tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
     add_stage(&w, 0, A(0));
     poll_expect(m, &w, P(0), WM_RUNNING, 1);
@@ -683,7 +692,7 @@ static void test_stage_open_at_workflow_end(void **state)
     w.status = WM_FAILED;
     w.end = A(2);
     /* No workflowErrorMessage: the span says the API gave none. */
-    poll_expect(m, &w, P(2), WM_DONE, 1);
+    poll_expect(m, &w, P(2), MDL_DONE, 1);
     exo_span **sp = build(m, 3);
     assert_int_equal(sp[0]->end_ns, A(2));
     check_status(sp[0], EXO_STATUS_ERROR, "stage still open when workflow ended", "stage_open");
@@ -693,8 +702,8 @@ static void test_stage_open_at_workflow_end(void **state)
     check_status(sp[2], EXO_STATUS_ERROR, "workflow failed without an error message", "workflow_failed");
     check_root_attrs(sp[2], A(0), A(2), "error", 2, 0);
     check_event(sp[2], 3, "Failed", A(2), P(2), S(0), "source");
-    wm_spans_free(sp, 3);
-    wm_monitor_free(m);
+    mdl_spans_free(sp, 3);
+    mdl_monitor_free(m);
 }
 
 /* A status that comes back gets the poll time: the source time of its
@@ -702,7 +711,7 @@ static void test_stage_open_at_workflow_end(void **state)
 static void test_status_back_and_forth(void **state)
 {
     (void)state;
-    wm_monitor *m = new_monitor();
+    mdl_monitor *m = new_monitor();
     tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
     tb_stage *st = add_stage(&w, 0, A(0));
     poll_expect(m, &w, P(0), WM_RUNNING, 1);
@@ -712,15 +721,15 @@ static void test_status_back_and_forth(void **state)
     poll_expect(m, &w, P(2), WM_RUNNING, 1);
     st->status = WM_PROCESSING;
     poll_expect(m, &w, P(3), WM_RUNNING, 1);
-    wm_monitor_timeout(m, P(4));
+    mdl_monitor_timeout(m, P(4));
     exo_span **sp = build(m, 3);
     assert_int_equal(sp[0]->nevents, 4);
     check_event(sp[0], 0, "Initializing", A(0), P(0), NONE, "source");
     check_event(sp[0], 1, "Processing", P(1), P(1), S(0), "poll");
     check_event(sp[0], 2, "Initializing", P(2), P(2), S(1), "poll");
     check_event(sp[0], 3, "Processing", P(3), P(3), S(2), "poll");
-    wm_spans_free(sp, 3);
-    wm_monitor_free(m);
+    mdl_spans_free(sp, 3);
+    mdl_monitor_free(m);
 }
 
 /* ---- truthful windows -------------------------------------------------------- */
@@ -739,7 +748,7 @@ typedef struct poll_at {
 static void test_window_holds_transition_after_api_read(void **state)
 {
     (void)state;
-    wm_monitor *m = new_monitor();
+    mdl_monitor *m = new_monitor();
     tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
     tb_stage *st = add_stage(&w, 0, A(0));
     poll_at p1 = {P(1), P(1) + 1 * MS, P(1) + 30 * MS};
@@ -749,13 +758,14 @@ static void test_window_holds_transition_after_api_read(void **state)
     st->status = WM_PROCESSING;
     poll_at p2 = {P(2), P(2) + 1 * MS, P(2) + 2 * MS};
     poll_sent_expect(m, &w, 0, p2.sent, p2.received, WM_RUNNING, 1);
-    const wm_event *e = &m->events[m->nevents - 1];
-    assert_int_equal(e->status, WM_PROCESSING);
+    const mdl_node *st0 = &m->nodes[0];
+    const mdl_event *e = &st0->events[st0->nevents - 1];
+    assert_string_equal(mdl_monitor_word(m, e->word), "Processing");
     assert_int_equal(e->after_ns, p1.sent);
     assert_int_equal(e->before_ns, p2.received);
     assert_true(e->after_ns <= change && change <= e->before_ns);
     assert_true(e->after_ns <= e->time_ns && e->time_ns <= e->before_ns);
-    wm_monitor_free(m);
+    mdl_monitor_free(m);
 }
 
 /* A poll whose reply takes 4 s: the change it reports happened before the
@@ -765,7 +775,7 @@ static void test_window_holds_transition_after_api_read(void **state)
 static void test_slow_reply_keeps_window_honest(void **state)
 {
     (void)state;
-    wm_monitor *m = new_monitor();
+    mdl_monitor *m = new_monitor();
     tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
     tb_stage *st = add_stage(&w, 0, A(0));
     st->status = WM_PROCESSING;
@@ -775,10 +785,10 @@ static void test_slow_reply_keeps_window_honest(void **state)
     end_stage(st, WM_COMPLETED, slow.api, NULL); /* the API ends it as it answers */
     w.status = WM_COMPLETED;
     w.end = slow.api;
-    poll_sent_expect(m, &w, 0, slow.sent, slow.received, WM_DONE, 1);
-    for (size_t i = 0; i < m->nevents; i++) {
-        const wm_event *e = &m->events[i];
-        if (e->status != WM_COMPLETED) continue;
+    poll_sent_expect(m, &w, 0, slow.sent, slow.received, MDL_DONE, 1);
+    for (size_t i = 0; i < m->nodes[0].nevents + m->root.nevents; i++) {
+        const mdl_event *e = i < m->nodes[0].nevents ? &m->nodes[0].events[i] : &m->root.events[i - m->nodes[0].nevents];
+        if (strcmp(mdl_monitor_word(m, e->word), "Completed") != 0) continue;
         assert_int_equal(e->time_ns, slow.api);
         assert_int_equal(e->after_ns, p1.sent);
         assert_int_equal(e->before_ns, slow.received);
@@ -788,12 +798,12 @@ static void test_slow_reply_keeps_window_honest(void **state)
     assert_int_equal(m->last_sent_ns, slow.sent);
     /* A clock that stepped back between send and receive: the bracket
      * stays inside the poll. */
-    wm_monitor *m2 = new_monitor();
+    mdl_monitor *m2 = new_monitor();
     tb_workflow w2 = {WM_INITIALIZING, A(0), NONE, NULL, 0, {{0}}};
     poll_sent_expect(m2, &w2, 0, P(0) + SEC, P(0), WM_RUNNING, 1);
     assert_int_equal(m2->last_sent_ns, P(0));
-    wm_monitor_free(m2);
-    wm_monitor_free(m);
+    mdl_monitor_free(m2);
+    mdl_monitor_free(m);
 }
 
 /* Queued appears only when SubmittedAt is before the API's start. */
@@ -802,10 +812,10 @@ static void test_queued_only_with_positive_wait(void **state)
     (void)state;
     int64_t submits[] = {A(0) - 1, A(0), A(0) + 2 * SEC}; /* 1 ns before, same instant, after (skewed clocks) */
     for (int k = 0; k < 3; k++) {
-        wm_monitor *m = wm_monitor_new(WFID, submits[k], T0, TIMEOUT);
+        mdl_monitor *m = mdl_monitor_new(WFID, submits[k], T0, TIMEOUT, MDL_SEED_MAX_NODES, MDL_SEED_MAX_EVENTS);
         tb_workflow w = {WM_COMPLETED, A(0), A(1), NULL, 0, {{0}}};
         end_stage(add_stage(&w, 0, A(0)), WM_COMPLETED, A(1), NULL);
-        poll_expect(m, &w, P(1), WM_DONE, 1);
+        poll_expect(m, &w, P(1), MDL_DONE, 1);
         size_t want = k == 0 ? 3 : 2;
         exo_span **sp = build(m, want);
         const exo_span *r = sp[want - 1];
@@ -816,8 +826,8 @@ static void test_queued_only_with_positive_wait(void **state)
         if (k) assert_string_equal(sp[0]->name, "DataLoader");
         /* Submitted stays where it happened, inside the root unless the clocks disagree. */
         assert_int_equal(r->events[0].time_ns, submits[k]);
-        wm_spans_free(sp, want);
-        wm_monitor_free(m);
+        mdl_spans_free(sp, want);
+        mdl_monitor_free(m);
     }
 }
 
@@ -826,13 +836,13 @@ static void test_queued_only_with_positive_wait(void **state)
 static void test_bounds_exact_to_the_nanosecond(void **state)
 {
     (void)state;
-    wm_monitor *m = new_monitor();
+    mdl_monitor *m = new_monitor();
     tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
     tb_stage *st = add_stage(&w, 0, A(0));
     poll_sent_expect(m, &w, 0, P(0) + 12345, P(0) + 67891, WM_RUNNING, 1);
     st->status = WM_PROCESSING;
     poll_sent_expect(m, &w, 0, P(1) + 11, P(1) + 99999, WM_RUNNING, 1);
-    wm_monitor_timeout(m, P(2));
+    mdl_monitor_timeout(m, P(2));
     exo_span **sp = build(m, 3);
     const exo_event *e = &sp[0]->events[1];
     assert_string_equal(e->name, "Processing");
@@ -842,19 +852,19 @@ static void test_bounds_exact_to_the_nanosecond(void **state)
     check_str_attr(&e->attrs, "extrace.observed_before", ex_iso_format(P(1) + 100000, b));
     check_str_attr(&e->attrs, "extrace.observed_after", ex_iso_format(P(0) + 12300, b));
     /* Equal bounds: a poll answered in the very nanosecond it was sent. */
-    wm_monitor *m2 = new_monitor();
+    mdl_monitor *m2 = new_monitor();
     tb_workflow w2 = {WM_INITIALIZING, A(0), NONE, NULL, 0, {{0}}};
     poll_sent_expect(m2, &w2, 0, P(0) + 7, P(0) + 7, WM_RUNNING, 1);
     w2.status = WM_PROCESSING;
     add_stage(&w2, 0, A(0))->status = WM_PROCESSING;
     poll_sent_expect(m2, &w2, 0, P(0) + 7, P(0) + 7, WM_RUNNING, 1);
-    wm_monitor_timeout(m2, P(1));
+    mdl_monitor_timeout(m2, P(1));
     exo_span **sp2 = build(m2, 3);
     check_event(sp2[0], 1, "Processing", P(0) + 7, P(0) + 7, P(0) + 7, "poll");
-    wm_spans_free(sp2, 3);
-    wm_monitor_free(m2);
-    wm_spans_free(sp, 3);
-    wm_monitor_free(m);
+    mdl_spans_free(sp2, 3);
+    mdl_monitor_free(m2);
+    mdl_spans_free(sp, 3);
+    mdl_monitor_free(m);
 }
 
 /* entityProcessingStartTime is the Processing event's time only when the
@@ -863,19 +873,19 @@ static void test_processing_time_read_only_when_asked(void **state)
 {
     (void)state;
     for (unsigned flags = 0; flags <= WM_PARSE_PROCESSING_TIME; flags += WM_PARSE_PROCESSING_TIME) {
-        wm_monitor *m = new_monitor();
+        mdl_monitor *m = new_monitor();
         tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
         tb_stage *st = add_stage(&w, 0, A(0));
         poll_sent_expect(m, &w, flags, S(0), P(0), WM_RUNNING, 1);
         st->status = WM_PROCESSING;
         st->processing = A(0) + 4 * SEC;
         poll_sent_expect(m, &w, flags, S(1), P(1), WM_RUNNING, 1);
-        wm_monitor_timeout(m, P(2));
+        mdl_monitor_timeout(m, P(2));
         exo_span **sp = build(m, 3);
         if (flags) check_event(sp[0], 1, "Processing", A(0) + 4 * SEC, P(1), S(0), "source");
         else check_event(sp[0], 1, "Processing", P(1), P(1), S(0), "poll");
-        wm_spans_free(sp, 3);
-        wm_monitor_free(m);
+        mdl_spans_free(sp, 3);
+        mdl_monitor_free(m);
     }
 }
 
@@ -885,7 +895,7 @@ static void test_limits(void **state)
 {
     (void)state;
     static char names[WM_MAX_STAGES + 1][8];
-    wm_monitor *m = new_monitor();
+    mdl_monitor *m = new_monitor();
     tb_workflow w = {WM_PROCESSING, A(0), NONE, NULL, 0, {{0}}};
     /* An API that renames its one stage on every poll: only WM_MAX_STAGES are kept. */
     w.nstages = 1;
@@ -894,53 +904,52 @@ static void test_limits(void **state)
         w.stages[0] = (tb_stage){names[i], "id", WM_INITIALIZING, A(i), NONE, NULL, 0};
         poll_expect(m, &w, P(i), WM_RUNNING, i < WM_MAX_STAGES);
     }
-    assert_int_equal(m->nstages, WM_MAX_STAGES);
-    assert_int_equal(m->stages_dropped, 1);
-    /* A stage flapping between two statuses: events stop at WM_MAX_EVENTS. */
+    assert_int_equal(m->nnodes, WM_MAX_STAGES);
+    assert_int_equal(m->nodes_dropped, 1);
+    /* A stage flapping between two statuses: events stop at MDL_SEED_MAX_EVENTS. */
     w.stages[0] = (tb_stage){names[0], "id", WM_INITIALIZING, A(0), NONE, NULL, 0};
-    for (int i = 0; i < 2 * WM_MAX_EVENTS; i++) {
+    for (int i = 0; i < 2 * MDL_SEED_MAX_EVENTS; i++) {
         w.stages[0].status = i % 2 ? WM_INITIALIZING : WM_PROCESSING;
         poll_expect(m, &w, P(20 + i), WM_RUNNING, 1);
     }
-    assert_int_equal(m->nevents, WM_MAX_EVENTS);
-    int kept = 0;
-    for (int i = 0; i < m->nevents; i++) kept += m->events[i].owner == 0;
+    assert_int_equal(m->nevents, MDL_SEED_MAX_EVENTS);
+    int kept = m->nodes[0].nevents;
     /* every poll above changed stage S0's status: one event each */
-    assert_int_equal(m->events_dropped, 2 * WM_MAX_EVENTS - (kept - 1));
-    wm_monitor_timeout(m, P(300));
+    assert_int_equal(m->events_dropped, 2 * MDL_SEED_MAX_EVENTS - (kept - 1));
+    mdl_monitor_timeout(m, P(300));
     exo_span **sp = build(m, WM_MAX_STAGES + 2);
     const exo_span *r = sp[WM_MAX_STAGES + 1];
     check_int_attr(&r->attrs, "extrace.stages_dropped", 1);
     check_int_attr(&r->attrs, "extrace.events_dropped", m->events_dropped);
     assert_int_equal(sp[0]->nevents, (size_t)kept);
-    wm_spans_free(sp, WM_MAX_STAGES + 2);
-    wm_monitor_free(m);
+    mdl_spans_free(sp, WM_MAX_STAGES + 2);
+    mdl_monitor_free(m);
 }
 
 static void test_allocation_failures(void **state)
 {
     (void)state;
     ex_mem_fail_after(0);
-    assert_null(wm_monitor_new(WFID, T0, T0, TIMEOUT));
+    assert_null(mdl_monitor_new(WFID, T0, T0, TIMEOUT, MDL_SEED_MAX_NODES, MDL_SEED_MAX_EVENTS));
     ex_mem_fail_after(-1);
-    assert_null(wm_monitor_new("", T0, T0, TIMEOUT));
-    char long_id[WM_ID_MAX + 2];
+    assert_null(mdl_monitor_new("", T0, T0, TIMEOUT, MDL_SEED_MAX_NODES, MDL_SEED_MAX_EVENTS));
+    char long_id[4 * MDL_KEY_MAX + 2];
     memset(long_id, 'x', sizeof long_id - 1);
-    long_id[WM_ID_MAX + 1] = '\0';
-    assert_null(wm_monitor_new(long_id, T0, T0, TIMEOUT));
+    long_id[4 * MDL_KEY_MAX + 1] = '\0';
+    assert_null(mdl_monitor_new(long_id, T0, T0, TIMEOUT, MDL_SEED_MAX_NODES, MDL_SEED_MAX_EVENTS));
 
     /* Every allocation of a build failing in turn: an error, nothing leaked. */
-    wm_monitor *m = run_lifecycle(2);
+    mdl_monitor *m = run_lifecycle(2);
     int failures = 0;
     for (long k = 0;; k++) {
         exo_span **sp = (exo_span **)&failures;
         size_t n = 99;
         ex_mem_fail_after(k);
-        int rc = wm_build_spans(m, NS, &sp, &n);
+        int rc = mdl_build_spans(m, &(mdl_build_opts){.key_attr = "workflowId", .ns = NS}, &sp, &n);
         ex_mem_fail_after(-1);
         if (rc == 0) {
             check_lifecycle(sp, n, 2);
-            wm_spans_free(sp, n);
+            mdl_spans_free(sp, n);
             break;
         }
         assert_int_equal(rc, WM_ERR_NOMEM);
@@ -949,7 +958,7 @@ static void test_allocation_failures(void **state)
         failures++;
     }
     assert_true(failures > 20);
-    wm_monitor_free(m);
+    mdl_monitor_free(m);
 
     /* Without memory a poll still counts; what could not be kept is counted. */
     m = new_monitor();
@@ -959,32 +968,36 @@ static void test_allocation_failures(void **state)
     char *body = render(&w);
     assert_int_equal(wm_snapshot_parse(body, strlen(body), WFID, &s, NULL, 0), 0);
     free(body);
+    mdl_snapshot tree;
+    mdl_snapshot_init(&tree);
+    assert_int_equal(wm_snapshot_to_tree(&s, &tree), 0);
     ex_mem_fail_after(0);
-    assert_int_equal(wm_monitor_apply(m, &s, S(0), P(0), NULL), WM_RUNNING);
+    assert_int_equal(mdl_monitor_apply(m, &tree, S(0), P(0), NULL), WM_RUNNING);
     ex_mem_fail_after(-1);
-    assert_int_equal(m->nstages, 0);
-    assert_int_equal(m->stages_dropped, 1);
+    ex_free(tree.nodes);
+    assert_int_equal(m->nnodes, 0);
+    assert_int_equal(m->nodes_dropped, 1);
     assert_int_equal(m->events_dropped, 2);
     assert_int_equal(m->polls, 1);
-    wm_monitor_free(m);
+    mdl_monitor_free(m);
 }
 
 static void test_misuse(void **state)
 {
     (void)state;
-    wm_monitor *m = new_monitor();
+    mdl_monitor *m = new_monitor();
     exo_span **sp = (exo_span **)m;
     size_t n = 5;
-    assert_int_equal(wm_build_spans(m, NS, &sp, &n), WM_ERR_STATE);
+    assert_int_equal(mdl_build_spans(m, &(mdl_build_opts){.key_attr = "workflowId", .ns = NS}, &sp, &n), WM_ERR_STATE);
     assert_null(sp);
     assert_int_equal(n, 0);
-    wm_monitor_free(m);
-    wm_monitor_free(NULL);
-    wm_spans_free(NULL, 0);
+    mdl_monitor_free(m);
+    mdl_monitor_free(NULL);
+    mdl_spans_free(NULL, 0);
     /* The deadline saturates instead of overflowing. */
-    m = wm_monitor_new(WFID, T0, INT64_MAX - SEC, TIMEOUT);
-    assert_true(wm_monitor_deadline(m) == INT64_MAX);
-    wm_monitor_free(m);
+    m = mdl_monitor_new(WFID, T0, INT64_MAX - SEC, TIMEOUT, MDL_SEED_MAX_NODES, MDL_SEED_MAX_EVENTS);
+    assert_true(mdl_monitor_deadline(m) == INT64_MAX);
+    mdl_monitor_free(m);
 }
 
 /* ---- memory -------------------------------------------------------------------- */
@@ -992,30 +1005,36 @@ static void test_misuse(void **state)
 /* Heap bytes behind one allocation: usable size plus glibc's 8-byte chunk header. */
 static size_t heap(const void *p) { return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0; }
 
-static size_t heap_bytes(const wm_monitor *m)
+static size_t heap_bytes(const mdl_monitor *m)
 {
-    size_t n = heap(m) + heap(m->stages) + heap(m->events) + heap(m->error);
-    for (size_t i = 0; i < m->nstages; i++) n += heap(m->stages[i].names) + heap(m->stages[i].error);
+    size_t n = heap(m) + heap(m->nodes) + heap(m->words);
+    for (size_t i = 0; i < m->nwords; i++) n += heap(m->words[i]);
+    for (size_t i = 0; i <= m->nnodes; i++) {
+        const mdl_node *nd = i < m->nnodes ? &m->nodes[i] : &m->root;
+        n += heap(nd->strs) + heap(nd->attrs) + heap(nd->events);
+    }
     return n;
 }
 
 static void test_memory_idle(void **state)
 {
     (void)state;
-    wm_monitor *m = new_monitor();
+    mdl_monitor *m = new_monitor();
     tb_workflow w = {WM_INITIALIZING, A(0), NONE, NULL, 0, {{0}}};
     poll_expect(m, &w, P(0), WM_RUNNING, 1);
     add_stage(&w, 0, A(1));
     w.status = WM_PROCESSING;
     poll_expect(m, &w, P(1), WM_RUNNING, 1);
     /* 2 polls, 1 stage, 3 events: the exact bytes asked for ... */
-    size_t stage_names = strlen(TYPES[0]) + strlen(IDS[0]) + 2;
+    size_t stage_names = strlen(TYPES[0]) + strlen(IDS[0]) + 4; /* key, id, name (= key: ""), kind ("") */
+    size_t words = 0; /* the seed's words are common ones */
+    size_t attrs = mdl_attrs_len(m->root.attrs) + mdl_attrs_len(m->nodes[0].attrs);
     assert_int_equal(m->nevents, 3);
-    assert_int_equal(wm_monitor_size_bytes(m),
-                     sizeof(wm_monitor) + strlen(WFID) + 1 + sizeof(wm_stage) + stage_names + 4 * sizeof(wm_event));
+    assert_int_equal(mdl_monitor_size_bytes(m), sizeof(mdl_monitor) + strlen(WFID) + 1 + sizeof(mdl_node) +
+                                                    stage_names + 3 * sizeof(mdl_event) + words + attrs);
     size_t idle = heap_bytes(m);
     print_message("monitor after 2 polls, 1 stage: sizeof %zu, requested %zu, heap %zu bytes in 4 allocations\n",
-                  sizeof(wm_monitor), wm_monitor_size_bytes(m), idle);
+                  sizeof(mdl_monitor), mdl_monitor_size_bytes(m), idle);
     assert_true(idle <= 1024);
     /* ... and later in-flight states of the seed's lifecycle, up to the
      * largest: the third stage processing after the others went through
@@ -1031,11 +1050,11 @@ static void test_memory_idle(void **state)
         poll_expect(m, &w, P(2 * i + 2), WM_RUNNING, 1);
         most = heap_bytes(m);
         print_message("monitor with stage %d processing, %u events: requested %zu, heap %zu bytes\n", i + 1,
-                      m->nevents, wm_monitor_size_bytes(m), most);
+                      m->nevents, mdl_monitor_size_bytes(m), most);
         assert_true(most <= 1024);
     }
     assert_int_equal(m->nevents, 10);
-    wm_monitor_free(m);
+    mdl_monitor_free(m);
 }
 
 int main(void)
