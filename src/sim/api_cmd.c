@@ -16,6 +16,7 @@
 #include "net/conn_opts.h"
 #include "sim/faults.h"
 #include "sim/http.h"
+#include "sim/persona.h"
 #include "sim/routes.h"
 
 typedef struct api_cfg {
@@ -32,7 +33,20 @@ typedef struct api_cfg {
     ex_conn_opts conns;    /* limits of the listener */
     char *advance;         /* "on-poll" or "on-time" */
     int expose_plan;       /* serve GET /debug/plan/{id} */
+    char *source;          /* "seed" or a persona's name (persona.h) */
+    int64_t rate_limit;    /* github-actions: requests per window, 0 none */
+    int64_t rate_window;   /* ns */
+    int64_t rate_status;   /* 403 or 429 */
 } api_cfg;
+
+static int check_source(const char *text, char *why, size_t whylen) { return sim_persona_check(text, why, whylen); }
+
+static int check_rate_status(const char *text, char *why, size_t whylen)
+{
+    if (strcmp(text, "403") == 0 || strcmp(text, "429") == 0) return 0;
+    snprintf(why, whylen, "must be 403 or 429");
+    return -1;
+}
 
 static int check_advance(const char *text, char *why, size_t whylen)
 {
@@ -57,6 +71,21 @@ static const ex_opt opts[] = {
      "its planned instant whether polled or not, reported with those instants, and each stage past "
      "Initializing also carries entityProcessingStartTime (read by extrace worker --processing-times).",
      NULL, check_advance, NULL},
+    {"source", EX_OPT_STRING, offsetof(api_cfg, source), "seed", EX_NO_BOUNDS, "NAME",
+     "Which system's API to serve: seed (the seed's GET /workflows/{id}), github-actions (workflow runs, jobs "
+     "and steps), argo-workflows (workflows and their node graph) or airflow (Airflow 2 DAG runs and task "
+     "instances), with their endpoints, fields, status words, headers and paging (docs/sim.md#personas).",
+     NULL, check_source, NULL},
+    {"rate-limit", EX_OPT_INT, offsetof(api_cfg, rate_limit), "5000", 0, 1000000000, "N",
+     "github-actions: requests allowed per --rate-window, announced in X-RateLimit-* headers; past it requests "
+     "get --rate-limit-status with GitHub's error body until the window resets. 304 answers are not counted. "
+     "0: no limit and no headers.",
+     NULL, NULL, NULL},
+    {"rate-window", EX_OPT_DURATION, offsetof(api_cfg, rate_window), "1h", 1e6, 86400e9, "DURATION",
+     "github-actions: length of a rate-limit window (real time, not scaled by --time-scale).", NULL, NULL, NULL},
+    {"rate-limit-status", EX_OPT_INT, offsetof(api_cfg, rate_status), "403", 403, 429, "CODE",
+     "github-actions: the status of a request refused by the rate limit, 403 or 429 (GitHub answers either).",
+     NULL, check_rate_status, NULL},
     {"expose-plan", EX_OPT_BOOL, offsetof(api_cfg, expose_plan), "false", EX_NO_BOUNDS, NULL,
      "Also serve GET /debug/plan/{id}: each entity's planned and actual transition instants in unix ns (for "
      "tests that check the worker's observation windows against the truth). Never advances a workflow.",
@@ -114,6 +143,9 @@ static void log_stats(const sim_api *api)
             " internal error",
             s->requests, s->ok, s->bad_request, s->not_found, s->bad_method, s->conflict, s->too_large,
             s->unavailable, s->internal);
+    if (api->persona)
+        ex_info("api", "%s: %" PRIu64 " answered 304 Not Modified, %" PRIu64 " refused by the rate limit",
+                api->persona->name, api->not_modified, api->rate.refused);
     ex_info("api",
             "workflows: %zu held, %" PRIu64 " created, %" PRIu64 " evicted, %" PRIu64 " evicted ids forgotten, %" PRIu64
             " refused (full)",
@@ -221,6 +253,16 @@ int api_main(int argc, char **argv, char *const *envp)
     sim_api api;
     sim_api_init(&api, &env, (size_t)cfg.max_workflows, (size_t)cfg.max_evicted);
     api.expose_plan = cfg.expose_plan;
+    api.persona = sim_persona_find(cfg.source);
+    if (api.persona) {
+        ex_info("api", "serving the %s API (%s)", api.persona->name, api.persona->summary);
+        if (api.persona == &sim_persona_github && cfg.rate_limit > 0) {
+            api.rate = (sim_ratelimit){.limit = cfg.rate_limit, .window_ns = cfg.rate_window,
+                                       .status = (int)cfg.rate_status};
+            ex_info("api", "rate limit: %" PRId64 " requests per %" PRId64 " s, then %d", cfg.rate_limit,
+                    cfg.rate_window / 1000000000, (int)cfg.rate_status);
+        }
+    }
     /* a rng of their own, so the workflows draw the same numbers with or without faults */
     ex_rng_seed(&fault_rng, seed ^ 0x9e3779b97f4a7c15ULL);
     sim_faults faults;

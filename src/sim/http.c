@@ -54,12 +54,22 @@ static const char *query_arg(void *ctx, const char *key)
     return MHD_lookup_connection_value((struct MHD_Connection *)ctx, MHD_GET_ARGUMENT_KIND, key);
 }
 
+static const char *header_arg(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)ctx, MHD_HEADER_KIND, name);
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *conn, const sim_reply *rep)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(rep->body_len, (void *)rep->body, MHD_RESPMEM_MUST_COPY);
     if (!resp) return MHD_NO;
-    enum MHD_Result ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, json_type);
+    enum MHD_Result ok = MHD_YES;
+    if (rep->status != 304)
+        ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                     rep->content_type ? rep->content_type : json_type);
+    for (int i = 0; ok == MHD_YES && i < rep->nheaders; i++)
+        ok = MHD_add_response_header(resp, rep->hname[i], rep->hvalue[i]);
     if (ok == MHD_YES && rep->allow) ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
     if (ok == MHD_YES && rep->location[0])
         ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, rep->location);
@@ -71,7 +81,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, const sim_reply *
 static enum MHD_Result answer(sim_http *h, struct MHD_Connection *conn, const char *url, const char *method,
                               const upload *up)
 {
-    sim_request req = {.method = method, .path = url, .query = query_arg, .query_ctx = conn};
+    sim_request req = {.method = method, .path = url, .query = query_arg, .query_ctx = conn,
+                       .header = header_arg, .header_ctx = conn};
     if (up) {
         req.body = up->body.data;
         req.body_len = up->body.len;
@@ -149,7 +160,7 @@ static enum MHD_Result answer_bodiless(sim_http *h, struct MHD_Connection *conn,
 {
     sim_faults *f = h->api->faults;
     if (*con_cls != &no_body) return answer_fault(h, conn, url, method, ((delayed *)*con_cls)->fault); /* resumed */
-    if (!sim_faults_active(f) || !sim_faults_applies(method, url)) return answer(h, conn, url, method, NULL);
+    if (!sim_faults_active(f) || !sim_api_faultable(h->api, method, url)) return answer(h, conn, url, method, NULL);
     sim_fault_kind kind = sim_faults_draw(f);
     if (f->latency_ms == 0) return answer_fault(h, conn, url, method, kind);
     return delay(h, conn, url, method, kind, con_cls);

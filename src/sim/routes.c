@@ -3,12 +3,16 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
 #include "core/uuid.h"
+#include "sim/faults.h"
+#include "sim/persona.h"
 
 #define ALLOW_GET "GET, HEAD"
 #define ALLOW_GET_POST "GET, HEAD, POST"
@@ -360,6 +364,38 @@ static void route(sim_api *api, const sim_request *req, sim_reply *rep)
     }
 }
 
+int sim_reply_header(sim_reply *rep, const char *name, const char *fmt, ...)
+{
+    if (rep->nheaders >= SIM_REPLY_HEADERS) return -1;
+    size_t room = sizeof rep->hbuf - rep->hused;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(rep->hbuf + rep->hused, room, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= room) {
+        rep->hbuf[rep->hused] = '\0';
+        return -1;
+    }
+    rep->hname[rep->nheaders] = name;
+    rep->hvalue[rep->nheaders++] = rep->hbuf + rep->hused;
+    rep->hused += (size_t)n + 1;
+    return 0;
+}
+
+const char *sim_reply_header_get(const sim_reply *rep, const char *name)
+{
+    for (int i = 0; i < rep->nheaders; i++)
+        if (strcasecmp(rep->hname[i], name) == 0) return rep->hvalue[i];
+    return NULL;
+}
+
+int sim_api_faultable(const sim_api *api, const char *method, const char *path)
+{
+    if (!api->persona) return sim_faults_applies(method, path);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) return 0;
+    return api->persona->faultable(path);
+}
+
 static void count(sim_api_stats *st, int status)
 {
     st->requests++;
@@ -377,7 +413,11 @@ static void count(sim_api_stats *st, int status)
 
 void sim_api_handle(sim_api *api, const sim_request *req, sim_reply *rep)
 {
-    memset(rep, 0, sizeof *rep);
-    route(api, req, rep);
+    memset(rep, 0, offsetof(sim_reply, hbuf));
+    rep->hbuf[0] = '\0';
+    if (api->persona && !(strcmp(req->path, "/healthz") == 0 && is_get(req->method)))
+        api->persona->handle(api, req, rep);
+    else
+        route(api, req, rep);
     count(&api->stats, rep->status);
 }

@@ -26,6 +26,7 @@ void sim_store_destroy(sim_store *s)
     sim_record *r, *rtmp;
     HASH_ITER(hh, s->by_id, r, rtmp) {
         HASH_DEL(s->by_id, r);
+        ex_free(r->run);
         ex_free(r);
     }
     sim_evicted *e, *etmp;
@@ -105,6 +106,7 @@ static int evict_one(sim_store *s)
     s->stats.evicted++;
     ex_debug("sim", "Workflow: %s evicted (store at --max-workflows=%zu)", r->id, s->max_workflows);
     remember_evicted(s, r->id);
+    ex_free(r->run);
     ex_free(r);
     return 0;
 }
@@ -120,6 +122,7 @@ int sim_store_add(sim_store *s, const char *id, const sim_env *env, sim_record *
     sim_record *r = ex_malloc(sizeof *r + len + 1);
     if (!r) return SIM_STORE_NOMEM;
     r->done_prev = r->done_next = NULL;
+    r->run = NULL;
     memcpy(r->id, id, len + 1);
     sim_workflow_init(&r->wf, env);
     hash_oom = 0;
@@ -132,6 +135,16 @@ int sim_store_add(sim_store *s, const char *id, const sim_env *env, sim_record *
     s->stats.created++;
     *out = r;
     return SIM_STORE_OK;
+}
+
+void sim_store_drop(sim_store *s, sim_record *r)
+{
+    if (r->done_prev || s->done_head == r) done_unlink(s, r);
+    HASH_DEL(s->by_id, r);
+    s->count--;
+    s->stats.created--;
+    ex_free(r->run);
+    ex_free(r);
 }
 
 void sim_store_completed(sim_store *s, sim_record *r)

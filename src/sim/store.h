@@ -25,7 +25,8 @@ typedef struct sim_record {
     UT_hash_handle hh;                   /* by id */
     struct sim_record *done_prev;        /* completed list (oldest first), or NULL */
     struct sim_record *done_next;
-    sim_workflow wf;                     /* the workflow's state */
+    sim_workflow wf;                     /* the workflow's state (the seed's API) */
+    struct sim_run *run;                 /* a persona's planned run (run.h), freed with the record; or NULL */
     char id[];                           /* workflowId, NUL-terminated */
 } sim_record;
 
@@ -73,6 +74,10 @@ int sim_store_was_evicted(const sim_store *s, const char *id);
  * if the store is at its bound. Returns SIM_STORE_OK with *out set,
  * SIM_STORE_FULL (nothing completed to evict) or SIM_STORE_NOMEM. */
 int sim_store_add(sim_store *s, const char *id, const sim_env *env, sim_record **out);
+
+/* Remove r, just added and not yet handed out (its creation failed later),
+ * and free it; it is not remembered as evicted. */
+void sim_store_drop(sim_store *s, sim_record *r);
 
 /* Tell the store that r has just completed (makes it evictable). */
 void sim_store_completed(sim_store *s, sim_record *r);
