@@ -50,6 +50,9 @@ static size_t header_cb(char *p, size_t sz, size_t n, void *arg)
     keep_header(p, len, "allow:", r->allow, sizeof r->allow);
     keep_header(p, len, "retry-after:", r->retry_after, sizeof r->retry_after);
     keep_header(p, len, "x-extrace-limit:", r->limit, sizeof r->limit);
+    keep_header(p, len, "etag:", r->etag, sizeof r->etag);
+    keep_header(p, len, "link:", r->link, sizeof r->link);
+    keep_header(p, len, "x-ratelimit-remaining:", r->rate_remaining, sizeof r->rate_remaining);
     return len;
 }
 

@@ -17,6 +17,9 @@ typedef struct th_resp {
     char allow[64];         /* Allow, "" when absent */
     char retry_after[32];   /* Retry-After, "" when absent */
     char limit[160];        /* X-Extrace-Limit (the store's query limits), "" when absent */
+    char etag[128];         /* ETag, "" when absent */
+    char link[2048];        /* Link, "" when absent */
+    char rate_remaining[32]; /* X-RateLimit-Remaining, "" when absent */
 } th_resp;
 
 /* What a request sends besides its method and URL; a NULL th_req sends
