@@ -21,7 +21,7 @@ const sim_persona *sim_persona_find(const char *name)
     return NULL;
 }
 
-const char *sim_persona_names(void) { return "seed, github-actions, argo-workflows, airflow"; }
+const char *sim_persona_names(void) { return "seed, github-actions"; }
 
 int sim_persona_check(const char *name, char *why, size_t whylen)
 {
