@@ -328,7 +328,7 @@ static int match_middle(const char *path, const char *prefix, const char *suffix
 
 typedef enum {
     R_NONE, R_TRACE_V1, R_TRACE_V2, R_SEARCH, R_TAGS_V1, R_TAGS_V2, R_VALUES_V1, R_VALUES_V2, R_ECHO, R_READY,
-    R_BUILDINFO, R_UI_WORKFLOWS,
+    R_BUILDINFO, R_UI_WORKFLOWS, R_METRICS_RANGE, R_METRICS_INSTANT, R_METRICS_SUMMARY,
 } route_id;
 
 /* Which route path is; `param` gets the trace id or tag name. */
@@ -338,6 +338,8 @@ static route_id classify(const char *path, char *param, size_t plen)
         {"/api/search", R_SEARCH}, {"/api/search/", R_SEARCH}, {"/api/search/tags", R_TAGS_V1},
         {"/api/v2/search/tags", R_TAGS_V2}, {"/api/echo", R_ECHO}, {"/ready", R_READY},
         {"/api/status/buildinfo", R_BUILDINFO}, {"/api/ui/workflows", R_UI_WORKFLOWS},
+        {"/api/metrics/query_range", R_METRICS_RANGE}, {"/api/metrics/query", R_METRICS_INSTANT},
+        {"/api/metrics/summary", R_METRICS_SUMMARY},
     };
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
         if (strcmp(path, exact[i].path) == 0) return exact[i].id;
@@ -374,6 +376,9 @@ static int dispatch(sq_ctx *ctx, const sq_request *req, route_id r, const char *
     case R_VALUES_V1: return sq_tag_values(ctx, req, tenant, param, 0, resp);
     case R_VALUES_V2: return sq_tag_values(ctx, req, tenant, param, 1, resp);
     case R_UI_WORKFLOWS: return sq_ui_workflows(ctx, req, tenant, resp);
+    case R_METRICS_RANGE: return sq_metrics_query(ctx, req, tenant, 0, resp);
+    case R_METRICS_INSTANT: return sq_metrics_query(ctx, req, tenant, 1, resp);
+    case R_METRICS_SUMMARY: return sq_metrics_summary(ctx, req, tenant, resp);
     default: return 0;
     }
 }

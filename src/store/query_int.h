@@ -116,6 +116,12 @@ int sq_search_tags(sq_ctx *ctx, const sq_request *req, const char *tenant, int v
 int sq_tag_values(sq_ctx *ctx, const sq_request *req, const char *tenant, const char *tag, int v2,
                   ex_http_resp *resp);
 
+/* GET /api/metrics/query_range (instant 0) and /api/metrics/query
+ * (instant 1), query_metrics.c; GET /api/metrics/summary,
+ * query_summary.c. Each answers and returns 1. */
+int sq_metrics_query(sq_ctx *ctx, const sq_request *req, const char *tenant, int instant, ex_http_resp *resp);
+int sq_metrics_summary(sq_ctx *ctx, const sq_request *req, const char *tenant, ex_http_resp *resp);
+
 /* Render a value as text (tags= matching, v1 tag values): integers in
  * decimal, floats shortest, booleans true/false. Returns buf. */
 const char *sq_value_text(const tql_value *v, char *buf, size_t buflen);
