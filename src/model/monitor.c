@@ -158,6 +158,8 @@ static uint8_t word_index(mdl_monitor *m, const char *word)
 
 int mdl_monitor_word_index(mdl_monitor *m, const char *word) { return word_index(m, word); }
 
+int mdl_monitor_word_valid(const mdl_monitor *m, uint8_t w) { return w < NCOMMON + m->nwords; }
+
 static int has_event(const mdl_node *n, uint8_t word)
 {
     for (size_t i = 0; i < n->nevents; i++)

@@ -132,6 +132,8 @@ const mdl_node *mdl_monitor_find(const mdl_monitor *m, const char *key);
 
 /* The state word of index w (an event's word, a node's last_word). */
 const char *mdl_monitor_word(const mdl_monitor *m, uint8_t w);
+/* 1 when w names a word of m (common or its own). */
+int mdl_monitor_word_valid(const mdl_monitor *m, uint8_t w);
 /* The index of a state word, added to m's own words when it is not a
  * common one; MDL_NO_WORD when no more can be kept. (Checkpoint decoding.) */
 int mdl_monitor_word_index(mdl_monitor *m, const char *word);

@@ -84,9 +84,12 @@ static int check_api(const wk_check_opts *o, FILE *out)
     int ok = 0;
     if (o->workflow) { /* judged exactly as a poll would be */
         wm_snapshot snap;
+        mdl_snapshot tree;
         wk_poll_result r;
+        mdl_snapshot_init(&tree);
         wk_poll_classify(code, err, status, b.data ? b.data : "", b.len, b.too_large, WM_BODY_MAX, o->workflow,
-                         o->parse_flags, &snap, &r);
+                         o->parse_flags, &snap, &tree, &r);
+        ex_free(tree.nodes);
         ok = r.outcome == WK_POLL_OK;
         if (ok) snprintf(line, sizeof line, "GET %s answers the workflow (status %s)", url, wm_status_name(snap.status));
         else if (r.outcome == WK_POLL_NOT_FOUND) snprintf(line, sizeof line, "GET %s: the API does not know it: %s", url, r.why);

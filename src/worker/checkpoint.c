@@ -1,4 +1,4 @@
-/* checkpoint.c — wm_monitor <-> versioned binary blob (pure). */
+/* checkpoint.c — mdl_monitor <-> versioned binary blob (pure). */
 #include "worker/checkpoint.h"
 
 #include <stdarg.h>
@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "model/attrs.h"
+#include "worker/checkpoint_int.h"
 
 static const uint8_t MAGIC[4] = {'X', 'T', 'C', 'K'};
 #define NULL_STR 0xFFFFu
@@ -61,48 +63,66 @@ static void put_str(wbuf *b, const char *s)
     put(b, s, n);
 }
 
-static uint32_t fnv1a(const uint8_t *p, size_t n)
+uint32_t ck_fnv1a(const uint8_t *p, size_t n)
 {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
     return h;
 }
 
-int wk_ckpt_encode(const wm_monitor *m, uint8_t **out, size_t *len)
+/* A node's string block: u16 length + bytes (its NULs included). */
+static void put_strs(wbuf *b, const mdl_node *n)
+{
+    size_t len = 0;
+    if (n->strs) {
+        const char *p = n->strs;
+        for (int k = 0; k < 4 + n->has_error; k++) p += strlen(p) + 1;
+        len = (size_t)(p - n->strs);
+    }
+    put_uint(b, len, 2);
+    put(b, n->strs, len);
+}
+
+static void put_node(wbuf *b, const mdl_node *n)
+{
+    put_i64(b, n->start_ns);
+    put_i64(b, n->end_ns);
+    put_uint(b, n->parent, 4);
+    uint8_t small[] = {n->last_word, n->end, n->end_known, n->has_error};
+    put(b, small, sizeof small);
+    put_strs(b, n);
+    size_t alen = mdl_attrs_len(n->attrs);
+    put_uint(b, alen, 4);
+    put(b, n->attrs, alen);
+    put_uint(b, n->nevents, 2);
+    for (size_t i = 0; i < n->nevents; i++) {
+        const mdl_event *ev = &n->events[i];
+        put_i64(b, ev->time_ns);
+        put_i64(b, ev->before_ns);
+        put_i64(b, ev->after_ns);
+        uint8_t s2[] = {ev->word, ev->source};
+        put(b, s2, sizeof s2);
+    }
+}
+
+int wk_ckpt_encode(const mdl_monitor *m, uint8_t **out, size_t *len)
 {
     wbuf b = {0};
     put(&b, MAGIC, sizeof MAGIC);
     put_uint(&b, WK_CKPT_VERSION, 1);
-    put_str(&b, m->workflow_id);
-    int64_t times[] = {m->submitted_ns, m->created_ns, m->timeout_ns, m->start_ns, m->end_ns, m->last_sent_ns};
+    put_str(&b, m->key);
+    int64_t times[] = {m->submitted_ns, m->created_ns, m->timeout_ns, m->last_sent_ns};
     for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) put_i64(&b, times[i]);
     put_uint(&b, m->version, 4);
     put_uint(&b, m->polls, 4);
     put_uint(&b, m->poll_errors, 4);
-    put_uint(&b, m->events_dropped, 2);
-    put_uint(&b, m->stages_dropped, 2);
-    uint8_t small[] = {m->last_status, m->end, m->nstages, m->nevents};
-    put(&b, small, sizeof small);
-    put_str(&b, m->error);
-    for (size_t i = 0; i < m->nstages; i++) {
-        const wm_stage *st = &m->stages[i];
-        put_i64(&b, st->start_ns);
-        put_i64(&b, st->end_ns);
-        put_str(&b, wm_stage_type(st));
-        put_str(&b, wm_stage_id(st));
-        put_str(&b, st->error);
-        uint8_t s2[] = {st->last_status, st->end};
-        put(&b, s2, sizeof s2);
-    }
-    for (size_t i = 0; i < m->nevents; i++) {
-        const wm_event *ev = &m->events[i];
-        put_i64(&b, ev->time_ns);
-        put_i64(&b, ev->before_ns);
-        put_i64(&b, ev->after_ns);
-        uint8_t s3[] = {ev->owner, ev->status, ev->source};
-        put(&b, s3, sizeof s3);
-    }
-    if (!b.failed) put_uint(&b, fnv1a(b.p, b.len), 4);
+    uint16_t counts[] = {m->max_nodes, m->max_events, m->events_dropped, m->nodes_dropped, m->nnodes};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) put_uint(&b, counts[i], 2);
+    put_uint(&b, m->nwords, 1);
+    for (size_t i = 0; i < m->nwords; i++) put_str(&b, m->words[i]);
+    put_node(&b, &m->root);
+    for (size_t i = 0; i < m->nnodes; i++) put_node(&b, &m->nodes[i]);
+    if (!b.failed) put_uint(&b, ck_fnv1a(b.p, b.len), 4);
     if (b.failed) {
         ex_free(b.p);
         *out = NULL;
@@ -116,16 +136,7 @@ int wk_ckpt_encode(const wm_monitor *m, uint8_t **out, size_t *len)
 
 /* ---- reading ---- */
 
-/* Input cursor; the first error is kept in why and stops everything after. */
-typedef struct rbuf {
-    const uint8_t *p; /* not owned */
-    size_t len, pos;  /* size, read position */
-    char *why;        /* caller's message buffer */
-    size_t whylen;
-    int failed;       /* an error was recorded */
-} rbuf;
-
-static void fail(rbuf *r, const char *fmt, ...)
+void ck_fail(ck_rbuf *r, const char *fmt, ...)
 {
     if (r->failed) return;
     r->failed = 1;
@@ -135,11 +146,11 @@ static void fail(rbuf *r, const char *fmt, ...)
     va_end(ap);
 }
 
-static const uint8_t *take(rbuf *r, size_t n, const char *what)
+const uint8_t *ck_take(ck_rbuf *r, size_t n, const char *what)
 {
     if (r->failed) return NULL;
     if (r->len - r->pos < n) {
-        fail(r, "truncated: %zu bytes, %s needs %zu more at offset %zu", r->len, what, n - (r->len - r->pos),
+        ck_fail(r, "truncated: %zu bytes, %s needs %zu more at offset %zu", r->len, what, n - (r->len - r->pos),
              r->pos);
         return NULL;
     }
@@ -148,110 +159,60 @@ static const uint8_t *take(rbuf *r, size_t n, const char *what)
     return p;
 }
 
-static uint64_t get_uint(rbuf *r, size_t bytes, const char *what)
+uint64_t ck_get_uint(ck_rbuf *r, size_t bytes, const char *what)
 {
-    const uint8_t *p = take(r, bytes, what);
+    const uint8_t *p = ck_take(r, bytes, what);
     uint64_t v = 0;
     if (p)
         for (size_t i = 0; i < bytes; i++) v |= (uint64_t)p[i] << (8 * i);
     return v;
 }
 
-static int64_t get_i64(rbuf *r, const char *what) { return (int64_t)get_uint(r, 8, what); }
+int64_t ck_get_i64(ck_rbuf *r, const char *what) { return (int64_t)ck_get_uint(r, 8, what); }
 
 /* A string of min..max bytes without NUL, as an owned copy; NULL for a
  * NULL nstr (allowed only if nullable) or on error. */
-static char *get_str(rbuf *r, size_t min, size_t max, int nullable, const char *what)
+char *ck_get_str(ck_rbuf *r, size_t min, size_t max, int nullable, const char *what)
 {
-    size_t n = (size_t)get_uint(r, 2, what);
+    size_t n = (size_t)ck_get_uint(r, 2, what);
     if (r->failed) return NULL;
     if (n == NULL_STR) {
-        if (!nullable) fail(r, "%s is missing", what);
+        if (!nullable) ck_fail(r, "%s is missing", what);
         return NULL;
     }
     if (n < min || n > max) {
-        fail(r, "%s has %zu bytes (allowed %zu..%zu)", what, n, min, max);
+        ck_fail(r, "%s has %zu bytes (allowed %zu..%zu)", what, n, min, max);
         return NULL;
     }
-    const uint8_t *p = take(r, n, what);
+    const uint8_t *p = ck_take(r, n, what);
     if (!p) return NULL;
     if (memchr(p, '\0', n)) {
-        fail(r, "%s contains a NUL byte", what);
+        ck_fail(r, "%s contains a NUL byte", what);
         return NULL;
     }
     char *s = ex_strndup((const char *)p, n);
-    if (!s) fail(r, "out of memory");
+    if (!s) ck_fail(r, "out of memory");
     return s;
 }
 
-static int status_ok(uint8_t s) { return s < WM_NSTATUS || s == WM_NO_STATUS; }
-
-#define ERR_MAX 8192   /* longest error message accepted back */
-#define NAME_MAX_B WM_TYPE_MAX /* longest entity type accepted back */
-
-static void get_stage(rbuf *r, wm_stage *st, size_t i)
-{
-    char what[32];
-    snprintf(what, sizeof what, "stage %zu", i);
-    st->start_ns = get_i64(r, what);
-    st->end_ns = get_i64(r, what);
-    char *type = get_str(r, 1, NAME_MAX_B, 0, "a stage's type");
-    char *id = get_str(r, 1, WM_ID_MAX, 0, "a stage's id");
-    st->error = get_str(r, 0, ERR_MAX, 1, "a stage's error");
-    const uint8_t *s2 = take(r, 2, what);
-    if (type && id) {
-        size_t tl = strlen(type), il = strlen(id);
-        st->names = ex_malloc(tl + il + 2);
-        if (st->names) {
-            memcpy(st->names, type, tl + 1);
-            memcpy(st->names + tl + 1, id, il + 1);
-        } else {
-            fail(r, "out of memory");
-        }
-    }
-    ex_free(type);
-    ex_free(id);
-    if (!s2) return;
-    st->last_status = s2[0];
-    st->end = s2[1];
-    if (!status_ok(st->last_status)) fail(r, "%s: last status %u is not a status", what, st->last_status);
-    if (st->end > WM_END_NOT_FOUND) fail(r, "%s: end reason %u is unknown", what, st->end);
-}
-
-static void get_event(rbuf *r, wm_event *ev, size_t i, uint8_t nstages)
-{
-    ev->time_ns = get_i64(r, "an event");
-    ev->before_ns = get_i64(r, "an event");
-    ev->after_ns = get_i64(r, "an event");
-    const uint8_t *s3 = take(r, 3, "an event");
-    if (!s3) return;
-    ev->owner = s3[0];
-    ev->status = s3[1];
-    ev->source = s3[2];
-    if (ev->owner != WM_OWNER_WORKFLOW && ev->owner >= nstages)
-        fail(r, "event %zu belongs to stage %u of %u", i, ev->owner, nstages);
-    else if (ev->status >= WM_NSTATUS) fail(r, "event %zu: status %u is not a status", i, ev->status);
-    else if (ev->source > WM_SRC_POLL) fail(r, "event %zu: time source %u is unknown", i, ev->source);
-}
-
 /* Check the envelope: magic, version, checksum. 0 or -1 (why set). */
-static int check_envelope(rbuf *r)
+static int check_envelope(ck_rbuf *r)
 {
     if (r->len < sizeof MAGIC + 1 + 4 || memcmp(r->p, MAGIC, sizeof MAGIC) != 0) {
-        fail(r, "not an extrace checkpoint (%zu bytes, no \"XTCK\" header)", r->len);
+        ck_fail(r, "not an extrace checkpoint (%zu bytes, no \"XTCK\" header)", r->len);
         return -1;
     }
     uint8_t v = r->p[sizeof MAGIC];
     if (v == 0 || v > WK_CKPT_VERSION) {
-        fail(r, "checkpoint format version %u is not supported (this build reads 1..%u)", v, WK_CKPT_VERSION);
+        ck_fail(r, "checkpoint format version %u is not supported (this build reads 1..%u)", v, WK_CKPT_VERSION);
         return -1;
     }
     size_t body = r->len - 4;
     uint32_t want = 0;
     for (int i = 0; i < 4; i++) want |= (uint32_t)r->p[body + i] << (8 * i);
-    uint32_t got = fnv1a(r->p, body);
+    uint32_t got = ck_fnv1a(r->p, body);
     if (want != got) {
-        fail(r, "checksum mismatch (stored %08x, computed %08x): the checkpoint is corrupt", want, got);
+        ck_fail(r, "checksum mismatch (stored %08x, computed %08x): the checkpoint is corrupt", want, got);
         return -1;
     }
     r->len = body; /* the fields end where the checksum starts */
@@ -259,73 +220,133 @@ static int check_envelope(rbuf *r)
     return 0;
 }
 
-/* Fill m's scalar fields and counts from r. */
-static void get_scalars(rbuf *r, wm_monitor *m)
+
+/* A node's string block: 4 strings (5 with an error), NULs included. */
+static void get_strs(ck_rbuf *r, mdl_node *n, int root, const char *what)
 {
-    m->created_ns = get_i64(r, "created");
-    m->timeout_ns = get_i64(r, "timeout");
-    m->start_ns = get_i64(r, "start");
-    m->end_ns = get_i64(r, "end");
-    m->last_sent_ns = get_i64(r, "last poll");
-    /* Version 1 kept the last poll's receive time, which is no honest lower
-     * bound for the next event; the monitor's creation precedes every send. */
-    if (r->p[sizeof MAGIC] == 1 && m->last_sent_ns != WM_NO_TIME) m->last_sent_ns = m->created_ns;
-    m->version = (uint32_t)get_uint(r, 4, "version");
-    m->polls = (uint32_t)get_uint(r, 4, "polls");
-    m->poll_errors = (uint32_t)get_uint(r, 4, "poll errors");
-    m->events_dropped = (uint16_t)get_uint(r, 2, "events dropped");
-    m->stages_dropped = (uint16_t)get_uint(r, 2, "stages dropped");
-    const uint8_t *s = take(r, 4, "statuses and counts");
-    if (!s) return;
-    m->last_status = s[0];
-    m->end = s[1];
-    m->nstages = s[2];
-    m->nevents = s[3];
-    if (!status_ok(m->last_status)) fail(r, "last status %u is not a status", m->last_status);
-    else if (m->end > WM_END_NOT_FOUND) fail(r, "end reason %u is unknown", m->end);
-    else if (m->nstages > WM_MAX_STAGES) fail(r, "%u stages (at most %d)", m->nstages, WM_MAX_STAGES);
-    else if (m->nevents > WM_MAX_EVENTS) fail(r, "%u events (at most %d)", m->nevents, WM_MAX_EVENTS);
-    else if (m->timeout_ns < 0) fail(r, "negative timeout %lld", (long long)m->timeout_ns);
+    size_t len = (size_t)ck_get_uint(r, 2, what);
+    const uint8_t *p = ck_take(r, len, what);
+    if (!p || (!len && root && !n->has_error)) return; /* an unnamed root has none */
+    size_t nul = 0;
+    for (size_t i = 0; i < len; i++) nul += p[i] == 0;
+    if (!len || p[len - 1] != 0 || nul != 4u + n->has_error || (!root && !p[0])) {
+        ck_fail(r, "%s: malformed strings (%zu bytes, %zu parts)", what, len, nul);
+        return;
+    }
+    if (!(n->strs = ex_malloc(len))) ck_fail(r, "out of memory");
+    else memcpy(n->strs, p, len);
 }
 
-wm_monitor *wk_ckpt_decode(const uint8_t *blob, size_t len, char *why, size_t whylen)
+static void get_attrs(ck_rbuf *r, mdl_node *n, const char *what)
 {
-    rbuf r = {blob, len, 0, why, whylen, 0};
-    wm_monitor *m = NULL;
-    if (whylen) why[0] = '\0';
-    if (check_envelope(&r) != 0) return NULL;
-    char *id = get_str(&r, 1, WM_ID_MAX, 0, "the workflow id");
-    int64_t submitted = get_i64(&r, "submitted");
-    if (id) m = wm_monitor_new(id, submitted, 0, 0);
-    ex_free(id);
+    size_t len = (size_t)ck_get_uint(r, 4, what);
+    if (r->failed || !len) return;
+    const uint8_t *p = ck_take(r, len, what);
+    if (!p) return;
+    if (mdl_attrs_check(p, len)) ck_fail(r, "%s: malformed attributes", what);
+    else if (!(n->attrs = ex_malloc(len))) ck_fail(r, "out of memory");
+    else memcpy(n->attrs, p, len);
+}
+
+static void get_events(ck_rbuf *r, mdl_monitor *m, mdl_node *n, const char *what)
+{
+    uint16_t ne = (uint16_t)ck_get_uint(r, 2, what);
+    if (r->failed || !ne) return;
+    if ((size_t)m->nevents + ne > m->max_events) {
+        ck_fail(r, "%s: %u events beyond the limit of %u", what, ne, m->max_events);
+        return;
+    }
+    if (!(n->events = ex_calloc(ne, sizeof *n->events))) {
+        ck_fail(r, "out of memory");
+        return;
+    }
+    for (uint16_t i = 0; i < ne && !r->failed; i++) {
+        mdl_event *ev = &n->events[i];
+        ev->time_ns = ck_get_i64(r, what);
+        ev->before_ns = ck_get_i64(r, what);
+        ev->after_ns = ck_get_i64(r, what);
+        const uint8_t *s2 = ck_take(r, 2, what);
+        if (!s2) return;
+        ev->word = s2[0];
+        ev->source = s2[1];
+        if (!mdl_monitor_word_valid(m, ev->word) || ev->source > MDL_SRC_POLL)
+            ck_fail(r, "%s: event %u has word %u, time source %u", what, i, ev->word, ev->source);
+        n->nevents = (uint16_t)(i + 1);
+        m->nevents++;
+    }
+}
+
+/* Node i (MDL_ROOT: the root). */
+static void get_node(ck_rbuf *r, mdl_monitor *m, mdl_node *n, uint32_t i)
+{
+    char what[40];
+    if (i == MDL_ROOT) snprintf(what, sizeof what, "the root");
+    else snprintf(what, sizeof what, "node %u", i);
+    n->start_ns = ck_get_i64(r, what);
+    n->end_ns = ck_get_i64(r, what);
+    n->parent = (uint32_t)ck_get_uint(r, 4, what);
+    const uint8_t *s = ck_take(r, 4, what);
+    if (!s) return;
+    n->last_word = s[0];
+    n->end = s[1];
+    n->end_known = s[2];
+    n->has_error = s[3];
+    if (n->parent != MDL_ROOT && (i == MDL_ROOT || n->parent >= i))
+        ck_fail(r, "%s: parent %u does not come before it", what, n->parent);
+    else if (n->last_word != MDL_NO_WORD && !mdl_monitor_word_valid(m, n->last_word))
+        ck_fail(r, "%s: state word %u is unknown", what, n->last_word);
+    else if (n->end > MDL_END_SKIPPED || n->end_known > 1 || n->has_error > 1)
+        ck_fail(r, "%s: end %u/%u/%u is unknown", what, n->end, n->end_known, n->has_error);
+    get_strs(r, n, i == MDL_ROOT, what);
+    get_attrs(r, n, what);
+    get_events(r, m, n, what);
+}
+
+static mdl_monitor *decode_v3(ck_rbuf *r)
+{
+    char *key = ck_get_str(r, 1, 4 * MDL_KEY_MAX, 0, "the workflow key");
+    int64_t t[4];
+    for (int i = 0; i < 4; i++) t[i] = ck_get_i64(r, "times");
+    uint32_t u[3];
+    for (int i = 0; i < 3; i++) u[i] = (uint32_t)ck_get_uint(r, 4, "counters");
+    uint16_t c[5];
+    for (int i = 0; i < 5; i++) c[i] = (uint16_t)ck_get_uint(r, 2, "counts");
+    mdl_monitor *m = key && !r->failed ? mdl_monitor_new(key, t[0], t[1], t[2], c[0], c[1]) : NULL;
+    ex_free(key);
     if (!m) {
-        fail(&r, "out of memory");
+        ck_fail(r, "limits %u nodes, %u events or the key are out of range (or out of memory)", c[0], c[1]);
         return NULL;
     }
-    get_scalars(&r, m);
-    uint8_t ns = m->nstages, ne = m->nevents;
-    m->nstages = m->nevents = 0; /* counted up as they are filled, so wm_monitor_free stays safe */
-    m->error = get_str(&r, 0, ERR_MAX, 1, "the workflow error");
-    if (!r.failed && ns) {
-        m->stages = ex_calloc(ns, sizeof *m->stages);
-        if (!m->stages) fail(&r, "out of memory");
+    m->last_sent_ns = t[3];
+    m->version = u[0], m->polls = u[1], m->poll_errors = u[2];
+    m->events_dropped = c[2], m->nodes_dropped = c[3];
+    if (m->timeout_ns < 0) ck_fail(r, "negative timeout %lld", (long long)m->timeout_ns);
+    if (c[4] > m->max_nodes) ck_fail(r, "%u nodes (at most %u)", c[4], m->max_nodes);
+    uint8_t nw = (uint8_t)ck_get_uint(r, 1, "words");
+    for (uint8_t i = 0; i < nw && !r->failed; i++) {
+        char *w = ck_get_str(r, 1, MDL_WORD_MAX, 0, "a state word");
+        if (w && mdl_monitor_add_word(m, w, strlen(w))) ck_fail(r, "too many state words");
+        ex_free(w);
     }
-    for (uint8_t i = 0; i < ns && !r.failed; i++) {
-        get_stage(&r, &m->stages[i], i);
-        m->nstages = (uint8_t)(i + 1);
+    get_node(r, m, &m->root, MDL_ROOT);
+    if (!r->failed && c[4] && !(m->nodes = ex_calloc(c[4], sizeof *m->nodes))) ck_fail(r, "out of memory");
+    for (uint32_t i = 0; i < c[4] && !r->failed; i++) {
+        m->nnodes = (uint16_t)(i + 1); /* counted as filled: mdl_monitor_free stays safe */
+        get_node(r, m, &m->nodes[i], i);
     }
-    if (!r.failed && ne) {
-        m->events = ex_calloc(ne, sizeof *m->events);
-        if (!m->events) fail(&r, "out of memory");
-        else m->events_cap = ne;
-    }
-    for (uint8_t i = 0; i < ne && !r.failed; i++) {
-        get_event(&r, &m->events[i], i, ns);
-        m->nevents = (uint8_t)(i + 1);
-    }
-    if (!r.failed && r.pos != r.len) fail(&r, "%zu unexpected bytes after the last event", r.len - r.pos);
+    return m;
+}
+
+mdl_monitor *wk_ckpt_decode(const uint8_t *blob, size_t len, char *why, size_t whylen)
+{
+    ck_rbuf r = {blob, len, 0, why, whylen, 0};
+    if (whylen) why[0] = '\0';
+    if (check_envelope(&r) != 0) return NULL;
+    uint8_t v = blob[4];
+    mdl_monitor *m = v >= 3 ? decode_v3(&r) : wk_ckpt_decode_v2(&r, v);
+    if (m && !r.failed && r.pos != r.len) ck_fail(&r, "%zu unexpected bytes after the last field", r.len - r.pos);
     if (r.failed) {
-        wm_monitor_free(m);
+        mdl_monitor_free(m);
         return NULL;
     }
     return m;

@@ -53,7 +53,7 @@ enum {
 struct wk_hold {
     UT_hash_handle hh;          /* in wk_worker.holds, keyed by workflow_id, until dropped */
     wk_worker *w;               /* not owned */
-    wm_monitor *done;           /* owned: the finished monitor in H_FINAL and H_PARKED */
+    mdl_monitor *done;           /* owned: the finished monitor in H_FINAL and H_PARKED */
     int64_t submitted_ns;       /* SubmittedAt of the first entry */
     uint32_t saves;             /* checkpoint writes awaiting their answer */
     uint8_t state;              /* H_* */
@@ -93,7 +93,7 @@ static int hold_add_id(wk_hold *h, const char *id)
 static void hold_free(wk_hold *h)
 {
     if (!h) return;
-    wm_monitor_free(h->done);
+    mdl_monitor_free(h->done);
     ex_free(h->ids);
     ex_free(h);
 }
@@ -119,21 +119,21 @@ static void saved(void *arg, void *tag, wk_ckpt_result res);
 
 /* Write m's state as h's checkpoint, kept until m's deadline plus a
  * margin; saved() gets the answer. */
-static void ckpt_write(wk_worker *w, wk_hold *h, const wm_monitor *m)
+static void ckpt_write(wk_worker *w, wk_hold *h, const mdl_monitor *m)
 {
     uint8_t *blob;
     size_t len;
     if (h->reowning) return; /* written once the entries are ours again (reowned) */
     h->saves++;
     if (wk_ckpt_encode(m, &blob, &len) != 0) {
-        ex_error("worker", "workflow %s: out of memory encoding its checkpoint; not saved", m->workflow_id);
+        ex_error("worker", "workflow %s: out of memory encoding its checkpoint; not saved", m->key);
         saved(w, h, WK_CKPT_FAILED);
         return;
     }
-    int64_t now = wk_now_ns(), deadline = wm_monitor_deadline(m);
-    int64_t left = !wm_monitor_done(m) && deadline > now ? deadline - now : 0;
+    int64_t now = wk_now_ns(), deadline = mdl_monitor_deadline(m);
+    int64_t left = !mdl_monitor_done(m) && deadline > now ? deadline - now : 0;
     if (left > CKPT_TTL_MAX_NS) left = CKPT_TTL_MAX_NS;
-    wk_stream_ckpt_save(w->stream, m->workflow_id, h->ids, h->nids, blob, len, left + CKPT_MARGIN_NS, saved, h);
+    wk_stream_ckpt_save(w->stream, m->key, h->ids, h->nids, blob, len, left + CKPT_MARGIN_NS, saved, h);
     ex_free(blob);
 }
 
@@ -267,22 +267,22 @@ static void export_done(void *arg, int delivered)
 
 static void export_trace(wk_worker *w, wk_hold *h)
 {
-    wm_monitor *m = h->done;
+    mdl_monitor *m = h->done;
     h->done = NULL;
     h->state = H_EXPORTING;
     if (h->again) w->durable.exported_again++;
     int rc = wk_submit_trace(w, m, h->again, export_done, h);
-    wm_monitor_free(m);
+    mdl_monitor_free(m);
     if (rc != 0) hold_drop(w, h, 1); /* logged; its entries stay pending */
 }
 
-void wd_finished(wk_worker *w, wm_monitor *m)
+void wd_finished(wk_worker *w, mdl_monitor *m)
 {
-    wk_hold *h = hold_find(w, m->workflow_id);
+    wk_hold *h = hold_find(w, m->key);
     if (!h || h->state != H_WATCHING) { /* cannot happen: every watched workflow has its hold */
-        ex_error("worker", "workflow %s finished without its stream entries; exporting it anyway", m->workflow_id);
+        ex_error("worker", "workflow %s finished without its stream entries; exporting it anyway", m->key);
         wk_submit_trace(w, m, 0, NULL, NULL);
-        wm_monitor_free(m);
+        mdl_monitor_free(m);
         return;
     }
     h->done = m;
@@ -290,9 +290,9 @@ void wd_finished(wk_worker *w, wm_monitor *m)
     ckpt_write(w, h, m);
 }
 
-void wd_changed(wk_worker *w, const wm_monitor *m)
+void wd_changed(wk_worker *w, const mdl_monitor *m)
 {
-    wk_hold *h = hold_find(w, m->workflow_id);
+    wk_hold *h = hold_find(w, m->key);
     if (h && h->state == H_WATCHING && !h->lost) ckpt_write(w, h, m);
 }
 
@@ -394,22 +394,22 @@ void wd_data_lost(void *arg, const char *why)
 
 /* Watch h's workflow with m (restored from a checkpoint) or a new
  * monitor. A resumed entry (pending already) is not a new start. */
-static void start_watch(wk_worker *w, wk_hold *h, wm_monitor *m, int resumed)
+static void start_watch(wk_worker *w, wk_hold *h, mdl_monitor *m, int resumed)
 {
     int64_t now = wk_now_ns();
     int fresh = m == NULL;
     if (resumed) w->durable.resumed++;
     else w->metrics.workflows_started++;
-    if (m && wm_monitor_done(m)) { /* its final checkpoint: export the same trace again */
+    if (m && mdl_monitor_done(m)) { /* its final checkpoint: export the same trace again */
         h->done = m;
         h->again = 1;
         export_trace(w, h);
         return;
     }
-    if (!m) m = wm_monitor_new(h->workflow_id, h->submitted_ns, now, w->opt->timeout_ns);
+    if (!m) m = wk_monitor_new(w, h->workflow_id, h->submitted_ns, now);
     int rc = m ? wk_registry_add(&w->reg, m, now, NULL) : WK_REG_NOMEM;
     if (rc != 0) {
-        wm_monitor_free(m);
+        mdl_monitor_free(m);
         w->metrics.events_rejected[WK_REJECT_CAPACITY]++;
         ex_warn("worker", "workflow %s: %s; its stream entries stay pending for a later claim", h->workflow_id,
                 rc == WK_REG_FULL ? "--max-workflows workflows are watched already" : "out of memory");
@@ -432,13 +432,13 @@ static void ckpt_loaded(void *arg, void *tag, int found, const uint8_t *blob, si
         hold_drop(w, h, 1);
         return;
     }
-    wm_monitor *m = NULL;
+    mdl_monitor *m = NULL;
     if (found) {
         char why[256];
         m = wk_ckpt_decode(blob, len, why, sizeof why);
-        if (m && strcmp(m->workflow_id, h->workflow_id) != 0) {
-            snprintf(why, sizeof why, "it holds workflow %.128s", m->workflow_id);
-            wm_monitor_free(m);
+        if (m && strcmp(m->key, h->workflow_id) != 0) {
+            snprintf(why, sizeof why, "it holds workflow %.128s", m->key);
+            mdl_monitor_free(m);
             m = NULL;
         }
         if (!m) {
@@ -447,9 +447,9 @@ static void ckpt_loaded(void *arg, void *tag, int found, const uint8_t *blob, si
                      WK_CKPT_KEY_PREFIX, h->workflow_id, why);
         } else {
             w->durable.restored++;
-            EX_LOG(wm_monitor_done(m) ? EX_LOG_DEBUG : EX_LOG_INFO, "worker", /* done: the claim said it already */
+            EX_LOG(mdl_monitor_done(m) ? EX_LOG_DEBUG : EX_LOG_INFO, "worker", /* done: the claim said it already */
                    "workflow %s resumed from its checkpoint (%u events, %s)", h->workflow_id, m->nevents,
-                   wm_monitor_done(m) ? "done: exporting again" : "running");
+                   mdl_monitor_done(m) ? "done: exporting again" : "running");
         }
     }
     start_watch(w, h, m, 1);

@@ -11,6 +11,7 @@
 #include "net/curl_uv.h"
 #include "otel/retry.h"
 #include "worker/event.h"
+#include "worker/seed_tree.h"
 
 #define BODY_INITIAL  4096
 #define BODY_KEEP_MAX (64 * 1024) /* a slot's buffer is shrunk back after a larger answer */
@@ -46,6 +47,7 @@ struct wk_poller {
     int active;                  /* polls in flight */
     int closing;                 /* destroy called */
     wm_snapshot snap;            /* the answer being classified (reused) */
+    mdl_snapshot tree;           /* … as a canonical tree (reused) */
 };
 
 static size_t write_cb(char *data, size_t size, size_t n, void *userp)
@@ -129,6 +131,7 @@ wk_poller *wk_poller_new(uv_loop_t *loop, const wk_poller_config *cfg, wk_poll_c
     wk_poller *p = ex_calloc(1, sizeof *p);
     if (!p) goto nomem;
     p->cfg = *cfg;
+    mdl_snapshot_init(&p->tree);
     p->cb = cb;
     p->arg = arg;
     p->base_len = strlen(cfg->api_url);
@@ -190,7 +193,7 @@ static void done_cb(CURL *easy, CURLcode code, void *arg)
     int64_t received = ex_clock_now(ex_clock_real());
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     wk_poll_classify(code, s->err, status, s->body ? s->body : "", s->len, s->too_large, p->cfg.max_body, s->id,
-                     p->cfg.parse_flags, &p->snap, &r);
+                     p->cfg.parse_flags, &p->snap, &p->tree, &r);
     r.seconds = (double)(ex_mono_ns() - s->started_ns) / 1e9;
     r.sent_ns = s->sent_ns < received ? s->sent_ns : received;
     r.received_ns = received;
@@ -244,6 +247,8 @@ void wk_poller_destroy(wk_poller *p)
     curl_slist_free_all(p->headers);
     ex_free(p->base);
     ex_free(p->url);
+    mdl_snapshot_clear(&p->tree);
+    ex_free(p->tree.nodes);
     ex_free(p);
 }
 
@@ -275,7 +280,7 @@ int64_t wk_poll_http_date(const char *value)
 
 void wk_poll_classify(CURLcode code, const char *curl_err, long status, const char *body, size_t len,
                       int too_large, size_t max_body, const char *workflow_id, unsigned flags, wm_snapshot *snap,
-                      wk_poll_result *r)
+                      mdl_snapshot *tree, wk_poll_result *r)
 {
     memset(r, 0, sizeof *r);
     r->http_status = status;
@@ -297,9 +302,12 @@ void wk_poll_classify(CURLcode code, const char *curl_err, long status, const ch
     } else if (status == 200) {
         char why[400] = "";
         int rc = wm_snapshot_parse_flags(body, len, workflow_id, flags, snap, why, sizeof why);
-        if (rc == 0) {
+        if (rc == 0 && wm_snapshot_to_tree(snap, tree) != 0) {
+            r->kind = WK_POLL_ERR_CONTRACT;
+            snprintf(r->why, sizeof r->why, "HTTP 200, out of memory reading the answer");
+        } else if (rc == 0) {
             r->outcome = WK_POLL_OK;
-            r->snap = snap;
+            r->snap = tree;
         } else {
             r->kind = rc == WM_ERR_JSON ? WK_POLL_ERR_JSON : WK_POLL_ERR_CONTRACT;
             snprintf(r->why, sizeof r->why, "HTTP 200, %s", why);

@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "worker/metrics.h"
+#include "model/snapshot.h"
 #include "worker/snapshot.h"
 
 typedef enum { WK_POLL_OK, WK_POLL_NOT_FOUND, WK_POLL_FAILED, WK_POLL_ABORTED } wk_poll_outcome;
@@ -29,7 +30,7 @@ typedef enum { WK_POLL_OK, WK_POLL_NOT_FOUND, WK_POLL_FAILED, WK_POLL_ABORTED } 
 typedef struct wk_poll_result {
     wk_poll_outcome outcome;
     wk_poll_error kind;      /* FAILED: why */
-    const wm_snapshot *snap; /* OK: the parsed answer; else NULL */
+    const mdl_snapshot *snap; /* OK: the parsed answer as a canonical tree; else NULL */
     long http_status;        /* the answer's status, 0 when there was none */
     double seconds;          /* from the start of the poll to its outcome */
     int64_t sent_ns;         /* wall clock (unix ns) just before the request was sent (curl's pre-request
@@ -74,11 +75,12 @@ void wk_poller_destroy(wk_poller *p);
 /* Classify one finished transfer (pure; exposed for tests): curl's result
  * `code` (with its error text, may be ""), the HTTP status, the body and
  * whether it was cut at the limit. On OK the snapshot is parsed into
- * *snap with wm_snapshot_parse_flags(flags) and r->snap points at it.
+ * *snap with wm_snapshot_parse_flags(flags), described as a tree in
+ * *tree (initialised by the caller), and r->snap points at the tree.
  * Fills every field of *r but seconds and the times (date_ns = -1). */
 void wk_poll_classify(CURLcode code, const char *curl_err, long status, const char *body, size_t len,
                       int too_large, size_t max_body, const char *workflow_id, unsigned flags, wm_snapshot *snap,
-                      wk_poll_result *r);
+                      mdl_snapshot *tree, wk_poll_result *r);
 
 /* The delay a 429 or 503 answer asks for in its Retry-After value
  * (seconds or an HTTP-date, relative to now_ns, unix ns), or -1 for any

@@ -114,21 +114,21 @@ int64_t wk_jitter(ex_rng *rng, int64_t interval_ns, int permille)
 /* now_ns + delay_ns, but no later than the monitor's deadline. */
 static int64_t due_at(const wk_entry *e, int64_t now_ns, int64_t delay_ns)
 {
-    int64_t deadline = wm_monitor_deadline(e->mon);
+    int64_t deadline = mdl_monitor_deadline(e->mon);
     int64_t due = now_ns > INT64_MAX - delay_ns ? INT64_MAX : now_ns + delay_ns;
     return due < deadline ? due : deadline;
 }
 
-int wk_registry_add(wk_registry *r, wm_monitor *mon, int64_t now_ns, wk_entry **out)
+int wk_registry_add(wk_registry *r, mdl_monitor *mon, int64_t now_ns, wk_entry **out)
 {
-    if (wk_registry_find(r, mon->workflow_id)) return WK_REG_DUPLICATE;
+    if (wk_registry_find(r, mon->key)) return WK_REG_DUPLICATE;
     if (r->count >= r->cfg.max_entries) return WK_REG_FULL;
     wk_entry *e = ex_calloc(1, sizeof *e);
     if (!e) return WK_REG_NOMEM;
     e->mon = mon;
     e->heap_idx = WK_NOT_QUEUED;
     e->errors_seen = mon->poll_errors; /* a resumed monitor may have failed before */
-    HASH_ADD_KEYPTR(hh, r->by_id, mon->workflow_id, strlen(mon->workflow_id), e);
+    HASH_ADD_KEYPTR(hh, r->by_id, mon->key, strlen(mon->key), e);
     if (!e->hh.tbl) {
         ex_free(e);
         return WK_REG_NOMEM;
@@ -150,9 +150,9 @@ wk_entry *wk_registry_find(const wk_registry *r, const char *workflow_id)
     return e;
 }
 
-wm_monitor *wk_registry_remove(wk_registry *r, wk_entry *e)
+mdl_monitor *wk_registry_remove(wk_registry *r, wk_entry *e)
 {
-    wm_monitor *mon = e->mon;
+    mdl_monitor *mon = e->mon;
     if (e->heap_idx != WK_NOT_QUEUED) heap_del(r, e);
     HASH_DELETE(hh, r->by_id, e);
     r->count--;
@@ -166,7 +166,7 @@ size_t wk_registry_clear(wk_registry *r)
     wk_entry *e, *tmp;
     HASH_ITER(hh, r->by_id, e, tmp) {
         HASH_DELETE(hh, r->by_id, e);
-        wm_monitor_free(e->mon);
+        mdl_monitor_free(e->mon);
         ex_free(e);
     }
     ex_free(r->heap);
@@ -231,7 +231,7 @@ int64_t wk_registry_next_due(const wk_registry *r)
     if (!r->nheap) return INT64_MAX;
     int64_t due = r->heap[0]->due_ns, ready = wk_budget_ready_ns(&r->budget);
     /* An expired head needs no token. */
-    if (due >= wm_monitor_deadline(r->heap[0]->mon)) return due;
+    if (due >= mdl_monitor_deadline(r->heap[0]->mon)) return due;
     return ready > due ? ready : due;
 }
 
@@ -242,7 +242,7 @@ size_t wk_registry_dispatch(wk_registry *r, int64_t now_ns, const wk_sched_ops *
     size_t handed = 0;
     while (r->nheap && r->heap[0]->due_ns <= now_ns) {
         wk_entry *e = r->heap[0];
-        int expired = now_ns >= wm_monitor_deadline(e->mon);
+        int expired = now_ns >= mdl_monitor_deadline(e->mon);
         if (!expired && (!ops->has_slot(arg) || !wk_budget_take(&r->budget, now_ns))) break;
         heap_del(r, e);
         handed++;

@@ -18,7 +18,7 @@
 
 #include "core/rng.h"
 #include "worker/budget.h"
-#include "worker/monitor.h"
+#include "model/monitor.h"
 
 #define WK_NOT_QUEUED UINT32_MAX /* wk_entry.heap_idx while a poll runs */
 
@@ -27,8 +27,8 @@ enum { WK_REG_DUPLICATE = -1, WK_REG_FULL = -2, WK_REG_NOMEM = -3 };
 
 /* One watched workflow (88 bytes on x86-64). */
 typedef struct wk_entry {
-    UT_hash_handle hh;  /* uthash, keyed by mon->workflow_id */
-    wm_monitor *mon;    /* owned */
+    UT_hash_handle hh;  /* uthash, keyed by mon->key */
+    mdl_monitor *mon;    /* owned */
     int64_t due_ns;     /* next poll, or the deadline if that comes first (unix ns) */
     uint32_t heap_idx;  /* index in the heap, or WK_NOT_QUEUED while polled */
     uint32_t seq;       /* arrival order of the current due time, breaks ties */
@@ -78,12 +78,12 @@ size_t wk_registry_clear(wk_registry *r);
  * *out (may be NULL), or WK_REG_DUPLICATE (id already watched),
  * WK_REG_FULL (max_entries reached) or WK_REG_NOMEM; the caller keeps
  * `mon` on error. */
-int wk_registry_add(wk_registry *r, wm_monitor *mon, int64_t now_ns, wk_entry **out);
+int wk_registry_add(wk_registry *r, mdl_monitor *mon, int64_t now_ns, wk_entry **out);
 /* The entry of `workflow_id`, or NULL. */
 wk_entry *wk_registry_find(const wk_registry *r, const char *workflow_id);
 /* Take e out of the map and the heap, free it, and return its monitor
  * (the caller owns it now). */
-wm_monitor *wk_registry_remove(wk_registry *r, wk_entry *e);
+mdl_monitor *wk_registry_remove(wk_registry *r, wk_entry *e);
 
 /* Put e (out of the heap after a poll) back, due at now_ns + interval ±
  * jitter, or at its deadline if that comes first. 0, or WK_REG_NOMEM.

@@ -15,7 +15,7 @@
 #include "core/mem.h"
 #include "otel/resource.h"
 #include "worker/event.h"
-#include "worker/spans.h"
+#include "model/spans.h"
 #include "worker/worker_int.h"
 
 #define WARN_BUDGET_PER_SEC 20 /* rejected-event warnings logged per second, the rest summed up */
@@ -86,28 +86,34 @@ static void timer_cb(uv_timer_t *t)
     dispatch(w, wk_now_ns());
 }
 
+mdl_monitor *wk_monitor_new(const wk_worker *w, const char *key, int64_t submitted_ns, int64_t now)
+{
+    return mdl_monitor_new(key, submitted_ns, now, w->opt->timeout_ns, MDL_SEED_MAX_NODES, MDL_SEED_MAX_EVENTS);
+}
+
 /* ---- finishing a workflow ---- */
 
-static wk_result result_of(const wm_monitor *m)
+static wk_result result_of(const mdl_monitor *m)
 {
-    if (m->end == WM_END_OK) return WK_RESULT_OK;
-    if (m->end == WM_END_TIMEOUT) return WK_RESULT_TIMEOUT;
+    if (m->root.end == MDL_END_OK) return WK_RESULT_OK;
+    if (m->root.end == MDL_END_TIMEOUT) return WK_RESULT_TIMEOUT;
     return WK_RESULT_ERROR;
 }
 
-int wk_submit_trace(wk_worker *w, const wm_monitor *m, int again, exo_submit_cb done_cb, void *arg)
+int wk_submit_trace(wk_worker *w, const mdl_monitor *m, int again, exo_submit_cb done_cb, void *arg)
 {
     wk_result res = result_of(m);
     if (!again) w->metrics.workflows_finished[res]++;
     exo_span **spans = NULL;
     size_t n = 0;
-    int rc = wm_build_spans(m, w->ns, &spans, &n);
+    mdl_build_opts bo = {w->ns, MDL_SEED_SOURCE, NULL, "workflowId"};
+    int rc = mdl_build_spans(m, &bo, &spans, &n);
     if (rc != 0) {
         ex_error("worker", "workflow %s: could not build its spans (error %d, out of memory?); trace lost%s",
-                 m->workflow_id, rc, w->stream ? " here (its stream entries stay pending)" : "");
+                 m->key, rc, w->stream ? " here (its stream entries stay pending)" : "");
         return -1;
     }
-    ex_debug("worker", "workflow %s finished (%s) after %" PRIu32 " polls: exporting %zu spans", m->workflow_id,
+    ex_debug("worker", "workflow %s finished (%s) after %" PRIu32 " polls: exporting %zu spans", m->key,
              wk_result_name(res), m->polls, n);
     exo_pipeline_submit_again(w->pipeline, spans, n, done_cb, arg, again);
     ex_free(spans); /* the pipeline owns the spans, not the array */
@@ -118,20 +124,20 @@ int wk_submit_trace(wk_worker *w, const wm_monitor *m, int again, exo_submit_cb 
  * export (with a stream, once its final checkpoint is in Redis). */
 static void finish(wk_worker *w, wk_entry *e)
 {
-    wm_monitor *m = wk_registry_remove(&w->reg, e);
+    mdl_monitor *m = wk_registry_remove(&w->reg, e);
     if (w->stream) {
         wd_finished(w, m);
         return;
     }
     wk_submit_trace(w, m, 0, NULL, NULL);
-    wm_monitor_free(m);
+    mdl_monitor_free(m);
 }
 
 /* Stream mode: stop watching e if another consumer took its workflow over. 1 if so. */
 static int dropped_if_lost(wk_worker *w, wk_entry *e)
 {
-    if (!w->stream || !wd_lost(w, e->mon->workflow_id)) return 0;
-    wm_monitor_free(wk_registry_remove(&w->reg, e));
+    if (!w->stream || !wd_lost(w, e->mon->key)) return 0;
+    mdl_monitor_free(wk_registry_remove(&w->reg, e));
     return 1;
 }
 
@@ -139,8 +145,8 @@ static void expire_op(void *arg, wk_entry *e)
 {
     wk_worker *w = arg;
     if (dropped_if_lost(w, e)) return;
-    ex_debug("worker", "workflow %s: monitor timed out", e->mon->workflow_id);
-    wm_monitor_timeout(e->mon, wk_now_ns());
+    ex_debug("worker", "workflow %s: monitor timed out", e->mon->key);
+    mdl_monitor_timeout(e->mon, wk_now_ns());
     finish(w, e);
 }
 
@@ -151,18 +157,18 @@ static void expire_op(void *arg, wk_entry *e)
 static void reschedule(wk_worker *w, wk_entry *e, int64_t now, int64_t retry_after_ns)
 {
     if (wk_registry_reschedule_after(&w->reg, e, now, retry_after_ns) == 0) return;
-    ex_error("worker", "workflow %s: out of memory rescheduling its poll; ending its watch now", e->mon->workflow_id);
+    ex_error("worker", "workflow %s: out of memory rescheduling its poll; ending its watch now", e->mon->key);
     expire_op(w, e);
 }
 
 static void poll_op(void *arg, wk_entry *e)
 {
     wk_worker *w = arg;
-    if (wk_poller_start(w->poller, e->mon->workflow_id, e) == 0) return;
+    if (wk_poller_start(w->poller, e->mon->key, e) == 0) return;
     /* curl refused the transfer (out of memory): count it, try next interval. */
     w->metrics.poll_errors[WK_POLL_ERR_CONNECT]++;
-    wm_monitor_poll_failed(e->mon, wk_now_ns(), WK_POLL_ERR_CONNECT);
-    ex_warn("worker", "workflow %s: could not start a poll; retrying at the next interval", e->mon->workflow_id);
+    mdl_monitor_poll_failed(e->mon);
+    ex_warn("worker", "workflow %s: could not start a poll; retrying at the next interval", e->mon->key);
     reschedule(w, e, wk_now_ns(), -1);
 }
 
@@ -209,16 +215,16 @@ static void poll_done(void *arg, void *tag, const wk_poll_result *r)
     }
     int done = 0, changed = 0;
     if (r->outcome == WK_POLL_OK) {
-        done = wm_monitor_apply(e->mon, r->snap, r->sent_ns, r->received_ns, &changed) == WM_DONE;
+        done = mdl_monitor_apply(e->mon, r->snap, r->sent_ns, r->received_ns, &changed) == MDL_DONE;
     } else if (r->outcome == WK_POLL_NOT_FOUND) {
-        ex_debug("worker", "workflow %s: the API does not know it (%s)", e->mon->workflow_id, r->why);
-        done = wm_monitor_not_found(e->mon, now) == WM_DONE;
+        ex_debug("worker", "workflow %s: the API does not know it (%s)", e->mon->key, r->why);
+        done = mdl_monitor_not_found(e->mon, now) == MDL_DONE;
     } else {
         w->metrics.poll_errors[r->kind]++;
-        ex_debug("worker", "workflow %s: poll failed (%s): %s", e->mon->workflow_id, wk_poll_error_name(r->kind),
+        ex_debug("worker", "workflow %s: poll failed (%s): %s", e->mon->key, wk_poll_error_name(r->kind),
                  r->why);
-        tell_poll_failure(w, e->mon->workflow_id, r);
-        wm_monitor_poll_failed(e->mon, now, (int)r->kind);
+        tell_poll_failure(w, e->mon->key, r);
+        mdl_monitor_poll_failed(e->mon);
     }
     char msg[256];
     if (r->outcome != WK_POLL_FAILED && wk_pollwarn_ok(&w->pollwarn, ex_mono_ns(), msg, sizeof msg))
@@ -255,14 +261,14 @@ static void on_event(void *arg, const char *payload, size_t len)
         return;
     }
     int64_t now = wk_now_ns();
-    wm_monitor *m = wm_monitor_new(ev.workflow_id, ev.submitted_ns, now, w->opt->timeout_ns);
+    mdl_monitor *m = wk_monitor_new(w, ev.workflow_id, ev.submitted_ns, now);
     int rc = m ? wk_registry_add(&w->reg, m, now, NULL) : WK_REG_NOMEM;
     if (rc == 0) {
         w->metrics.workflows_started++;
         wk_arm(w, now);
         return;
     }
-    wm_monitor_free(m);
+    mdl_monitor_free(m);
     w->metrics.events_rejected[WK_REJECT_CAPACITY]++;
     snprintf(msg, sizeof msg, "event rejected (capacity): workflow %s: %s", ev.workflow_id,
              rc == WK_REG_FULL ? "--max-workflows workflows are watched already" : "out of memory");

@@ -69,6 +69,8 @@ typedef struct wk_worker {
 } wk_worker;
 
 /* worker.c */
+/* A monitor for workflow `key` of the worker's source, with its limits. */
+mdl_monitor *wk_monitor_new(const wk_worker *w, const char *key, int64_t submitted_ns, int64_t now);
 int64_t wk_now_ns(void);
 /* host[:port] of an API URL (credentials dropped), into out (outlen bytes). */
 void wk_api_host(const char *url, char *out, size_t outlen);
@@ -82,17 +84,17 @@ void wk_event_warn(wk_worker *w, const char *msg);
  * its final checkpoint): its end is not counted again, nor its spans as
  * dropped if they are (exo_pipeline_submit_again). 0, or -1 when the
  * spans could not be built (logged; done_cb is not called). */
-int wk_submit_trace(wk_worker *w, const wm_monitor *m, int again, exo_submit_cb done_cb, void *arg);
+int wk_submit_trace(wk_worker *w, const mdl_monitor *m, int again, exo_submit_cb done_cb, void *arg);
 
 /* durable.c (stream mode) */
 void wd_on_entry(void *arg, const char *id, const char *data, size_t len, int resumed); /* wk_stream_entry_cb */
 void wd_on_state(void *arg, int ready);                                                 /* wk_stream_state_cb */
 void wd_data_lost(void *arg, const char *why);                                          /* wk_stream_lost_cb */
 /* m (watched, not done) changed state: checkpoint it. */
-void wd_changed(wk_worker *w, const wm_monitor *m);
+void wd_changed(wk_worker *w, const mdl_monitor *m);
 /* m is done and out of the registry (ownership passes): its trace goes
  * out once its final checkpoint is confirmed in Redis. */
-void wd_finished(wk_worker *w, wm_monitor *m);
+void wd_finished(wk_worker *w, mdl_monitor *m);
 /* 1 if another consumer took over the workflow's entries (then its hold
  * is gone and the caller stops watching it), else 0. */
 int wd_lost(wk_worker *w, const char *workflow_id);

@@ -12,9 +12,11 @@
 
 #include "core/clock.h"
 #include "core/mem.h"
+#include "model/monitor.h"
+#include "model/spans.h"
 #include "worker/checkpoint.h"
-#include "worker/monitor.h"
-#include "worker/spans.h"
+#include "worker/seed_tree.h"
+#include "worker/snapshot.h"
 
 #define SEC EX_NS_PER_SEC
 #define T0  (INT64_C(1720162671) * SEC + 73740700)
@@ -56,27 +58,38 @@ static wm_snapshot snap(wm_status st, int64_t end, const char *err)
     return s;
 }
 
-/* Scenario k of the monitors below, advanced to its step `steps`. */
-static wm_monitor *scenario(int k, int steps)
+/* Apply a seed answer, as the worker does: as a canonical tree. */
+static int apply(mdl_monitor *m, const wm_snapshot *s, int64_t sent, int64_t received, int *changed)
 {
-    wm_monitor *m = wm_monitor_new("wf-ckpt-1", T0, T0, 600 * SEC);
+    mdl_snapshot tree;
+    mdl_snapshot_init(&tree);
+    assert_int_equal(wm_snapshot_to_tree(s, &tree), 0);
+    int rc = mdl_monitor_apply(m, &tree, sent, received, changed);
+    ex_free(tree.nodes);
+    return rc;
+}
+
+/* Scenario k of the monitors below, advanced to its step `steps`. */
+static mdl_monitor *scenario(int k, int steps)
+{
+    mdl_monitor *m = mdl_monitor_new("wf-ckpt-1", T0, T0, 600 * SEC, MDL_SEED_MAX_NODES, MDL_SEED_MAX_EVENTS);
     assert_non_null(m);
     wm_snapshot s = snap(WM_INITIALIZING, WM_NO_TIME, NULL);
-    if (steps >= 1) wm_monitor_apply(m, &s, S(0), P(0), NULL);
+    if (steps >= 1) apply(m, &s, S(0), P(0), NULL);
     s = snap(WM_PROCESSING, WM_NO_TIME, NULL);
     stage(&s, 0, "DataLoader", WM_PROCESSING, T0 + 2 * SEC, WM_NO_TIME, NULL);
-    if (steps >= 2) wm_monitor_poll_failed(m, P(1), 3);
-    if (steps >= 2) wm_monitor_apply(m, &s, S(2), P(2), NULL);
+    if (steps >= 2) mdl_monitor_poll_failed(m);
+    if (steps >= 2) apply(m, &s, S(2), P(2), NULL);
     stage(&s, 0, "DataLoader", WM_COMPLETED, T0 + 2 * SEC, T0 + 20 * SEC, NULL);
     stage(&s, 1, "Processor", WM_PROCESSING, T0 + 20 * SEC, WM_NO_TIME, NULL);
-    if (steps >= 3) wm_monitor_apply(m, &s, S(3), P(3), NULL);
+    if (steps >= 3) apply(m, &s, S(3), P(3), NULL);
     if (steps < 4) return m;
     if (k == 0) {
         stage(&s, 1, "Processor", WM_COMPLETED, T0 + 20 * SEC, T0 + 40 * SEC, NULL);
         s.status = WM_COMPLETED;
         s.end_ns = T0 + 41 * SEC;
         s.complete = 1;
-        wm_monitor_apply(m, &s, S(5), P(5), NULL);
+        apply(m, &s, S(5), P(5), NULL);
     } else if (k == 1) {
         stage(&s, 1, "Processor", WM_FAILED, T0 + 20 * SEC, T0 + 40 * SEC, "disk full on node 7");
         s.status = WM_FAILED;
@@ -84,58 +97,41 @@ static wm_monitor *scenario(int k, int steps)
         s.complete = 1;
         s.has_error = 1;
         snprintf(s.error, sizeof s.error, "stage Processor failed");
-        wm_monitor_apply(m, &s, S(5), P(5), NULL);
+        apply(m, &s, S(5), P(5), NULL);
     } else if (k == 2) {
-        wm_monitor_timeout(m, T0 + 600 * SEC);
+        mdl_monitor_timeout(m, T0 + 600 * SEC);
     } else {
-        wm_monitor_not_found(m, P(6));
+        mdl_monitor_not_found(m, P(6));
     }
     return m;
 }
 
 /* ---- comparing ---- */
 
-static void assert_same(const wm_monitor *a, const wm_monitor *b)
+/* Two monitors are the same when they encode to the same bytes (the
+ * encoding holds every field); the decoder is checked by re-encoding. */
+static void assert_same(const mdl_monitor *a, const mdl_monitor *b)
 {
-    assert_string_equal(a->workflow_id, b->workflow_id);
-    assert_true(a->submitted_ns == b->submitted_ns && a->created_ns == b->created_ns);
-    assert_true(a->timeout_ns == b->timeout_ns && a->start_ns == b->start_ns);
-    assert_true(a->end_ns == b->end_ns && a->last_sent_ns == b->last_sent_ns);
-    assert_int_equal(a->version, b->version);
-    assert_int_equal(a->polls, b->polls);
-    assert_int_equal(a->poll_errors, b->poll_errors);
-    assert_int_equal(a->events_dropped, b->events_dropped);
-    assert_int_equal(a->stages_dropped, b->stages_dropped);
-    assert_int_equal(a->last_status, b->last_status);
-    assert_int_equal(a->end, b->end);
-    assert_int_equal(a->nstages, b->nstages);
+    uint8_t *ba, *bb;
+    size_t la, lb;
+    assert_int_equal(wk_ckpt_encode(a, &ba, &la), 0);
+    assert_int_equal(wk_ckpt_encode(b, &bb, &lb), 0);
+    assert_int_equal(la, lb);
+    assert_memory_equal(ba, bb, la);
+    assert_string_equal(a->key, b->key);
+    assert_int_equal(a->nnodes, b->nnodes);
     assert_int_equal(a->nevents, b->nevents);
-    assert_true((a->error == NULL) == (b->error == NULL));
-    if (a->error) assert_string_equal(a->error, b->error);
-    for (size_t i = 0; i < a->nstages; i++) {
-        const wm_stage *x = &a->stages[i], *y = &b->stages[i];
-        assert_true(x->start_ns == y->start_ns && x->end_ns == y->end_ns);
-        assert_string_equal(wm_stage_type(x), wm_stage_type(y));
-        assert_string_equal(wm_stage_id(x), wm_stage_id(y));
-        assert_true((x->error == NULL) == (y->error == NULL));
-        if (x->error) assert_string_equal(x->error, y->error);
-        assert_int_equal(x->last_status, y->last_status);
-        assert_int_equal(x->end, y->end);
-    }
-    for (size_t i = 0; i < a->nevents; i++) { /* field by field: the struct has padding */
-        const wm_event *x = &a->events[i], *y = &b->events[i];
-        assert_true(x->time_ns == y->time_ns && x->before_ns == y->before_ns && x->after_ns == y->after_ns);
-        assert_true(x->owner == y->owner && x->status == y->status && x->source == y->source);
-    }
+    ex_free(ba);
+    ex_free(bb);
 }
 
-static wm_monitor *round_trip(const wm_monitor *m)
+static mdl_monitor *round_trip(const mdl_monitor *m)
 {
     uint8_t *blob;
     size_t len;
     char why[256];
     assert_int_equal(wk_ckpt_encode(m, &blob, &len), 0);
-    wm_monitor *r = wk_ckpt_decode(blob, len, why, sizeof why);
+    mdl_monitor *r = wk_ckpt_decode(blob, len, why, sizeof why);
     if (!r) fail_msg("decode: %s", why);
     ex_free(blob);
     assert_same(m, r);
@@ -147,21 +143,22 @@ static void test_round_trip_every_state(void **state)
 {
     for (int k = 0; k < 4; k++) {
         for (int steps = 0; steps <= 4; steps++) {
-            wm_monitor *m = scenario(k, steps);
-            wm_monitor *r = round_trip(m);
-            wm_monitor_free(r);
-            wm_monitor_free(m);
+            mdl_monitor *m = scenario(k, steps);
+            mdl_monitor *r = round_trip(m);
+            mdl_monitor_free(r);
+            mdl_monitor_free(m);
         }
     }
 }
 
 /* The spans of a done monitor, rendered as text for comparison. */
-static void assert_same_spans(const wm_monitor *a, const wm_monitor *b)
+static void assert_same_spans(const mdl_monitor *a, const mdl_monitor *b)
 {
     exo_span **sa, **sb;
     size_t na, nb;
-    assert_int_equal(wm_build_spans(a, "dev1", &sa, &na), 0);
-    assert_int_equal(wm_build_spans(b, "dev1", &sb, &nb), 0);
+    mdl_build_opts o = {"dev1", NULL, NULL, "workflowId"};
+    assert_int_equal(mdl_build_spans(a, &o, &sa, &na), 0);
+    assert_int_equal(mdl_build_spans(b, &o, &sb, &nb), 0);
     assert_int_equal(na, nb);
     for (size_t i = 0; i < na; i++) {
         assert_memory_equal(sa[i]->trace_id, sb[i]->trace_id, sizeof sa[i]->trace_id);
@@ -169,8 +166,8 @@ static void assert_same_spans(const wm_monitor *a, const wm_monitor *b)
         assert_true(sa[i]->start_ns == sb[i]->start_ns && sa[i]->end_ns == sb[i]->end_ns);
         assert_int_equal(sa[i]->nevents, sb[i]->nevents);
     }
-    wm_spans_free(sa, na);
-    wm_spans_free(sb, nb);
+    mdl_spans_free(sa, na);
+    mdl_spans_free(sb, nb);
 }
 
 /* A monitor restored mid-run and fed the rest of the run ends exactly like
@@ -178,60 +175,60 @@ static void assert_same_spans(const wm_monitor *a, const wm_monitor *b)
 static void test_resume_matches_undisturbed(void **state)
 {
     for (int k = 0; k < 4; k++) {
-        wm_monitor *whole = scenario(k, 4);
-        wm_monitor *half = scenario(k, 3);
-        wm_monitor *resumed = round_trip(half);
-        wm_monitor_free(half);
+        mdl_monitor *whole = scenario(k, 4);
+        mdl_monitor *half = scenario(k, 3);
+        mdl_monitor *resumed = round_trip(half);
+        mdl_monitor_free(half);
         /* Replay the last step of scenario k on the restored monitor. */
         wm_snapshot s = snap(WM_COMPLETED, T0 + 41 * SEC, NULL);
         stage(&s, 0, "DataLoader", WM_COMPLETED, T0 + 2 * SEC, T0 + 20 * SEC, NULL);
         if (k == 0) {
             stage(&s, 1, "Processor", WM_COMPLETED, T0 + 20 * SEC, T0 + 40 * SEC, NULL);
-            wm_monitor_apply(resumed, &s, S(5), P(5), NULL);
+            apply(resumed, &s, S(5), P(5), NULL);
         } else if (k == 1) {
             stage(&s, 1, "Processor", WM_FAILED, T0 + 20 * SEC, T0 + 40 * SEC, "disk full on node 7");
             s.status = WM_FAILED;
             s.has_error = 1;
             snprintf(s.error, sizeof s.error, "stage Processor failed");
-            wm_monitor_apply(resumed, &s, S(5), P(5), NULL);
+            apply(resumed, &s, S(5), P(5), NULL);
         } else if (k == 2) {
-            wm_monitor_timeout(resumed, T0 + 600 * SEC);
+            mdl_monitor_timeout(resumed, T0 + 600 * SEC);
         } else {
-            wm_monitor_not_found(resumed, P(6));
+            mdl_monitor_not_found(resumed, P(6));
         }
-        assert_true(wm_monitor_done(resumed));
+        assert_true(mdl_monitor_done(resumed));
         assert_same(whole, resumed);
         assert_same_spans(whole, resumed);
-        wm_monitor_free(whole);
-        wm_monitor_free(resumed);
+        mdl_monitor_free(whole);
+        mdl_monitor_free(resumed);
     }
 }
 
 /* Replaying a poll the dead worker had already applied adds nothing. */
 static void test_replayed_poll_adds_nothing(void **state)
 {
-    wm_monitor *m = scenario(0, 3);
-    wm_monitor *r = round_trip(m);
+    mdl_monitor *m = scenario(0, 3);
+    mdl_monitor *r = round_trip(m);
     wm_snapshot s = snap(WM_PROCESSING, WM_NO_TIME, NULL);
     stage(&s, 0, "DataLoader", WM_COMPLETED, T0 + 2 * SEC, T0 + 20 * SEC, NULL);
     stage(&s, 1, "Processor", WM_PROCESSING, T0 + 20 * SEC, WM_NO_TIME, NULL);
     int changed = -1;
-    assert_int_equal(wm_monitor_apply(r, &s, S(4), P(4), &changed), WM_RUNNING);
+    assert_int_equal(apply(r, &s, S(4), P(4), &changed), 0);
     assert_int_equal(changed, 0);
     assert_int_equal(r->nevents, m->nevents);
     assert_int_equal(r->version, m->version);
-    wm_monitor_free(r);
-    wm_monitor_free(m);
+    mdl_monitor_free(r);
+    mdl_monitor_free(m);
 }
 
 /* ---- rejection ---- */
 
 static uint8_t *encoded(size_t *len)
 {
-    wm_monitor *m = scenario(1, 4);
+    mdl_monitor *m = scenario(1, 4);
     uint8_t *blob;
     assert_int_equal(wk_ckpt_encode(m, &blob, len), 0);
-    wm_monitor_free(m);
+    mdl_monitor_free(m);
     return blob;
 }
 
@@ -246,7 +243,7 @@ static void reseal(uint8_t *b, size_t len)
 static void expect_reject(const uint8_t *b, size_t len, const char *needle)
 {
     char why[256] = "";
-    wm_monitor *m = wk_ckpt_decode(b, len, why, sizeof why);
+    mdl_monitor *m = wk_ckpt_decode(b, len, why, sizeof why);
     if (m) fail_msg("accepted a bad blob (expected \"%s\")", needle);
     if (!strstr(why, needle)) fail_msg("message \"%s\" lacks \"%s\"", why, needle);
 }
@@ -264,38 +261,118 @@ static void test_rejects_newer_version(void **state)
     uint8_t *b = encoded(&len);
     b[4] = WK_CKPT_VERSION + 1;
     reseal(b, len);
-    expect_reject(b, len, "format version 3 is not supported");
+    expect_reject(b, len, "format version 4 is not supported");
     ex_free(b);
 }
 
-/* A version-1 blob (today's layout, the last poll's receive time where
- * version 2 keeps its send time) is read, bracketing the next event from
- * the monitor's creation: wider, never wrong. */
+/* ---- formats 1 and 2 (the seed's fixed stages, written by earlier versions) ---- */
+
+typedef struct lbuf {
+    uint8_t b[4096];
+    size_t n;
+} lbuf;
+
+static void lput(lbuf *l, uint64_t v, size_t bytes)
+{
+    for (size_t i = 0; i < bytes; i++) l->b[l->n++] = (uint8_t)(v >> (8 * i));
+}
+
+static void lstr(lbuf *l, const char *s)
+{
+    if (!s) {
+        lput(l, 0xFFFF, 2);
+        return;
+    }
+    lput(l, strlen(s), 2);
+    memcpy(l->b + l->n, s, strlen(s));
+    l->n += strlen(s);
+}
+
+/* m (a seed monitor) in the layout of format `version` (1 or 2), as the
+ * earlier versions wrote it: one global event list with owners. */
+static void legacy_encode(const mdl_monitor *m, int version, int64_t last_field, lbuf *l)
+{
+    l->n = 0;
+    memcpy(l->b, "XTCK", 4);
+    l->n = 4;
+    lput(l, (uint64_t)version, 1);
+    lstr(l, m->key);
+    int64_t t[] = {m->submitted_ns, m->created_ns, m->timeout_ns, m->root.start_ns, m->root.end_ns, last_field};
+    for (int i = 0; i < 6; i++) lput(l, (uint64_t)t[i], 8);
+    lput(l, m->version, 4);
+    lput(l, m->polls, 4);
+    lput(l, m->poll_errors, 4);
+    lput(l, m->events_dropped, 2);
+    lput(l, m->nodes_dropped, 2);
+    uint8_t small[] = {m->root.last_word, m->root.end, (uint8_t)m->nnodes, (uint8_t)m->nevents};
+    for (int i = 0; i < 4; i++) lput(l, small[i], 1);
+    lstr(l, mdl_node_error(&m->root));
+    for (size_t i = 0; i < m->nnodes; i++) {
+        const mdl_node *n = &m->nodes[i];
+        lput(l, (uint64_t)n->start_ns, 8);
+        lput(l, (uint64_t)n->end_ns, 8);
+        lstr(l, mdl_node_key(n));
+        lstr(l, mdl_node_id(n));
+        lstr(l, mdl_node_error(n));
+        lput(l, n->last_word, 1);
+        lput(l, n->end, 1);
+    }
+    for (size_t i = 0; i <= m->nnodes; i++) {
+        const mdl_node *n = i < m->nnodes ? &m->nodes[i] : &m->root;
+        for (size_t j = 0; j < n->nevents; j++) {
+            const mdl_event *e = &n->events[j];
+            lput(l, (uint64_t)e->time_ns, 8);
+            lput(l, (uint64_t)e->before_ns, 8);
+            lput(l, (uint64_t)e->after_ns, 8);
+            uint8_t o[] = {i < m->nnodes ? (uint8_t)i : 0xFF, e->word, e->source};
+            for (int k = 0; k < 3; k++) lput(l, o[k], 1);
+        }
+    }
+    lput(l, 0, 4);
+    reseal(l->b, l->n);
+}
+
+/* A format-2 checkpoint of every scenario and step reads back as the same
+ * tree the current code builds, and resumes to the same spans. */
+static void test_reads_version_2(void **state)
+{
+    for (int k = 0; k < 4; k++) {
+        for (int steps = 0; steps <= 4; steps++) {
+            mdl_monitor *m = scenario(k, steps);
+            static lbuf l;
+            legacy_encode(m, 2, m->last_sent_ns, &l);
+            char why[256] = "";
+            mdl_monitor *r = wk_ckpt_decode(l.b, l.n, why, sizeof why);
+            if (!r) fail_msg("format 2 refused: %s", why);
+            assert_same(m, r);
+            if (mdl_monitor_done(m)) assert_same_spans(m, r);
+            mdl_monitor_free(r);
+            mdl_monitor_free(m);
+        }
+    }
+}
+
+/* A version-1 blob (the last poll's receive time where version 2 keeps
+ * its send time) is read, bracketing the next event from the monitor's
+ * creation: wider, never wrong. */
 static void test_reads_version_1(void **state)
 {
-    wm_monitor *m = scenario(0, 3);
-    uint8_t *b;
-    size_t len;
-    assert_int_equal(wk_ckpt_encode(m, &b, &len), 0);
-    /* magic 4 + version 1 + id (2 + 9) + 5 i64 → the sixth i64 */
-    size_t at = 4 + 1 + 2 + 9 + 40;
-    int64_t received = P(3);
-    for (int i = 0; i < 8; i++) b[at + i] = (uint8_t)((uint64_t)received >> (8 * i));
-    b[4] = 1;
-    reseal(b, len);
+    mdl_monitor *m = scenario(0, 3);
+    static lbuf l;
+    legacy_encode(m, 1, P(3), &l);
     char why[256] = "";
-    wm_monitor *r = wk_ckpt_decode(b, len, why, sizeof why);
+    mdl_monitor *r = wk_ckpt_decode(l.b, l.n, why, sizeof why);
     if (!r) fail_msg("version 1 refused: %s", why);
     assert_int_equal(r->last_sent_ns, T0); /* created */
     assert_int_equal(m->last_sent_ns, S(3));
     wm_snapshot s = snap(WM_PROCESSING, WM_NO_TIME, NULL);
     stage(&s, 0, "DataLoader", WM_COMPLETED, T0 + 2 * SEC, T0 + 20 * SEC, NULL);
     stage(&s, 1, "Processor", WM_COMPLETED, T0 + 20 * SEC, T0 + 40 * SEC, NULL);
-    wm_monitor_apply(r, &s, S(4), P(4), NULL);
-    assert_int_equal(r->events[r->nevents - 1].after_ns, T0);
-    ex_free(b);
-    wm_monitor_free(r);
-    wm_monitor_free(m);
+    apply(r, &s, S(4), P(4), NULL);
+    const mdl_node *p = &r->nodes[1];
+    assert_int_equal(p->events[p->nevents - 1].after_ns, T0);
+    mdl_monitor_free(r);
+    mdl_monitor_free(m);
 }
 
 static void test_rejects_corrupt(void **state)
@@ -315,16 +392,18 @@ static void test_rejects_bad_values(void **state)
 {
     size_t len;
     uint8_t *b = encoded(&len);
-    /* magic 4 + version 1 + id (2 + 9) + 6 i64 + 3 u32 + 2 u16 → the four u8 counts */
-    size_t counts = 4 + 1 + 2 + 9 + 48 + 12 + 4;
-    uint8_t saved = b[counts + 2];
-    b[counts + 2] = WM_MAX_STAGES + 1;
+    /* magic 4 + version 1 + key (2 + 9) + 4 i64 + 3 u32 → the u16 counts */
+    size_t counts = 4 + 1 + 2 + 9 + 32 + 12;
+    b[counts + 8] = MDL_SEED_MAX_NODES + 1; /* nnodes above max_nodes */
     reseal(b, len);
-    expect_reject(b, len, "stages (at most");
-    b[counts + 2] = saved;
-    b[counts + 1] = 42; /* end reason */
+    expect_reject(b, len, "nodes (at most");
+    ex_free(b);
+    b = encoded(&len);
+    /* the root: after the words count, i64 start end, u32 parent, then last_word end */
+    size_t root = counts + 10 + 1 + 16 + 4;
+    b[root + 1] = 42; /* end reason */
     reseal(b, len);
-    expect_reject(b, len, "end reason 42 is unknown");
+    expect_reject(b, len, "end 42/");
     ex_free(b);
     /* A blob with extra bytes before the checksum. */
     b = encoded(&len);
@@ -345,10 +424,10 @@ static void test_decode_out_of_memory(void **state)
     for (long n = 0; n < 40; n++) {
         char why[128];
         ex_mem_fail_after(n);
-        wm_monitor *m = wk_ckpt_decode(b, len, why, sizeof why);
+        mdl_monitor *m = wk_ckpt_decode(b, len, why, sizeof why);
         ex_mem_fail_after(-1);
         if (m) {
-            wm_monitor_free(m);
+            mdl_monitor_free(m);
             break;
         }
         assert_non_null(strstr(why, "out of memory"));
@@ -365,6 +444,7 @@ int main(void)
         cmocka_unit_test(test_rejects_foreign),
         cmocka_unit_test(test_rejects_newer_version),
         cmocka_unit_test(test_reads_version_1),
+        cmocka_unit_test(test_reads_version_2),
         cmocka_unit_test(test_rejects_corrupt),
         cmocka_unit_test(test_rejects_bad_values),
         cmocka_unit_test(test_decode_out_of_memory),

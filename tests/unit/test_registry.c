@@ -35,15 +35,15 @@ static void fake_poll(void *arg, wk_entry *e)
     fake *f = arg;
     assert_int_equal(e->heap_idx, WK_NOT_QUEUED);
     f->slots--;
-    snprintf(f->polled[f->npolled++], 16, "%s", e->mon->workflow_id);
+    snprintf(f->polled[f->npolled++], 16, "%s", e->mon->key);
     f->running[f->nrunning++] = e;
 }
 
 static void fake_expire(void *arg, wk_entry *e)
 {
     fake *f = arg;
-    snprintf(f->expired[f->nexpired++], 16, "%s", e->mon->workflow_id);
-    wm_monitor_free(wk_registry_remove(f->reg, e));
+    snprintf(f->expired[f->nexpired++], 16, "%s", e->mon->key);
+    mdl_monitor_free(wk_registry_remove(f->reg, e));
 }
 
 static const wk_sched_ops fake_ops = {fake_has_slot, fake_poll, fake_expire};
@@ -59,7 +59,7 @@ static void setup_reg(wk_registry *r, int64_t initial, int64_t interval, int per
 
 static wk_entry *add(wk_registry *r, const char *id, int64_t now, int64_t timeout)
 {
-    wm_monitor *m = wm_monitor_new(id, now, now, timeout);
+    mdl_monitor *m = mdl_monitor_new(id, now, now, timeout, MDL_SEED_MAX_NODES, MDL_SEED_MAX_EVENTS);
     wk_entry *e = NULL;
     assert_non_null(m);
     assert_int_equal(wk_registry_add(r, m, now, &e), 0);
@@ -121,7 +121,7 @@ static void test_remove_middle(void **state)
     }
     /* Remove every third, wherever it sits in the heap. */
     for (int i = 0; i < 100; i += 3) {
-        wm_monitor_free(wk_registry_remove(&r, e[i]));
+        mdl_monitor_free(wk_registry_remove(&r, e[i]));
         check_heap(&r);
         snprintf(id, sizeof id, "w%d", i);
         assert_null(wk_registry_find(&r, id));
@@ -137,7 +137,7 @@ static void test_remove_middle(void **state)
         if (i > 0) assert_true(f.running[i - 1]->due_ns <= f.running[i]->due_ns);
     }
     /* An entry being polled can be removed too (it is not in the heap). */
-    wm_monitor_free(wk_registry_remove(&r, f.running[0]));
+    mdl_monitor_free(wk_registry_remove(&r, f.running[0]));
     assert_int_equal(r.count, 65);
     wk_registry_clear(&r);
 }
@@ -232,17 +232,17 @@ static void test_duplicate_and_capacity(void **state)
     wk_registry r;
     setup_reg(&r, SEC, SEC, 0, 2);
     add(&r, "a", T0, SEC);
-    wm_monitor *m = wm_monitor_new("a", T0, T0, SEC);
+    mdl_monitor *m = mdl_monitor_new("a", T0, T0, SEC, MDL_SEED_MAX_NODES, MDL_SEED_MAX_EVENTS);
     assert_int_equal(wk_registry_add(&r, m, T0, NULL), WK_REG_DUPLICATE);
-    wm_monitor_free(m);
+    mdl_monitor_free(m);
     add(&r, "b", T0, SEC);
-    m = wm_monitor_new("c", T0, T0, SEC);
+    m = mdl_monitor_new("c", T0, T0, SEC, MDL_SEED_MAX_NODES, MDL_SEED_MAX_EVENTS);
     assert_int_equal(wk_registry_add(&r, m, T0, NULL), WK_REG_FULL);
     assert_null(wk_registry_find(&r, "c"));
-    wm_monitor_free(m);
+    mdl_monitor_free(m);
     assert_int_equal(r.count, 2);
     /* Room again after a removal. */
-    wm_monitor_free(wk_registry_remove(&r, wk_registry_find(&r, "a")));
+    mdl_monitor_free(wk_registry_remove(&r, wk_registry_find(&r, "a")));
     add(&r, "c", T0, SEC);
     assert_int_equal(wk_registry_clear(&r), 2);
     assert_null(wk_registry_find(&r, "b"));

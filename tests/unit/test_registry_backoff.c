@@ -33,13 +33,13 @@ static void fake_poll(void *arg, wk_entry *e)
 {
     fake *f = arg;
     f->slots--;
-    snprintf(f->polled[f->npolled++], 16, "%s", e->mon->workflow_id);
+    snprintf(f->polled[f->npolled++], 16, "%s", e->mon->key);
 }
 
 static void fake_expire(void *arg, wk_entry *e)
 {
     fake *f = arg;
-    wm_monitor_free(wk_registry_remove(f->reg, e));
+    mdl_monitor_free(wk_registry_remove(f->reg, e));
 }
 
 static const wk_sched_ops fake_ops = {fake_has_slot, fake_poll, fake_expire};
@@ -48,7 +48,7 @@ static ex_rng rng;
 
 static wk_entry *add(wk_registry *r, const char *id, int64_t now)
 {
-    wm_monitor *m = wm_monitor_new(id, now, now, 3600 * SEC);
+    mdl_monitor *m = mdl_monitor_new(id, now, now, 3600 * SEC, MDL_SEED_MAX_NODES, MDL_SEED_MAX_EVENTS);
     wk_entry *e = NULL;
     assert_non_null(m);
     assert_int_equal(wk_registry_add(r, m, now, &e), 0);
@@ -160,7 +160,7 @@ static void test_reschedule_backs_off_and_resets(void **state)
     /* Four failures in a row: 2x, 4x, 8x, 8x the interval, ±20 %. */
     const int factor[] = {2, 4, 8, 8};
     for (int k = 0; k < 4; k++) {
-        wm_monitor_poll_failed(e->mon, now, 0);
+        mdl_monitor_poll_failed(e->mon);
         assert_int_equal(wk_registry_reschedule(&r, e, now), 0);
         int64_t d = e->due_ns - now, want = factor[k] * 10 * SEC;
         assert_true(d >= want - want / 5 && d <= want + want / 5);
@@ -174,12 +174,12 @@ static void test_reschedule_backs_off_and_resets(void **state)
     now = e->due_ns;
     assert_int_equal(wk_registry_dispatch(&r, now, &fake_ops, &f), 1);
     /* Retry-After longer than the backoff wins; shorter does not shorten it. */
-    wm_monitor_poll_failed(e->mon, now, 0);
+    mdl_monitor_poll_failed(e->mon);
     assert_int_equal(wk_registry_reschedule_after(&r, e, now, 120 * SEC), 0);
     assert_int_equal(e->due_ns - now, 120 * SEC);
     now = e->due_ns;
     assert_int_equal(wk_registry_dispatch(&r, now, &fake_ops, &f), 1);
-    wm_monitor_poll_failed(e->mon, now, 0);
+    mdl_monitor_poll_failed(e->mon);
     assert_int_equal(wk_registry_reschedule_after(&r, e, now, 1 * SEC), 0);
     int64_t d = e->due_ns - now;
     assert_true(d >= 32 * SEC && d <= 48 * SEC); /* second failure in a row: 4x ± 20 % */
