@@ -72,8 +72,8 @@ static const ex_opt opts[] = {
      "Initializing also carries entityProcessingStartTime (read by extrace worker --processing-times).",
      NULL, check_advance, NULL},
     {"source", EX_OPT_STRING, offsetof(api_cfg, source), "seed", EX_NO_BOUNDS, "NAME",
-     "Which system's API to serve: seed (the seed's GET /workflows/{id}) or github-actions (workflow runs, jobs "
-     "and steps), with that system's endpoints, fields, status words, headers and paging (docs/sim.md#personas).",
+     "Which system's API to serve: seed (the seed's GET /workflows/{id}), github-actions (workflow runs, jobs "
+     "and steps) or argo-workflows (workflows and their node graph), with that system's endpoints, fields, status words, headers and paging (docs/sim.md#personas).",
      NULL, check_source, NULL},
     {"rate-limit", EX_OPT_INT, offsetof(api_cfg, rate_limit), "5000", 0, 1000000000, "N",
      "github-actions: requests allowed per --rate-window, announced in X-RateLimit-* headers; past it requests "

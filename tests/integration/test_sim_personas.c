@@ -262,6 +262,54 @@ static void test_github_rate_limit_and_faults(void **state)
     free(log);
 }
 
+/* ---- Argo Workflows ---- */
+
+static int argo_ended(json_t *doc)
+{
+    const char *ph = str(json_object_get(doc, "status"), "phase");
+    return strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0 || strcmp(ph, "Error") == 0;
+}
+
+static void test_argo_workflows(void **state)
+{
+    server s;
+    const char *extra[] = {"--source", "argo-workflows", "--seed", "5", "--failure-rate", "0.2", NULL};
+    start(&s, "argo", extra);
+    char paths[NRUNS][96];
+    const char *pp[NRUNS];
+    for (int i = 0; i < NRUNS; i++) {
+        snprintf(paths[i], sizeof paths[i], "/api/v1/workflows/argo/ci-dag-it%03d", i);
+        pp[i] = paths[i];
+    }
+    json_t *final[NRUNS] = {0};
+    follow f = {pp, argo_ended, 0};
+    assert_int_equal(poll_until_ended(&s, &f, final), 0);
+    for (int i = 0; i < NRUNS; i++) {
+        json_t *st = json_object_get(final[i], "status");
+        assert_non_null(json_object_get(json_object_get(st, "nodes"), str(json_object_get(final[i], "metadata"), "name")));
+        assert_true(json_is_string(json_object_get(st, "finishedAt")));
+        json_decref(final[i]);
+    }
+    /* the listing, page by page through listOptions.continue, names every workflow once */
+    char path[256] = "/api/v1/workflows/argo?listOptions.limit=3";
+    int names = 0, pages = 0;
+    for (;;) {
+        th_resp r;
+        assert_int_equal(get(&s, path, NULL, &r), 200);
+        json_t *doc = parse(&r);
+        names += (int)json_array_size(json_object_get(doc, "items"));
+        pages++;
+        const char *cont = str(json_object_get(doc, "metadata"), "continue");
+        if (cont[0]) snprintf(path, sizeof path, "/api/v1/workflows/argo?listOptions.limit=3&listOptions.continue=%s", cont);
+        json_decref(doc);
+        th_resp_free(&r);
+        if (!cont[0]) break;
+    }
+    assert_int_equal(names, NRUNS);
+    assert_int_equal(pages, (NRUNS + 2) / 3);
+    free(stop(&s));
+}
+
 static int setup(void **state)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -281,6 +329,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_github_actions),
         cmocka_unit_test(test_github_rate_limit_and_faults),
+        cmocka_unit_test(test_argo_workflows),
     };
     return cmocka_run_group_tests_name("sim_personas", tests, setup, teardown);
 }
