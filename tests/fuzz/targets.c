@@ -1,6 +1,6 @@
 /* targets.c — the table of fuzz targets and the helpers they share.
  * The run functions themselves are in target_text.c, target_otlp.c and
- * target_traceql.c, grouped by the subsystem they exercise. */
+ * target_traceql.c, target_metrics.c, grouped by the subsystem they exercise. */
 #include "targets.h"
 
 #include <stdarg.h>
@@ -21,6 +21,7 @@ const fuzz_target fuzz_targets[] = {
     {"gunzip", fuzz_run_gunzip},
     {"otlp_response", fuzz_run_otlp_response},
     {"traceql", fuzz_run_traceql},
+    {"metrics", fuzz_run_metrics},
     {"config", fuzz_run_config},
     {"otel_env", fuzz_run_otel_env},
     {"time", fuzz_run_time},

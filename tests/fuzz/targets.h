@@ -56,6 +56,9 @@ int fuzz_run_otlp_json(const uint8_t *data, size_t size);
 /* src/store/traceql.h: tql_tokenize, tql_parse + tql_format (re-parsed,
  * same text), tql_eval and friends over a fixed trace, tql_fieldref_*. */
 int fuzz_run_traceql(const uint8_t *data, size_t size);
+/* src/store/metrics.h: smx_parse, then the query run over a fixed trace
+ * (target_metrics.c). */
+int fuzz_run_metrics(const uint8_t *data, size_t size);
 /* src/core/config.h: ex_cfg_parse; the input is NUL-separated entries,
  * argv up to the first empty entry, environment after it. */
 int fuzz_run_config(const uint8_t *data, size_t size);
