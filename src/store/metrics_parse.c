@@ -234,7 +234,7 @@ static int with_clause(parser *p)
         if (argument(p, "a hint (key=value)", &s, &n) < 0) return -1;
         if (!memchr(p->q + s, '=', n)) return fail_at(p, s, "expected a hint key=value, got \"%.*s\"", (int)(n > 40 ? 40 : n), p->q + s);
         if (p->q[p->i] == ')') break;
-        p->i++;
+        if (expect(p, ',', "\",\" or \")\"") < 0) return -1;
     }
     p->i++;
     return 0;

@@ -115,6 +115,7 @@ static void test_parse_errors(void **state)
     check_error("{} | rate() foo", "position 13: expected by(…), with(…) or end of query after rate(), got \"foo\"");
     check_error("{} | rate() by (.a,.b,.c,.d,.e,.f)", "position 32: more than 5 fields in by()");
     check_error("{} | rate() with(x)", "position 18: expected a hint key=value, got \"x\"");
+    check_error("{} | rate() with(a=b", "position 21: expected \",\" or \")\", got end of query");
 }
 
 /* ---- time parameters ------------------------------------------------------ */
