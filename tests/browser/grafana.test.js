@@ -159,6 +159,60 @@ function decodeTraceByIdResponse(buf) {
 const spansOf = (td) => td.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
 const hexOf = (b) => Buffer.from(b).toString('hex');
 
+// Give the stages different durations (2 to 11 s), so quantiles differ.
+function varyStageDurations(ws) {
+  let n = 0;
+  for (const w of ws) {
+    for (const sp of w.spans) {
+      if (sp.name === 'Workflow') continue;
+      sp.endTimeUnixNano = String(BigInt(sp.startTimeUnixNano) + BigInt(2000 + 1000 * (n++ * 7 % 10)) * 1000000n);
+    }
+  }
+}
+
+// Whether Grafana sends q as a TraceQL metrics query (its own test).
+const isMetricsQuery = (q) => /\|\s*(rate|count_over_time|avg_over_time|max_over_time|min_over_time|quantile_over_time|histogram_over_time|compare)\s*\(/.test(q);
+
+// Tempo's QueryRangeResponse as JSON. Grafana 11.0 reads it with a strict
+// jsonpb decoder: an unknown field anywhere fails the panel.
+function checkQueryRangeShape(body, where, range, stepMs) {
+  const only = (obj, keys, what) => {
+    for (const k of Object.keys(obj)) assert.ok(keys.includes(k), `${where}: unknown field ${what}.${k} (Grafana's jsonpb refuses it)`);
+  };
+  only(body, ['series', 'metrics', 'status', 'message'], 'QueryRangeResponse');
+  only(body.metrics || {}, ['inspectedTraces', 'inspectedBytes', 'totalBlocks', 'completedJobs', 'totalJobs', 'totalBlockBytes', 'inspectedSpans'], 'metrics');
+  assert.ok(Array.isArray(body.series), `${where}: series`);
+  const value = (kv) => {
+    only(kv, ['key', 'value'], 'KeyValue');
+    const v = Object.keys(kv.value);
+    assert.equal(v.length, 1, `${where}: one AnyValue field`);
+    assert.ok(['stringValue', 'intValue', 'doubleValue', 'boolValue'].includes(v[0]), `${where}: AnyValue ${v[0]}`);
+  };
+  for (const s of body.series) {
+    only(s, ['labels', 'samples', 'promLabels', 'exemplars'], 'TimeSeries');
+    s.labels.forEach(value);
+    for (const smp of s.samples) {
+      only(smp, ['timestampMs', 'value'], 'Sample');
+      assert.ok(isDecimal(smp.timestampMs), `${where}: timestampMs is an int64 string`);
+      const t = Number(smp.timestampMs);
+      assert.ok(t >= range.start * 1000 - stepMs && t <= range.end * 1000, `${where}: sample at ${t} outside the range`);
+      assert.equal(t % stepMs, 0, `${where}: sample at ${t} is not on a ${stepMs} ms step`);
+      assert.ok(typeof smp.value === 'number' || smp.value === 'NaN', `${where}: sample value`);
+    }
+    for (const x of s.exemplars || []) {
+      only(x, ['labels', 'value', 'timestampMs'], 'Exemplar');
+      x.labels.forEach(value);
+    }
+  }
+}
+
+const labelOf = (s, key) => {
+  const kv = s.labels.find((l) => l.key === key);
+  return kv && (kv.value.stringValue ?? kv.value.doubleValue ?? kv.value.intValue);
+};
+const sum = (s) => s.samples.reduce((a, x) => a + Number(x.value), 0);
+const stepMsOf = (step) => { const m = /^(\d+)(s|m|h)$/.exec(step); return Number(m[1]) * { s: 1e3, m: 60e3, h: 3600e3 }[m[2]]; };
+
 describe('Grafana requests against extrace store', () => {
   let store, workflows, range;
   const now = () => Math.floor(Date.now() / 1000);
@@ -167,6 +221,7 @@ describe('Grafana requests against extrace store', () => {
     assert.ok(fs.existsSync(BIN), `extrace binary ${BIN} not found (set EXTRACE_BIN)`);
     store = await startStore(BIN);
     workflows = sixWorkflows(Date.now());
+    varyStageDurations(workflows);
     const res = await fetch(`${store.otlp}/v1/traces`, {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(otlpRequest(workflows, 'demo')),
     });
@@ -270,6 +325,54 @@ describe('Grafana requests against extrace store', () => {
     for (const v of [2, 1]) assert.equal((await send(store.base, G.traceById('0123456789abcdef0123456789abcdef', v))).status, 404);
   });
 
+  it('metrics summary ("Aggregate by"): span and error counts and percentiles per group', async () => {
+    const spans = workflows.flatMap((w) => w.spans);
+    const nanos = (sp) => Number(BigInt(sp.endTimeUnixNano) - BigInt(sp.startTimeUnixNano));
+    // The builder's filters {resource.service.name="Tracing.Worker"}, grouped by the intrinsic name.
+    const b = await sendJson(store.base, G.metricsSummary('{resource.service.name="Tracing.Worker"}', 'name', range));
+    assert.ok(Array.isArray(b.summaries) && b.summaries.length > 0, 'summaries');
+    const names = [];
+    for (const sm of b.summaries) {
+      assert.ok(isDecimal(sm.spanCount), 'spanCount is a uint64 string');
+      assert.ok(sm.errorSpanCount === undefined || isDecimal(sm.errorSpanCount), 'errorSpanCount');
+      for (const k of ['p50', 'p90', 'p95', 'p99']) assert.ok(isDecimal(sm[k]), `${k} in nanoseconds`);
+      assert.equal(sm.series.length, 1, 'one series entry per groupBy field');
+      const [{ key, value }] = sm.series;
+      assert.deepEqual([key, value.type], ['name', 5]);
+      names.push(value.s);
+      const mine = spans.filter((sp) => sp.name === value.s);
+      assert.equal(Number(sm.spanCount), mine.length, `spans named ${value.s}`);
+      assert.equal(Number(sm.errorSpanCount || 0), mine.filter((sp) => sp.status.code === 2).length, `errors of ${value.s}`);
+      const d = mine.map(nanos);
+      const ps = ['p50', 'p90', 'p95', 'p99'].map((k) => Number(sm[k]));
+      for (const v of ps) assert.ok(v >= Math.min(...d) && v <= Math.max(...d), `${value.s}: ${v} ns outside the durations`);
+      assert.deepEqual(ps, [...ps].sort((x, y) => x - y), `${value.s}: p50 ≤ p90 ≤ p95 ≤ p99`);
+    }
+    assert.deepEqual(names.sort(), [...STAGES, 'Workflow'].sort());
+    // A scoped attribute, as formatGroupBy writes it.
+    const byNs = await sendJson(store.base, G.metricsSummary('{name="Workflow"}', 'resource.service.namespace', range));
+    assert.deepEqual(byNs.summaries.map((sm) => [sm.series[0].key, sm.series[0].value.s, Number(sm.spanCount)]),
+      [['resource.service.namespace', 'demo', workflows.length]]);
+  });
+
+  it('TraceQL metrics from Explore: rate() by (status) with exemplars, and the instant query', async () => {
+    const target = { query: '{name="Workflow"} | rate() by (status)', step: '60s', exemplars: 100 };
+    const b = await sendJson(store.base, G.metricsQuery(target, range));
+    checkQueryRangeShape(b, 'rate', range, 60000);
+    // rate = spans per second of each step: times 60 s, the counts.
+    const total = (st) => b.series.filter((s) => labelOf(s, 'status') === st).reduce((a, s) => a + sum(s) * 60, 0);
+    assert.ok(Math.abs(total('ok') - 3) < 1e-9 && Math.abs(total('error') - 3) < 1e-9, `rate totals ${total('ok')}, ${total('error')}`);
+    const traceIds = b.series.flatMap((s) => (s.exemplars || []).map((x) => x.labels.find((l) => l.key === 'trace:id')));
+    assert.ok(traceIds.length > 0 && traceIds.every((kv) => workflows.some((w) => w.traceId === kv.value.stringValue)), 'exemplars name ingested traces');
+    // The instant form (Grafana 11.3+: metricsQueryType instant).
+    const inst = await sendJson(store.base, G.metricsQuery({ query: '{name="Workflow"} | count_over_time() by (status)' }, range, true));
+    assert.deepEqual(inst.series.map((s) => [labelOf(s, 'status'), s.value]).sort(), [['error', 3], ['ok', 3]]);
+    // A bad query: 400 naming the position (Grafana shows the body).
+    const r = await send(store.base, G.metricsQuery({ query: '{name="Workflow"} | rates()', step: '60s' }, range));
+    assert.equal(r.status, 400);
+    assert.match(r.text, /position/);
+  });
+
   it('our Workflows dashboard: each panel\'s query answers with the ingested counts', async () => {
     const d = readJson(path.join(DEPLOY, 'dashboards', 'workflows.json'));
     const want = { Total: 6, OK: 3, Failed: 3, 'Timed out': 1, Workflows: 6 };
@@ -311,5 +414,64 @@ describe('Grafana requests against extrace store', () => {
         assert.equal(Boolean(attr(row, 'endTime')), w.result !== 'timeout', 'endTime only once ended');
       }
     }
+  });
+  it('Workflow analytics: every panel query, sent as Grafana sends it, answers from the ingested spans', async () => {
+    const d = readJson(path.join(DEPLOY, 'dashboards', 'workflow-analytics.json'));
+    assert.equal(d.title, 'Workflow analytics');
+    const spans = workflows.flatMap((w) => w.spans);
+    const stages = spans.filter((sp) => sp.name !== 'Workflow');
+    const secs = (sp) => Number(BigInt(sp.endTimeUnixNano) - BigInt(sp.startTimeUnixNano)) / 1e9;
+    const failedStages = (name) => stages.filter((sp) => sp.name === name && sp.status.code === 2).length;
+    const answers = {};
+    for (const p of d.panels) {
+      for (const t of p.targets) {
+        const where = `${p.title} ${t.refId}`;
+        if (!isMetricsQuery(t.query)) { // the slowest-workflows table: a search
+          const b = await sendJson(store.base, G.search(t.query, t, range));
+          checkSearchShape(b, where);
+          answers[where] = b;
+          continue;
+        }
+        const r = await send(store.base, G.metricsQuery(t, range));
+        assert.equal(r.status, 200, `${where}: ${r.status} ${r.text}`);
+        assert.match(r.type, /^application\/json/);
+        const b = r.json();
+        checkQueryRangeShape(b, where, range, stepMsOf(t.step));
+        assert.ok(b.series.length > 0, `${where}: no series`);
+        answers[where] = b;
+      }
+    }
+    // Started and failed per minute: every workflow, the three with status ERROR.
+    const [started, failed] = ['A', 'B'].map((id) => answers[`Workflows started and failed per minute ${id}`].series);
+    assert.equal(started.reduce((a, s) => a + sum(s), 0), workflows.length);
+    assert.equal(failed.reduce((a, s) => a + sum(s), 0), workflows.filter((w) => w.result !== 'ok').length);
+    // Stage failures: one series per stage that failed, its total the failed spans.
+    const perStage = answers['Failure rate per stage (failures per minute) A'].series;
+    for (const s of perStage) assert.equal(sum(s), failedStages(labelOf(s, 'name')), `failures of ${labelOf(s, 'name')}`);
+    assert.deepEqual(perStage.map((s) => labelOf(s, 'name')).sort(), STAGES.filter((n) => failedStages(n) > 0).sort());
+    // Quantiles: every stage × p50, p90, p99; values between the stage's
+    // shortest and longest duration, p50 ≤ p90 ≤ p99 at each step.
+    const q = answers['Stage duration p50 / p90 / p99 A'].series;
+    assert.equal(q.length, STAGES.length * 3);
+    const at = {};
+    for (const s of q) {
+      const name = labelOf(s, 'name'), p = Number(labelOf(s, 'p'));
+      assert.ok([0.5, 0.9, 0.99].includes(p), `quantile label p=${p}`);
+      const d = stages.filter((sp) => sp.name === name).map(secs);
+      for (const smp of s.samples) {
+        const v = Number(smp.value);
+        assert.ok(v >= Math.min(...d) - 1e-9 && v <= Math.max(...d) + 1e-9, `${name} p${p} = ${v} outside [${Math.min(...d)}, ${Math.max(...d)}]`);
+        (at[`${name} ${smp.timestampMs}`] ||= []).push([p, v]);
+      }
+    }
+    for (const [k, vs] of Object.entries(at)) {
+      const sorted = vs.sort((a, b) => a[0] - b[0]).map((x) => x[1]);
+      assert.deepEqual(sorted, [...sorted].sort((a, b) => a - b), `${k}: p50 ≤ p90 ≤ p99`);
+    }
+    // Slowest workflows: every workflow, the longest one's duration on top once sorted.
+    const rows = answers['Slowest workflows A'].traces.flatMap((tr) => tr.spanSets.flatMap((ss) => ss.spans));
+    assert.equal(rows.length, workflows.length);
+    const longest = Math.max(...workflows.map((w) => secs(w.spans.find((sp) => sp.name === 'Workflow'))));
+    assert.equal(Math.max(...rows.map((sp) => Number(sp.durationNanos) / 1e9)), longest);
   });
 });
