@@ -6,10 +6,11 @@
 // Starts `extrace store` on free ports with a temp data dir, ingests six
 // detailed workflows over OTLP/HTTP JSON, then 100,000 more workflow root
 // spans (bulk.js), then drives Debian's /usr/bin/chromium through
-// playwright-core at 360, 800 and 1400 px in light and dark colour schemes. Screenshots (and the store's
-// log) go to $EXTRACE_UI_ARTIFACTS, else a new temp dir; their paths are
-// printed. EXTRACE_UI_SCREENSHOTS=<dir> also writes the size × scheme
-// screenshots there (tests/browser/screenshots/ holds the committed ones).
+// playwright-core at 360, 800 and 1400 px in light and dark colour
+// schemes. Screenshots (and the store's log) go to $EXTRACE_UI_ARTIFACTS,
+// else a new temp dir; their paths are printed. EXTRACE_UI_SCREENSHOTS=<dir>
+// also writes the size × scheme screenshots there
+// (tests/browser/screenshots/ holds the committed ones).
 // EXTRACE_UI_WORKFLOWS changes the bulk count (default 100000). The
 // browser part is skipped only when /usr/bin/chromium is missing.
 'use strict';
@@ -157,6 +158,8 @@ describe('store with six workflows, then 100,000 more', () => {
         return d && !d.hasAttribute('aria-busy') && document.querySelector('.pager-info');
       });
     }
+    // The UI's duration text below a minute ("850 ms", "7.00 s", "12.4 s").
+    const fmtDurationMs = (ms) => (ms < 1000 ? `${Math.round(ms)} ms` : ms < 10000 ? `${(ms / 1000).toFixed(2)} s` : `${(ms / 1000).toFixed(1)} s`);
     const rowIds = (page) => page.locator('#workflows tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.traceId));
     const utc = (ns) => new Date(Number(BigInt(ns) / 1000000n)).toISOString().replace('T', ' ').slice(0, 19);
     const ist = (ns) => utc(`${BigInt(ns) + 19800000000000n}`); // UTC+05:30
@@ -264,6 +267,41 @@ describe('store with six workflows, then 100,000 more', () => {
       await page.click('[data-tz="utc"]');
       assert.doesNotMatch(page.url(), /tz=/);
       assert.equal(await page.locator('#results th').nth(5).textContent(), 'Start (UTC)');
+    });
+
+    it('stage chart: failed stages and p90 per stage over the range, as ingested and as the API answers', async () => {
+      const page = await openPage('/');
+      await settled(page);
+      await page.locator('#chart-p90 ul.legend li').first().waitFor();
+      const legend = async (fig) => Object.fromEntries(await page.locator(`${fig} ul.legend li`).evaluateAll((lis) =>
+        lis.map((li) => [li.dataset.stage, li.querySelector('.legend-value').textContent])));
+      // Brute force over the six workflows' stage spans (the bulk ones have none).
+      const stages = workflows.flatMap((w) => w.spans).filter((sp) => sp.name !== 'Workflow');
+      const names = [...new Set(stages.map((sp) => sp.name))].sort();
+      const failed = (n) => stages.filter((sp) => sp.name === n && sp.status.code === 2).length;
+      const p90 = (n) => { // nearest rank
+        const d = stages.filter((sp) => sp.name === n).map((sp) => Number(BigInt(sp.endTimeUnixNano) - BigInt(sp.startTimeUnixNano)) / 1e6).sort((a, b) => a - b);
+        return d[Math.ceil(0.9 * d.length) - 1];
+      };
+      assert.deepEqual(await legend('#chart-failures'), Object.fromEntries(names.map((n) => [n, String(failed(n))])));
+      assert.deepEqual(await legend('#chart-p90'), Object.fromEntries(names.map((n) => [n, fmtDurationMs(p90(n))])));
+      // One bar segment per stage and step with failures, one point per stage and step with a p90.
+      const now = Math.floor(Date.now() / 1000);
+      const range = async (q) => {
+        const qs = new URLSearchParams({ q, start: now - 3600, end: now + 1, step: '60s' });
+        const res = await fetch(`${store.base}/api/metrics/query_range?${qs}`);
+        assert.equal(res.status, 200, await res.clone().text());
+        return (await res.json()).series;
+      };
+      const samples = (series) => series.reduce((a, s) => a + s.samples.filter((x) => Number(x.value) > 0).length, 0);
+      const fq = '{rootName = "Workflow" && name != "Workflow" && status = error} | count_over_time() by (name)';
+      assert.equal(await page.locator('#chart-failures rect.bar-seg').count(), samples(await range(fq)));
+      assert.ok(await page.locator('#chart-failures rect.bar-seg').count() > 0, 'failure bars drawn');
+      const pq = '{rootName = "Workflow" && name != "Workflow"} | quantile_over_time(duration, 0.9) by (name)';
+      assert.equal(await page.locator('#chart-p90 circle').count(), samples(await range(pq)));
+      assert.equal(await page.locator('.chart-panel svg[role="img"]').count(), 2);
+      assert.equal(await page.locator('.chart-note').isHidden(), true, 'no "unavailable" note');
+      await shot(page, 'dashboard-chart', false);
     });
 
     it('trace header: the same start and duration as the workflow\'s dashboard row', async () => {

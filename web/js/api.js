@@ -52,6 +52,19 @@ export function workflows(params, signal) {
   return getJSON(`/api/ui/workflows?${qs}`, signal);
 }
 
+// TraceQL metrics (Tempo's /api/metrics/query_range): q over [start, end)
+// (unix s) in steps of `step` seconds → the parsed QueryRangeResponse.
+export function metricsRange(q, start, end, step, signal) {
+  const qs = new URLSearchParams({ q, start: String(start), end: String(end), step: `${step}s` });
+  return getJSON(`/api/metrics/query_range?${qs}`, signal);
+}
+
+// The instant form (/api/metrics/query): one value per series over the range.
+export function metricsInstant(q, start, end, signal) {
+  const qs = new URLSearchParams({ q, start: String(start), end: String(end) });
+  return getJSON(`/api/metrics/query?${qs}`, signal);
+}
+
 // Values seen for a scoped tag, e.g. "resource.service.namespace".
 export async function tagValues(tag, signal) {
   const j = await getJSON(`/api/v2/search/tag/${encodeURIComponent(tag)}/values`, signal);

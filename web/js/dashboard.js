@@ -1,10 +1,12 @@
-// dashboard.js — the Workflows page (/): counts by outcome and one page of
-// the workflow table, sorted, filtered and paged by the store
+// dashboard.js — the Workflows page (/): counts by outcome, the stage chart
+// (chart.js: failures and p90 per stage over the range) and one page of the
+// workflow table, sorted, filtered and paged by the store
 // (/api/ui/workflows), refreshed every 30 s unless paused. Every setting
 // lives in the address.
 
 import { workflows, tagValues } from './api.js';
 import { h, replace, badge, tableKeys } from './dom.js';
+import { stageChart } from './chart.js';
 import { RANGES, rangeSeconds, toLocalInput, fmtDateTime, fmtDuration, fmtClock, zoneShort, withZone } from './time.js';
 
 const REFRESH_MS = 30000;
@@ -80,6 +82,7 @@ export function mount(el, { query, navigate }) {
   const tbody = h('tbody');
   const headRow = h('tr');
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages of workflows' });
+  const chart = stageChart();
 
   replace(el, h('section', { class: 'page dashboard' },
     h('div', { class: 'toolbar' },
@@ -89,6 +92,7 @@ export function mount(el, { query, navigate }) {
       h('button', { type: 'button', onclick: () => refresh() }, 'Refresh'),
       pauseBtn, refreshed),
     stats,
+    chart.el,
     h('div', { class: 'toolbar filters' }, statusSel, h('label', null, 'Workflow ID ', idIn)),
     error, hint,
     h('div', { class: 'table-wrap' },
@@ -147,11 +151,13 @@ export function mount(el, { query, navigate }) {
     el.querySelector('.dashboard').setAttribute('aria-busy', 'true');
     try {
       const { start, end } = rangeSeconds(state.range, state.from, state.to);
+      const charted = chart.refresh({ start, end, namespace: state.namespace }, req.signal);
       const answer = await workflows({
         start, end, namespace: state.namespace, status: state.status, id: state.id, sort: state.sort, order: state.order,
         offset: (state.page - 1) * state.size, limit: state.size,
       }, req.signal);
       render(answer);
+      await charted;
       error.hidden = true;
     } catch (e) {
       if (e.name === 'AbortError') return;
@@ -225,6 +231,7 @@ export function mount(el, { query, navigate }) {
   return () => {
     clearInterval(timer);
     clearTimeout(idTimer);
+    chart.stop();
     ctl.abort();
     if (inflight) inflight.abort();
   };

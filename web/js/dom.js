@@ -20,6 +20,17 @@ export function h(tag, props, ...children) {
   return el;
 }
 
+// svg('path', {d: 'M0,0L1,1', class: 'x'}, children…): an SVG element;
+// every prop is an attribute (false/null/undefined skipped), children as in h.
+export function svg(tag, props, ...children) {
+  const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value !== undefined && value !== null && value !== false) el.setAttribute(key, String(value));
+  }
+  append(el, children);
+  return el;
+}
+
 // Append children: strings and numbers as text, arrays flattened, nullish skipped.
 export function append(el, children) {
   for (const c of children) {

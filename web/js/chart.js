@@ -1,0 +1,124 @@
+// chart.js — the dashboard's stage chart: failed stages per step (stacked
+// bars) and p90 stage duration per step (lines) over the page's time
+// range, from TraceQL metrics (/api/metrics/query_range, and
+// /api/metrics/query for the p90 over the whole range), drawn as SVG sized
+// to the panel and redrawn when it resizes. Each stage has a colour and a
+// legend entry with its number over the range.
+
+import { metricsRange, metricsInstant } from './api.js';
+import { h, svg, replace } from './dom.js';
+import { fmtDuration, fmtClock, fmtDateTime, tickStep, zoneShort } from './time.js';
+import { stepFor, stageQueries, linesByStage, valueByStage, niceAxis, stack } from './stages.js';
+
+const PAD = { left: 46, right: 10, top: 8, bottom: 20 };
+const fmtInt = (n) => Number(n).toLocaleString('en-US');
+const fmtSecs = (v) => (v === 0 ? '0' : fmtDuration(v * 1000));
+
+// The chart panel: {el, refresh({start, end, namespace}, signal), stop()}.
+export function stageChart() {
+  const failFig = h('figure', { class: 'chart', id: 'chart-failures' });
+  const p90Fig = h('figure', { class: 'chart', id: 'chart-p90' });
+  const note = h('p', { class: 'chart-note muted', hidden: true });
+  const el = h('section', { class: 'chart-panel', 'aria-label': 'Stages over time' },
+    h('h2', null, 'Stages over time'), note, h('div', { class: 'charts' }, failFig, p90Fig));
+  let last = null;
+
+  function draw() {
+    if (!last) return;
+    const { range, failures, p90, p90All } = last;
+    const stages = [...new Set([...p90.keys(), ...p90All.keys(), ...failures.keys()])].filter(Boolean).sort();
+    note.hidden = stages.length > 0;
+    note.textContent = note.hidden ? '' : 'No stage spans in this time range.';
+    const color = (name) => `s${(stages.indexOf(name) % 6) + 1}`;
+    const totals = new Map(stages.map((s) => [s, (failures.get(s) || []).reduce((a, p) => a + p.v, 0)]));
+    figure(failFig, { title: 'Failed stages', note: `per ${stepText(range.step)}; legend: in the range`, stages, color, range,
+      fmtY: fmtInt, legend: (s) => fmtInt(totals.get(s) || 0), integer: true, bars: stack(failures, stages), lines: failures });
+    figure(p90Fig, { title: 'p90 stage duration', note: `per ${stepText(range.step)}; legend: over the range`, stages, color, range,
+      fmtY: fmtSecs, legend: (s) => (p90All.has(s) ? fmtSecs(p90All.get(s)) : '—'), lines: p90 });
+  }
+
+  const ro = typeof ResizeObserver === 'function' ? new ResizeObserver(() => draw()) : null;
+  if (ro) ro.observe(el);
+
+  async function refresh({ start, end, namespace }, signal) {
+    const step = stepFor(end - start);
+    const q = stageQueries(namespace);
+    el.setAttribute('aria-busy', 'true');
+    try {
+      const [f, p, pAll] = await Promise.all([
+        metricsRange(q.failures, start, end, step, signal),
+        metricsRange(q.p90, start, end, step, signal),
+        metricsInstant(q.p90, start, end, signal),
+      ]);
+      last = { range: { start, end, step }, failures: linesByStage(f), p90: linesByStage(p), p90All: valueByStage(pAll) };
+      draw();
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      last = null;
+      note.hidden = false;
+      note.textContent = `Stage chart unavailable: ${e.message}`;
+      replace(failFig);
+      replace(p90Fig);
+    } finally {
+      el.removeAttribute('aria-busy');
+    }
+  }
+
+  return { el, refresh, stop: () => { if (ro) ro.disconnect(); } };
+}
+
+function stepText(s) {
+  return s % 3600 === 0 ? `${s / 3600} h` : `${s / 60} min`;
+}
+
+// One figure: caption, SVG (stacked bars when o.bars, else lines with
+// points), legend (colour, stage, number).
+function figure(fig, o) {
+  const width = Math.max(200, Math.floor(fig.clientWidth || 300));
+  const height = width < 480 ? 110 : 150;
+  const x0 = o.range.start * 1000, x1 = o.range.end * 1000, stepMs = o.range.step * 1000;
+  let maxV = 0;
+  if (o.bars) for (const col of o.bars.values()) maxV = Math.max(maxV, col[col.length - 1].to);
+  else for (const s of o.stages) for (const p of o.lines.get(s) || []) maxV = Math.max(maxV, p.v);
+  const axis = niceAxis(maxV, height < 150 ? 2 : 4, o.integer);
+  const X = (t) => PAD.left + ((t - x0) / (x1 - x0)) * (width - PAD.left - PAD.right);
+  const Y = (v) => PAD.top + (1 - v / axis.max) * (height - PAD.top - PAD.bottom);
+  const grid = [];
+  for (let v = 0; v <= axis.max + 1e-9; v += axis.step) {
+    grid.push(svg('line', { class: 'grid-line', x1: PAD.left, x2: width - PAD.right, y1: Y(v), y2: Y(v) }),
+      svg('text', { class: 'axis-label', x: PAD.left - 4, y: Y(v) + 4, 'text-anchor': 'end' }, o.fmtY(v)));
+  }
+  const tstep = tickStep(x1 - x0, Math.max(2, Math.floor((width - PAD.left) / 70)));
+  for (let t = Math.ceil(x0 / tstep) * tstep; t <= x1; t += tstep) {
+    grid.push(svg('text', { class: 'axis-label', x: X(t), y: height - 5, 'text-anchor': 'middle' }, tickLabel(t, x1 - x0)));
+  }
+  const tip = (s, t, v) => svg('title', null, `${s}, ${fmtClock(t).slice(0, 5)} ${zoneShort(t)}: ${o.fmtY(v)}`);
+  let marks;
+  if (o.bars) {
+    const bw = Math.max(1, X(x0 + stepMs) - X(x0) - 1);
+    marks = [...o.bars].map(([t, col]) => col.map((b) => svg('rect', {
+      class: `bar-seg ${o.color(b.name)}`, 'data-stage': b.name, x: Math.max(PAD.left, X(t)).toFixed(1), width: bw.toFixed(1),
+      y: Y(b.to).toFixed(1), height: Math.max(1, Y(b.from) - Y(b.to)).toFixed(1),
+    }, tip(b.name, t, b.to - b.from))));
+  } else {
+    marks = o.stages.map((s) => {
+      const pts = o.lines.get(s) || [];
+      const path = pts.map((p, i) => `${i && p.t - pts[i - 1].t <= stepMs ? 'L' : 'M'}${X(p.t).toFixed(1)},${Y(p.v).toFixed(1)}`).join('');
+      return svg('g', { class: `series ${o.color(s)}`, 'data-stage': s }, svg('path', { d: path }),
+        pts.map((p) => svg('circle', { cx: X(p.t).toFixed(1), cy: Y(p.v).toFixed(1), r: 2.5 }, tip(s, p.t, p.v))));
+    });
+  }
+  replace(fig,
+    h('figcaption', null, o.title, h('span', { class: 'muted' }, ` · ${o.note}`)),
+    svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': `${o.title} by stage, ${o.note}` },
+      grid, svg('line', { class: 'axis', x1: PAD.left, x2: width - PAD.right, y1: Y(0), y2: Y(0) }), marks),
+    h('ul', { class: 'legend', 'aria-label': `${o.title} by stage` },
+      o.stages.map((s) => h('li', { 'data-stage': s },
+        h('span', { class: `swatch ${o.color(s)}`, 'aria-hidden': 'true' }), h('span', { class: 'legend-name' }, s),
+        h('b', { class: 'legend-value' }, o.legend(s))))));
+}
+
+// A time-axis label: the clock within a day ("08:30"), else the day too ("07-05 08:30").
+function tickLabel(t, spanMs) {
+  return spanMs <= 86400e3 ? fmtClock(t).slice(0, 5) : fmtDateTime(t).slice(5, 16);
+}
