@@ -314,13 +314,15 @@ static int buildinfo(sq_ctx *ctx, ex_http_resp *resp)
 
 /* ---- routing ---------------------------------------------------------------- */
 
-/* If path is prefix + X + suffix with a non-empty X free of '/', copy X. */
-static int match_middle(const char *path, const char *prefix, const char *suffix, char *out, size_t outlen)
+/* If path is prefix + X + suffix with a non-empty X, copy X. X may hold
+ * '/' only when slash is set (a tag name: the path arrives decoded, and
+ * Grafana sends a tag such as "http/route" as "http%2Froute"). */
+static int match_middle(const char *path, const char *prefix, const char *suffix, int slash, char *out, size_t outlen)
 {
     size_t pl = strlen(prefix), sl = strlen(suffix), n = strlen(path);
     if (n < pl + sl || strncmp(path, prefix, pl) != 0 || strcmp(path + n - sl, suffix) != 0) return 0;
     size_t mid = n - pl - sl;
-    if (mid >= outlen || memchr(path + pl, '/', mid)) return 0;
+    if (mid >= outlen || (!slash && memchr(path + pl, '/', mid))) return 0;
     memcpy(out, path + pl, mid);
     out[mid] = '\0';
     return 1;
@@ -343,12 +345,12 @@ static route_id classify(const char *path, char *param, size_t plen)
     };
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
         if (strcmp(path, exact[i].path) == 0) return exact[i].id;
-    if (match_middle(path, "/api/traces/", "", param, plen)) return R_TRACE_V1;
+    if (match_middle(path, "/api/traces/", "", 0, param, plen)) return R_TRACE_V1;
     if (strcmp(path, "/api/traces/") == 0) { param[0] = '\0'; return R_TRACE_V1; }
-    if (match_middle(path, "/api/v2/traces/", "", param, plen)) return R_TRACE_V2;
+    if (match_middle(path, "/api/v2/traces/", "", 0, param, plen)) return R_TRACE_V2;
     if (strcmp(path, "/api/v2/traces/") == 0) { param[0] = '\0'; return R_TRACE_V2; }
-    if (match_middle(path, "/api/search/tag/", "/values", param, plen)) return R_VALUES_V1;
-    if (match_middle(path, "/api/v2/search/tag/", "/values", param, plen)) return R_VALUES_V2;
+    if (match_middle(path, "/api/search/tag/", "/values", 1, param, plen)) return R_VALUES_V1;
+    if (match_middle(path, "/api/v2/search/tag/", "/values", 1, param, plen)) return R_VALUES_V2;
     return R_NONE;
 }
 

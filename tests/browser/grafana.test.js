@@ -222,6 +222,8 @@ describe('Grafana requests against extrace store', () => {
     store = await startStore(BIN);
     workflows = sixWorkflows(Date.now());
     varyStageDurations(workflows);
+    // A tag name a URL path must escape (Grafana sends it as http%2Froute).
+    workflows[0].spans[0].attributes.push({ key: 'http/route', value: { stringValue: 'GET /x' } });
     const res = await fetch(`${store.otlp}/v1/traces`, {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(otlpRequest(workflows, 'demo')),
     });
@@ -275,6 +277,8 @@ describe('Grafana requests against extrace store', () => {
     assert.deepEqual(b.tagValues.map((v) => v.value).filter((v) => v !== 'unset').sort(), ['error', 'ok']);
     b = await sendJson(store.base, G.tagValuesV2('name', '{resource.service.name="Tracing.Worker"}'));
     assert.deepEqual(b.tagValues.map((v) => v.value).sort(), [...STAGES, 'Workflow'].sort());
+    b = await sendJson(store.base, G.tagValuesV2('span.http/route'));
+    assert.deepEqual(b.tagValues, [{ type: 'string', value: 'GET /x' }]);
     b = await sendJson(store.base, G.tagValuesV2('span.workflowId', '{status=error}'));
     assert.deepEqual(b.tagValues.map((v) => v.value).sort(), workflows.filter((w) => w.result !== 'ok').map((w) => w.workflowId).sort());
   });
@@ -282,6 +286,8 @@ describe('Grafana requests against extrace store', () => {
   it('tag values v1', async () => {
     let b = await sendJson(store.base, G.tagValuesV1('service.name'));
     assert.deepEqual(b.tagValues, ['Tracing.Worker']);
+    b = await sendJson(store.base, G.tagValuesV1('http/route'));
+    assert.deepEqual(b.tagValues, ['GET /x']);
     b = await sendJson(store.base, G.tagValuesV1('workflowId'));
     assert.deepEqual(b.tagValues.slice().sort(), workflows.map((w) => w.workflowId).sort());
   });

@@ -544,6 +544,9 @@ static void test_routes_tags(void **state)
     assert_string_equal(w->resp.body, "{\"tagValues\":[{\"type\":\"string\",\"value\":\"DataLoader\"}]}");
     assert_int_equal(call(w, "GET", "/api/search/tag/n/values", NULL, NULL), 200);
     assert_string_equal(w->resp.body, "{\"tagValues\":[\"7\"]}");
+    /* The path arrives decoded: a tag name may hold '/' (Grafana sends %2F). */
+    assert_int_equal(call(w, "GET", "/api/v2/search/tag/span.http/route/values", NULL, NULL), 200);
+    assert_string_equal(w->resp.body, "{\"tagValues\":[]}");
     assert_int_equal(call(w, "GET", "/api/v2/search/tag/bogus/values", NULL, NULL), 400);
     assert_non_null(strstr(w->resp.body, "unknown intrinsic \"bogus\""));
 }
