@@ -36,13 +36,11 @@ describe('stage chart data', () => {
       '{rootName = "Workflow" && name != "Workflow" && resource.service.namespace = "dev \\"1\\""} | quantile_over_time(duration, 0.9) by (name)');
   });
 
-  it('answers → lines by stage, sorted, NaN dropped; instant values', () => {
+  it('answers → lines by stage, sorted, NaN dropped', () => {
     const lines = S.linesByStage({ series: [series('Processor', [[120000, 2], [60000, 1], [180000, 'NaN']]), series('DataLoader', [])] });
     assert.deepEqual([...lines.keys()], ['Processor', 'DataLoader']);
     assert.deepEqual(lines.get('Processor'), [{ t: 60000, v: 1 }, { t: 120000, v: 2 }]);
     assert.deepEqual(S.linesByStage({}), new Map());
-    const inst = S.valueByStage({ series: [{ labels: [{ key: 'name', value: { stringValue: 'Processor' } }], value: 7.5 }] });
-    assert.deepEqual([...inst], [['Processor', 7.5]]);
   });
 
   it('nice axes: 1, 2, 5 × 10^k steps; whole numbers for counts', () => {

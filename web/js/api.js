@@ -59,12 +59,6 @@ export function metricsRange(q, start, end, step, signal) {
   return getJSON(`/api/metrics/query_range?${qs}`, signal);
 }
 
-// The instant form (/api/metrics/query): one value per series over the range.
-export function metricsInstant(q, start, end, signal) {
-  const qs = new URLSearchParams({ q, start: String(start), end: String(end) });
-  return getJSON(`/api/metrics/query?${qs}`, signal);
-}
-
 // Values seen for a scoped tag, e.g. "resource.service.namespace".
 export async function tagValues(tag, signal) {
   const j = await getJSON(`/api/v2/search/tag/${encodeURIComponent(tag)}/values`, signal);

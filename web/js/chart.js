@@ -1,56 +1,60 @@
 // chart.js — the dashboard's stage chart: failed stages per step (stacked
 // bars) and p90 stage duration per step (lines) over the page's time
-// range, from TraceQL metrics (/api/metrics/query_range, and
-// /api/metrics/query for the p90 over the whole range), drawn as SVG sized
-// to the panel and redrawn when it resizes. Each stage has a colour and a
-// legend entry with its number over the range.
+// range, from TraceQL metrics (/api/metrics/query_range), drawn as SVG
+// sized to the panel and redrawn when it resizes. Each stage has a colour
+// and a legend entry: its failures in the range, its highest p90.
 
-import { metricsRange, metricsInstant } from './api.js';
+import { metricsRange } from './api.js';
 import { h, svg, replace } from './dom.js';
 import { fmtDuration, fmtClock, fmtDateTime, tickStep, zoneShort } from './time.js';
-import { stepFor, stageQueries, linesByStage, valueByStage, niceAxis, stack } from './stages.js';
+import { stepFor, stageQueries, linesByStage, niceAxis, stack } from './stages.js';
 
 const PAD = { left: 46, right: 10, top: 8, bottom: 20 };
 const fmtInt = (n) => Number(n).toLocaleString('en-US');
 const fmtSecs = (v) => (v === 0 ? '0' : fmtDuration(v * 1000));
 
-// The chart panel: {el, refresh({start, end, namespace}, signal), stop()}.
+// The chart panel: {el, refresh({start, end, namespace}), stop()}. A
+// refresh while one runs replaces it when the range or namespace changed,
+// else it is skipped (the scans of a large range take seconds).
 export function stageChart() {
   const failFig = h('figure', { class: 'chart', id: 'chart-failures' });
   const p90Fig = h('figure', { class: 'chart', id: 'chart-p90' });
   const note = h('p', { class: 'chart-note muted', hidden: true });
   const el = h('section', { class: 'chart-panel', 'aria-label': 'Stages over time' },
     h('h2', null, 'Stages over time'), note, h('div', { class: 'charts' }, failFig, p90Fig));
-  let last = null;
+  let last = null, inflight = null, inflightKey = '';
 
   function draw() {
     if (!last) return;
-    const { range, failures, p90, p90All } = last;
-    const stages = [...new Set([...p90.keys(), ...p90All.keys(), ...failures.keys()])].filter(Boolean).sort();
+    const { range, failures, p90 } = last;
+    const stages = [...new Set([...p90.keys(), ...failures.keys()])].filter(Boolean).sort();
+    const worst = new Map(stages.map((s) => [s, Math.max(-Infinity, ...(p90.get(s) || []).map((p) => p.v))]));
     note.hidden = stages.length > 0;
     note.textContent = note.hidden ? '' : 'No stage spans in this time range.';
     const color = (name) => `s${(stages.indexOf(name) % 6) + 1}`;
     const totals = new Map(stages.map((s) => [s, (failures.get(s) || []).reduce((a, p) => a + p.v, 0)]));
     figure(failFig, { title: 'Failed stages', note: `per ${stepText(range.step)}; legend: in the range`, stages, color, range,
       fmtY: fmtInt, legend: (s) => fmtInt(totals.get(s) || 0), integer: true, bars: stack(failures, stages), lines: failures });
-    figure(p90Fig, { title: 'p90 stage duration', note: `per ${stepText(range.step)}; legend: over the range`, stages, color, range,
-      fmtY: fmtSecs, legend: (s) => (p90All.has(s) ? fmtSecs(p90All.get(s)) : '—'), lines: p90 });
+    figure(p90Fig, { title: 'p90 stage duration', note: `per ${stepText(range.step)}; legend: highest in the range`, stages, color, range,
+      fmtY: fmtSecs, legend: (s) => (Number.isFinite(worst.get(s)) ? fmtSecs(worst.get(s)) : '—'), lines: p90 });
   }
 
   const ro = typeof ResizeObserver === 'function' ? new ResizeObserver(() => draw()) : null;
   if (ro) ro.observe(el);
 
-  async function refresh({ start, end, namespace }, signal) {
+  async function refresh({ start, end, namespace }) {
+    const key = `${end - start} ${namespace}`;
+    if (inflight && key === inflightKey) return;
+    if (inflight) inflight.abort();
+    const ctl = (inflight = new AbortController());
+    inflightKey = key;
     const step = stepFor(end - start);
     const q = stageQueries(namespace);
     el.setAttribute('aria-busy', 'true');
     try {
-      const [f, p, pAll] = await Promise.all([
-        metricsRange(q.failures, start, end, step, signal),
-        metricsRange(q.p90, start, end, step, signal),
-        metricsInstant(q.p90, start, end, signal),
-      ]);
-      last = { range: { start, end, step }, failures: linesByStage(f), p90: linesByStage(p), p90All: valueByStage(pAll) };
+      const f = await metricsRange(q.failures, start, end, step, ctl.signal);
+      const p = await metricsRange(q.p90, start, end, step, ctl.signal);
+      last = { range: { start, end, step }, failures: linesByStage(f), p90: linesByStage(p) };
       draw();
     } catch (e) {
       if (e.name === 'AbortError') return;
@@ -60,11 +64,18 @@ export function stageChart() {
       replace(failFig);
       replace(p90Fig);
     } finally {
-      el.removeAttribute('aria-busy');
+      if (inflight === ctl) {
+        inflight = null;
+        el.removeAttribute('aria-busy');
+      }
     }
   }
 
-  return { el, refresh, stop: () => { if (ro) ro.disconnect(); } };
+  const stop = () => {
+    if (ro) ro.disconnect();
+    if (inflight) inflight.abort();
+  };
+  return { el, refresh, stop };
 }
 
 function stepText(s) {

@@ -52,13 +52,6 @@ export function linesByStage(answer) {
   return out;
 }
 
-// An instant answer (/api/metrics/query) → Map stage name → value.
-export function valueByStage(answer) {
-  const out = new Map();
-  for (const s of (answer && answer.series) || []) out.set(label(s, 'name'), Number(s.value));
-  return out;
-}
-
 // A "nice" axis for values up to v: {max, step}, step 1, 2 or 5 × 10^k
 // giving at most `ticks` intervals (whole numbers when integer is set).
 export function niceAxis(v, ticks = 4, integer = false) {
