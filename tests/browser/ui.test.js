@@ -160,6 +160,13 @@ describe('store with six workflows, then 100,000 more', () => {
     }
     // The UI's duration text below a minute ("850 ms", "7.00 s", "12.4 s").
     const fmtDurationMs = (ms) => (ms < 1000 ? `${Math.round(ms)} ms` : ms < 10000 ? `${(ms / 1000).toFixed(2)} s` : `${(ms / 1000).toFixed(1)} s`);
+    // The stage chart has drawn (it loads after the table, on its own: its scans take longer).
+    async function chartDrawn(page) {
+      await page.waitForFunction(() => {
+        const c = document.querySelector('.chart-panel');
+        return c && !c.hasAttribute('aria-busy') && document.querySelector('#chart-p90 ul.legend li');
+      }, null, { timeout: 120000 });
+    }
     const rowIds = (page) => page.locator('#workflows tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.traceId));
     const utc = (ns) => new Date(Number(BigInt(ns) / 1000000n)).toISOString().replace('T', ' ').slice(0, 19);
     const ist = (ns) => utc(`${BigInt(ns) + 19800000000000n}`); // UTC+05:30
@@ -272,11 +279,7 @@ describe('store with six workflows, then 100,000 more', () => {
     it('stage chart: failed stages and p90 per stage over the range, as ingested and as the API answers', async () => {
       const page = await openPage('/');
       await settled(page);
-      // The chart loads after the table, on its own (its scans take longer).
-      await page.waitForFunction(() => {
-        const c = document.querySelector('.chart-panel');
-        return c && !c.hasAttribute('aria-busy') && document.querySelector('#chart-p90 ul.legend li');
-      }, null, { timeout: 120000 });
+      await chartDrawn(page);
       const legend = async (fig) => Object.fromEntries(await page.locator(`${fig} ul.legend li`).evaluateAll((lis) =>
         lis.map((li) => [li.dataset.stage, li.querySelector('.legend-value').textContent])));
       // Brute force over the six workflows' stage spans (the bulk ones have none).
@@ -469,7 +472,7 @@ describe('store with six workflows, then 100,000 more', () => {
             const where = `${name} at ${width} px, ${scheme}`;
             await page.goto(store.base + url);
             await page.locator(ready).first().waitFor();
-            if (name === 'dashboard') await settled(page);
+            if (name === 'dashboard') { await settled(page); await chartDrawn(page); }
             const m = await page.evaluate(() => ({
               scroll: document.documentElement.scrollWidth,
               bg: getComputedStyle(document.documentElement).backgroundColor,

@@ -51,6 +51,10 @@ export function stageChart() {
     const step = stepFor(end - start);
     const q = stageQueries(namespace);
     el.setAttribute('aria-busy', 'true');
+    if (!last) {
+      note.hidden = false;
+      note.textContent = 'Loading the stage chart…';
+    }
     try {
       const f = await metricsRange(q.failures, start, end, step, ctl.signal);
       const p = await metricsRange(q.p90, start, end, step, ctl.signal);
