@@ -20,6 +20,8 @@ int traceid_main(int argc, char **argv, char *const *envp);  /* src/worker/trace
 int store_main(int argc, char **argv, char *const *envp);    /* src/store/store_cmd.c */
 int demo_main(int argc, char **argv, char *const *envp);     /* src/demo/demo_cmd.c */
 int config_doc_main(int argc, char **argv, char *const *envp); /* src/tools/config_doc_cmd.c */
+int sources_main(int argc, char **argv, char *const *envp);  /* src/source/sources_cmd.c */
+int profile_main(int argc, char **argv, char *const *envp);  /* src/source/profile_cmd.c */
 
 /* The commands' option tables, for `extrace config-doc` (generate's is gen_spec() in gen/gen_config.h). */
 struct ex_cmd_spec;
@@ -28,5 +30,7 @@ extern const struct ex_cmd_spec *const worker_cmd_spec;  /* src/worker/worker_cm
 extern const struct ex_cmd_spec *const traceid_cmd_spec; /* src/worker/traceid_cmd.c */
 extern const struct ex_cmd_spec *const store_cmd_spec;   /* src/store/store_cmd.c */
 extern const struct ex_cmd_spec *const demo_cmd_spec;    /* src/demo/demo_cmd.c */
+extern const struct ex_cmd_spec *const sources_cmd_spec; /* src/source/sources_cmd.c */
+extern const struct ex_cmd_spec *const profile_check_cmd_spec; /* src/source/profile_cmd.c */
 
 #endif

@@ -17,6 +17,8 @@ static const ex_command commands[] = {
     {"traceid", "Print the trace id of a workflow (32 hex digits)", traceid_main},
     {"store", "Embedded trace store: OTLP in, SQLite, Tempo-style query API and web UI", store_main},
     {"demo", "Run the whole system locally: Redis, store + web UI, API simulator, worker, generator", demo_main},
+    {"sources", "List the built-in source profiles: their names, descriptions and keys", sources_main},
+    {"profile", "Check a source profile: load it, compile its jq program, run it on recorded answers", profile_main},
     {"config-doc", "Print docs/configuration.md: every command's options, from their tables", config_doc_main},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -327,7 +327,12 @@ static void put_intro(const ex_cmd_spec *const *specs, size_t n, FILE *out)
           "`on`/`off`. A malformed or out-of-bounds value stops the command with exit status 2 and a message\n"
           "naming the value and where it came from, e.g. `EXTRACE_TIME_SCALE=\"fast\" (environment): not a number`.\n\n",
           out);
-    for (size_t i = 0; i < n; i++) fprintf(out, "- [extrace %s](#extrace-%s)\n", specs[i]->name, specs[i]->name);
+    for (size_t i = 0; i < n; i++) {
+        /* The heading's anchor: spaces become '-' ("profile check" → #extrace-profile-check). */
+        fprintf(out, "- [extrace %s](#extrace-", specs[i]->name);
+        for (const char *c = specs[i]->name; *c; c++) fputc(*c == ' ' ? '-' : *c, out);
+        fputs(")\n", out);
+    }
     fputs("- [Options of every command](#options-of-every-command)\n"
           "- [OpenTelemetry variables of extrace worker](#opentelemetry-variables-of-extrace-worker)\n\n",
           out);

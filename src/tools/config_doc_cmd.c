@@ -76,7 +76,7 @@ int config_doc_main(int argc, char **argv, char *const *envp)
 {
     /* The commands in the order `extrace --help` lists them. */
     const ex_cmd_spec *const specs[] = {api_cmd_spec, gen_spec(), worker_cmd_spec, traceid_cmd_spec,
-                                        store_cmd_spec, demo_cmd_spec, &spec};
+                                        store_cmd_spec, demo_cmd_spec, sources_cmd_spec, profile_check_cmd_spec, &spec};
     const size_t n = sizeof specs / sizeof specs[0];
     config_doc_cfg cfg = {0};
     ex_cfg_result res;

@@ -18,7 +18,7 @@
 
 #include "support.h"
 
-static const char *const commands[] = {"api", "generate", "worker", "traceid", "store", "demo", "config-doc"};
+static const char *const commands[] = {"api", "generate", "worker", "traceid", "store", "demo", "config-doc", "sources", "profile"};
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 /* The longest line of s, in columns (UTF-8 continuation bytes not counted). */
