@@ -1,10 +1,16 @@
 /* traceql.h — a subset of Grafana Tempo's TraceQL: tokenizer, parser and
  * evaluator over an abstract trace view (no I/O, no database).
  *
- * Supported (docs/query.md has the full page; otlp-tempo.md §5):
- *   query     := spansets ( "|" "select" "(" field ( "," field )* ")" )*
+ * Supported (docs/query.md has the full page and the semantics):
+ *   query     := spansets ( "|" stage )*
+ *   stage     := "select" "(" field ( "," field )* ")" | "by" "(" field ")"
+ *              | "coalesce" "(" ")" | aggregate cmp number | number cmp aggregate
+ *              | spansets                      (applied within each spanset)
+ *   aggregate := "count" "(" ")" | ("avg" | "min" | "max" | "sum") "(" field ")"
  *   spansets  := spanand ( "||" spanand )*
- *   spanand   := spanset ( "&&" spanset )*
+ *   spanand   := spanrel ( "&&" spanrel )*
+ *   spanrel   := spanset ( relop spanset )*    (left to right)
+ *   relop     := > < >> << ~ | !> !< !>> !<< !~ | &> &< &>> &<< &~
  *   spanset   := "{" [ cond ] "}" | "(" spansets ")"
  *   cond      := and ( "||" and )*
  *   and       := unary ( "&&" unary )*
@@ -25,7 +31,11 @@
  * Semantics: a spanset filter yields the spans whose condition holds; a
  * trace matches when the whole expression yields at least one span.
  * A && B (spansets) holds when both yield spans and yields both sets;
- * A || B yields their union. Comparing values of different types is false
+ * A || B yields their union. {A} > {B} yields the B spans whose parent is
+ * an A span (< parent, >> descendant, << ancestor, ~ sibling); the
+ * negations the B spans without one; the unions (&>) the spans of both
+ * sides in related pairs. Pipeline stages map the list of spansets
+ * (tql_eval_spansets). Comparing values of different types is false
  * (not an error), except int with float, and durations with durations.
  * A missing attribute makes every comparison false except "= nil". Regexes
  * are POSIX extended and fully anchored. */
