@@ -107,7 +107,6 @@ struct tql_query {
     tql_stage *stages;        /* the pipeline after root, in order (owned) */
     size_t nstages;
     int filters;              /* 1 when a stage other than select() can change the result */
-    int has_rel;              /* 1 when a structural operator appears (needs the span tree) */
     tql_field *select;        /* fields of every | select(...), in order (owned) */
     size_t nselect;
     tql_field *out;           /* fields returned with matched spans (tql_span_attrs; owned, names borrowed) */

@@ -398,26 +398,6 @@ fail:
     return NULL;
 }
 
-static tql_set *parse_set_chain(parser *p, tql_tok_type op, tql_set_kind kind, tql_set *(*sub)(parser *))
-{
-    tql_set *l = sub(p);
-    while (l && p->tok.type == op) {
-        tql_set *s = new_set(p, kind);
-        if (!s || advance(p) < 0) {
-            set_free(s);
-            set_free(l);
-            return NULL;
-        }
-        s->l = l;
-        if (!(s->r = sub(p))) {
-            set_free(s);
-            return NULL;
-        }
-        l = s;
-    }
-    return l;
-}
-
 /* The structural operator a token is, if any. */
 static int rel_of(tql_tok_type t, tql_rel *rel, tql_join *join)
 {
@@ -440,25 +420,30 @@ static int rel_of(tql_tok_type t, tql_rel *rel, tql_join *join)
     return 0;
 }
 
-/* spanset ( relop spanset )*: structural operators bind tighter than
- * && and ||, all at one level, left to right (as in Tempo). */
-static tql_set *parse_set_rel(parser *p)
+/* Whether the current token continues a chain of `kind`, setting the
+ * operator of a structural node. */
+static int continues(const parser *p, tql_set_kind kind, tql_set *s)
 {
-    tql_set *l = parse_set_primary(p);
-    tql_rel rel;
-    tql_join join;
-    while (l && rel_of(p->tok.type, &rel, &join)) {
-        tql_set *s = new_set(p, TQL_S_REL);
+    if (kind != TQL_S_REL) return p->tok.type == (kind == TQL_S_AND ? TQL_TOK_AND : TQL_TOK_OR);
+    return rel_of(p->tok.type, &s->rel, &s->join);
+}
+
+/* One level of a left-associative chain of spanset operators. Structural
+ * operators share one level, binding tighter than && and ||, as in Tempo. */
+static tql_set *parse_set_chain(parser *p, tql_set_kind kind, tql_set *(*sub)(parser *))
+{
+    tql_set *l = sub(p), probe = {0};
+    while (l && continues(p, kind, &probe)) {
+        tql_set *s = new_set(p, kind);
         if (!s || advance(p) < 0) {
             set_free(s);
             set_free(l);
             return NULL;
         }
-        s->rel = rel;
-        s->join = join;
+        s->rel = probe.rel;
+        s->join = probe.join;
         s->l = l;
-        if (p->q) p->q->has_rel = 1;
-        if (!(s->r = parse_set_primary(p))) {
+        if (!(s->r = sub(p))) {
             set_free(s);
             return NULL;
         }
@@ -467,8 +452,9 @@ static tql_set *parse_set_rel(parser *p)
     return l;
 }
 
-static tql_set *parse_set_and(parser *p) { return parse_set_chain(p, TQL_TOK_AND, TQL_S_AND, parse_set_rel); }
-tql_set *tql__parse_sets(parser *p) { return parse_set_chain(p, TQL_TOK_OR, TQL_S_OR, parse_set_and); }
+static tql_set *parse_set_rel(parser *p) { return parse_set_chain(p, TQL_S_REL, parse_set_primary); }
+static tql_set *parse_set_and(parser *p) { return parse_set_chain(p, TQL_S_AND, parse_set_rel); }
+tql_set *tql__parse_sets(parser *p) { return parse_set_chain(p, TQL_S_OR, parse_set_and); }
 
 /* After the spansets: what may follow. */
 static int trailing(parser *p)
