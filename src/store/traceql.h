@@ -175,6 +175,9 @@ typedef struct tql_query tql_query;
 /* Longest query accepted (bytes) and deepest nesting of braces/parens. */
 #define TQL_QUERY_MAX 16384
 #define TQL_DEPTH_MAX 64
+/* Most pipeline stages ("| …") in a query: each by() copies the spanset
+ * attributes of every stage before it into every group. */
+#define TQL_STAGES_MAX 64
 
 /* Parse q. On success returns 0 and *out (free with tql_free). On error
  * returns -1, *out NULL, and err holds "position N: expected …, got …"

@@ -118,11 +118,14 @@ long tql__eval_set(const tql_set *s, const tql_trace *t, const unsigned char *in
         }
         return count;
     }
+    /* The left side first: a long chain leans left, and its buffers are
+     * freed before this level allocates its own. */
     size_t width = n ? n : 1;
+    long lc = tql__eval_set(s->l, t, in, tree, set);
+    if (lc < 0) return -1;
     unsigned char *right = ex_malloc(s->kind == TQL_S_REL ? 3 * width : width);
     if (!right) return -1;
-    long lc = tql__eval_set(s->l, t, in, tree, set), rc = lc < 0 ? -1 : tql__eval_set(s->r, t, in, tree, right);
-    long count = -1;
+    long rc = tql__eval_set(s->r, t, in, tree, right), count = -1;
     if (rc >= 0 && s->kind == TQL_S_REL) {
         const tql_tree *tr = NULL;
         if (rc == 0) { /* nothing on the right: nothing to keep */

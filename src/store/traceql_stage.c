@@ -224,6 +224,7 @@ int tql__parse_stage(tql_parser *p)
 {
     const tql_token *t = &p->tok;
     tql_agg agg;
+    if (p->q->nstages >= TQL_STAGES_MAX) return tql__perr(p, t->pos, "more than %d pipeline stages", TQL_STAGES_MAX);
     if (t->type == TQL_TOK_LBRACE || t->type == TQL_TOK_LPAREN) return parse_set_stage(p);
     if (t->type == TQL_TOK_INT || t->type == TQL_TOK_FLOAT || t->type == TQL_TOK_DURATION || is_aggregate(t, &agg))
         return parse_scalar(p);

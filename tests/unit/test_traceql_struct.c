@@ -465,6 +465,12 @@ static void test_errors(void **state)
                               "coalesce(), count(), avg(), min(), max(), sum() or a spanset filter");
     check_error("{} | { .a = 1 ", "position 15: expected \"&&\", \"||\" or \"}\" to close the \"{\" at position 6, "
                                   "got end of query");
+    char many[1024] = "{}";
+    for (int i = 0; i < 64; i++) strcat(many, " | coalesce()");
+    tql_query *ok = parse_ok(many);
+    tql_free(ok);
+    strcat(many, " | count() > 1");
+    check_error(many, "position 838: more than 64 pipeline stages");
     check_error("{} | count() > 1 {}", "position 18: expected \"&&\", \"||\", a structural operator such as \">>\", "
                                        "\"|\" or end of query, got \"{\"");
 }
