@@ -1,6 +1,6 @@
 /* query_search.c — GET /api/search: TraceQL (q=) and logfmt tags (tags=)
  * over the traces of a time range, answered as Tempo's SearchResponse
- * JSON (otlp-tempo.md §4). Traces are visited newest first and the scan
+ * JSON. Traces are visited newest first and the scan
  * stops at `limit` matches. */
 #include <errno.h>
 #include <inttypes.h>
