@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# bench/metrics.sh — TraceQL metrics over a day of workflows: how long
+# /api/metrics/query_range takes for "rate by status" and "p90 by stage"
+# at a 1-minute step over 24 hours, and /api/metrics/summary.
+#
+# Loads WORKFLOWS workflow traces (a root and three stages each: 4 spans)
+# spread over the 24 hours before now straight into a fresh data dir with
+# bench/metrics_load.c (the store's own writer, sdb_ingest; no HTTP), or
+# reuses DATA=<dir> loaded by an earlier run. Then starts `extrace store`
+# on it (--retention 48h so nothing is removed, --query-timeout 10m so
+# nothing is cut short) pinned to CPU 0 and times each query REPEAT times
+# with curl from CPU 1, printing seconds, series and inspected spans.
+#   BUILD=build WORKFLOWS=1000000 REPEAT=3 bench/metrics.sh
+#   DATA=/tmp/mbench/data bench/metrics.sh        # reuse a loaded dir
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+build=${BUILD:-$root/build}
+workflows=${WORKFLOWS:-1000000}
+repeat=${REPEAT:-3}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+if [ ! -x "$build/extrace" ]; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$build" -j "$(nproc)" --target extrace >/dev/null
+fi
+pin_server=() pin_client=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  pin_server=(taskset -c 0) pin_client=(taskset -c 1)
+fi
+
+work=$(mktemp -d)
+server=
+cleanup() {
+  [ -n "$server" ] && kill -TERM "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+data=${DATA:-}
+if [ -z "$data" ]; then
+  data=$work/data
+  cc -O2 -D_GNU_SOURCE -I"$root/src" -I"$build/proto-gen" "$here/metrics_load.c" "$build/libextrace_lib.a" \
+    $(pkg-config --libs libuv libcurl hiredis jansson libmicrohttpd libprotobuf-c libnghttp2 sqlite3 libxxhash zlib) \
+    -lm -o "$work/metrics_load"
+  t0=$(date +%s.%N)
+  "${pin_server[@]}" "$work/metrics_load" "$data" "$workflows"
+  echo "loaded $workflows workflows ($((workflows * 4)) spans) in $(echo "$(date +%s.%N) - $t0" | bc) s;" \
+    "database $(du -m "$data/traces.db" | cut -f1) MB"
+fi
+
+query=$(free_port) otlp=$(free_port) grpc=$(free_port)
+"${pin_server[@]}" "$build/extrace" store --data-dir "$data" --log-level warn --retention 48h --query-timeout 10m \
+  --otlp-grpc-listen "127.0.0.1:$grpc" --otlp-http-listen "127.0.0.1:$otlp" --http-listen "127.0.0.1:$query" \
+  >>"$work/store.log" 2>&1 &
+server=$!
+for _ in $(seq 200); do
+  curl -fs "http://127.0.0.1:$query/ready" >/dev/null 2>&1 && break
+  sleep 0.05
+done
+
+now=$(date +%s)
+start=$((now - 86400))
+run() { # label, path, then curl --data-urlencode arguments
+  local label=$1 path=$2
+  shift 2
+  for i in $(seq "$repeat"); do
+    local t
+    t=$("${pin_client[@]}" curl -fsS -o "$work/out.json" -w '%{time_total}' -G "http://127.0.0.1:$query$path" "$@")
+    echo "$label (run $i): ${t} s, $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]));
+s=d.get("series", d.get("summaries", [])); m=d.get("metrics", {});
+print(f"{len(s)} series, {m.get(\"inspectedSpans\", \"-\")} spans inspected")' "$work/out.json")"
+  done
+}
+run "rate by status, 24h, step 1m" /api/metrics/query_range \
+  --data-urlencode 'q={ name = "Workflow" } | rate() by (status)' \
+  --data-urlencode "start=$start" --data-urlencode "end=$now" --data-urlencode step=1m
+run "p90 by stage, 24h, step 1m" /api/metrics/query_range \
+  --data-urlencode 'q={ span.type != nil } | quantile_over_time(duration, .9) by (name)' \
+  --data-urlencode "start=$start" --data-urlencode "end=$now" --data-urlencode step=1m
+run "summary groupBy name, 24h" /api/metrics/summary \
+  --data-urlencode 'q={}' --data-urlencode groupBy=name --data-urlencode "start=$start" --data-urlencode "end=$now"
