@@ -17,24 +17,8 @@ connections=${CONNECTIONS:-64}
 nids=${IDS:-1000}
 scale=${TIME_SCALE:-1}
 
-if [ ! -x "$build/extrace" ]; then
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target extrace >/dev/null
-fi
+. "$here/lib.sh"
 command -v wrk >/dev/null || { echo "bench/api.sh: wrk not found (scripts/install-deps installs it)" >&2; exit 1; }
-
-pin_server=() pin_client=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  pin_server=(taskset -c 0) pin_client=(taskset -c 1)
-fi
-
-work=$(mktemp -d)
-server=
-cleanup() {
-  [ -n "$server" ] && kill -TERM "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 # A random port; if it is taken the server exits at once and we try another.
 port=

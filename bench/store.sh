@@ -26,28 +26,10 @@ concurrency=${CONCURRENCY:-8}
 duration=${DURATION:-10s}
 js=$root/tests/otel-js
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-if [ ! -x "$build/extrace" ]; then
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target extrace >/dev/null
-fi
+. "$here/lib.sh"
 command -v wrk >/dev/null || { echo "bench/store.sh: wrk not found (scripts/install-deps installs it)" >&2; exit 1; }
 [ -d "$js/node_modules/@opentelemetry/sdk-trace-base" ] ||
   { echo "bench/store.sh: run 'npm ci' in tests/otel-js first" >&2; exit 1; }
-
-pin_server=() pin_client=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  pin_server=(taskset -c 0) pin_client=(taskset -c 1)
-fi
-
-work=$(mktemp -d)
-server=
-cleanup() {
-  [ -n "$server" ] && kill -TERM "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 grpc=$(free_port) http=$(free_port) query=$(free_port)
 start_store() {
