@@ -38,10 +38,13 @@ query=$(free_port) otlp=$(free_port) grpc=$(free_port)
   --otlp-grpc-listen "127.0.0.1:$grpc" --otlp-http-listen "127.0.0.1:$otlp" --http-listen "127.0.0.1:$query" \
   >>"$work/store.log" 2>&1 &
 server=$!
-for _ in $(seq 200); do
+t0=$(date +%s.%N)
+for _ in $(seq 6000); do # opening a large database takes a while
   curl -fs "http://127.0.0.1:$query/ready" >/dev/null 2>&1 && break
+  kill -0 "$server" 2>/dev/null || { cat "$work/store.log" >&2; exit 1; }
   sleep 0.05
 done
+echo "store ready after $(echo "$(date +%s.%N) - $t0" | bc) s"
 
 now=$(date +%s)
 start=$((now - 86400))
@@ -51,9 +54,9 @@ run() { # label, path, then curl --data-urlencode arguments
   for i in $(seq "$repeat"); do
     local t
     t=$("${pin_client[@]}" curl -fsS -o "$work/out.json" -w '%{time_total}' -G "http://127.0.0.1:$query$path" "$@")
-    echo "$label (run $i): ${t} s, $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]));
-s=d.get("series", d.get("summaries", [])); m=d.get("metrics", {});
-print(f"{len(s)} series, {m.get(\"inspectedSpans\", \"-\")} spans inspected")' "$work/out.json")"
+    echo "$label (run $i): ${t} s, $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+s=d.get("series", d.get("summaries", [])); m=d.get("metrics", {})
+print(len(s), "series,", m.get("inspectedSpans", "-"), "spans inspected", m.get("message", ""))' "$work/out.json")"
   done
 }
 run "rate by status, 24h, step 1m" /api/metrics/query_range \
