@@ -6,6 +6,8 @@
  *   GET /api/search/tags, /api/v2/search/tags      tag names
  *   GET /api/search/tag/<t>/values,
  *       /api/v2/search/tag/<scoped t>/values       tag values
+ *   GET /api/metrics/query_range, /api/metrics/query  TraceQL metrics
+ *   GET /api/metrics/summary                       metrics summary
  *   GET /api/echo, /ready, /api/status/buildinfo
  *
  * Handlers run on the store's query thread (query_thread.h) and answer synchronously. The
