@@ -396,6 +396,13 @@ int mdl_monitor_apply(mdl_monitor *m, const mdl_snapshot *s, int64_t sent_ns, in
     return mdl_monitor_done(m) ? MDL_DONE : 0;
 }
 
+void mdl_monitor_unchanged(mdl_monitor *m, int64_t sent_ns, int64_t received_ns)
+{
+    if (mdl_monitor_done(m)) return;
+    m->polls++;
+    m->last_sent_ns = sent_ns < received_ns ? sent_ns : received_ns;
+}
+
 void mdl_monitor_poll_failed(mdl_monitor *m)
 {
     if (!mdl_monitor_done(m) && m->poll_errors < UINT32_MAX) m->poll_errors++;

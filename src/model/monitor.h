@@ -106,6 +106,10 @@ void mdl_monitor_free(mdl_monitor *m);
  * MDL_DONE when the root has ended, else 0; *changed (may be NULL) says
  * whether the state moved. Never fails: what cannot be kept is counted. */
 int mdl_monitor_apply(mdl_monitor *m, const mdl_snapshot *s, int64_t sent_ns, int64_t received_ns, int *changed);
+/* A successful poll whose answers were all unchanged since the last one
+ * (HTTP 304): exactly what applying that poll's snapshot again does —
+ * the poll counts and brackets the next change — without the snapshot. */
+void mdl_monitor_unchanged(mdl_monitor *m, int64_t sent_ns, int64_t received_ns);
 /* A poll failed: counted in poll_errors, nothing else changes. */
 void mdl_monitor_poll_failed(mdl_monitor *m);
 /* The source answered 404 at poll_ns: ends as ERROR "workflow not found by API". */

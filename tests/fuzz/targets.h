@@ -34,6 +34,10 @@ void fuzz_init(void);
 int fuzz_run_event(const uint8_t *data, size_t size);
 /* src/worker/snapshot.h: wm_snapshot_parse for workflow "wf-1". */
 int fuzz_run_snapshot(const uint8_t *data, size_t size);
+/* src/model/: mdl_snapshot_from_json (a profile's jq output), then the
+ * snapshot applied to a monitor twice, checkpointed, timed out, its spans
+ * built (target_model.c). */
+int fuzz_run_tree(const uint8_t *data, size_t size);
 /* src/otel/otlp_proto.h: exo_otlp_proto_decode_request, then the decoded
  * request re-encoded as protobuf and as OTLP/JSON. */
 int fuzz_run_otlp_proto(const uint8_t *data, size_t size);

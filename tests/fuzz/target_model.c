@@ -1,0 +1,81 @@
+/* target_model.c — the tree model (src/model/) fed a profile's jq output:
+ * the canonical snapshot reader, the monitor, checkpoints and spans. */
+#include <jansson.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "model/monitor.h"
+#include "model/spans.h"
+#include "targets.h"
+#include "targets_int.h"
+#include "worker/checkpoint.h"
+
+#define T0 INT64_C(1714557600000000000)
+
+/* Parents come first and every parent index points at one. */
+static void tree_check(const mdl_snapshot *s)
+{
+    for (size_t i = 0; i < s->nnodes; i++) {
+        uint32_t p = s->nodes[i].parent_idx;
+        if (p != MDL_ROOT && p >= i) fuzz__fail("tree", "node %zu's parent %u does not come before it", i, p);
+        if ((p == MDL_ROOT) != (s->nodes[i].parent == NULL)) fuzz__fail("tree", "node %zu: parent and index disagree", i);
+        if (p != MDL_ROOT && strcmp(s->nodes[p].key, s->nodes[i].parent) != 0)
+            fuzz__fail("tree", "node %zu: parent index names another key", i);
+    }
+}
+
+/* Encode, decode, encode again: the same bytes. */
+static void checkpoint_round_trip(const mdl_monitor *m)
+{
+    uint8_t *a, *b;
+    size_t la, lb;
+    char why[256];
+    if (wk_ckpt_encode(m, &a, &la)) return; /* out of memory */
+    mdl_monitor *r = wk_ckpt_decode(a, la, why, sizeof why);
+    if (!r) fuzz__fail("tree", "a checkpoint of a valid monitor is refused: %s", why);
+    if (wk_ckpt_encode(r, &b, &lb) == 0) {
+        if (la != lb || memcmp(a, b, la) != 0) fuzz__fail("tree", "checkpoint round trip changed the bytes");
+        ex_free(b);
+    }
+    mdl_monitor_free(r);
+    ex_free(a);
+}
+
+int fuzz_run_tree(const uint8_t *data, size_t size)
+{
+    json_error_t err;
+    json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &err);
+    if (!j) return 0;
+    mdl_snapshot s;
+    char why[300];
+    mdl_snapshot_init(&s);
+    int rc = mdl_snapshot_from_json(&s, j, why, sizeof why);
+    json_decref(j);
+    if (rc) {
+        fuzz__check_terminated("tree", "the error message", why, sizeof why);
+        if (!why[0]) fuzz__fail("tree", "refused without a message");
+    } else {
+        tree_check(&s);
+        mdl_monitor *m = mdl_monitor_new("k/1", T0, T0, INT64_C(3600000000000), MDL_MAX_NODES, MDL_DEF_MAX_EVENTS);
+        int changed = 0;
+        mdl_monitor_apply(m, &s, T0 + 1000, T0 + 2000, &changed);
+        checkpoint_round_trip(m);
+        mdl_monitor_apply(m, &s, T0 + 3000, T0 + 4000, &changed);
+        if (changed && !mdl_monitor_done(m)) fuzz__fail("tree", "the same snapshot twice changed the monitor");
+        mdl_monitor_timeout(m, T0 + 5000);
+        checkpoint_round_trip(m);
+        exo_span **sp;
+        size_t n;
+        mdl_build_opts o = {"ns", "fuzz", NULL, NULL};
+        if (mdl_build_spans(m, &o, &sp, &n) == 0) {
+            if (n < 1 + (size_t)m->nnodes) fuzz__fail("tree", "%zu spans for %u nodes", n, m->nnodes);
+            for (size_t i = 0; i < n; i++)
+                if (sp[i]->end_ns < sp[i]->start_ns) fuzz__fail("tree", "span %s ends before it starts", sp[i]->name);
+            mdl_spans_free(sp, n);
+        }
+        mdl_monitor_free(m);
+    }
+    mdl_snapshot_clear(&s);
+    ex_free(s.nodes);
+    return 0;
+}
