@@ -64,7 +64,7 @@ struct wk_hold {
     uint8_t again;              /* restored finished: its trace was submitted before */
     size_t nids, cap;           /* entry ids held, slots allocated */
     char (*ids)[WK_STREAM_ID_MAX]; /* owned: the entries (duplicates included) */
-    char workflow_id[WM_ID_MAX + 1]; /* the key */
+    char workflow_id[];         /* the key, inline */
 };
 
 static wk_hold *hold_find(const wk_worker *w, const char *workflow_id)
@@ -198,7 +198,7 @@ static void park(wk_worker *w, wk_hold *h)
     h->state = H_PARKED;
     w->durable.parked++;
     w->durable.parked_now++;
-    char msg[WM_ID_MAX + 256];
+    char msg[WK_EVENT_KEY_MAX + 256];
     snprintf(msg, sizeof msg, "workflow %s finished, but its final checkpoint could not be written (Redis "
              "unavailable): its trace waits for it, so that a worker taking over its entries exports the same trace",
              h->workflow_id);
@@ -375,13 +375,12 @@ void wd_data_lost(void *arg, const char *why)
     wk_worker *w = arg;
     wk_hold *h, *tmp;
     size_t n = 0;
-    char data[WM_ID_MAX + 160], iso[EX_ISO_LEN + 1];
+    char data[WK_EVENT_KEY_MAX * 6 + 256];
     if (w->stopping) return;
     HASH_ITER(hh, w->holds, h, tmp) {
         if (h->reowning || h->state == H_LOADING || (h->state == H_WATCHING && h->lost)) continue;
-        int len = snprintf(data, sizeof data,
-                           "{\"WorkflowId\":\"%s\",\"SubmittedAt\":\"%s\",\"MessageType\":\"event.workflow.started\"}",
-                           h->workflow_id, ex_iso_format(h->submitted_ns, iso));
+        int len = wk_event_render(w->source->name, h->workflow_id, h->submitted_ns, data, sizeof data);
+        if (len < 0) continue; /* out of memory: its entries stay as they are */
         h->reowning = 1;
         h->saves++;
         n++;
@@ -473,7 +472,8 @@ static wk_hold *hold_new(wk_worker *w, const char *id, const wk_event *ev)
 {
     wk_hold *h = NULL;
     char msg[300];
-    if (HASH_COUNT(w->holds) >= w->opt->sched.max_entries || !(h = ex_calloc(1, sizeof *h)) ||
+    size_t klen = strlen(ev->workflow_id);
+    if (HASH_COUNT(w->holds) >= w->opt->sched.max_entries || !(h = ex_calloc(1, sizeof *h + klen + 1)) ||
         hold_add_id(h, id) != 0) {
         w->metrics.events_rejected[WK_REJECT_CAPACITY]++;
         snprintf(msg, sizeof msg, "stream entry %s (workflow %s) left pending: %s", id, ev->workflow_id,
@@ -485,8 +485,8 @@ static wk_hold *hold_new(wk_worker *w, const char *id, const wk_event *ev)
     }
     h->w = w;
     h->submitted_ns = ev->submitted_ns;
-    snprintf(h->workflow_id, sizeof h->workflow_id, "%s", ev->workflow_id);
-    HASH_ADD_STR(w->holds, workflow_id, h);
+    memcpy(h->workflow_id, ev->workflow_id, klen + 1);
+    HASH_ADD_KEYPTR(hh, w->holds, h->workflow_id, klen, h);
     if (!h->hh.tbl) {
         ex_error("worker", "stream entry %s: out of memory; left pending", id);
         hold_free(h);
@@ -507,7 +507,8 @@ void wd_on_entry(void *arg, const char *id, const char *data, size_t len, int re
         wk_stream_release(w->stream, id); /* stays pending: read again after the restart */
         return;
     }
-    if (!data || wk_event_parse(data, len, &ev, &reason, why, sizeof why) != 0) {
+    if (!data || wk_event_parse(data, len, &ev, &reason, why, sizeof why) != 0 ||
+        wk_event_accept(w, &ev, &reason, why, sizeof why) != 0) {
         reject_entry(w, id, data, len, reason, why);
         return;
     }

@@ -9,7 +9,7 @@
 
 #define QUOTE_MAX 64 /* bytes of a value shown in a message */
 
-static const char *const reject_names[WK_NREJECT] = {"json", "missing_field", "bad_id", "bad_time", "capacity"};
+static const char *const reject_names[WK_NREJECT] = {"json", "missing_field", "bad_id", "bad_time", "capacity", "source"};
 
 const char *wk_reject_name(wk_reject r)
 {
@@ -125,6 +125,44 @@ static int take_time(json_t *v, wk_event *out, wk_reject *reason, char *why, siz
     return 0;
 }
 
+/* "Key" of another source's workflow: 1..WK_EVENT_KEY_MAX bytes without
+ * control characters (its profile checks its parts). */
+static int take_key(json_t *v, wk_event *out, wk_reject *reason, char *why, size_t whylen)
+{
+    char q[QUOTE_MAX * 4 + 48];
+    if (!json_is_string(v))
+        return reject(reason, WK_REJECT_BAD_ID, why, whylen, "Key is a JSON %s, not a string", json_kind(v));
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v);
+    if (len == 0) return reject(reason, WK_REJECT_MISSING_FIELD, why, whylen, "Key is empty");
+    if (len > WK_EVENT_KEY_MAX)
+        return reject(reason, WK_REJECT_BAD_ID, why, whylen, "Key %s: %zu bytes, at most %d",
+                      wk_quote(s, len, QUOTE_MAX, q, sizeof q), len, WK_EVENT_KEY_MAX);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return reject(reason, WK_REJECT_BAD_ID, why, whylen, "Key %s: control byte at offset %zu",
+                          wk_quote(s, len, QUOTE_MAX, q, sizeof q), i);
+    memcpy(out->workflow_id, s, len + 1);
+    out->from_key = 1;
+    return 0;
+}
+
+static int take_source(json_t *v, wk_event *out, wk_reject *reason, char *why, size_t whylen)
+{
+    char q[QUOTE_MAX * 4 + 48];
+    out->source[0] = '\0';
+    if (!v || json_is_null(v)) return 0;
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    size_t len = s ? json_string_length(v) : 0;
+    int ok = s && len >= 1 && len < sizeof out->source;
+    for (size_t i = 0; ok && i < len; i++) ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-';
+    if (!ok)
+        return reject(reason, WK_REJECT_BAD_ID, why, whylen, "Source %s is not a source name ([a-z0-9-], 1-64)",
+                      s ? wk_quote(s, len, QUOTE_MAX, q, sizeof q) : json_kind(v));
+    memcpy(out->source, s, len + 1);
+    return 0;
+}
+
 int wk_event_parse(const char *payload, size_t len, wk_event *out, wk_reject *reason, char *why, size_t whylen)
 {
     char q[QUOTE_MAX * 4 + 48];
@@ -143,9 +181,28 @@ int wk_event_parse(const char *payload, size_t len, wk_event *out, wk_reject *re
         rc = reject(reason, WK_REJECT_JSON, why, whylen, "event %s is JSON but not an object",
                     wk_quote(payload, len, QUOTE_MAX, q, sizeof q));
     } else {
-        rc = take_id(json_object_get(root, "WorkflowId"), out, reason, why, whylen);
+        json_t *key = json_object_get(root, "Key");
+        out->from_key = 0;
+        rc = take_source(json_object_get(root, "Source"), out, reason, why, whylen);
+        if (rc == 0 && key && !json_is_null(key)) rc = take_key(key, out, reason, why, whylen);
+        else if (rc == 0) rc = take_id(json_object_get(root, "WorkflowId"), out, reason, why, whylen);
         if (rc == 0) rc = take_time(json_object_get(root, "SubmittedAt"), out, reason, why, whylen);
     }
     json_decref(root);
     return rc;
+}
+
+int wk_event_render(const char *source, const char *key, int64_t submitted_ns, char *buf, size_t len)
+{
+    char iso[EX_ISO_LEN + 1];
+    ex_iso_format(submitted_ns, iso);
+    json_t *o = source && strcmp(source, "seed") != 0
+                    ? json_pack("{s:s, s:s, s:s, s:s}", "Source", source, "Key", key, "SubmittedAt", iso,
+                                "MessageType", "event.workflow.started")
+                    : json_pack("{s:s, s:s, s:s}", "WorkflowId", key, "SubmittedAt", iso, "MessageType",
+                                "event.workflow.started");
+    if (!o) return -1;
+    size_t n = json_dumpb(o, buf, len, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return n == 0 || n >= len ? -1 : (int)n;
 }

@@ -6,6 +6,10 @@
  * Only WorkflowId and SubmittedAt are used; other keys are ignored. The
  * workflow id goes into a URL path (GET <api>/workflows/<id>), so it must
  * be 1–WK_EVENT_ID_MAX bytes of [A-Za-z0-9._-] and not "." or "..".
+ * A workflow of another source (docs/sources.md) is announced with
+ *   {"Source":"github-actions","Key":"octo/hello/42","SubmittedAt":"…"}
+ * where Key (1–WK_EVENT_KEY_MAX bytes, no control bytes) takes the place
+ * of WorkflowId and Source, optional, must then be the worker's source.
  * Pure: no I/O, no allocation beyond jansson's parse tree. */
 #ifndef EXTRACE_WORKER_EVENT_H
 #define EXTRACE_WORKER_EVENT_H
@@ -13,6 +17,7 @@
 #include <stdint.h>
 
 #define WK_EVENT_ID_MAX      128         /* bytes of a workflow id (== WM_ID_MAX) */
+#define WK_EVENT_KEY_MAX     1024        /* bytes of another source's key */
 #define WK_EVENT_PAYLOAD_MAX (64 * 1024) /* bytes of an event; larger ones are rejected as "json" */
 
 /* Why an event was not taken (label reason of extrace_events_rejected_total). */
@@ -22,12 +27,15 @@ typedef enum {
     WK_REJECT_BAD_ID,        /* WorkflowId not a string, too long, or bad characters */
     WK_REJECT_BAD_TIME,      /* SubmittedAt not a string or not an ISO 8601 time */
     WK_REJECT_CAPACITY,      /* valid, but --max-workflows are already watched (set by the worker) */
+    WK_REJECT_SOURCE,        /* for another source than the worker's, or a Key its profile refuses (set by the worker) */
     WK_NREJECT
 } wk_reject;
 
 /* The fields of a valid event. */
 typedef struct wk_event {
-    char workflow_id[WK_EVENT_ID_MAX + 1]; /* NUL-terminated, validated */
+    char workflow_id[WK_EVENT_KEY_MAX + 1]; /* the key: WorkflowId, or Key; NUL-terminated, validated */
+    char source[65];                        /* Source, or "" */
+    uint8_t from_key;                       /* the key came from Key (else from WorkflowId) */
     int64_t submitted_ns;                  /* SubmittedAt, unix ns (UTC) */
 } wk_event;
 
@@ -38,7 +46,12 @@ typedef struct wk_event {
  * Values quoted in messages are cut to 64 bytes and escaped for logs. */
 int wk_event_parse(const char *payload, size_t len, wk_event *out, wk_reject *reason, char *why, size_t whylen);
 
-/* "json", "missing_field", "bad_id", "bad_time", "capacity". */
+/* The event that announces workflow `key` of `source` ("seed": the
+ * seed's form with WorkflowId), as compact JSON into buf (len bytes).
+ * Its length, or -1 when it does not fit or memory ran out. */
+int wk_event_render(const char *source, const char *key, int64_t submitted_ns, char *buf, size_t len);
+
+/* "json", "missing_field", "bad_id", "bad_time", "capacity", "source". */
 const char *wk_reject_name(wk_reject r);
 
 /* Check a workflow id by the rules above. 0, or -1 with the reason in why

@@ -15,7 +15,7 @@ const size_t wk_poll_duration_nbounds = sizeof wk_poll_duration_bounds / sizeof 
 
 static const char *const result_names[WK_NRESULT] = {"ok", "error", "timeout"};
 static const char *const poll_error_names[WK_NPOLL_ERR] = {"connect", "timeout", "http_5xx",
-                                                           "http_other", "json", "contract"};
+                                                           "http_other", "json", "contract", "map"};
 
 const char *wk_result_name(wk_result r) { return (unsigned)r < WK_NRESULT ? result_names[r] : "unknown"; }
 
@@ -196,6 +196,17 @@ int wk_metrics_render(const wk_metrics *m, const wk_gauges *g, wk_text *t)
     wk_prom_counter(t, "extrace_polls_total", "Polls of the external API completed, whatever their outcome.", m->polls);
     labelled(t, "extrace_poll_errors_total", "Failed polls, by kind.", "kind", poll_error_names, m->poll_errors,
              WK_NPOLL_ERR);
+    static const char *const map_names[] = {"ok", "input_too_large", "input", "runtime", "no_output", "many_outputs",
+                                            "not_object", "output", "nomem"};
+    labelled(t, "extrace_map_errors_total", "Polls whose answers the profile's jq program failed on, by kind.", "kind",
+             map_names + 1, m->map_errors + 1, sizeof map_names / sizeof *map_names - 1);
+    wk_prom_counter(t, "extrace_polls_unchanged_total",
+                    "Polls whose every answer was 304 Not Modified (conditional requests).", m->polls_unchanged);
+    static const char *const pause_names[] = {"none", "retry_after", "exhausted", "spread"};
+    labelled(t, "extrace_rate_limit_pauses_total", "Times the API's rate-limit headers paused all polling, by reason.",
+             "reason", pause_names + 1, m->rate_limit_pauses + 1, 3);
+    wk_prom_gauge(t, "extrace_polling_paused", "1 while the API's rate limit holds every poll back.",
+                  (double)g->polling_paused);
     wk_prom_histogram(t, "extrace_poll_duration_seconds", "Time from the start of a poll to its outcome.",
                       &m->poll_duration);
     wk_prom_gauge(t, "extrace_polls_in_flight", "Polls running now.", (double)g->polls_in_flight);

@@ -26,6 +26,7 @@ typedef enum {
     WK_POLL_ERR_HTTP_OTHER, /* an unexpected status (not 200, 404, 5xx) */
     WK_POLL_ERR_JSON,       /* 200 but the body is not a JSON object */
     WK_POLL_ERR_CONTRACT,   /* 200 and JSON, but it breaks the API contract (or is too large) */
+    WK_POLL_ERR_MAP,        /* a profile's jq program failed on the answers (extrace_map_errors_total says how) */
     WK_NPOLL_ERR
 } wk_poll_error;
 
@@ -57,6 +58,9 @@ typedef struct wk_metrics {
     uint64_t workflows_finished[WK_NRESULT]; /* by result */
     uint64_t polls;                          /* polls completed (any outcome, aborts excluded) */
     uint64_t poll_errors[WK_NPOLL_ERR];      /* by kind */
+    uint64_t map_errors[16];                 /* profile sources: the jq program's failures, by sr_jq_error */
+    uint64_t polls_unchanged;                /* polls whose answers were all 304 Not Modified */
+    uint64_t rate_limit_pauses[4];           /* pauses the API's rate limit asked for, by sr_pace_reason */
     uint64_t redis_connects;                 /* successful subscriptions (1 + reconnects) */
     wk_histogram poll_duration;              /* seconds per completed poll */
 } wk_metrics;
@@ -66,6 +70,7 @@ typedef struct wk_gauges {
     uint64_t workflows_in_flight; /* watched now */
     uint64_t polls_in_flight;     /* polls running now */
     uint64_t polls_waiting;       /* workflows waiting in the schedule */
+    int polling_paused;           /* the rate limit holds polls back */
     int redis_subscribed;         /* 1 while subscribed */
     uint64_t spans_exported;      /* from exo_pipeline_get_stats */
     uint64_t spans_dropped;       /* likewise: queue full, final errors, shutdown */

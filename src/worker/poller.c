@@ -1,4 +1,5 @@
 #include "worker/poller.h"
+#include "worker/poller_int.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -12,43 +13,11 @@
 #include "otel/retry.h"
 #include "worker/event.h"
 #include "worker/seed_tree.h"
+#include "worker/source_rt.h"
 
 #define BODY_INITIAL  4096
 #define BODY_KEEP_MAX (64 * 1024) /* a slot's buffer is shrunk back after a larger answer */
 #define EXCERPT_MAX   120         /* bytes of a body quoted in a message */
-
-/* One easy handle of the pool and what its current poll needs. */
-typedef struct poll_slot {
-    CURL *easy;                  /* owned */
-    struct wk_poller *p;         /* the pool it belongs to */
-    void *tag;                   /* caller's, for the callback */
-    int64_t started_ns;          /* monotonic start of the poll */
-    int64_t sent_ns;             /* wall clock: the poll's start, then just before the request is sent */
-    char *body;                  /* owned response buffer */
-    size_t len, cap;
-    int too_large;               /* the body passed max_body */
-    char id[WM_ID_MAX + 1];      /* the workflow polled */
-    char err[CURL_ERROR_SIZE];   /* curl's error text */
-    struct poll_slot *next_free; /* free list */
-} poll_slot;
-
-struct wk_poller {
-    ex_curl_loop *curl;          /* owned */
-    wk_poller_config cfg;        /* api_url points at base below */
-    char *base;                  /* owned: api_url without trailing '/' */
-    char *url;                   /* owned scratch: base + "/workflows/" + id */
-    size_t base_len;
-    struct curl_slist *headers;  /* owned: Accept, User-Agent */
-    wk_poll_cb cb;               /* the worker's result handler */
-    void *arg;                   /* its argument */
-    poll_slot **slots;           /* owned array of max_concurrent, made lazily */
-    int nslots;                  /* slots made */
-    poll_slot *free_slots;       /* idle slots */
-    int active;                  /* polls in flight */
-    int closing;                 /* destroy called */
-    wm_snapshot snap;            /* the answer being classified (reused) */
-    mdl_snapshot tree;           /* … as a canonical tree (reused) */
-};
 
 static size_t write_cb(char *data, size_t size, size_t n, void *userp)
 {
@@ -120,6 +89,7 @@ static poll_slot *slot_new(wk_poller *p)
 static void slot_free(poll_slot *s)
 {
     if (!s) return;
+    wk_pp_slot_reset(s);
     if (s->easy) curl_easy_cleanup(s->easy);
     ex_free(s->body);
     ex_free(s);
@@ -132,6 +102,7 @@ wk_poller *wk_poller_new(uv_loop_t *loop, const wk_poller_config *cfg, wk_poll_c
     if (!p) goto nomem;
     p->cfg = *cfg;
     mdl_snapshot_init(&p->tree);
+    sr_ratelimit_init(&p->rl);
     p->cb = cb;
     p->arg = arg;
     p->base_len = strlen(cfg->api_url);
@@ -175,6 +146,7 @@ static poll_slot *take_slot(wk_poller *p)
 
 static void give_back(wk_poller *p, poll_slot *s)
 {
+    wk_pp_slot_reset(s);
     if (s->cap > BODY_KEEP_MAX) {
         ex_free(s->body);
         s->body = NULL;
@@ -184,19 +156,40 @@ static void give_back(wk_poller *p, poll_slot *s)
     p->free_slots = s;
 }
 
+static int is_profile(const wk_poller *p) { return p->cfg.source && !wk_source_is_seed(p->cfg.source); }
+
+void wk_poller_finish(poll_slot *s, wk_poll_result *r)
+{
+    wk_poller *p = s->p;
+    int64_t received = ex_clock_now(ex_clock_real());
+    r->seconds = (double)(ex_mono_ns() - s->started_ns) / 1e9;
+    if (r->sent_ns == 0) r->sent_ns = s->sent_ns;
+    if (r->sent_ns > received) r->sent_ns = received;
+    r->received_ns = received;
+    sr_pace_reason why = SR_PACE_NONE;
+    sr_pace_policy pol = sr_pace_default();
+    r->pause_ns = is_profile(p) ? sr_ratelimit_pause(&p->rl, received, &pol, &why) : 0;
+    r->pause_reason = (int)why;
+    void *tag = s->tag;
+    p->active--;
+    /* The slot is free before the callback, which may start the next poll. */
+    give_back(p, s);
+    p->cb(p->arg, tag, r);
+}
+
 static void done_cb(CURL *easy, CURLcode code, void *arg)
 {
     poll_slot *s = arg;
     wk_poller *p = s->p;
+    if (is_profile(p)) {
+        wk_pp_done(s, code);
+        return;
+    }
     wk_poll_result r;
     long status = 0;
-    int64_t received = ex_clock_now(ex_clock_real());
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     wk_poll_classify(code, s->err, status, s->body ? s->body : "", s->len, s->too_large, p->cfg.max_body, s->id,
                      p->cfg.parse_flags, &p->snap, &p->tree, &r);
-    r.seconds = (double)(ex_mono_ns() - s->started_ns) / 1e9;
-    r.sent_ns = s->sent_ns < received ? s->sent_ns : received;
-    r.received_ns = received;
     struct curl_header *h = NULL;
     if (status > 0 && curl_easy_header(easy, "Date", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
         r.date_ns = wk_poll_http_date(h->value);
@@ -204,36 +197,47 @@ static void done_cb(CURL *easy, CURLcode code, void *arg)
     if ((status == 429 || status == 503) &&
         curl_easy_header(easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
         r.retry_after_ns = wk_poll_retry_after(status, h->value, ex_clock_now(ex_clock_real()));
-    void *tag = s->tag;
-    p->active--;
-    /* The slot is free before the callback, which may start the next poll. */
-    give_back(p, s);
-    p->cb(p->arg, tag, &r);
+    wk_poller_finish(s, &r);
 }
+
+int wk_poller_transfer(poll_slot *s) { return ex_curl_loop_add(s->p->curl, s->easy, done_cb, s); }
 
 int wk_poller_start(wk_poller *p, const char *workflow_id, void *tag)
 {
     size_t idlen = strlen(workflow_id);
-    if (p->closing || p->active >= p->cfg.max_concurrent || idlen > WM_ID_MAX) return -1;
+    if (p->closing || p->active >= p->cfg.max_concurrent || idlen > (is_profile(p) ? WK_KEY_MAX : WM_ID_MAX))
+        return -1;
     poll_slot *s = take_slot(p);
     if (!s) return -1;
     memcpy(s->id, workflow_id, idlen + 1);
-    memcpy(p->url, p->base, p->base_len);
-    memcpy(p->url + p->base_len, "/workflows/", 11);
-    memcpy(p->url + p->base_len + 11, workflow_id, idlen + 1);
     s->tag = tag;
     s->len = 0;
     s->too_large = 0;
     s->err[0] = '\0';
     s->started_ns = ex_mono_ns();
     s->sent_ns = ex_clock_now(ex_clock_real());
-    if (curl_easy_setopt(s->easy, CURLOPT_URL, p->url) != CURLE_OK ||
-        ex_curl_loop_add(p->curl, s->easy, done_cb, s) != 0) {
+    if (is_profile(p)) {
+        if (wk_pp_start(s) != 0) {
+            give_back(p, s);
+            return -1;
+        }
+        p->active++;
+        return 0;
+    }
+    memcpy(p->url, p->base, p->base_len);
+    memcpy(p->url + p->base_len, "/workflows/", 11);
+    memcpy(p->url + p->base_len + 11, workflow_id, idlen + 1);
+    if (curl_easy_setopt(s->easy, CURLOPT_URL, p->url) != CURLE_OK || wk_poller_transfer(s) != 0) {
         give_back(p, s);
         return -1;
     }
     p->active++;
     return 0;
+}
+
+void wk_poller_forget(wk_poller *p, const char *key)
+{
+    if (p) wk_pp_forget(p, key);
 }
 
 void wk_poller_destroy(wk_poller *p)
@@ -243,6 +247,7 @@ void wk_poller_destroy(wk_poller *p)
     /* Aborts the running polls: done_cb reports each as ABORTED. */
     if (p->curl) ex_curl_loop_destroy(p->curl);
     for (int i = 0; i < p->nslots; i++) slot_free(p->slots[i]);
+    wk_pp_clear(p);
     ex_free(p->slots);
     curl_slist_free_all(p->headers);
     ex_free(p->base);

@@ -39,6 +39,10 @@ typedef struct wk_poll_result {
     int64_t date_ns;         /* the answer's Date header (unix ns, whole seconds), or -1 without one */
     int64_t retry_after_ns;  /* 429/503 with a valid Retry-After (RFC 9110 §10.2.3): the delay asked for; else -1 */
     char why[512];           /* FAILED: a message naming the status, error or offending value */
+    int unchanged;           /* OK without snap: every answer was 304 Not Modified (nothing changed) */
+    int map_error;           /* FAILED kind map: the sr_jq_error of the profile's jq program */
+    int64_t pause_ns;        /* the API's rate-limit headers ask every poll to wait this long (0: no) */
+    int pause_reason;        /* … sr_pace_reason */
 } wk_poll_result;
 
 /* Called once per started poll, on the loop; `tag` is the caller's. The
@@ -51,6 +55,8 @@ typedef struct wk_poller_config {
     int64_t timeout_ns;   /* per poll, connection included */
     size_t max_body;      /* bytes of a response body; more is a contract error */
     unsigned parse_flags; /* WM_PARSE_* extensions of the contract to read (0: the seed's) */
+    const struct wk_source *source; /* the source: NULL or the seed's = GET <api_url>/workflows/<id> */
+    size_t cond_cache_max; /* profile sources: bytes of answers kept for conditional requests */
 } wk_poller_config;
 
 typedef struct wk_poller wk_poller;
@@ -63,10 +69,12 @@ wk_poller *wk_poller_new(uv_loop_t *loop, const wk_poller_config *cfg, wk_poll_c
 int wk_poller_has_slot(const wk_poller *p);
 /* Polls in flight. */
 int wk_poller_active(const wk_poller *p);
-/* Start polling `workflow_id` (checked by the caller: it goes into the URL
- * as is). 0, or -1 if no slot is free, the poller is closing, or curl
+/* Start polling `workflow_id` (checked by the caller: the seed's goes into
+ * the URL as is; a profile's key is split into its parts and encoded). 0, or -1 if no slot is free, the poller is closing, or curl
  * refused (the callback is not called then). */
 int wk_poller_start(wk_poller *p, const char *workflow_id, void *tag);
+/* Forget what was kept for conditional requests of workflow `key` (it ended). */
+void wk_poller_forget(wk_poller *p, const char *key);
 /* Abort every poll (each callback runs with ABORTED, synchronously), then
  * release everything; the memory of the curl loop is freed once libuv has
  * closed its handles (run the loop afterwards). NULL is ignored. */

@@ -15,7 +15,9 @@
 #include "core/mem.h"
 #include "otel/resource.h"
 #include "worker/event.h"
+#include "core/iso8601.h"
 #include "model/spans.h"
+#include "source/httpmeta.h"
 #include "worker/worker_int.h"
 
 #define WARN_BUDGET_PER_SEC 20 /* rejected-event warnings logged per second, the rest summed up */
@@ -49,12 +51,24 @@ void wk_event_warn(wk_worker *w, const char *msg)
 
 static void timer_cb(uv_timer_t *t);
 
+/* 1 while the API's rate limit holds polling back. */
+static int paused(wk_worker *w, int64_t now)
+{
+    if (!w->paused_until) return 0;
+    if (now < w->paused_until) return 1;
+    ex_info("worker", "polling resumed after the rate-limit pause");
+    w->paused_until = 0;
+    return 0;
+}
+
+
 /* Point the one timer at the earliest due time. A due poll that waits for
  * a free slot needs no timer: the end of a running poll dispatches it. */
 void wk_arm(wk_worker *w, int64_t now)
 {
     if (w->stopping) return;
     int64_t due = wk_registry_next_due(&w->reg);
+    if (due != INT64_MAX && paused(w, now) && due < w->paused_until) due = w->paused_until;
     if (due == INT64_MAX || (due <= now && !wk_poller_has_slot(w->poller))) {
         uv_timer_stop(&w->timer);
         w->armed_due = INT64_MAX;
@@ -66,7 +80,11 @@ void wk_arm(wk_worker *w, int64_t now)
     w->armed_due = due;
 }
 
-static int has_slot_op(void *arg) { return wk_poller_has_slot(((wk_worker *)arg)->poller); }
+static int has_slot_op(void *arg)
+{
+    wk_worker *w = arg;
+    return !paused(w, wk_now_ns()) && wk_poller_has_slot(w->poller);
+}
 static void poll_op(void *arg, wk_entry *e);
 static void expire_op(void *arg, wk_entry *e);
 static const wk_sched_ops sched_ops = {has_slot_op, poll_op, expire_op};
@@ -88,7 +106,32 @@ static void timer_cb(uv_timer_t *t)
 
 mdl_monitor *wk_monitor_new(const wk_worker *w, const char *key, int64_t submitted_ns, int64_t now)
 {
-    return mdl_monitor_new(key, submitted_ns, now, w->opt->timeout_ns, MDL_SEED_MAX_NODES, MDL_SEED_MAX_EVENTS);
+    return mdl_monitor_new(key, submitted_ns, now, w->opt->timeout_ns, w->source->max_nodes, w->source->max_events);
+}
+
+int wk_event_accept(const wk_worker *w, const wk_event *ev, wk_reject *reason, char *why, size_t whylen)
+{
+    const wk_source *src = w->source;
+    char detail[SR_ERR_LEN];
+    if (ev->source[0] && strcmp(ev->source, src->name) != 0) {
+        *reason = WK_REJECT_SOURCE;
+        snprintf(why, whylen, "an event of source %s: this worker watches %s (--source)", ev->source, src->name);
+        return -1;
+    }
+    if (src->profile) {
+        sr_key k;
+        if (sr_key_parse(src->profile, ev->workflow_id, strlen(ev->workflow_id), &k, detail, sizeof detail)) {
+            *reason = WK_REJECT_BAD_ID;
+            snprintf(why, whylen, "%s", detail);
+            return -1;
+        }
+        sr_key_free(&k);
+    } else if (ev->from_key && wk_event_check_id(ev->workflow_id, strlen(ev->workflow_id), detail, sizeof detail)) {
+        *reason = WK_REJECT_BAD_ID;
+        snprintf(why, whylen, "Key %.128s: %s", ev->workflow_id, detail);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- finishing a workflow ---- */
@@ -106,7 +149,8 @@ int wk_submit_trace(wk_worker *w, const mdl_monitor *m, int again, exo_submit_cb
     if (!again) w->metrics.workflows_finished[res]++;
     exo_span **spans = NULL;
     size_t n = 0;
-    mdl_build_opts bo = {w->ns, MDL_SEED_SOURCE, NULL, "workflowId"};
+    const wk_source *src = w->source;
+    mdl_build_opts bo = {w->ns, src->name, src->profile ? src->profile->root_name : NULL, src->key_attr};
     int rc = mdl_build_spans(m, &bo, &spans, &n);
     if (rc != 0) {
         ex_error("worker", "workflow %s: could not build its spans (error %d, out of memory?); trace lost%s",
@@ -120,11 +164,18 @@ int wk_submit_trace(wk_worker *w, const mdl_monitor *m, int again, exo_submit_cb
     return 0;
 }
 
+/* Forget what the poller kept for a workflow that is no longer watched. */
+static mdl_monitor *unwatch(wk_worker *w, wk_entry *e)
+{
+    wk_poller_forget(w->poller, e->mon->key);
+    return wk_registry_remove(&w->reg, e);
+}
+
 /* The monitor of e is done: out of the registry, and its trace to the
  * export (with a stream, once its final checkpoint is in Redis). */
 static void finish(wk_worker *w, wk_entry *e)
 {
-    mdl_monitor *m = wk_registry_remove(&w->reg, e);
+    mdl_monitor *m = unwatch(w, e);
     if (w->stream) {
         wd_finished(w, m);
         return;
@@ -133,11 +184,12 @@ static void finish(wk_worker *w, wk_entry *e)
     mdl_monitor_free(m);
 }
 
+
 /* Stream mode: stop watching e if another consumer took its workflow over. 1 if so. */
 static int dropped_if_lost(wk_worker *w, wk_entry *e)
 {
     if (!w->stream || !wd_lost(w, e->mon->key)) return 0;
-    mdl_monitor_free(wk_registry_remove(&w->reg, e));
+    mdl_monitor_free(unwatch(w, e));
     return 1;
 }
 
@@ -178,7 +230,9 @@ static void tell_poll_failure(wk_worker *w, const char *workflow_id, const wk_po
     char url[512], msg[1400];
     size_t base = strlen(w->opt->api_url);
     while (base > 0 && w->opt->api_url[base - 1] == '/') base--;
-    snprintf(url, sizeof url, "%.*s/workflows/%s", (int)base, w->opt->api_url, workflow_id);
+    if (w->source->profile) /* the failing request is named in r->why */
+        snprintf(url, sizeof url, "%s workflow %.256s", w->source->name, workflow_id);
+    else snprintf(url, sizeof url, "%.*s/workflows/%s", (int)base, w->opt->api_url, workflow_id);
     if (wk_pollwarn_failed(&w->pollwarn, r->kind, url, r->why, ex_mono_ns(), msg, sizeof msg))
         ex_warn("worker", "%s", msg);
 }
@@ -200,6 +254,23 @@ static void observe_clock(wk_worker *w, const wk_poll_result *r, int64_t now)
             w->api_host, (double)wk_skew_offset(&w->skew) / 1e9, (double)wk_skew_uncertainty(&w->skew) / 1e9);
 }
 
+/* The API's rate-limit headers ask every poll to wait: hold polling
+ * back until then (logged once per pause, with when it resumes). */
+static void rate_limit(wk_worker *w, const wk_poll_result *r, int64_t now)
+{
+    if (r->pause_ns <= 0) return;
+    int64_t until = now + r->pause_ns;
+    if (until <= w->paused_until) return;
+    char iso[EX_ISO_LEN + 1];
+    if (w->paused_until <= now) {
+        w->metrics.rate_limit_pauses[r->pause_reason < SR_PACE_SPREAD + 1 ? r->pause_reason : 0]++;
+        ex_info("worker", "%s's rate limit (%s): polling paused for %.1f s, resumes at %s", w->api_host,
+                sr_pace_reason_name((sr_pace_reason)r->pause_reason), (double)r->pause_ns / 1e9,
+                ex_iso_format(until, iso));
+    }
+    w->paused_until = until;
+}
+
 static void poll_done(void *arg, void *tag, const wk_poll_result *r)
 {
     wk_worker *w = arg;
@@ -214,13 +285,18 @@ static void poll_done(void *arg, void *tag, const wk_poll_result *r)
         return;
     }
     int done = 0, changed = 0;
-    if (r->outcome == WK_POLL_OK) {
+    rate_limit(w, r, now);
+    if (r->outcome == WK_POLL_OK && r->unchanged) {
+        w->metrics.polls_unchanged++;
+        mdl_monitor_unchanged(e->mon, r->sent_ns, r->received_ns);
+    } else if (r->outcome == WK_POLL_OK) {
         done = mdl_monitor_apply(e->mon, r->snap, r->sent_ns, r->received_ns, &changed) == MDL_DONE;
     } else if (r->outcome == WK_POLL_NOT_FOUND) {
         ex_debug("worker", "workflow %s: the API does not know it (%s)", e->mon->key, r->why);
         done = mdl_monitor_not_found(e->mon, now) == MDL_DONE;
     } else {
         w->metrics.poll_errors[r->kind]++;
+        if (r->kind == WK_POLL_ERR_MAP && (unsigned)r->map_error < SR_JQ_NKINDS) w->metrics.map_errors[r->map_error]++;
         ex_debug("worker", "workflow %s: poll failed (%s): %s", e->mon->key, wk_poll_error_name(r->kind),
                  r->why);
         tell_poll_failure(w, e->mon->key, r);
@@ -249,7 +325,8 @@ static void on_event(void *arg, const char *payload, size_t len)
     char why[512], msg[700];
     w->metrics.events_received++;
     if (w->stopping) return;
-    if (wk_event_parse(payload, len, &ev, &reason, why, sizeof why) != 0) {
+    if (wk_event_parse(payload, len, &ev, &reason, why, sizeof why) != 0 ||
+        wk_event_accept(w, &ev, &reason, why, sizeof why) != 0) {
         w->metrics.events_rejected[reason]++;
         snprintf(msg, sizeof msg, "event rejected (%s): %s", wk_reject_name(reason), why);
         wk_event_warn(w, msg);
@@ -299,6 +376,7 @@ static int admin_metrics(void *arg, wk_text *out)
         .workflows_in_flight = w->reg.count,
         .polls_in_flight = w->poller ? (uint64_t)wk_poller_active(w->poller) : 0,
         .polls_waiting = wk_registry_waiting(&w->reg),
+        .polling_paused = w->paused_until > wk_now_ns(),
         .redis_subscribed = w->opt->stream ? wk_stream_ready(w->stream) : wk_intake_subscribed(w->intake),
         .spans_exported = ps.spans_exported,
         .spans_dropped = ps.spans_dropped,
@@ -419,7 +497,8 @@ static int start(wk_worker *w)
     }
     wk_skew_init(&w->skew);
     wk_api_host(o->api_url, w->api_host, sizeof w->api_host);
-    wk_poller_config pc = {o->api_url, o->max_concurrent_polls, o->poll_timeout_ns, WM_BODY_MAX, o->parse_flags};
+    wk_poller_config pc = {o->api_url, o->max_concurrent_polls, o->poll_timeout_ns, WM_BODY_MAX, o->parse_flags,
+                           o->source, o->cond_cache_max};
     w->poller = wk_poller_new(&w->loop, &pc, poll_done, w, err, sizeof err);
     if (!w->poller) {
         ex_error("worker", "%s", err);
@@ -510,6 +589,7 @@ int wk_worker_run(const wk_options *opt)
         return 1;
     }
     w->opt = opt;
+    w->source = opt->source;
     w->ns = exo_resource_get(opt->resource, "service.namespace");
     if (!w->ns) w->ns = EXO_DEFAULT_SERVICE_NAMESPACE;
     w->armed_due = INT64_MAX;

@@ -35,6 +35,8 @@ typedef struct wk_options {
     int max_concurrent_polls;       /* polls in flight at most */
     int64_t poll_timeout_ns;        /* per poll */
     unsigned parse_flags;           /* WM_PARSE_* contract extensions read from the API's answers */
+    const struct wk_source *source; /* what is watched (--source) */
+    size_t cond_cache_max;          /* bytes of answers kept for conditional requests */
     const char *admin_listen;       /* HOST:PORT of /healthz, /readyz, /metrics */
     int64_t status_interval_ns;     /* a status line at info this often; 0 = never */
     ex_conn_limits admin_limits;    /* its connection limits and deadlines */

@@ -19,11 +19,14 @@
 #include "otel/resource.h"
 #include "worker/snapshot.h"
 #include "worker/check.h"
+#include "worker/source_rt.h"
 #include "worker/worker.h"
 
 typedef struct worker_cfg {
     char *redis;                  /* Redis address */
-    char *api_url;                /* external API base URL */
+    char *api_url;                /* external API base URL, or NULL: the source's default */
+    char *source;                 /* --source NAME|FILE */
+    int64_t cond_cache_max;       /* --conditional-cache-bytes */
     char *channel;                /* pub/sub channel */
     char *stream;                 /* Redis Stream (durable intake), or NULL for pub/sub */
     char *group;                  /* its consumer group */
@@ -124,8 +127,17 @@ static const ex_opt opts[] = {
     {"redis", EX_OPT_STRING, offsetof(worker_cfg, redis), "localhost:6379", EX_NO_BOUNDS, "URL",
      "Redis to subscribe to: redis://[USER:PASSWORD@]HOST[:PORT][/DB], or the seed's HOST:PORT[,password=…,…].",
      redis_aliases, ex_redis_url_check, NULL},
-    {"api-url", EX_OPT_STRING, offsetof(worker_cfg, api_url), "http://localhost:5146", EX_NO_BOUNDS, "URL",
-     "Base URL of the external API; workflows are polled at URL/workflows/<id>.", api_aliases, check_api_url, NULL},
+    {"source", EX_OPT_STRING, offsetof(worker_cfg, source), "seed", EX_NO_BOUNDS, "SOURCE",
+     "What to watch: \"seed\" (the simulator's API, GET URL/workflows/<id>), a built-in source "
+     "(extrace sources lists them: github-actions, argo-workflows, airflow…) or a profile file "
+     "(docs/sources.md). Events then name workflows by Key.", NULL, check_not_empty, NULL},
+    {"api-url", EX_OPT_STRING, offsetof(worker_cfg, api_url), NULL, EX_NO_BOUNDS, "URL",
+     "Base URL of the external API. Default: http://localhost:5146 for the seed, the profile's base_url "
+     "for another source.", api_aliases, check_api_url, NULL},
+    {"conditional-cache-bytes", EX_OPT_INT, offsetof(worker_cfg, cond_cache_max), "67108864", 0, (double)INT64_MAX,
+     "N", "Profile sources: bytes of answers kept with their ETag/Last-Modified so the next poll asks "
+     "\"changed since?\" (a 304 costs the API, and GitHub's rate limit, nothing). Beyond it, plain requests.",
+     NULL, NULL, NULL},
     {"channel", EX_OPT_STRING, offsetof(worker_cfg, channel), "event.workflow.started", EX_NO_BOUNDS, "NAME",
      "Redis pub/sub channel of the WorkflowStarted events (the seed's default intake; at-most-once: events "
      "published while no worker listens, or in flight when one stops, are lost).", NULL, check_not_empty, NULL},
@@ -236,15 +248,21 @@ static int run(const worker_cfg *cfg, const ex_cfg_result *given, char *const *e
         goto out;
     }
     if (warn[0]) ex_warn("worker", "%s", warn);
+    wk_source source;
+    if (wk_source_open(cfg->source, cfg->api_url, &source, err, sizeof err) != 0) {
+        fprintf(stderr, "extrace worker: --source %s\n", err);
+        goto out;
+    }
+    const char *api_url = cfg->api_url ? cfg->api_url : source.base_url ? source.base_url : "http://localhost:5146";
     if (cfg->check) {
-        wk_check_opts co = {cfg->redis, cfg->api_url, cfg->check_workflow, cfg->poll_timeout,
+        wk_check_opts co = {cfg->redis, api_url, cfg->check_workflow, cfg->poll_timeout,
                             cfg->processing_times ? WM_PARSE_PROCESSING_TIME : 0, &export, &resource};
         status = wk_check_run(&co, stdout);
-        goto out;
+        goto out_source;
     }
     if (ex_redis_url_parse(cfg->redis, &o.redis, err, sizeof err) != 0) { /* checked already; belt and braces */
         fprintf(stderr, "extrace worker: --redis: %s\n", err);
-        goto out;
+        goto out_source;
     }
     o.channel = cfg->channel;
     char consumer[300];
@@ -261,7 +279,9 @@ static int run(const worker_cfg *cfg, const ex_cfg_result *given, char *const *e
         ex_info("worker", "reading stream %s as consumer %s of group %s (claiming entries idle for %s)", o.stream,
                 o.consumer, o.group, ex_cfg_given(&spec, given, "claim-idle"));
     }
-    o.api_url = cfg->api_url;
+    o.api_url = api_url;
+    o.source = &source;
+    o.cond_cache_max = (size_t)cfg->cond_cache_max;
     o.sched = (wk_sched_config){cfg->initial_delay, cfg->interval, 100, (size_t)cfg->max_workflows};
     o.sched.max_polls_per_sec = cfg->max_polls_per_second;
     o.sched.poll_burst = cfg->poll_burst;
@@ -279,11 +299,16 @@ static int run(const worker_cfg *cfg, const ex_cfg_result *given, char *const *e
     if (cfg->seed) ex_seed_parse(cfg->seed, &o.seed);
     else o.seed = ex_rng_seed_random(&id_rng);
     /* Durations as the user wrote them: "60s" stays "60s". */
-    ex_info("worker", "polling %s/workflows/<id>: first after %s, then every %s ±10%%, timeout %s, at most %d at once "
-            "(jitter seed %" PRIu64 ")", cfg->api_url, ex_cfg_given(&spec, given, "initial-delay"),
+    if (source.profile)
+        ex_info("worker", "source %s (%s): %zu request(s) per poll at %s", source.name, source.profile->origin,
+                source.profile->nrequests, api_url);
+    ex_info("worker", "polling %s%s: first after %s, then every %s ±10%%, timeout %s, at most %d at once "
+            "(jitter seed %" PRIu64 ")", api_url, source.profile ? "" : "/workflows/<id>", ex_cfg_given(&spec, given, "initial-delay"),
             ex_cfg_given(&spec, given, "interval"), ex_cfg_given(&spec, given, "timeout"), o.max_concurrent_polls,
             o.seed);
     status = wk_worker_run(&o);
+out_source:
+    wk_source_close(&source);
 out:
     memset(&o.redis, 0, sizeof o.redis); /* holds the password */
     exo_resource_free(&resource);

@@ -15,6 +15,8 @@
 #include "worker/pollwarn.h"
 #include "worker/poller.h"
 #include "worker/clockskew.h"
+#include "worker/event.h"
+#include "worker/source_rt.h"
 #include "worker/registry.h"
 #include "worker/status.h"
 #include "worker/stream.h"
@@ -66,11 +68,16 @@ typedef struct wk_worker {
     wk_status_snap status_prev; /* counters at the last status line */
     wk_skew skew;             /* the API host's clock offset, from Date headers */
     char api_host[256];       /* host[:port] of --api-url (label of the offset gauges) */
+    const wk_source *source;  /* what is watched (not owned: the options') */
+    int64_t paused_until;     /* the API's rate limit holds polls back until then (0: not paused) */
 } wk_worker;
 
 /* worker.c */
 /* A monitor for workflow `key` of the worker's source, with its limits. */
 mdl_monitor *wk_monitor_new(const wk_worker *w, const char *key, int64_t submitted_ns, int64_t now);
+/* Check a parsed event against the worker's source (its Source and key).
+ * 0, or -1 with *reason and a message in why. */
+int wk_event_accept(const wk_worker *w, const wk_event *ev, wk_reject *reason, char *why, size_t whylen);
 int64_t wk_now_ns(void);
 /* host[:port] of an API URL (credentials dropped), into out (outlen bytes). */
 void wk_api_host(const char *url, char *out, size_t outlen);
