@@ -91,7 +91,21 @@ function stepText(s) {
 function figure(fig, o) {
   const width = Math.max(200, Math.floor(fig.clientWidth || 300));
   const height = width < 480 ? 110 : 150;
-  const x0 = o.range.start * 1000, x1 = o.range.end * 1000, stepMs = o.range.step * 1000;
+  const fr = frame(o, width, height);
+  replace(fig,
+    h('figcaption', null, o.title, h('span', { class: 'muted' }, ` · ${o.note}`)),
+    svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': `${o.title} by stage, ${o.note}` },
+      fr.grid, svg('line', { class: 'axis', x1: PAD.left, x2: width - PAD.right, y1: fr.Y(0), y2: fr.Y(0) }),
+      o.bars ? barMarks(o, fr) : lineMarks(o, fr)),
+    h('ul', { class: 'legend', 'aria-label': `${o.title} by stage` },
+      o.stages.map((s) => h('li', { 'data-stage': s },
+        h('span', { class: `swatch ${o.color(s)}`, 'aria-hidden': 'true' }), h('span', { class: 'legend-name' }, s),
+        h('b', { class: 'legend-value' }, o.legend(s))))));
+}
+
+// Scales and axes of a figure: {X(t ms), Y(v), grid (SVG elements), stepMs, tip}.
+function frame(o, width, height) {
+  const x0 = o.range.start * 1000, x1 = o.range.end * 1000;
   let maxV = 0;
   if (o.bars) for (const col of o.bars.values()) maxV = Math.max(maxV, col[col.length - 1].to);
   else for (const s of o.stages) for (const p of o.lines.get(s) || []) maxV = Math.max(maxV, p.v);
@@ -108,29 +122,26 @@ function figure(fig, o) {
     grid.push(svg('text', { class: 'axis-label', x: X(t), y: height - 5, 'text-anchor': 'middle' }, tickLabel(t, x1 - x0)));
   }
   const tip = (s, t, v) => svg('title', null, `${s}, ${fmtClock(t).slice(0, 5)} ${zoneShort(t)}: ${o.fmtY(v)}`);
-  let marks;
-  if (o.bars) {
-    const bw = Math.max(1, X(x0 + stepMs) - X(x0) - 1);
-    marks = [...o.bars].map(([t, col]) => col.map((b) => svg('rect', {
-      class: `bar-seg ${o.color(b.name)}`, 'data-stage': b.name, x: Math.max(PAD.left, X(t)).toFixed(1), width: bw.toFixed(1),
-      y: Y(b.to).toFixed(1), height: Math.max(1, Y(b.from) - Y(b.to)).toFixed(1),
-    }, tip(b.name, t, b.to - b.from))));
-  } else {
-    marks = o.stages.map((s) => {
-      const pts = o.lines.get(s) || [];
-      const path = pts.map((p, i) => `${i && p.t - pts[i - 1].t <= stepMs ? 'L' : 'M'}${X(p.t).toFixed(1)},${Y(p.v).toFixed(1)}`).join('');
-      return svg('g', { class: `series ${o.color(s)}`, 'data-stage': s }, svg('path', { d: path }),
-        pts.map((p) => svg('circle', { cx: X(p.t).toFixed(1), cy: Y(p.v).toFixed(1), r: 2.5 }, tip(s, p.t, p.v))));
-    });
-  }
-  replace(fig,
-    h('figcaption', null, o.title, h('span', { class: 'muted' }, ` · ${o.note}`)),
-    svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': `${o.title} by stage, ${o.note}` },
-      grid, svg('line', { class: 'axis', x1: PAD.left, x2: width - PAD.right, y1: Y(0), y2: Y(0) }), marks),
-    h('ul', { class: 'legend', 'aria-label': `${o.title} by stage` },
-      o.stages.map((s) => h('li', { 'data-stage': s },
-        h('span', { class: `swatch ${o.color(s)}`, 'aria-hidden': 'true' }), h('span', { class: 'legend-name' }, s),
-        h('b', { class: 'legend-value' }, o.legend(s))))));
+  return { X, Y, grid, tip, x0, stepMs: o.range.step * 1000 };
+}
+
+// One rect per stage and step with failures, stacked.
+function barMarks(o, { X, Y, tip, x0, stepMs }) {
+  const bw = Math.max(1, X(x0 + stepMs) - X(x0) - 1);
+  return [...o.bars].map(([t, col]) => col.map((b) => svg('rect', {
+    class: `bar-seg ${o.color(b.name)}`, 'data-stage': b.name, x: Math.max(PAD.left, X(t)).toFixed(1), width: bw.toFixed(1),
+    y: Y(b.to).toFixed(1), height: Math.max(1, Y(b.from) - Y(b.to)).toFixed(1),
+  }, tip(b.name, t, b.to - b.from))));
+}
+
+// A line per stage (broken over steps without a value) and a point per value.
+function lineMarks(o, { X, Y, tip, stepMs }) {
+  return o.stages.map((s) => {
+    const pts = o.lines.get(s) || [];
+    const path = pts.map((p, i) => `${i && p.t - pts[i - 1].t <= stepMs ? 'L' : 'M'}${X(p.t).toFixed(1)},${Y(p.v).toFixed(1)}`).join('');
+    return svg('g', { class: `series ${o.color(s)}`, 'data-stage': s }, svg('path', { d: path }),
+      pts.map((p) => svg('circle', { cx: X(p.t).toFixed(1), cy: Y(p.v).toFixed(1), r: 2.5 }, tip(s, p.t, p.v))));
+  });
 }
 
 // A time-axis label: the clock within a day ("08:30"), else the day too ("07-05 08:30").
