@@ -1,0 +1,478 @@
+/* test_sources.c — every built-in source end to end: a real redis-server,
+ * `extrace api --source X` on time at a high time scale, `extrace worker
+ * --source X` (its built-in profile) and the Node OTLP receiver. Every
+ * announced workflow must arrive as exactly one trace whose span tree,
+ * times, statuses, messages and last status words equal the simulator's
+ * final answers, fetched over HTTP after the end and read here in C (the
+ * test's own reading of each API, not the profile's jq), with the derived
+ * ids. GitHub also shows that conditional requests save counted requests
+ * (304s), and that a worker hitting the rate limit pauses, says so, and
+ * resumes without losing a workflow. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fixture.h"
+#include "http.h"
+#include "support.h"
+#include "tree_check.h"
+
+#define WAIT_MS 40000
+
+static ts_redis redis;
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- the processes of one run ---- */
+
+typedef struct run {
+    const char *source;
+    char dir[256], out[300], api_log[300];
+    pid_t api, receiver;
+    int api_port;
+    tf_worker worker;
+} run;
+
+static run current;
+
+static void start_api(run *r, const char *const *extra)
+{
+    char listen[64];
+    r->api_port = ts_free_port();
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", r->api_port);
+    snprintf(r->api_log, sizeof r->api_log, "%s/api.log", r->dir);
+    char *argv[40] = {(char *)ts_bin(), "api",        "--listen", listen,        "--source", (char *)r->source,
+                      "--advance",      "on-time",    "--seed",   "11",          NULL};
+    int n = 10;
+    for (; extra && *extra && n < 39; extra++) argv[n++] = (char *)*extra;
+    argv[n] = NULL;
+    r->api = ts_spawn(argv, r->api_log);
+    assert_true(r->api > 0);
+    if (ts_wait_port(r->api_port, 10000) != 0) fail_msg("extrace api --source %s did not start (%s)", r->source, r->api_log);
+}
+
+/* Receiver, then the worker with the built-in profile (or `profile`) and extra arguments. */
+static void start_worker(run *r, const char *profile, const char *const *extra)
+{
+    char log[320], api[64], endpoint[64];
+    int grpc = ts_free_port(), http = ts_free_port();
+    snprintf(log, sizeof log, "%s/receiver.log", r->dir);
+    r->receiver = tf_receiver_start(grpc, http, r->out, log);
+    snprintf(r->worker.log, sizeof r->worker.log, "%s/worker.log", r->dir);
+    r->worker.consumer = r->source;
+    snprintf(api, sizeof api, "http://127.0.0.1:%d", r->api_port);
+    char *args[40] = {"--redis", redis.url, "--source", (char *)(profile ? profile : r->source), "--api-url", api,
+                      "--initial-delay", "20ms", "--interval", "100ms", "--timeout", "60s", "--seed", "3",
+                      "--log-level", "debug"};
+    int n = 16;
+    for (; extra && *extra && n < 39; extra++) args[n++] = (char *)*extra;
+    args[n] = NULL;
+    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", http);
+    setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", 1);
+    setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint, 1);
+    setenv("OTEL_BSP_SCHEDULE_DELAY", "100", 1);
+    tf_worker_start(&r->worker, args);
+    unsetenv("OTEL_EXPORTER_OTLP_PROTOCOL");
+    unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+    unsetenv("OTEL_BSP_SCHEDULE_DELAY");
+}
+
+static void begin(run *r, const char *source)
+{
+    memset(r, 0, sizeof *r);
+    r->source = source;
+    snprintf(r->dir, sizeof r->dir, "%s", ts_tmpdir());
+    snprintf(r->out, sizeof r->out, "%s/spans.jsonl", r->dir);
+}
+
+static int stop_run(void **state)
+{
+    (void)state;
+    if (current.worker.pid > 0) ts_stop(current.worker.pid, SIGKILL, 5000);
+    if (current.receiver > 0) ts_stop(current.receiver, SIGKILL, 5000);
+    if (current.api > 0) ts_stop(current.api, SIGKILL, 5000);
+    current.worker.pid = current.receiver = current.api = 0;
+    return 0;
+}
+
+/* Announce each key as the worker's events name it. */
+static void announce(const run *r, const char *const *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ev[600];
+        time_t now = time(NULL);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        char iso[40];
+        strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(ev, sizeof ev, "{\"Source\":\"%s\",\"Key\":\"%s\",\"SubmittedAt\":\"%s.%03ldZ\"}", r->source,
+                 keys[i], iso, ts.tv_nsec / 1000000);
+        redisReply *rep = tf_redis(redis.port, "PUBLISH event.workflow.started %s", ev);
+        assert_int_equal(rep->integer, 1); /* the worker is subscribed */
+        freeReplyObject(rep);
+    }
+}
+
+/* Wait for n root spans, then stop the worker (SIGTERM: exit 0). Returns its metrics text. */
+static char *finish(run *r, int n)
+{
+    int roots = 0;
+    for (int waited = 0; waited < WAIT_MS && (roots = tk_count_roots(r->out)) < n; waited += 200) sleep_ms(200);
+    char url[128], *metrics = NULL;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", r->worker.admin_port);
+    assert_int_equal(tc_http_get(url, &metrics), 200);
+    if (roots < n) fail_msg("%s: %d of %d traces within %d ms (logs in %s)", r->source, roots, n, WAIT_MS, r->dir);
+    assert_int_equal(ts_stop(r->worker.pid, SIGTERM, 20000), 0);
+    r->worker.pid = 0;
+    ts_stop(r->receiver, SIGTERM, 5000);
+    r->receiver = 0;
+    return metrics;
+}
+
+/* Sum of a labelled counter over its label values. */
+static double metric_sum(const char *text, const char *name)
+{
+    double sum = 0;
+    char want[128];
+    snprintf(want, sizeof want, "\n%s{", name);
+    for (const char *p = text; (p = strstr(p, want)); p++) {
+        const char *sp = strchr(p, '}');
+        if (sp) sum += strtod(sp + 1, NULL);
+    }
+    return sum;
+}
+
+/* ---- reading the simulator's final answers ---- */
+
+/* GET path on the api, retried while the rate limit refuses; the JSON (caller decrefs). */
+static json_t *get_json(const run *r, const char *path, th_resp *keep)
+{
+    char url[1024];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", r->api_port, path);
+    CURL *c = curl_easy_init();
+    th_resp resp;
+    for (int i = 0; i < 100; i++) {
+        th_request(c, "GET", url, NULL, &resp);
+        if (resp.status != 403 && resp.status != 429) break;
+        th_resp_free(&resp);
+        sleep_ms(200);
+    }
+    curl_easy_cleanup(c);
+    if (resp.status != 200) fail_msg("GET %s: %ld %s", url, resp.status, resp.body);
+    json_error_t e;
+    json_t *doc = json_loadb(resp.body, resp.len, 0, &e);
+    if (!doc) fail_msg("GET %s: not JSON: %s", url, e.text);
+    if (keep) *keep = resp;
+    else th_resp_free(&resp);
+    return doc;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+static int64_t jtime(json_t *o, const char *k) { return tk_time(json_string_value(json_object_get(o, k))); }
+
+/* GitHub: conclusion → span status (success/neutral OK, skipped unset, the rest ERROR). */
+static int gh_code(const char *conclusion)
+{
+    if (!strcmp(conclusion, "success") || !strcmp(conclusion, "neutral")) return 1;
+    return strcmp(conclusion, "skipped") == 0 ? 0 : 2;
+}
+
+/* The run and its jobs (every attempt) and steps, as docs/sources.md maps them. */
+static void read_github(const run *r, const char *key, tk_tree *t, th_resp *first)
+{
+    char path[512];
+    tk_init(t, "github-actions", key);
+    char owner[128], repo[128], id[64];
+    assert_int_equal(sscanf(key, "%127[^/]/%127[^/]/%63s", owner, repo, id), 3);
+    snprintf(path, sizeof path, "/repos/%s/%s/actions/runs/%s", owner, repo, id);
+    json_t *wr = get_json(r, path, first);
+    assert_string_equal(jstr(wr, "status"), "completed");
+    const char *concl = jstr(wr, "conclusion");
+    snprintf(t->root.name, sizeof t->root.name, "%s", jstr(wr, "name"));
+    t->root.start = jtime(wr, "created_at");
+    t->root.end = jtime(wr, "updated_at");
+    t->root.code = gh_code(concl);
+    snprintf(t->root.message, sizeof t->root.message, "workflow run concluded %s", concl);
+    snprintf(t->root.word, sizeof t->root.word, "%s", concl);
+    snprintf(path, sizeof path, "/repos/%s/%s/actions/runs/%s/jobs?filter=all&per_page=100", owner, repo, id);
+    json_t *jobs = get_json(r, path, NULL);
+    size_t i, k;
+    json_t *job, *step;
+    assert_true(json_array_size(json_object_get(jobs, "jobs")) >= 5);
+    json_array_foreach(json_object_get(jobs, "jobs"), i, job) {
+        long long jid = json_integer_value(json_object_get(job, "id"));
+        long attempt = (long)json_integer_value(json_object_get(job, "run_attempt"));
+        json_t *steps = json_object_get(job, "steps");
+        tk_node *n = tk_add(t);
+        snprintf(n->key, sizeof n->key, "job/%lld", jid);
+        if (attempt > 1) snprintf(n->name, sizeof n->name, "%s (attempt %ld)", jstr(job, "name"), attempt);
+        else snprintf(n->name, sizeof n->name, "%s", jstr(job, "name"));
+        n->start = jtime(job, "created_at");
+        n->end = jtime(job, "completed_at");
+        n->code = gh_code(jstr(job, "conclusion"));
+        snprintf(n->word, sizeof n->word, "%s", jstr(job, "conclusion"));
+        snprintf(n->message, sizeof n->message, "job failed");
+        json_array_foreach(steps, k, step) {
+            if (strcmp(jstr(step, "conclusion"), "failure") == 0) {
+                snprintf(n->message, sizeof n->message, "step %s failed", jstr(step, "name"));
+                break;
+            }
+        }
+        char jkey[64];
+        snprintf(jkey, sizeof jkey, "job/%lld", jid);
+        if (json_array_size(steps) > 0) { /* the wait for a runner */
+            tk_node *q = tk_add(t);
+            snprintf(q->key, sizeof q->key, "%s/queued", jkey);
+            snprintf(q->parent, sizeof q->parent, "%s", jkey);
+            snprintf(q->name, sizeof q->name, "queued");
+            q->start = jtime(job, "created_at");
+            q->end = jtime(job, "started_at");
+            q->code = 1;
+            snprintf(q->word, sizeof q->word, "started");
+        }
+        json_array_foreach(steps, k, step) {
+            tk_node *s = tk_add(t);
+            snprintf(s->key, sizeof s->key, "step/%lld/%lld", jid, (long long)json_integer_value(json_object_get(step, "number")));
+            snprintf(s->parent, sizeof s->parent, "%s", jkey);
+            snprintf(s->name, sizeof s->name, "%s", jstr(step, "name"));
+            s->start = jtime(step, "started_at");
+            s->end = jtime(step, "completed_at");
+            s->code = gh_code(jstr(step, "conclusion"));
+            snprintf(s->message, sizeof s->message, "step failed");
+            snprintf(s->word, sizeof s->word, "%s", jstr(step, "conclusion"));
+        }
+    }
+    json_decref(jobs);
+    json_decref(wr);
+}
+
+/* Argo: phase → span status. */
+static int argo_code(const char *phase)
+{
+    if (!strcmp(phase, "Succeeded")) return 1;
+    return !strcmp(phase, "Failed") || !strcmp(phase, "Error") ? 2 : 0;
+}
+
+/* The workflow and its node graph: a node's parent is the Retry/StepGroup/TaskGroup listing it in
+ * children, else its boundaryID unless that is the workflow's own node (then the root). */
+static void read_argo(const run *r, const char *key, tk_tree *t)
+{
+    char path[512];
+    tk_init(t, "argo-workflows", key);
+    snprintf(path, sizeof path, "/api/v1/workflows/%s", key);
+    json_t *wf = get_json(r, path, NULL);
+    json_t *meta = json_object_get(wf, "metadata"), *st = json_object_get(wf, "status");
+    const char *phase = jstr(st, "phase"), *self = jstr(meta, "name");
+    assert_true(!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed") || !strcmp(phase, "Error"));
+    const char *gen = jstr(meta, "generateName");
+    size_t glen = strlen(gen);
+    if (glen && gen[glen - 1] == '-') glen--;
+    snprintf(t->root.name, sizeof t->root.name, "%.*s", (int)glen, glen ? gen : self);
+    t->root.start = jtime(meta, "creationTimestamp");
+    t->root.end = jtime(st, "finishedAt");
+    t->root.code = argo_code(phase);
+    if (json_string_value(json_object_get(st, "message")))
+        snprintf(t->root.message, sizeof t->root.message, "%s", jstr(st, "message"));
+    else snprintf(t->root.message, sizeof t->root.message, "workflow %s", phase);
+    snprintf(t->root.word, sizeof t->root.word, "%s", phase);
+    json_t *nodes = json_object_get(st, "nodes"), *node, *g;
+    const char *id, *gid;
+    json_object_foreach(nodes, id, node) {
+        if (!strcmp(id, self)) continue;
+        tk_node *n = tk_add(t);
+        snprintf(n->key, sizeof n->key, "%s", id);
+        const char *b = jstr(node, "boundaryID");
+        if (b[0] && strcmp(b, self) != 0) snprintf(n->parent, sizeof n->parent, "%s", b);
+        json_object_foreach(nodes, gid, g) {
+            const char *type = jstr(g, "type");
+            if (strcmp(type, "Retry") && strcmp(type, "StepGroup") && strcmp(type, "TaskGroup")) continue;
+            size_t k;
+            json_t *c;
+            json_array_foreach(json_object_get(g, "children"), k, c) {
+                if (!strcmp(json_string_value(c), id)) snprintf(n->parent, sizeof n->parent, "%s", gid);
+            }
+        }
+        const char *dn = jstr(node, "displayName");
+        snprintf(n->name, sizeof n->name, "%s", dn[0] ? dn : jstr(node, "name"));
+        const char *ph = jstr(node, "phase");
+        n->start = jtime(node, "startedAt");
+        n->end = jtime(node, "finishedAt");
+        n->code = argo_code(ph);
+        if (json_string_value(json_object_get(node, "message")))
+            snprintf(n->message, sizeof n->message, "%s", jstr(node, "message"));
+        else snprintf(n->message, sizeof n->message, "node %s", ph);
+        snprintf(n->word, sizeof n->word, "%s", ph);
+    }
+    json_decref(wf);
+}
+
+/* ---- the runs ---- */
+
+#define NGH 6
+#define NARGO 6
+
+static void gh_keys(char keys[][64], const char *pp[], int n, int base)
+{
+    for (int i = 0; i < n; i++) {
+        snprintf(keys[i], 64, "octo-org/hello-world/%d", base + i);
+        pp[i] = keys[i];
+    }
+}
+
+/* Check every workflow's trace; returns the counted requests the first answer announced. */
+static long check_github(run *r, const char *const *keys, int n)
+{
+    tc_spans spans;
+    tc_load(r->out, &spans);
+    long used = -1;
+    int failed = 0, attempts2 = 0;
+    for (int i = 0; i < n; i++) {
+        tk_tree t;
+        th_resp first = {0};
+        read_github(r, keys[i], &t, &first);
+        if (i == 0) used = 5000 - atol(first.rate_remaining);
+        th_resp_free(&first);
+        failed += t.root.code == 2;
+        for (size_t k = 0; k < t.n; k++) attempts2 += strstr(t.nodes[k].name, "(attempt 2)") != NULL;
+        assert_int_equal(tk_check(&spans, &t, "dev1", r->source), 1);
+        tk_free(&t);
+    }
+    assert_int_equal(tk_count_roots(r->out), n); /* one trace each, nothing twice */
+    tc_free(&spans);
+    print_message("github-actions: %d runs, %d failed, %d re-run jobs\n", n, failed, attempts2);
+    return used;
+}
+
+/* GitHub Actions: the run → jobs → queued/steps tree of each run; 304s save counted requests. */
+static void test_github_actions(void **state)
+{
+    (void)state;
+    run *r = &current;
+    begin(r, "github-actions");
+    const char *api_extra[] = {"--time-scale", "120", "--failure-rate", "0.3", NULL};
+    start_api(r, api_extra);
+    setenv("GITHUB_TOKEN", "test-token", 1);
+    start_worker(r, NULL, NULL);
+    char keys[NGH][64];
+    const char *pp[NGH];
+    gh_keys(keys, pp, NGH, 30433642);
+    announce(r, pp, NGH);
+    char *metrics = finish(r, NGH);
+    double polls = tf_metric(metrics, "extrace_polls_total");
+    double unchanged = tf_metric(metrics, "extrace_polls_unchanged_total");
+    free(metrics);
+    long used = check_github(r, pp, NGH);
+    print_message("github-actions: %.0f polls (%.0f requests at least), %.0f unchanged, %ld counted by the API\n",
+                  polls, 2 * polls, unchanged, used);
+    assert_true(unchanged > 0);
+    /* every poll sends two requests; the API counted fewer (304s are free), the test's own GETs included */
+    assert_true(used > 0 && used < 2 * polls);
+}
+
+/* A small rate limit: the worker pauses ("polling paused"), resumes, loses nothing. */
+static void test_github_rate_limited(void **state)
+{
+    (void)state;
+    run *r = &current;
+    begin(r, "github-actions");
+    const char *api_extra[] = {"--time-scale", "120", "--failure-rate", "0.2", "--rate-limit", "30",
+                               "--rate-window", "2s", NULL};
+    start_api(r, api_extra);
+    setenv("GITHUB_TOKEN", "test-token", 1);
+    start_worker(r, NULL, NULL);
+    char keys[4][64];
+    const char *pp[4];
+    gh_keys(keys, pp, 4, 50000001);
+    announce(r, pp, 4);
+    char *metrics = finish(r, 4);
+    double pauses = metric_sum(metrics, "extrace_rate_limit_pauses_total");
+    free(metrics);
+    char *log = ts_read_file(r->worker.log, NULL);
+    assert_non_null(log);
+    if (pauses < 1 || !strstr(log, "polling paused") || !strstr(log, "polling resumed"))
+        fail_msg("no rate-limit pause: %.0f pauses (log %s)", pauses, r->worker.log);
+    free(log);
+    check_github(r, pp, 4);
+}
+
+/* Argo Workflows: the node graph (DAG, nested DAG, Retry, Pods, omitted branches). */
+static void test_argo_workflows(void **state)
+{
+    (void)state;
+    run *r = &current;
+    begin(r, "argo-workflows");
+    const char *api_extra[] = {"--time-scale", "60", "--failure-rate", "0.3", NULL};
+    start_api(r, api_extra);
+    setenv("ARGO_TOKEN", "test-token", 1);
+    start_worker(r, NULL, NULL);
+    char keys[NARGO][64];
+    const char *pp[NARGO];
+    for (int i = 0; i < NARGO; i++) {
+        snprintf(keys[i], sizeof keys[i], "argo/ci-dag-%05d", 100 + i);
+        pp[i] = keys[i];
+    }
+    announce(r, pp, NARGO);
+    free(finish(r, NARGO));
+    tc_spans spans;
+    tc_load(r->out, &spans);
+    int failed = 0;
+    size_t nodes = 0;
+    for (int i = 0; i < NARGO; i++) {
+        tk_tree t;
+        read_argo(r, pp[i], &t);
+        failed += t.root.code == 2;
+        nodes += t.n;
+        assert_int_equal(tk_check(&spans, &t, "dev1", r->source), 1);
+        tk_free(&t);
+    }
+    assert_int_equal(tk_count_roots(r->out), NARGO);
+    tc_free(&spans);
+    print_message("argo-workflows: %d workflows, %d failed, %zu nodes\n", NARGO, failed, nodes);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    return ts_redis_start(&redis);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ts_redis_stop(&redis);
+    curl_global_cleanup();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_github_actions, stop_run),
+        cmocka_unit_test_teardown(test_github_rate_limited, stop_run),
+        cmocka_unit_test_teardown(test_argo_workflows, stop_run),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
