@@ -91,7 +91,8 @@ int mdl_snapshot_link(mdl_snapshot *s, char *why, size_t whylen);
  *   nodes[3].status: unknown status "done" (pending running ok error cancelled skipped) */
 int mdl_snapshot_from_json(mdl_snapshot *s, json_t *json, char *why, size_t whylen);
 
-/* Parse a time value: RFC 3339 string, number of unix seconds, or null
+/* Parse a time value: RFC 3339 string, number of unix seconds (a
+ * fraction is kept to the microsecond, as much as a double holds), or null
  * (MDL_NO_TIME). 0, or -1 when it is none of those. */
 int mdl_time_from_json(const json_t *v, int64_t *out_ns);
 

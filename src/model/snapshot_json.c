@@ -80,7 +80,10 @@ int mdl_time_from_json(const json_t *v, int64_t *out_ns)
     double sec = json_number_value(v);
     if (!isfinite(sec) || sec < 0 || sec > 9.2e9) return -1;
     if (json_is_integer(v)) *out_ns = (int64_t)json_integer_value(v) * 1000000000;
-    else *out_ns = (int64_t)llround(sec * 1e9);
+    /* A double holds today's unix seconds to about 0.24 µs: sec * 1e9 would
+     * turn a millisecond time (an epoch-ms API's value / 1000) into
+     * …981999872 ns. Rounding to the microsecond gives back what was meant. */
+    else *out_ns = (int64_t)llround(sec * 1e6) * 1000;
     return 0;
 }
 

@@ -88,6 +88,31 @@ static void test_children_before_parents_are_reordered(void **state)
     ex_free(s.nodes);
 }
 
+/* Epoch milliseconds divided by 1000 (what a profile does for an API that
+ * gives ms) come back exact: sec * 1e9 made 1796234316.010 into
+ * 1796234316009999872 ns (seen as .0099998Z). */
+static void test_fractional_seconds_exact_to_the_microsecond(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {"1796234316.010", "1796234316.999", "1714557600.000001", "1.5", "0.001"};
+    static const int64_t want[] = {INT64_C(1796234316010000000), INT64_C(1796234316999000000),
+                                   INT64_C(1714557600000001000), INT64_C(1500000000), INT64_C(1000000)};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        json_t *v = json_loads(texts[i], JSON_DECODE_ANY, NULL);
+        int64_t ns;
+        assert_int_equal(mdl_time_from_json(v, &ns), 0);
+        if (ns != want[i]) fail_msg("%s: %lld ns, want %lld", texts[i], (long long)ns, (long long)want[i]);
+        json_decref(v);
+    }
+    for (int64_t ms = INT64_C(1796234316000); ms < INT64_C(1796234316000) + 5000; ms++) {
+        json_t *v = json_real((double)ms / 1000);
+        int64_t ns;
+        assert_int_equal(mdl_time_from_json(v, &ns), 0);
+        assert_true(ns == ms * 1000000);
+        json_decref(v);
+    }
+}
+
 /* ---- a scripted run of a tree ---- */
 
 static mdl_monitor *new_monitor(void)
@@ -307,6 +332,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusals_name_field_and_value),
         cmocka_unit_test(test_children_before_parents_are_reordered),
+        cmocka_unit_test(test_fractional_seconds_exact_to_the_microsecond),
         cmocka_unit_test(test_tree_run),
         cmocka_unit_test(test_attribute_types),
         cmocka_unit_test(test_wide_tree),
