@@ -23,166 +23,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fixture.h"
-#include "http.h"
-#include "support.h"
+#include "source_run.h"
 #include "tree_check.h"
-
-#define WAIT_MS 40000
 
 static ts_redis redis;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* ---- the processes of one run ---- */
-
-typedef struct run {
-    const char *source;
-    char dir[256], out[300], api_log[300];
-    pid_t api, receiver;
-    int api_port;
-    tf_worker worker;
-} run;
-
 static run current;
-
-static void start_api(run *r, const char *const *extra)
-{
-    char listen[64];
-    r->api_port = ts_free_port();
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", r->api_port);
-    snprintf(r->api_log, sizeof r->api_log, "%s/api.log", r->dir);
-    char *argv[40] = {(char *)ts_bin(), "api",        "--listen", listen,        "--source", (char *)r->source,
-                      "--advance",      "on-time",    "--seed",   "11",          NULL};
-    int n = 10;
-    for (; extra && *extra && n < 39; extra++) argv[n++] = (char *)*extra;
-    argv[n] = NULL;
-    r->api = ts_spawn(argv, r->api_log);
-    assert_true(r->api > 0);
-    if (ts_wait_port(r->api_port, 10000) != 0) fail_msg("extrace api --source %s did not start (%s)", r->source, r->api_log);
-}
-
-/* Receiver, then the worker with the built-in profile (or `profile`) and extra arguments. */
-static void start_worker(run *r, const char *profile, const char *const *extra)
-{
-    char log[320], api[64], endpoint[64];
-    int grpc = ts_free_port(), http = ts_free_port();
-    snprintf(log, sizeof log, "%s/receiver.log", r->dir);
-    r->receiver = tf_receiver_start(grpc, http, r->out, log);
-    snprintf(r->worker.log, sizeof r->worker.log, "%s/worker.log", r->dir);
-    r->worker.consumer = r->source;
-    snprintf(api, sizeof api, "http://127.0.0.1:%d", r->api_port);
-    char *args[40] = {"--redis", redis.url, "--source", (char *)(profile ? profile : r->source), "--api-url", api,
-                      "--initial-delay", "20ms", "--interval", "100ms", "--timeout", "60s", "--seed", "3",
-                      "--log-level", "debug"};
-    int n = 16;
-    for (; extra && *extra && n < 39; extra++) args[n++] = (char *)*extra;
-    args[n] = NULL;
-    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", http);
-    setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", 1);
-    setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint, 1);
-    setenv("OTEL_BSP_SCHEDULE_DELAY", "100", 1);
-    tf_worker_start(&r->worker, args);
-    unsetenv("OTEL_EXPORTER_OTLP_PROTOCOL");
-    unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
-    unsetenv("OTEL_BSP_SCHEDULE_DELAY");
-}
-
-static void begin(run *r, const char *source)
-{
-    memset(r, 0, sizeof *r);
-    r->source = source;
-    snprintf(r->dir, sizeof r->dir, "%s", ts_tmpdir());
-    snprintf(r->out, sizeof r->out, "%s/spans.jsonl", r->dir);
-}
 
 static int stop_run(void **state)
 {
     (void)state;
-    if (current.worker.pid > 0) ts_stop(current.worker.pid, SIGKILL, 5000);
-    if (current.receiver > 0) ts_stop(current.receiver, SIGKILL, 5000);
-    if (current.api > 0) ts_stop(current.api, SIGKILL, 5000);
-    current.worker.pid = current.receiver = current.api = 0;
+    run_kill(&current);
     return 0;
 }
 
-/* Announce each key as the worker's events name it. */
-static void announce(const run *r, const char *const *keys, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char ev[600];
-        time_t now = time(NULL);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        char iso[40];
-        strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(ev, sizeof ev, "{\"Source\":\"%s\",\"Key\":\"%s\",\"SubmittedAt\":\"%s.%03ldZ\"}", r->source,
-                 keys[i], iso, ts.tv_nsec / 1000000);
-        redisReply *rep = tf_redis(redis.port, "PUBLISH event.workflow.started %s", ev);
-        assert_int_equal(rep->integer, 1); /* the worker is subscribed */
-        freeReplyObject(rep);
-    }
-}
-
-/* Wait for n root spans, then stop the worker (SIGTERM: exit 0). Returns its metrics text. */
-static char *finish(run *r, int n)
-{
-    int roots = 0;
-    for (int waited = 0; waited < WAIT_MS && (roots = tk_count_roots(r->out)) < n; waited += 200) sleep_ms(200);
-    char url[128], *metrics = NULL;
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", r->worker.admin_port);
-    assert_int_equal(tc_http_get(url, &metrics), 200);
-    if (roots < n) fail_msg("%s: %d of %d traces within %d ms (logs in %s)", r->source, roots, n, WAIT_MS, r->dir);
-    assert_int_equal(ts_stop(r->worker.pid, SIGTERM, 20000), 0);
-    r->worker.pid = 0;
-    ts_stop(r->receiver, SIGTERM, 5000);
-    r->receiver = 0;
-    return metrics;
-}
-
-/* Sum of a labelled counter over its label values. */
-static double metric_sum(const char *text, const char *name)
-{
-    double sum = 0;
-    char want[128];
-    snprintf(want, sizeof want, "\n%s{", name);
-    for (const char *p = text; (p = strstr(p, want)); p++) {
-        const char *sp = strchr(p, '}');
-        if (sp) sum += strtod(sp + 1, NULL);
-    }
-    return sum;
-}
-
 /* ---- reading the simulator's final answers ---- */
-
-/* GET path on the api, retried while the rate limit refuses; the JSON (caller decrefs). */
-static json_t *get_json(const run *r, const char *path, th_resp *keep)
-{
-    char url[1024];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", r->api_port, path);
-    CURL *c = curl_easy_init();
-    th_resp resp;
-    for (int i = 0; i < 100; i++) {
-        th_request(c, "GET", url, NULL, &resp);
-        if (resp.status != 403 && resp.status != 429) break;
-        th_resp_free(&resp);
-        sleep_ms(200);
-    }
-    curl_easy_cleanup(c);
-    if (resp.status != 200) fail_msg("GET %s: %ld %s", url, resp.status, resp.body);
-    json_error_t e;
-    json_t *doc = json_loadb(resp.body, resp.len, 0, &e);
-    if (!doc) fail_msg("GET %s: not JSON: %s", url, e.text);
-    if (keep) *keep = resp;
-    else th_resp_free(&resp);
-    return doc;
-}
 
 static const char *jstr(json_t *o, const char *k)
 {
@@ -207,7 +62,7 @@ static void read_github(const run *r, const char *key, tk_tree *t, th_resp *firs
     char owner[128], repo[128], id[64];
     assert_int_equal(sscanf(key, "%127[^/]/%127[^/]/%63s", owner, repo, id), 3);
     snprintf(path, sizeof path, "/repos/%s/%s/actions/runs/%s", owner, repo, id);
-    json_t *wr = get_json(r, path, first);
+    json_t *wr = run_get_json(r, path, first);
     assert_string_equal(jstr(wr, "status"), "completed");
     const char *concl = jstr(wr, "conclusion");
     snprintf(t->root.name, sizeof t->root.name, "%s", jstr(wr, "name"));
@@ -217,7 +72,7 @@ static void read_github(const run *r, const char *key, tk_tree *t, th_resp *firs
     snprintf(t->root.message, sizeof t->root.message, "workflow run concluded %s", concl);
     snprintf(t->root.word, sizeof t->root.word, "%s", concl);
     snprintf(path, sizeof path, "/repos/%s/%s/actions/runs/%s/jobs?filter=all&per_page=100", owner, repo, id);
-    json_t *jobs = get_json(r, path, NULL);
+    json_t *jobs = run_get_json(r, path, NULL);
     size_t i, k;
     json_t *job, *step;
     assert_true(json_array_size(json_object_get(jobs, "jobs")) >= 5);
@@ -282,7 +137,7 @@ static void read_argo(const run *r, const char *key, tk_tree *t)
     char path[512];
     tk_init(t, "argo-workflows", key);
     snprintf(path, sizeof path, "/api/v1/workflows/%s", key);
-    json_t *wf = get_json(r, path, NULL);
+    json_t *wf = run_get_json(r, path, NULL);
     json_t *meta = json_object_get(wf, "metadata"), *st = json_object_get(wf, "status");
     const char *phase = jstr(st, "phase"), *self = jstr(meta, "name");
     assert_true(!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed") || !strcmp(phase, "Error"));
@@ -370,16 +225,16 @@ static void test_github_actions(void **state)
 {
     (void)state;
     run *r = &current;
-    begin(r, "github-actions");
+    run_begin(r, "github-actions");
     const char *api_extra[] = {"--time-scale", "120", "--failure-rate", "0.3", NULL};
-    start_api(r, api_extra);
+    run_start_api(r, api_extra);
     setenv("GITHUB_TOKEN", "test-token", 1);
-    start_worker(r, NULL, NULL);
+    run_start_worker(r, redis.url, NULL, NULL);
     char keys[NGH][64];
     const char *pp[NGH];
     gh_keys(keys, pp, NGH, 30433642);
-    announce(r, pp, NGH);
-    char *metrics = finish(r, NGH);
+    run_announce(r, redis.port, pp, NGH);
+    char *metrics = run_finish(r, NGH);
     double polls = tf_metric(metrics, "extrace_polls_total");
     double unchanged = tf_metric(metrics, "extrace_polls_unchanged_total");
     free(metrics);
@@ -396,18 +251,18 @@ static void test_github_rate_limited(void **state)
 {
     (void)state;
     run *r = &current;
-    begin(r, "github-actions");
+    run_begin(r, "github-actions");
     const char *api_extra[] = {"--time-scale", "120", "--failure-rate", "0.2", "--rate-limit", "30",
                                "--rate-window", "2s", NULL};
-    start_api(r, api_extra);
+    run_start_api(r, api_extra);
     setenv("GITHUB_TOKEN", "test-token", 1);
-    start_worker(r, NULL, NULL);
+    run_start_worker(r, redis.url, NULL, NULL);
     char keys[4][64];
     const char *pp[4];
     gh_keys(keys, pp, 4, 50000001);
-    announce(r, pp, 4);
-    char *metrics = finish(r, 4);
-    double pauses = metric_sum(metrics, "extrace_rate_limit_pauses_total");
+    run_announce(r, redis.port, pp, 4);
+    char *metrics = run_finish(r, 4);
+    double pauses = run_metric_sum(metrics, "extrace_rate_limit_pauses_total");
     free(metrics);
     char *log = ts_read_file(r->worker.log, NULL);
     assert_non_null(log);
@@ -422,19 +277,19 @@ static void test_argo_workflows(void **state)
 {
     (void)state;
     run *r = &current;
-    begin(r, "argo-workflows");
+    run_begin(r, "argo-workflows");
     const char *api_extra[] = {"--time-scale", "60", "--failure-rate", "0.3", NULL};
-    start_api(r, api_extra);
+    run_start_api(r, api_extra);
     setenv("ARGO_TOKEN", "test-token", 1);
-    start_worker(r, NULL, NULL);
+    run_start_worker(r, redis.url, NULL, NULL);
     char keys[NARGO][64];
     const char *pp[NARGO];
     for (int i = 0; i < NARGO; i++) {
         snprintf(keys[i], sizeof keys[i], "argo/ci-dag-%05d", 100 + i);
         pp[i] = keys[i];
     }
-    announce(r, pp, NARGO);
-    free(finish(r, NARGO));
+    run_announce(r, redis.port, pp, NARGO);
+    free(run_finish(r, NARGO));
     tc_spans spans;
     tc_load(r->out, &spans);
     int failed = 0;
