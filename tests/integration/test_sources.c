@@ -23,12 +23,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "source/builtin.h"
 #include "source_run.h"
 #include "tree_check.h"
 
 static ts_redis redis;
 
 static run current;
+
+/* A source is tested once both its persona and its built-in profile are in
+ * this build; without its profile the test says so and is skipped. */
+static int have_profile(const char *source)
+{
+    if (sr_builtin_find(source)) return 1;
+    print_message("SKIPPED %s: no built-in profile profiles/%s.yaml in this build\n", source, source);
+    return 0;
+}
 
 static int stop_run(void **state)
 {
@@ -183,10 +193,109 @@ static void read_argo(const run *r, const char *key, tk_tree *t)
     json_decref(wf);
 }
 
+/* Airflow: a task instance's state → span status. */
+static int af_code(const char *state)
+{
+    if (!strcmp(state, "success")) return 1;
+    return !strcmp(state, "failed") || !strcmp(state, "removed") ? 2 : 0;
+}
+
+static const char *af_name(json_t *ti)
+{
+    const char *d = jstr(ti, "task_display_name");
+    return d[0] ? d : jstr(ti, "task_id");
+}
+
+/* One task instance as a node. A retried instance's start is its last
+ * try's, while its span starts at its first: not compared then. */
+static tk_node *af_node(tk_tree *t, json_t *ti, const char *parent)
+{
+    tk_node *n = tk_add(t);
+    long long idx = (long long)json_integer_value(json_object_get(ti, "map_index"));
+    const char *state = json_string_value(json_object_get(ti, "state"));
+    state = state ? state : "none";
+    snprintf(n->parent, sizeof n->parent, "%s", parent);
+    if (idx >= 0) {
+        snprintf(n->key, sizeof n->key, "ti/%s/%lld", jstr(ti, "task_id"), idx);
+        const char *rendered = json_string_value(json_object_get(ti, "rendered_map_index"));
+        if (rendered) snprintf(n->name, sizeof n->name, "%s[%s]", af_name(ti), rendered);
+        else snprintf(n->name, sizeof n->name, "%s[%lld]", af_name(ti), idx);
+    } else {
+        snprintf(n->key, sizeof n->key, "ti/%s", jstr(ti, "task_id"));
+        snprintf(n->name, sizeof n->name, "%s", af_name(ti));
+    }
+    long long tries = (long long)json_integer_value(json_object_get(ti, "try_number"));
+    n->start = tries > 1 ? TK_NO_TIME : jtime(ti, "start_date");
+    n->end = jtime(ti, "end_date");
+    n->code = af_code(state);
+    if (!strcmp(state, "failed"))
+        snprintf(n->message, sizeof n->message, "task failed (try %lld of %lld)", tries,
+                 (long long)json_integer_value(json_object_get(ti, "max_tries")) + 1);
+    else snprintf(n->message, sizeof n->message, "stage cancelled");
+    snprintf(n->word, sizeof n->word, "%s", state);
+    return n;
+}
+
+/* The DAG run and its task instances; a mapped task is a node of its own
+ * (state word "mapped") with one child per map index. */
+static void read_airflow(const run *r, const char *key, tk_tree *t)
+{
+    char path[700], dag[256], run_id[300];
+    tk_init(t, "airflow", key);
+    assert_int_equal(sscanf(key, "%255[^/]/%299s", dag, run_id), 2);
+    snprintf(path, sizeof path, "/api/v1/dags/%s/dagRuns/%s", dag, run_id);
+    json_t *dr = run_get_json(r, path, NULL);
+    const char *state = jstr(dr, "state");
+    assert_true(!strcmp(state, "success") || !strcmp(state, "failed"));
+    snprintf(t->root.name, sizeof t->root.name, "%s", jstr(dr, "dag_id"));
+    t->root.start = jtime(dr, "start_date");
+    t->root.end = jtime(dr, "end_date");
+    t->root.code = af_code(state);
+    snprintf(t->root.message, sizeof t->root.message, "DAG run failed");
+    snprintf(t->root.word, sizeof t->root.word, "%s", state);
+    snprintf(path, sizeof path, "/api/v1/dags/%s/dagRuns/%s/taskInstances?limit=100", dag, run_id);
+    json_t *tis = run_get_json(r, path, NULL), *ti;
+    size_t i;
+    json_array_foreach(json_object_get(tis, "task_instances"), i, ti) {
+        if (json_integer_value(json_object_get(ti, "map_index")) < 0) {
+            af_node(t, ti, "");
+            continue;
+        }
+        char group[320];
+        snprintf(group, sizeof group, "ti/%s", jstr(ti, "task_id"));
+        tk_node *g = NULL;
+        for (size_t k = 0; k < t->n && !g; k++)
+            if (!strcmp(t->nodes[k].key, group)) g = &t->nodes[k];
+        if (!g) {
+            g = tk_add(t);
+            snprintf(g->key, sizeof g->key, "%s", group);
+            snprintf(g->name, sizeof g->name, "%s", jstr(ti, "task_id"));
+            snprintf(g->word, sizeof g->word, "mapped");
+            snprintf(g->message, sizeof g->message, "stage failed without an error message");
+            g->code = -1; /* decided by its children below */
+        }
+        size_t gi = (size_t)(g - t->nodes);
+        tk_node *kid = af_node(t, ti, group);
+        g = &t->nodes[gi]; /* tk_add may have moved it */
+        int64_t ks = jtime(ti, "start_date");
+        if (ks != TK_NO_TIME && (g->start == TK_NO_TIME || ks < g->start)) g->start = ks;
+        if (kid->end != TK_NO_TIME && (g->end == TK_NO_TIME || kid->end > g->end)) g->end = kid->end;
+        /* error if any child failed, skipped if all were, ok otherwise */
+        if (kid->code == 2) g->code = 2;
+        else if (g->code == -1) g->code = kid->code == 0 ? -2 : 1;
+        else if (g->code == -2 && kid->code == 1) g->code = 1;
+    }
+    for (size_t k = 0; k < t->n; k++)
+        if (t->nodes[k].code < 0) t->nodes[k].code = t->nodes[k].code == -2 ? 0 : 1;
+    json_decref(tis);
+    json_decref(dr);
+}
+
 /* ---- the runs ---- */
 
 #define NGH 6
 #define NARGO 6
+#define NAIRFLOW 6
 
 static void gh_keys(char keys[][64], const char *pp[], int n, int base)
 {
@@ -224,6 +333,7 @@ static long check_github(run *r, const char *const *keys, int n)
 static void test_github_actions(void **state)
 {
     (void)state;
+    if (!have_profile("github-actions")) skip();
     run *r = &current;
     run_begin(r, "github-actions");
     const char *api_extra[] = {"--time-scale", "120", "--failure-rate", "0.3", NULL};
@@ -250,6 +360,7 @@ static void test_github_actions(void **state)
 static void test_github_rate_limited(void **state)
 {
     (void)state;
+    if (!have_profile("github-actions")) skip();
     run *r = &current;
     run_begin(r, "github-actions");
     const char *api_extra[] = {"--time-scale", "120", "--failure-rate", "0.2", "--rate-limit", "30",
@@ -276,6 +387,7 @@ static void test_github_rate_limited(void **state)
 static void test_argo_workflows(void **state)
 {
     (void)state;
+    if (!have_profile("argo-workflows")) skip();
     run *r = &current;
     run_begin(r, "argo-workflows");
     const char *api_extra[] = {"--time-scale", "60", "--failure-rate", "0.3", NULL};
@@ -307,6 +419,43 @@ static void test_argo_workflows(void **state)
     print_message("argo-workflows: %d workflows, %d failed, %zu nodes\n", NARGO, failed, nodes);
 }
 
+/* Airflow: DAG runs with retried, mapped, skipped and upstream_failed task instances. */
+static void test_airflow(void **state)
+{
+    (void)state;
+    if (!have_profile("airflow")) skip();
+    run *r = &current;
+    run_begin(r, "airflow");
+    const char *api_extra[] = {"--time-scale", "20", "--failure-rate", "0.3", NULL};
+    run_start_api(r, api_extra);
+    setenv("AIRFLOW_USERNAME", "test", 1);
+    setenv("AIRFLOW_PASSWORD", "test-password", 1);
+    run_start_worker(r, redis.url, NULL, NULL);
+    char keys[NAIRFLOW][64];
+    const char *pp[NAIRFLOW];
+    for (int i = 0; i < NAIRFLOW; i++) {
+        snprintf(keys[i], sizeof keys[i], "etl_daily/manual__run-%d", i + 1);
+        pp[i] = keys[i];
+    }
+    run_announce(r, redis.port, pp, NAIRFLOW);
+    free(run_finish(r, NAIRFLOW));
+    tc_spans spans;
+    tc_load(r->out, &spans);
+    int failed = 0;
+    size_t nodes = 0;
+    for (int i = 0; i < NAIRFLOW; i++) {
+        tk_tree t;
+        read_airflow(r, pp[i], &t);
+        failed += t.root.code == 2;
+        nodes += t.n;
+        assert_int_equal(tk_check(&spans, &t, "dev1", r->source), 1);
+        tk_free(&t);
+    }
+    assert_int_equal(tk_count_roots(r->out), NAIRFLOW);
+    tc_free(&spans);
+    print_message("airflow: %d DAG runs, %d failed, %zu nodes\n", NAIRFLOW, failed, nodes);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -328,6 +477,7 @@ int main(void)
         cmocka_unit_test_teardown(test_github_actions, stop_run),
         cmocka_unit_test_teardown(test_github_rate_limited, stop_run),
         cmocka_unit_test_teardown(test_argo_workflows, stop_run),
+        cmocka_unit_test_teardown(test_airflow, stop_run),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
