@@ -182,8 +182,8 @@ drop:
 }
 
 /* Record n's state as sn shows it. On a change, an event named by the
- * state: at the source's time for it (since) the first time that state is
- * seen, at the poll otherwise. A node first seen past its initial state
+ * state: at the source's time for it (since; for a terminal state without
+ * one, its end) the first time that state is seen, at the poll otherwise. A node first seen past its initial state
  * gets that one too, at its time. Returns 1 if anything changed. */
 static int observe(mdl_monitor *m, mdl_node *n, const mdl_snode *sn, const poll_ctx *pc)
 {
@@ -195,10 +195,13 @@ static int observe(mdl_monitor *m, mdl_node *n, const mdl_snode *sn, const poll_
         add_event(m, n, word_index(m, sn->initial_state), t == MDL_NO_TIME ? pc->before_ns : t,
                   t == MDL_NO_TIME ? MDL_SRC_POLL : MDL_SRC_SOURCE, pc);
     }
-    if (sn->since_ns == MDL_NO_TIME || has_event(n, w))
+    /* A terminal state without its own time began at the source's end. */
+    int64_t since = sn->since_ns;
+    if (since == MDL_NO_TIME && mdl_status_terminal(sn->status)) since = sn->end_ns;
+    if (since == MDL_NO_TIME || has_event(n, w))
         add_event(m, n, w, pc->before_ns, MDL_SRC_POLL, pc);
     else
-        add_event(m, n, w, sn->since_ns, MDL_SRC_SOURCE, pc);
+        add_event(m, n, w, since, MDL_SRC_SOURCE, pc);
     n->last_word = w;
     return 1;
 }

@@ -347,7 +347,7 @@ static void on_event(void *arg, const char *payload, size_t len)
     }
     mdl_monitor_free(m);
     w->metrics.events_rejected[WK_REJECT_CAPACITY]++;
-    snprintf(msg, sizeof msg, "event rejected (capacity): workflow %s: %s", ev.workflow_id,
+    snprintf(msg, sizeof msg, "event rejected (capacity): workflow %.256s: %s", ev.workflow_id,
              rc == WK_REG_FULL ? "--max-workflows workflows are watched already" : "out of memory");
     wk_event_warn(w, msg);
 }

@@ -211,14 +211,17 @@ static void test_tree_run(void **state)
     assert_string_equal(root->status_message, "1 job failed");
     assert_string_equal(str_attr(root, "error.type"), "workflow_failed");
     assert_true(root->end_ns == T0 + 60 * SEC);
-    /* root events: Submitted, queued (initial, source time), in_progress (since), failure (poll: no since) */
+    /* root events: Submitted, queued (initial, source time), in_progress (since), failure (no since: its end) */
     assert_int_equal(root->nevents, 4);
     assert_string_equal(root->events[1].name, "queued");
     assert_true(root->events[1].time_ns == T0);
     assert_string_equal(root->events[2].name, "in_progress");
     assert_true(root->events[2].time_ns == T0 + 3 * SEC);
     assert_string_equal(root->events[3].name, "failure");
-    assert_true(root->events[3].time_ns == P(2));
+    assert_true(root->events[3].time_ns == T0 + 60 * SEC);
+    /* cancelled without an end: the poll's time */
+    const exo_span *t2 = span_named(sp, n, "Test");
+    assert_true(t2->events[t2->nevents - 1].time_ns == P(2));
     /* the tree, depth 4 below the root */
     const exo_span *build = span_named(sp, n, "build"), *test = span_named(sp, n, "Test");
     const exo_span *unit = span_named(sp, n, "unit"), *shard = span_named(sp, n, "shard-1");
