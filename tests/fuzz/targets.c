@@ -28,6 +28,8 @@ const fuzz_target fuzz_targets[] = {
     {"time", fuzz_run_time},
     {"redis_url", fuzz_run_redis_url},
     {"secret", fuzz_run_secret},
+    {"profile", fuzz_run_profile},
+    {"httpmeta", fuzz_run_httpmeta},
 };
 const size_t fuzz_ntargets = sizeof fuzz_targets / sizeof fuzz_targets[0];
 

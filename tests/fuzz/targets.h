@@ -79,4 +79,12 @@ int fuzz_run_redis_url(const uint8_t *data, size_t size);
  * idempotence, and a password planted around the input never shows. */
 int fuzz_run_secret(const uint8_t *data, size_t size);
 
+/* src/source/profile.h: sr_profile_load_string; an accepted profile obeys
+ * the name rules and bounds, its URL templates build. */
+int fuzz_run_profile(const uint8_t *data, size_t size);
+/* src/source/httpmeta.h: lines of "<byte picking a header><value>" fed to
+ * sr_ratelimit_header / sr_link_next / sr_http_date_parse, then
+ * sr_ratelimit_pause, the whole input as a Link value and a validator. */
+int fuzz_run_httpmeta(const uint8_t *data, size_t size);
+
 #endif

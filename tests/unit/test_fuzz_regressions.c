@@ -31,6 +31,7 @@
 #include "../fuzz/target_model.c"
 #include "../fuzz/target_metrics.c"
 #include "../fuzz/target_otlp.c"
+#include "../fuzz/target_source.c"
 #include "../fuzz/target_text.c"
 #include "../fuzz/target_traceql.c"
 #include "../fuzz/targets.c"
