@@ -9,7 +9,9 @@
 # file added under web/ needs no CMake edit.
 #
 # Run as a script (cmake -DWEB_DIR=… -DOUT=… -P embed.cmake) it writes OUT.
-# Pure CMake: file(READ … HEX) does the byte conversion, no xxd needed.
+# The byte conversion is cmake/embed_bytes.cmake's.
+
+include(${CMAKE_CURRENT_LIST_DIR}/embed_bytes.cmake)
 
 # Content type of a file, by extension (RFC 9239 for JavaScript).
 function(embed_content_type path out)
@@ -67,16 +69,12 @@ if(CMAKE_SCRIPT_MODE_FILE)
     if(rel MATCHES "[\"\\\\]")
       message(FATAL_ERROR "embed.cmake: ${WEB_DIR}/${rel}: quote or backslash in a file name")
     endif()
-    file(READ "${WEB_DIR}/${rel}" hex HEX)
     file(SIZE "${WEB_DIR}/${rel}" len)
     file(SHA256 "${WEB_DIR}/${rel}" sha)
     string(SUBSTRING "${sha}" 0 16 etag)
-    # 16 bytes a line, then each hex pair becomes a C literal; a trailing
-    # NUL keeps empty files legal C and text assets NUL-terminated.
-    string(REGEX REPLACE "(................................)" "\\1\n    " hex "${hex}")
-    string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+    embed_bytes("${WEB_DIR}/${rel}" asset_${i} array)
     embed_content_type("${rel}" ctype)
-    string(APPEND arrays "/* ${rel} */\nstatic const unsigned char asset_${i}[] = {\n    ${bytes}0x00};\n\n")
+    string(APPEND arrays "/* ${rel} */\n${array}\n")
     string(APPEND table "    {\"${rel}\", \"${ctype}\", \"\\\"${etag}\\\"\", asset_${i}, ${len}},\n")
     math(EXPR i "${i} + 1")
   endforeach()
@@ -100,5 +98,6 @@ file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/web-gen/files.txt CONTENT "${EMBED_LIS
 add_custom_command(OUTPUT ${EMBED_OUT}
   COMMAND ${CMAKE_COMMAND} -DWEB_DIR=${EMBED_WEB_DIR} -DOUT=${EMBED_OUT} -P ${CMAKE_CURRENT_LIST_FILE}
   DEPENDS ${EMBED_WEB_FILES} ${CMAKE_BINARY_DIR}/web-gen/files.txt ${CMAKE_CURRENT_LIST_FILE}
+          ${CMAKE_CURRENT_LIST_DIR}/embed_bytes.cmake
   COMMENT "Embedding web/ into ui_assets.c" VERBATIM)
 list(APPEND EXTRACE_SOURCES ${EMBED_OUT})

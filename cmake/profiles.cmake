@@ -8,7 +8,9 @@
 # src/source/builtin.h; a profile's name is its file name without .yaml.
 # Globbed with CONFIGURE_DEPENDS: a file added to profiles/ needs no CMake
 # edit. Run as a script (cmake -DPROFILES_DIR=… -DOUT=… -P profiles.cmake)
-# it writes OUT; the byte conversion is the one cmake/embed.cmake uses.
+# it writes OUT; the byte conversion is cmake/embed_bytes.cmake's.
+
+include(${CMAKE_CURRENT_LIST_DIR}/embed_bytes.cmake)
 
 if(CMAKE_SCRIPT_MODE_FILE)
   if(NOT PROFILES_DIR OR NOT OUT)
@@ -24,11 +26,9 @@ if(CMAKE_SCRIPT_MODE_FILE)
     if(NOT name MATCHES "^[a-z0-9][a-z0-9-]*$")
       message(FATAL_ERROR "profiles.cmake: ${PROFILES_DIR}/${rel}: a built-in profile's file name is [a-z0-9-]+.yaml")
     endif()
-    file(READ "${PROFILES_DIR}/${rel}" hex HEX)
     file(SIZE "${PROFILES_DIR}/${rel}" len)
-    string(REGEX REPLACE "(................................)" "\\1\n    " hex "${hex}")
-    string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
-    string(APPEND arrays "/* profiles/${rel} */\nstatic const unsigned char profile_${i}[] = {\n    ${bytes}0x00};\n\n")
+    embed_bytes("${PROFILES_DIR}/${rel}" profile_${i} array)
+    string(APPEND arrays "/* profiles/${rel} */\n${array}\n")
     string(APPEND table "    {\"${name}\", (const char *)profile_${i}, ${len}},\n")
     math(EXPR i "${i} + 1")
   endforeach()
@@ -54,5 +54,6 @@ file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/profiles-gen/files.txt CONTENT "${PROF
 add_custom_command(OUTPUT ${PROFILES_OUT}
   COMMAND ${CMAKE_COMMAND} -DPROFILES_DIR=${PROFILES_DIR} -DOUT=${PROFILES_OUT} -P ${CMAKE_CURRENT_LIST_FILE}
   DEPENDS ${PROFILES_FILES} ${CMAKE_BINARY_DIR}/profiles-gen/files.txt ${CMAKE_CURRENT_LIST_FILE}
+          ${CMAKE_CURRENT_LIST_DIR}/embed_bytes.cmake
   COMMENT "Embedding profiles/ into builtin_profiles.c" VERBATIM)
 list(APPEND EXTRACE_SOURCES ${PROFILES_OUT})

@@ -4,9 +4,8 @@
 
 #include "core/clock.h"
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (era arithmetic:
- * 400-year cycles of 146097 days, years starting in March). */
-static int64_t days_from_civil(int64_t y, int m, int d)
+/* Era arithmetic: 400-year cycles of 146097 days, years starting in March. */
+int64_t ex_days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -153,7 +152,7 @@ int ex_iso_parse(const char *s, size_t len, int64_t *out_ns, const char **why)
         *why = "date or time out of range";
         return -1;
     }
-    int64_t secs = days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec - offset_s;
+    int64_t secs = ex_days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec - offset_s;
     *out_ns = secs * EX_NS_PER_SEC + frac;
     return 0;
 }

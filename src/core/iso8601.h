@@ -22,4 +22,7 @@ char *ex_iso_format_ms(int64_t unix_ns, char *buf);
 /* Parse exactly `len` bytes of s. Returns 0, or -1 with a static reason. */
 int ex_iso_parse(const char *s, size_t len, int64_t *out_ns, const char **why);
 
+/* Days since 1970-01-01 of the proleptic Gregorian date y-m-d (m 1–12). */
+int64_t ex_days_from_civil(int64_t y, int m, int d);
+
 #endif

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/clock.h"
+#include "core/iso8601.h"
 #include "core/mem.h"
 #include "source/profile_int.h"
 
@@ -300,17 +301,6 @@ static int month(const char *s)
     return 0;
 }
 
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 int sr_http_date_parse(const char *s, size_t len, int64_t *out_ns)
 {
     char b[64], mon[4] = "", wd[16] = "", zone[4] = "";
@@ -333,7 +323,7 @@ int sr_http_date_parse(const char *s, size_t len, int64_t *out_ns)
     if (!m || strcmp(zone, "GMT") != 0 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60 || y < 1970 || y > 2261 ||
         d < 0 || hh < 0 || mm < 0 || ss < 0)
         return -1;
-    int64_t t = days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss;
+    int64_t t = ex_days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss;
     *out_ns = t * EX_NS_PER_SEC;
     return 0;
 }
