@@ -170,7 +170,7 @@ static double number(cur *c)
         for (c->p++; c->p < c->end && *c->p >= '0' && *c->p <= '9'; c->p++, f /= 10) v += (*c->p - '0') * f;
     }
     while (c->p < c->end && *c->p >= '0' && *c->p <= '9') c->p++, v *= 10; /* beyond 15 digits */
-    return v;
+    return v > 1e15 ? 1e15 : v; /* no count or time of seconds is that large; keeps casts defined */
 }
 
 /* A whole header value that is one number (then ',' or ';' or end allowed). */

@@ -129,6 +129,9 @@ static void test_ratelimit_headers(void **state)
     assert_int_equal(sr_ratelimit_header(&rl, "X-Retry-After", "1", 1, NOW), 0);
     assert_int_equal(rl.remaining, -1);
     assert_int_equal(rl.retry_at_ns, 0);
+    /* Absurdly long numbers are clamped (no undefined conversion). */
+    assert_int_equal(sr_ratelimit_header(&rl, "X-RateLimit-Limit", "55555555555555555557", 20, NOW), 1);
+    assert_int_equal(rl.limit, INT64_C(1000000000000000));
 }
 
 static void test_pause(void **state)
