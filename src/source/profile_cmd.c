@@ -158,6 +158,7 @@ static int run_samples(const sr_profile *p, sr_jq *jq, const char *keytext, cons
             sr_print_tree(stdout, &s, p->root_name);
         }
         mdl_snapshot_clear(&s);
+        ex_free(s.nodes); /* mdl_snapshot_clear keeps the node array for reuse */
         json_decref(out);
     }
     sr_key_free(&key);
