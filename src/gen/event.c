@@ -10,6 +10,8 @@ void gen_event_new(gen_event *ev, ex_rng *ids, const ex_clock *clock)
     ex_uuid4(ids, ev->workflow_id);
     ex_uuid4(ids, ev->correlation_id);
     ev->timestamp = ex_clock_now(clock);
+    ev->source = NULL;
+    ev->key[0] = '\0';
 }
 
 /* Add key → string to obj; 0 or -1 (out of memory). */
@@ -28,6 +30,7 @@ int gen_event_json(const gen_event *ev, char *buf, size_t len)
      * wire contract, the one .NET's serializer writes for the seed's record. */
     if (add_string(obj, "WorkflowId", ev->workflow_id) ||
         add_string(obj, "SubmittedAt", ex_iso_format(ev->submitted_at, submitted)) ||
+        (ev->source && (add_string(obj, "Source", ev->source) || add_string(obj, "Key", ev->key))) ||
         add_string(obj, "MessageType", GEN_EVENT_TYPE) ||
         add_string(obj, "CorrelationId", ev->correlation_id) ||
         add_string(obj, "Timestamp", ex_iso_format(ev->timestamp, stamp)))

@@ -15,20 +15,25 @@
 #include "core/uuid.h"
 
 #define GEN_EVENT_TYPE "event.workflow.started" /* MessageType, and the channel */
-#define GEN_EVENT_JSON_MAX 256                  /* the JSON is 235 bytes */
+#define GEN_EVENT_JSON_MAX 1024                 /* the seed's JSON is 235 bytes; a key adds up to ~600 */
+#define GEN_KEY_MAX 600                         /* longest source key */
 
 typedef struct gen_event {
     char workflow_id[EX_UUID_LEN + 1];    /* new GUID per workflow */
     char correlation_id[EX_UUID_LEN + 1]; /* new GUID per message */
     int64_t submitted_at;                 /* ns since epoch: when the workflow was submitted */
     int64_t timestamp;                    /* ns since epoch: when the message was created */
+    const char *source;                   /* NULL (the seed's event), or the source's name */
+    char key[GEN_KEY_MAX];                /* with a source: the workflow's key */
 } gen_event;
 
 /* Fill *ev as the seed does: SubmittedAt = now, then the ids, then
  * Timestamp = now again (the message is created just after). */
 void gen_event_new(gen_event *ev, ex_rng *ids, const ex_clock *clock);
 
-/* Write the event's JSON (NUL-terminated) into buf. Returns its length, or
+/* With a source (ev->source set), the JSON also carries "Source" and
+ * "Key" after SubmittedAt; without, it is the seed's byte for byte.
+ * Write the event's JSON (NUL-terminated) into buf. Returns its length, or
  * -1 if it does not fit in len bytes or memory ran out. */
 int gen_event_json(const gen_event *ev, char *buf, size_t len);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "sim/persona.h"
 
 static int check_rate(const char *text, char *why, size_t whylen)
 {
@@ -25,6 +26,8 @@ static const ex_env_alias count_aliases[] = {{"TracingSample__WorkflowGenerator_
 static const ex_env_alias batch_aliases[] = {{"TracingSample__WorkflowGenerator__BatchSize", NULL}, {NULL, NULL}};
 static const ex_env_alias wait_aliases[] = {{"TracingSample__WorkflowGenerator__BatchWaitMinutes", "m"},
                                             {NULL, NULL}};
+
+static int check_source(const char *text, char *why, size_t whylen) { return sim_persona_check(text, why, whylen); }
 
 static const ex_opt gen_opts[] = {
     {"redis", EX_OPT_STRING, offsetof(gen_cfg, redis), "localhost:6379", EX_NO_BOUNDS, "URL",
@@ -48,6 +51,11 @@ static const ex_opt gen_opts[] = {
      "Write each workflow id to FILE, one per line, as it is sent.", NULL, check_not_empty, NULL},
     {"seed", EX_OPT_STRING, offsetof(gen_cfg, seed), NULL, EX_NO_BOUNDS, "N",
      "Seed the random waits and ids, for reproducible runs (default: random).", NULL, ex_check_seed, NULL},
+    {"source", EX_OPT_STRING, offsetof(gen_cfg, source), "seed", EX_NO_BOUNDS, "NAME",
+     "Whose workflows to announce: seed (the seed's events), or github-actions, argo-workflows, airflow (the "
+     "simulator's personas): each event then also carries \"Source\" and \"Key\", a new key of that source "
+     "(owner/repo/run_id, namespace/name, dag_id/dag_run_id), and --ids-out gets the keys.",
+     NULL, check_source, NULL},
 };
 
 static const ex_cmd_spec gen_cmd_spec = {
@@ -90,6 +98,7 @@ int gen_config_load(gen_cfg *cfg, gen_settings *out, int argc, char **argv, char
     out->stream = cfg->stream;
     out->ids_out = cfg->ids_out;
     out->has_seed = cfg->seed && ex_seed_parse(cfg->seed, &out->seed) == 0;
+    out->persona = sim_persona_find(cfg->source);
     return EX_CFG_OK;
 }
 

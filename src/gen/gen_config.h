@@ -26,6 +26,7 @@ typedef struct gen_cfg {
     char *stream;       /* XADD to this stream instead of PUBLISH; NULL = publish */
     char *ids_out;      /* file for the workflow ids; NULL = none */
     char *seed;         /* decimal seed for the rng; NULL = random */
+    char *source;       /* "seed" or a simulator persona's name (sim/persona.h) */
 } gen_cfg;
 
 /* Resolved settings; the strings point into the gen_cfg they came from. */
@@ -36,6 +37,7 @@ typedef struct gen_settings {
     const char *ids_out; /* NULL: no ids file */
     int has_seed;        /* 1 if --seed was given */
     uint64_t seed;       /* the seed, when has_seed */
+    const struct sim_persona *persona; /* whose workflows are announced (Source/Key), or NULL: the seed's */
 } gen_settings;
 
 /* The command's spec (option table, help texts). */

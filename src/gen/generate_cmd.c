@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sim/persona.h"
 #include "commands.h"
 #include "core/clock.h"
 #include "core/duration.h"
@@ -123,6 +124,12 @@ static int send_one(gen_run *r)
     gen_event ev;
     char json[GEN_EVENT_JSON_MAX];
     gen_event_new(&ev, &r->ids, ex_clock_real());
+    const char *name = ev.workflow_id; /* what logs and --ids-out name */
+    if (r->set->persona) {
+        ev.source = r->set->persona->name;
+        r->set->persona->new_key(&r->ids, ev.submitted_at, ev.key, sizeof ev.key);
+        name = ev.key;
+    }
     int len = gen_event_json(&ev, json, sizeof json);
     if (len < 0) {
         fprintf(stderr, "extrace generate: cannot encode the event for workflow %s\n", ev.workflow_id);
@@ -136,10 +143,10 @@ static int send_one(gen_run *r)
     r->outcome.done++;
     if (!r->set->stream && r->pub.receivers == 0 && r->outcome.unheard++ == 0)
         say(r, EX_LOG_WARN, "no subscriber on channel %s heard workflow %s: pub/sub events are lost "
-            "when nobody listens (the summary counts them)", GEN_EVENT_TYPE, ev.workflow_id);
-    say(r, EX_LOG_DEBUG, "sent workflow %s (%lld/%lld)", ev.workflow_id, (long long)r->outcome.done,
+            "when nobody listens (the summary counts them)", GEN_EVENT_TYPE, name);
+    say(r, EX_LOG_DEBUG, "sent workflow %s (%lld/%lld)", name, (long long)r->outcome.done,
              (long long)r->outcome.total);
-    if (r->ids_file && (fprintf(r->ids_file, "%s\n", ev.workflow_id) < 0 || fflush(r->ids_file) != 0)) {
+    if (r->ids_file && (fprintf(r->ids_file, "%s\n", name) < 0 || fflush(r->ids_file) != 0)) {
         gen_progress_clear(&r->bar);
         fprintf(stderr, "extrace generate: cannot write to --ids-out file %s: %s\n", r->set->ids_out,
                 strerror(errno));

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -33,6 +34,29 @@ static void test_golden_bytes(void **state)
     int n = gen_event_json(&ev, json, sizeof json);
     const char *want = "{\"WorkflowId\":\"16c72e0c-2e0b-4815-be3a-116d86d90461\","
                        "\"SubmittedAt\":\"2024-07-05T06:57:51.0737407Z\","
+                       "\"MessageType\":\"event.workflow.started\","
+                       "\"CorrelationId\":\"a199e439-3253-47ae-a160-b30347adb8ec\","
+                       "\"Timestamp\":\"2024-07-05T06:57:51.0737407Z\"}";
+    assert_string_equal(json, want);
+    assert_int_equal(n, (int)strlen(want));
+}
+
+/* With a source, "Source" and "Key" follow SubmittedAt; the rest is unchanged. */
+static void test_source_and_key(void **state)
+{
+    ex_rng rng;
+    ex_clock clock;
+    gen_event ev;
+    char json[GEN_EVENT_JSON_MAX];
+    ex_rng_seed(&rng, 42);
+    ex_clock_init_fake(&clock, iso(T0));
+    gen_event_new(&ev, &rng, &clock);
+    ev.source = "airflow";
+    snprintf(ev.key, sizeof ev.key, "etl_daily/manual__2024-07-05T06:57:51.073740+00:00");
+    int n = gen_event_json(&ev, json, sizeof json);
+    const char *want = "{\"WorkflowId\":\"16c72e0c-2e0b-4815-be3a-116d86d90461\","
+                       "\"SubmittedAt\":\"2024-07-05T06:57:51.0737407Z\","
+                       "\"Source\":\"airflow\",\"Key\":\"etl_daily/manual__2024-07-05T06:57:51.073740+00:00\","
                        "\"MessageType\":\"event.workflow.started\","
                        "\"CorrelationId\":\"a199e439-3253-47ae-a160-b30347adb8ec\","
                        "\"Timestamp\":\"2024-07-05T06:57:51.0737407Z\"}";
@@ -108,6 +132,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_bytes),
+        cmocka_unit_test(test_source_and_key),
         cmocka_unit_test(test_ids_come_from_the_rng),
         cmocka_unit_test(test_keys_in_order),
         cmocka_unit_test(test_buffer_too_small),
