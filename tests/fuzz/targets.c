@@ -30,6 +30,7 @@ const fuzz_target fuzz_targets[] = {
     {"secret", fuzz_run_secret},
     {"profile", fuzz_run_profile},
     {"httpmeta", fuzz_run_httpmeta},
+    {"sim", fuzz_run_sim},
 };
 const size_t fuzz_ntargets = sizeof fuzz_targets / sizeof fuzz_targets[0];
 

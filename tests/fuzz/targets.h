@@ -86,5 +86,11 @@ int fuzz_run_profile(const uint8_t *data, size_t size);
  * sr_ratelimit_header / sr_link_next / sr_http_date_parse, then
  * sr_ratelimit_pause, the whole input as a Link value and a validator. */
 int fuzz_run_httpmeta(const uint8_t *data, size_t size);
+/* src/sim/routes.c and persona_*.c: the first byte picks the source
+ * (seed, github-actions, argo-workflows, airflow), the advance mode, a
+ * rate limit and HEAD; then lines: the path, query arguments k=v, and
+ * inm=<If-None-Match>. Asked twice, an hour apart: every reply has a
+ * valid status, stays within SIM_REPLY_MAX and is JSON (but a 304). */
+int fuzz_run_sim(const uint8_t *data, size_t size);
 
 #endif
