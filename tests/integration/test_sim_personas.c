@@ -300,10 +300,11 @@ static void test_argo_workflows(void **state)
         names += (int)json_array_size(json_object_get(doc, "items"));
         pages++;
         const char *cont = str(json_object_get(doc, "metadata"), "continue");
-        if (cont[0]) snprintf(path, sizeof path, "/api/v1/workflows/argo?listOptions.limit=3&listOptions.continue=%s", cont);
+        int more = cont[0] != '\0';
+        if (more) snprintf(path, sizeof path, "/api/v1/workflows/argo?listOptions.limit=3&listOptions.continue=%s", cont);
         json_decref(doc);
         th_resp_free(&r);
-        if (!cont[0]) break;
+        if (!more) break;
     }
     assert_int_equal(names, NRUNS);
     assert_int_equal(pages, (NRUNS + 2) / 3);
