@@ -73,7 +73,8 @@ static const ex_opt opts[] = {
      NULL, check_advance, NULL},
     {"source", EX_OPT_STRING, offsetof(api_cfg, source), "seed", EX_NO_BOUNDS, "NAME",
      "Which system's API to serve: seed (the seed's GET /workflows/{id}), github-actions (workflow runs, jobs "
-     "and steps) or argo-workflows (workflows and their node graph), with that system's endpoints, fields, status words, headers and paging (docs/sim.md#personas).",
+     "and steps), argo-workflows (workflows and their node graph) or airflow (Airflow 2 DAG runs and task "
+     "instances), with that system's endpoints, fields, status words, headers and paging (docs/sim.md#personas).",
      NULL, check_source, NULL},
     {"rate-limit", EX_OPT_INT, offsetof(api_cfg, rate_limit), "5000", 0, 1000000000, "N",
      "github-actions: requests allowed per --rate-window, announced in X-RateLimit-* headers; past it requests "
@@ -126,7 +127,8 @@ static const ex_cmd_spec spec = {
     "and every later poll advances it (DataLoader, Processor, OutputGenerator; each entity completes or,\n"
     "at --failure-rate, fails). Also POST /workflows, GET /workflows?status=S&limit=N, GET /healthz and\n"
     "GET /openapi.json. Memory is bounded by --max-workflows (evicting completed workflows, oldest first)\n"
-    "and --max-evicted. SIGINT or SIGTERM stops it cleanly.",
+    "and --max-evicted. With --source github-actions, argo-workflows or airflow it serves that system's REST\n"
+    "API instead (docs/sim.md#personas). SIGINT or SIGTERM stops it cleanly.",
     NULL, 0, 0, opts, sizeof opts / sizeof opts[0],
 };
 /* The option table, for `extrace config-doc` (commands.h). */

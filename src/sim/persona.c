@@ -11,7 +11,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 
-static const sim_persona *const personas[] = {&sim_persona_github, &sim_persona_argo};
+static const sim_persona *const personas[] = {&sim_persona_github, &sim_persona_argo, &sim_persona_airflow};
 #define NPERSONAS (sizeof personas / sizeof personas[0])
 
 const sim_persona *sim_persona_find(const char *name)
@@ -21,7 +21,7 @@ const sim_persona *sim_persona_find(const char *name)
     return NULL;
 }
 
-const char *sim_persona_names(void) { return "seed, github-actions, argo-workflows"; }
+const char *sim_persona_names(void) { return "seed, github-actions, argo-workflows, airflow"; }
 
 int sim_persona_check(const char *name, char *why, size_t whylen)
 {

@@ -23,7 +23,7 @@
 
 #include "sim/workflow.h"
 
-#define SIM_RUN_PHASES 8     /* most phases one node plans */
+#define SIM_RUN_PHASES 10    /* most phases one node plans */
 #define SIM_RUN_NODES 256    /* most nodes one run holds */
 #define SIM_RUN_QUANTUM_NS EX_NS_PER_MS /* planned instants are whole milliseconds */
 

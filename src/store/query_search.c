@@ -1,6 +1,6 @@
 /* query_search.c — GET /api/search: TraceQL (q=) and logfmt tags (tags=)
  * over the traces of a time range, answered as Tempo's SearchResponse
- * JSON (otlp-tempo.md §4). Traces are visited newest first and the scan
+ * JSON. Traces are visited newest first and the scan
  * stops at `limit` matches. */
 #include <errno.h>
 #include <inttypes.h>
@@ -133,13 +133,14 @@ typedef struct search {
     char error[512];         /* set when the scan fails */
 } search;
 
-static void render_spanset(search *s, const tql_trace *t, const size_t *idx, size_t n)
+static void render_spanset(search *s, const tql_trace *t, const tql_spanset *set)
 {
     sq_buf *b = &s->out;
     tql_attr attrs[64];
     sqb_lit(b, "{\"spans\":[");
-    for (size_t k = 0; k < n && k < s->spss; k++) {
-        const tql_span *sp = &t->spans[idx[k]];
+    for (size_t k = 0; k < set->nspans && k < s->spss; k++) {
+        size_t i = set->spans[k];
+        const tql_span *sp = &t->spans[i];
         if (k) sqb_raw(b, ",", 1);
         sqb_lit(b, "{\"spanID\":");
         sqb_hex(b, sp->span_id, 8);
@@ -147,7 +148,7 @@ static void render_spanset(search *s, const tql_trace *t, const size_t *idx, siz
         sqb_jstr(b, sp->name);
         sqb_printf(b, ",\"startTimeUnixNano\":\"%" PRId64 "\",\"durationNanos\":\"%" PRId64 "\"", sp->start_ns,
                    sp->end_ns > sp->start_ns ? sp->end_ns - sp->start_ns : 0);
-        size_t na = tql_span_attrs(s->q, t, idx[k], attrs, sizeof attrs / sizeof attrs[0]);
+        size_t na = tql_span_attrs(s->q, t, i, attrs, sizeof attrs / sizeof attrs[0]);
         if (na > sizeof attrs / sizeof attrs[0]) na = sizeof attrs / sizeof attrs[0];
         if (na) {
             sqb_lit(b, ",\"attributes\":[");
@@ -159,10 +160,20 @@ static void render_spanset(search *s, const tql_trace *t, const size_t *idx, siz
         }
         sqb_lit(b, "}");
     }
-    sqb_printf(b, "],\"matched\":%zu}", n);
+    sqb_printf(b, "],\"matched\":%zu", set->nspans);
+    /* by() groups and aggregate values, as Tempo adds them to a spanset. */
+    if (set->nattrs) {
+        sqb_lit(b, ",\"attributes\":[");
+        for (size_t a = 0; a < set->nattrs; a++) {
+            if (a) sqb_raw(b, ",", 1);
+            sq_attr_json(b, &set->attrs[a]);
+        }
+        sqb_lit(b, "]");
+    }
+    sqb_lit(b, "}");
 }
 
-static void render_trace(search *s, const sdb_trace_summary *sum, const tql_trace *t, const size_t *idx, size_t n)
+static void render_trace(search *s, const sdb_trace_summary *sum, const tql_trace *t, const tql_result *r)
 {
     sq_buf *b = &s->out;
     if (s->found) sqb_raw(b, ",", 1);
@@ -177,24 +188,36 @@ static void render_trace(search *s, const sdb_trace_summary *sum, const tql_trac
     int64_t dur = sum->end_ns > sum->start_ns ? sum->end_ns - sum->start_ns : 0;
     sqb_printf(b, ",\"startTimeUnixNano\":\"%" PRId64 "\",\"durationMs\":%" PRId64, sum->start_ns,
                dur / INT64_C(1000000));
-    /* One spanset per trace (no by()); Tempo also fills the deprecated
-     * singular spanSet with the first one. */
+    /* One spanset per trace, or one per by() group; the spansets tags=
+     * emptied are left out. Tempo also fills the deprecated singular
+     * spanSet with the first one. */
     sqb_lit(b, ",\"spanSets\":[");
-    render_spanset(s, t, idx, n);
+    const tql_spanset *first = NULL;
+    for (size_t k = 0; k < r->nsets; k++) {
+        if (!r->sets[k].nspans) continue;
+        if (first) sqb_raw(b, ",", 1);
+        else first = &r->sets[k];
+        render_spanset(s, t, &r->sets[k]);
+    }
     sqb_lit(b, "],\"spanSet\":");
-    render_spanset(s, t, idx, n);
+    render_spanset(s, t, first);
     sqb_lit(b, "}");
 }
 
-/* Keep the matched spans that also satisfy tags=; returns the new count. */
-static size_t apply_tags(const sq_tags *tags, const tql_trace *t, tql_match *m)
+/* Keep the matched spans that also satisfy tags=; returns how many
+ * spansets still have spans. */
+static size_t apply_tags(const sq_tags *tags, const tql_trace *t, tql_result *r)
 {
-    if (!tags->n) return m->nspans;
-    size_t kept = 0;
-    for (size_t i = 0; i < m->nspans; i++)
-        if (tags_hold(tags, &t->spans[m->spans[i]])) m->spans[kept++] = m->spans[i];
-    m->nspans = kept;
-    return kept;
+    size_t sets = 0;
+    for (size_t k = 0; k < r->nsets; k++) {
+        tql_spanset *ss = &r->sets[k];
+        size_t kept = 0;
+        for (size_t i = 0; i < ss->nspans; i++)
+            if (!tags->n || tags_hold(tags, &t->spans[ss->spans[i]])) ss->spans[kept++] = ss->spans[i];
+        ss->nspans = kept;
+        sets += kept > 0;
+    }
+    return sets;
 }
 
 static int scan_cb(void *arg, const sdb_trace_summary *sum)
@@ -211,14 +234,14 @@ static int scan_cb(void *arg, const sdb_trace_summary *sum)
     uint64_t bytes = protobuf_c_message_get_packed_size(&t->data->base);
     s->inspected_bytes += bytes;
     sq_view v;
-    tql_match m = {0};
+    tql_result r = {0};
     int result = -1;
-    if (sq_view_build(&v, t) < 0 || tql_eval(s->q, &v.trace, &m) < 0) {
+    if (sq_view_build(&v, t) < 0 || tql_eval_spansets(s->q, &v.trace, &r) < 0) {
         snprintf(s->error, sizeof s->error, "out of memory evaluating a trace");
         goto out;
     }
-    if (m.matched && apply_tags(&s->tags, &v.trace, &m) > 0) {
-        render_trace(s, sum, &v.trace, m.spans, m.nspans);
+    if (apply_tags(&s->tags, &v.trace, &r) > 0) {
+        render_trace(s, sum, &v.trace, &r);
         s->found++;
     }
     if (s->out.failed) {
@@ -229,7 +252,7 @@ static int scan_cb(void *arg, const sdb_trace_summary *sum)
     }
     result = s->found >= s->limit || sq_work_add(&s->work, bytes, ex_mono_ns()) ? 1 : 0;
 out:
-    tql_match_free(&m);
+    tql_result_free(&r);
     sq_view_free(&v);
     sdb_trace_free(t);
     return result;

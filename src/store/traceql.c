@@ -313,6 +313,14 @@ static void put_value(fmt_buf *b, const tql_value *v)
     }
 }
 
+size_t tql__field_text(const tql_field *f, char *buf, size_t buflen)
+{
+    fmt_buf b = {buf, buflen, 0};
+    if (buflen) buf[0] = '\0';
+    put_field(&b, f);
+    return b.len;
+}
+
 static void put_cond(fmt_buf *b, const tql_cond *c);
 
 /* A left-leaning chain of one operator, as the parser builds it from
@@ -352,7 +360,18 @@ static void put_cond(fmt_buf *b, const tql_cond *c)
 
 static void put_set(fmt_buf *b, const tql_set *s);
 
-/* Spansets chained with one operator, written flat (see put_cond_chain). */
+static const char *rel_text(tql_rel rel, tql_join join)
+{
+    static const char *const ops[][3] = {
+        [TQL_R_CHILD] = {">", "!>", "&>"},   [TQL_R_PARENT] = {"<", "!<", "&<"},
+        [TQL_R_DESC] = {">>", "!>>", "&>>"}, [TQL_R_ANCE] = {"<<", "!<<", "&<<"},
+        [TQL_R_SIBL] = {"~", "!~", "&~"},
+    };
+    return ops[rel][join];
+}
+
+/* Spansets chained with one operator, written flat (see put_cond_chain);
+ * structural operators share one level, so a chain of any of them is. */
 static void put_set_chain(fmt_buf *b, const tql_set *s, tql_set_kind kind)
 {
     if (s->kind != kind) {
@@ -360,7 +379,7 @@ static void put_set_chain(fmt_buf *b, const tql_set *s, tql_set_kind kind)
         return;
     }
     put_set_chain(b, s->l, kind);
-    put(b, kind == TQL_S_AND ? " && " : " || ");
+    put(b, " %s ", kind == TQL_S_AND ? "&&" : kind == TQL_S_OR ? "||" : rel_text(s->rel, s->join));
     put_set(b, s->r);
 }
 
@@ -377,25 +396,40 @@ static void put_set(fmt_buf *b, const tql_set *s)
     put(b, ")");
 }
 
+static void put_stage(fmt_buf *b, const tql_query *q, const tql_stage *st)
+{
+    put(b, " | ");
+    switch (st->kind) {
+    case TQL_P_SELECT:
+        put(b, "select(");
+        for (size_t i = 0; i < st->nsel; i++) {
+            if (i) put(b, ", ");
+            put_field(b, &q->select[st->sel_first + i]);
+        }
+        put(b, ")");
+        break;
+    case TQL_P_SET: put_set(b, st->set); break;
+    case TQL_P_SCALAR:
+        put(b, "%s %s ", st->label, tql__op_text(st->op));
+        put_value(b, &st->lit);
+        break;
+    case TQL_P_BY: put(b, "%s", st->label); break;
+    case TQL_P_COALESCE: put(b, "coalesce()"); break;
+    }
+}
+
 size_t tql_format(const tql_query *q, char *buf, size_t buflen)
 {
     fmt_buf b = {buf, buflen, 0};
     if (buflen) buf[0] = '\0';
     put_set(&b, q->root);
-    if (q->nselect) {
-        put(&b, " | select(");
-        for (size_t i = 0; i < q->nselect; i++) {
-            if (i) put(&b, ", ");
-            put_field(&b, &q->select[i]);
-        }
-        put(&b, ")");
-    }
+    for (size_t i = 0; i < q->nstages; i++) put_stage(&b, q, &q->stages[i]);
     return b.len;
 }
 
 int tql_is_match_all(const tql_query *q)
 {
-    return q->root->kind == TQL_S_FILTER && q->root->cond == NULL;
+    return q->root->kind == TQL_S_FILTER && q->root->cond == NULL && !q->filters;
 }
 
 static const tql_cond *required_eq_in_cond(const tql_cond *c)
@@ -413,10 +447,13 @@ static const tql_cond *required_eq_in_cond(const tql_cond *c)
 static const tql_cond *required_eq_in_set(const tql_set *s)
 {
     if (s->kind == TQL_S_FILTER) return required_eq_in_cond(s->cond);
-    if (s->kind == TQL_S_AND) {
+    /* && and the structural operators yield spans only when both sides
+     * do; a negated one (!>>) only needs its right side. */
+    if (s->kind == TQL_S_AND || (s->kind == TQL_S_REL && s->join != TQL_J_NOT)) {
         const tql_cond *l = required_eq_in_set(s->l);
         return l ? l : required_eq_in_set(s->r);
     }
+    if (s->kind == TQL_S_REL) return required_eq_in_set(s->r);
     return NULL;
 }
 

@@ -1,10 +1,16 @@
 /* traceql.h — a subset of Grafana Tempo's TraceQL: tokenizer, parser and
  * evaluator over an abstract trace view (no I/O, no database).
  *
- * Supported (docs/query.md has the full page; otlp-tempo.md §5):
- *   query     := spansets ( "|" "select" "(" field ( "," field )* ")" )*
+ * Supported (docs/query.md has the full page and the semantics):
+ *   query     := spansets ( "|" stage )*
+ *   stage     := "select" "(" field ( "," field )* ")" | "by" "(" field ")"
+ *              | "coalesce" "(" ")" | aggregate cmp number | number cmp aggregate
+ *              | spansets                      (applied within each spanset)
+ *   aggregate := "count" "(" ")" | ("avg" | "min" | "max" | "sum") "(" field ")"
  *   spansets  := spanand ( "||" spanand )*
- *   spanand   := spanset ( "&&" spanset )*
+ *   spanand   := spanrel ( "&&" spanrel )*
+ *   spanrel   := spanset ( relop spanset )*    (left to right)
+ *   relop     := > < >> << ~ | !> !< !>> !<< !~ | &> &< &>> &<< &~
  *   spanset   := "{" [ cond ] "}" | "(" spansets ")"
  *   cond      := and ( "||" and )*
  *   and       := unary ( "&&" unary )*
@@ -25,7 +31,11 @@
  * Semantics: a spanset filter yields the spans whose condition holds; a
  * trace matches when the whole expression yields at least one span.
  * A && B (spansets) holds when both yield spans and yields both sets;
- * A || B yields their union. Comparing values of different types is false
+ * A || B yields their union. {A} > {B} yields the B spans whose parent is
+ * an A span (< parent, >> descendant, << ancestor, ~ sibling); the
+ * negations the B spans without one; the unions (&>) the spans of both
+ * sides in related pairs. Pipeline stages map the list of spansets
+ * (tql_eval_spansets). Comparing values of different types is false
  * (not an error), except int with float, and durations with durations.
  * A missing attribute makes every comparison false except "= nil". Regexes
  * are POSIX extended and fully anchored. */
@@ -123,6 +133,11 @@ typedef enum {
     TQL_TOK_ATTR,     /* scope.name, .name or scope."quoted name"; text = the name */
     TQL_TOK_SCOPED,   /* scope:name (a scoped intrinsic); text = the whole word */
     TQL_TOK_WORD,     /* a bare word: intrinsic, keyword, status or kind */
+    /* structural operators between spansets (! negates, & unites; "!~" is TQL_TOK_NRE) */
+    TQL_TOK_DESC, TQL_TOK_ANCE, TQL_TOK_TILDE,                              /* >> << ~ */
+    TQL_TOK_NOT_CHILD, TQL_TOK_NOT_PARENT, TQL_TOK_NOT_DESC, TQL_TOK_NOT_ANCE, /* !> !< !>> !<< */
+    TQL_TOK_UNION_CHILD, TQL_TOK_UNION_PARENT, TQL_TOK_UNION_DESC, TQL_TOK_UNION_ANCE,
+    TQL_TOK_UNION_SIBL,                                                    /* &> &< &>> &<< &~ */
     TQL_TOK_OTHER,    /* a character TraceQL does not use here (reported by the parser) */
 } tql_tok_type;
 
@@ -160,6 +175,9 @@ typedef struct tql_query tql_query;
 /* Longest query accepted (bytes) and deepest nesting of braces/parens. */
 #define TQL_QUERY_MAX 16384
 #define TQL_DEPTH_MAX 64
+/* Most pipeline stages ("| …") in a query: each by() copies the spanset
+ * attributes of every stage before it into every group. */
+#define TQL_STAGES_MAX 64
 
 /* Parse q. On success returns 0 and *out (free with tql_free). On error
  * returns -1, *out NULL, and err holds "position N: expected …, got …"
@@ -192,10 +210,38 @@ typedef struct tql_match {
     size_t nspans;
 } tql_match;
 
-/* Evaluate q against t. Returns 0 with *out filled (free with
+/* Evaluate q against t: the spans of every spanset of the result
+ * (tql_eval_spansets), as one set. Returns 0 with *out filled (free with
  * tql_match_free, also when nothing matched) or -1 on allocation failure. */
 int tql_eval(const tql_query *q, const tql_trace *t, tql_match *out);
 void tql_match_free(tql_match *m);
+
+/* One spanset of a query's result over a trace. Without by() a query
+ * yields at most one spanset per trace; by(f) splits each spanset into
+ * one per value of f. */
+typedef struct tql_spanset {
+    size_t *spans;      /* indices into trace->spans, ascending; owned; never empty */
+    size_t nspans;
+    /* Tempo's spanset attributes, in the order the stages added them:
+     * "by(resource.service.name)" = the group's value, "count()" = 3,
+     * "avg(duration)" = "1m30s" (durations, status, kind and nil are
+     * given as strings, as Tempo does). Keys point into the query; values
+     * are owned by the spanset. */
+    tql_attr *attrs;
+    size_t nattrs;
+    char **owned_;      /* private: the strings the attributes own */
+} tql_spanset;
+
+typedef struct tql_result {
+    tql_spanset *sets;  /* owned; the trace matches when nsets > 0 */
+    size_t nsets;
+} tql_result;
+
+/* Evaluate q, pipeline and all, against t: the spansets Tempo's search
+ * would return for the trace. 0 with *out filled (free with
+ * tql_result_free, also when empty), or -1 on allocation failure. */
+int tql_eval_spansets(const tql_query *q, const tql_trace *t, tql_result *out);
+void tql_result_free(tql_result *r);
 
 /* Whether span i of t satisfies cond-level query q when q is a single
  * spanset filter; for other queries, whether i is in tql_eval's set.

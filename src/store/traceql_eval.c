@@ -45,12 +45,12 @@ static int event_cmp(const tql_cond *c, const tql_span *s)
     return 0;
 }
 
-static int cond_holds(const tql_cond *c, const tql_trace *t, size_t i)
+int tql__cond_holds(const tql_cond *c, const tql_trace *t, size_t i)
 {
     switch (c->kind) {
-    case TQL_C_AND: return cond_holds(c->l, t, i) && cond_holds(c->r, t, i);
-    case TQL_C_OR: return cond_holds(c->l, t, i) || cond_holds(c->r, t, i);
-    case TQL_C_NOT: return !cond_holds(c->l, t, i);
+    case TQL_C_AND: return tql__cond_holds(c->l, t, i) && tql__cond_holds(c->r, t, i);
+    case TQL_C_OR: return tql__cond_holds(c->l, t, i) || tql__cond_holds(c->r, t, i);
+    case TQL_C_NOT: return !tql__cond_holds(c->l, t, i);
     case TQL_C_CMP:
         if (c->field.intrinsic == TQL_I_EVENT_NAME || (c->field.intrinsic == TQL_I_NONE &&
                                                        c->field.scope == TQL_SCOPE_EVENT))
@@ -63,24 +63,78 @@ static int cond_holds(const tql_cond *c, const tql_trace *t, size_t i)
     return 0;
 }
 
-/* Fill set[0..nspans) for s; returns the number of spans in it, -1 on
- * allocation failure. */
-static long eval_set(const tql_set *s, const tql_trace *t, unsigned char *set)
+/* A structural operator over the left set l (overwritten with the
+ * result) and the right set r: the R spans related to some L span (or,
+ * negated, to none), or with TQL_J_UNION the spans of both sides in some
+ * related pair. has and back are scratch bytes per span. */
+static long eval_rel(const tql_set *s, const tql_tree *tr, unsigned char *l, const unsigned char *r,
+                     unsigned char *has, unsigned char *back)
+{
+    static const tql_rel inverse[] = {[TQL_R_CHILD] = TQL_R_PARENT, [TQL_R_PARENT] = TQL_R_CHILD,
+                                      [TQL_R_DESC] = TQL_R_ANCE, [TQL_R_ANCE] = TQL_R_DESC,
+                                      [TQL_R_SIBL] = TQL_R_SIBL};
+    size_t n = tr->n;
+    long count = 0;
+    tql__tree_has(tr, s->rel, l, has);
+    if (s->join == TQL_J_UNION) tql__tree_has(tr, inverse[s->rel], r, back);
+    for (size_t i = 0; i < n; i++) {
+        if (s->join == TQL_J_UNION) l[i] = (r[i] && has[i]) || (l[i] && back[i]);
+        else l[i] = r[i] && has[i] == (s->join == TQL_J_PLAIN);
+        count += l[i];
+    }
+    return count;
+}
+
+/* The trace's span tree, built on first use. */
+static const tql_tree *tree_of(const tql_trace *t, tql_tree **tree)
+{
+    if (*tree) return *tree;
+    tql_tree *tr = ex_malloc(sizeof *tr);
+    if (!tr) return NULL;
+    if (tql__tree_build(tr, t) < 0) {
+        ex_free(tr);
+        return NULL;
+    }
+    return *tree = tr;
+}
+
+void tql__tree_release(tql_tree **tree)
+{
+    if (!*tree) return;
+    tql__tree_free(*tree);
+    ex_free(*tree);
+    *tree = NULL;
+}
+
+long tql__eval_set(const tql_set *s, const tql_trace *t, const unsigned char *in, tql_tree **tree,
+                   unsigned char *set)
 {
     size_t n = t->nspans;
     if (s->kind == TQL_S_FILTER) {
         long count = 0;
         for (size_t i = 0; i < n; i++) {
-            set[i] = !s->cond || cond_holds(s->cond, t, i);
+            set[i] = (!in || in[i]) && (!s->cond || tql__cond_holds(s->cond, t, i));
             count += set[i];
         }
         return count;
     }
-    unsigned char *right = ex_malloc(n ? n : 1);
+    /* The left side first: a long chain leans left, and its buffers are
+     * freed before this level allocates its own. */
+    size_t width = n ? n : 1;
+    long lc = tql__eval_set(s->l, t, in, tree, set);
+    if (lc < 0) return -1;
+    unsigned char *right = ex_malloc(s->kind == TQL_S_REL ? 3 * width : width);
     if (!right) return -1;
-    long lc = eval_set(s->l, t, set), rc = lc < 0 ? -1 : eval_set(s->r, t, right);
-    long count = -1;
-    if (rc >= 0) {
+    long rc = tql__eval_set(s->r, t, in, tree, right), count = -1;
+    if (rc >= 0 && s->kind == TQL_S_REL) {
+        const tql_tree *tr = NULL;
+        if (rc == 0) { /* nothing on the right: nothing to keep */
+            memset(set, 0, n);
+            count = 0;
+        } else if ((tr = tree_of(t, tree)) != NULL) {
+            count = eval_rel(s, tr, set, right, right + width, right + 2 * width);
+        }
+    } else if (rc >= 0) {
         /* && needs both sides non-empty; either way the result is the union. */
         int keep = s->kind == TQL_S_OR || (lc > 0 && rc > 0);
         count = 0;
@@ -99,7 +153,7 @@ int tql_eval(const tql_query *q, const tql_trace *t, tql_match *out)
     size_t n = t->nspans;
     unsigned char *set = ex_malloc(n ? n : 1);
     if (!set) return -1;
-    long count = eval_set(q->root, t, set);
+    long count = tql__eval_query(q, t, set);
     if (count < 0) {
         ex_free(set);
         return -1;
@@ -117,7 +171,6 @@ int tql_eval(const tql_query *q, const tql_trace *t, tql_match *out)
     ex_free(set);
     return 0;
 }
-
 void tql_match_free(tql_match *m)
 {
     if (!m) return;
@@ -128,7 +181,7 @@ void tql_match_free(tql_match *m)
 int tql_span_matches(const tql_query *q, const tql_trace *t, size_t i)
 {
     if (i >= t->nspans) return 0;
-    if (q->root->kind == TQL_S_FILTER) return !q->root->cond || cond_holds(q->root->cond, t, i);
+    if (q->root->kind == TQL_S_FILTER && !q->filters) return !q->root->cond || tql__cond_holds(q->root->cond, t, i);
     tql_match m;
     if (tql_eval(q, t, &m) < 0) return 0;
     int found = 0;

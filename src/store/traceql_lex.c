@@ -189,6 +189,10 @@ static int lex_word(tql_lexer *lx, tql_token *t, char *err, size_t errlen)
 static int lex_punct(tql_lexer *lx, tql_token *t)
 {
     static const struct { const char *text; tql_tok_type type; } ops[] = {
+        {"!>>", TQL_TOK_NOT_DESC}, {"!<<", TQL_TOK_NOT_ANCE}, {"&>>", TQL_TOK_UNION_DESC},
+        {"&<<", TQL_TOK_UNION_ANCE}, {">>", TQL_TOK_DESC}, {"<<", TQL_TOK_ANCE}, {"!>", TQL_TOK_NOT_CHILD},
+        {"!<", TQL_TOK_NOT_PARENT}, {"&>", TQL_TOK_UNION_CHILD}, {"&<", TQL_TOK_UNION_PARENT},
+        {"&~", TQL_TOK_UNION_SIBL}, {"~", TQL_TOK_TILDE},
         {"&&", TQL_TOK_AND}, {"||", TQL_TOK_OR}, {"!=", TQL_TOK_NE}, {"!~", TQL_TOK_NRE}, {"=~", TQL_TOK_RE},
         {">=", TQL_TOK_GE}, {"<=", TQL_TOK_LE}, {"{", TQL_TOK_LBRACE}, {"}", TQL_TOK_RBRACE},
         {"(", TQL_TOK_LPAREN}, {")", TQL_TOK_RPAREN}, {",", TQL_TOK_COMMA}, {"|", TQL_TOK_PIPE},

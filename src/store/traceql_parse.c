@@ -9,18 +9,16 @@
 #include "core/mem.h"
 #include "store/traceql_int.h"
 
-typedef struct parser {
-    tql_lexer lx;
-    tql_token tok;      /* the current token */
-    char *err;
-    size_t errlen;
-    int depth;          /* open braces, parens and ! */
-    int failed;         /* an error was written (stop at the first) */
-} parser;
+typedef tql_parser parser;
 
-static int perr(parser *p, size_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define perr tql__perr
+#define expected tql__expected
+#define advance tql__advance
+#define parse_field tql__parse_field
+#define parse_sets tql__parse_sets
+#define set_free tql__set_free
 
-static int perr(parser *p, size_t pos, const char *fmt, ...)
+int tql__perr(parser *p, size_t pos, const char *fmt, ...)
 {
     if (p->failed) return -1;
     p->failed = 1;
@@ -34,15 +32,14 @@ static int perr(parser *p, size_t pos, const char *fmt, ...)
     return -1;
 }
 
-/* "position N: expected <what>, got <current token>". */
-static int expected(parser *p, const char *what)
+int tql__expected(parser *p, const char *what)
 {
     char got[96];
     tql__tok_describe(&p->tok, p->lx.q, got, sizeof got);
     return perr(p, p->tok.pos, "expected %s, got %s", what, got);
 }
 
-static int advance(parser *p)
+int tql__advance(parser *p)
 {
     if (tql__lex_next(&p->lx, &p->tok, p->err, p->errlen) < 0) {
         p->failed = 1;
@@ -70,7 +67,7 @@ static void cond_free(tql_cond *c)
     ex_free(c);
 }
 
-static void set_free(tql_set *s)
+void tql__set_free(tql_set *s)
 {
     if (!s) return;
     cond_free(s->cond);
@@ -83,6 +80,8 @@ void tql_free(tql_query *q)
 {
     if (!q) return;
     set_free(q->root);
+    for (size_t i = 0; i < q->nstages; i++) tql__stage_free(&q->stages[i]);
+    ex_free(q->stages);
     for (size_t i = 0; i < q->nselect; i++) ex_free(q->select[i].name);
     ex_free(q->select);
     ex_free(q->out);
@@ -110,8 +109,7 @@ static const struct { const char *word; tql_intrinsic in; } scoped_intrinsics[] 
 
 static int is_value_word(const char *w);
 
-/* Parse the current token as a field into *f (name owned by f). */
-static int parse_field(parser *p, tql_field *f)
+int tql__parse_field(parser *p, tql_field *f)
 {
     memset(f, 0, sizeof *f);
     const tql_token *t = &p->tok;
@@ -366,8 +364,6 @@ static tql_cond *parse_cond(parser *p) { return parse_chain(p, TQL_TOK_OR, TQL_C
 
 /* ---- spansets -------------------------------------------------------- */
 
-static tql_set *parse_sets(parser *p);
-
 static tql_set *new_set(parser *p, tql_set_kind kind)
 {
     tql_set *s = ex_calloc(1, sizeof *s);
@@ -402,16 +398,50 @@ fail:
     return NULL;
 }
 
-static tql_set *parse_set_chain(parser *p, tql_tok_type op, tql_set_kind kind, tql_set *(*sub)(parser *))
+/* The structural operator a token is, if any. */
+static int rel_of(tql_tok_type t, tql_rel *rel, tql_join *join)
 {
-    tql_set *l = sub(p);
-    while (l && p->tok.type == op) {
+    static const struct { tql_tok_type tok; tql_rel rel; tql_join join; } ops[] = {
+        {TQL_TOK_GT, TQL_R_CHILD, TQL_J_PLAIN}, {TQL_TOK_LT, TQL_R_PARENT, TQL_J_PLAIN},
+        {TQL_TOK_DESC, TQL_R_DESC, TQL_J_PLAIN}, {TQL_TOK_ANCE, TQL_R_ANCE, TQL_J_PLAIN},
+        {TQL_TOK_TILDE, TQL_R_SIBL, TQL_J_PLAIN}, {TQL_TOK_NOT_CHILD, TQL_R_CHILD, TQL_J_NOT},
+        {TQL_TOK_NOT_PARENT, TQL_R_PARENT, TQL_J_NOT}, {TQL_TOK_NOT_DESC, TQL_R_DESC, TQL_J_NOT},
+        {TQL_TOK_NOT_ANCE, TQL_R_ANCE, TQL_J_NOT}, {TQL_TOK_NRE, TQL_R_SIBL, TQL_J_NOT},
+        {TQL_TOK_UNION_CHILD, TQL_R_CHILD, TQL_J_UNION}, {TQL_TOK_UNION_PARENT, TQL_R_PARENT, TQL_J_UNION},
+        {TQL_TOK_UNION_DESC, TQL_R_DESC, TQL_J_UNION}, {TQL_TOK_UNION_ANCE, TQL_R_ANCE, TQL_J_UNION},
+        {TQL_TOK_UNION_SIBL, TQL_R_SIBL, TQL_J_UNION},
+    };
+    for (size_t k = 0; k < COUNT(ops); k++)
+        if (ops[k].tok == t) {
+            *rel = ops[k].rel;
+            *join = ops[k].join;
+            return 1;
+        }
+    return 0;
+}
+
+/* Whether the current token continues a chain of `kind`, setting the
+ * operator of a structural node. */
+static int continues(const parser *p, tql_set_kind kind, tql_set *s)
+{
+    if (kind != TQL_S_REL) return p->tok.type == (kind == TQL_S_AND ? TQL_TOK_AND : TQL_TOK_OR);
+    return rel_of(p->tok.type, &s->rel, &s->join);
+}
+
+/* One level of a left-associative chain of spanset operators. Structural
+ * operators share one level, binding tighter than && and ||, as in Tempo. */
+static tql_set *parse_set_chain(parser *p, tql_set_kind kind, tql_set *(*sub)(parser *))
+{
+    tql_set *l = sub(p), probe = {0};
+    while (l && continues(p, kind, &probe)) {
         tql_set *s = new_set(p, kind);
         if (!s || advance(p) < 0) {
             set_free(s);
             set_free(l);
             return NULL;
         }
+        s->rel = probe.rel;
+        s->join = probe.join;
         s->l = l;
         if (!(s->r = sub(p))) {
             set_free(s);
@@ -422,53 +452,14 @@ static tql_set *parse_set_chain(parser *p, tql_tok_type op, tql_set_kind kind, t
     return l;
 }
 
-static tql_set *parse_set_and(parser *p) { return parse_set_chain(p, TQL_TOK_AND, TQL_S_AND, parse_set_primary); }
-static tql_set *parse_sets(parser *p) { return parse_set_chain(p, TQL_TOK_OR, TQL_S_OR, parse_set_and); }
+static tql_set *parse_set_rel(parser *p) { return parse_set_chain(p, TQL_S_REL, parse_set_primary); }
+static tql_set *parse_set_and(parser *p) { return parse_set_chain(p, TQL_S_AND, parse_set_rel); }
+tql_set *tql__parse_sets(parser *p) { return parse_set_chain(p, TQL_S_OR, parse_set_and); }
 
-/* ---- pipeline -------------------------------------------------------- */
-
-static int add_select(parser *p, tql_query *q, const tql_field *f)
-{
-    tql_field *grown = ex_realloc(q->select, (q->nselect + 1) * sizeof *grown);
-    if (!grown) return perr(p, p->tok.pos, "out of memory");
-    q->select = grown;
-    q->select[q->nselect++] = *f;
-    return 0;
-}
-
-/* "select" "(" field ( "," field )* ")", the current token being the word. */
-static int parse_stage(parser *p, tql_query *q)
-{
-    if (p->tok.type != TQL_TOK_WORD || strcmp(p->tok.text, "select") != 0) {
-        if (p->tok.type == TQL_TOK_WORD)
-            return perr(p, p->tok.pos, "unsupported pipeline stage \"%s\"; only select(...) is supported",
-                        p->tok.text);
-        return expected(p, "select(...) after \"|\"");
-    }
-    if (advance(p) < 0) return -1;
-    if (p->tok.type != TQL_TOK_LPAREN) return expected(p, "\"(\" after select");
-    do {
-        if (advance(p) < 0) return -1;
-        tql_field f;
-        if (parse_field(p, &f) < 0) return -1;
-        if (add_select(p, q, &f) < 0) {
-            ex_free(f.name);
-            return -1;
-        }
-    } while (p->tok.type == TQL_TOK_COMMA);
-    if (p->tok.type != TQL_TOK_RPAREN) return expected(p, "\",\" or \")\" in select(...)");
-    return advance(p);
-}
-
-/* After the spansets: what may follow, with a hint for TraceQL we lack. */
+/* After the spansets: what may follow. */
 static int trailing(parser *p)
 {
-    tql_tok_type t = p->tok.type;
-    if (t == TQL_TOK_GT || t == TQL_TOK_LT || (t == TQL_TOK_OTHER && p->tok.text[0] == '~'))
-        return perr(p, p->tok.pos,
-                    "structural operator \"%s\" is not supported; expected \"&&\", \"||\", \"|\" or end of query",
-                    p->tok.text);
-    return expected(p, "\"&&\", \"||\", \"|\" or end of query");
+    return expected(p, "\"&&\", \"||\", a structural operator such as \">>\", \"|\" or end of query");
 }
 
 /* ---- output fields --------------------------------------------------- */
@@ -514,8 +505,16 @@ static int collect_set(tql_query *q, const tql_set *s)
 static int collect_out(tql_query *q)
 {
     if (collect_set(q, q->root) < 0) return -1;
-    for (size_t i = 0; i < q->nselect; i++)
-        if (add_out(q, &q->select[i]) < 0) return -1;
+    for (size_t i = 0; i < q->nstages; i++) {
+        const tql_stage *st = &q->stages[i];
+        if (st->kind == TQL_P_SET && collect_set(q, st->set) < 0) return -1;
+        if ((st->kind == TQL_P_BY || (st->kind == TQL_P_SCALAR && st->agg != TQL_A_COUNT)) &&
+            add_out(q, &st->field) < 0)
+            return -1;
+        if (st->kind == TQL_P_SELECT)
+            for (size_t k = st->sel_first; k < st->sel_first + st->nsel; k++)
+                if (add_out(q, &q->select[k]) < 0) return -1;
+    }
     return 0;
 }
 
@@ -529,9 +528,10 @@ int tql_parse(const char *text, tql_query **out, char *err, size_t errlen)
     if (strlen(text) > TQL_QUERY_MAX) return perr(&p, 1, "query longer than %d bytes", TQL_QUERY_MAX);
     tql_query *q = ex_calloc(1, sizeof *q);
     if (!q) return perr(&p, 1, "out of memory");
+    p.q = q;
     if (advance(&p) < 0 || !(q->root = parse_sets(&p))) goto fail;
     while (p.tok.type == TQL_TOK_PIPE) {
-        if (advance(&p) < 0 || parse_stage(&p, q) < 0) goto fail;
+        if (advance(&p) < 0 || tql__parse_stage(&p) < 0) goto fail;
     }
     if (p.tok.type != TQL_TOK_EOF) {
         trailing(&p);

@@ -11,7 +11,8 @@
 #define TQL_FUZZ_FORMAT 8192 /* canonical text buffer */
 
 /* A fixed trace of the seed's shape with a value of every type: Workflow
- * (root) with DataLoader and Processor children, events, a scope. */
+ * (root) with DataLoader and Processor children, events, a scope; below
+ * Processor a Call and a Query, and an orphan Call. */
 static const tql_attr tq_res[] = {
     {"service.name", {TQL_STRING, {.s = "Tracing.Worker"}}},
     {"service.namespace", {TQL_STRING, {.s = "dev1"}}},
@@ -42,6 +43,10 @@ static const tql_event tq_pr_events[] = {{"", tq_ev, 1}};
 #define TQ_S  INT64_C(1000000000)
 #define TQ_N(a) (sizeof(a) / sizeof((a)[0]))
 
+static const tql_attr tq_call[] = {{"retries", {TQL_INT, {.i = 1}}}, {"ratio", {TQL_FLOAT, {.f = 2.5}}}};
+
+/* Workflow > {DataLoader, Processor > Call > Query}, and an orphan Call
+ * (its parent never arrived): depth 4 and siblings for >, >>, ~ …. */
 static const tql_span tq_spans[] = {
     {{0, 0, 0, 0, 0, 0, 0, 1}, {0}, 0, "Workflow", 1, 2, "Entity failed: Processor", TQ_T0, TQ_T0 + 300 * TQ_S, tq_wf,
      TQ_N(tq_wf), tq_res, TQ_N(tq_res), "sample-tracing", "1.0", tq_scope, TQ_N(tq_scope), tq_wf_events,
@@ -52,6 +57,12 @@ static const tql_span tq_spans[] = {
     {{0, 0, 0, 0, 0, 0, 0, 3}, {0, 0, 0, 0, 0, 0, 0, 1}, 1, "Processor", 2, 2, "Failed. Error code: 7",
      TQ_T0 + 100 * TQ_S, TQ_T0 + 301 * TQ_S, tq_pr, TQ_N(tq_pr), NULL, 0, "", "", NULL, 0, tq_pr_events,
      TQ_N(tq_pr_events)},
+    {{0, 0, 0, 0, 0, 0, 0, 4}, {0, 0, 0, 0, 0, 0, 0, 3}, 1, "Call", 3, 0, "", TQ_T0 + 110 * TQ_S, TQ_T0 + 120 * TQ_S,
+     tq_call, TQ_N(tq_call), tq_res, TQ_N(tq_res), "sample-tracing", "1.0", NULL, 0, NULL, 0},
+    {{0, 0, 0, 0, 0, 0, 0, 5}, {0, 0, 0, 0, 0, 0, 0, 4}, 1, "Query", 3, 2, "timeout", TQ_T0 + 111 * TQ_S,
+     TQ_T0 + 112 * TQ_S, NULL, 0, tq_res, TQ_N(tq_res), "", "", NULL, 0, NULL, 0},
+    {{0, 0, 0, 0, 0, 0, 0, 6}, {0, 0, 0, 0, 0, 0, 0, 9}, 1, "Call", 3, 1, "", TQ_T0 + 200 * TQ_S, TQ_T0 + 201 * TQ_S,
+     tq_call, 1, tq_res, TQ_N(tq_res), "", "", NULL, 0, NULL, 0},
 };
 
 static void tq_trace(tql_trace *t)
@@ -61,6 +72,34 @@ static void tq_trace(tql_trace *t)
     t->spans = tq_spans;
     t->nspans = TQ_N(tq_spans);
     tql_trace_derive(t);
+}
+
+/* Every spanset of tql_eval_spansets is non-empty, ascending and within
+ * the trace, its attributes have keys and strings; together they cover
+ * exactly tql_eval's spans. */
+static void tq_check_spansets(const tql_query *q, const tql_trace *t, const tql_match *m)
+{
+    tql_result r;
+    unsigned char in[TQ_N(tq_spans)] = {0};
+    if (tql_eval_spansets(q, t, &r)) fuzz__fail("traceql", "tql_eval_spansets failed without running out of memory");
+    for (size_t k = 0; k < r.nsets; k++) {
+        const tql_spanset *ss = &r.sets[k];
+        if (!ss->nspans) fuzz__fail("traceql", "spanset %zu is empty", k);
+        for (size_t i = 0; i < ss->nspans; i++) {
+            if (ss->spans[i] >= t->nspans || (i && ss->spans[i] <= ss->spans[i - 1]))
+                fuzz__fail("traceql", "spanset %zu is not ascending within the trace", k);
+            in[ss->spans[i]] = 1;
+        }
+        for (size_t a = 0; a < ss->nattrs; a++)
+            if (!ss->attrs[a].key || (ss->attrs[a].val.type == TQL_STRING && !ss->attrs[a].val.v.s))
+                fuzz__fail("traceql", "spanset attribute %zu without a key or string", a);
+    }
+    size_t covered = 0;
+    for (size_t i = 0; i < t->nspans; i++) covered += in[i];
+    if (covered != m->nspans) fuzz__fail("traceql", "spansets cover %zu spans, tql_eval %zu", covered, m->nspans);
+    for (size_t k = 0; k < m->nspans; k++)
+        if (!in[m->spans[k]]) fuzz__fail("traceql", "span %zu of tql_eval is in no spanset", m->spans[k]);
+    tql_result_free(&r);
 }
 
 /* tql_eval's set is ascending and in range, and agrees with
@@ -83,6 +122,7 @@ static void tq_check_eval(const tql_query *q, const tql_trace *t)
             if (!attrs[a].key || (attrs[a].val.type == TQL_STRING && !attrs[a].val.v.s))
                 fuzz__fail("traceql", "tql_span_attrs: attribute %zu without a key or string", a);
     }
+    tq_check_spansets(q, t, &m);
     tql_match_free(&m);
 }
 

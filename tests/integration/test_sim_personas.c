@@ -311,6 +311,61 @@ static void test_argo_workflows(void **state)
     free(stop(&s));
 }
 
+/* ---- Airflow ---- */
+
+static int airflow_ended(json_t *doc)
+{
+    return strcmp(str(doc, "state"), "success") == 0 || strcmp(str(doc, "state"), "failed") == 0;
+}
+
+static void test_airflow(void **state)
+{
+    server s;
+    const char *extra[] = {"--source", "airflow", "--seed", "8", "--failure-rate", "0.2", NULL};
+    start(&s, "airflow", extra);
+    char paths[NRUNS][128];
+    const char *pp[NRUNS];
+    for (int i = 0; i < NRUNS; i++) { /* '+' travels percent-encoded */
+        snprintf(paths[i], sizeof paths[i], "/api/v1/dags/etl_daily/dagRuns/scheduled__2024-06-%02dT00:00:00%%2B00:00", i + 1);
+        pp[i] = paths[i];
+    }
+    json_t *final[NRUNS] = {0};
+    follow f = {pp, airflow_ended, 0};
+    assert_int_equal(poll_until_ended(&s, &f, final), 0);
+    for (int i = 0; i < NRUNS; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "scheduled__2024-06-%02dT00:00:00+00:00", i + 1);
+        assert_string_equal(str(final[i], "dag_run_id"), want);
+        json_decref(final[i]);
+        char path[1400];
+        snprintf(path, sizeof path, "%s/taskInstances", paths[i]);
+        th_resp r;
+        assert_int_equal(get(&s, path, NULL, &r), 200);
+        json_t *one = parse(&r);
+        th_resp_free(&r);
+        long total = (long)json_integer_value(json_object_get(one, "total_entries"));
+        json_t *paged = json_array();
+        for (long off = 0; off < total; off += 2) {
+            snprintf(path, sizeof path, "%s/taskInstances?limit=2&offset=%ld", paths[i], off);
+            assert_int_equal(get(&s, path, NULL, &r), 200);
+            json_t *doc = parse(&r);
+            json_array_extend(paged, json_object_get(doc, "task_instances"));
+            json_decref(doc);
+            th_resp_free(&r);
+        }
+        assert_true(json_equal(paged, json_object_get(one, "task_instances")));
+        json_decref(paged);
+        json_decref(one);
+    }
+    th_resp r;
+    assert_int_equal(get(&s, "/api/v1/dags/etl_daily/dagRuns", NULL, &r), 200);
+    json_t *list = parse(&r);
+    assert_int_equal(json_integer_value(json_object_get(list, "total_entries")), NRUNS);
+    json_decref(list);
+    th_resp_free(&r);
+    free(stop(&s));
+}
+
 static int setup(void **state)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -331,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_github_actions),
         cmocka_unit_test(test_github_rate_limit_and_faults),
         cmocka_unit_test(test_argo_workflows),
+        cmocka_unit_test(test_airflow),
     };
     return cmocka_run_group_tests_name("sim_personas", tests, setup, teardown);
 }

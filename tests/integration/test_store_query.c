@@ -560,6 +560,137 @@ static void test_tags(void **state)
     expect_400("/api/v2/search/tag/name/values?q=%7B", "invalid TraceQL query q=\"{\": position 2");
 }
 
+/* Structural operators and the pipeline through /api/search, on two
+ * traces of their own tenant: E, Workflow > Stage(load) > {Task error >
+ * Call > Query error, Task ok} and Stage(process) > Task; F, Workflow >
+ * Stage > Task. E's spans arrive in two requests, children first. */
+static const uint8_t ID_E[16] = {0xe5, 0xe5, 0xe5, 0xe5, 0xe5, 0xe5, 0xe5, 0xe5, 0xe5, 0xe5, 0xe5, 0xe5, 0xe5, 0xe5, 0xe5, 0x05};
+static const uint8_t ID_F[16] = {0xf6, 0xf6, 0xf6, 0xf6, 0xf6, 0xf6, 0xf6, 0xf6, 0xf6, 0xf6, 0xf6, 0xf6, 0xf6, 0xf6, 0xf6, 0x06};
+#define HEX_E "e5e5e5e5e5e5e5e5e5e5e5e5e5e5e505"
+#define HEX_F "f6f6f6f6f6f6f6f6f6f6f6f6f6f6f606"
+
+static void ingest_tree(void)
+{
+    exo_span *deep[4] = {
+        mk_span(ID_E, 0x55, 0x54, "Query", EXO_KIND_CLIENT, 2030, 1 * SEC, EXO_STATUS_ERROR, "timeout"),
+        mk_span(ID_E, 0x54, 0x53, "Call", EXO_KIND_INTERNAL, 2030, 2 * SEC, EXO_STATUS_UNSET, NULL),
+        mk_span(ID_E, 0x53, 0x52, "Task", EXO_KIND_INTERNAL, 2020, 10 * SEC, EXO_STATUS_ERROR, "failed"),
+        mk_span(ID_E, 0x58, 0x52, "Task", EXO_KIND_INTERNAL, 2040, 20 * SEC, EXO_STATUS_OK, NULL),
+    };
+    send_spans("Tracing.Worker", deep, 4, 0, "tree");
+    exo_span *top[4] = {
+        mk_span(ID_E, 0x51, 0, "Workflow", EXO_KIND_INTERNAL, 2000, 100 * SEC, EXO_STATUS_ERROR, "failed"),
+        mk_span(ID_E, 0x52, 0x51, "Stage", EXO_KIND_INTERNAL, 2010, 50 * SEC, EXO_STATUS_ERROR, NULL),
+        mk_span(ID_E, 0x56, 0x51, "Stage", EXO_KIND_INTERNAL, 2060, 30 * SEC, EXO_STATUS_OK, NULL),
+        mk_span(ID_E, 0x57, 0x56, "Task", EXO_KIND_INTERNAL, 2060, 30 * SEC, EXO_STATUS_OK, NULL),
+    };
+    exo_attrs_add_str(&top[1]->attrs, "stage", "load");
+    exo_attrs_add_str(&top[2]->attrs, "stage", "process");
+    send_spans("Tracing.Worker", top, 4, 1, "tree");
+    exo_span *f[3] = {
+        mk_span(ID_F, 0x61, 0, "Workflow", EXO_KIND_INTERNAL, 1000, 60 * SEC, EXO_STATUS_OK, NULL),
+        mk_span(ID_F, 0x62, 0x61, "Stage", EXO_KIND_INTERNAL, 1000, 60 * SEC, EXO_STATUS_OK, NULL),
+        mk_span(ID_F, 0x63, 0x62, "Task", EXO_KIND_INTERNAL, 1000, 60 * SEC, EXO_STATUS_OK, NULL),
+    };
+    exo_attrs_add_str(&f[1]->attrs, "stage", "process");
+    send_spans("Tracing.Worker", f, 3, 1, "tree");
+}
+
+/* The spanIDs of one spanset, comma-separated. */
+static const char *set_span_ids(json_t *set)
+{
+    static char ids[256];
+    json_t *spans = json_object_get(set, "spans");
+    ids[0] = '\0';
+    for (size_t i = 0; i < json_array_size(spans); i++)
+        snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%.2s", i ? "," : "",
+                 json_string_value(json_object_get(json_array_get(spans, i), "spanID")));
+    return ids;
+}
+
+static void test_search_structural_and_pipeline(void **state)
+{
+    (void)state;
+    const char *const tree[] = {"X-Scope-OrgID: tree", NULL};
+    ingest_tree();
+    expect_ids("{ name = \"Workflow\" } >> { name = \"Query\" }", NULL, tree, HEX_E);
+    expect_ids("{ name = \"Workflow\" } > { name = \"Stage\" } > { name = \"Task\" } > { name = \"Call\" } > "
+               "{ name = \"Query\" && status = error }", NULL, tree, HEX_E);
+    expect_ids("{ name = \"Task\" } ~ { name = \"Task\" }", NULL, tree, HEX_E);
+    expect_ids("{ span.stage = \"process\" } > { name = \"Task\" }", NULL, tree, HEX_E "," HEX_F);
+    expect_ids("{ span.stage = \"load\" } !>> { name = \"Task\" }", NULL, tree, HEX_E "," HEX_F);
+    expect_ids("{ status = error } << { name = \"Workflow\" }", NULL, tree, HEX_E);
+    expect_ids("{ name = \"Stage\" } !< { name = \"Workflow\" }", NULL, tree, "");
+    expect_ids("{} | count() > 3", NULL, tree, HEX_E);
+    expect_ids("{ name = \"Task\" } | avg(duration) > 15s", NULL, tree, HEX_E "," HEX_F);
+    expect_ids("{ name = \"Task\" } | avg(duration) > 1m", NULL, tree, "");
+
+    /* The spans of the right side, as Tempo returns them. */
+    json_t *doc = get_json(search_path("{ name = \"Stage\" } >> { status = error }", NULL), tree);
+    json_t *e = json_array_get(json_object_get(doc, "traces"), 0);
+    assert_int_equal(json_array_size(json_object_get(doc, "traces")), 1);
+    json_t *set = json_array_get(json_object_get(e, "spanSets"), 0);
+    assert_string_equal(set_span_ids(set), "53,55");
+    assert_int_equal(json_integer_value(json_object_get(set, "matched")), 2);
+    assert_null(json_object_get(set, "attributes"));
+    json_decref(doc);
+
+    /* by(): one spanset per group, with Tempo's spanset attributes. */
+    doc = get_json(search_path("{} | by(name) | count() > 1", "spss=2"), tree);
+    json_t *traces = json_object_get(doc, "traces");
+    assert_int_equal(json_array_size(traces), 1);
+    e = json_array_get(traces, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "traceID")), HEX_E);
+    json_t *sets = json_object_get(e, "spanSets");
+    assert_int_equal(json_array_size(sets), 2);
+    json_error_t jerr;
+    json_t *want_stage = json_loads("[{\"key\":\"by(name)\",\"value\":{\"stringValue\":\"Stage\"}},"
+                                    "{\"key\":\"count()\",\"value\":{\"intValue\":\"2\"}}]", 0, &jerr);
+    json_t *want_task = json_loads("[{\"key\":\"by(name)\",\"value\":{\"stringValue\":\"Task\"}},"
+                                   "{\"key\":\"count()\",\"value\":{\"intValue\":\"3\"}}]", 0, &jerr);
+    json_t *stage = json_array_get(sets, 0), *task = json_array_get(sets, 1);
+    if (strcmp(json_string_value(json_object_get(json_array_get(json_object_get(stage, "spans"), 0), "name")),
+               "Stage") != 0) {
+        json_t *tmp = stage;
+        stage = task;
+        task = tmp;
+    }
+    assert_true(json_equal(json_object_get(stage, "attributes"), want_stage));
+    assert_true(json_equal(json_object_get(task, "attributes"), want_task));
+    assert_int_equal(json_integer_value(json_object_get(task, "matched")), 3);
+    assert_int_equal(json_array_size(json_object_get(task, "spans")), 2); /* spss=2 */
+    assert_true(json_equal(json_array_get(sets, 0), json_object_get(e, "spanSet")));
+    json_decref(want_stage);
+    json_decref(want_task);
+    json_decref(doc);
+
+    /* Aggregates of durations come back as Go duration strings. */
+    doc = get_json(search_path("{ name = \"Task\" } | by(status) | avg(duration) >= 20s", NULL), tree);
+    traces = json_object_get(doc, "traces");
+    assert_int_equal(json_array_size(traces), 2);
+    json_t *want_e = json_loads("[{\"key\":\"by(status)\",\"value\":{\"stringValue\":\"ok\"}},"
+                                "{\"key\":\"avg(duration)\",\"value\":{\"stringValue\":\"25s\"}}]", 0, &jerr);
+    json_t *want_f = json_loads("[{\"key\":\"by(status)\",\"value\":{\"stringValue\":\"ok\"}},"
+                                "{\"key\":\"avg(duration)\",\"value\":{\"stringValue\":\"1m0s\"}}]", 0, &jerr);
+    e = json_array_get(traces, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "traceID")), HEX_E);
+    assert_int_equal(json_array_size(json_object_get(e, "spanSets")), 1);
+    set = json_array_get(json_object_get(e, "spanSets"), 0);
+    assert_true(json_equal(json_object_get(set, "attributes"), want_e));
+    assert_string_equal(set_span_ids(set), "58,57");
+    set = json_array_get(json_object_get(json_array_get(traces, 1), "spanSets"), 0);
+    assert_true(json_equal(json_object_get(set, "attributes"), want_f));
+    json_decref(want_e);
+    json_decref(want_f);
+    json_decref(doc);
+
+    expect_400("/api/search?q=%7B%7D%20%7C%20count(", "invalid TraceQL query q=\"{} | count(\": position 12: "
+               "expected \")\": count() takes no field, got end of query");
+    expect_400("/api/search?q=%7B%7D%20%3E%3E", "invalid TraceQL query q=\"{} >>\": position 6: expected a spanset "
+               "filter");
+    expect_400("/api/search?q=%7B%7D%20%7C%20rate()", "position 6: rate() is a TraceQL metrics function");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -570,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_search_parameters),
         cmocka_unit_test(test_tenants),
         cmocka_unit_test(test_tags),
+        cmocka_unit_test(test_search_structural_and_pipeline),
     };
     return cmocka_run_group_tests(tests, start_store, stop_store);
 }
