@@ -79,7 +79,7 @@ static void read_github(const run *r, const char *key, tk_tree *t, th_resp *firs
     t->root.start = jtime(wr, "created_at");
     t->root.end = jtime(wr, "updated_at");
     t->root.code = gh_code(concl);
-    snprintf(t->root.message, sizeof t->root.message, "workflow run concluded %s", concl);
+    snprintf(t->root.message, sizeof t->root.message, "concluded %s", concl);
     snprintf(t->root.word, sizeof t->root.word, "%s", concl);
     snprintf(path, sizeof path, "/repos/%s/%s/actions/runs/%s/jobs?filter=all&per_page=100", owner, repo, id);
     json_t *jobs = run_get_json(r, path, NULL);
@@ -98,18 +98,12 @@ static void read_github(const run *r, const char *key, tk_tree *t, th_resp *firs
         n->end = jtime(job, "completed_at");
         n->code = gh_code(jstr(job, "conclusion"));
         snprintf(n->word, sizeof n->word, "%s", jstr(job, "conclusion"));
-        snprintf(n->message, sizeof n->message, "job failed");
-        json_array_foreach(steps, k, step) {
-            if (strcmp(jstr(step, "conclusion"), "failure") == 0) {
-                snprintf(n->message, sizeof n->message, "step %s failed", jstr(step, "name"));
-                break;
-            }
-        }
+        snprintf(n->message, sizeof n->message, "concluded %s", jstr(job, "conclusion"));
         char jkey[64];
         snprintf(jkey, sizeof jkey, "job/%lld", jid);
         if (json_array_size(steps) > 0) { /* the wait for a runner */
             tk_node *q = tk_add(t);
-            snprintf(q->key, sizeof q->key, "%s/queued", jkey);
+            snprintf(q->key, sizeof q->key, "queued/%lld", jid);
             snprintf(q->parent, sizeof q->parent, "%s", jkey);
             snprintf(q->name, sizeof q->name, "queued");
             q->start = jtime(job, "created_at");
@@ -125,7 +119,7 @@ static void read_github(const run *r, const char *key, tk_tree *t, th_resp *firs
             s->start = jtime(step, "started_at");
             s->end = jtime(step, "completed_at");
             s->code = gh_code(jstr(step, "conclusion"));
-            snprintf(s->message, sizeof s->message, "step failed");
+            snprintf(s->message, sizeof s->message, "concluded %s", jstr(step, "conclusion"));
             snprintf(s->word, sizeof s->word, "%s", jstr(step, "conclusion"));
         }
     }
