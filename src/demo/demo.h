@@ -20,6 +20,7 @@ typedef struct dm_options {
     int keep;           /* --keep: leave the temp dir behind */
     int exit_when_done; /* --exit-when-done */
     int verbose;        /* --verbose: children's output on stderr, prefixed */
+    char *source;       /* --source: the system the simulator plays and the worker watches */
 } dm_options;
 
 /* Run the demo to the end. Returns the exit status: 0 after a stop signal

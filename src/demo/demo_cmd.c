@@ -13,6 +13,15 @@
 #include "demo/child.h"
 #include "demo/demo.h"
 
+static int check_source(const char *text, char *why, size_t whylen)
+{
+    static const char *const known[] = {"seed", "github-actions", "argo-workflows", "airflow"};
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (strcmp(text, known[i]) == 0) return 0;
+    snprintf(why, whylen, "not one of seed, github-actions, argo-workflows, airflow");
+    return -1;
+}
+
 static const ex_opt opts[] = {
     {"workflows", EX_OPT_INT, offsetof(dm_options, workflows), "30", 1, 100000, "N",
      "Workflows to publish, in the seed's batches of 5.", NULL, NULL, NULL},
@@ -34,6 +43,9 @@ static const ex_opt opts[] = {
     {"exit-when-done", EX_OPT_BOOL, offsetof(dm_options, exit_when_done), "false", EX_NO_BOUNDS, NULL,
      "Stop and exit 0 once every published workflow has finished and its spans are exported (tests, CI).", NULL,
      NULL, NULL},
+    {"source", EX_OPT_STRING, offsetof(dm_options, source), "seed", EX_NO_BOUNDS, "NAME",
+     "The system the simulator plays, the generator announces and the worker watches through its built-in "
+     "profile: seed, github-actions, argo-workflows or airflow (docs/sources.md).", NULL, check_source, NULL},
     {"verbose", EX_OPT_BOOL, offsetof(dm_options, verbose), "false", EX_NO_BOUNDS, NULL,
      "Also print the children's output on stderr, each line prefixed with [child].", NULL, NULL, NULL},
 };

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -204,6 +205,7 @@ static void command(demo *d, int i, cmdline *c, const char **file)
         word(c, "api");
         flag(c, "--listen", "127.0.0.1:%d", d->api_port);
         flag(c, "--time-scale", "%.17g", d->opt->time_scale);
+        flag(c, "--source", "%s", d->opt->source);
         /* A real system moves when it is due, not when it is asked. */
         word(c, "--advance");
         word(c, "on-time");
@@ -217,6 +219,7 @@ static void command(demo *d, int i, cmdline *c, const char **file)
         flag(c, "--interval", "%s", ex_duration_format(p->interval_ns, a));
         flag(c, "--timeout", "%s", ex_duration_format(p->timeout_ns, a));
         flag(c, "--admin-listen", "127.0.0.1:%d", d->admin_port);
+        flag(c, "--source", "%s", d->opt->source);
         word(c, "--processing-times");
         break;
     case DM_GEN:
@@ -229,6 +232,7 @@ static void command(demo *d, int i, cmdline *c, const char **file)
         flag(c, "--event-wait", "%s-%s", ex_duration_format(p->event_wait_lo_ns, a),
              ex_duration_format(p->event_wait_hi_ns, b));
         flag(c, "--ids-out", "%s", d->ids_path);
+        flag(c, "--source", "%s", d->opt->source);
         break;
     }
     flag(c, "--log-level", "%s", child_log_level());
@@ -240,8 +244,17 @@ static char **worker_env(demo *d)
     char endpoint[64], delay[48];
     snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", d->grpc_port);
     snprintf(delay, sizeof delay, "OTEL_BSP_SCHEDULE_DELAY=%lld", (long long)(d->plan.bsp_delay_ns / EX_NS_PER_MS));
-    const char *extra[] = {"OTEL_TRACES_EXPORTER=otlp", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", endpoint, delay,
-                           "OTEL_BSP_EXPORT_TIMEOUT=5000", NULL};
+    /* The built-in profiles read credentials the simulator does not check: demo ones. */
+    static const char *const creds[][3] = {{"github-actions", "GITHUB_TOKEN=extrace-demo", NULL},
+                                           {"argo-workflows", "ARGO_TOKEN=extrace-demo", NULL},
+                                           {"airflow", "AIRFLOW_USERNAME=demo", "AIRFLOW_PASSWORD=extrace-demo"}};
+    const char *extra[8] = {"OTEL_TRACES_EXPORTER=otlp", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", endpoint, delay,
+                            "OTEL_BSP_EXPORT_TIMEOUT=5000"};
+    size_t n = 5;
+    for (size_t i = 0; i < sizeof creds / sizeof *creds; i++)
+        if (strcmp(d->opt->source, creds[i][0]) == 0)
+            for (size_t k = 1; k < 3 && creds[i][k]; k++) extra[n++] = creds[i][k];
+    extra[n] = NULL;
     return dm_env_make(d->envp, extra);
 }
 

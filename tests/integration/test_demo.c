@@ -250,6 +250,35 @@ static void test_exit_when_done(void **state)
     assert_int_equal(tmpdir_entries(&r), 0);
 }
 
+/* --source: the simulator plays GitHub Actions, Argo Workflows and Airflow,
+ * the generator announces their keys, the worker watches them through the
+ * built-in profiles: every workflow finishes, with a tree of spans. */
+static void test_sources(void **state)
+{
+    static const char *const sources[] = {"github-actions", "argo-workflows", "airflow"};
+    for (size_t i = 0; i < 3; i++) {
+        run r = {0};
+        start_demo(&r, "--source", sources[i], "--workflows", "5", "--time-scale", "600", "--exit-when-done",
+                   "--ui-listen", "127.0.0.1:0", NULL);
+        int rc = ts_wait(r.pid, 45000);
+        char *s = read_log(&r);
+        if (rc != 0) fail_msg("--source %s: the demo ended with %d:\n%s", sources[i], rc, s);
+        long published = -1, total = -1, ok = -1, failed = -1, timed_out = -1, spans = -1;
+        const char *summary = strstr(s, "demo stopped: ");
+        assert_non_null(summary);
+        assert_int_equal(sscanf(summary, "demo stopped: %ld of %ld workflows published, %ld ok, %ld failed, "
+                                         "%ld timed out, %ld spans exported",
+                                &published, &total, &ok, &failed, &timed_out, &spans),
+                         6);
+        assert_int_equal(published, 5);
+        assert_int_equal(ok + failed, 5); /* none timed out: every key was watched to its end */
+        assert_true(spans >= 5 * 4);     /* a root, Queued or not, and a tree of several nodes each */
+        free(s);
+        collect_pids(&r);
+        assert_children_gone(&r, 1000);
+    }
+}
+
 /* A child that cannot start: the demo names it and its log, stops the
  * others, exits 1 and keeps its temp dir (the logs) for the user. */
 static void test_failed_child(void **state)
@@ -335,6 +364,11 @@ static void test_bad_options(void **state)
     assert_non_null(strstr(err, "--redis=\"rediss://x\""));
     free(out);
     free(err);
+    char *argv3[] = {(char *)ts_bin(), "demo", "--source", "jenkins", NULL};
+    assert_int_equal(ts_run(argv3, &out, &err, 10000), 2);
+    assert_non_null(strstr(err, "not one of seed, github-actions, argo-workflows, airflow"));
+    free(out);
+    free(err);
 }
 
 int main(void)
@@ -347,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_external_redis_verbose_keep),
         cmocka_unit_test(test_sigkill_of_demo),
         cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_sources),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
