@@ -24,7 +24,7 @@ typedef struct wbuf {
 
 static void put(wbuf *b, const void *src, size_t n)
 {
-    if (b->failed) return;
+    if (b->failed || n == 0) return; /* n == 0: src may be NULL, which memcpy must not get */
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 256;
         while (cap < b->len + n) cap *= 2;
