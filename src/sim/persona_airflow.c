@@ -19,6 +19,7 @@
 
 #include "core/iso8601.h"
 #include "core/mem.h"
+#include "otel/otlp_proto.h"
 #include "sim/persona.h"
 
 enum { K_RUN, K_TASK };
@@ -306,9 +307,10 @@ static int dag_id_ok(const char *s, size_t n)
     return 1;
 }
 
+/* 1–250 bytes of UTF-8 without control characters (it is echoed into JSON). */
 static int run_id_ok(const char *s, size_t n)
 {
-    if (n == 0 || n > 250) return 0;
+    if (n == 0 || n > 250 || !exo__utf8_valid(s, n)) return 0;
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return 0;
     return 1;
