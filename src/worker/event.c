@@ -183,6 +183,7 @@ int wk_event_parse(const char *payload, size_t len, wk_event *out, wk_reject *re
     } else {
         json_t *key = json_object_get(root, "Key");
         out->from_key = 0;
+        out->traceparent[0] = '\0';
         rc = take_source(json_object_get(root, "Source"), out, reason, why, whylen);
         if (rc == 0 && key && !json_is_null(key)) rc = take_key(key, out, reason, why, whylen);
         else if (rc == 0) rc = take_id(json_object_get(root, "WorkflowId"), out, reason, why, whylen);

@@ -37,6 +37,8 @@ typedef struct wk_event {
     char source[65];                        /* Source, or "" */
     uint8_t from_key;                       /* the key came from Key (else from WorkflowId) */
     int64_t submitted_ns;                  /* SubmittedAt, unix ns (UTC) */
+    char traceparent[56];                   /* the submitter's W3C traceparent (55 chars), or "": filled by
+                                               whoever starts the watch (an event field, a webhook's header) */
 } wk_event;
 
 /* Parse `len` bytes of `payload` (need not be NUL-terminated) into *out.

@@ -317,6 +317,31 @@ static void poll_done(void *arg, void *tag, const wk_poll_result *r)
 
 /* ---- intake ---- */
 
+int wk_watch_event(wk_worker *w, const wk_event *ev, int64_t now, wk_entry **out)
+{
+    char msg[700];
+    wk_entry *e = wk_registry_find(&w->reg, ev->workflow_id);
+    if (out) *out = e;
+    if (e) {
+        w->metrics.events_duplicate++;
+        ex_debug("worker", "workflow %s is already watched: duplicate event ignored", ev->workflow_id);
+        return 1;
+    }
+    mdl_monitor *m = wk_monitor_new(w, ev->workflow_id, ev->submitted_ns, now);
+    int rc = m ? wk_registry_add(&w->reg, m, now, out) : WK_REG_NOMEM;
+    if (rc == 0) {
+        w->metrics.workflows_started++;
+        wk_arm(w, now);
+        return 0;
+    }
+    mdl_monitor_free(m);
+    w->metrics.events_rejected[WK_REJECT_CAPACITY]++;
+    snprintf(msg, sizeof msg, "event rejected (capacity): workflow %.256s: %s", ev->workflow_id,
+             rc == WK_REG_FULL ? "--max-workflows workflows are watched already" : "out of memory");
+    wk_event_warn(w, msg);
+    return -1;
+}
+
 static void on_event(void *arg, const char *payload, size_t len)
 {
     wk_worker *w = arg;
@@ -332,24 +357,7 @@ static void on_event(void *arg, const char *payload, size_t len)
         wk_event_warn(w, msg);
         return;
     }
-    if (wk_registry_find(&w->reg, ev.workflow_id)) {
-        w->metrics.events_duplicate++;
-        ex_debug("worker", "workflow %s is already watched: duplicate event ignored", ev.workflow_id);
-        return;
-    }
-    int64_t now = wk_now_ns();
-    mdl_monitor *m = wk_monitor_new(w, ev.workflow_id, ev.submitted_ns, now);
-    int rc = m ? wk_registry_add(&w->reg, m, now, NULL) : WK_REG_NOMEM;
-    if (rc == 0) {
-        w->metrics.workflows_started++;
-        wk_arm(w, now);
-        return;
-    }
-    mdl_monitor_free(m);
-    w->metrics.events_rejected[WK_REJECT_CAPACITY]++;
-    snprintf(msg, sizeof msg, "event rejected (capacity): workflow %.256s: %s", ev.workflow_id,
-             rc == WK_REG_FULL ? "--max-workflows workflows are watched already" : "out of memory");
-    wk_event_warn(w, msg);
+    (void)wk_watch_event(w, &ev, wk_now_ns(), NULL);
 }
 
 static void on_intake_state(void *arg, int subscribed)

@@ -78,6 +78,12 @@ mdl_monitor *wk_monitor_new(const wk_worker *w, const char *key, int64_t submitt
 /* Check a parsed event against the worker's source (its Source and key).
  * 0, or -1 with *reason and a message in why. */
 int wk_event_accept(const wk_worker *w, const wk_event *ev, wk_reject *reason, char *why, size_t whylen);
+/* Start watching the workflow ev announces (pub/sub events, webhooks):
+ * 0 when a new watch began, 1 when it was watched already (counted as a
+ * duplicate event), -1 when it could not be (capacity or memory: counted
+ * and warned). *out (may be NULL) receives the entry when there is one.
+ * ev->traceparent is the submitter's trace context, when known. */
+int wk_watch_event(wk_worker *w, const wk_event *ev, int64_t now, wk_entry **out);
 int64_t wk_now_ns(void);
 /* host[:port] of an API URL (credentials dropped), into out (outlen bytes). */
 void wk_api_host(const char *url, char *out, size_t outlen);
