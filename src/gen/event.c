@@ -3,6 +3,7 @@
 #include <jansson.h>
 
 #include "core/iso8601.h"
+#include "otel/traceparent.h"
 
 void gen_event_new(gen_event *ev, ex_rng *ids, const ex_clock *clock)
 {
@@ -12,6 +13,17 @@ void gen_event_new(gen_event *ev, ex_rng *ids, const ex_clock *clock)
     ev->timestamp = ex_clock_now(clock);
     ev->source = NULL;
     ev->key[0] = '\0';
+    ev->traceparent[0] = '\0';
+}
+
+void gen_event_random_traceparent(ex_rng *rng, char *out)
+{
+    exo_traceparent tp = {.flags = 1};
+    do {
+        for (int i = 0; i < 16; i++) tp.trace_id[i] = (uint8_t)ex_rng_next(rng);
+        for (int i = 0; i < 8; i++) tp.span_id[i] = (uint8_t)ex_rng_next(rng);
+    } while (!tp.trace_id[0] || !tp.span_id[0]); /* never all zero: a zero first byte draws again */
+    exo_traceparent_format(&tp, out);
 }
 
 /* Add key → string to obj; 0 or -1 (out of memory). */
@@ -33,7 +45,8 @@ int gen_event_json(const gen_event *ev, char *buf, size_t len)
         (ev->source && (add_string(obj, "Source", ev->source) || add_string(obj, "Key", ev->key))) ||
         add_string(obj, "MessageType", GEN_EVENT_TYPE) ||
         add_string(obj, "CorrelationId", ev->correlation_id) ||
-        add_string(obj, "Timestamp", ex_iso_format(ev->timestamp, stamp)))
+        add_string(obj, "Timestamp", ex_iso_format(ev->timestamp, stamp)) ||
+        (ev->traceparent[0] && add_string(obj, "Traceparent", ev->traceparent)))
         goto out;
     size_t n = json_dumpb(obj, buf, len, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (n == 0 || n >= len) goto out;

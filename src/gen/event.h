@@ -25,14 +25,19 @@ typedef struct gen_event {
     int64_t timestamp;                    /* ns since epoch: when the message was created */
     const char *source;                   /* NULL (the seed's event), or the source's name */
     char key[GEN_KEY_MAX];                /* with a source: the workflow's key */
+    char traceparent[64];                 /* "" or the submitter's W3C traceparent ("Traceparent", last) */
 } gen_event;
+
+/* A new version-00 traceparent (sampled) drawn from rng, into out (≥ 56 bytes). */
+void gen_event_random_traceparent(ex_rng *rng, char *out);
 
 /* Fill *ev as the seed does: SubmittedAt = now, then the ids, then
  * Timestamp = now again (the message is created just after). */
 void gen_event_new(gen_event *ev, ex_rng *ids, const ex_clock *clock);
 
 /* With a source (ev->source set), the JSON also carries "Source" and
- * "Key" after SubmittedAt; without, it is the seed's byte for byte.
+ * "Key" after SubmittedAt; with a traceparent, "Traceparent" comes last;
+ * without either, it is the seed's byte for byte.
  * Write the event's JSON (NUL-terminated) into buf. Returns its length, or
  * -1 if it does not fit in len bytes or memory ran out. */
 int gen_event_json(const gen_event *ev, char *buf, size_t len);

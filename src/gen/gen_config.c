@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "otel/traceparent.h"
 #include "sim/persona.h"
 
 static int check_rate(const char *text, char *why, size_t whylen)
@@ -28,6 +29,14 @@ static const ex_env_alias wait_aliases[] = {{"TracingSample__WorkflowGenerator__
                                             {NULL, NULL}};
 
 static int check_source(const char *text, char *why, size_t whylen) { return sim_persona_check(text, why, whylen); }
+
+/* "random" or a valid W3C traceparent. */
+static int check_traceparent(const char *text, char *why, size_t whylen)
+{
+    exo_traceparent tp;
+    if (strcmp(text, "random") == 0) return 0;
+    return exo_traceparent_parse(text, strlen(text), &tp, why, whylen);
+}
 
 static const ex_opt gen_opts[] = {
     {"redis", EX_OPT_STRING, offsetof(gen_cfg, redis), "localhost:6379", EX_NO_BOUNDS, "URL",
@@ -56,6 +65,11 @@ static const ex_opt gen_opts[] = {
      "simulator's personas): each event then also carries \"Source\" and \"Key\", a new key of that source "
      "(owner/repo/run_id, namespace/name, dag_id/dag_run_id), and --ids-out gets the keys.",
      NULL, check_source, NULL},
+    {"traceparent", EX_OPT_STRING, offsetof(gen_cfg, traceparent), NULL, EX_NO_BOUNDS, "VALUE",
+     "Put this W3C traceparent (00-<32 hex trace id>-<16 hex span id>-<2 hex flags>) into every event as "
+     "\"Traceparent\", the span that submitted the workflow; \"random\": a new one per event. A worker links "
+     "each workflow's root span to it (or makes the root its child: --parent-from-traceparent).",
+     NULL, check_traceparent, NULL},
 };
 
 static const ex_cmd_spec gen_cmd_spec = {
@@ -99,6 +113,8 @@ int gen_config_load(gen_cfg *cfg, gen_settings *out, int argc, char **argv, char
     out->ids_out = cfg->ids_out;
     out->has_seed = cfg->seed && ex_seed_parse(cfg->seed, &out->seed) == 0;
     out->persona = sim_persona_find(cfg->source);
+    out->random_traceparent = cfg->traceparent && strcmp(cfg->traceparent, "random") == 0;
+    out->traceparent = out->random_traceparent ? NULL : cfg->traceparent;
     return EX_CFG_OK;
 }
 

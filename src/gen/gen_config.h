@@ -27,6 +27,7 @@ typedef struct gen_cfg {
     char *ids_out;      /* file for the workflow ids; NULL = none */
     char *seed;         /* decimal seed for the rng; NULL = random */
     char *source;       /* "seed" or a simulator persona's name (sim/persona.h) */
+    char *traceparent;  /* a W3C traceparent, "random", or NULL */
 } gen_cfg;
 
 /* Resolved settings; the strings point into the gen_cfg they came from. */
@@ -38,6 +39,8 @@ typedef struct gen_settings {
     int has_seed;        /* 1 if --seed was given */
     uint64_t seed;       /* the seed, when has_seed */
     const struct sim_persona *persona; /* whose workflows are announced (Source/Key), or NULL: the seed's */
+    const char *traceparent;  /* every event's "Traceparent", NULL: none */
+    int random_traceparent;   /* 1: a new one per event (a submitter span each) */
 } gen_settings;
 
 /* The command's spec (option table, help texts). */

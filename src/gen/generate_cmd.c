@@ -130,6 +130,8 @@ static int send_one(gen_run *r)
         r->set->persona->new_key(&r->ids, ev.submitted_at, ev.key, sizeof ev.key);
         name = ev.key;
     }
+    if (r->set->random_traceparent) gen_event_random_traceparent(&r->ids, ev.traceparent);
+    else if (r->set->traceparent) snprintf(ev.traceparent, sizeof ev.traceparent, "%s", r->set->traceparent);
     int len = gen_event_json(&ev, json, sizeof json);
     if (len < 0) {
         fprintf(stderr, "extrace generate: cannot encode the event for workflow %s\n", ev.workflow_id);

@@ -52,7 +52,17 @@ void mdl_monitor_free(mdl_monitor *m)
     for (size_t i = 0; i < m->nwords; i++) ex_free(m->words[i]);
     ex_free(m->words);
     ex_free(m->nodes);
+    ex_free(m->link);
     ex_free(m);
+}
+
+int mdl_monitor_set_link(mdl_monitor *m, const uint8_t trace_id[16], const uint8_t span_id[8], uint8_t flags)
+{
+    if (!m->link && !(m->link = ex_malloc(sizeof *m->link))) return MDL_ERR_NOMEM;
+    memcpy(m->link->trace_id, trace_id, 16);
+    memcpy(m->link->span_id, span_id, 8);
+    m->link->flags = flags;
+    return 0;
 }
 
 static const char *str_at(const mdl_node *n, int k)
@@ -107,7 +117,7 @@ size_t mdl_monitor_size_bytes(const mdl_monitor *m)
 {
     size_t b = sizeof *m + strlen(m->key) + 1 + node_bytes(&m->root) + m->nnodes * sizeof *m->nodes;
     for (size_t i = 0; i < m->nnodes; i++) b += node_bytes(&m->nodes[i]);
-    b += m->nwords * sizeof *m->words;
+    b += m->nwords * sizeof *m->words + (m->link ? sizeof *m->link : 0);
     for (size_t i = 0; i < m->nwords; i++) b += strlen(m->words[i]) + 1;
     return b;
 }

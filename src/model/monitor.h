@@ -70,6 +70,13 @@ typedef struct mdl_node {
     uint8_t has_error;  /* 1 when strs holds the source's message of a failed or cancelled node */
 } mdl_node;
 
+/* The span that submitted the workflow (a W3C traceparent of its start). */
+typedef struct mdl_link {
+    uint8_t trace_id[16];
+    uint8_t span_id[8];
+    uint8_t flags;           /* its W3C trace flags */
+} mdl_link;
+
 typedef struct mdl_monitor {
     int64_t submitted_ns;    /* when the workflow was announced (SubmittedAt) */
     int64_t created_ns;      /* when the monitor was made: the timeout counts from here */
@@ -78,6 +85,7 @@ typedef struct mdl_monitor {
     mdl_node root;           /* root.strs: NULL, or "" NUL "" NUL name NUL "" NUL */
     mdl_node *nodes;         /* owned array of exactly nnodes, in order of appearance */
     char **words;            /* owned: the state words seen that are not common ones (mdl_monitor_word) */
+    mdl_link *link;          /* owned: the submitter's span, or NULL (most workflows have none) */
     uint32_t version;        /* +1 on every state change (what a checkpoint must save) */
     uint32_t polls;          /* successful polls */
     uint32_t poll_errors;    /* failed polls */
@@ -120,6 +128,10 @@ int64_t mdl_monitor_deadline(const mdl_monitor *m);
 int mdl_monitor_done(const mdl_monitor *m);
 /* Bytes m holds (allocations as requested, allocator overhead excluded). */
 size_t mdl_monitor_size_bytes(const mdl_monitor *m);
+
+/* Keep the submitter's span (a traceparent's ids and flags) with m,
+ * replacing any kept before. 0, or MDL_ERR_NOMEM. */
+int mdl_monitor_set_link(mdl_monitor *m, const uint8_t trace_id[16], const uint8_t span_id[8], uint8_t flags);
 
 /* A node's strings; mdl_node_error is NULL when it has none. */
 const char *mdl_node_error(const mdl_node *n);

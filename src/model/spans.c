@@ -183,6 +183,14 @@ static exo_span *build_root(const mdl_monitor *m, const mdl_build_opts *o, const
     sp->start_ns = start != MDL_NO_TIME && start < m->submitted_ns ? start : m->submitted_ns;
     sp->end_ns = m->root.end_ns > sp->start_ns ? m->root.end_ns : sp->start_ns;
     int rc = root_attrs(sp, m, o);
+    if (!rc && m->link && o->link_as_parent) {
+        sp->has_parent = 1;
+        sp->parent_remote = 1;
+        memcpy(sp->parent_span_id, m->link->span_id, 8);
+    } else if (!rc && m->link &&
+               !exo_span_add_link(sp, m->link->trace_id, m->link->span_id,
+                                  m->link->flags | EXO_FLAG_HAS_IS_REMOTE | EXO_FLAG_IS_REMOTE))
+        rc = -1;
     if (!rc && !exo_span_add_event(sp, m->submitted_ns, "Submitted")) rc = -1;
     if (!rc) rc = add_status_events(sp, m, &m->root);
     if (!rc) rc = set_end(sp, &m->root, 1);
@@ -203,7 +211,8 @@ int mdl_build_spans(const mdl_monitor *m, const mdl_build_opts *o, exo_span ***o
     uint8_t(*ids)[8] = ex_malloc((m->nnodes ? m->nnodes : 1) * sizeof *ids);
     uint8_t trace[16], root_id[8];
     if (!spans || !ids) goto nomem;
-    mdl_trace_id(o->ns, o->source, m->key, trace);
+    if (m->link && o->link_as_parent) memcpy(trace, m->link->trace_id, 16);
+    else mdl_trace_id(o->ns, o->source, m->key, trace);
     exo_span_id(trace, MDL_ROOT_SPAN_KEY, "", root_id);
     for (size_t i = 0; i < m->nnodes; i++) exo_span_id(trace, mdl_node_key(&m->nodes[i]), mdl_node_id(&m->nodes[i]), ids[i]);
     for (size_t i = 0; i < m->nnodes; i++)

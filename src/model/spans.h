@@ -10,6 +10,10 @@
  *   root span id   = exo_span_id(trace id, "Workflow", "")
  *   Queued span id = exo_span_id(trace id, "Queued", "")
  *   node span id   = exo_span_id(trace id, node key, node id)
+ * A workflow whose start carried its submitter's span (monitor.h,
+ * m->link) gets a span link from the root to it, or, with
+ * link_as_parent, the submitter's trace id in place of the derived one
+ * and its span as the root's (remote) parent.
  * Building reads the monitor only: the same monitor gives the same spans,
  * byte for byte. docs/monitor.md lists every attribute, event and status. */
 #ifndef EXTRACE_MODEL_SPANS_H
@@ -30,6 +34,8 @@ typedef struct mdl_build_opts {
     const char *source;    /* the source's name; NULL or "seed": the seed's trace ids */
     const char *root_name; /* root span name when the source gave none; NULL: "Workflow" */
     const char *key_attr;  /* the root's first attribute, holding the key; NULL: MDL_KEY_ATTR (seed: workflowId) */
+    int link_as_parent;    /* a monitor with a submitter's span (m->link): 0 — the root links to it;
+                              1 — the root is its child, in its trace (every id derives from that trace id) */
 } mdl_build_opts;
 
 /* The trace id of a workflow of `source` (NULL or "seed": the seed's form). */

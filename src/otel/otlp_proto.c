@@ -202,6 +202,26 @@ static void view_events(exo_otlp_view *v, const exo_span *s, exo_pb_span *ps)
     ps->events = arr;
 }
 
+static void view_links(exo_otlp_view *v, exo_span *s, exo_pb_span *ps)
+{
+    if (s->nlinks == 0) return;
+    Opentelemetry__Proto__Trace__V1__Span__Link **arr = arena_alloc(v, s->nlinks * sizeof *arr);
+    Opentelemetry__Proto__Trace__V1__Span__Link *ls = arena_alloc(v, s->nlinks * sizeof *ls);
+    if (!arr || !ls) return;
+    for (size_t i = 0; i < s->nlinks; i++) {
+        opentelemetry__proto__trace__v1__span__link__init(&ls[i]);
+        ls[i].trace_id.len = 16;
+        ls[i].trace_id.data = s->links[i].trace_id;
+        ls[i].span_id.len = 8;
+        ls[i].span_id.data = s->links[i].span_id;
+        ls[i].flags = s->links[i].flags;
+        view_attrs(v, &s->links[i].attrs, &ls[i].n_attributes, &ls[i].attributes);
+        arr[i] = &ls[i];
+    }
+    ps->n_links = s->nlinks;
+    ps->links = arr;
+}
+
 static void view_span(exo_otlp_view *v, exo_span *s, exo_pb_span *ps, exo_pb_status *st)
 {
     opentelemetry__proto__trace__v1__span__init(ps);
@@ -214,12 +234,14 @@ static void view_span(exo_otlp_view *v, exo_span *s, exo_pb_span *ps, exo_pb_sta
         ps->parent_span_id.data = s->parent_span_id;
     }
     ps->flags = EXO_OTLP_SPAN_FLAGS;
+    if (s->has_parent && s->parent_remote) ps->flags |= EXO_FLAG_HAS_IS_REMOTE | EXO_FLAG_IS_REMOTE;
     ps->name = view_text(v, s->name);
     ps->kind = (Opentelemetry__Proto__Trace__V1__Span__SpanKind)s->kind;
     ps->start_time_unix_nano = unix_nano(s->start_ns);
     ps->end_time_unix_nano = unix_nano(s->end_ns);
     view_attrs(v, &s->attrs, &ps->n_attributes, &ps->attributes);
     view_events(v, s, ps);
+    view_links(v, s, ps);
     opentelemetry__proto__trace__v1__status__init(st);
     st->code = (Opentelemetry__Proto__Trace__V1__Status__StatusCode)s->status_code;
     if (s->status_message) st->message = view_text(v, s->status_message);

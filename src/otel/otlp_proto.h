@@ -47,8 +47,9 @@ enum {
  * an attribute's own value is depth 1. Deeper input is rejected. */
 #define EXO_OTLP_MAX_VALUE_DEPTH 32
 
-/* Span.flags written for every span: the W3C "sampled" trace flag. The
- * parent's remoteness is not known here, so its bits stay unset. */
+/* Span.flags written for every span: the W3C "sampled" trace flag; a span
+ * whose parent is remote (exo_span.parent_remote) also gets the
+ * has-is-remote and is-remote bits. */
 #define EXO_OTLP_SPAN_FLAGS 0x01u
 
 /* gRPC path of the export call (otlp-tempo.md §1). */

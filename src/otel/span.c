@@ -36,6 +36,8 @@ void exo_span_free(exo_span *s)
         exo_attrs_clear(&s->events[i].attrs);
     }
     ex_free(s->events);
+    for (size_t i = 0; i < s->nlinks; i++) exo_attrs_clear(&s->links[i].attrs);
+    ex_free(s->links);
     ex_free(s->name);
     ex_free(s->status_message);
     ex_free(s);
@@ -129,4 +131,17 @@ int exo_span_set_status(exo_span *s, int code, const char *message)
     s->status_message = m;
     s->status_code = code;
     return 0;
+}
+
+exo_link *exo_span_add_link(exo_span *s, const uint8_t trace_id[16], const uint8_t span_id[8], uint32_t flags)
+{
+    exo_link *n = ex_realloc(s->links, (s->nlinks + 1) * sizeof *n);
+    if (!n) return NULL;
+    s->links = n;
+    exo_link *l = &n[s->nlinks++];
+    memset(l, 0, sizeof *l);
+    memcpy(l->trace_id, trace_id, 16);
+    memcpy(l->span_id, span_id, 8);
+    l->flags = flags;
+    return l;
 }

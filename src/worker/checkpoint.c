@@ -105,6 +105,16 @@ static void put_node(wbuf *b, const mdl_node *n)
     }
 }
 
+/* The submitter's span, a tagged section after the nodes (only when there is one). */
+static void put_link(wbuf *b, const mdl_link *l)
+{
+    if (!l) return;
+    put_uint(b, CK_TAG_LINK, 1);
+    put(b, l->trace_id, 16);
+    put(b, l->span_id, 8);
+    put_uint(b, l->flags, 1);
+}
+
 int wk_ckpt_encode(const mdl_monitor *m, uint8_t **out, size_t *len)
 {
     wbuf b = {0};
@@ -122,6 +132,7 @@ int wk_ckpt_encode(const mdl_monitor *m, uint8_t **out, size_t *len)
     for (size_t i = 0; i < m->nwords; i++) put_str(&b, m->words[i]);
     put_node(&b, &m->root);
     for (size_t i = 0; i < m->nnodes; i++) put_node(&b, &m->nodes[i]);
+    put_link(&b, m->link);
     if (!b.failed) put_uint(&b, ck_fnv1a(b.p, b.len), 4);
     if (b.failed) {
         ex_free(b.p);
@@ -337,6 +348,22 @@ static mdl_monitor *decode_v3(ck_rbuf *r)
     return m;
 }
 
+/* Tagged sections after the nodes (format 3 and later): the link. */
+static void get_sections(ck_rbuf *r, mdl_monitor *m)
+{
+    while (!r->failed && r->pos < r->len) {
+        size_t at = r->pos;
+        uint8_t tag = (uint8_t)ck_get_uint(r, 1, "a section tag");
+        if (tag != CK_TAG_LINK || m->link) {
+            ck_fail(r, "%zu unexpected bytes after the last field (%s section tag 0x%02x at byte %zu)", r->len - at,
+                    m->link && tag == CK_TAG_LINK ? "repeated" : "unknown", tag, at);
+            return;
+        }
+        const uint8_t *p = ck_take(r, 25, "the link");
+        if (p && mdl_monitor_set_link(m, p, p + 16, p[24])) ck_fail(r, "out of memory");
+    }
+}
+
 mdl_monitor *wk_ckpt_decode(const uint8_t *blob, size_t len, char *why, size_t whylen)
 {
     ck_rbuf r = {blob, len, 0, why, whylen, 0};
@@ -344,6 +371,7 @@ mdl_monitor *wk_ckpt_decode(const uint8_t *blob, size_t len, char *why, size_t w
     if (check_envelope(&r) != 0) return NULL;
     uint8_t v = blob[4];
     mdl_monitor *m = v >= 3 ? decode_v3(&r) : wk_ckpt_decode_v2(&r, v);
+    if (m && v >= 3) get_sections(&r, m);
     if (m && !r.failed && r.pos != r.len) ck_fail(&r, "%zu unexpected bytes after the last field", r.len - r.pos);
     if (r.failed) {
         mdl_monitor_free(m);

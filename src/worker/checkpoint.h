@@ -12,6 +12,9 @@
  *   u16 max_nodes max_events events_dropped nodes_dropped nnodes
  *   u8 nwords, str × nwords (the monitor's own state words)
  *   node (the root), node × nnodes
+ *   tagged sections, each u8 tag + its bytes, none or once each:
+ *     'L' (0x4C): the submitter's span (mdl_monitor.link): 16-byte trace
+ *                 id, 8-byte span id, u8 trace flags
  *   u32 FNV-1a of every byte before it
  * where str = u16 length + bytes, and
  *   node = i64 start end  u32 parent  u8 last_word end end_known has_error

@@ -8,6 +8,7 @@
 #include "model/monitor.h"
 
 #define CK_NULL_STR 0xFFFFu /* the length of an absent string */
+#define CK_TAG_LINK 0x4Cu   /* 'L': section holding the submitter's span (16 + 8 + 1 bytes) */
 
 /* Input cursor; the first error is kept in why and stops everything after. */
 typedef struct ck_rbuf {

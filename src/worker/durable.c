@@ -62,6 +62,8 @@ struct wk_hold {
     uint8_t reowning;           /* Redis lost its entries: re-adding them (writes wait meanwhile) */
     uint8_t ack_due;            /* delivered while re-owning: acknowledge once that answers */
     uint8_t again;              /* restored finished: its trace was submitted before */
+    uint8_t has_link;           /* its event named the submitter's span (link) */
+    mdl_link link;              /* … that span, for a monitor not restored from a checkpoint */
     size_t nids, cap;           /* entry ids held, slots allocated */
     char (*ids)[WK_STREAM_ID_MAX]; /* owned: the entries (duplicates included) */
     char workflow_id[];         /* the key, inline */
@@ -405,7 +407,10 @@ static void start_watch(wk_worker *w, wk_hold *h, mdl_monitor *m, int resumed)
         export_trace(w, h);
         return;
     }
-    if (!m) m = wk_monitor_new(w, h->workflow_id, h->submitted_ns, now);
+    if (!m && (m = wk_monitor_new(w, h->workflow_id, h->submitted_ns, now)) && h->has_link &&
+        mdl_monitor_set_link(m, h->link.trace_id, h->link.span_id, h->link.flags))
+        ex_warn("worker", "workflow %s: out of memory keeping its submitter's span; traced without the link",
+                h->workflow_id);
     int rc = m ? wk_registry_add(&w->reg, m, now, NULL) : WK_REG_NOMEM;
     if (rc != 0) {
         mdl_monitor_free(m);
@@ -520,6 +525,7 @@ void wd_on_entry(void *arg, const char *id, const char *data, size_t len, int re
         return;
     }
     if (!(h = hold_new(w, id, &ev))) return;
+    h->has_link = wk_submitter_link(w, &ev, &h->link) > 0;
     if (!resumed) {
         start_watch(w, h, NULL, 0);
         return;

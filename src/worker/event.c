@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/iso8601.h"
+#include "otel/traceparent.h"
 
 #define QUOTE_MAX 64 /* bytes of a value shown in a message */
 
@@ -163,6 +164,50 @@ static int take_source(json_t *v, wk_event *out, wk_reject *reason, char *why, s
     return 0;
 }
 
+void wk_event_set_traceparent(wk_event *ev, const char *s, size_t len)
+{
+    ev->traceparent[0] = '\0';
+    ev->traceparent_bad = 0;
+    if (!s) return;
+    if (len > WK_EVENT_TRACEPARENT_MAX) {
+        ev->traceparent_bad = 1;
+        return;
+    }
+    memcpy(ev->traceparent, s, len);
+    ev->traceparent[len] = '\0';
+    if (memchr(s, '\0', len)) ev->traceparent_bad = 1;
+}
+
+int wk_event_link(const wk_event *ev, mdl_link *out, char *why, size_t whylen)
+{
+    char q[QUOTE_MAX * 4 + 48], detail[160];
+    size_t len = strlen(ev->traceparent);
+    if (ev->traceparent_bad) {
+        snprintf(why, whylen, "traceparent is not a string of at most %d bytes", WK_EVENT_TRACEPARENT_MAX);
+        return -1;
+    }
+    if (len == 0) return 0;
+    exo_traceparent tp;
+    if (exo_traceparent_parse(ev->traceparent, len, &tp, detail, sizeof detail)) {
+        snprintf(why, whylen, "traceparent %s: %s", wk_quote(ev->traceparent, len, QUOTE_MAX, q, sizeof q), detail);
+        return -1;
+    }
+    memcpy(out->trace_id, tp.trace_id, 16);
+    memcpy(out->span_id, tp.span_id, 8);
+    out->flags = tp.flags;
+    return 1;
+}
+
+/* "Traceparent": kept as received (checked when the watch starts). */
+static void take_traceparent(json_t *v, wk_event *out)
+{
+    if (!v || json_is_null(v)) wk_event_set_traceparent(out, NULL, 0);
+    else if (!json_is_string(v)) {
+        wk_event_set_traceparent(out, NULL, 0);
+        out->traceparent_bad = 1;
+    } else wk_event_set_traceparent(out, json_string_value(v), json_string_length(v));
+}
+
 int wk_event_parse(const char *payload, size_t len, wk_event *out, wk_reject *reason, char *why, size_t whylen)
 {
     char q[QUOTE_MAX * 4 + 48];
@@ -183,11 +228,12 @@ int wk_event_parse(const char *payload, size_t len, wk_event *out, wk_reject *re
     } else {
         json_t *key = json_object_get(root, "Key");
         out->from_key = 0;
-        out->traceparent[0] = '\0';
+        wk_event_set_traceparent(out, NULL, 0);
         rc = take_source(json_object_get(root, "Source"), out, reason, why, whylen);
         if (rc == 0 && key && !json_is_null(key)) rc = take_key(key, out, reason, why, whylen);
         else if (rc == 0) rc = take_id(json_object_get(root, "WorkflowId"), out, reason, why, whylen);
         if (rc == 0) rc = take_time(json_object_get(root, "SubmittedAt"), out, reason, why, whylen);
+        if (rc == 0) take_traceparent(json_object_get(root, "Traceparent"), out);
     }
     json_decref(root);
     return rc;

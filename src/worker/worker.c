@@ -150,7 +150,8 @@ int wk_submit_trace(wk_worker *w, const mdl_monitor *m, int again, exo_submit_cb
     exo_span **spans = NULL;
     size_t n = 0;
     const wk_source *src = w->source;
-    mdl_build_opts bo = {w->ns, src->name, src->profile ? src->profile->root_name : NULL, src->key_attr};
+    mdl_build_opts bo = {w->ns, src->name, src->profile ? src->profile->root_name : NULL, src->key_attr,
+                         w->opt->parent_from_traceparent};
     int rc = mdl_build_spans(m, &bo, &spans, &n);
     if (rc != 0) {
         ex_error("worker", "workflow %s: could not build its spans (error %d, out of memory?); trace lost%s",
@@ -327,9 +328,13 @@ int wk_watch_event(wk_worker *w, const wk_event *ev, int64_t now, wk_entry **out
         ex_debug("worker", "workflow %s is already watched: duplicate event ignored", ev->workflow_id);
         return 1;
     }
+    mdl_link link;
     mdl_monitor *m = wk_monitor_new(w, ev->workflow_id, ev->submitted_ns, now);
     int rc = m ? wk_registry_add(&w->reg, m, now, out) : WK_REG_NOMEM;
     if (rc == 0) {
+        if (wk_submitter_link(w, ev, &link) > 0 && mdl_monitor_set_link(m, link.trace_id, link.span_id, link.flags))
+            ex_warn("worker", "workflow %s: out of memory keeping its submitter's span; traced without the link",
+                    ev->workflow_id);
         w->metrics.workflows_started++;
         wk_arm(w, now);
         return 0;
@@ -395,6 +400,7 @@ static int admin_metrics(void *arg, wk_text *out)
     };
     int rc = wk_metrics_render(&w->metrics, &g, out);
     if (rc == 0) wk_skew_render(&w->skew, w->api_host, out);
+    if (rc == 0) wk_submitter_render(w, out);
     if (rc == 0 && w->opt->stream) wd_render_metrics(w, out);
     return rc;
 }

@@ -46,6 +46,7 @@ typedef struct wk_options {
     /* Export spool: */
     const char *spool_dir;          /* batches the backend did not take in time wait here; NULL = dropped */
     uint64_t spool_max_bytes;       /* bound of the spool */
+    int parent_from_traceparent;    /* a submitter's traceparent makes the root its child (else: a link) */
 } wk_options;
 
 /* Run until SIGINT or SIGTERM. Returns the process exit status: 0 after a

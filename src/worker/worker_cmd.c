@@ -49,6 +49,7 @@ typedef struct worker_cfg {
     char *spool_dir;              /* or NULL: drop after OTEL_BSP_EXPORT_TIMEOUT */
     int64_t spool_max_bytes;
     int processing_times;         /* read entityProcessingStartTime */
+    int parent_from_traceparent;  /* the root becomes the child of the submitter's span */
     /* Checks: */
     int check;                    /* --check: check the dependencies once and exit */
     char *check_workflow;         /* GET /workflows/<this> instead of /healthz */
@@ -195,6 +196,12 @@ static const ex_opt opts[] = {
      "does; the seed's API does not): its Processing event then carries that time (extrace.time_source "
      "\"source\") instead of the poll that saw it. Off: the field is ignored like any unknown field.",
      NULL, NULL, NULL},
+    {"parent-from-traceparent", EX_OPT_BOOL, offsetof(worker_cfg, parent_from_traceparent), "false",
+     EX_NO_BOUNDS, NULL,
+     "A workflow whose start carries its submitter's W3C traceparent (the event's \"Traceparent\", a "
+     "webhook's traceparent header): make its root span a child of that span, in the submitter's trace. "
+     "Off: the trace id stays derived from the workflow and the root span links to the submitter's span.",
+     NULL, NULL, NULL},
     {"spool-max-bytes", EX_OPT_INT, offsetof(worker_cfg, spool_max_bytes), "268435456", 4096, (double)INT64_MAX,
      "N", "Bound of --spool-dir; spans that do not fit are dropped and counted.", NULL, NULL, NULL},
 };
@@ -290,6 +297,7 @@ static int run(const worker_cfg *cfg, const ex_cfg_result *given, char *const *e
     o.timeout_ns = cfg->timeout;
     o.max_concurrent_polls = (int)cfg->max_concurrent_polls;
     o.poll_timeout_ns = cfg->poll_timeout;
+    o.parent_from_traceparent = cfg->parent_from_traceparent;
     o.parse_flags = cfg->processing_times ? WM_PARSE_PROCESSING_TIME : 0;
     o.admin_listen = cfg->admin_listen;
     o.status_interval_ns = cfg->status_interval;

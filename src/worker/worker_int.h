@@ -41,6 +41,12 @@ typedef struct wk_durable_stats {
     size_t parked_now;        /* … of which waiting now */
 } wk_durable_stats;
 
+/* Counters of the submitters' traceparents (submitter.c). */
+typedef struct wk_link_stats {
+    uint64_t linked;          /* workflows started with a valid traceparent */
+    uint64_t malformed;       /* traceparents refused (the workflow is traced without the link) */
+} wk_link_stats;
+
 typedef struct wk_worker {
     uv_loop_t loop;           /* the one loop everything runs on */
     const wk_options *opt;    /* not owned */
@@ -70,6 +76,7 @@ typedef struct wk_worker {
     char api_host[256];       /* host[:port] of --api-url (label of the offset gauges) */
     const wk_source *source;  /* what is watched (not owned: the options') */
     int64_t paused_until;     /* the API's rate limit holds polls back until then (0: not paused) */
+    wk_link_stats links;      /* submitters' traceparents */
 } wk_worker;
 
 /* worker.c */
@@ -98,6 +105,15 @@ void wk_event_warn(wk_worker *w, const char *msg);
  * dropped if they are (exo_pipeline_submit_again). 0, or -1 when the
  * spans could not be built (logged; done_cb is not called). */
 int wk_submit_trace(wk_worker *w, const mdl_monitor *m, int again, exo_submit_cb done_cb, void *arg);
+
+/* submitter.c */
+/* The submitter's span of a starting workflow (ev's traceparent): 1 with
+ * *out set (counted as linked), 0 when there is none, -1 when it is
+ * malformed (counted, logged at warn, rate-limited; the workflow is
+ * watched without it). */
+int wk_submitter_link(wk_worker *w, const wk_event *ev, mdl_link *out);
+/* Its counters, in the Prometheus text format. */
+void wk_submitter_render(const wk_worker *w, wk_text *t);
 
 /* durable.c (stream mode) */
 void wd_on_entry(void *arg, const char *id, const char *data, size_t len, int resumed); /* wk_stream_entry_cb */
