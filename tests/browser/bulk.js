@@ -53,12 +53,13 @@ function rootSpan(r, nowMs, ageMs, spanMs) {
   };
 }
 
-// Send count root spans (by default started 26 to 58 minutes ago, so they
-// end before the last 15 minutes and fill the last hour) in batches of
+// Send count root spans (by default started 26 to 48 minutes ago, so they
+// end before the last 15 minutes and stay inside the dashboard's last hour
+// for the 12 minutes a slow run of the UI test may take) in batches of
 // `batch` (one request each, `parallel` at a time; small batches, as big
 // request bodies cost the store more). Resolves to {count, byResult,
 // byNamespace, ms}.
-async function sendBulk(otlpBase, count, { nowMs = Date.now(), ageMs = 26 * 60e3, spanMs = 32 * 60e3, batch = 500, parallel = 2, seed = 1 } = {}) {
+async function sendBulk(otlpBase, count, { nowMs = Date.now(), ageMs = 26 * 60e3, spanMs = 22 * 60e3, batch = 500, parallel = 2, seed = 1 } = {}) {
   const r = rng(seed);
   const t0 = Date.now();
   const byResult = { ok: 0, error: 0, timeout: 0 };
