@@ -246,6 +246,17 @@ static mdl_end end_of(int status)
     }
 }
 
+int mdl_node_status(const mdl_node *n)
+{
+    switch (n->end) {
+    case MDL_END_OPEN: return mdl_status_terminal(n->status) ? MDL_RUNNING : n->status;
+    case MDL_END_OK: return MDL_OK;
+    case MDL_END_CANCELLED: return MDL_CANCELLED;
+    case MDL_END_SKIPPED: return MDL_SKIPPED;
+    default: return MDL_ERROR;
+    }
+}
+
 /* Latest attributes win. Returns 1 if they changed. */
 static int take_attrs(mdl_node *n, const mdl_snode *sn)
 {
@@ -281,6 +292,7 @@ static int apply_state(mdl_monitor *m, mdl_node *n, const mdl_snode *sn, const p
     }
     changed |= take_attrs(n, sn);
     changed |= observe(m, n, sn, pc);
+    n->status = sn->status < MDL_NSTATUS ? sn->status : MDL_PENDING;
     return changed;
 }
 

@@ -68,6 +68,9 @@ typedef struct mdl_node {
     uint8_t end;        /* mdl_end */
     uint8_t end_known;  /* 1 when end_ns is the source's own end time */
     uint8_t has_error;  /* 1 when strs holds the source's message of a failed or cancelled node */
+    uint8_t status;     /* mdl_status of the last successful poll that showed it (pending until one
+                           did; not checkpointed: a resumed monitor shows pending until its next
+                           answer); mdl_node_status tells the status of an ended span */
 } mdl_node;
 
 /* The span that submitted the workflow (a W3C traceparent of its start). */
@@ -132,6 +135,12 @@ size_t mdl_monitor_size_bytes(const mdl_monitor *m);
 /* Keep the submitter's span (a traceparent's ids and flags) with m,
  * replacing any kept before. 0, or MDL_ERR_NOMEM. */
 int mdl_monitor_set_link(mdl_monitor *m, const uint8_t trace_id[16], const uint8_t span_id[8], uint8_t flags);
+
+/* The canonical status of the root or a node now (mdl_status): an ended
+ * span's by how it ended (ok, error, cancelled, skipped; a timeout, a 404
+ * or a node still open when the workflow ended: error), an open one's as
+ * the source last showed it (pending or running). */
+int mdl_node_status(const mdl_node *n);
 
 /* A node's strings; mdl_node_error is NULL when it has none. */
 const char *mdl_node_error(const mdl_node *n);
