@@ -28,10 +28,17 @@ typedef struct pending {
     int over_budget; /* the budget could not hold the body: dropped */
 } pending;
 
+#define STREAM_BLOCK 16384 /* bytes MHD asks a stream for at once */
+
 static enum MHD_Result queue(struct MHD_Connection *c, ex_http_resp *r)
 {
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(r->body_len, r->body ? r->body : (char *)"", MHD_RESPMEM_MUST_COPY);
+        r->stream.read ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK,
+                                                           r->stream.read, r->stream.cls,
+                                                           r->stream.free)
+                       : MHD_create_response_from_buffer(r->body_len, r->body ? r->body : (char *)"",
+                                                         MHD_RESPMEM_MUST_COPY);
+    if (!resp && r->stream.free) r->stream.free(r->stream.cls);
     enum MHD_Result rc = MHD_NO;
     if (resp) {
         MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "text/plain; charset=utf-8");
@@ -150,7 +157,7 @@ ex_httpd *ex_httpd_start_with(uv_loop_t *loop, const char *listen, const ex_http
     h->handler = cfg->handler;
     h->arg = cfg->arg;
     ex_mhd_cfg mc = {.name = cfg->name ? cfg->name : "http", .flag_prefix = cfg->flag_prefix, .limits = cfg->limits,
-                     .conn_memory = cfg->conn_memory, .access = access_cb, .access_cls = h,
+                     .conn_memory = cfg->conn_memory, .flags = cfg->mhd_flags, .access = access_cb, .access_cls = h,
                      .completed = completed_cb, .completed_cls = h};
     if (!(h->mhd = ex_mhd_start(loop, listen, &mc, err, errlen))) {
         ex_free(h);
@@ -171,6 +178,14 @@ int ex_httpd_port(const ex_httpd *h) { return ex_mhd_port(h->mhd); }
 void ex_httpd_set_budget(ex_httpd *h, ex_mem_budget *b) { h->budget = b; }
 
 const ex_listener *ex_httpd_listener(const ex_httpd *h) { return ex_mhd_listener(h->mhd); }
+
+void ex_httpd_resume(ex_httpd *h, struct MHD_Connection *c)
+{
+    (void)h;
+    MHD_resume_connection(c);
+}
+
+void ex_httpd_run(ex_httpd *h) { ex_mhd_run(h->mhd); }
 
 void ex_httpd_stop(ex_httpd *h)
 {

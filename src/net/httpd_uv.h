@@ -9,6 +9,8 @@
 #ifndef EXTRACE_NET_HTTPD_UV_H
 #define EXTRACE_NET_HTTPD_UV_H
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "core/mem_budget.h"
@@ -28,6 +30,18 @@ typedef struct ex_http_req {
 
 #define EX_HTTP_MAX_HEADERS 8
 
+/* A streamed body (Server-Sent Events, long answers): MHD pulls it with
+ * read (an MHD_ContentReaderCallback: bytes written, 0 after suspending
+ * the connection with MHD_suspend_connection when nothing is ready yet,
+ * MHD_CONTENT_READER_END_OF_STREAM or _END_WITH_ERROR) and calls free
+ * once the connection is done with it. Needs a server started with
+ * MHD_ALLOW_SUSPEND_RESUME in mhd_flags to wait that way. */
+typedef struct ex_http_stream {
+    ssize_t (*read)(void *cls, uint64_t pos, char *buf, size_t max);
+    void (*free)(void *cls);
+    void *cls;
+} ex_http_stream;
+
 typedef struct ex_http_resp {
     int status;                   /* default 200 */
     const char *content_type;     /* static string; default "text/plain; charset=utf-8" */
@@ -36,6 +50,7 @@ typedef struct ex_http_resp {
     const char *header_names[EX_HTTP_MAX_HEADERS];  /* static names */
     char *header_values[EX_HTTP_MAX_HEADERS];       /* ex_malloc'd, freed by the server */
     int nheaders;
+    ex_http_stream stream;        /* read set: the body comes from it (length unknown), body is unused */
 } ex_http_resp;
 
 typedef void (*ex_http_handler)(void *arg, const ex_http_req *req, ex_http_resp *resp);
@@ -48,6 +63,7 @@ typedef struct ex_httpd_cfg {
     ex_conn_limits limits;   /* connection limits and deadlines */
     size_t max_body;         /* larger request bodies get 413 */
     size_t conn_memory;      /* per-connection memory for the request line and headers; 0: MHD's 32 KiB */
+    unsigned mhd_flags;      /* more MHD_USE_* flags (MHD_ALLOW_SUSPEND_RESUME for streams that wait) */
     ex_http_handler handler;
     void *arg;
 } ex_httpd_cfg;
@@ -69,6 +85,11 @@ void ex_httpd_set_budget(ex_httpd *h, ex_mem_budget *b);
 int ex_httpd_port(const ex_httpd *h);
 /* Its listener (counters, ex_listener_metrics). */
 const ex_listener *ex_httpd_listener(const ex_httpd *h);
+/* Resume a connection its stream suspended (MHD_resume_connection); it
+ * is served at the next ex_httpd_run. */
+void ex_httpd_resume(ex_httpd *h, struct MHD_Connection *c);
+/* Let the server do what it can now (after resuming connections). */
+void ex_httpd_run(ex_httpd *h);
 /* Stop listening, close connections; the rest of the memory is freed once
  * libuv has closed the handles (run the loop afterwards). */
 void ex_httpd_stop(ex_httpd *h);

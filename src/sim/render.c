@@ -20,6 +20,14 @@ void sim_buf_reset(sim_buf *b)
     if (b->data) b->data[0] = '\0';
 }
 
+void sim_buf_truncate(sim_buf *b, size_t len)
+{
+    if (len > b->len) return;
+    b->len = len;
+    b->overflow = 0;
+    if (b->data) b->data[len] = '\0';
+}
+
 void sim_buf_free(sim_buf *b)
 {
     ex_free(b->data);

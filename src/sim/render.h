@@ -24,6 +24,9 @@ typedef struct sim_buf {
 void sim_buf_init(sim_buf *b, size_t max);
 /* Forget the contents, keep the memory. */
 void sim_buf_reset(sim_buf *b);
+/* Forget what b holds past len bytes (len <= b->len), and an overflow:
+ * a part that did not fit is dropped, what came before stays. */
+void sim_buf_truncate(sim_buf *b, size_t len);
 /* Free the memory; the buffer can be initialised again. */
 void sim_buf_free(sim_buf *b);
 /* Append n bytes / a C string / a formatted string. 0, or -1 on overflow. */
