@@ -2,18 +2,15 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <microhttpd.h>
 
 #include "core/mem.h"
 #include "net/httpd_uv.h"
+#include "worker/admin_int.h"
 
 #define TEXT      "text/plain; charset=utf-8"
 #define PROM_TEXT "text/plain; version=0.0.4; charset=utf-8"
 #define MAX_BODY  1024 /* admin requests carry no body worth reading */
-
-struct wk_admin {
-    ex_httpd *httpd;     /* owned */
-    wk_admin_source src;
-};
 
 static void serve_metrics(wk_admin *a, ex_http_resp *resp)
 {
@@ -22,6 +19,7 @@ static void serve_metrics(wk_admin *a, ex_http_resp *resp)
     size_t n = ex_listener_metrics(ex_httpd_listener(a->httpd), "extrace_admin", conns, sizeof conns);
     int rc = a->src.metrics(a->src.arg, &t);
     wk_text_printf(&t, "%.*s", (int)n, conns);
+    wk_admin_live_metrics(a, &t);
     if (rc != 0 || t.failed) {
         wk_text_free(&t);
         ex_http_resp_printf(resp, 500, TEXT, "metrics could not be rendered (out of memory)\n");
@@ -37,6 +35,7 @@ static void serve_metrics(wk_admin *a, ex_http_resp *resp)
 static void handle(void *arg, const ex_http_req *req, ex_http_resp *resp)
 {
     wk_admin *a = arg;
+    if (wk_admin_live(a, req, resp)) return;
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
         ex_http_resp_printf(resp, 405, TEXT, "method %s not allowed: use GET\n", req->method);
         ex_http_resp_header(resp, "Allow", "GET, HEAD");
@@ -48,7 +47,7 @@ static void handle(void *arg, const ex_http_req *req, ex_http_resp *resp)
     } else if (strcmp(req->path, "/metrics") == 0) {
         serve_metrics(a, resp);
     } else {
-        ex_http_resp_printf(resp, 404, TEXT, "no such path: %s (try /healthz, /readyz, /metrics)\n", req->path);
+        ex_http_resp_printf(resp, 404, TEXT, "no such path: %s (try /healthz, /readyz, /metrics, /api/workflows)\n", req->path);
     }
 }
 
@@ -62,20 +61,29 @@ wk_admin *wk_admin_start(uv_loop_t *loop, const char *listen, const ex_conn_limi
     }
     a->src = *src;
     ex_httpd_cfg cfg = {.name = "admin", .flag_prefix = "admin-", .limits = *limits, .max_body = MAX_BODY,
-                        .handler = handle, .arg = a};
+                        .mhd_flags = MHD_ALLOW_SUSPEND_RESUME, .handler = handle, .arg = a};
     a->httpd = ex_httpd_start_with(loop, listen, &cfg, err, errlen);
     if (!a->httpd) {
         ex_free(a);
         return NULL;
     }
+    wk_admin_live_start(a, loop);
     return a;
 }
 
 int wk_admin_port(const wk_admin *a) { return ex_httpd_port(a->httpd); }
 
+static void closed_cb(uv_handle_t *h)
+{
+    wk_admin *a = h->data;
+    if (--a->handles_open == 0) ex_free(a);
+}
+
 void wk_admin_stop(wk_admin *a)
 {
     if (!a) return;
+    wk_admin_live_stop(a); /* the server must not stop with suspended connections */
     ex_httpd_stop(a->httpd);
-    ex_free(a);
+    uv_close((uv_handle_t *)&a->kick, closed_cb);
+    uv_close((uv_handle_t *)&a->ping, closed_cb);
 }

@@ -421,6 +421,7 @@ static void start_watch(wk_worker *w, wk_hold *h, mdl_monitor *m, int resumed)
         return;
     }
     h->state = H_WATCHING;
+    wk_watched(w, m, now);
     if (fresh) ckpt_write(w, h, m); /* its creation time starts the timeout, for whoever resumes it */
     wk_arm(w, now);
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "core/clock.h"
@@ -165,9 +166,18 @@ int wk_submit_trace(wk_worker *w, const mdl_monitor *m, int again, exo_submit_cb
     return 0;
 }
 
-/* Forget what the poller kept for a workflow that is no longer watched. */
+void wk_watched(wk_worker *w, const mdl_monitor *m, int64_t now)
+{
+    wk_feed_watch(&w->feed, &w->live, m, now);
+    wk_admin_changed(w->admin);
+}
+
+/* Forget what the poller kept for a workflow that is no longer watched
+ * (the live feed tells its end). */
 static mdl_monitor *unwatch(wk_worker *w, wk_entry *e)
 {
+    wk_feed_end(&w->feed, &w->live, e->mon, wk_now_ns());
+    wk_admin_changed(w->admin);
     wk_poller_forget(w->poller, e->mon->key);
     return wk_registry_remove(&w->reg, e);
 }
@@ -291,7 +301,10 @@ static void poll_done(void *arg, void *tag, const wk_poll_result *r)
         w->metrics.polls_unchanged++;
         mdl_monitor_unchanged(e->mon, r->sent_ns, r->received_ns);
     } else if (r->outcome == WK_POLL_OK) {
+        wk_feed_before(&w->feed, e->mon);
         done = mdl_monitor_apply(e->mon, r->snap, r->sent_ns, r->received_ns, &changed) == MDL_DONE;
+        wk_feed_after(&w->feed, &w->live, e->mon);
+        if (changed) wk_admin_changed(w->admin);
     } else if (r->outcome == WK_POLL_NOT_FOUND) {
         ex_debug("worker", "workflow %s: the API does not know it (%s)", e->mon->key, r->why);
         done = mdl_monitor_not_found(e->mon, now) == MDL_DONE;
@@ -336,6 +349,7 @@ int wk_watch_event(wk_worker *w, const wk_event *ev, int64_t now, wk_entry **out
             ex_warn("worker", "workflow %s: out of memory keeping its submitter's span; traced without the link",
                     ev->workflow_id);
         w->metrics.workflows_started++;
+        wk_watched(w, m, now);
         wk_arm(w, now);
         return 0;
     }
@@ -518,13 +532,20 @@ static int start(wk_worker *w)
         ex_error("worker", "%s", err);
         return -1;
     }
-    wk_admin_source src = {admin_ready, admin_metrics, w};
+    if (o->stream) snprintf(w->instance, sizeof w->instance, "%s", o->consumer);
+    else {
+        char host[256] = "localhost";
+        gethostname(host, sizeof host - 1);
+        snprintf(w->instance, sizeof w->instance, "%s:%ld", host, (long)getpid());
+    }
+    wk_admin_source src = {admin_ready, admin_metrics, w, &w->reg, &w->feed, w->live, w->instance};
     w->admin = wk_admin_start(&w->loop, o->admin_listen, &o->admin_limits, &src, err, sizeof err);
     if (!w->admin) {
         ex_error("worker", "admin HTTP: %s", err);
         return -1;
     }
-    ex_info("worker", "admin HTTP on %s (port %d): /healthz /readyz /metrics", o->admin_listen, wk_admin_port(w->admin));
+    ex_info("worker", "admin HTTP on %s (port %d): /healthz /readyz /metrics /api/workflows", o->admin_listen,
+            wk_admin_port(w->admin));
     w->status_prev = status_snap(w);
     if (o->status_interval_ns > 0) {
         uint64_t ms = (uint64_t)((o->status_interval_ns + EX_NS_PER_MS - 1) / EX_NS_PER_MS);
@@ -607,6 +628,8 @@ int wk_worker_run(const wk_options *opt)
     w->ns = exo_resource_get(opt->resource, "service.namespace");
     if (!w->ns) w->ns = EXO_DEFAULT_SERVICE_NAMESPACE;
     w->armed_due = INT64_MAX;
+    wk_feed_init(&w->feed);
+    w->live = (wk_live_ctx){w->ns, w->source->name};
     ex_rng_seed(&w->rng, opt->seed);
     wk_registry_init(&w->reg, &opt->sched, &w->rng);
     wk_metrics_init(&w->metrics);
@@ -629,6 +652,7 @@ int wk_worker_run(const wk_options *opt)
     drain_loop(&w->loop);
     wk_registry_clear(&w->reg);
     wd_clear(w);
+    wk_feed_clear(&w->feed);
     ex_free(w);
     return rc == 0 ? 0 : 1;
 }

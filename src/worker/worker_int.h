@@ -11,6 +11,7 @@
 #include "otel/pipeline.h"
 #include "worker/admin.h"
 #include "worker/intake.h"
+#include "worker/live.h"
 #include "worker/metrics.h"
 #include "worker/pollwarn.h"
 #include "worker/poller.h"
@@ -77,6 +78,9 @@ typedef struct wk_worker {
     const wk_source *source;  /* what is watched (not owned: the options') */
     int64_t paused_until;     /* the API's rate limit holds polls back until then (0: not paused) */
     wk_link_stats links;      /* submitters' traceparents */
+    wk_feed feed;             /* the live API's change feed (live.h) */
+    wk_live_ctx live;         /* namespace and source of the live JSON */
+    char instance[300];       /* the live list's "instance": the stream consumer, or host:pid */
 } wk_worker;
 
 /* worker.c */
@@ -94,6 +98,8 @@ int wk_watch_event(wk_worker *w, const wk_event *ev, int64_t now, wk_entry **out
 int64_t wk_now_ns(void);
 /* host[:port] of an API URL (credentials dropped), into out (outlen bytes). */
 void wk_api_host(const char *url, char *out, size_t outlen);
+/* m's watch began at now (registry entry added): told to the live feed. */
+void wk_watched(wk_worker *w, const mdl_monitor *m, int64_t now);
 /* Point the registry's timer at the earliest due time. */
 void wk_arm(wk_worker *w, int64_t now);
 /* Log a warning that may come once per workflow: at most a few a second, the rest summed up. */
