@@ -41,6 +41,15 @@ typedef enum {
     MDL_END_SKIPPED,   /* skipped */
 } mdl_end;
 
+/* How far a final span got on its way out (mdl_node.exported,
+ * mdl_monitor.queued_exported; spans.h: exporting spans as they end). */
+typedef enum {
+    MDL_EXP_NONE,      /* not handed to the export yet */
+    MDL_EXP_SENT,      /* handed to the export; its delivery not yet known */
+    MDL_EXP_DELIVERED, /* delivered: never sent again (a checkpoint keeps this) */
+    MDL_EXP_FAILED,    /* not delivered: it goes out again with the root */
+} mdl_export_state;
+
 /* Where an event's time comes from (attribute extrace.time_source). */
 typedef enum { MDL_SRC_SOURCE, MDL_SRC_POLL } mdl_time_source;
 
@@ -71,6 +80,7 @@ typedef struct mdl_node {
     uint8_t status;     /* mdl_status of the last successful poll that showed it (pending until one
                            did; not checkpointed: a resumed monitor shows pending until its next
                            answer); mdl_node_status tells the status of an ended span */
+    uint8_t exported;   /* mdl_export_state of a node's span (unused on the root) */
 } mdl_node;
 
 /* The span that submitted the workflow (a W3C traceparent of its start). */
@@ -99,6 +109,7 @@ typedef struct mdl_monitor {
     uint16_t events_dropped; /* status events not kept (limit or no memory) */
     uint16_t nodes_dropped;  /* node sightings not kept (limit or no memory) */
     uint8_t nwords;
+    uint8_t queued_exported; /* mdl_export_state of the Queued span */
     char key[];              /* the workflow's key, NUL-terminated, inline */
 } mdl_monitor;
 

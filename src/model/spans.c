@@ -201,32 +201,75 @@ static exo_span *build_root(const mdl_monitor *m, const mdl_build_opts *o, const
     return sp;
 }
 
-int mdl_build_spans(const mdl_monitor *m, const mdl_build_opts *o, exo_span ***out, size_t *n)
+void mdl_monitor_trace_id(const mdl_monitor *m, const mdl_build_opts *o, uint8_t out[16])
+{
+    if (m->link && o->link_as_parent) memcpy(out, m->link->trace_id, 16);
+    else mdl_trace_id(o->ns, o->source, m->key, out);
+}
+
+/* 1 when selection sel takes span `st` (an mdl_export_state) of a final span. */
+static int takes(mdl_span_sel sel, uint8_t st)
+{
+    if (sel == MDL_SEL_ALL) return 1;
+    if (sel == MDL_SEL_READY) return st == MDL_EXP_NONE;
+    return st != MDL_EXP_DELIVERED; /* MDL_SEL_OWED */
+}
+
+size_t mdl_count_select(const mdl_monitor *m, mdl_span_sel sel)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < m->nnodes; i++)
+        k += (sel != MDL_SEL_READY || m->nodes[i].end != MDL_END_OPEN) && takes(sel, m->nodes[i].exported);
+    k += has_queue(m) && takes(sel, m->queued_exported);
+    return k + (sel != MDL_SEL_READY);
+}
+
+int mdl_build_select(const mdl_monitor *m, const mdl_build_opts *o, mdl_span_sel sel, exo_span ***out,
+                     uint32_t **which, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    if (!mdl_monitor_done(m)) return MDL_ERR_STATE;
-    size_t nq = (size_t)has_queue(m), total = nq + m->nnodes + 1;
+    if (which) *which = NULL;
+    if (sel != MDL_SEL_READY && !mdl_monitor_done(m)) return MDL_ERR_STATE;
+    size_t total = mdl_count_select(m, sel), k = 0;
+    if (!total) return 0;
     exo_span **spans = ex_calloc(total, sizeof *spans);
+    uint32_t *idx = which ? ex_malloc(total * sizeof *idx) : NULL;
     uint8_t(*ids)[8] = ex_malloc((m->nnodes ? m->nnodes : 1) * sizeof *ids);
     uint8_t trace[16], root_id[8];
-    if (!spans || !ids) goto nomem;
-    if (m->link && o->link_as_parent) memcpy(trace, m->link->trace_id, 16);
-    else mdl_trace_id(o->ns, o->source, m->key, trace);
+    if (!spans || !ids || (which && !idx)) goto nomem;
+    mdl_monitor_trace_id(m, o, trace);
     exo_span_id(trace, MDL_ROOT_SPAN_KEY, "", root_id);
     for (size_t i = 0; i < m->nnodes; i++) exo_span_id(trace, mdl_node_key(&m->nodes[i]), mdl_node_id(&m->nodes[i]), ids[i]);
-    for (size_t i = 0; i < m->nnodes; i++)
-        if (!(spans[i] = build_node(m, &m->nodes[i], trace, (const uint8_t(*)[8])ids, root_id))) goto nomem;
-    if (nq && !(spans[m->nnodes] = build_queued(m, trace, root_id))) goto nomem;
-    if (!(spans[total - 1] = build_root(m, o, trace, root_id))) goto nomem;
+    for (size_t i = 0; i < m->nnodes; i++) {
+        const mdl_node *nd = &m->nodes[i];
+        if ((sel == MDL_SEL_READY && nd->end == MDL_END_OPEN) || !takes(sel, nd->exported)) continue;
+        if (idx) idx[k] = (uint32_t)i;
+        if (!(spans[k++] = build_node(m, nd, trace, (const uint8_t(*)[8])ids, root_id))) goto nomem;
+    }
+    if (has_queue(m) && takes(sel, m->queued_exported)) {
+        if (idx) idx[k] = MDL_REF_QUEUED;
+        if (!(spans[k++] = build_queued(m, trace, root_id))) goto nomem;
+    }
+    if (sel != MDL_SEL_READY) {
+        if (idx) idx[k] = MDL_ROOT;
+        if (!(spans[k++] = build_root(m, o, trace, root_id))) goto nomem;
+    }
     ex_free(ids);
     *out = spans;
     *n = total;
+    if (which) *which = idx;
     return 0;
 nomem:
     ex_free(ids);
+    ex_free(idx);
     mdl_spans_free(spans, total);
     return MDL_ERR_NOMEM;
+}
+
+int mdl_build_spans(const mdl_monitor *m, const mdl_build_opts *o, exo_span ***out, size_t *n)
+{
+    return mdl_build_select(m, o, MDL_SEL_ALL, out, NULL, n);
 }
 
 void mdl_spans_free(exo_span **spans, size_t n)

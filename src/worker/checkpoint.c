@@ -83,13 +83,17 @@ static void put_strs(wbuf *b, const mdl_node *n)
     put(b, n->strs, len);
 }
 
-static void put_node(wbuf *b, const mdl_node *n)
+/* Format 4 keeps only whether a span was delivered: one sent but not
+ * known delivered goes out again (identical) after a resume. */
+static uint8_t delivered(uint8_t exported) { return exported == MDL_EXP_DELIVERED; }
+
+static void put_node(wbuf *b, const mdl_node *n, int fmt)
 {
     put_i64(b, n->start_ns);
     put_i64(b, n->end_ns);
     put_uint(b, n->parent, 4);
-    uint8_t small[] = {n->last_word, n->end, n->end_known, n->has_error};
-    put(b, small, sizeof small);
+    uint8_t small[] = {n->last_word, n->end, n->end_known, n->has_error, delivered(n->exported)};
+    put(b, small, fmt >= 4 ? 5 : 4);
     put_strs(b, n);
     size_t alen = mdl_attrs_len(n->attrs);
     put_uint(b, alen, 4);
@@ -117,9 +121,19 @@ static void put_link(wbuf *b, const mdl_link *l)
 
 int wk_ckpt_encode(const mdl_monitor *m, uint8_t **out, size_t *len)
 {
+    return wk_ckpt_encode_format(m, WK_CKPT_VERSION, out, len);
+}
+
+int wk_ckpt_encode_format(const mdl_monitor *m, int fmt, uint8_t **out, size_t *len)
+{
     wbuf b = {0};
+    if (fmt < 3 || fmt > WK_CKPT_VERSION) {
+        *out = NULL;
+        *len = 0;
+        return -1;
+    }
     put(&b, MAGIC, sizeof MAGIC);
-    put_uint(&b, WK_CKPT_VERSION, 1);
+    put_uint(&b, (uint64_t)fmt, 1);
     put_str(&b, m->key);
     int64_t times[] = {m->submitted_ns, m->created_ns, m->timeout_ns, m->last_sent_ns};
     for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) put_i64(&b, times[i]);
@@ -130,8 +144,9 @@ int wk_ckpt_encode(const mdl_monitor *m, uint8_t **out, size_t *len)
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) put_uint(&b, counts[i], 2);
     put_uint(&b, m->nwords, 1);
     for (size_t i = 0; i < m->nwords; i++) put_str(&b, m->words[i]);
-    put_node(&b, &m->root);
-    for (size_t i = 0; i < m->nnodes; i++) put_node(&b, &m->nodes[i]);
+    put_node(&b, &m->root, fmt);
+    for (size_t i = 0; i < m->nnodes; i++) put_node(&b, &m->nodes[i], fmt);
+    if (fmt >= 4) put_uint(&b, delivered(m->queued_exported), 1);
     put_link(&b, m->link);
     if (!b.failed) put_uint(&b, ck_fnv1a(b.p, b.len), 4);
     if (b.failed) {
@@ -287,8 +302,8 @@ static void get_events(ck_rbuf *r, mdl_monitor *m, mdl_node *n, const char *what
     }
 }
 
-/* Node i (MDL_ROOT: the root). */
-static void get_node(ck_rbuf *r, mdl_monitor *m, mdl_node *n, uint32_t i)
+/* Node i (MDL_ROOT: the root) of a format-fmt blob. */
+static void get_node(ck_rbuf *r, mdl_monitor *m, mdl_node *n, uint32_t i, int fmt)
 {
     char what[40];
     if (i == MDL_ROOT) snprintf(what, sizeof what, "the root");
@@ -296,24 +311,28 @@ static void get_node(ck_rbuf *r, mdl_monitor *m, mdl_node *n, uint32_t i)
     n->start_ns = ck_get_i64(r, what);
     n->end_ns = ck_get_i64(r, what);
     n->parent = (uint32_t)ck_get_uint(r, 4, what);
-    const uint8_t *s = ck_take(r, 4, what);
+    const uint8_t *s = ck_take(r, fmt >= 4 ? 5 : 4, what);
     if (!s) return;
     n->last_word = s[0];
     n->end = s[1];
     n->end_known = s[2];
     n->has_error = s[3];
+    uint8_t sent = fmt >= 4 ? s[4] : 0;
+    n->exported = sent ? MDL_EXP_DELIVERED : MDL_EXP_NONE;
     if (n->parent != MDL_ROOT && (i == MDL_ROOT || n->parent >= i))
         ck_fail(r, "%s: parent %u does not come before it", what, n->parent);
     else if (n->last_word != MDL_NO_WORD && !mdl_monitor_word_valid(m, n->last_word))
         ck_fail(r, "%s: state word %u is unknown", what, n->last_word);
     else if (n->end > MDL_END_SKIPPED || n->end_known > 1 || n->has_error > 1)
         ck_fail(r, "%s: end %u/%u/%u is unknown", what, n->end, n->end_known, n->has_error);
+    else if (sent > 1 || (sent && (i == MDL_ROOT || n->end == MDL_END_OPEN)))
+        ck_fail(r, "%s: export state %u does not fit a %s", what, sent, i == MDL_ROOT ? "root" : "node");
     get_strs(r, n, i == MDL_ROOT, what);
     get_attrs(r, n, what);
     get_events(r, m, n, what);
 }
 
-static mdl_monitor *decode_v3(ck_rbuf *r)
+static mdl_monitor *decode_v3(ck_rbuf *r, int fmt)
 {
     char *key = ck_get_str(r, 1, 4 * MDL_KEY_MAX, 0, "the workflow key");
     int64_t t[4];
@@ -339,12 +358,15 @@ static mdl_monitor *decode_v3(ck_rbuf *r)
         if (w && mdl_monitor_add_word(m, w, strlen(w))) ck_fail(r, "too many state words");
         ex_free(w);
     }
-    get_node(r, m, &m->root, MDL_ROOT);
+    get_node(r, m, &m->root, MDL_ROOT, fmt);
     if (!r->failed && c[4] && !(m->nodes = ex_calloc(c[4], sizeof *m->nodes))) ck_fail(r, "out of memory");
     for (uint32_t i = 0; i < c[4] && !r->failed; i++) {
         m->nnodes = (uint16_t)(i + 1); /* counted as filled: mdl_monitor_free stays safe */
-        get_node(r, m, &m->nodes[i], i);
+        get_node(r, m, &m->nodes[i], i, fmt);
     }
+    uint8_t q = fmt >= 4 ? (uint8_t)ck_get_uint(r, 1, "the Queued span's export state") : 0;
+    if (q > 1) ck_fail(r, "the Queued span's export state %u is unknown", q);
+    m->queued_exported = q ? MDL_EXP_DELIVERED : MDL_EXP_NONE;
     return m;
 }
 
@@ -370,7 +392,7 @@ mdl_monitor *wk_ckpt_decode(const uint8_t *blob, size_t len, char *why, size_t w
     if (whylen) why[0] = '\0';
     if (check_envelope(&r) != 0) return NULL;
     uint8_t v = blob[4];
-    mdl_monitor *m = v >= 3 ? decode_v3(&r) : wk_ckpt_decode_v2(&r, v);
+    mdl_monitor *m = v >= 3 ? decode_v3(&r, v) : wk_ckpt_decode_v2(&r, v);
     if (m && v >= 3) get_sections(&r, m);
     if (m && !r.failed && r.pos != r.len) ck_fail(&r, "%zu unexpected bytes after the last field", r.len - r.pos);
     if (r.failed) {

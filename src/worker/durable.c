@@ -56,6 +56,7 @@ struct wk_hold {
     mdl_monitor *done;           /* owned: the finished monitor in H_FINAL and H_PARKED */
     int64_t submitted_ns;       /* SubmittedAt of the first entry */
     uint32_t saves;             /* checkpoint writes awaiting their answer */
+    uint32_t ckpt_version;      /* the monitor's version in the last checkpoint write */
     uint8_t state;              /* H_* */
     uint8_t lost;               /* a write found the entries another consumer's: stop watching */
     uint8_t gone;               /* dropped while writes were in flight: the last answer frees it */
@@ -127,6 +128,7 @@ static void ckpt_write(wk_worker *w, wk_hold *h, const mdl_monitor *m)
     size_t len;
     if (h->reowning) return; /* written once the entries are ours again (reowned) */
     h->saves++;
+    h->ckpt_version = m->version;
     if (wk_ckpt_encode(m, &blob, &len) != 0) {
         ex_error("worker", "workflow %s: out of memory encoding its checkpoint; not saved", m->key);
         saved(w, h, WK_CKPT_FAILED);
@@ -153,6 +155,16 @@ static void lost(wk_worker *w, wk_hold *h)
     else hold_drop(w, h, 1);
 }
 
+/* The last checkpoint write of a watched workflow is in Redis: the spans
+ * that it holds as ended can go out now, since whoever resumes the
+ * workflow from there builds them the same. Only when the monitor has not
+ * moved since (else the next write's answer does it). */
+static void ready_saved(wk_worker *w, wk_hold *h)
+{
+    wk_entry *e = wk_registry_find(&w->reg, h->workflow_id);
+    if (e && e->mon->version == h->ckpt_version) wk_export_ready(w, e->mon);
+}
+
 /* A checkpoint write answered. Answers come in the order of the writes,
  * so in H_FINAL the last one is the final checkpoint's. */
 static void saved(void *arg, void *tag, wk_ckpt_result res)
@@ -167,6 +179,10 @@ static void saved(void *arg, void *tag, wk_ckpt_result res)
     if (w->stopping || h->lost) return;
     if (res == WK_CKPT_LOST) {
         lost(w, h);
+        return;
+    }
+    if (h->state == H_WATCHING && res == WK_CKPT_SAVED && !h->saves && !h->reowning) {
+        ready_saved(w, h);
         return;
     }
     if (h->state != H_FINAL || h->saves || h->reowning) return; /* a re-own writes again when it answers */
@@ -306,6 +322,12 @@ int wd_lost(wk_worker *w, const char *workflow_id)
     return 1;
 }
 
+mdl_monitor *wd_done_monitor(wk_worker *w, const char *workflow_id)
+{
+    wk_hold *h = hold_find(w, workflow_id);
+    return h ? h->done : NULL;
+}
+
 /* ---- Redis lost its data ---- */
 
 /* h's entries are ours again: write the checkpoint Redis lost (the final
@@ -423,6 +445,7 @@ static void start_watch(wk_worker *w, wk_hold *h, mdl_monitor *m, int resumed)
     h->state = H_WATCHING;
     wk_watched(w, m, now);
     if (fresh) ckpt_write(w, h, m); /* its creation time starts the timeout, for whoever resumes it */
+    else wk_export_ready(w, m);     /* read from Redis: its ended spans not known delivered go out (again) */
     wk_arm(w, now);
 }
 

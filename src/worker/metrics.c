@@ -218,6 +218,17 @@ int wk_metrics_render(const wk_metrics *m, const wk_gauges *g, wk_text *t)
                     m->redis_connects);
     wk_prom_counter(t, "extrace_spans_exported_total", "Spans accepted by the trace backends.", g->spans_exported);
     wk_prom_counter(t, "extrace_spans_dropped_total", "Spans that could not be delivered.", g->spans_dropped);
+    static const char *const phase_names[] = {"running", "end"};
+    labelled(t, "extrace_spans_submitted_total",
+             "Spans handed to the export: as they ended while their workflow ran (phase running), or when it "
+             "ended (phase end).", "phase", phase_names, m->spans_submitted, 2);
+    wk_prom_counter(t, "extrace_spans_resent_total",
+                    "Spans sent again when their workflow ended because their earlier export was not confirmed "
+                    "delivered (identical copies).", m->spans_resent);
+    static const char *const outcome_names[] = {"delivered", "undelivered"};
+    labelled(t, "extrace_partial_exports_total",
+             "Exports of the spans that ended while their workflow ran (a partial trace), by outcome.", "outcome",
+             outcome_names, m->partial_exports, 2);
     wk_prom_gauge(t, "extrace_export_queue_spans", "Spans waiting in the export queue or being sent.",
                   (double)g->export_queue_spans);
     wk_prom_counter(t, "extrace_export_requests_total", "Export requests sent, retries included.", g->export_requests);

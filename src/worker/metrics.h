@@ -62,6 +62,11 @@ typedef struct wk_metrics {
     uint64_t polls_unchanged;                /* polls whose answers were all 304 Not Modified */
     uint64_t rate_limit_pauses[4];           /* pauses the API's rate limit asked for, by sr_pace_reason */
     uint64_t redis_connects;                 /* successful subscriptions (1 + reconnects) */
+    uint64_t spans_submitted[2];             /* spans handed to the export: [0] while their workflow ran
+                                                (as they ended), [1] when it ended */
+    uint64_t spans_resent;                   /* of [1]: sent before, delivery not confirmed (identical copies) */
+    uint64_t partial_exports[2];             /* exports of a running workflow's ended spans: [0] delivered,
+                                                [1] not delivered (their spans go out again with the root) */
     wk_histogram poll_duration;              /* seconds per completed poll */
 } wk_metrics;
 

@@ -137,35 +137,6 @@ int wk_event_accept(const wk_worker *w, const wk_event *ev, wk_reject *reason, c
 
 /* ---- finishing a workflow ---- */
 
-static wk_result result_of(const mdl_monitor *m)
-{
-    if (m->root.end == MDL_END_OK) return WK_RESULT_OK;
-    if (m->root.end == MDL_END_TIMEOUT) return WK_RESULT_TIMEOUT;
-    return WK_RESULT_ERROR;
-}
-
-int wk_submit_trace(wk_worker *w, const mdl_monitor *m, int again, exo_submit_cb done_cb, void *arg)
-{
-    wk_result res = result_of(m);
-    if (!again) w->metrics.workflows_finished[res]++;
-    exo_span **spans = NULL;
-    size_t n = 0;
-    const wk_source *src = w->source;
-    mdl_build_opts bo = {w->ns, src->name, src->profile ? src->profile->root_name : NULL, src->key_attr,
-                         w->opt->parent_from_traceparent};
-    int rc = mdl_build_spans(m, &bo, &spans, &n);
-    if (rc != 0) {
-        ex_error("worker", "workflow %s: could not build its spans (error %d, out of memory?); trace lost%s",
-                 m->key, rc, w->stream ? " here (its stream entries stay pending)" : "");
-        return -1;
-    }
-    ex_debug("worker", "workflow %s finished (%s) after %" PRIu32 " polls: exporting %zu spans", m->key,
-             wk_result_name(res), m->polls, n);
-    exo_pipeline_submit_again(w->pipeline, spans, n, done_cb, arg, again);
-    ex_free(spans); /* the pipeline owns the spans, not the array */
-    return 0;
-}
-
 void wk_watched(wk_worker *w, const mdl_monitor *m, int64_t now)
 {
     wk_feed_watch(&w->feed, &w->live, m, now);
@@ -323,6 +294,7 @@ static void poll_done(void *arg, void *tag, const wk_poll_result *r)
         finish(w, e); /* checkpoints the final state */
     } else {
         if (changed && w->stream) wd_changed(w, e->mon); /* checkpoint every state change, not every poll */
+        else if (changed) wk_export_ready(w, e->mon);    /* stream mode: once the checkpoint is in (durable.c) */
         /* A 429/503's Retry-After (else -1) holds the next poll back. */
         reschedule(w, e, now, r->outcome == WK_POLL_OK ? -1 : r->retry_after_ns);
     }

@@ -47,6 +47,8 @@ typedef struct wk_options {
     const char *spool_dir;          /* batches the backend did not take in time wait here; NULL = dropped */
     uint64_t spool_max_bytes;       /* bound of the spool */
     int parent_from_traceparent;    /* a submitter's traceparent makes the root its child (else: a link) */
+    int export_at_end;              /* 1: a workflow's spans all go out when it ends (--export-spans at-end);
+                                       0: each span as it ends, the root when the workflow ends */
 } wk_options;
 
 /* Run until SIGINT or SIGTERM. Returns the process exit status: 0 after a

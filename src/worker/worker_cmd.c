@@ -50,6 +50,7 @@ typedef struct worker_cfg {
     int64_t spool_max_bytes;
     int processing_times;         /* read entityProcessingStartTime */
     int parent_from_traceparent;  /* the root becomes the child of the submitter's span */
+    char *export_spans;           /* --export-spans as-they-end|at-end */
     /* Checks: */
     int check;                    /* --check: check the dependencies once and exit */
     char *check_workflow;         /* GET /workflows/<this> instead of /healthz */
@@ -92,6 +93,13 @@ static int check_api_url(const char *text, char *why, size_t whylen)
     curl_free(frag);
     curl_url_cleanup(u);
     return rc;
+}
+
+static int check_export_spans(const char *text, char *why, size_t whylen)
+{
+    if (strcmp(text, "as-they-end") == 0 || strcmp(text, "at-end") == 0) return 0;
+    snprintf(why, whylen, "expected as-they-end or at-end");
+    return -1;
 }
 
 /* HOST:PORT with an IPv4 address, as the admin server binds it. */
@@ -202,6 +210,10 @@ static const ex_opt opts[] = {
      "webhook's traceparent header): make its root span a child of that span, in the submitter's trace. "
      "Off: the trace id stays derived from the workflow and the root span links to the submitter's span.",
      NULL, NULL, NULL},
+    {"export-spans", EX_OPT_STRING, offsetof(worker_cfg, export_spans), "as-they-end", EX_NO_BOUNDS, "WHEN",
+     "When a workflow's spans are exported: as-they-end (each stage span as soon as the stage ends, the root "
+     "when the workflow ends: backends show a growing partial trace) or at-end (the whole trace when the "
+     "workflow ends, for backends that dislike partial traces).", NULL, check_export_spans, NULL},
     {"spool-max-bytes", EX_OPT_INT, offsetof(worker_cfg, spool_max_bytes), "268435456", 4096, (double)INT64_MAX,
      "N", "Bound of --spool-dir; spans that do not fit are dropped and counted.", NULL, NULL, NULL},
 };
@@ -299,6 +311,7 @@ static int run(const worker_cfg *cfg, const ex_cfg_result *given, char *const *e
     o.poll_timeout_ns = cfg->poll_timeout;
     o.parent_from_traceparent = cfg->parent_from_traceparent;
     o.parse_flags = cfg->processing_times ? WM_PARSE_PROCESSING_TIME : 0;
+    o.export_at_end = strcmp(cfg->export_spans, "at-end") == 0;
     o.admin_listen = cfg->admin_listen;
     o.status_interval_ns = cfg->status_interval;
     o.admin_limits = ex_conn_opts_limits(&cfg->admin_conns);

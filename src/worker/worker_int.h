@@ -104,11 +104,18 @@ void wk_watched(wk_worker *w, const mdl_monitor *m, int64_t now);
 void wk_arm(wk_worker *w, int64_t now);
 /* Log a warning that may come once per workflow: at most a few a second, the rest summed up. */
 void wk_event_warn(wk_worker *w, const char *msg);
+/* export.c */
+/* With --export-spans as-they-end: hand the spans of running monitor m
+ * that became final since the last call (spans.h) to the pipeline; their
+ * delivery is booked on m (found again by its key) when it is known. In
+ * stream mode only once a checkpoint holding their end is in Redis. */
+void wk_export_ready(wk_worker *w, mdl_monitor *m);
 /* Count m's end, build its spans and hand them to the pipeline, which
  * calls done_cb(arg, delivered) later (done_cb may be NULL). m stays the
  * caller's. again = 1: the same trace was submitted before (restored from
  * its final checkpoint): its end is not counted again, nor its spans as
- * dropped if they are (exo_pipeline_submit_again). 0, or -1 when the
+ * dropped if they are (exo_pipeline_submit_again). With as-they-end only
+ * the spans not delivered before go out (and the root). 0, or -1 when the
  * spans could not be built (logged; done_cb is not called). */
 int wk_submit_trace(wk_worker *w, const mdl_monitor *m, int again, exo_submit_cb done_cb, void *arg);
 
@@ -133,6 +140,8 @@ void wd_finished(wk_worker *w, mdl_monitor *m);
 /* 1 if another consumer took over the workflow's entries (then its hold
  * is gone and the caller stops watching it), else 0. */
 int wd_lost(wk_worker *w, const char *workflow_id);
+/* The finished monitor of a workflow waiting for its final checkpoint, or NULL. */
+mdl_monitor *wd_done_monitor(wk_worker *w, const char *workflow_id);
 void wd_render_metrics(wk_worker *w, wk_text *t);
 /* Free every hold left at exit (their entries stay pending). */
 void wd_clear(wk_worker *w);

@@ -261,7 +261,7 @@ static void test_rejects_newer_version(void **state)
     uint8_t *b = encoded(&len);
     b[4] = WK_CKPT_VERSION + 1;
     reseal(b, len);
-    expect_reject(b, len, "format version 4 is not supported");
+    expect_reject(b, len, "format version 5 is not supported");
     ex_free(b);
 }
 

@@ -87,6 +87,10 @@ static void test_worker_metrics(void **state)
     m.workflows_finished[WK_RESULT_TIMEOUT] = 1;
     m.polls = 40;
     m.poll_errors[WK_POLL_ERR_HTTP_5XX] = 5;
+    m.spans_submitted[0] = 7;
+    m.spans_submitted[1] = 3;
+    m.spans_resent = 1;
+    m.partial_exports[1] = 2;
     wk_histogram_observe(&m.poll_duration, 0.002);
     wk_histogram_observe(&m.poll_duration, 0.002);
     wk_histogram_observe(&m.poll_duration, 30);
@@ -130,6 +134,10 @@ static void test_worker_metrics(void **state)
     expect_line(s, "extrace_events_duplicate_total 3");
     expect_line(s, "extrace_redis_subscribed 1");
     expect_line(s, "extrace_spool_bytes 4096");
+    expect_line(s, "extrace_spans_submitted_total{phase=\"running\"} 7");
+    expect_line(s, "extrace_spans_submitted_total{phase=\"end\"} 3");
+    expect_line(s, "extrace_spans_resent_total 1");
+    expect_line(s, "extrace_partial_exports_total{outcome=\"undelivered\"} 2");
     /* Every family has exactly one HELP and one TYPE line, HELP first. */
     const char *p = s;
     int families = 0;
@@ -143,7 +151,7 @@ static void test_worker_metrics(void **state)
         families++;
         p = eol;
     }
-    assert_int_equal(families, 24);
+    assert_int_equal(families, 27);
     assert_int_equal(s[t.len - 1], '\n');
     wk_text_free(&t);
 }
