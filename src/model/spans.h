@@ -101,5 +101,8 @@ void mdl_settle_spans(mdl_monitor *m, const mdl_build_opts *o, const mdl_span_re
 /* Spans the root's export sends again although they were taken before
  * (SENT or FAILED: not known delivered), for the metrics. */
 size_t mdl_count_resent(const mdl_monitor *m);
+/* Spans taken whose verdict is still to come (MDL_EXP_SENT): the root's
+ * export waits for them, so that a span on its way is not sent twice. */
+size_t mdl_count_sent(const mdl_monitor *m);
 
 #endif

@@ -64,3 +64,10 @@ size_t mdl_count_resent(const mdl_monitor *m)
         k += m->nodes[i].exported == MDL_EXP_SENT || m->nodes[i].exported == MDL_EXP_FAILED;
     return k;
 }
+
+size_t mdl_count_sent(const mdl_monitor *m)
+{
+    size_t k = m->queued_exported == MDL_EXP_SENT;
+    for (size_t i = 0; i < m->nnodes; i++) k += m->nodes[i].exported == MDL_EXP_SENT;
+    return k;
+}

@@ -28,6 +28,7 @@
 #include "core/clock.h"
 #include "core/iso8601.h"
 #include "core/log.h"
+#include "model/spans.h"
 #include "worker/checkpoint.h"
 #include "worker/event.h"
 #include "worker/worker_int.h"
@@ -44,6 +45,8 @@ enum {
     H_WATCHING,  /* its monitor is in the registry */
     H_FINAL,     /* done: the final checkpoint is being written (monitor in `done`) */
     H_PARKED,    /* done: the final checkpoint waits for Redis (monitor in `done`) */
+    H_AWAIT,     /* done and checkpointed: its trace waits for the verdict on spans it exported as they
+                    ended (monitor in `done`) */
     H_EXPORTING  /* its trace is with the pipeline */
 };
 
@@ -285,6 +288,10 @@ static void export_done(void *arg, int delivered)
 
 static void export_trace(wk_worker *w, wk_hold *h)
 {
+    if (!w->opt->export_at_end && mdl_count_sent(h->done)) {
+        h->state = H_AWAIT; /* wd_partials_settled goes on */
+        return;
+    }
     mdl_monitor *m = h->done;
     h->done = NULL;
     h->state = H_EXPORTING;
@@ -326,6 +333,12 @@ mdl_monitor *wd_done_monitor(wk_worker *w, const char *workflow_id)
 {
     wk_hold *h = hold_find(w, workflow_id);
     return h ? h->done : NULL;
+}
+
+void wd_partials_settled(wk_worker *w, const char *workflow_id)
+{
+    wk_hold *h = hold_find(w, workflow_id);
+    if (h && h->state == H_AWAIT && !w->stopping && w->stream) export_trace(w, h);
 }
 
 /* ---- Redis lost its data ---- */

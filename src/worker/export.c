@@ -4,11 +4,19 @@
  * workflow ends; with at-end every span when it ends. Which spans are
  * final is the model's (spans.h); this file does the hand-over and books
  * the outcome. */
+#include "core/mem.h"
+
+/* The waiting map allocates through our wrapper and leaves an item out
+ * (hh.tbl == NULL) when that fails. */
+#define uthash_malloc(sz)    ex_malloc(sz)
+#define uthash_free(ptr, sz) ex_free(ptr)
+#define HASH_NONFATAL_OOM 1
+
 #include <inttypes.h>
 #include <string.h>
+#include <uthash.h>
 
 #include "core/log.h"
-#include "core/mem.h"
 #include "model/spans.h"
 #include "worker/worker_int.h"
 
@@ -20,6 +28,13 @@ typedef struct wk_partial {
     char key[];          /* the workflow's key, inline */
 } wk_partial;
 
+/* A finished workflow (pub/sub mode) whose root waits for the verdict on
+ * spans it exported while it ran. */
+struct wk_waiting {
+    UT_hash_handle hh; /* in wk_worker.waiting, keyed by the monitor's key */
+    mdl_monitor *m;    /* owned */
+};
+
 static mdl_build_opts build_opts(const wk_worker *w)
 {
     const wk_source *src = w->source;
@@ -29,11 +44,33 @@ static mdl_build_opts build_opts(const wk_worker *w)
 
 /* The monitor of workflow key here now (watched, or finished and waiting
  * for its final checkpoint), or NULL. */
-static mdl_monitor *monitor_of(wk_worker *w, const char *key)
+static mdl_monitor *monitor_of(wk_worker *w, const char *key, wk_waiting **waiting)
 {
     wk_entry *e = wk_registry_find(&w->reg, key);
+    *waiting = NULL;
     if (e) return e->mon;
-    return w->opt->stream ? wd_done_monitor(w, key) : NULL;
+    if (w->opt->stream) return wd_done_monitor(w, key);
+    HASH_FIND_STR(w->waiting, key, *waiting);
+    return *waiting ? (*waiting)->m : NULL;
+}
+
+/* Submit finished m's trace and free it (pub/sub mode). */
+static void submit_final(wk_worker *w, mdl_monitor *m)
+{
+    wk_submit_trace(w, m, 0, NULL, NULL);
+    mdl_monitor_free(m);
+}
+
+/* The last verdict the root of finished m waited for came: it goes out now. */
+static void settled(wk_worker *w, mdl_monitor *m, wk_waiting *waiting)
+{
+    if (!waiting) {
+        wd_partials_settled(w, m->key); /* stream mode: its hold exports it */
+        return;
+    }
+    HASH_DELETE(hh, w->waiting, waiting);
+    ex_free(waiting);
+    submit_final(w, m);
 }
 
 /* The pipeline's verdict: delivered spans are not sent again (a later
@@ -43,11 +80,13 @@ static void partial_done(void *arg, int delivered)
 {
     wk_partial *p = arg;
     wk_worker *w = p->w;
+    wk_waiting *waiting;
     w->metrics.partial_exports[delivered ? 0 : 1]++;
-    mdl_monitor *m = monitor_of(w, p->key);
+    mdl_monitor *m = monitor_of(w, p->key, &waiting);
     if (m) {
         mdl_build_opts bo = build_opts(w);
         mdl_settle_spans(m, &bo, p->refs, p->n, delivered);
+        if (mdl_monitor_done(m) && !mdl_count_sent(m)) settled(w, m, waiting);
     }
     ex_free(p->refs);
     ex_free(p);
@@ -110,4 +149,26 @@ int wk_submit_trace(wk_worker *w, const mdl_monitor *m, int again, exo_submit_cb
     exo_pipeline_submit_again(w->pipeline, spans, n, done_cb, arg, again);
     ex_free(spans); /* the pipeline owns the spans, not the array */
     return 0;
+}
+
+void wk_export_finished(wk_worker *w, mdl_monitor *m)
+{
+    wk_waiting *x = NULL;
+    if (!w->stopping && !w->opt->export_at_end && mdl_count_sent(m) && (x = ex_malloc(sizeof *x))) {
+        x->m = m;
+        HASH_ADD_KEYPTR(hh, w->waiting, m->key, strlen(m->key), x);
+        if (x->hh.tbl) return; /* partial_done sends it */
+        ex_free(x);
+    }
+    submit_final(w, m); /* nothing on its way (or no memory to wait: a copy may go twice) */
+}
+
+void wk_export_stop(wk_worker *w)
+{
+    wk_waiting *x, *tmp;
+    HASH_ITER(hh, w->waiting, x, tmp) {
+        HASH_DELETE(hh, w->waiting, x);
+        submit_final(w, x->m);
+        ex_free(x);
+    }
 }

@@ -162,8 +162,7 @@ static void finish(wk_worker *w, wk_entry *e)
         wd_finished(w, m);
         return;
     }
-    wk_submit_trace(w, m, 0, NULL, NULL);
-    mdl_monitor_free(m);
+    wk_export_finished(w, m);
 }
 
 
@@ -471,6 +470,7 @@ static void signal_cb(uv_signal_t *s, int signum)
     wk_poller_destroy(w->poller); /* aborted polls report ABORTED: ignored */
     w->poller = NULL;
     size_t abandoned = wk_registry_clear(&w->reg);
+    wk_export_stop(w);
     if (w->opt->stream)
         ex_info("worker", "left %zu in-flight workflows pending in %s with their checkpoints: a restart or another "
                 "worker of group %s resumes them", abandoned, w->opt->stream, w->opt->group);

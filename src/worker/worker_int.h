@@ -24,6 +24,7 @@
 #include "worker/worker.h"
 
 typedef struct wk_hold wk_hold; /* durable.c */
+typedef struct wk_waiting wk_waiting; /* export.c */
 
 /* Counters of the durable intake that wk_metrics does not have. */
 typedef struct wk_durable_stats {
@@ -59,6 +60,8 @@ typedef struct wk_worker {
     wk_intake *intake;        /* owned; NULL once stopped (pub/sub mode) */
     wk_stream *stream;        /* owned; NULL once stopped (stream mode) */
     wk_hold *holds;           /* stream mode: uthash of workflows and their entries */
+    wk_waiting *waiting;      /* pub/sub mode: uthash of finished workflows whose root waits for the
+                                 verdict on their spans exported as they ended */
     wk_durable_stats durable; /* stream mode counters */
     uv_timer_t park_timer;    /* stream mode: retries final checkpoints that waited for Redis */
     wk_admin *admin;          /* owned; NULL once stopped */
@@ -110,6 +113,12 @@ void wk_event_warn(wk_worker *w, const char *msg);
  * delivery is booked on m (found again by its key) when it is known. In
  * stream mode only once a checkpoint holding their end is in Redis. */
 void wk_export_ready(wk_worker *w, mdl_monitor *m);
+/* Pub/sub mode: finished m's trace goes out (m is the callee's): at once,
+ * or, while spans it exported as they ended await their verdict, once
+ * that came (so that a span on its way is not sent twice). */
+void wk_export_finished(wk_worker *w, mdl_monitor *m);
+/* Shutdown: the traces still waiting go out now (before the flush). */
+void wk_export_stop(wk_worker *w);
 /* Count m's end, build its spans and hand them to the pipeline, which
  * calls done_cb(arg, delivered) later (done_cb may be NULL). m stays the
  * caller's. again = 1: the same trace was submitted before (restored from
@@ -142,6 +151,9 @@ void wd_finished(wk_worker *w, mdl_monitor *m);
 int wd_lost(wk_worker *w, const char *workflow_id);
 /* The finished monitor of a workflow waiting for its final checkpoint, or NULL. */
 mdl_monitor *wd_done_monitor(wk_worker *w, const char *workflow_id);
+/* The spans workflow_id's finished monitor exported as they ended all
+ * have their verdict: its trace, which waited for that, goes out. */
+void wd_partials_settled(wk_worker *w, const char *workflow_id);
 void wd_render_metrics(wk_worker *w, wk_text *t);
 /* Free every hold left at exit (their entries stay pending). */
 void wd_clear(wk_worker *w);
