@@ -59,12 +59,16 @@ static void test_long_receiver_outage(void **state)
                          log);
     assert_int_equal(ts_wait_port(api_port, 5000), 0);
 
-    /* The receiver is down (nothing listens on http_port); a 4 KiB spool takes next to nothing. */
+    /* The receiver is down (nothing listens on http_port); a 4 KiB spool takes next to nothing.
+     * Whole traces at the end: what is under test is how a trace that is not delivered is
+     * exported again. (As they end, a finished trace whose stage spans wait in the spool
+     * waits for them instead, held by this worker, until the backend is back.) */
     tf_worker w = {"outage"};
     snprintf(w.log, sizeof w.log, "%s/worker.log", dir);
     setenv("OTEL_BSP_EXPORT_TIMEOUT", "300", 1);
     tf_stream_worker_start(&w, redis_url, api_port, http_port, STREAM,
-                           (char *[]){"--timeout", "60s", "--spool-dir", spool, "--spool-max-bytes", "4096", NULL});
+                           (char *[]){"--timeout", "60s", "--spool-dir", spool, "--spool-max-bytes", "4096",
+                                      "--export-spans", "at-end", NULL});
     unsetenv("OTEL_BSP_EXPORT_TIMEOUT");
     char n[16];
     snprintf(n, sizeof n, "%d", WORKFLOWS);

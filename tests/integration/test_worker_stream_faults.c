@@ -318,7 +318,12 @@ static void test_claimed_entry_is_left_to_the_claimer(void **state)
     thief->consumer = "worker-b";
     assert_int_equal(restored, 1);
     assert_int_equal(a_acks, 0);
-    assert_int_equal(check_traces(1), 1); /* one exporter only: thief */
+    /* One exporter of the trace: thief (the root, once). a may have exported
+     * the spans of stages that ended while the entry was its own, after a
+     * checkpoint holding their end was in Redis: thief's copies of those
+     * are identical (check_traces fails on differing copies). */
+    assert_true(check_traces(1) <= 2);
+    assert_int_equal(tc_count_roots(R.out_path), 1);
     check_no_checkpoints();
     char *log = ts_read_file(a->log, NULL);
     assert_non_null(strstr(log, "claimed by another consumer"));
