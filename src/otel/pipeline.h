@@ -1,6 +1,7 @@
 /* pipeline.h — from finished spans to the backends.
  *
- * The worker submits the spans of one finished workflow at a time. The
+ * The worker submits finished spans: a workflow's stage spans as they
+ * end, its root (with what is still owed) when it ends. The
  * pipeline keeps them in a bounded queue (OTEL_BSP_MAX_QUEUE_SIZE spans),
  * sends batches of at most OTEL_BSP_MAX_EXPORT_BATCH_SIZE spans every
  * OTEL_BSP_SCHEDULE_DELAY (or as soon as a batch is full) to every

@@ -9,8 +9,8 @@
  * fsync always: the stream and the group survive). At the end every
  * workflow has exactly one complete trace with the ids an undisturbed run
  * derives, no event twice in a span, copies of a span identical; every
- * entry acknowledged; no span dropped; every process stopped cleanly.
- * The run's random seed is printed (EXTRACE_CHAOS_SEED=N repeats the
+ * entry acknowledged; no span dropped; every process stopped cleanly;
+ * stage spans went out as they ended (the workers' default). The run's random seed is printed (EXTRACE_CHAOS_SEED=N repeats the
  * schedule of the disturbances). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,6 +46,7 @@ static pid_t redis_pid, api_pid, receiver_pid, gen_pid;
 static char dir[256], rdir[300], out_path[300], ids_path[2][300];
 static ex_rng rng;        /* the disturbances' schedule */
 static double dropped;    /* extrace_spans_dropped_total over every worker process's last scrape */
+static double early;      /* extrace_spans_submitted_total{phase="running"}, likewise: spans out as they ended */
 static int kills;         /* SIGKILLs done */
 
 static tf_worker workers[2] = {{"chaos-a"}, {"chaos-b"}};
@@ -118,6 +119,8 @@ static void kill_and_restart(void)
     tf_worker *w = &workers[i];
     double d = tf_worker_metric(w, "extrace_spans_dropped_total");
     if (d > 0) dropped += d;
+    d = tf_worker_metric(w, "extrace_spans_submitted_total{phase=\"running\"}");
+    if (d > 0) early += d;
     assert_int_equal(ts_stop(w->pid, SIGKILL, 5000), 128 + SIGKILL);
     w->pid = 0;
     kills++;
@@ -399,6 +402,7 @@ static void test_nothing_lost_under_chaos(void **state)
         double d = tf_worker_metric(&workers[i], "extrace_spans_dropped_total");
         assert_true(d >= 0); /* the final scrape answered */
         dropped += d;
+        early += tf_worker_metric(&workers[i], "extrace_spans_submitted_total{phase=\"running\"}");
     }
     int64_t run_ms = elapsed_ms(t0);
     for (int i = 0; i < 2; i++) {
@@ -418,14 +422,16 @@ static void test_nothing_lost_under_chaos(void **state)
     if (dropped != 0) fail_msg("%.0f spans dropped (extrace_spans_dropped_total; logs in %s)", dropped, dir);
     assert_int_equal(kills, 5);
     assert_true(spooled > 0); /* the outage did push batches to the spools */
+    assert_true(early > NWORKFLOWS); /* stage spans went out as they ended, while their workflows ran */
     int twice = check_traces(); /* the API is still needed for the final answers */
     assert_int_equal(ts_stop(api_pid, SIGTERM, 5000), 0);
     api_pid = 0;
     assert_int_equal(ts_stop(redis_pid, SIGTERM, 10000), 0);
     redis_pid = 0;
     print_message("%d workflows, %d kills, receiver down %d s, one Redis restart: %d root spans received, %d "
-                  "extra identical copies, %.0f spool bytes at the receiver's return; %lld s in all\n",
-                  NWORKFLOWS, kills, OUTAGE_MS / 1000, roots, twice, spooled, (long long)(run_ms / 1000));
+                  "extra identical copies, %.0f spool bytes at the receiver's return, %.0f spans exported as they "
+                  "ended (at least); %lld s in all\n",
+                  NWORKFLOWS, kills, OUTAGE_MS / 1000, roots, twice, spooled, early, (long long)(run_ms / 1000));
 }
 
 int main(void)
