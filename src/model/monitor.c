@@ -14,6 +14,8 @@
 typedef struct poll_ctx {
     int64_t before_ns; /* this poll's reply arrived */
     int64_t after_ns;  /* the previous successful poll's request left, or MDL_NO_TIME */
+    int64_t seen_ns;   /* the state shown is no older than this: a poll's send, an exact observation's time */
+    int exact;         /* an exact observation (webhook), not a poll */
 } poll_ctx;
 
 mdl_monitor *mdl_monitor_new(const char *key, int64_t submitted_ns, int64_t now_ns, int64_t timeout_ns,
@@ -283,8 +285,24 @@ static void end_node(mdl_node *n, const mdl_snode *sn, const poll_ctx *pc)
         (void)mdl_node_set_error(n, sn->error, sn->error_len); /* no memory: the span says it had no message */
 }
 
+/* 1 when an event was recorded by an exact observation (its window is one instant). */
+static int exact_event(const mdl_event *e) { return e->after_ns == e->before_ns && e->source == MDL_SRC_SOURCE; }
+
+/* 1 when what sn shows of n is older than what n already shows: a
+ * non-terminal state seen before n's latest event was exactly observed
+ * (a poll whose request left before it), or an exact observation older
+ * than n's latest event. Terminal states are never stale: they are final. */
+static int stale(const mdl_node *n, const mdl_snode *sn, const poll_ctx *pc)
+{
+    if (mdl_status_terminal(sn->status) || n->nevents == 0) return 0;
+    const mdl_event *last = &n->events[n->nevents - 1];
+    if (pc->exact) return pc->seen_ns < last->time_ns;
+    return exact_event(last) && pc->seen_ns < last->before_ns;
+}
+
 static int apply_state(mdl_monitor *m, mdl_node *n, const mdl_snode *sn, const poll_ctx *pc)
 {
+    if (stale(n, sn, pc)) return 0;
     int changed = 0;
     if (n->start_ns == MDL_NO_TIME && sn->start_ns != MDL_NO_TIME) {
         n->start_ns = sn->start_ns; /* first value wins */
@@ -402,7 +420,7 @@ int mdl_monitor_apply(mdl_monitor *m, const mdl_snapshot *s, int64_t sent_ns, in
         return MDL_DONE;
     }
     if (sent_ns > received_ns) sent_ns = received_ns; /* a caller's clock went back: stay inside the poll */
-    poll_ctx pc = {received_ns, m->last_sent_ns};
+    poll_ctx pc = {received_ns, m->last_sent_ns, sent_ns, 0};
     uint32_t small[INDEX_FROM], *map = s->nnodes <= INDEX_FROM ? small : ex_malloc(s->nnodes * sizeof *map);
     if (map) any |= apply_nodes(m, s, map, &pc);
     else if (m->nodes_dropped < UINT16_MAX) m->nodes_dropped++;
@@ -419,6 +437,28 @@ int mdl_monitor_apply(mdl_monitor *m, const mdl_snapshot *s, int64_t sent_ns, in
     }
     if (changed) *changed = any;
     return mdl_monitor_done(m) ? MDL_DONE : 0;
+}
+
+int mdl_monitor_apply_exact(mdl_monitor *m, const mdl_snapshot *s, int64_t at_ns, int64_t received_ns,
+                            int *changed)
+{
+    int any = 0, rc = 0;
+    if (changed) *changed = 0;
+    if (mdl_monitor_done(m)) return MDL_DONE;
+    int known = at_ns != MDL_NO_TIME;
+    poll_ctx pc = {known ? at_ns : received_ns, known ? at_ns : MDL_NO_TIME, known ? at_ns : received_ns, 1};
+    uint32_t small[INDEX_FROM], *map = s->nnodes <= INDEX_FROM ? small : ex_malloc(s->nnodes * sizeof *map);
+    if (map) any |= apply_nodes(m, s, map, &pc);
+    else if (m->nodes_dropped < UINT16_MAX) m->nodes_dropped++;
+    if (map != small) ex_free(map);
+    if (!s->root_absent) {
+        any |= take_root_name(m, &s->root);
+        any |= apply_state(m, &m->root, &s->root, &pc);
+        if (mdl_status_terminal(s->root.status)) rc = MDL_CONFIRM;
+    }
+    if (any) m->version++;
+    if (changed) *changed = any;
+    return rc;
 }
 
 void mdl_monitor_unchanged(mdl_monitor *m, int64_t sent_ns, int64_t received_ns)

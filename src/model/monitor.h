@@ -20,6 +20,7 @@
 #include "model/snapshot.h"
 
 enum { MDL_DONE = 1 }; /* what the feeding calls return once the root has ended (else 0) */
+enum { MDL_CONFIRM = 2 }; /* mdl_monitor_apply_exact: the root showed its end; poll to take the final tree */
 /* Error codes of the model's functions. */
 enum { MDL_ERR_NOMEM = -3, MDL_ERR_STATE = -4 };
 
@@ -128,6 +129,21 @@ void mdl_monitor_free(mdl_monitor *m);
  * MDL_DONE when the root has ended, else 0; *changed (may be NULL) says
  * whether the state moved. Never fails: what cannot be kept is counted. */
 int mdl_monitor_apply(mdl_monitor *m, const mdl_snapshot *s, int64_t sent_ns, int64_t received_ns, int *changed);
+/* An exact observation (a webhook): s, possibly partial (only the nodes
+ * it holds; the root only when !s->root_absent), shows the state the
+ * source reports for at_ns, its own timestamp of the change; each event
+ * it records has the window [at_ns, at_ns] (observed_after = before =
+ * at_ns). at_ns MDL_NO_TIME: unknown, the event is bracketed by
+ * received_ns alone. Out of order is safe: a non-terminal state older
+ * than the latest event of its node (at_ns before that event's time) is
+ * ignored, an ended node stays ended, and a later poll whose request left
+ * before an exact event cannot move that node back (mdl_monitor_apply).
+ * A terminal root is recorded as its event but does not end the monitor:
+ * MDL_CONFIRM asks the caller to poll for the final tree (a webhook tells
+ * of one node; the poll ends the others). Not counted as a poll. Returns
+ * MDL_DONE when already done, MDL_CONFIRM, or 0; *changed as for apply. */
+int mdl_monitor_apply_exact(mdl_monitor *m, const mdl_snapshot *s, int64_t at_ns, int64_t received_ns,
+                            int *changed);
 /* A successful poll whose answers were all unchanged since the last one
  * (HTTP 304): exactly what applying that poll's snapshot again does —
  * the poll counts and brackets the next change — without the snapshot. */

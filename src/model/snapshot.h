@@ -57,6 +57,7 @@ typedef struct mdl_snapshot {
     mdl_snode *nodes; /* owned array of nnodes; parents come before their children */
     size_t nnodes, cap;
     json_t *json;     /* owned reference to the JSON the strings point into, or NULL */
+    uint8_t root_absent; /* a partial snapshot (a webhook's) that says nothing about the root */
 } mdl_snapshot;
 
 /* "pending", "running", "ok", "error", "cancelled", "skipped"; "?" otherwise. */
@@ -90,6 +91,10 @@ int mdl_snapshot_link(mdl_snapshot *s, char *why, size_t whylen);
  * and the value, e.g.
  *   nodes[3].status: unknown status "done" (pending running ok error cancelled skipped) */
 int mdl_snapshot_from_json(mdl_snapshot *s, json_t *json, char *why, size_t whylen);
+/* The same for a partial snapshot (a webhook's): a root without "status"
+ * says nothing about the root (root_absent = 1, its other fields are
+ * ignored); nodes are read as above. */
+int mdl_snapshot_from_json_partial(mdl_snapshot *s, json_t *json, char *why, size_t whylen);
 
 /* Parse a time value: RFC 3339 string, number of unix seconds (a
  * fraction is kept to the microsecond, as much as a double holds), or null

@@ -200,13 +200,25 @@ static int read_nodes(rd *r, mdl_snapshot *s, const json_t *root)
     return 0;
 }
 
-int mdl_snapshot_from_json(mdl_snapshot *s, json_t *json, char *why, size_t whylen)
+static int from_json(mdl_snapshot *s, json_t *json, int partial, char *why, size_t whylen)
 {
     rd r = {why, whylen, ""};
     char b[96];
     mdl_snapshot_clear(s);
     if (!json_is_object(json)) return fail(&r, "snapshot", "expected an object, got %s", show(json, b, sizeof b));
     s->json = json_incref(json);
-    if (read_common(&r, json, &s->root) || read_nodes(&r, s, json)) return -1;
+    const json_t *st = json_object_get(json, "status");
+    s->root_absent = (uint8_t)(partial && (!st || json_is_null(st)));
+    if ((!s->root_absent && read_common(&r, json, &s->root)) || read_nodes(&r, s, json)) return -1;
     return mdl_snapshot_link(s, why, whylen);
+}
+
+int mdl_snapshot_from_json(mdl_snapshot *s, json_t *json, char *why, size_t whylen)
+{
+    return from_json(s, json, 0, why, whylen);
+}
+
+int mdl_snapshot_from_json_partial(mdl_snapshot *s, json_t *json, char *why, size_t whylen)
+{
+    return from_json(s, json, 1, why, whylen);
 }
