@@ -186,7 +186,12 @@ static void add_event(mdl_monitor *m, mdl_node *n, uint8_t word, int64_t t, uint
     mdl_event *ev = ex_realloc(n->events, (n->nevents + 1u) * sizeof *ev); /* exact: most nodes have 2-4 */
     if (!ev) goto drop;
     n->events = ev;
-    n->events[n->nevents++] = (mdl_event){t, pc->before_ns, pc->after_ns, word, source};
+    int64_t before = pc->before_ns, after = pc->after_ns;
+    if (pc->exact && after != MDL_NO_TIME) { /* [at, at], widened to hold a source time of its own */
+        if (t < after) after = t;
+        if (t > before) before = t;
+    }
+    n->events[n->nevents++] = (mdl_event){t, before, after, word, source};
     m->nevents++;
     return;
 drop:

@@ -133,7 +133,8 @@ int mdl_monitor_apply(mdl_monitor *m, const mdl_snapshot *s, int64_t sent_ns, in
  * it holds; the root only when !s->root_absent), shows the state the
  * source reports for at_ns, its own timestamp of the change; each event
  * it records has the window [at_ns, at_ns] (observed_after = before =
- * at_ns). at_ns MDL_NO_TIME: unknown, the event is bracketed by
+ * at_ns), widened to hold the event's time when the source gives the
+ * node one of its own (a step that ended before the job's webhook). at_ns MDL_NO_TIME: unknown, the event is bracketed by
  * received_ns alone. Out of order is safe: a non-terminal state older
  * than the latest event of its node (at_ns before that event's time) is
  * ignored, an ended node stays ended, and a later poll whose request left

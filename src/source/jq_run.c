@@ -17,7 +17,9 @@
 struct sr_jq {
     jq_state *jq;
     char *origin;
+    const char *field; /* the profile field holding the program: "map", "webhook.map" */
     int map_line;
+    int allow_null;    /* a null output is "nothing to do" (webhook programs), not an error */
     char first[SR_ERR_LEN]; /* the first message jq reported */
     int nmsg;
 };
@@ -83,24 +85,27 @@ static void compile_message(const sr_jq *s, char *err, size_t errlen)
     }
     char more[48] = "";
     if (s->nmsg > 1) snprintf(more, sizeof more, " (and %d more error%s)", s->nmsg - 1, s->nmsg > 2 ? "s" : "");
-    ex_secret_format(err, errlen, "%s:%d: map: %s%s%s%s%s", s->origin, s->map_line, head, where, *tail ? ": " : "",
+    ex_secret_format(err, errlen, "%s:%d: %s: %s%s%s%s%s", s->origin, s->map_line, s->field, head, where, *tail ? ": " : "",
                      tail, more);
 }
 
-int sr_jq_compile(const sr_profile *p, sr_jq **out, char *err, size_t errlen)
+int sr_jq_compile_prog(const char *origin, const char *field, const char *text, int line, int allow_null,
+                       sr_jq **out, char *err, size_t errlen)
 {
     *out = NULL;
     sr_jq *s = ex_calloc(1, sizeof *s);
-    size_t plen = strlen(SR_JQ_PRELUDE) + strlen(p->map) + 1;
+    size_t plen = strlen(SR_JQ_PRELUDE) + strlen(text) + 1;
     char *prog = ex_malloc(plen);
-    if (!s || !prog || !(s->origin = ex_strdup(p->origin)) || !(s->jq = jq_init())) {
-        snprintf(err, errlen, "%s: map: out of memory", p->origin);
+    if (!s || !prog || !(s->origin = ex_strdup(origin)) || !(s->jq = jq_init())) {
+        snprintf(err, errlen, "%s: %s: out of memory", origin, field);
         ex_free(prog);
         sr_jq_free(s);
         return -1;
     }
-    s->map_line = p->map_line;
-    snprintf(prog, plen, "%s%s", SR_JQ_PRELUDE, p->map);
+    s->field = field;
+    s->map_line = line;
+    s->allow_null = allow_null;
+    snprintf(prog, plen, "%s%s", SR_JQ_PRELUDE, text);
     jq_set_error_cb(s->jq, on_error, s);
     /* No module search path: import and include find nothing. */
     jq_set_attr(s->jq, jv_string("JQ_LIBRARY_PATH"), jv_array());
@@ -113,6 +118,11 @@ int sr_jq_compile(const sr_profile *p, sr_jq **out, char *err, size_t errlen)
     }
     *out = s;
     return 0;
+}
+
+int sr_jq_compile(const sr_profile *p, sr_jq **out, char *err, size_t errlen)
+{
+    return sr_jq_compile_prog(p->origin, "map", p->map, p->map_line, 0, out, err, errlen);
 }
 
 void sr_jq_free(sr_jq *s)
@@ -204,6 +214,9 @@ sr_jq_error sr_jq_input_add(sr_jq_input *in, const char *request, const char *bo
     return SR_JQ_OK;
 }
 
+/* What the program must output, for messages. */
+static const char *what_out(const sr_jq *s) { return s->allow_null ? "an object or null" : "a snapshot object"; }
+
 /* Run on input (consumed). */
 static sr_jq_error run_value(sr_jq *s, jv input, json_t **out, char *err, size_t errlen)
 {
@@ -214,11 +227,11 @@ static sr_jq_error run_value(sr_jq *s, jv input, json_t **out, char *err, size_t
     if (!jv_is_valid(v)) {
         if (jv_invalid_has_msg(jv_copy(v))) {
             invalid_message(v, m, sizeof m);
-            ex_secret_format(err, errlen, "%s: map: %s", s->origin, m);
+            ex_secret_format(err, errlen, "%s: %s: %s", s->origin, s->field, m);
             return SR_JQ_ERR_RUNTIME;
         }
         jv_free(v);
-        snprintf(err, errlen, "%s: map: no output (a snapshot object is needed)%s", s->origin,
+        snprintf(err, errlen, "%s: %s: no output (%s is needed)%s", s->origin, s->field, what_out(s),
                  jq_halted(s->jq) ? ": the program halted" : "");
         return SR_JQ_ERR_NO_OUTPUT;
     }
@@ -229,16 +242,21 @@ static sr_jq_error run_value(sr_jq *s, jv input, json_t **out, char *err, size_t
         else jv_free(next);
         jv_free(v);
         if (!second) {
-            ex_secret_format(err, errlen, "%s: map: %s (after a first output)", s->origin, m);
+            ex_secret_format(err, errlen, "%s: %s: %s (after a first output)", s->origin, s->field, m);
             return SR_JQ_ERR_RUNTIME;
         }
-        snprintf(err, errlen, "%s: map: more than one output (exactly one snapshot object is needed)", s->origin);
+        snprintf(err, errlen, "%s: %s: more than one output (exactly one %s is needed)", s->origin, s->field,
+                 s->allow_null ? "object or null" : "snapshot object");
         return SR_JQ_ERR_MANY_OUTPUTS;
     }
     jv_free(next);
+    if (s->allow_null && jv_get_kind(v) == JV_KIND_NULL) {
+        jv_free(v);
+        return SR_JQ_OK; /* *out stays NULL: nothing to do */
+    }
     if (jv_get_kind(v) != JV_KIND_OBJECT) {
         char buf[80];
-        ex_secret_format(err, errlen, "%s: map: the output is %s %s, not an object", s->origin,
+        ex_secret_format(err, errlen, "%s: %s: the output is %s %s, not an object", s->origin, s->field,
                          jv_kind_name(jv_get_kind(v)), jv_dump_string_trunc(jv_copy(v), buf, sizeof buf));
         jv_free(v);
         return SR_JQ_ERR_NOT_OBJECT;
@@ -247,7 +265,7 @@ static sr_jq_error run_value(sr_jq *s, jv input, json_t **out, char *err, size_t
     *out = sr_jv_to_json(v, SR_JQ_OUTPUT_MAX, &why);
     jv_free(v);
     if (!*out) {
-        snprintf(err, errlen, "%s: map: %s", s->origin, why);
+        snprintf(err, errlen, "%s: %s: %s", s->origin, s->field, why);
         return strcmp(why, "out of memory") == 0 ? SR_JQ_ERR_NOMEM : SR_JQ_ERR_OUTPUT;
     }
     return SR_JQ_OK;
@@ -276,4 +294,40 @@ sr_jq_error sr_jq_run_text(sr_jq *s, const char *input, size_t len, json_t **out
         return SR_JQ_ERR_INPUT;
     }
     return run_value(s, v, out, err, errlen);
+}
+
+sr_jq_error sr_jq_run_hook(sr_jq *s, const char *event, const char *delivery, const char *body, size_t len,
+                           json_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (len > SR_JQ_INPUT_MAX) {
+        snprintf(err, errlen, "%s: a payload of %zu bytes, more than the %u allowed", s->origin, len, SR_JQ_INPUT_MAX);
+        return SR_JQ_ERR_INPUT_TOO_LARGE;
+    }
+    jv v = jv_parse_sized(body, (int)len);
+    if (!jv_is_valid(v)) {
+        char m[256];
+        invalid_message(v, m, sizeof m);
+        cut_echo(m);
+        ex_secret_format(err, errlen, "the payload is not JSON: %s", m);
+        return SR_JQ_ERR_INPUT;
+    }
+    jv in = jv_object();
+    in = jv_object_set(in, jv_string("event"), event ? jv_string(event) : jv_null());
+    in = jv_object_set(in, jv_string("delivery"), delivery ? jv_string(delivery) : jv_null());
+    in = jv_object_set(in, jv_string("payload"), v);
+    return run_value(s, in, out, err, errlen);
+}
+
+sr_jq_error sr_jq_run_json(sr_jq *s, const json_t *input, json_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    char *text = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!text) {
+        snprintf(err, errlen, "%s: %s: out of memory", s->origin, s->field);
+        return SR_JQ_ERR_NOMEM;
+    }
+    sr_jq_error rc = sr_jq_run_text(s, text, strlen(text), out, err, errlen);
+    free(text);
+    return rc;
 }

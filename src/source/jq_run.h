@@ -56,6 +56,12 @@ const char *sr_jq_error_name(sr_jq_error kind);
 /* Compile p->map. Returns 0 and *out (free with sr_jq_free), or -1 with
  * the compile error (see above) in err. */
 int sr_jq_compile(const sr_profile *p, sr_jq **out, char *err, size_t errlen);
+/* Compile another program of the profile at origin: `field` (a static
+ * string, "webhook.map") names it in messages, `line` is the profile line
+ * where its text begins. allow_null: a run whose one output is null
+ * succeeds with *out NULL (nothing to do). The same contract otherwise. */
+int sr_jq_compile_prog(const char *origin, const char *field, const char *text, int line, int allow_null,
+                       sr_jq **out, char *err, size_t errlen);
 void sr_jq_free(sr_jq *jq);
 
 /* Start an input for one run: {"key": {part: value…}}; max_input bounds
@@ -80,5 +86,13 @@ sr_jq_error sr_jq_run(sr_jq *jq, sr_jq_input *in, json_t **out, char *err, size_
 /* Run on a whole input object given as JSON text (e.g. from a file); the
  * same results. Used by `extrace profile check` and tests. */
 sr_jq_error sr_jq_run_text(sr_jq *jq, const char *input, size_t len, json_t **out, char *err, size_t errlen);
+
+/* Run a webhook program on {"event": event, "delivery": delivery (each
+ * NULL: null), "payload": the body parsed}. The same results; a body that
+ * is not JSON is SR_JQ_ERR_INPUT ("the payload is not JSON: …"). */
+sr_jq_error sr_jq_run_hook(sr_jq *jq, const char *event, const char *delivery, const char *body, size_t len,
+                           json_t **out, char *err, size_t errlen);
+/* Run on a jansson value (borrowed) as input; the same results. */
+sr_jq_error sr_jq_run_json(sr_jq *jq, const json_t *input, json_t **out, char *err, size_t errlen);
 
 #endif

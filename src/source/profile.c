@@ -230,27 +230,33 @@ static int load_key(sr_ld *l, yaml_node_t *n)
     return 0;
 }
 
+int sr_ld_program(sr_ld *l, yaml_node_t *n, const char *path, char **out, int *line)
+{
+    if (sr_ld_str(l, n, path, SR_PROFILE_MAX, "\t\n\r", out) != 0) return -1;
+    int block = n->data.scalar.style == YAML_LITERAL_SCALAR_STYLE || n->data.scalar.style == YAML_FOLDED_SCALAR_STYLE;
+    *line = (int)n->start_mark.line + 1 + (block ? 1 : 0);
+    return 0;
+}
+
 static int load_map(sr_ld *l, yaml_node_t *n)
 {
     sr_profile *p = l->p;
     if (!n) return sr_ld_fail(l, NULL, "map", "missing (the jq program that outputs the snapshot)");
-    if (sr_ld_str(l, n, "map", SR_PROFILE_MAX, "\t\n\r", &p->map) != 0) return -1;
-    int block = n->data.scalar.style == YAML_LITERAL_SCALAR_STYLE || n->data.scalar.style == YAML_FOLDED_SCALAR_STYLE;
-    p->map_line = (int)n->start_mark.line + 1 + (block ? 1 : 0);
-    return 0;
+    return sr_ld_program(l, n, "map", &p->map, &p->map_line);
 }
 
 static int load_root(sr_ld *l, yaml_node_t *root)
 {
     sr_field f[] = {{"name"},     {"description"}, {"key"},     {"base_url"}, {"root_name"},
-                    {"auth"},     {"headers"},     {"requests"}, {"map"}};
+                    {"auth"},     {"headers"},     {"requests"}, {"map"}, {"webhook"}};
     if (sr_ld_fields(l, root, NULL, f, sizeof f / sizeof f[0]) != 0) return -1;
     if (load_texts(l, f) != 0 || load_key(l, f[2].node) != 0) return -1;
     if (f[5].node && sr_ld_auth(l, f[5].node) != 0) return -1;
     if (f[6].node && sr_ld_headers(l, f[6].node, "headers", &l->p->headers, &l->p->nheaders) != 0) return -1;
     if (!f[7].node) return sr_ld_fail(l, NULL, "requests", "missing (at least one request)");
     if (sr_ld_requests(l, f[7].node) != 0) return -1;
-    return load_map(l, f[8].node);
+    if (load_map(l, f[8].node) != 0) return -1;
+    return f[9].node ? sr_ld_webhook(l, f[9].node) : 0;
 }
 
 static int yaml_error(sr_ld *l, const yaml_parser_t *ps)
@@ -370,6 +376,7 @@ void sr_profile_free(sr_profile *p)
     }
     ex_free(p->requests);
     ex_free(p->map);
+    sr_webhook_free(p->webhook);
     ex_free(p);
 }
 

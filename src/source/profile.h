@@ -59,6 +59,25 @@ typedef struct sr_request {
     int max_pages;       /* SR_PAGINATE_LINK: 1..SR_PAGES_MAX; else 1 */
 } sr_request;
 
+/* How a webhook delivery is authenticated (docs/sources.md, "Webhooks"). */
+typedef enum {
+    SR_SIG_HMAC_SHA256 = 1, /* signature_header = prefix + hex HMAC-SHA256(secret, raw body) (GitHub) */
+    SR_SIG_TOKEN,           /* signature_header = the shared secret itself (Argo Events, generic) */
+} sr_sig_scheme;
+
+/* The profile's `webhook:` section: how to check a delivery and map it. */
+typedef struct sr_webhook {
+    sr_sig_scheme signature;
+    char *signature_header; /* X-Hub-Signature-256 */
+    char *signature_prefix; /* "sha256=" (hmac-sha256), "" otherwise */
+    char *event_header;     /* X-GitHub-Event, or NULL: the program sees event null */
+    char *delivery_header;  /* X-GitHub-Delivery (de-duplicated), or NULL */
+    char **events;          /* event names accepted (others: 202, ignored), or NULL: all */
+    size_t nevents;
+    char *map;              /* jq: {event, delivery, payload} → {key, at, snapshot} or null */
+    int map_line;
+} sr_webhook;
+
 typedef struct sr_profile {
     char *origin;        /* file name, or "builtin:NAME", for messages */
     char *name;          /* [a-z0-9-]+ */
@@ -74,6 +93,7 @@ typedef struct sr_profile {
     size_t nrequests;
     char *map;           /* the jq program text */
     int map_line;        /* 1-based line of the profile where the program text begins */
+    sr_webhook *webhook; /* the webhook: section, or NULL */
 } sr_profile;
 
 /* Load the profile in text[0..len) (need not be NUL-terminated); origin

@@ -47,5 +47,10 @@ int sr_ld_headers(sr_ld *l, yaml_node_t *n, const char *path, sr_header **out, s
 int sr_ld_auth(sr_ld *l, yaml_node_t *n);
 int sr_ld_requests(sr_ld *l, yaml_node_t *n);
 void sr_headers_free(sr_header *h, size_t n);
+/* webhook: (webhook_load.c), and freeing it. */
+int sr_ld_webhook(sr_ld *l, yaml_node_t *n);
+void sr_webhook_free(sr_webhook *w);
+/* A jq program's text (literal or folded block): *out and its first line. 0 or -1. */
+int sr_ld_program(sr_ld *l, yaml_node_t *n, const char *path, char **out, int *line);
 
 #endif
