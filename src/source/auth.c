@@ -24,8 +24,7 @@ static const char *env_get(char *const *envp, const char *name)
     return NULL;
 }
 
-/* Read a secret into an ex_malloc'd string; field names it ("auth.token_env"). */
-static int read_secret(const char *origin, const char *field, const char *env, const char *file, char *const *envp,
+int sr_secret_read(const char *origin, const char *field, const char *env, const char *file, char *const *envp,
                        char **out, char *err, size_t errlen)
 {
     char *s = NULL;
@@ -92,12 +91,12 @@ int sr_auth_load(const char *origin, const sr_auth_spec *spec, char *const *envp
     memset(out, 0, sizeof *out);
     if (spec->type == SR_AUTH_NONE) return 0;
     if (spec->type == SR_AUTH_BASIC) {
-        if (read_secret(origin, "auth.username", spec->username_env, spec->username_file, envp, &a, err, errlen) != 0 ||
-            read_secret(origin, "auth.password", spec->password_env, spec->password_file, envp, &b, err, errlen) != 0)
+        if (sr_secret_read(origin, "auth.username", spec->username_env, spec->username_file, envp, &a, err, errlen) != 0 ||
+            sr_secret_read(origin, "auth.password", spec->password_env, spec->password_file, envp, &b, err, errlen) != 0)
             goto done;
         out->value = basic_value(a, b);
     } else {
-        if (read_secret(origin, "auth.token", spec->token_env, spec->token_file, envp, &a, err, errlen) != 0) goto done;
+        if (sr_secret_read(origin, "auth.token", spec->token_env, spec->token_file, envp, &a, err, errlen) != 0) goto done;
         if (spec->type == SR_AUTH_BEARER) {
             size_t n = strlen(a) + 8;
             if ((out->value = ex_malloc(n))) snprintf(out->value, n, "Bearer %s", a);

@@ -31,5 +31,12 @@ int sr_auth_load(const char *origin, const sr_auth_spec *spec, char *const *envp
                  size_t errlen);
 /* Wipe and free. */
 void sr_auth_free(sr_auth *a);
+/* Read one secret from variable `env` of envp, or else from `file` (its
+ * content without the trailing newline): 1..SR_SECRET_MAX bytes without
+ * control characters. 0 and *out (ex_malloc'd; wipe it before freeing),
+ * or -1 with err naming origin, field, the variable or file, never the
+ * secret ("origin: auth.token_env: GITHUB_TOKEN is not set"). */
+int sr_secret_read(const char *origin, const char *field, const char *env, const char *file, char *const *envp,
+                   char **out, char *err, size_t errlen);
 
 #endif

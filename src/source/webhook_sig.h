@@ -16,9 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "source/auth.h" /* SR_SECRET_MAX */
 #include "source/profile.h"
-
-#define SR_SECRET_MAX 1024 /* bytes of a webhook secret */
 
 /* Results of sr_sig_check. */
 typedef enum {

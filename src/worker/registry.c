@@ -226,6 +226,13 @@ int wk_registry_reschedule_after(wk_registry *r, wk_entry *e, int64_t now_ns, in
     return heap_push(r, e, due_at(e, now_ns, delay));
 }
 
+void wk_registry_due_by(wk_registry *r, wk_entry *e, int64_t due_ns)
+{
+    if (e->heap_idx == WK_NOT_QUEUED || e->due_ns <= due_ns) return;
+    e->due_ns = due_ns;
+    sift_up(r, e->heap_idx);
+}
+
 int64_t wk_registry_next_due(const wk_registry *r)
 {
     if (!r->nheap) return INT64_MAX;

@@ -97,6 +97,10 @@ int wk_registry_reschedule(wk_registry *r, wk_entry *e, int64_t now_ns);
  * earlier than that, and no earlier than the backoff. */
 int wk_registry_reschedule_after(wk_registry *r, wk_entry *e, int64_t now_ns, int64_t retry_after_ns);
 
+/* Bring e's next poll forward to due_ns when it is due later (a webhook
+ * asked for a confirming poll); no-op while e is being polled. */
+void wk_registry_due_by(wk_registry *r, wk_entry *e, int64_t due_ns);
+
 /* Delay after k >= 1 consecutive failures: interval * 2^k, capped at
  * max_factor intervals and at cap_ns (never below the interval), then
  * ± permille/1000 jitter from rng. k = 0: the plain jittered interval. */

@@ -20,6 +20,7 @@
 #include "model/spans.h"
 #include "source/httpmeta.h"
 #include "worker/worker_int.h"
+#include "worker/webhook.h"
 
 #define WARN_BUDGET_PER_SEC 20 /* rejected-event warnings logged per second, the rest summed up */
 #define POLLWARN_WINDOW_NS (60 * EX_NS_PER_SEC) /* repeated poll failures of a kind: one line a minute */
@@ -158,6 +159,7 @@ static mdl_monitor *unwatch(wk_worker *w, wk_entry *e)
 static void finish(wk_worker *w, wk_entry *e)
 {
     mdl_monitor *m = unwatch(w, e);
+    wk_webhook_finished(w->webhook, m->key); /* late deliveries about it must not start it again */
     if (w->stream) {
         wd_finished(w, m);
         return;
@@ -387,6 +389,7 @@ static int admin_metrics(void *arg, wk_text *out)
     if (rc == 0) wk_skew_render(&w->skew, w->api_host, out);
     if (rc == 0) wk_submitter_render(w, out);
     if (rc == 0 && w->opt->stream) wd_render_metrics(w, out);
+    if (rc == 0) wk_webhook_render_metrics(w->webhook, out);
     return rc;
 }
 
@@ -446,6 +449,8 @@ static void flushed_cb(void *arg)
     w->stream = NULL;
     wk_admin_stop(w->admin);
     w->admin = NULL;
+    wk_webhook_stop(w->webhook);
+    w->webhook = NULL;
     close_handle((uv_handle_t *)&w->timer);
     close_handle((uv_handle_t *)&w->park_timer);
     close_handle((uv_handle_t *)&w->status_timer);
@@ -518,6 +523,14 @@ static int start(wk_worker *w)
     }
     ex_info("worker", "admin HTTP on %s (port %d): /healthz /readyz /metrics /api/workflows", o->admin_listen,
             wk_admin_port(w->admin));
+    if (o->webhook_listen) {
+        if (!(w->webhook = wk_webhook_start(w, err, sizeof err))) {
+            ex_error("worker", "webhooks: %s", err);
+            return -1;
+        }
+        ex_info("worker", "webhooks on %s (port %d): POST /hooks/%s", o->webhook_listen, wk_webhook_port(w->webhook),
+                w->source->name);
+    }
     w->status_prev = status_snap(w);
     if (o->status_interval_ns > 0) {
         uint64_t ms = (uint64_t)((o->status_interval_ns + EX_NS_PER_MS - 1) / EX_NS_PER_MS);
@@ -551,6 +564,7 @@ static void teardown(wk_worker *w)
     wk_intake_stop(w->intake);
     wk_stream_stop(w->stream);
     wk_admin_stop(w->admin);
+    wk_webhook_stop(w->webhook);
     wk_poller_destroy(w->poller);
     if (w->pipeline) exo_pipeline_destroy(w->pipeline);
     close_handle((uv_handle_t *)&w->timer);

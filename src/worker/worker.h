@@ -43,6 +43,13 @@ typedef struct wk_options {
     uint64_t seed;                  /* jitter rng seed */
     const exo_export_config *export; /* OTEL_* exporter settings */
     const exo_resource *resource;   /* service.* attributes; service.namespace names the traces */
+    /* Webhooks (--webhook-listen; NULL: off): */
+    const char *webhook_listen;     /* HOST:PORT of POST /hooks/{source} */
+    const char *webhook_secret;     /* the shared secret (never logged) */
+    size_t webhook_secret_len;
+    size_t webhook_max_body;        /* larger deliveries get 413 */
+    size_t webhook_dedup;           /* delivery ids (and finished keys) remembered */
+    ex_conn_limits webhook_limits;  /* its listener's limits and deadlines */
     /* Export spool: */
     const char *spool_dir;          /* batches the backend did not take in time wait here; NULL = dropped */
     uint64_t spool_max_bytes;       /* bound of the spool */

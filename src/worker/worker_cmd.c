@@ -14,9 +14,11 @@
 #include "net/conn_opts.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/mem.h"
 #include "core/rng.h"
 #include "otel/otel_env.h"
 #include "otel/resource.h"
+#include "source/auth.h"
 #include "worker/snapshot.h"
 #include "worker/check.h"
 #include "worker/source_rt.h"
@@ -41,6 +43,11 @@ typedef struct worker_cfg {
     char *admin_listen;           /* HOST:PORT */
     int64_t status_interval;      /* ns; 0 = no status line */
     ex_conn_opts admin_conns;     /* limits of the admin listener */
+    char *webhook_listen;         /* HOST:PORT of POST /hooks/{source}, or NULL: off */
+    char *webhook_secret_file;    /* the shared secret's file (else EXTRACE_WEBHOOK_SECRET) */
+    int64_t webhook_max_body;
+    int64_t webhook_dedup;
+    ex_conn_opts webhook_conns;   /* limits of the webhook listener */
     char *seed;                   /* jitter seed as text, or NULL */
     /* Poll budget: */
     double max_polls_per_second;  /* token bucket rate over all workflows; 0 = unlimited */
@@ -124,6 +131,7 @@ static const ex_env_alias timeout_aliases[] = {{"TracingSample__WorkflowMonitor_
                                                {NULL, NULL}};
 
 #define DAY_NS (86400.0 * 1e9)
+#define WEBHOOK_SECRET_ENV "EXTRACE_WEBHOOK_SECRET"
 
 static const ex_opt opts[] = {
     {"check", EX_OPT_BOOL, offsetof(worker_cfg, check), "false", EX_NO_BOUNDS, NULL,
@@ -181,6 +189,22 @@ static const ex_opt opts[] = {
      "HOST:PORT", "Address of /healthz, /readyz and /metrics (an IPv4 address; port 0 picks a free one).", NULL,
      check_admin_listen, NULL},
     EX_CONN_OPTS(worker_cfg, admin_conns, "admin-", "the admin listener", "503", "64", "16", "5s", "5s", "30s"),
+    /* Webhooks */
+    {"webhook-listen", EX_OPT_STRING, offsetof(worker_cfg, webhook_listen), NULL, EX_NO_BOUNDS, "HOST:PORT",
+     "Take the source's webhook deliveries on POST /hooks/<source> at this address (an IPv4 address; port 0 "
+     "picks a free one): each starts the workflow's watch and applies its state and time at once "
+     "(docs/sources.md#webhooks). The source's profile needs a webhook: section. Not with --stream. Default: off.",
+     NULL, check_admin_listen, NULL},
+    {"webhook-secret-file", EX_OPT_STRING, offsetof(worker_cfg, webhook_secret_file), NULL, EX_NO_BOUNDS, "FILE",
+     "File holding the webhooks' shared secret (its trailing newline dropped); without it the secret is read "
+     "from the variable " WEBHOOK_SECRET_ENV ". Never logged.", NULL, check_not_empty, NULL},
+    {"webhook-max-body", EX_OPT_INT, offsetof(worker_cfg, webhook_max_body), "1048576", 1024, 26214400, "BYTES",
+     "Largest delivery taken; a larger one is answered 413.", NULL, NULL, NULL},
+    {"webhook-dedup", EX_OPT_INT, offsetof(worker_cfg, webhook_dedup), "100000", 1, 16777216, "N",
+     "Delivery ids remembered to recognise a delivery sent again (16 bytes each, the oldest forgotten "
+     "first); as many keys of finished workflows are remembered so a late delivery does not start one again.",
+     NULL, NULL, NULL},
+    EX_CONN_OPTS(worker_cfg, webhook_conns, "webhook-", "the webhook listener", "503", "256", "64", "10s", "30s", "60s"),
     {"status-interval", EX_OPT_DURATION, offsetof(worker_cfg, status_interval), "60s", 0, DAY_NS, "DURATION",
      "Log a status line at info this often: workflows watched, the oldest one's age, polls/s, poll errors by "
      "kind, workflows finished, spans exported and dropped (0 = never).", NULL, NULL, NULL},
@@ -254,6 +278,7 @@ static int run(const worker_cfg *cfg, const ex_cfg_result *given, char *const *e
     char err[512], warn[512] = "";
     ex_rng id_rng;
     int status = 2;
+    char *secret = NULL;
     int rc = exo_export_config_from_env(envp, &export, err, sizeof err, warn, sizeof warn);
     if (warn[0]) ex_warn("worker", "%s", warn);
     if (rc != 0) {
@@ -315,6 +340,24 @@ static int run(const worker_cfg *cfg, const ex_cfg_result *given, char *const *e
     o.admin_listen = cfg->admin_listen;
     o.status_interval_ns = cfg->status_interval;
     o.admin_limits = ex_conn_opts_limits(&cfg->admin_conns);
+    if (cfg->webhook_listen) {
+        if (cfg->stream) {
+            fprintf(stderr, "extrace worker: --webhook-listen is not available with --stream yet (a delivery would "
+                            "start a watch no stream entry stands for)\n");
+            goto out_source;
+        }
+        if (sr_secret_read("extrace worker", "webhook secret", cfg->webhook_secret_file ? NULL : WEBHOOK_SECRET_ENV,
+                           cfg->webhook_secret_file, envp, &secret, err, sizeof err) != 0) {
+            fprintf(stderr, "%s (--webhook-secret-file FILE or %s)\n", err, WEBHOOK_SECRET_ENV);
+            goto out_source;
+        }
+        o.webhook_listen = cfg->webhook_listen;
+        o.webhook_secret = secret;
+        o.webhook_secret_len = strlen(secret);
+        o.webhook_max_body = (size_t)cfg->webhook_max_body;
+        o.webhook_dedup = (size_t)cfg->webhook_dedup;
+        o.webhook_limits = ex_conn_opts_limits(&cfg->webhook_conns);
+    }
     o.export = &export;
     o.resource = &resource;
     if (cfg->seed) ex_seed_parse(cfg->seed, &o.seed);
@@ -330,6 +373,8 @@ static int run(const worker_cfg *cfg, const ex_cfg_result *given, char *const *e
     status = wk_worker_run(&o);
 out_source:
     wk_source_close(&source);
+    if (secret) explicit_bzero(secret, strlen(secret));
+    ex_free(secret);
 out:
     memset(&o.redis, 0, sizeof o.redis); /* holds the password */
     exo_resource_free(&resource);

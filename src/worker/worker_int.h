@@ -65,6 +65,7 @@ typedef struct wk_worker {
     wk_durable_stats durable; /* stream mode counters */
     uv_timer_t park_timer;    /* stream mode: retries final checkpoints that waited for Redis */
     wk_admin *admin;          /* owned; NULL once stopped */
+    struct wk_webhook *webhook; /* owned (--webhook-listen); NULL when off or stopped */
     exo_pipeline *pipeline;   /* owned; NULL once destroyed */
     uv_timer_t timer;         /* the registry's one timer */
     int64_t armed_due;        /* due time the timer is set for, INT64_MAX if none */
