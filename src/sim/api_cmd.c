@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "net/conn_opts.h"
 #include "sim/faults.h"
+#include "sim/hooks.h"
 #include "sim/http.h"
 #include "sim/persona.h"
 #include "sim/routes.h"
@@ -37,6 +38,11 @@ typedef struct api_cfg {
     int64_t rate_limit;    /* github-actions: requests per window, 0 none */
     int64_t rate_window;   /* ns */
     int64_t rate_status;   /* 403 or 429 */
+    char *webhook_url;     /* POST deliveries here (hooks.h), or NULL */
+    char *webhook_secret;  /* their shared secret */
+    int64_t webhook_runs;  /* runs started of its own */
+    int64_t webhook_every; /* ns between those starts */
+    double webhook_duplicates, webhook_reorder, webhook_bad_signatures;
 } api_cfg;
 
 static int check_source(const char *text, char *why, size_t whylen) { return sim_persona_check(text, why, whylen); }
@@ -45,6 +51,13 @@ static int check_rate_status(const char *text, char *why, size_t whylen)
 {
     if (strcmp(text, "403") == 0 || strcmp(text, "429") == 0) return 0;
     snprintf(why, whylen, "must be 403 or 429");
+    return -1;
+}
+
+static int check_url(const char *text, char *why, size_t whylen)
+{
+    if (strncmp(text, "http://", 7) == 0 || strncmp(text, "https://", 8) == 0) return 0;
+    snprintf(why, whylen, "must be an http:// or https:// URL");
     return -1;
 }
 
@@ -118,6 +131,25 @@ static const ex_opt opts[] = {
      "Delay every answer of GET /workflows/{id} by this much, faulted or not (for tests); other requests are "
      "served meanwhile.",
      NULL, NULL, NULL},
+    /* Webhooks the played system sends (github-actions) */
+    {"webhook-url", EX_OPT_STRING, offsetof(api_cfg, webhook_url), NULL, EX_NO_BOUNDS, "URL",
+     "POST the system's webhook deliveries here as its runs change state (github-actions: workflow_run and "
+     "workflow_job, with X-GitHub-Event, X-GitHub-Delivery and X-Hub-Signature-256), e.g. a worker's "
+     "http://HOST:PORT/hooks/github-actions. Needs --webhook-secret and --advance on-time.",
+     NULL, check_url, NULL},
+    {"webhook-secret", EX_OPT_STRING, offsetof(api_cfg, webhook_secret), NULL, EX_NO_BOUNDS, "SECRET",
+     "The webhooks' shared secret (HMAC-SHA256 key).", NULL, NULL, NULL},
+    {"webhook-runs", EX_OPT_INT, offsetof(api_cfg, webhook_runs), "0", 0, 1000000, "N",
+     "Start N runs of its own (one every --webhook-every), announced by webhooks alone.", NULL, NULL, NULL},
+    {"webhook-every", EX_OPT_DURATION, offsetof(api_cfg, webhook_every), "200ms", 1e6, 3600e9, "DURATION",
+     "Time between the starts of --webhook-runs.", NULL, NULL, NULL},
+    {"webhook-duplicates", EX_OPT_DOUBLE, offsetof(api_cfg, webhook_duplicates), "0", 0, 1, "F",
+     "Chance that a delivery is sent twice with the same delivery id (for tests).", NULL, NULL, NULL},
+    {"webhook-reorder", EX_OPT_DOUBLE, offsetof(api_cfg, webhook_reorder), "0", 0, 1, "F",
+     "Chance that a delivery is held back and sent after the next one (for tests).", NULL, NULL, NULL},
+    {"webhook-bad-signatures", EX_OPT_DOUBLE, offsetof(api_cfg, webhook_bad_signatures), "0", 0, 1, "F",
+     "Chance that a forged copy of a delivery, signed with another secret, is sent before it (for tests).", NULL,
+     NULL, NULL},
 };
 
 static const ex_cmd_spec spec = {
@@ -162,6 +194,7 @@ static void log_stats(const sim_api *api)
 /* The running server and what stops it, for the signal callback. */
 typedef struct serving {
     sim_http *http;         /* stopped on the first signal */
+    sim_hooks *hooks;       /* the webhook sender, or NULL */
     uv_signal_t sigint;     /* SIGINT */
     uv_signal_t sigterm;    /* SIGTERM */
 } serving;
@@ -173,8 +206,40 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
     ex_listener_log_stats(sim_http_listener(s->http), "api");
     sim_http_stop(s->http);
     s->http = NULL;
+    if (s->hooks) {
+        const sim_hooks_stats *h = sim_hooks_get_stats(s->hooks);
+        ex_info("api", "webhooks: %" PRIu64 " runs started, %" PRIu64 " sent, %" PRIu64 " answered 2xx, %" PRIu64
+                " refused 4xx, %" PRIu64 " retried, %" PRIu64 " failed; injected %" PRIu64 " duplicates, %" PRIu64
+                " reordered, %" PRIu64 " forged",
+                h->started, h->sent, h->answered_2xx, h->refused_4xx, h->retried, h->failed, h->duplicates,
+                h->reordered, h->forged);
+        sim_hooks_stop(s->hooks);
+        s->hooks = NULL;
+    }
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
+}
+
+static int start_hooks(uv_loop_t *loop, const api_cfg *cfg, sim_api *api, serving *s, const char *host, int port)
+{
+    char self[300], err[256];
+    if (!cfg->webhook_secret || !cfg->webhook_secret[0] || api->env.advance != SIM_ADVANCE_ON_TIME) {
+        ex_error("api", "--webhook-url needs --webhook-secret and --advance on-time");
+        return -1;
+    }
+    snprintf(self, sizeof self, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, port);
+    /* the sender's own random source: the plans draw the same numbers with or without webhooks */
+    uint64_t seed = 0;
+    if (!cfg->seed || ex_seed_parse(cfg->seed, &seed) != 0) seed = (uint64_t)ex_clock_now(ex_clock_real());
+    seed ^= 0x5bd1e995u;
+    sim_hooks_config hc = {cfg->webhook_url, cfg->webhook_secret, self, cfg->webhook_runs, cfg->webhook_every,
+                           cfg->webhook_duplicates, cfg->webhook_reorder, cfg->webhook_bad_signatures, seed};
+    if (!(s->hooks = sim_hooks_start(loop, api, &hc, err, sizeof err))) {
+        ex_error("api", "%s", err);
+        return -1;
+    }
+    ex_info("api", "webhooks to %s (%lld runs of its own)", cfg->webhook_url, (long long)cfg->webhook_runs);
+    return 0;
 }
 
 /* Serve on a libuv loop until SIGINT/SIGTERM; 0, or 1 if the server
@@ -205,6 +270,10 @@ static int serve(const api_cfg *cfg, sim_api *api)
         s.sigint.data = s.sigterm.data = &s;
         uv_signal_start(&s.sigint, on_stop_signal, SIGINT);
         uv_signal_start(&s.sigterm, on_stop_signal, SIGTERM);
+        if (cfg->webhook_url && start_hooks(&loop, cfg, api, &s, host, sim_http_port(s.http)) != 0) {
+            on_stop_signal(&s.sigterm, SIGTERM);
+            rc = 1;
+        }
         uv_run(&loop, UV_RUN_DEFAULT);
         log_stats(api);
     }

@@ -41,6 +41,11 @@ typedef struct sim_persona {
     /* A new random key for `extrace generate --source` into buf (len
      * bytes, >= 128). */
     void (*new_key)(ex_rng *rng, int64_t now_ns, char *buf, size_t len);
+    /* The webhook delivery announcing node `node` of rec's run as it is
+     * now (hooks.h), into b, its event name in *event; links use `base`.
+     * 0, 1 when that node's changes are not announced (a step), -1 when
+     * b overflowed. NULL: the system sends no webhooks here. */
+    int (*delivery)(const sim_record *rec, int node, const char *base, sim_buf *b, const char **event);
 } sim_persona;
 
 extern const sim_persona sim_persona_github;

@@ -549,6 +549,35 @@ static void handle(sim_api *api, const sim_request *req, sim_reply *rep)
     sim_rate_account(api, rep);
 }
 
+/* ---- webhooks ---- */
+
+/* GitHub's workflow_run (node 0) and workflow_job (a job) deliveries:
+ * {"action", "workflow_run"|"workflow_job", "repository", "sender"}; the
+ * action is the status word ("requested" for a queued run). */
+static int delivery(const sim_record *rec, int node, const char *base, sim_buf *b, const char **event)
+{
+    const sim_run *r = rec->run;
+    const sim_node *n = &r->nodes[node];
+    int st = sim_node_state(n);
+    if (st < 0 || (node != 0 && n->kind != K_JOB)) return 1;
+    ctx c = {.b = b, .rec = rec, .run = r};
+    snprintf(c.base, sizeof c.base, "%s", base);
+    const char *slash = strrchr(rec->id, '/');
+    snprintf(c.repo, sizeof c.repo, "%.*s", slash ? (int)(slash - rec->id) : 0, rec->id);
+    if (!strchr(c.repo, '/')) return 1;
+    make_sha(rec->id, c.sha);
+    int64_t repo_id = 100000000 + (int64_t)(XXH32(c.repo, strlen(c.repo), 0) % 900000000u);
+    *event = node == 0 ? "workflow_run" : "workflow_job";
+    const char *action = node == 0 && st == S_QUEUED ? "requested" : status_words[st];
+    int rc = sim_buf_printf(b, "{\"action\":\"%s\",\"%s\":", action, *event);
+    if (!rc) rc = node == 0 ? put_run(&c) : put_job(&c, node);
+    if (!rc) rc = put_repo(&c, "repository", repo_id);
+    if (!rc) rc = sim_buf_puts(b, ",\"sender\":");
+    if (!rc) rc = put_user(b, "octocat", 583231);
+    if (!rc) rc = sim_buf_put(b, "}", 1);
+    return rc ? -1 : 0;
+}
+
 static void new_key(ex_rng *rng, int64_t now_ns, char *buf, size_t len)
 {
     (void)now_ns;
@@ -563,4 +592,5 @@ const sim_persona sim_persona_github = {
     .faultable = faultable,
     .plan = plan,
     .new_key = new_key,
+    .delivery = delivery,
 };
