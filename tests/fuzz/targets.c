@@ -31,6 +31,7 @@ const fuzz_target fuzz_targets[] = {
     {"profile", fuzz_run_profile},
     {"httpmeta", fuzz_run_httpmeta},
     {"sim", fuzz_run_sim},
+    {"webhook", fuzz_run_webhook},
 };
 const size_t fuzz_ntargets = sizeof fuzz_targets / sizeof fuzz_targets[0];
 

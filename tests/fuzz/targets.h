@@ -93,4 +93,10 @@ int fuzz_run_httpmeta(const uint8_t *data, size_t size);
  * valid status, stays within SIM_REPLY_MAX and is JSON (but a 304). */
 int fuzz_run_sim(const uint8_t *data, size_t size);
 
+/* src/source/webhook_sig.h and webhook_map.h: a delivery (signature header
+ * line, event line, body) checked, de-duplicated and mapped by the
+ * github-actions profile; a mapped snapshot applied twice as an exact
+ * observation (target_webhook.c). */
+int fuzz_run_webhook(const uint8_t *data, size_t size);
+
 #endif

@@ -35,6 +35,7 @@
 #include "../fuzz/target_sim.c"
 #include "../fuzz/target_text.c"
 #include "../fuzz/target_traceql.c"
+#include "../fuzz/target_webhook.c"
 #include "../fuzz/targets.c"
 
 #define REPLAY_MAX_BYTES (16 * 1024 * 1024) /* larger files are not inputs we saved */
