@@ -92,16 +92,6 @@ static int event_wanted(const sr_webhook *c, const char *event)
     return 0;
 }
 
-/* A W3C traceparent (version-traceid-parentid-flags, lower-case hex), or "". */
-static void take_traceparent(const char *v, char out[56])
-{
-    out[0] = '\0';
-    if (!v || strlen(v) != 55 || v[2] != '-' || v[35] != '-' || v[52] != '-') return;
-    for (int i = 0; i < 55; i++)
-        if (i != 2 && i != 35 && i != 52 && !((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f'))) return;
-    memcpy(out, v, 56);
-}
-
 /* The mapped delivery: watch the workflow and apply what it shows. */
 static void deliver(wk_webhook *h, const ex_http_req *req, ex_http_resp *resp, sr_hook *hk, const char *delivery)
 {
@@ -119,7 +109,8 @@ static void deliver(wk_webhook *h, const ex_http_req *req, ex_http_resp *resp, s
         snprintf(ev.source, sizeof ev.source, "%s", w->source->name);
         ev.from_key = 1;
         ev.submitted_ns = hk->at_ns != MDL_NO_TIME && hk->at_ns < now ? hk->at_ns : now;
-        take_traceparent(header(req, "traceparent"), ev.traceparent);
+        const char *tp = header(req, "traceparent"); /* the submitter's span: checked and linked by the watch */
+        wk_event_set_traceparent(&ev, tp, tp ? strlen(tp) : 0);
         if (wk_watch_event(w, &ev, now, &e) < 0 || !e) {
             answer(h, resp, R_CAPACITY, 503, delivery, "workflow %s cannot be watched now (--max-workflows or memory)",
                    hk->key);
