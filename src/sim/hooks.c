@@ -31,6 +31,7 @@ typedef struct delivery {
 /* What was announced of one run: each node's applied phases. */
 typedef struct seen {
     UT_hash_handle hh;
+    uint32_t gen;               /* the scan that last found its run in the store */
     uint8_t done[SIM_RUN_NODES];
     char key[];
 } seen;
@@ -48,6 +49,7 @@ struct sim_hooks {
     delivery *sending;      /* the one in flight */
     delivery *held;         /* held back behind the next one (--webhook-reorder) */
     seen *runs;
+    uint32_t gen;           /* scans so far */
     sim_buf buf;
     int64_t next_start;
     sim_hooks_stats st;
@@ -224,6 +226,7 @@ static void look_at(sim_hooks *h, const sim_record *rec, seen *s, int i)
 
 static void scan(sim_hooks *h)
 {
+    h->gen++;
     for (sim_record *rec = h->api->store.by_id; rec; rec = rec->hh.next) {
         if (!rec->run) continue;
         seen *s;
@@ -234,11 +237,18 @@ static void scan(sim_hooks *h)
             memcpy(s->key, rec->id, n + 1);
             HASH_ADD_STR(h->runs, key, s);
         }
+        s->gen = h->gen;
         const sim_run *r = rec->run;
         int ended = sim_run_complete(r);
         if (!ended) look_at(h, rec, s, 0); /* the run first while it goes on, last once it ended */
         for (int i = 1; i < r->nnodes; i++) look_at(h, rec, s, i);
         if (ended) look_at(h, rec, s, 0);
+    }
+    seen *s, *tmp;
+    HASH_ITER(hh, h->runs, s, tmp) { /* runs the store evicted: nothing more to announce */
+        if (s->gen == h->gen) continue;
+        HASH_DEL(h->runs, s);
+        ex_free(s);
     }
 }
 

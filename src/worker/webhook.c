@@ -19,11 +19,12 @@
 /* The result label of each answer. */
 typedef enum {
     R_ACCEPTED, R_DUPLICATE, R_IGNORED, R_FINISHED, R_UNSIGNED, R_BAD_SIGNATURE, R_BAD_PAYLOAD, R_NOT_FOUND,
-    R_CAPACITY, NRESULTS
+    R_BAD_METHOD, R_CAPACITY, NRESULTS
 } result;
 
 static const char *const result_names[NRESULTS] = {
-    "accepted", "duplicate", "ignored", "finished", "unsigned", "bad_signature", "bad_payload", "not_found", "capacity",
+    "accepted", "duplicate", "ignored", "finished", "unsigned", "bad_signature", "bad_payload", "not_found",
+    "bad_method", "capacity",
 };
 
 struct wk_webhook {
@@ -136,11 +137,13 @@ static int check(wk_webhook *h, const ex_http_req *req, ex_http_resp *resp, cons
     const sr_webhook *c = h->cfg;
     const wk_options *o = h->w->opt;
     const char *names[] = {c->signature_header, c->event_header, c->delivery_header};
-    for (int i = 0; i < 3; i++)
-        if (names[i] && ex_http_reject_repeated(req, names[i], resp)) {
-            h->counts[R_BAD_PAYLOAD]++;
+    for (int i = 0; i < 3; i++) {
+        int n = names[i] ? ex_http_header_count(req, names[i]) : 0;
+        if (n > 1) { /* a proxy that appends instead of replacing: which one holds? */
+            answer(h, resp, R_BAD_PAYLOAD, 400, NULL, "%s came %d times; send it exactly once", names[i], n);
             return -1;
         }
+    }
     const char *sig = header(req, c->signature_header);
     *delivery = header(req, c->delivery_header);
     if (*delivery && !delivery_ok(*delivery)) {
@@ -195,8 +198,7 @@ static void handle(void *arg, const ex_http_req *req, ex_http_resp *resp)
         return;
     }
     if (strcmp(req->method, "POST") != 0) {
-        h->counts[R_NOT_FOUND]++;
-        ex_http_resp_printf(resp, 405, TEXT, "method %s not allowed: use POST\n", req->method);
+        answer(h, resp, R_BAD_METHOD, 405, NULL, "method %s not allowed: use POST", req->method);
         ex_http_resp_header(resp, "Allow", "POST");
         return;
     }
@@ -268,7 +270,7 @@ void wk_webhook_render_metrics(const wk_webhook *h, wk_text *t)
     const char *src = h->w->source->name;
     wk_prom_family(t, "extrace_webhooks_total", "counter",
                    "Webhook deliveries answered, by source and result (accepted, duplicate, ignored, finished, "
-                   "unsigned, bad_signature, bad_payload, not_found, capacity).");
+                   "unsigned, bad_signature, bad_payload, not_found, bad_method, capacity).");
     for (int r = 0; r < NRESULTS; r++)
         wk_text_printf(t, "extrace_webhooks_total{source=\"%s\",result=\"%s\"} %llu\n", src, result_names[r],
                        (unsigned long long)h->counts[r]);

@@ -10,8 +10,8 @@
  * exact observation (mdl_monitor_apply_exact); polling stays the safety
  * net and confirms a run's end. Answers: 202 accepted, 200 a replayed
  * delivery id (ignored), 202 an event or action the profile does not map
- * (ignored), 401 no or a bad signature, 400 a bad payload, 404 another
- * source or path, 405 not POST, 413 a body over --webhook-max-body, 503
+ * (ignored), 401 no or a bad signature, 400 a bad payload (or a header
+ * given twice), 404 another source or path, 405 not POST, 413 a body over --webhook-max-body, 503
  * --max-workflows reached. Every answer is counted in
  * extrace_webhooks_total{source,result}; refusals are logged with the
  * reason and the value (a token is never shown). Served by libmicrohttpd

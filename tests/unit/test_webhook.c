@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
@@ -208,6 +209,42 @@ static void test_github_run_delivery(void **state)
     assert_non_null(strstr(err, "webhook.map: key.run_id: expected a string or a whole number, got \"[1]\""));
 }
 
+/* Argo: the Workflow object posted by a generic JSON webhook, through the profile's own map. */
+static void test_argo_workflow_delivery(void **state)
+{
+    (void)state;
+    sr_profile *p;
+    sr_jq *hook, *map;
+    char err[SR_ERR_LEN], path[512];
+    assert_int_equal(sr_profile_load_any("argo-workflows", &p, err, sizeof err), 0);
+    assert_non_null(p->webhook);
+    assert_int_equal(p->webhook->signature, SR_SIG_TOKEN);
+    assert_int_equal(sr_jq_compile_prog(p->origin, "webhook.map", p->webhook->map, p->webhook->map_line, 1, &hook, err,
+                                        sizeof err), 0);
+    assert_int_equal(sr_jq_compile(p, &map, err, sizeof err), 0);
+    const char *dir = getenv("EXTRACE_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/tests/fixtures/sources/argo-workflows/workflow.json", dir ? dir : ".");
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("%s: not found (EXTRACE_SOURCE_DIR)", path);
+    static char body[256 * 1024];
+    size_t n = fread(body, 1, sizeof body - 1, f);
+    fclose(f);
+    body[n] = '\0';
+    sr_hook h;
+    sr_jq_error kind;
+    int rc = sr_hook_map(p, hook, map, NULL, NULL, body, n, &h, &kind, err, sizeof err);
+    if (rc != SR_HOOK_MAPPED) fail_msg("%s", err);
+    assert_non_null(strchr(h.key, '/'));
+    assert_true(h.at_ns == MDL_NO_TIME);
+    assert_true(h.has_snapshot && !h.snap.root_absent && h.snap.nnodes > 0);
+    sr_hook_clear(&h);
+    assert_int_equal(sr_hook_map(p, hook, map, NULL, NULL, "{\"kind\":\"Pod\"}", 14, &h, &kind, err, sizeof err),
+                     SR_HOOK_NOTHING);
+    sr_jq_free(hook);
+    sr_jq_free(map);
+    sr_profile_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_profile_section_errors),
         cmocka_unit_test_setup_teardown(test_github_job_delivery, gh_setup, gh_teardown),
         cmocka_unit_test_setup_teardown(test_github_run_delivery, gh_setup, gh_teardown),
+        cmocka_unit_test(test_argo_workflow_delivery),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
