@@ -120,8 +120,14 @@ static void deliver(wk_webhook *h, const ex_http_req *req, ex_http_resp *resp, s
     }
     if (hk->has_snapshot) {
         int changed = 0;
+        wk_feed_before(&w->feed, e->mon); /* the live API's change feed, as for a poll */
         int rc = mdl_monitor_apply_exact(e->mon, &hk->snap, hk->at_ns, now, &changed);
+        wk_feed_after(&w->feed, &w->live, e->mon);
         h->observations++;
+        if (changed) {
+            wk_admin_changed(w->admin);
+            wk_export_ready(w, e->mon); /* spans of the nodes that ended go out now, as after a poll */
+        }
         if (rc == MDL_CONFIRM) { /* the run ended: a poll now takes the final tree */
             wk_registry_due_by(&w->reg, e, now);
             wk_arm(w, now);
