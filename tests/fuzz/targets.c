@@ -32,6 +32,7 @@ const fuzz_target fuzz_targets[] = {
     {"httpmeta", fuzz_run_httpmeta},
     {"sim", fuzz_run_sim},
     {"webhook", fuzz_run_webhook},
+    {"live", fuzz_run_live},
 };
 const size_t fuzz_ntargets = sizeof fuzz_targets / sizeof fuzz_targets[0];
 

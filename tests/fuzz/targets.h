@@ -82,6 +82,10 @@ int fuzz_run_secret(const uint8_t *data, size_t size);
 /* src/source/profile.h: sr_profile_load_string; an accepted profile obeys
  * the name rules and bounds, its URL templates build. */
 int fuzz_run_profile(const uint8_t *data, size_t size);
+/* src/worker/live.h: NUL-separated "name=value" query parameters of the
+ * live list (wk_live_query_param); an accepted query's cursor reads back,
+ * and its page over three workflows is JSON (target_live.c). */
+int fuzz_run_live(const uint8_t *data, size_t size);
 /* src/source/httpmeta.h: lines of "<byte picking a header><value>" fed to
  * sr_ratelimit_header / sr_link_next / sr_http_date_parse, then
  * sr_ratelimit_pause, the whole input as a Link value and a validator. */

@@ -29,6 +29,7 @@
  * and the harness (tests/fuzz/) is not part of extrace_lib. */
 #include "../fuzz/target_env.c"
 #include "../fuzz/target_model.c"
+#include "../fuzz/target_live.c"
 #include "../fuzz/target_metrics.c"
 #include "../fuzz/target_otlp.c"
 #include "../fuzz/target_source.c"
