@@ -11,6 +11,7 @@
 #include <microhttpd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/clock.h"
 #include "core/iso8601.h"
@@ -245,12 +246,28 @@ static void serve_stream(wk_admin *a, const ex_http_req *req, ex_http_resp *resp
     ex_http_resp_header(resp, "X-Accel-Buffering", "no");
 }
 
+/* A client whose next message left the ring fell behind: counted, and
+ * ended — through its reader when it waits suspended, else by shutting
+ * its socket down (the server then sees it fail and closes it), since a
+ * client that does not read never makes its socket writable again. */
+static void drop_if_behind(wk_admin *a, wk_sse_client *cl)
+{
+    const wk_feed *f = a->src.feed;
+    if (cl->drop || cl->closing || cl->next_seq >= f->oldest || cl->next_seq > f->last) return;
+    cl->drop = 1;
+    a->live.clients_dropped++;
+    if (cl->suspended) return;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(cl->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) shutdown(ci->connect_fd, SHUT_RDWR);
+}
+
 /* Wake every client that has something to do: new messages, a ping, an end. */
 static void wake(wk_admin *a)
 {
     const wk_feed *f = a->src.feed;
     int woke = 0;
     for (wk_sse_client *cl = a->clients; cl; cl = cl->next) {
+        drop_if_behind(a, cl);
         if (!cl->suspended) continue;
         if (cl->next_seq <= f->last || cl->pre_off < cl->pre_len || cl->closing || cl->drop) {
             cl->suspended = 0;

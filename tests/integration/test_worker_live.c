@@ -25,7 +25,11 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -484,6 +488,45 @@ static void test_github_live(void **state)
     live_run("github-actions", api_extra, keys, 3);
 }
 
+/* A stream client that never reads falls behind the ring and is disconnected and counted; the worker goes on. */
+static void test_slow_client_dropped(void **state)
+{
+    (void)state;
+    tf_worker w = {.consumer = "live-slow"};
+    snprintf(w.log, sizeof w.log, "%s/worker.log", ts_tmpdir());
+    char *args[] = {"--redis", redis.url, "--api-url", "http://127.0.0.1:9", "--initial-delay", "1h", "--timeout", "2h",
+                    "--log-level", "warn", NULL};
+    setenv("OTEL_TRACES_EXPORTER", "none", 1);
+    tf_worker_start(&w, args);
+    unsetenv("OTEL_TRACES_EXPORTER");
+    int fd = socket(AF_INET, SOCK_STREAM, 0), small = 2048;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)w.admin_port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    const char req[] = "GET /api/workflows/stream HTTP/1.0\r\n\r\n";
+    assert_int_equal(write(fd, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+    int64_t deadline = now_ms() + 10000;
+    while (tf_worker_metric(&w, "extrace_live_stream_clients") != 1 && now_ms() < deadline) sleep_ms(50);
+    assert_true(tf_worker_metric(&w, "extrace_live_stream_clients") == 1);
+    /* 40,000 watches (~6 MB of messages): more than the ring and every socket buffer hold */
+    char count[] = "40000";
+    char *gen[] = {(char *)ts_bin(), "generate", "--redis", redis.url, "--count", count, "--rate", "40000",
+                   "--log-level", "warn", NULL};
+    char *out = NULL;
+    assert_int_equal(ts_run(gen, &out, NULL, 60000), 0);
+    free(out);
+    deadline = now_ms() + 30000;
+    while (tf_worker_metric(&w, "extrace_live_stream_clients_dropped_total") != 1 && now_ms() < deadline)
+        sleep_ms(100);
+    assert_true(tf_worker_metric(&w, "extrace_live_stream_clients_dropped_total") == 1);
+    assert_true(tf_worker_metric(&w, "extrace_live_stream_clients") == 0);
+    assert_true(tf_worker_metric(&w, "extrace_workflows_in_flight") == 40000);
+    assert_int_equal(tf_worker_readyz(&w), 200);
+    close(fd);
+    assert_int_equal(ts_stop(w.pid, SIGTERM, 20000), 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -504,6 +547,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_seed_live, stop_run),
         cmocka_unit_test_teardown(test_github_live, stop_run),
+        cmocka_unit_test(test_slow_client_dropped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
