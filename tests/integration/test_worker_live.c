@@ -520,6 +520,10 @@ static void test_slow_client_dropped(void **state)
     while (tf_worker_metric(&w, "extrace_live_stream_clients_dropped_total") != 1 && now_ms() < deadline)
         sleep_ms(100);
     assert_true(tf_worker_metric(&w, "extrace_live_stream_clients_dropped_total") == 1);
+    deadline = now_ms() + 30000; /* the drop may come before the worker took every event in */
+    while ((tf_worker_metric(&w, "extrace_live_stream_clients") != 0 ||
+            tf_worker_metric(&w, "extrace_workflows_in_flight") != 40000) && now_ms() < deadline)
+        sleep_ms(100);
     assert_true(tf_worker_metric(&w, "extrace_live_stream_clients") == 0);
     assert_true(tf_worker_metric(&w, "extrace_workflows_in_flight") == 40000);
     assert_int_equal(tf_worker_readyz(&w), 200);
