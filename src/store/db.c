@@ -8,7 +8,9 @@
  *   traces(id, tenant, trace_id, start_ns, end_ns, root_name, root_service)   one row per trace
  *   spans(id, trace, span_id, source, body)   body = the protobuf Span without its trace and span ids
  *   tag_keys / tag_values                 attribute names and (bounded) values for search builders
- *   attr_bloom(chunk, bits)               per 4096 span rowids, a Bloom filter of their string attributes */
+ *   attr_bloom(chunk, bits)               per 4096 span rowids, a Bloom filter of their string attributes
+ *   roots(...)                            the root span of each trace (db_roots.c)
+ *   mspans(tenant, start_ns, span, ...)   per span what metrics filter and group on (db_mspans.c) */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,8 +25,8 @@
 #define uthash_free(ptr, sz) ex_free(ptr)
 #include <uthash.h>
 
-/* 2: the roots table (db_roots.c). */
-#define SDB_SCHEMA_VERSION 2
+/* 2: the roots table (db_roots.c). 3: the compact span table (db_mspans.c). */
+#define SDB_SCHEMA_VERSION 3
 
 struct sdb_tenant_entry {
     char *name;        /* tenant name (owned) */
@@ -60,7 +62,15 @@ static const char schema_sql[] =
     " trace_id BLOB NOT NULL, PRIMARY KEY(tenant, name, service, start_ns, trace)) WITHOUT ROWID;"
     "CREATE UNIQUE INDEX IF NOT EXISTS roots_by_trace ON roots(trace);"
     "CREATE TRIGGER IF NOT EXISTS roots_follow_traces AFTER DELETE ON traces"
-    " BEGIN DELETE FROM roots WHERE trace = old.id; END;";
+    " BEGIN DELETE FROM roots WHERE trace = old.id; END;"
+    /* Per span what TraceQL metrics filter and group on (db_mspans.c):
+     * clustered by tenant and start time, so a time range is one walk. */
+    "CREATE TABLE IF NOT EXISTS mspans(tenant INTEGER NOT NULL, start_ns INTEGER NOT NULL, span INTEGER NOT NULL,"
+    " trace INTEGER NOT NULL, dur_ns INTEGER NOT NULL, status INTEGER NOT NULL, kind INTEGER NOT NULL,"
+    " name TEXT NOT NULL, service TEXT, attrs BLOB, PRIMARY KEY(tenant, start_ns, span)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS mspans_by_trace ON mspans(trace);"
+    "CREATE TRIGGER IF NOT EXISTS mspans_follow_traces AFTER DELETE ON traces"
+    " BEGIN DELETE FROM mspans WHERE trace = old.id; END;";
 
 static const char *const stmt_sql[SQ_COUNT] = {
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -105,6 +115,13 @@ static const char *const stmt_sql[SQ_COUNT] = {
     [SQ_ROOT_UPSERT] = "INSERT OR REPLACE INTO roots(trace, tenant, trace_id, name, service, namespace, start_ns,"
                        " end_ns, status, message, workflow_id, outcome)"
                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [SQ_MSPAN_ADD] = "INSERT OR REPLACE INTO mspans(tenant, start_ns, span, trace, dur_ns, status, kind, name,"
+                     " service, attrs) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [SQ_MSPAN_DELETE] = "DELETE FROM mspans WHERE trace = ?1 AND span = ?2",
+#define MSPAN_COLUMNS "SELECT start_ns, span, trace, dur_ns, status, kind, name, service, attrs FROM mspans"
+    [SQ_MSPAN_SCAN] = MSPAN_COLUMNS " WHERE tenant = ?1 AND start_ns >= ?2 AND start_ns < ?3",
+    [SQ_MSPAN_SCAN_NAME] = MSPAN_COLUMNS " WHERE tenant = ?1 AND start_ns >= ?2 AND start_ns < ?3 AND name = ?4",
+    [SQ_SPAN_IDS] = "SELECT t.trace_id, s.span_id FROM spans s JOIN traces t ON t.id = s.trace WHERE s.id = ?1",
 };
 
 int sdb__fail(sdb *db, const char *fmt, ...)
@@ -238,6 +255,7 @@ static int schema_init(sdb *db)
         return sdb__fail(db, "%s: schema version %d is newer than this program's (%d)", db->path, version,
                          SDB_SCHEMA_VERSION);
     db->roots_missing = version == 1;
+    db->mspans_missing = version >= 1 && version < 3;
     char sql[sizeof schema_sql + 128];
     snprintf(sql, sizeof sql, "BEGIN; %s PRAGMA user_version = %d; COMMIT;", schema_sql, SDB_SCHEMA_VERSION);
     if (sqlite3_exec(db->conn, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -394,6 +412,8 @@ sdb *sdb_open(const char *dir, char *err, size_t errlen)
     if (pragmas(db) != 0 || schema_init(db) != 0 || load_max_trace(db) != 0) goto fail;
     if (prepare_statements(db) != 0) goto fail;
     if (db->roots_missing && sdb__roots_backfill(db) < 0) goto fail;
+    if (db->mspans_missing && sdb__mspans_backfill(db) < 0) goto fail;
+    if (sdb__mspan_max_load(db) < 0) goto fail;
     if (checkpointer_start(db) != 0 || sdb__bloom_load(db) != 0) goto fail;
     return db;
 fail_oom:

@@ -189,6 +189,49 @@ long sdb_traces_scan(sdb *db, const char *tenant, const sdb_trace_query *q, sdb_
 long sdb_traces_by_attr(sdb *db, const char *tenant, const char *key, const char *value, size_t vlen,
                         const sdb_trace_query *q, sdb_trace_cb cb, void *arg);
 
+/* ---- reader: compact spans (db_mspans.c) ---------------------------- */
+
+/* Every stored span also has a compact row: what TraceQL metrics filter
+ * and group on, clustered by (tenant, start). Its span attributes are
+ * packed as, per attribute in order: a type byte (SDB_MSPAN_*), the key
+ * and a NUL, then the value (a string and a NUL; int64 or double in 8
+ * bytes of host order; bool in 1 byte; nothing for nil: arrays, maps and
+ * bytes, which TraceQL cannot compare). A span with more than
+ * SDB_MSPAN_ATTRS_MAX attributes or more than SDB_MSPAN_ATTRS_BYTES
+ * packed keeps none in its row (attrs_kept 0): a query that needs them
+ * reads the span itself. */
+enum { SDB_MSPAN_NIL = 0, SDB_MSPAN_STRING, SDB_MSPAN_INT, SDB_MSPAN_DOUBLE, SDB_MSPAN_BOOL };
+#define SDB_MSPAN_ATTRS_MAX 16
+#define SDB_MSPAN_ATTRS_BYTES 256
+
+/* Pack n attributes as above into out[0..cap). Returns the length, or -1
+ * when they are more than SDB_MSPAN_ATTRS_MAX or do not fit. Pure. */
+long sdb_mspan_attrs_pack(exo_pb_kv *const *kv, size_t n, uint8_t *out, size_t cap);
+
+/* One compact row; pointers valid during the callback only. */
+typedef struct sdb_mspan {
+    int64_t start_ns, dur_ns;   /* dur_ns = end - start as sent */
+    int64_t span, trace;        /* rowids of the span and its trace */
+    int status, kind;           /* OTLP codes */
+    const char *name;
+    const char *service;        /* the resource's service.name; NULL when it has none */
+    const uint8_t *attrs;       /* packed span attributes (see above) */
+    size_t attrs_len;
+    int attrs_kept;             /* 0: the row has neither attrs nor a trustworthy service (read the span) */
+} sdb_mspan;
+
+/* Return 0 to go on, 1 to stop, -1 to stop with an error. */
+typedef int (*sdb_mspan_cb)(void *arg, const sdb_mspan *m);
+
+/* Visit the tenant's compact rows starting in [start_ns, end_ns) (and
+ * named name unless it is NULL), by start time. Returns the number
+ * delivered, or -1. */
+long sdb_mspans_scan(sdb *db, const char *tenant, int64_t start_ns, int64_t end_ns, const char *name,
+                     sdb_mspan_cb cb, void *arg);
+
+/* The trace id and span id of span rowid span: 1, 0 when it is gone, -1. */
+int sdb_span_ids(sdb *db, int64_t span, uint8_t trace_id[16], uint8_t span_id[8]);
+
 /* ---- reader: tags ---------------------------------------------------- */
 
 /* Where an attribute lives (TraceQL scopes). SDB_TAG_INTRINSIC holds the

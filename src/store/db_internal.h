@@ -38,6 +38,11 @@ enum {
     SQ_BLOOM_PUT,
     SQ_RET_BLOOMS,
     SQ_ROOT_UPSERT,
+    SQ_MSPAN_ADD,
+    SQ_MSPAN_DELETE,
+    SQ_MSPAN_SCAN,
+    SQ_MSPAN_SCAN_NAME,
+    SQ_SPAN_IDS,
     SQ_COUNT
 };
 
@@ -76,6 +81,9 @@ struct sdb {
     int64_t bloom_chunk;           /* the current chunk's number (span rowid / SDB__BLOOM_CHUNK) */
     int bloom_dirty;               /* bits set since the last write */
     int roots_missing;             /* opened at schema version 1: roots to fill (sdb__roots_backfill) */
+    int mspans_missing;            /* opened below schema version 3: mspans to fill (sdb__mspans_backfill) */
+    int64_t mspan_max_rowid;       /* highest span rowid given an mspans row: a span at or below it may be a
+                                      re-sent one whose old row must go (db_mspans.c) */
 };
 
 /* WAL size (pages) at which the checkpointer thread is woken, and the
@@ -126,6 +134,15 @@ int sdb__root_store(sdb *db, int64_t tenant, int64_t trace, const uint8_t trace_
  * database from schema version 1), in one transaction. Returns the number
  * of rows added, or -1. */
 long sdb__roots_backfill(sdb *db);
+/* Write the compact row of span (rowid span, of trace) (db_mspans.c),
+ * replacing the span's old row when it was sent before. 0 or -1. */
+int sdb__mspan_store(sdb *db, int64_t tenant, int64_t trace, int64_t span, const exo_pb_span *sp,
+                     const exo_pb_resource *res);
+/* Set mspan_max_rowid from the spans table. 0 or -1. */
+int sdb__mspan_max_load(sdb *db);
+/* Fill mspans from every stored span (a database below schema version
+ * 3), in one transaction. Returns the rows added, or -1. */
+long sdb__mspans_backfill(sdb *db);
 /* Attribute blooms (db_bloom.c): one Bloom filter of (tenant, key, string
  * value) per chunk of SDB__BLOOM_CHUNK consecutive span rowids. */
 #define SDB__BLOOM_CHUNK 4096

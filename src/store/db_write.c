@@ -246,6 +246,7 @@ static int store_span(sdb *db, int64_t tenant, int64_t trace, const ingest_item 
     if (sqlite3_step(st) != SQLITE_DONE) return sdb__sqlfail(db, "storing a span");
     sqlite3_reset(st);
     if (sdb__bloom_add_span(db, tenant, rowid, it->span) != 0) return -1;
+    if (sdb__mspan_store(db, tenant, trace, rowid, it->span, it->rs->resource) != 0) return -1;
     return sdb__tags_span(db, tenant, it->span, clamp_ns(it->span->end_time_unix_nano));
 }
 
@@ -273,6 +274,7 @@ static void rollback(sdb *db)
     sdb__tags_cache_clear(db);
     /* The bloom in memory may be of a chunk the rollback undid. */
     if (sdb__bloom_load(db) != 0) ex_free(db->bloom), db->bloom = NULL;
+    sdb__mspan_max_load(db);
 }
 
 /* Store items (sorted by trace id). 0 or -1. */
@@ -402,7 +404,7 @@ long sdb_retention_step(sdb *db, int64_t cutoff_ns, size_t max_traces)
         sdb__sources_cache_clear(db);
         sdb__tags_cache_clear(db);
         /* Emptied, the spans table hands out rowids from 1 again. */
-        if (sdb__bloom_load(db) != 0) return -1;
+        if (sdb__bloom_load(db) != 0 || sdb__mspan_max_load(db) != 0) return -1;
     }
     db->stats.traces_deleted += (uint64_t)traces;
     db->stats.spans_deleted += spans;

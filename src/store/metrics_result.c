@@ -46,8 +46,9 @@ static int xentry_cmp(const void *a, const void *b)
 }
 
 /* Values of group e for every step (nq rows for quantiles). vals is
- * nsteps × per_group; *next walks a->values (sorted). */
-static void group_values(const smx_agg *a, const group *e, double *out, size_t *next)
+ * nsteps × per_group; *next walks sorted (the quantile values ordered by
+ * group, step, value). */
+static void group_values(const smx_agg *a, const group *e, const double *sorted, double *out, size_t *next)
 {
     const smx_grid *g = a->g;
     size_t n = g->nsteps;
@@ -64,12 +65,12 @@ static void group_values(const smx_agg *a, const group *e, double *out, size_t *
         case SMX_SUM: *row = c ? e->acc[k] : NAN; break;
         case SMX_AVG: *row = c ? e->acc[k] / (double)c : NAN; break;
         case SMX_QUANTILE: {
-            const qvalue *v = a->values + *next;
+            const double *v = sorted + *next;
             for (size_t j = 0; j < a->q->nq; j++) {
                 /* nearest rank: the ceil(q·c)-th smallest (the smallest for q = 0) */
                 double r = ceil(a->q->q[j] * (double)c);
                 size_t idx = r < 1 ? 0 : (size_t)r - 1;
-                out[j * n + k] = c ? v[idx < c ? idx : c - 1].v : NAN;
+                out[j * n + k] = c ? v[idx < c ? idx : c - 1] : NAN;
             }
             *next += c;
             break;
@@ -111,6 +112,41 @@ static int emit_group(smx_agg *a, const group *e, double *vals, const xentry *xs
     return 0;
 }
 
+static int double_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Most (group, step) cells sorted by counting (4 bytes each); beyond, one
+ * qsort of every value. */
+#define CELLS_MAX (UINT64_C(1) << 24)
+
+/* The quantile values ordered by group, step, value (ex_malloc'd), or
+ * NULL. Counting them into their (group, step) cell first leaves small
+ * sorts: at 3M values, 4-5 times faster than one qsort of them all. */
+static double *sorted_values(smx_agg *a)
+{
+    size_t nv = a->nvalues, nsteps = a->g->nsteps;
+    double *out = ex_malloc((nv ? nv : 1) * sizeof *out);
+    uint64_t ncells = (uint64_t)a->ngroups * nsteps;
+    uint32_t *pos = ncells <= CELLS_MAX && nv < UINT32_MAX ? ex_calloc((size_t)ncells + 1, sizeof *pos) : NULL;
+    if (!out) return ex_free(pos), NULL;
+    if (!pos) { /* too many cells (or no memory for them): one sort */
+        qsort(a->values, nv, sizeof *a->values, qvalue_cmp);
+        for (size_t i = 0; i < nv; i++) out[i] = a->values[i].v;
+        return out;
+    }
+    for (size_t i = 0; i < nv; i++) pos[(size_t)a->values[i].group * nsteps + a->values[i].step + 1]++;
+    for (size_t c = 0; c < ncells; c++) pos[c + 1] += pos[c];
+    for (size_t i = 0; i < nv; i++) out[pos[(size_t)a->values[i].group * nsteps + a->values[i].step]++] = a->values[i].v;
+    /* pos[c] is now where cell c ends */
+    for (size_t c = 0, from = 0; c < ncells; from = pos[c++])
+        if (pos[c] - from > 1) qsort(out + from, pos[c] - from, sizeof *out, double_cmp);
+    ex_free(pos);
+    return out;
+}
+
 int smx_agg_result(smx_agg *a, smx_series_cb cb, void *arg)
 {
     size_t n = a->g->nsteps, ng = a->ngroups;
@@ -120,11 +156,12 @@ int smx_agg_result(smx_agg *a, smx_series_cb cb, void *arg)
     size_t *first = ex_calloc(ng + 1, sizeof *first);
     size_t *xfirst = ex_calloc(ng + 1, sizeof *xfirst);
     smx_exemplar *xbuf = ex_malloc((a->nex ? a->nex : 1) * sizeof *xbuf);
+    double *sorted = NULL;
     int rc = -1;
     if (!order || !vals || !first || !xfirst || !xbuf) goto out;
     if (ng) memcpy(order, a->groups, ng * sizeof *order);
     qsort(order, ng, sizeof *order, group_cmp);
-    if (a->nvalues) qsort(a->values, a->nvalues, sizeof *a->values, qvalue_cmp);
+    if (!(sorted = sorted_values(a))) goto out;
     if (a->nex) qsort(a->ex, a->nex, sizeof *a->ex, xentry_cmp);
     /* where each group's quantile values and exemplars start */
     for (size_t i = 0; i < a->nvalues; i++) first[a->values[i].group + 1]++;
@@ -137,11 +174,12 @@ int smx_agg_result(smx_agg *a, smx_series_cb cb, void *arg)
     for (size_t i = 0; i < ng && rc == 0; i++) {
         const group *e = order[i];
         size_t next = first[e->index];
-        group_values(a, e, vals, &next);
+        group_values(a, e, sorted, vals, &next);
         rc = emit_group(a, e, vals, a->ex + xfirst[e->index], xfirst[e->index + 1] - xfirst[e->index], xbuf, cb,
                         arg);
     }
 out:
+    ex_free(sorted);
     ex_free(xfirst);
     ex_free(order);
     ex_free(vals);

@@ -75,12 +75,30 @@ static int scan_cb(void *arg, const sdb_trace_summary *sum)
 
 int sqm_scan(sqm_run *r, int64_t start_ns, int64_t end_ns)
 {
+    unsigned needs = 0;
+    const char *name = NULL;
+    if (!r->force_scan && r->mq && sqm_compact_usable(r->mq, &needs, &name))
+        return sqm_compact_scan(r, needs, name, start_ns, end_ns && end_ns < INT64_MAX ? end_ns + 1 : INT64_MAX);
     sdb_trace_query qry = {.start_ns = start_ns, .end_ns = end_ns};
     const char *key, *value;
     long rc = tql_required_span_eq(r->filter, &key, &value)
                   ? sdb_traces_by_attr(r->ctx->db, r->tenant, key, value, strlen(value), &qry, scan_cb, r)
                   : sdb_traces_scan(r->ctx->db, r->tenant, &qry, scan_cb, r);
     return rc < 0 ? -1 : 0;
+}
+
+int sqm_engine_param(sqm_run *r, const sq_request *req, ex_http_resp *resp)
+{
+    const char *e = sq_arg(req, "engine");
+    if (!e || !*e || strcmp(e, "auto") == 0) return 0;
+    if (strcmp(e, "scan") == 0) return r->force_scan = 1, 0;
+    sq_reply_text(r->ctx, resp, 400, "engine=\"%.100s\": expected auto or scan", e);
+    return -1;
+}
+
+void sqm_engine_header(const sqm_run *r, ex_http_resp *resp)
+{
+    ex_http_resp_header(resp, "X-Extrace-Engine", r->compact ? "compact" : "scan");
 }
 
 int sqm_scan_failed(sqm_run *r, ex_http_resp *resp)
@@ -175,6 +193,7 @@ static void label_json(sq_buf *b, const char *key, tql_value v)
 }
 
 typedef struct render {
+    sqm_run *run;
     sq_buf *b;
     const smx_grid *g;
     int instant;
@@ -191,16 +210,18 @@ static void labels_json(sq_buf *b, const smx_series *s)
     sqb_lit(b, "]");
 }
 
-static void exemplars_json(sq_buf *b, const smx_series *s)
+static void exemplars_json(sqm_run *r, sq_buf *b, const smx_series *s)
 {
     sqb_lit(b, ",\"exemplars\":[");
-    for (size_t i = 0; i < s->nexemplars; i++) {
+    for (size_t i = 0, k = 0; i < s->nexemplars; i++) {
         const smx_exemplar *x = &s->exemplars[i];
-        if (i) sqb_raw(b, ",", 1);
+        uint8_t trace_id[16], span_id[8];
+        if (!sqm_exemplar_ids(r, x, trace_id, span_id)) continue;
+        if (k++) sqb_raw(b, ",", 1);
         sqb_lit(b, "{\"labels\":[{\"key\":\"trace:id\",\"value\":{\"stringValue\":");
-        sqb_hex(b, x->trace_id, 16);
+        sqb_hex(b, trace_id, 16);
         sqb_lit(b, "}},{\"key\":\"span:id\",\"value\":{\"stringValue\":");
-        sqb_hex(b, x->span_id, 8);
+        sqb_hex(b, span_id, 8);
         sqb_lit(b, "}}],\"value\":");
         sqb_double(b, x->value);
         sqb_printf(b, ",\"timestampMs\":\"%" PRId64 "\"}", x->ts_ns / INT64_C(1000000));
@@ -230,19 +251,21 @@ static int series_json(void *arg, const smx_series *s)
             sqb_raw(b, "}", 1);
         }
         sqb_lit(b, "]");
-        exemplars_json(b, s);
+        exemplars_json(r->run, b, s);
     }
     sqb_raw(b, "}", 1);
     return b->failed ? -1 : 0;
 }
 
 /* Shared by both routes once the grid is known. */
-static int metrics_answer(sq_ctx *ctx, const char *tenant, smx_query *mq, const smx_grid *g, size_t exemplars,
-                          ex_http_resp *resp)
+static int metrics_answer(sq_ctx *ctx, const sq_request *req, const char *tenant, smx_query *mq, const smx_grid *g,
+                          size_t exemplars, ex_http_resp *resp)
 {
     sqm_run r;
     sqm_run_init(&r, ctx, tenant);
+    if (sqm_engine_param(&r, req, resp) < 0) return 1;
     r.filter = mq->filter;
+    r.mq = mq;
     r.agg = smx_agg_new(mq, g, g->instant ? 0 : exemplars);
     if (!r.agg) return sq_reply_text(ctx, resp, 500, "out of memory");
     ctx->stats.searches++;
@@ -254,7 +277,7 @@ static int metrics_answer(sq_ctx *ctx, const char *tenant, smx_query *mq, const 
     sq_buf b;
     sqb_init(&b, SQ_RESPONSE_MAX);
     sqb_lit(&b, "{\"series\":[");
-    render rd = {&b, g, g->instant, 0};
+    render rd = {&r, &b, g, g->instant, 0};
     if (smx_agg_result(r.agg, series_json, &rd) < 0 && !b.failed) b.failed = SQB_NOMEM;
     sqb_lit(&b, "],");
     sqm_stats_json(&b, &r);
@@ -262,6 +285,7 @@ static int metrics_answer(sq_ctx *ctx, const char *tenant, smx_query *mq, const 
     smx_agg_free(r.agg);
     sq_reply_buf(ctx, resp, &b, "application/json");
     if (resp->status == 200) sq_work_report(ctx, &r.work, resp);
+    sqm_engine_header(&r, resp);
     return 1;
 }
 
@@ -291,7 +315,7 @@ int sq_metrics_query(sq_ctx *ctx, const sq_request *req, const char *tenant, int
             goto out;
         }
     }
-    metrics_answer(ctx, tenant, mq, &g, exemplars, resp);
+    metrics_answer(ctx, req, tenant, mq, &g, exemplars, resp);
 out:
     smx_query_free(mq);
     return 1;

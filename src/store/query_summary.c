@@ -154,7 +154,9 @@ int sq_metrics_summary(sq_ctx *ctx, const sq_request *req, const char *tenant, e
     smx_grid_instant(&g, start, end ? end + 1 : INT64_MAX);
     sqm_run r;
     sqm_run_init(&r, ctx, tenant);
+    if (sqm_engine_param(&r, req, resp) < 0) goto out;
     r.filter = m.filter;
+    r.mq = &m;
     r.agg = agg = smx_agg_new(&m, &g, 0);
     if (!agg) {
         sq_reply_text(ctx, resp, 500, "out of memory");
@@ -164,6 +166,7 @@ int sq_metrics_summary(sq_ctx *ctx, const sq_request *req, const char *tenant, e
     if (sqm_scan(&r, start, end) < 0) sqm_scan_failed(&r, resp);
     else if (smx_agg_result(agg, summary_cb, &c) < 0) sq_reply_text(ctx, resp, 500, "out of memory computing the summary");
     else summary_reply(ctx, &r, &c, resp);
+    sqm_engine_header(&r, resp);
 out:
     for (size_t i = 0; i < c.n; i++) ex_free(c.items[i].json);
     ex_free(c.items);

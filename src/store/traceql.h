@@ -284,6 +284,22 @@ void tql_fieldref_info(const tql_fieldref *f, tql_fieldinfo *out);
  * next call). */
 size_t tql_fieldref_values(const tql_fieldref *f, const tql_trace *t, size_t i, tql_value *out, size_t max);
 
+/* ---- span-local queries (traceql_local.c) -------------------------------- */
+
+/* Set in *needs when a span-local query or field reads span attributes
+ * or the resource's service.name. */
+#define TQL_LOCAL_ATTRS 1u
+
+/* Whether q is one spanset filter without stages that change the result
+ * ({cond}, select() allowed) whose conditions only use name, status,
+ * kind, duration, span.* attributes and (resource.|.)service.name: then
+ * whether a span matches depends on that span alone, and a view holding
+ * just it and its service.name answers exactly. Returns 1 or 0; adds to
+ * *needs; *name is a `name = "…"` every match has (NULL when none). */
+int tql_span_local(const tql_query *q, unsigned *needs, const char **name);
+/* The same for one field (of by() or a metrics function). */
+int tql_fieldref_local(const tql_fieldref *f, unsigned *needs);
+
 /* Names of values: "ok"/"error"/"unset" for status codes 1/2/0, and
  * "unspecified", "internal", "server", "client", "producer", "consumer"
  * for kinds 0..5 (NULL outside these ranges). */

@@ -5,7 +5,11 @@
  * /api/metrics/query and /api/metrics/summary with libcurl. Every answer
  * is checked field by field against Tempo's JSON shape and against values
  * computed here by brute force over the spans the test sent; the 400
- * answers name the value at fault. */
+ * answers name the value at fault. Queries the compact span table can
+ * answer are also answered by the trace scan (engine=scan) and the two
+ * compared; some Processor spans carry too many attributes for their
+ * compact row (read from the stored span instead); a filter on the
+ * trace's root goes to the scan. */
 #include <math.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -66,10 +70,13 @@ static const char *with_q(const char *path, const char *q, const char *more)
     return out;
 }
 
+static char last_engine[16]; /* X-Extrace-Engine of the last get_json */
+
 static json_t *get_json(const char *path)
 {
     th_resp r;
     http("GET", query_port, path, NULL, NULL, 0, &r);
+    snprintf(last_engine, sizeof last_engine, "%s", r.engine);
     if (r.status != 200) fail_msg("GET %s: status %ld: %s", path, r.status, r.body);
     if (strncmp(r.content_type, "application/json", 16) != 0) fail_msg("GET %s: content type %s", path, r.content_type);
     json_error_t err;
@@ -128,6 +135,11 @@ static void ingest(void)
                 e->parent_span_id[7] = (uint8_t)i;
                 e->has_parent = 1;
                 exo_attrs_add_str(&e->attrs, "type", s->name);
+            }
+            for (int a = 0; k == 2 && i % 4 == 0 && a < 10; a++) { /* more than a compact row keeps */
+                char key[16];
+                snprintf(key, sizeof key, "extra.%d", a);
+                exo_attrs_add_str(&e->attrs, key, "0123456789012345678901234567890123456789");
             }
             e->start_ns = s->start_ns;
             e->end_ns = s->start_ns + s->dur_ns;
@@ -248,12 +260,14 @@ static void test_rate_by_status(void **state)
     snprintf(range_args, sizeof range_args, "start=%lld&end=%lld&step=60s", (long long)base_s,
              (long long)base_s + 600);
     json_t *doc = get_json(with_q("/api/metrics/query_range", "{ name = \"Workflow\" } | rate() by (status)", range_args));
+    assert_string_equal(last_engine, "compact");
     const char *top[] = {"series", "metrics", NULL};
     expect_keys(doc, top);
     const char *mk[] = {"inspectedTraces", "inspectedBytes", "inspectedSpans", "completedJobs", "totalJobs", NULL};
     expect_keys(json_object_get(doc, "metrics"), mk);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "metrics"), "inspectedTraces")), NWF);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "metrics"), "inspectedSpans")), "90");
+    /* the compact rows of the 30 root spans (the name is matched as they are read) */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "metrics"), "inspectedSpans")), "30");
     json_t *series = json_object_get(doc, "series");
     assert_int_equal(json_array_size(series), 2);
     for (size_t i = 0; i < 2; i++) {
@@ -445,6 +459,104 @@ static void test_errors(void **state)
     json_decref(doc);
 }
 
+/* Labels and samples of every series of a query_range answer, as text. */
+static char *series_text(json_t *doc)
+{
+    json_t *series = json_object_get(doc, "series"), *s;
+    size_t i;
+    json_t *out = json_array();
+    json_array_foreach(series, i, s) {
+        json_t *one = json_pack("{sOsO}", "labels", json_object_get(s, "labels"), "samples",
+                                json_object_get(s, "samples") ? json_object_get(s, "samples")
+                                                              : json_object_get(s, "value"));
+        json_array_append_new(out, one);
+    }
+    char *text = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(out);
+    return text;
+}
+
+/* The compact table and the trace scan give the same series over the
+ * same spans; exemplars of both name spans the test sent. */
+static void test_compact_equals_scan(void **state)
+{
+    (void)state;
+    static const char *const queries[] = {
+        "{ name = \"Workflow\" } | rate() by (status)",
+        "{ span.type != nil } | quantile_over_time(duration, .5, .9, .99) by (name)",
+        "{ span.type = \"Processor\" } | count_over_time() by (status)",
+        "{ resource.service.name = \"Tracing.Worker\" && duration > 2s } | max_over_time(duration) by (name)",
+        "{ kind = internal } | histogram_over_time(duration)",
+        "{} | avg_over_time(duration) by (name, status)",
+    };
+    for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+        json_t *fast = get_json(with_q("/api/metrics/query_range", queries[i], range_args));
+        if (strcmp(last_engine, "compact") != 0) fail_msg("%s: engine %s, want compact", queries[i], last_engine);
+        char args[300];
+        snprintf(args, sizeof args, "%s&engine=scan", range_args);
+        json_t *slow = get_json(with_q("/api/metrics/query_range", queries[i], args));
+        if (strcmp(last_engine, "scan") != 0) fail_msg("%s: engine %s with engine=scan", queries[i], last_engine);
+        char *a = series_text(fast), *b = series_text(slow);
+        if (strcmp(a, b) != 0) fail_msg("%s:\ncompact %s\nscan    %s", queries[i], a, b);
+        assert_true(json_array_size(json_object_get(fast, "series")) > 0);
+        json_t *s, *x;
+        size_t k, j;
+        json_array_foreach(json_object_get(fast, "series"), k, s) {
+            json_array_foreach(json_object_get(s, "exemplars"), j, x) {
+                const char *tid = label_string(x, "trace:id"), *sid = label_string(x, "span:id");
+                assert_true(tid && strncmp(tid, "5a5a5a5a5a5a", 12) == 0);
+                assert_true(sid && strlen(sid) == 16 && (strncmp(sid, "10", 2) == 0 || strncmp(sid, "11", 2) == 0 ||
+                                                         strncmp(sid, "12", 2) == 0));
+            }
+        }
+        free(a);
+        free(b);
+        json_decref(fast);
+        json_decref(slow);
+    }
+    /* the summary too */
+    json_t *fast = get_json("/api/metrics/summary?q=%7Bspan.type%20!%3D%20nil%7D&groupBy=name");
+    assert_string_equal(last_engine, "compact");
+    json_t *slow = get_json("/api/metrics/summary?q=%7Bspan.type%20!%3D%20nil%7D&groupBy=name&engine=scan");
+    assert_string_equal(last_engine, "scan");
+    char *a = json_dumps(fast, JSON_COMPACT | JSON_SORT_KEYS), *b = json_dumps(slow, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    json_decref(fast);
+    json_decref(slow);
+    expect_400(with_q("/api/metrics/query_range", "{} | rate()", "engine=fast"), "engine=\"fast\": expected auto or scan");
+}
+
+/* A filter the compact rows cannot answer (the trace's root name) goes to
+ * the trace scan, with exact counts. */
+static void test_scan_fallback(void **state)
+{
+    (void)state;
+    json_t *doc = get_json(with_q("/api/metrics/query_range",
+                                  "{ rootName = \"Workflow\" && status = error } | count_over_time() by (name)",
+                                  range_args));
+    assert_string_equal(last_engine, "scan");
+    json_t *series = json_object_get(doc, "series"), *s;
+    size_t i;
+    size_t total = 0;
+    json_array_foreach(series, i, s) {
+        const char *name = label_string(s, "name");
+        json_t *samples = json_object_get(s, "samples");
+        assert_int_equal(json_array_size(samples), 10);
+        for (size_t k = 0; k < 10; k++) {
+            int64_t lo = base_ns + (int64_t)k * 60 * SEC, durs[NSP];
+            size_t n = select_spans(name, 2, lo, lo + 60 * SEC, durs);
+            assert_true(json_number_value(json_object_get(json_array_get(samples, k), "value")) == (double)n);
+            total += n;
+        }
+    }
+    int64_t durs[NSP];
+    assert_int_equal(total, select_spans(NULL, 2, base_ns, base_ns + 600 * SEC, durs));
+    assert_true(total > 0);
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -452,6 +564,8 @@ int main(void)
         cmocka_unit_test(test_quantiles_by_stage),
         cmocka_unit_test(test_instant),
         cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_compact_equals_scan),
+        cmocka_unit_test(test_scan_fallback),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, start_store, stop_store);

@@ -53,6 +53,7 @@ static size_t header_cb(char *p, size_t sz, size_t n, void *arg)
     keep_header(p, len, "etag:", r->etag, sizeof r->etag);
     keep_header(p, len, "link:", r->link, sizeof r->link);
     keep_header(p, len, "x-ratelimit-remaining:", r->rate_remaining, sizeof r->rate_remaining);
+    keep_header(p, len, "x-extrace-engine:", r->engine, sizeof r->engine);
     return len;
 }
 

@@ -20,6 +20,7 @@ typedef struct th_resp {
     char etag[128];         /* ETag, "" when absent */
     char link[2048];        /* Link, "" when absent */
     char rate_remaining[32]; /* X-RateLimit-Remaining, "" when absent */
+    char engine[16];        /* X-Extrace-Engine (which engine answered a metrics query), "" when absent */
 } th_resp;
 
 /* What a request sends besides its method and URL; a NULL th_req sends

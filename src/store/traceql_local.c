@@ -1,0 +1,65 @@
+/* traceql_local.c — whether a query or field can be answered from one
+ * span's compact row (name, status, kind, duration, span attributes and
+ * the resource's service.name; db_mspans.c), so TraceQL metrics can read
+ * the compact span table instead of whole traces. */
+#include <string.h>
+
+#include "store/traceql_int.h"
+
+/* Whether f is one of the fields a compact row holds; sets the bit of
+ * attributes in *needs. */
+static int field_local(const tql_field *f, unsigned *needs)
+{
+    switch (f->intrinsic) {
+    case TQL_I_NAME:
+    case TQL_I_STATUS:
+    case TQL_I_DURATION:
+    case TQL_I_KIND: return 1;
+    case TQL_I_NONE: break;
+    default: return 0;
+    }
+    int service = f->name && strcmp(f->name, "service.name") == 0;
+    if (f->scope == TQL_SCOPE_SPAN || ((f->scope == TQL_SCOPE_RESOURCE || f->scope == TQL_SCOPE_ANY) && service)) {
+        *needs |= TQL_LOCAL_ATTRS;
+        return 1;
+    }
+    return 0;
+}
+
+static int cond_local(const tql_cond *c, unsigned *needs)
+{
+    if (!c) return 1;
+    switch (c->kind) {
+    case TQL_C_AND:
+    case TQL_C_OR: return cond_local(c->l, needs) && cond_local(c->r, needs);
+    case TQL_C_NOT: return cond_local(c->l, needs);
+    case TQL_C_CMP: return field_local(&c->field, needs);
+    }
+    return 0;
+}
+
+/* A `name = "literal"` every matching span satisfies (through ANDs only). */
+static const char *name_eq(const tql_cond *c)
+{
+    if (!c) return NULL;
+    if (c->kind == TQL_C_AND) {
+        const char *n = name_eq(c->l);
+        return n ? n : name_eq(c->r);
+    }
+    if (c->kind == TQL_C_CMP && c->field.intrinsic == TQL_I_NAME && c->op == TQL_TOK_EQ && c->lit.type == TQL_STRING)
+        return c->lit.v.s;
+    return NULL;
+}
+
+int tql_span_local(const tql_query *q, unsigned *needs, const char **name)
+{
+    *name = NULL;
+    if (q->root->kind != TQL_S_FILTER || q->filters || !cond_local(q->root->cond, needs)) return 0;
+    *name = name_eq(q->root->cond);
+    return 1;
+}
+
+int tql_fieldref_local(const tql_fieldref *f, unsigned *needs)
+{
+    return field_local(&f->field, needs);
+}
