@@ -60,7 +60,8 @@ describe('Grafana provisioning', () => {
     for (const { file, dash } of [...dashboards(), { file: 'seed-workflows.json', dash: readJson(SEED) }]) {
       const refs = datasourceRefs(dash);
       assert.ok(refs.length > 0, `${file}: no data source reference`);
-      for (const r of refs) assert.deepEqual(r, { type: 'tempo', uid: ds.uid }, `${file}`);
+      // Server-side expressions (a ratio of two queries) name Grafana's own "__expr__".
+      for (const r of refs) if (r.type !== '__expr__') assert.deepEqual(r, { type: 'tempo', uid: ds.uid }, `${file}`);
       const ids = dash.panels.map((p) => p.id);
       assert.equal(new Set(ids).size, ids.length, `${file}: panel ids are unique`);
     }
@@ -432,6 +433,10 @@ describe('Grafana requests against extrace store', () => {
     for (const p of d.panels) {
       for (const t of p.targets) {
         const where = `${p.title} ${t.refId}`;
+        if (t.datasource.type === '__expr__') { // computed by Grafana from the other targets: checked below
+          answers[where] = t;
+          continue;
+        }
         if (!isMetricsQuery(t.query)) { // the slowest-workflows table: a search
           const b = await sendJson(store.base, G.search(t.query, t, range));
           checkSearchShape(b, where);
@@ -451,10 +456,35 @@ describe('Grafana requests against extrace store', () => {
     const [started, failed] = ['A', 'B'].map((id) => answers[`Workflows started and failed per minute ${id}`].series);
     assert.equal(started.reduce((a, s) => a + sum(s), 0), workflows.length);
     assert.equal(failed.reduce((a, s) => a + sum(s), 0), workflows.filter((w) => w.result !== 'ok').length);
-    // Stage failures: one series per stage that failed, its total the failed spans.
-    const perStage = answers['Failure rate per stage (failures per minute) A'].series;
-    for (const s of perStage) assert.equal(sum(s), failedStages(labelOf(s, 'name')), `failures of ${labelOf(s, 'name')}`);
-    assert.deepEqual(perStage.map((s) => labelOf(s, 'name')).sort(), STAGES.filter((n) => failedStages(n) > 0).sort());
+    // Failure rate per stage: C = $A / $B, Grafana's math expression, which
+    // divides each series of A by the series of B with the same labels
+    // (the stage name), step by step. A: failed stages, B: all stages.
+    const ratio = d.panels.find((p) => p.title === 'Failure rate per stage');
+    assert.deepEqual(ratio.targets.map((t) => [t.refId, Boolean(t.hide)]), [['A', true], ['B', true], ['C', false]]);
+    const expr = answers['Failure rate per stage C'];
+    assert.deepEqual([expr.type, expr.expression, expr.datasource], ['math', '$A / $B', { type: '__expr__', uid: '__expr__' }]);
+    assert.equal(ratio.fieldConfig.defaults.unit, 'percentunit');
+    const failedBy = answers['Failure rate per stage A'].series, allBy = answers['Failure rate per stage B'].series;
+    for (const s of failedBy) assert.equal(sum(s), failedStages(labelOf(s, 'name')), `failures of ${labelOf(s, 'name')}`);
+    assert.deepEqual(failedBy.map((s) => labelOf(s, 'name')).sort(), STAGES.filter((n) => failedStages(n) > 0).sort());
+    assert.deepEqual(allBy.map((s) => labelOf(s, 'name')).sort(), [...new Set(stages.map((sp) => sp.name))].sort());
+    const minuteOf = (sp) => Number(BigInt(sp.startTimeUnixNano) / 60000000000n) * 60000;
+    let ratios = 0;
+    for (const a of failedBy) {
+      const name = labelOf(a, 'name');
+      const b = allBy.find((x) => labelOf(x, 'name') === name);
+      assert.ok(b, `${name}: a series of all stages to divide by`);
+      for (const smp of a.samples) {
+        const den = b.samples.find((x) => x.timestampMs === smp.timestampMs);
+        const t = Number(smp.timestampMs), inMin = stages.filter((sp) => sp.name === name && minuteOf(sp) === t);
+        if (!inMin.length) continue; // no stage started then: B has no count, the ratio no point
+        assert.ok(den, `${name} at ${t}: B has the minute`);
+        const want = inMin.filter((sp) => sp.status.code === 2).length / inMin.length;
+        assert.ok(Math.abs(Number(smp.value) / Number(den.value) - want) < 1e-12, `${name} at ${t}: ${smp.value}/${den.value}, want ${want}`);
+        ratios++;
+      }
+    }
+    assert.ok(ratios > 0, 'some minute has a failure rate');
     // Quantiles: every stage × p50, p90, p99; values between the stage's
     // shortest and longest duration, p50 ≤ p90 ≤ p99 at each step.
     const q = answers['Stage duration p50 / p90 / p99 A'].series;
