@@ -67,10 +67,12 @@ static const char schema_sql[] =
      * clustered by tenant and start time, so a time range is one walk. */
     "CREATE TABLE IF NOT EXISTS mspans(tenant INTEGER NOT NULL, start_ns INTEGER NOT NULL, span INTEGER NOT NULL,"
     " trace INTEGER NOT NULL, dur_ns INTEGER NOT NULL, status INTEGER NOT NULL, kind INTEGER NOT NULL,"
-    " name TEXT NOT NULL, service TEXT, attrs BLOB, PRIMARY KEY(tenant, start_ns, span)) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS mspans_by_trace ON mspans(trace);"
-    "CREATE TRIGGER IF NOT EXISTS mspans_follow_traces AFTER DELETE ON traces"
-    " BEGIN DELETE FROM mspans WHERE trace = old.id; END;";
+    " name TEXT NOT NULL, source INTEGER NOT NULL, attrs BLOB, PRIMARY KEY(tenant, start_ns, span)) WITHOUT ROWID;"
+    /* Per minute, name, source, status, kind and log2 duration bucket: how
+     * many spans (db_mspans.c keeps it in step with mspans). */
+    "CREATE TABLE IF NOT EXISTS mroll(tenant INTEGER NOT NULL, minute INTEGER NOT NULL, name TEXT NOT NULL,"
+    " source INTEGER NOT NULL, status INTEGER NOT NULL, kind INTEGER NOT NULL, bucket INTEGER NOT NULL,"
+    " n INTEGER NOT NULL, PRIMARY KEY(tenant, minute, name, source, status, kind, bucket)) WITHOUT ROWID;";
 
 static const char *const stmt_sql[SQ_COUNT] = {
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -104,7 +106,7 @@ static const char *const stmt_sql[SQ_COUNT] = {
                        " AND key = ?3 AND type = ?4 AND value = ?5",
     [SQ_VALUE_COUNT] = "SELECT count(*) FROM tag_values WHERE tenant = ?1 AND scope = ?2 AND key = ?3",
     [SQ_RET_TRACES] = "SELECT id, tenant FROM traces WHERE end_ns < ?1 ORDER BY end_ns LIMIT ?2",
-    [SQ_RET_SPANS] = "DELETE FROM spans WHERE trace = ?1",
+    [SQ_RET_SPANS] = "DELETE FROM spans WHERE trace = ?1 RETURNING id, body, source",
     [SQ_RET_TRACE] = "DELETE FROM traces WHERE id = ?1",
     [SQ_RET_VALUES] = "DELETE FROM tag_values WHERE last_ns < ?1",
     [SQ_RET_KEYS] = "DELETE FROM tag_keys WHERE last_ns < ?1",
@@ -115,12 +117,19 @@ static const char *const stmt_sql[SQ_COUNT] = {
     [SQ_ROOT_UPSERT] = "INSERT OR REPLACE INTO roots(trace, tenant, trace_id, name, service, namespace, start_ns,"
                        " end_ns, status, message, workflow_id, outcome)"
                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    [SQ_MSPAN_ADD] = "INSERT OR REPLACE INTO mspans(tenant, start_ns, span, trace, dur_ns, status, kind, name,"
-                     " service, attrs) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    [SQ_MSPAN_DELETE] = "DELETE FROM mspans WHERE trace = ?1 AND span = ?2",
-#define MSPAN_COLUMNS "SELECT start_ns, span, trace, dur_ns, status, kind, name, service, attrs FROM mspans"
-    [SQ_MSPAN_SCAN] = MSPAN_COLUMNS " WHERE tenant = ?1 AND start_ns >= ?2 AND start_ns < ?3",
-    [SQ_MSPAN_SCAN_NAME] = MSPAN_COLUMNS " WHERE tenant = ?1 AND start_ns >= ?2 AND start_ns < ?3 AND name = ?4",
+    [SQ_MSPAN_ADD] = "INSERT INTO mspans(tenant, start_ns, span, trace, dur_ns, status, kind, name,"
+                     " source, attrs) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
+    [SQ_ROLL_ADD] = "INSERT INTO mroll(tenant, minute, name, source, status, kind, bucket, n)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    [SQ_ROLL_TIDY] = "DELETE FROM mroll WHERE n <= 0",
+#define ROLL_COLUMNS "SELECT minute, name, source, status, kind, bucket, n FROM mroll"
+    [SQ_ROLL_SCAN] = ROLL_COLUMNS " WHERE tenant = ?1 AND minute >= ?2 AND minute < ?3 AND n > 0",
+    [SQ_ROLL_SCAN_NAME] = ROLL_COLUMNS " WHERE tenant = ?1 AND minute >= ?2 AND minute < ?3 AND n > 0 AND name = ?4",
+    [SQ_MSPAN_DELETE] = "DELETE FROM mspans WHERE tenant = ?1 AND start_ns = ?2 AND span = ?3",
+    [SQ_SPAN_OLD] = "SELECT id, body, source FROM spans WHERE trace = ?1 AND span_id = ?2",
+#define MSPAN_COLUMNS "SELECT start_ns, span, trace, dur_ns, status, kind, name, source, attrs FROM mspans"
+    [SQ_MSPAN_SCAN] = MSPAN_COLUMNS " WHERE tenant = ?1 AND start_ns >= ?2 AND start_ns < ?3 LIMIT ?5",
+    [SQ_MSPAN_SCAN_NAME] = MSPAN_COLUMNS " WHERE tenant = ?1 AND start_ns >= ?2 AND start_ns < ?3 AND name = ?4 LIMIT ?5",
     [SQ_SPAN_IDS] = "SELECT t.trace_id, s.span_id FROM spans s JOIN traces t ON t.id = s.trace WHERE s.id = ?1",
 };
 
@@ -359,6 +368,16 @@ static void checkpointer_stop(sdb *db)
     db->ckpt_conn = NULL;
 }
 
+int sdb__trace_max_load(sdb *db)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->conn, "SELECT max(id) FROM traces", -1, &st, NULL) != SQLITE_OK)
+        return sdb__sqlfail(db, "reading the last trace");
+    if (sqlite3_step(st) == SQLITE_ROW) db->trace_max_rowid = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
 static int load_max_trace(sdb *db)
 {
     sqlite3_stmt *st;
@@ -413,7 +432,7 @@ sdb *sdb_open(const char *dir, char *err, size_t errlen)
     if (prepare_statements(db) != 0) goto fail;
     if (db->roots_missing && sdb__roots_backfill(db) < 0) goto fail;
     if (db->mspans_missing && sdb__mspans_backfill(db) < 0) goto fail;
-    if (sdb__mspan_max_load(db) < 0) goto fail;
+    if (sdb__trace_max_load(db) < 0) goto fail;
     if (checkpointer_start(db) != 0 || sdb__bloom_load(db) != 0) goto fail;
     return db;
 fail_oom:
@@ -464,6 +483,8 @@ void sdb_close(sdb *db)
     sdb__sources_cache_clear(db);
     sdb__tags_cache_clear(db);
     ex_free(db->buf);
+    ex_free(db->mspan_rows);
+    ex_free(db->mspan_bytes);
     ex_free(db->bloom);
     ex_free(db->path);
     pthread_mutex_destroy(&db->ckpt_lock);

@@ -214,20 +214,48 @@ typedef struct sdb_mspan {
     int64_t span, trace;        /* rowids of the span and its trace */
     int status, kind;           /* OTLP codes */
     const char *name;
-    const char *service;        /* the resource's service.name; NULL when it has none */
+    int64_t source;             /* its resource and scope (sdb_source_service) */
     const uint8_t *attrs;       /* packed span attributes (see above) */
     size_t attrs_len;
-    int attrs_kept;             /* 0: the row has neither attrs nor a trustworthy service (read the span) */
+    int attrs_kept;             /* 0: the row keeps no attributes (read the span) */
 } sdb_mspan;
 
 /* Return 0 to go on, 1 to stop, -1 to stop with an error. */
 typedef int (*sdb_mspan_cb)(void *arg, const sdb_mspan *m);
 
 /* Visit the tenant's compact rows starting in [start_ns, end_ns) (and
- * named name unless it is NULL), by start time. Returns the number
- * delivered, or -1. */
-long sdb_mspans_scan(sdb *db, const char *tenant, int64_t start_ns, int64_t end_ns, const char *name,
+ * named name unless it is NULL), by start time, at most limit (0: all).
+ * Returns the number delivered, or -1. */
+long sdb_mspans_scan(sdb *db, const char *tenant, int64_t start_ns, int64_t end_ns, const char *name, size_t limit,
                      sdb_mspan_cb cb, void *arg);
+
+/* ---- reader: span counts per minute (db_mspans.c) -------------------- */
+
+/* mroll: for every (minute, name, source, status, kind, duration bucket)
+ * the number of compact rows — kept with them at ingest, on re-send and
+ * by retention, so counts are exact. Bucket k holds durations in
+ * (2^(k-1), 2^k] ns (Tempo's log2 buckets); -1 those below 2 ns. */
+#define SDB_MINUTE_NS INT64_C(60000000000)
+/* The bucket of a duration (ns). Pure. */
+int sdb_duration_bucket(int64_t dur_ns);
+
+typedef struct sdb_mroll {
+    int64_t minute;             /* start_ns / SDB_MINUTE_NS */
+    const char *name;
+    int64_t source;
+    int status, kind, bucket;
+    int64_t n;                  /* spans */
+} sdb_mroll;
+typedef int (*sdb_mroll_cb)(void *arg, const sdb_mroll *m);
+
+/* Visit the tenant's counts of minutes [first, end) (named name unless
+ * NULL). Returns the number delivered, or -1. */
+long sdb_mroll_scan(sdb *db, const char *tenant, int64_t first_minute, int64_t end_minute, const char *name,
+                    sdb_mroll_cb cb, void *arg);
+
+/* The service.name of source's resource: 1 with *out (ex_free it), 0
+ * when it has none, 2 when it is not a string, -1 on error. */
+int sdb_source_service(sdb *db, int64_t source, char **out);
 
 /* The trace id and span id of span rowid span: 1, 0 when it is gone, -1. */
 int sdb_span_ids(sdb *db, int64_t span, uint8_t trace_id[16], uint8_t span_id[8]);

@@ -40,6 +40,11 @@ enum {
     SQ_ROOT_UPSERT,
     SQ_MSPAN_ADD,
     SQ_MSPAN_DELETE,
+    SQ_SPAN_OLD,
+    SQ_ROLL_ADD,
+    SQ_ROLL_TIDY,
+    SQ_ROLL_SCAN,
+    SQ_ROLL_SCAN_NAME,
     SQ_MSPAN_SCAN,
     SQ_MSPAN_SCAN_NAME,
     SQ_SPAN_IDS,
@@ -49,6 +54,7 @@ enum {
 typedef struct sdb_tenant_entry sdb_tenant_entry;
 typedef struct sdb_source_entry sdb_source_entry;
 typedef struct sdb_tag_entry sdb_tag_entry;
+typedef struct sdb_mspan_row sdb_mspan_row;
 
 struct sdb {
     sqlite3 *conn;                 /* the connection (owned) */
@@ -82,8 +88,12 @@ struct sdb {
     int bloom_dirty;               /* bits set since the last write */
     int roots_missing;             /* opened at schema version 1: roots to fill (sdb__roots_backfill) */
     int mspans_missing;            /* opened below schema version 3: mspans to fill (sdb__mspans_backfill) */
-    int64_t mspan_max_rowid;       /* highest span rowid given an mspans row: a span at or below it may be a
-                                      re-sent one whose old row must go (db_mspans.c) */
+    int64_t trace_max_rowid;       /* highest trace rowid written: a trace at or below it existed before, so
+                                      its spans may be re-sent ones whose compact rows must go (db_write.c) */
+    sdb_mspan_row *mspan_rows;     /* compact rows of the request part being stored (db_mspans.c; owned) */
+    size_t nmspan_rows, capmspan_rows;
+    uint8_t *mspan_bytes;          /* their packed attributes (owned) */
+    size_t mspan_bytes_len, mspan_bytes_cap;
 };
 
 /* WAL size (pages) at which the checkpointer thread is woken, and the
@@ -134,12 +144,19 @@ int sdb__root_store(sdb *db, int64_t tenant, int64_t trace, const uint8_t trace_
  * database from schema version 1), in one transaction. Returns the number
  * of rows added, or -1. */
 long sdb__roots_backfill(sdb *db);
-/* Write the compact row of span (rowid span, of trace) (db_mspans.c),
- * replacing the span's old row when it was sent before. 0 or -1. */
-int sdb__mspan_store(sdb *db, int64_t tenant, int64_t trace, int64_t span, const exo_pb_span *sp,
-                     const exo_pb_resource *res);
-/* Set mspan_max_rowid from the spans table. 0 or -1. */
-int sdb__mspan_max_load(sdb *db);
+/* Queue the compact row of span (rowid span, of trace, from source)
+ * (db_mspans.c); sdb__mspans_flush writes the queue in key order (sp must
+ * live until then). 0 or -1. */
+int sdb__mspan_store(sdb *db, int64_t tenant, int64_t trace, int64_t span, int64_t source, const exo_pb_span *sp);
+/* Write the queued rows (the last of a span queued twice). 0 or -1. */
+int sdb__mspans_flush(sdb *db);
+/* Forget the queued rows (after a failure). */
+void sdb__mspans_drop(sdb *db);
+/* Delete the compact row of span rowid span, whose stored body (the
+ * protobuf Span) gives its start, and take it out of mroll. 0 or -1. */
+int sdb__mspan_delete(sdb *db, int64_t tenant, int64_t span, int64_t source, const void *body, size_t len);
+/* Set trace_max_rowid from the traces table. 0 or -1. */
+int sdb__trace_max_load(sdb *db);
 /* Fill mspans from every stored span (a database below schema version
  * 3), in one transaction. Returns the rows added, or -1. */
 long sdb__mspans_backfill(sdb *db);

@@ -1,10 +1,12 @@
 /* db_mspans.c — the compact span table (mspans): per span its start,
- * duration, status, kind, name, resource service.name and its scalar
- * attributes packed small, clustered by (tenant, start), written with the
- * span and removed with its trace (a trigger). TraceQL metrics read it
+ * duration, status, kind, name, source (resource + scope) and its scalar
+ * attributes packed small, clustered by (tenant, start), written in key
+ * order at the end of each request part, and deleted with its span (a
+ * re-sent span, retention). TraceQL metrics read it
  * instead of decoding every stored span (query_mcompact.c; the reasoning
  * and figures are in docs/store.md). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/mem.h"
@@ -59,70 +61,182 @@ long sdb_mspan_attrs_pack(exo_pb_kv *const *kv, size_t n, uint8_t *out, size_t c
     return (long)len;
 }
 
-/* service.name of res: 1 with *svc (NULL when absent), or 0 when it is
- * there but not a string (the row then keeps no attributes). */
-static int service_of(const exo_pb_resource *res, const char **svc)
+int sdb_duration_bucket(int64_t dur_ns)
 {
-    *svc = NULL;
-    for (size_t i = 0; res && i < res->n_attributes; i++) {
-        const exo_pb_kv *kv = res->attributes[i];
-        if (!kv->key || strcmp(kv->key, "service.name") != 0) continue;
-        if (!kv->value || kv->value->value_case != OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE)
-            return 0;
-        *svc = kv->value->string_value ? kv->value->string_value : "";
-        return 1;
-    }
-    return 1;
+    if (dur_ns < 2) return -1;
+    return 64 - __builtin_clzll((uint64_t)dur_ns - 1);
 }
 
-int sdb__mspan_store(sdb *db, int64_t tenant, int64_t trace, int64_t span, const exo_pb_span *sp,
-                     const exo_pb_resource *res)
+/* Add delta spans to the count of (tenant, start's minute, name, source,
+ * status, kind, bucket of dur). 0 or -1. */
+static int roll_add(sdb *db, int64_t tenant, int64_t start, const char *name, int64_t source, int status, int kind,
+                    int64_t dur, int64_t delta)
 {
-    if (span <= db->mspan_max_rowid) { /* a re-sent span (or a reused rowid): drop its old row */
-        sqlite3_stmt *del = sdb__stmt(db, SQ_MSPAN_DELETE);
-        sqlite3_bind_int64(del, 1, trace);
-        sqlite3_bind_int64(del, 2, span);
-        int rc = sqlite3_step(del);
-        sqlite3_reset(del);
-        if (rc != SQLITE_DONE) return sdb__sqlfail(db, "replacing a compact span");
-    } else {
-        db->mspan_max_rowid = span;
+    int64_t minute = start / SDB_MINUTE_NS - (start % SDB_MINUTE_NS < 0);
+    sqlite3_stmt *st = sdb__stmt(db, SQ_ROLL_ADD);
+    sqlite3_bind_int64(st, 1, tenant);
+    sqlite3_bind_int64(st, 2, minute);
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, source);
+    sqlite3_bind_int(st, 5, status);
+    sqlite3_bind_int(st, 6, kind);
+    sqlite3_bind_int(st, 7, sdb_duration_bucket(dur));
+    sqlite3_bind_int64(st, 8, delta);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : sdb__sqlfail(db, "counting a span");
+}
+
+/* One row waiting for the end of the request part (sdb__mspans_flush). */
+struct sdb_mspan_row {
+    int64_t tenant, start, span, trace, dur, source;
+    int status, kind;
+    const char *name;   /* into the request's spans (valid until the flush) */
+    long attrs;         /* offset of the packed attributes in db->mspan_bytes, or -1 when not kept */
+    size_t alen;
+    size_t order;       /* arrival, to keep the last of a span sent twice in one part */
+};
+
+int sdb__mspan_store(sdb *db, int64_t tenant, int64_t trace, int64_t span, int64_t source, const exo_pb_span *sp)
+{
+    if (db->nmspan_rows == db->capmspan_rows) {
+        size_t cap = db->capmspan_rows ? db->capmspan_rows * 2 : 1024;
+        sdb_mspan_row *p = ex_realloc(db->mspan_rows, cap * sizeof *p);
+        if (!p) return sdb__fail(db, "out of memory (%zu compact spans)", cap);
+        db->mspan_rows = p;
+        db->capmspan_rows = cap;
     }
-    uint8_t attrs[SDB_MSPAN_ATTRS_BYTES];
-    const char *svc;
-    long alen = service_of(res, &svc) ? sdb_mspan_attrs_pack(sp->attributes, sp->n_attributes, attrs, sizeof attrs)
-                                      : -1;
+    if (db->mspan_bytes_len + SDB_MSPAN_ATTRS_BYTES > db->mspan_bytes_cap) {
+        size_t cap = db->mspan_bytes_cap ? db->mspan_bytes_cap * 2 : 65536;
+        uint8_t *p = ex_realloc(db->mspan_bytes, cap);
+        if (!p) return sdb__fail(db, "out of memory (%zu bytes of compact spans)", cap);
+        db->mspan_bytes = p;
+        db->mspan_bytes_cap = cap;
+    }
+    long alen = sdb_mspan_attrs_pack(sp->attributes, sp->n_attributes, db->mspan_bytes + db->mspan_bytes_len,
+                                     SDB_MSPAN_ATTRS_BYTES);
     int64_t start = clamp(sp->start_time_unix_nano);
+    db->mspan_rows[db->nmspan_rows] = (sdb_mspan_row){
+        tenant, start, span, trace, clamp(sp->end_time_unix_nano) - start, source,
+        sp->status ? (int)sp->status->code : 0, (int)sp->kind, sp->name ? sp->name : "",
+        alen >= 0 ? (long)db->mspan_bytes_len : -1, alen >= 0 ? (size_t)alen : 0, db->nmspan_rows};
+    db->nmspan_rows++;
+    if (alen > 0) db->mspan_bytes_len += (size_t)alen;
+    return 0;
+}
+
+static int by_span(const void *a, const void *b)
+{
+    const sdb_mspan_row *x = a, *y = b;
+    if (x->span != y->span) return x->span < y->span ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    const sdb_mspan_row *x = a, *y = b;
+    if (x->tenant != y->tenant) return x->tenant < y->tenant ? -1 : 1;
+    if (x->start != y->start) return x->start < y->start ? -1 : 1;
+    return x->span < y->span ? -1 : x->span > y->span;
+}
+
+/* Insert one row: 1 when added, 0 when it was there already, -1. */
+static int insert_row(sdb *db, const sdb_mspan_row *r)
+{
     sqlite3_stmt *st = sdb__stmt(db, SQ_MSPAN_ADD);
+    sqlite3_bind_int64(st, 1, r->tenant);
+    sqlite3_bind_int64(st, 2, r->start);
+    sqlite3_bind_int64(st, 3, r->span);
+    sqlite3_bind_int64(st, 4, r->trace);
+    sqlite3_bind_int64(st, 5, r->dur);
+    sqlite3_bind_int(st, 6, r->status);
+    sqlite3_bind_int(st, 7, r->kind);
+    sqlite3_bind_text(st, 8, r->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, r->source);
+    if (r->attrs >= 0 && r->alen) sqlite3_bind_blob(st, 10, db->mspan_bytes + r->attrs, (int)r->alen, SQLITE_STATIC);
+    else if (r->attrs >= 0) sqlite3_bind_zeroblob(st, 10, 0);
+    int rc = sqlite3_step(st), added = sqlite3_changes(db->conn) == 1;
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? added : sdb__sqlfail(db, "storing a compact span");
+}
+
+/* Same minute, name, source, status, kind and bucket: one count. */
+static int same_count(const sdb_mspan_row *x, const sdb_mspan_row *y)
+{
+    return x->tenant == y->tenant && x->start / SDB_MINUTE_NS == y->start / SDB_MINUTE_NS && x->source == y->source &&
+           x->status == y->status && x->kind == y->kind &&
+           sdb_duration_bucket(x->dur) == sdb_duration_bucket(y->dur) && strcmp(x->name, y->name) == 0;
+}
+
+static int by_count(const void *a, const void *b)
+{
+    const sdb_mspan_row *x = a, *y = b;
+    int64_t mx = x->start / SDB_MINUTE_NS, my = y->start / SDB_MINUTE_NS;
+    if (x->tenant != y->tenant) return x->tenant < y->tenant ? -1 : 1;
+    if (mx != my) return mx < my ? -1 : 1;
+    int c = strcmp(x->name, y->name);
+    if (c) return c;
+    if (x->source != y->source) return x->source < y->source ? -1 : 1;
+    if (x->status != y->status) return x->status - y->status;
+    if (x->kind != y->kind) return x->kind - y->kind;
+    return sdb_duration_bucket(x->dur) - sdb_duration_bucket(y->dur);
+}
+
+int sdb__mspans_flush(sdb *db)
+{
+    size_t n = db->nmspan_rows, k = 0, added = 0;
+    int rc = 0;
+    /* A span sent twice in one part: keep its last row only. */
+    qsort(db->mspan_rows, n, sizeof *db->mspan_rows, by_span);
+    for (size_t i = 0; i < n; i++)
+        if (i + 1 == n || db->mspan_rows[i + 1].span != db->mspan_rows[i].span) db->mspan_rows[k++] = db->mspan_rows[i];
+    /* In key order, so pages fill as in an append. */
+    qsort(db->mspan_rows, k, sizeof *db->mspan_rows, by_key);
+    for (size_t i = 0; i < k && rc >= 0; i++) {
+        rc = insert_row(db, &db->mspan_rows[i]);
+        if (rc > 0) db->mspan_rows[added++] = db->mspan_rows[i];
+    }
+    /* The counts of the rows added, one upsert per distinct count. */
+    qsort(db->mspan_rows, added, sizeof *db->mspan_rows, by_count);
+    for (size_t i = 0, j; i < added && rc >= 0; i = j) {
+        for (j = i + 1; j < added && same_count(&db->mspan_rows[i], &db->mspan_rows[j]);) j++;
+        const sdb_mspan_row *r = &db->mspan_rows[i];
+        rc = roll_add(db, r->tenant, r->start, r->name, r->source, r->status, r->kind, r->dur, (int64_t)(j - i));
+    }
+    db->nmspan_rows = 0;
+    db->mspan_bytes_len = 0;
+    return rc < 0 ? -1 : 0;
+}
+
+void sdb__mspans_drop(sdb *db)
+{
+    db->nmspan_rows = 0;
+    db->mspan_bytes_len = 0;
+}
+
+int sdb__mspan_delete(sdb *db, int64_t tenant, int64_t span, int64_t source, const void *body, size_t len)
+{
+    exo_pb_span *s = opentelemetry__proto__trace__v1__span__unpack(&exo_pb_allocator, len, body);
+    if (!s) return 0; /* never stored a row either (the backfill skips it too) */
+    int64_t start = clamp(s->start_time_unix_nano);
+    sqlite3_stmt *st = sdb__stmt(db, SQ_MSPAN_DELETE);
     sqlite3_bind_int64(st, 1, tenant);
     sqlite3_bind_int64(st, 2, start);
     sqlite3_bind_int64(st, 3, span);
-    sqlite3_bind_int64(st, 4, trace);
-    sqlite3_bind_int64(st, 5, clamp(sp->end_time_unix_nano) - start);
-    sqlite3_bind_int(st, 6, sp->status ? (int)sp->status->code : 0);
-    sqlite3_bind_int(st, 7, (int)sp->kind);
-    sqlite3_bind_text(st, 8, sp->name ? sp->name : "", -1, SQLITE_STATIC);
-    if (svc) sqlite3_bind_text(st, 9, svc, -1, SQLITE_STATIC);
-    if (alen > 0) sqlite3_bind_blob(st, 10, attrs, (int)alen, SQLITE_STATIC);
-    else if (alen == 0) sqlite3_bind_zeroblob(st, 10, 0);
-    int rc = sqlite3_step(st);
+    int rc = sqlite3_step(st), gone = sqlite3_changes(db->conn) == 1;
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : sdb__sqlfail(db, "storing a compact span");
-}
-
-int sdb__mspan_max_load(sdb *db)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->conn, "SELECT max(id) FROM spans", -1, &st, NULL) != SQLITE_OK)
-        return sdb__sqlfail(db, "reading the last span");
-    if (sqlite3_step(st) == SQLITE_ROW) db->mspan_max_rowid = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return 0;
+    if (rc != SQLITE_DONE) rc = sdb__sqlfail(db, "deleting a compact span");
+    else if (gone)
+        rc = roll_add(db, tenant, start, s->name ? s->name : "", source, s->status ? (int)s->status->code : 0,
+                      (int)s->kind, clamp(s->end_time_unix_nano) - start, -1);
+    else rc = 0;
+    protobuf_c_message_free_unpacked(&s->base, &exo_pb_allocator);
+    return rc;
 }
 
 /* ---- reading ------------------------------------------------------------- */
 
-long sdb_mspans_scan(sdb *db, const char *tenant, int64_t start_ns, int64_t end_ns, const char *name,
+long sdb_mspans_scan(sdb *db, const char *tenant, int64_t start_ns, int64_t end_ns, const char *name, size_t limit,
                      sdb_mspan_cb cb, void *arg)
 {
     int64_t tid = sdb__tenant_id(db, tenant, 0);
@@ -132,6 +246,7 @@ long sdb_mspans_scan(sdb *db, const char *tenant, int64_t start_ns, int64_t end_
     sqlite3_bind_int64(st, 2, start_ns);
     sqlite3_bind_int64(st, 3, end_ns);
     if (name) sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, limit && limit < INT64_MAX ? (int64_t)limit : -1);
     long n = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -143,7 +258,7 @@ long sdb_mspans_scan(sdb *db, const char *tenant, int64_t start_ns, int64_t end_
         m.status = sqlite3_column_int(st, 4);
         m.kind = sqlite3_column_int(st, 5);
         m.name = (const char *)sqlite3_column_text(st, 6);
-        m.service = sqlite3_column_type(st, 7) == SQLITE_NULL ? NULL : (const char *)sqlite3_column_text(st, 7);
+        m.source = sqlite3_column_int64(st, 7);
         m.attrs_kept = sqlite3_column_type(st, 8) != SQLITE_NULL;
         m.attrs = sqlite3_column_blob(st, 8);
         m.attrs_len = (size_t)sqlite3_column_bytes(st, 8);
@@ -157,6 +272,41 @@ long sdb_mspans_scan(sdb *db, const char *tenant, int64_t start_ns, int64_t end_
         if (c > 0) break;
     }
     if (n >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE) n = sdb__sqlfail(db, "reading compact spans");
+    sqlite3_reset(st);
+    return n;
+}
+
+long sdb_mroll_scan(sdb *db, const char *tenant, int64_t first_minute, int64_t end_minute, const char *name,
+                    sdb_mroll_cb cb, void *arg)
+{
+    int64_t tid = sdb__tenant_id(db, tenant, 0);
+    if (tid <= 0) return tid < 0 ? -1 : 0;
+    sqlite3_stmt *st = sdb__stmt(db, name ? SQ_ROLL_SCAN_NAME : SQ_ROLL_SCAN);
+    sqlite3_bind_int64(st, 1, tid);
+    sqlite3_bind_int64(st, 2, first_minute);
+    sqlite3_bind_int64(st, 3, end_minute);
+    if (name) sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
+    long n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sdb_mroll m;
+        m.minute = sqlite3_column_int64(st, 0);
+        m.name = (const char *)sqlite3_column_text(st, 1);
+        m.source = sqlite3_column_int64(st, 2);
+        m.status = sqlite3_column_int(st, 3);
+        m.kind = sqlite3_column_int(st, 4);
+        m.bucket = sqlite3_column_int(st, 5);
+        m.n = sqlite3_column_int64(st, 6);
+        if (!m.name) m.name = "";
+        n++;
+        int c = cb(arg, &m);
+        if (c < 0) {
+            n = -1;
+            break;
+        }
+        if (c > 0) break;
+    }
+    if (n >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE) n = sdb__sqlfail(db, "reading span counts");
     sqlite3_reset(st);
     return n;
 }
@@ -178,27 +328,9 @@ int sdb_span_ids(sdb *db, int64_t span, uint8_t trace_id[16], uint8_t span_id[8]
 
 /* ---- filling mspans for spans stored before it existed ------------------ */
 
-/* The resource of source id (cached in *rs for *cached); NULL when none. */
-static const exo_pb_resource *source_resource(sdb *db, int64_t source, int64_t *cached, exo_pb_resource_spans **rs)
-{
-    if (*cached == source) return *rs ? (*rs)->resource : NULL;
-    if (*rs) protobuf_c_message_free_unpacked(&(*rs)->base, &exo_pb_allocator);
-    *rs = NULL;
-    *cached = source;
-    sqlite3_stmt *st = sdb__stmt(db, SQ_SOURCE_GET);
-    sqlite3_bind_int64(st, 1, source);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        *rs = opentelemetry__proto__trace__v1__resource_spans__unpack(
-            &exo_pb_allocator, (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 0));
-    sqlite3_reset(st);
-    return *rs ? (*rs)->resource : NULL;
-}
-
 long sdb__mspans_backfill(sdb *db)
 {
     sqlite3_stmt *sel = NULL;
-    exo_pb_resource_spans *rs = NULL;
-    int64_t cached = -1;
     long n = -1;
     int rc = SQLITE_ERROR;
     if (sqlite3_exec(db->conn, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) goto out;
@@ -207,15 +339,15 @@ long sdb__mspans_backfill(sdb *db)
                            " ON t.id = s.trace ORDER BY s.id",
                            -1, &sel, NULL) != SQLITE_OK)
         goto out;
-    db->mspan_max_rowid = 0; /* the table is new: in rowid order, every span is a new row */
     n = 0;
     while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
         exo_pb_span *s = opentelemetry__proto__trace__v1__span__unpack(
             &exo_pb_allocator, (size_t)sqlite3_column_bytes(sel, 3), sqlite3_column_blob(sel, 3));
         if (!s) continue; /* the reader skips it too */
-        const exo_pb_resource *res = source_resource(db, sqlite3_column_int64(sel, 2), &cached, &rs);
         int r = sdb__mspan_store(db, sqlite3_column_int64(sel, 4), sqlite3_column_int64(sel, 1),
-                                 sqlite3_column_int64(sel, 0), s, res);
+                                 sqlite3_column_int64(sel, 0), sqlite3_column_int64(sel, 2), s);
+        /* written at once: the row points into s (the spans come in rowid order, close to start order) */
+        if (r == 0) r = sdb__mspans_flush(db);
         protobuf_c_message_free_unpacked(&s->base, &exo_pb_allocator);
         if (r < 0) {
             n = -1;
@@ -225,10 +357,35 @@ long sdb__mspans_backfill(sdb *db)
     }
 out:
     if (sel) sqlite3_finalize(sel);
-    if (rs) protobuf_c_message_free_unpacked(&rs->base, &exo_pb_allocator);
-    if (n >= 0 && rc == SQLITE_DONE && sqlite3_exec(db->conn, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
-        return sdb__mspan_max_load(db) < 0 ? -1 : n;
+    if (n >= 0 && rc == SQLITE_DONE && sqlite3_exec(db->conn, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return n;
     if (n >= 0 || rc != SQLITE_ROW) sdb__sqlfail(db, "filling the compact span table");
+    sdb__mspans_drop(db);
     sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
     return -1;
+}
+
+int sdb_source_service(sdb *db, int64_t source, char **out)
+{
+    *out = NULL;
+    sqlite3_stmt *st = sdb__stmt(db, SQ_SOURCE_GET);
+    sqlite3_bind_int64(st, 1, source);
+    int rc = sqlite3_step(st), result = 0;
+    exo_pb_resource_spans *rs = NULL;
+    if (rc == SQLITE_ROW)
+        rs = opentelemetry__proto__trace__v1__resource_spans__unpack(
+            &exo_pb_allocator, (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 0));
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sdb__sqlfail(db, "reading a resource");
+    const exo_pb_resource *res = rs ? rs->resource : NULL;
+    for (size_t i = 0; res && i < res->n_attributes && !result; i++) {
+        const exo_pb_kv *kv = res->attributes[i];
+        if (!kv->key || strcmp(kv->key, "service.name") != 0) continue;
+        result = 2;
+        if (kv->value && kv->value->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE) {
+            result = (*out = ex_strdup(kv->value->string_value ? kv->value->string_value : "")) ? 1 : -1;
+            if (result < 0) sdb__fail(db, "out of memory");
+        }
+    }
+    if (rs) protobuf_c_message_free_unpacked(&rs->base, &exo_pb_allocator);
+    return result;
 }

@@ -226,9 +226,26 @@ static int store_trace(sdb *db, int64_t tenant, const ingest_item *items, size_t
     return root ? sdb__root_store(db, tenant, *trace, root->span->trace_id.data, root->span, root->rs->resource) : 0;
 }
 
-/* Upsert one span row. 0 or -1. */
-static int store_span(sdb *db, int64_t tenant, int64_t trace, const ingest_item *it)
+/* A span of a trace stored before may be a re-sent one: delete the
+ * compact row of the span it replaces. 0 or -1. */
+static int replace_old(sdb *db, int64_t tenant, int64_t trace, const ingest_item *it)
 {
+    sqlite3_stmt *st = sdb__stmt(db, SQ_SPAN_OLD);
+    sqlite3_bind_int64(st, 1, trace);
+    sqlite3_bind_blob(st, 2, it->span->span_id.data, 8, SQLITE_STATIC);
+    int rc = sqlite3_step(st), r = 0;
+    if (rc == SQLITE_ROW)
+        r = sdb__mspan_delete(db, tenant, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 2),
+                              sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+    else if (rc != SQLITE_DONE) r = sdb__sqlfail(db, "looking up a span");
+    sqlite3_reset(st);
+    return r;
+}
+
+/* Upsert one span row. 0 or -1. */
+static int store_span(sdb *db, int64_t tenant, int64_t trace, int trace_is_new, const ingest_item *it)
+{
+    if (!trace_is_new && replace_old(db, tenant, trace, it) != 0) return -1;
     exo_pb_span body = *it->span;
     /* The ids live in their own columns (trace id in traces). */
     body.trace_id = (ProtobufCBinaryData){0, NULL};
@@ -246,7 +263,7 @@ static int store_span(sdb *db, int64_t tenant, int64_t trace, const ingest_item 
     if (sqlite3_step(st) != SQLITE_DONE) return sdb__sqlfail(db, "storing a span");
     sqlite3_reset(st);
     if (sdb__bloom_add_span(db, tenant, rowid, it->span) != 0) return -1;
-    if (sdb__mspan_store(db, tenant, trace, rowid, it->span, it->rs->resource) != 0) return -1;
+    if (sdb__mspan_store(db, tenant, trace, rowid, it->source, it->span) != 0) return -1;
     return sdb__tags_span(db, tenant, it->span, clamp_ns(it->span->end_time_unix_nano));
 }
 
@@ -274,7 +291,8 @@ static void rollback(sdb *db)
     sdb__tags_cache_clear(db);
     /* The bloom in memory may be of a chunk the rollback undid. */
     if (sdb__bloom_load(db) != 0) ex_free(db->bloom), db->bloom = NULL;
-    sdb__mspan_max_load(db);
+    sdb__mspans_drop(db);
+    sdb__trace_max_load(db);
 }
 
 /* Store items (sorted by trace id). 0 or -1. */
@@ -285,11 +303,13 @@ static int store_items(sdb *db, int64_t tenant, const ingest_item *items, size_t
         while (j < n && memcmp(items[j].span->trace_id.data, items[i].span->trace_id.data, 16) == 0) j++;
         int64_t trace = 0;
         if (store_trace(db, tenant, items + i, j - i, &trace) != 0) return -1;
+        int is_new = trace > db->trace_max_rowid;
+        if (is_new) db->trace_max_rowid = trace;
         for (size_t k = i; k < j; k++)
-            if (store_span(db, tenant, trace, &items[k]) != 0) return -1;
+            if (store_span(db, tenant, trace, is_new, &items[k]) != 0) return -1;
         i = j;
     }
-    return 0;
+    return sdb__mspans_flush(db);
 }
 
 void sdb_ingest_begin(sdb *db, const char *tenant, sdb_ingest_result *res)
@@ -369,6 +389,7 @@ static int retention_tidy(sdb *db, int64_t cutoff_ns)
     sqlite3_bind_int64(st, 2, SDB__BLOOM_CHUNK);
     if (sqlite3_step(st) != SQLITE_DONE) return sdb__sqlfail(db, "deleting old attribute blooms");
     sqlite3_reset(st);
+    if (exec_stmt(db, SQ_ROLL_TIDY, "deleting empty span counts") != 0) return -1;
     return exec_stmt(db, SQ_RET_SOURCES, "deleting unused resources");
 }
 
@@ -382,12 +403,19 @@ long sdb_retention_step(sdb *db, int64_t cutoff_ns, size_t max_traces)
     uint64_t spans = 0;
     int rc;
     while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(sel, 0);
+        int64_t id = sqlite3_column_int64(sel, 0), tenant = sqlite3_column_int64(sel, 1);
         sqlite3_stmt *del = sdb__stmt(db, SQ_RET_SPANS);
         sqlite3_bind_int64(del, 1, id);
-        if (sqlite3_step(del) != SQLITE_DONE) goto fail;
-        spans += (uint64_t)sqlite3_changes(db->conn);
+        int drc;
+        /* the deleted spans come back: their starts find their compact rows */
+        while ((drc = sqlite3_step(del)) == SQLITE_ROW) {
+            spans++;
+            if (sdb__mspan_delete(db, tenant, sqlite3_column_int64(del, 0), sqlite3_column_int64(del, 2),
+                                  sqlite3_column_blob(del, 1), (size_t)sqlite3_column_bytes(del, 1)) != 0)
+                goto undo_del;
+        }
         sqlite3_reset(del);
+        if (drc != SQLITE_DONE) goto fail;
         del = sdb__stmt(db, SQ_RET_TRACE);
         sqlite3_bind_int64(del, 1, id);
         if (sqlite3_step(del) != SQLITE_DONE) goto fail;
@@ -404,11 +432,14 @@ long sdb_retention_step(sdb *db, int64_t cutoff_ns, size_t max_traces)
         sdb__sources_cache_clear(db);
         sdb__tags_cache_clear(db);
         /* Emptied, the spans table hands out rowids from 1 again. */
-        if (sdb__bloom_load(db) != 0 || sdb__mspan_max_load(db) != 0) return -1;
+        if (sdb__bloom_load(db) != 0 || sdb__trace_max_load(db) != 0) return -1;
     }
     db->stats.traces_deleted += (uint64_t)traces;
     db->stats.spans_deleted += spans;
     return traces;
+undo_del:
+    sqlite3_reset(sdb__stmt(db, SQ_RET_SPANS));
+    goto undo;
 fail:
     sdb__sqlfail(db, "deleting old traces");
 undo:

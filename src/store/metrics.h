@@ -104,6 +104,14 @@ void smx_agg_free(smx_agg *a);
  * SMX_TOO_MANY_SERIES (more than SMX_SERIES_MAX series) or
  * SMX_TOO_MANY_VALUES (more than SMX_VALUES_MAX quantile values). */
 int smx_agg_observe(smx_agg *a, const tql_trace *t, size_t i);
+/* smx_agg_observe for n spans alike (a histogram bucket's count: their
+ * value is the one of span i), with an exemplar unless exemplar is 0. */
+int smx_agg_observe_n(smx_agg *a, const tql_trace *t, size_t i, uint32_t n, int exemplar);
+/* Only an exemplar of span i, when its series and step have none yet and
+ * the query has room: it is not counted. SMX_OK or an error as above. */
+int smx_agg_exemplar(smx_agg *a, const tql_trace *t, size_t i);
+/* Forget everything observed (start over with the same query and grid). */
+void smx_agg_clear(smx_agg *a);
 /* Spans observed inside the grid. */
 uint64_t smx_agg_spans(const smx_agg *a);
 /* Series the answer will hold (by() groups × quantiles or buckets). */

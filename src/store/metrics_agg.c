@@ -212,7 +212,7 @@ static int bucket_of(const tql_value *v, tql_value *out)
     return 1;
 }
 
-static int keep_value(smx_agg *a, const group *e, size_t step, double v)
+static int keep_value(smx_agg *a, const group *e, size_t step, double v, uint32_t w)
 {
     if (a->nvalues == a->capvalues) {
         if (a->nvalues >= SMX_VALUES_MAX) return SMX_TOO_MANY_VALUES;
@@ -222,7 +222,7 @@ static int keep_value(smx_agg *a, const group *e, size_t step, double v)
         a->values = p;
         a->capvalues = cap;
     }
-    a->values[a->nvalues++] = (qvalue){(uint32_t)e->index, (uint32_t)step, v};
+    a->values[a->nvalues++] = (qvalue){(uint16_t)e->index, (uint16_t)step, w, v};
     return SMX_OK;
 }
 
@@ -243,37 +243,72 @@ static int keep_exemplar(smx_agg *a, group *e, size_t step, const tql_trace *t, 
     return SMX_OK;
 }
 
-int smx_agg_observe(smx_agg *a, const tql_trace *t, size_t i)
+/* Where span i of t goes: its step, group and value; 1, 0 when it does
+ * not count (outside the grid, no value), -1 with *rc set. */
+static int place(smx_agg *a, const tql_trace *t, size_t i, size_t *step, group **e, double *v, int *rc)
 {
     const smx_query *q = a->q;
     const smx_grid *g = a->g;
     int64_t ts = t->spans[i].start_ns;
-    if (ts < g->start_ns || ts >= g->end_ns) return SMX_OK;
-    size_t step = g->instant ? 0 : (size_t)((ts - g->start_ns) / g->step_ns);
+    if (ts < g->start_ns || ts >= g->end_ns) return 0;
+    *step = g->instant ? 0 : (size_t)((ts - g->start_ns) / g->step_ns);
     tql_value vals[SMX_BY_MAX + 1];
     size_t n = 0;
     for (; n < q->nby; n++) vals[n] = field_value(q->by[n], t, i);
-    double v = NAN;
+    *v = NAN;
     if (q->attr) {
         tql_value fv = field_value(q->attr, t, i);
-        if (q->fn == SMX_HISTOGRAM ? !bucket_of(&fv, &vals[n++]) : !numeric(&fv, &v)) return SMX_OK;
+        if (q->fn == SMX_HISTOGRAM ? !bucket_of(&fv, &vals[n++]) : !numeric(&fv, v)) return 0;
     }
-    int rc = SMX_OK;
-    group *e = group_of(a, vals, n, &rc);
-    if (!e) return rc;
-    a->spans++;
-    e->spans++;
-    e->errors += t->spans[i].status_code == 2;
+    *rc = SMX_OK;
+    *e = group_of(a, vals, n, rc);
+    return *e ? 1 : -1;
+}
+
+int smx_agg_observe_n(smx_agg *a, const tql_trace *t, size_t i, uint32_t n, int exemplar)
+{
+    size_t step;
+    group *e;
+    double v;
+    int rc, p = place(a, t, i, &step, &e, &v, &rc);
+    if (p <= 0) return p < 0 ? rc : SMX_OK;
+    a->spans += n;
+    e->spans += n;
+    e->errors += t->spans[i].status_code == 2 ? n : 0;
     double *acc = e->acc ? &e->acc[step] : NULL;
-    uint64_t c = e->count[step]++;
-    switch (q->fn) {
+    uint64_t c = e->count[step];
+    e->count[step] += n;
+    switch (a->q->fn) {
     case SMX_MIN: if (!c || v < *acc) *acc = v; break;
     case SMX_MAX: if (!c || v > *acc) *acc = v; break;
     case SMX_SUM:
-    case SMX_AVG: *acc += v; break;
-    case SMX_QUANTILE: rc = keep_value(a, e, step, v); break;
+    case SMX_AVG: *acc += v * n; break;
+    case SMX_QUANTILE: rc = keep_value(a, e, step, v, n); break;
     default: break;
     }
-    if (rc != SMX_OK) return rc;
-    return keep_exemplar(a, e, step, t, i, q->fn == SMX_HISTOGRAM ? NAN : v);
+    if (rc != SMX_OK || !exemplar) return rc;
+    return keep_exemplar(a, e, step, t, i, a->q->fn == SMX_HISTOGRAM ? NAN : v);
+}
+
+int smx_agg_observe(smx_agg *a, const tql_trace *t, size_t i)
+{
+    return smx_agg_observe_n(a, t, i, 1, 1);
+}
+
+int smx_agg_exemplar(smx_agg *a, const tql_trace *t, size_t i)
+{
+    size_t step;
+    group *e;
+    double v;
+    int rc, p = place(a, t, i, &step, &e, &v, &rc);
+    if (p <= 0) return p < 0 ? rc : SMX_OK;
+    return keep_exemplar(a, e, step, t, i, a->q->fn == SMX_HISTOGRAM ? NAN : v);
+}
+
+void smx_agg_clear(smx_agg *a)
+{
+    HASH_CLEAR(hh, a->table);
+    for (size_t i = 0; i < a->ngroups; i++) group_free(a->groups[i]);
+    a->ngroups = a->nvalues = a->nex = 0;
+    a->spans = 0;
 }

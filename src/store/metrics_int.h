@@ -31,8 +31,11 @@ typedef struct group {
 } group;
 
 /* A value kept for a quantile. */
+/* A value kept for a quantile, standing for w spans (1, or a histogram
+ * bucket's count). group < SMX_SERIES_MAX and step < SMX_STEPS_MAX fit. */
 typedef struct qvalue {
-    uint32_t group, step;
+    uint16_t group, step;
+    uint32_t w;
     double v;
 } qvalue;
 

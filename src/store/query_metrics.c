@@ -77,8 +77,12 @@ int sqm_scan(sqm_run *r, int64_t start_ns, int64_t end_ns)
 {
     unsigned needs = 0;
     const char *name = NULL;
-    if (!r->force_scan && r->mq && sqm_compact_usable(r->mq, &needs, &name))
+    if ((r->engine == SQM_AUTO || r->engine == SQM_ROLLUP) && r->mq &&
+        sqm_rollup_usable(r->mq, r->grid, &needs, &name))
+        return sqm_rollup_scan(r, needs, name, r->grid, r->exemplars);
+    if (r->engine != SQM_SCAN && r->mq && sqm_compact_usable(r->mq, &needs, &name))
         return sqm_compact_scan(r, needs, name, start_ns, end_ns && end_ns < INT64_MAX ? end_ns + 1 : INT64_MAX);
+    r->used = SQM_SCAN;
     sdb_trace_query qry = {.start_ns = start_ns, .end_ns = end_ns};
     const char *key, *value;
     long rc = tql_required_span_eq(r->filter, &key, &value)
@@ -89,16 +93,20 @@ int sqm_scan(sqm_run *r, int64_t start_ns, int64_t end_ns)
 
 int sqm_engine_param(sqm_run *r, const sq_request *req, ex_http_resp *resp)
 {
+    static const char *const names[] = {[SQM_AUTO] = "auto", [SQM_ROLLUP] = "rollup", [SQM_COMPACT] = "compact",
+                                         [SQM_SCAN] = "scan"};
     const char *e = sq_arg(req, "engine");
-    if (!e || !*e || strcmp(e, "auto") == 0) return 0;
-    if (strcmp(e, "scan") == 0) return r->force_scan = 1, 0;
-    sq_reply_text(r->ctx, resp, 400, "engine=\"%.100s\": expected auto or scan", e);
+    if (!e || !*e) return 0;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(e, names[i]) == 0) return r->engine = i, 0;
+    sq_reply_text(r->ctx, resp, 400, "engine=\"%.100s\": expected auto, rollup, compact or scan", e);
     return -1;
 }
 
 void sqm_engine_header(const sqm_run *r, ex_http_resp *resp)
 {
-    ex_http_resp_header(resp, "X-Extrace-Engine", r->compact ? "compact" : "scan");
+    ex_http_resp_header(resp, "X-Extrace-Engine",
+                        r->used == SQM_ROLLUP ? "rollup" : r->used == SQM_COMPACT ? "compact" : "scan");
 }
 
 int sqm_scan_failed(sqm_run *r, ex_http_resp *resp)
@@ -266,7 +274,9 @@ static int metrics_answer(sq_ctx *ctx, const sq_request *req, const char *tenant
     if (sqm_engine_param(&r, req, resp) < 0) return 1;
     r.filter = mq->filter;
     r.mq = mq;
-    r.agg = smx_agg_new(mq, g, g->instant ? 0 : exemplars);
+    r.grid = g;
+    r.exemplars = g->instant ? 0 : exemplars;
+    r.agg = smx_agg_new(mq, g, r.exemplars);
     if (!r.agg) return sq_reply_text(ctx, resp, 500, "out of memory");
     ctx->stats.searches++;
     if (sqm_scan(&r, g->start_ns, g->end_ns - 1) < 0) {

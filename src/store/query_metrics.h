@@ -6,6 +6,9 @@
 #include "store/metrics.h"
 #include "store/query_int.h"
 
+/* The engines (query_mcompact.c; docs/query.md). */
+enum { SQM_AUTO = 0, SQM_ROLLUP, SQM_COMPACT, SQM_SCAN };
+
 /* One scan: the filter, the aggregator each matched span goes to, and
  * what was read. */
 typedef struct sqm_run {
@@ -15,8 +18,10 @@ typedef struct sqm_run {
     const smx_query *mq;              /* the aggregator's query (borrowed): when its fields allow, the scan
                                          reads the compact span table (query_mcompact.c) */
     smx_agg *agg;                     /* borrowed */
-    int force_scan;                   /* engine=scan: read whole traces even when the compact table would do */
-    int compact;                      /* the compact table answered (exemplar ids are then rowids) */
+    const smx_grid *grid;             /* the aggregator's grid (NULL: no rollups) */
+    size_t exemplars;                 /* exemplars wanted (the rollup engine samples them) */
+    int engine;                       /* SQM_AUTO, or the one engine= asks for */
+    int used;                         /* the engine that answered (exemplar ids are rowids but with the scan) */
     sq_work work;
     int agg_rc;                       /* the first error of smx_agg_observe (SMX_OK while none) */
     uint64_t traces, bytes, spans;    /* inspected */
@@ -30,10 +35,10 @@ void sqm_run_init(sqm_run *r, sq_ctx *ctx, const char *tenant);
  * (also when stopped by a limit: r->work.stopped says which), or -1:
  * answer it with sqm_scan_failed. */
 int sqm_scan(sqm_run *r, int64_t start_ns, int64_t end_ns);
-/* engine= (absent, "auto" or "scan") into r->force_scan; 0, or -1 after
- * a 400 naming the value. */
+/* engine= (absent or "auto", "rollup", "compact", "scan") into
+ * r->engine; 0, or -1 after a 400 naming the value. */
 int sqm_engine_param(sqm_run *r, const sq_request *req, ex_http_resp *resp);
-/* Say which engine answered: X-Extrace-Engine: compact | scan. */
+/* Say which engine answered: X-Extrace-Engine: rollup | compact | scan. */
 void sqm_engine_header(const sqm_run *r, ex_http_resp *resp);
 /* Answer a failed scan: 400 for the series limit, else 500. Returns 1. */
 int sqm_scan_failed(sqm_run *r, ex_http_resp *resp);
@@ -51,6 +56,15 @@ int sqm_compact_usable(const smx_query *mq, unsigned *needs, const char **name);
  * unless NULL) to r's filter and aggregator. 0 (also when a limit
  * stopped it), or -1: answer with sqm_scan_failed. */
 int sqm_compact_scan(sqm_run *r, unsigned needs, const char *name, int64_t start_ns, int64_t end_ns);
+/* Whether mq over g can be answered from the per-minute counts: a range
+ * on whole minutes; rate, count_over_time, quantile_over_time(duration)
+ * or histogram_over_time(duration); filter and by() on name, status,
+ * kind and resource.service.name only. 1 with *needs and *name, else 0.
+ * Pure. */
+int sqm_rollup_usable(const smx_query *mq, const smx_grid *g, unsigned *needs, const char **name);
+/* Feed the counts of g's minutes to r's filter and aggregator, then offer
+ * it exemplars from a few compact rows. 0 or -1 as sqm_compact_scan. */
+int sqm_rollup_scan(sqm_run *r, unsigned needs, const char *name, const smx_grid *g, size_t exemplars);
 /* Unpack a compact row's attributes (db.h, sdb_mspan_attrs_pack) into
  * out[0..max): keys and strings point into p. The count, or -1 when p is
  * malformed or holds more than max. Pure. */

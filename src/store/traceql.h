@@ -287,8 +287,11 @@ size_t tql_fieldref_values(const tql_fieldref *f, const tql_trace *t, size_t i, 
 /* ---- span-local queries (traceql_local.c) -------------------------------- */
 
 /* Set in *needs when a span-local query or field reads span attributes
- * or the resource's service.name. */
+ * (span.x, or .service.name, which looks at the span first), the
+ * duration, or the resource's service.name. */
 #define TQL_LOCAL_ATTRS 1u
+#define TQL_LOCAL_DURATION 2u
+#define TQL_LOCAL_SERVICE 4u
 
 /* Whether q is one spanset filter without stages that change the result
  * ({cond}, select() allowed) whose conditions only use name, status,

@@ -6,24 +6,24 @@
 
 #include "store/traceql_int.h"
 
-/* Whether f is one of the fields a compact row holds; sets the bit of
- * attributes in *needs. */
+/* Whether f is one of the fields a compact row holds; sets in *needs
+ * what it reads beyond name, status and kind. */
 static int field_local(const tql_field *f, unsigned *needs)
 {
     switch (f->intrinsic) {
     case TQL_I_NAME:
     case TQL_I_STATUS:
-    case TQL_I_DURATION:
     case TQL_I_KIND: return 1;
+    case TQL_I_DURATION: *needs |= TQL_LOCAL_DURATION; return 1;
     case TQL_I_NONE: break;
     default: return 0;
     }
     int service = f->name && strcmp(f->name, "service.name") == 0;
-    if (f->scope == TQL_SCOPE_SPAN || ((f->scope == TQL_SCOPE_RESOURCE || f->scope == TQL_SCOPE_ANY) && service)) {
-        *needs |= TQL_LOCAL_ATTRS;
-        return 1;
-    }
-    return 0;
+    if (f->scope == TQL_SCOPE_SPAN) *needs |= TQL_LOCAL_ATTRS;
+    else if (f->scope == TQL_SCOPE_RESOURCE && service) *needs |= TQL_LOCAL_SERVICE;
+    else if (f->scope == TQL_SCOPE_ANY && service) *needs |= TQL_LOCAL_ATTRS | TQL_LOCAL_SERVICE;
+    else return 0;
+    return 1;
 }
 
 static int cond_local(const tql_cond *c, unsigned *needs)

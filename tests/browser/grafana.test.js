@@ -485,8 +485,12 @@ describe('Grafana requests against extrace store', () => {
       }
     }
     assert.ok(ratios > 0, 'some minute has a failure rate');
-    // Quantiles: every stage × p50, p90, p99; values between the stage's
-    // shortest and longest duration, p50 ≤ p90 ≤ p99 at each step.
+    // Quantiles: every stage × p50, p90, p99; p50 ≤ p90 ≤ p99 at each step.
+    // Whole minutes by name and service: the store answers from its
+    // per-minute counts, as Tempo does from log2 buckets — each value is
+    // the upper bound of a bucket (2^k ns) between those of the stage's
+    // shortest and longest duration.
+    const bucketBound = (secsValue) => { let b = 2; while (b < secsValue * 1e9 - 1e-3) b *= 2; return b / 1e9; };
     const q = answers['Stage duration p50 / p90 / p99 A'].series;
     assert.equal(q.length, STAGES.length * 3);
     const at = {};
@@ -496,7 +500,9 @@ describe('Grafana requests against extrace store', () => {
       const d = stages.filter((sp) => sp.name === name).map(secs);
       for (const smp of s.samples) {
         const v = Number(smp.value);
-        assert.ok(v >= Math.min(...d) - 1e-9 && v <= Math.max(...d) + 1e-9, `${name} p${p} = ${v} outside [${Math.min(...d)}, ${Math.max(...d)}]`);
+        const lo = bucketBound(Math.min(...d)), hi = bucketBound(Math.max(...d));
+        assert.ok(Math.abs(bucketBound(v) - v) < 1e-12, `${name} p${p} = ${v}: not a bucket bound`);
+        assert.ok(v >= lo - 1e-9 && v <= hi + 1e-9, `${name} p${p} = ${v} outside [${lo}, ${hi}]`);
         (at[`${name} ${smp.timestampMs}`] ||= []).push([p, v]);
       }
     }

@@ -7,7 +7,8 @@
  * computed here by brute force over the spans the test sent; the 400
  * answers name the value at fault. Queries the compact span table can
  * answer are also answered by the trace scan (engine=scan) and the two
- * compared; some Processor spans carry too many attributes for their
+ * compared; so are the per-minute counts' answers with the compact
+ * table's (counts equal, quantiles the bound of the exact one's bucket); some Processor spans carry too many attributes for their
  * compact row (read from the stored span instead); a filter on the
  * trace's root goes to the scan. */
 #include <math.h>
@@ -260,13 +261,13 @@ static void test_rate_by_status(void **state)
     snprintf(range_args, sizeof range_args, "start=%lld&end=%lld&step=60s", (long long)base_s,
              (long long)base_s + 600);
     json_t *doc = get_json(with_q("/api/metrics/query_range", "{ name = \"Workflow\" } | rate() by (status)", range_args));
-    assert_string_equal(last_engine, "compact");
+    assert_string_equal(last_engine, "rollup"); /* whole minutes, counts by name and status */
     const char *top[] = {"series", "metrics", NULL};
     expect_keys(doc, top);
     const char *mk[] = {"inspectedTraces", "inspectedBytes", "inspectedSpans", "completedJobs", "totalJobs", NULL};
     expect_keys(json_object_get(doc, "metrics"), mk);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "metrics"), "inspectedTraces")), NWF);
-    /* the compact rows of the 30 root spans (the name is matched as they are read) */
+    /* the counts of the 30 root spans (no trace is read) */
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "metrics"), "inspectedTraces")), 0);
     assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "metrics"), "inspectedSpans")), "30");
     json_t *series = json_object_get(doc, "series");
     assert_int_equal(json_array_size(series), 2);
@@ -489,8 +490,10 @@ static void test_compact_equals_scan(void **state)
         "{ kind = internal } | histogram_over_time(duration)",
         "{} | avg_over_time(duration) by (name, status)",
     };
+    char compact_args[300];
+    snprintf(compact_args, sizeof compact_args, "%s&engine=compact", range_args);
     for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
-        json_t *fast = get_json(with_q("/api/metrics/query_range", queries[i], range_args));
+        json_t *fast = get_json(with_q("/api/metrics/query_range", queries[i], compact_args));
         if (strcmp(last_engine, "compact") != 0) fail_msg("%s: engine %s, want compact", queries[i], last_engine);
         char args[300];
         snprintf(args, sizeof args, "%s&engine=scan", range_args);
@@ -525,7 +528,90 @@ static void test_compact_equals_scan(void **state)
     free(b);
     json_decref(fast);
     json_decref(slow);
-    expect_400(with_q("/api/metrics/query_range", "{} | rate()", "engine=fast"), "engine=\"fast\": expected auto or scan");
+    expect_400(with_q("/api/metrics/query_range", "{} | rate()", "engine=fast"),
+               "engine=\"fast\": expected auto, rollup, compact or scan");
+}
+
+/* The value of series s at step k (NAN when it has no sample there). */
+static double sample_at(json_t *s, const char *ts)
+{
+    json_t *p;
+    size_t i;
+    json_array_foreach(json_object_get(s, "samples"), i, p) {
+        if (strcmp(json_string_value(json_object_get(p, "timestampMs")), ts) == 0)
+            return json_number_value(json_object_get(p, "value"));
+    }
+    return NAN;
+}
+
+/* The per-minute counts answer the queries they can: counts equal to the
+ * compact engine's and to brute force; a quantile is the upper bound of
+ * the log2 bucket that holds the exact one (Tempo's precision). */
+static void test_rollup(void **state)
+{
+    (void)state;
+    static const char *const counts[] = {
+        "{ name = \"Workflow\" } | rate() by (status)",
+        "{ resource.service.name = \"Tracing.Worker\" && name != \"Workflow\" && status = error } | count_over_time() by (name)",
+        "{ kind = internal } | histogram_over_time(duration) by (name)",
+        "{} | count_over_time() by (name, status)",
+    };
+    char compact_args[300];
+    snprintf(compact_args, sizeof compact_args, "%s&engine=compact", range_args);
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        json_t *roll = get_json(with_q("/api/metrics/query_range", counts[i], range_args));
+        if (strcmp(last_engine, "rollup") != 0) fail_msg("%s: engine %s, want rollup", counts[i], last_engine);
+        json_t *rows = get_json(with_q("/api/metrics/query_range", counts[i], compact_args));
+        assert_string_equal(last_engine, "compact");
+        char *a = series_text(roll), *b = series_text(rows);
+        if (strcmp(a, b) != 0) fail_msg("%s:\nrollup  %s\ncompact %s", counts[i], a, b);
+        assert_true(json_array_size(json_object_get(roll, "series")) > 0);
+        free(a);
+        free(b);
+        json_decref(roll);
+        json_decref(rows);
+    }
+    const char *q = "{ resource.service.name = \"Tracing.Worker\" && name != \"Workflow\" }"
+                    " | quantile_over_time(duration, .5, .9, .99) by (name)";
+    json_t *roll = get_json(with_q("/api/metrics/query_range", q, range_args));
+    assert_string_equal(last_engine, "rollup");
+    json_t *series = json_object_get(roll, "series"), *s;
+    size_t i, checked = 0;
+    assert_int_equal(json_array_size(series), 6);
+    json_array_foreach(series, i, s) {
+        const char *name = label_string(s, "name");
+        double p = json_number_value(json_object_get(json_object_get(json_array_get(json_object_get(s, "labels"), 1),
+                                                                     "value"),
+                                                      "doubleValue"));
+        for (size_t k = 0; k < 10; k++) {
+            int64_t lo = base_ns + (int64_t)k * 60 * SEC, durs[NSP];
+            size_t n = select_spans(name, -1, lo, lo + 60 * SEC, durs);
+            char ts[32];
+            snprintf(ts, sizeof ts, "%lld", (long long)(lo / 1000000));
+            double got = sample_at(s, ts);
+            if (!n) {
+                assert_true(isnan(got));
+                continue;
+            }
+            int64_t exact = nearest_rank(durs, n, p), bound = 2;
+            while (bound < exact) bound *= 2;
+            if (got != (double)bound / 1e9)
+                fail_msg("%s p%g step %zu: %.9f, want the bucket bound %.9f of %.9f", name, p, k, got,
+                         (double)bound / 1e9, (double)exact / 1e9);
+            checked++;
+        }
+    }
+    assert_true(checked >= 30);
+    /* exemplars come from the spans */
+    size_t nex = 0;
+    json_array_foreach(series, i, s) nex += json_array_size(json_object_get(s, "exemplars"));
+    assert_true(nex > 0);
+    json_decref(roll);
+    /* not whole minutes: the compact rows answer */
+    char args[300];
+    snprintf(args, sizeof args, "start=%lld&end=%lld&step=30s", (long long)(base_ns / SEC), (long long)(base_ns / SEC + 600));
+    json_decref(get_json(with_q("/api/metrics/query_range", "{ name = \"Workflow\" } | rate()", args)));
+    assert_string_equal(last_engine, "compact");
 }
 
 /* A filter the compact rows cannot answer (the trace's root name) goes to
@@ -565,6 +651,7 @@ int main(void)
         cmocka_unit_test(test_instant),
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_compact_equals_scan),
+        cmocka_unit_test(test_rollup),
         cmocka_unit_test(test_scan_fallback),
         cmocka_unit_test(test_errors),
     };

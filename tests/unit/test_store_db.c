@@ -100,9 +100,10 @@ static void test_schema_created(void **state)
     snprintf(path, sizeof path, "%s/traces.db", dir);
     assert_string_equal(sdb_path(db), path);
     assert_int_equal(count_rows(dir, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
-                                      " ('tenants','sources','traces','spans','tag_keys','tag_values','attr_bloom')"),
-                     7);
-    assert_int_equal(count_rows(dir, "PRAGMA user_version"), 2);
+                                      " ('tenants','sources','traces','spans','tag_keys','tag_values','attr_bloom',"
+                                      "'roots','mspans')"),
+                     9);
+    assert_int_equal(count_rows(dir, "PRAGMA user_version"), 3);
     sdb_close(db);
     /* Reopening an existing database keeps it (and WAL mode is persistent). */
     char err[256];

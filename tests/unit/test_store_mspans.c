@@ -1,7 +1,8 @@
 /* test_store_mspans.c — the compact span table (src/store/db_mspans.c)
  * and what the metrics engine reads of it (query_mcompact.c): one row per
  * stored span with its fields and packed attributes (decoded back to the
- * same values), a re-sent span replacing its row, a span whose
+ * same values) and the service.name of their resource, a re-sent span
+ * replacing its row (in an earlier request or the same one), a span whose
  * attributes do not fit keeping none, retention removing rows with their
  * trace, a database from schema version 2 filled when opened, which
  * queries are span-local, and a malformed attribute blob refused.
@@ -64,6 +65,7 @@ typedef struct row {
 typedef struct rows {
     row r[16];
     size_t n;
+    sdb *db;
 } rows;
 
 static int row_cb(void *arg, const sdb_mspan *m)
@@ -73,8 +75,10 @@ static int row_cb(void *arg, const sdb_mspan *m)
     row *r = &l->r[l->n++];
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s", m->name);
-    r->has_service = m->service != NULL;
-    snprintf(r->service, sizeof r->service, "%s", m->service ? m->service : "");
+    char *svc = NULL;
+    r->has_service = sdb_source_service(l->db, m->source, &svc);
+    snprintf(r->service, sizeof r->service, "%s", svc ? svc : "");
+    ex_free(svc);
     r->start = m->start_ns;
     r->dur = m->dur_ns;
     r->status = m->status;
@@ -95,7 +99,8 @@ static int row_cb(void *arg, const sdb_mspan *m)
 static size_t scan(sdb *db, const char *name, rows *out)
 {
     memset(out, 0, sizeof *out);
-    long n = sdb_mspans_scan(db, NULL, T0 - 1000 * S, T0 + 1000 * S, name, row_cb, out);
+    out->db = db;
+    long n = sdb_mspans_scan(db, NULL, T0 - 1000 * S, T0 + 1000 * S, name, 0, row_cb, out);
     assert_true(n >= 0);
     assert_int_equal((size_t)n, out->n);
     return out->n;
@@ -124,6 +129,7 @@ static void test_rows_and_attributes(void **state)
     const row *d = &r.r[1];
     assert_string_equal(d->name, "DataLoader");
     assert_string_equal(d->service, "svc-1");
+    assert_int_equal(d->has_service, 1);
     assert_int_equal(d->status, 2);
     assert_int_equal(d->kind, 2);
     assert_int_equal(d->nattrs, 5);
@@ -158,6 +164,24 @@ static void test_resend_overflow_retention(void **state)
     assert_int_equal(scan(db, NULL, &r), 2);
     assert_int_equal(r.r[0].start, T0 + 7 * S);
     assert_int_equal(r.r[0].status, 2);
+    /* twice in one request, at two starts: the last one counts */
+    const char *twice = "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":["
+                        "{\"traceId\":\"0909090909090909090909090909090f\",\"spanId\":\"0000000000000001\",\"name\":\"T\","
+                        "\"startTimeUnixNano\":\"%lld\",\"endTimeUnixNano\":\"%lld\"},"
+                        "{\"traceId\":\"0909090909090909090909090909090f\",\"spanId\":\"0000000000000001\",\"name\":\"T\","
+                        "\"startTimeUnixNano\":\"%lld\",\"endTimeUnixNano\":\"%lld\"}]}]}]}";
+    char json[1024];
+    snprintf(json, sizeof json, twice, (long long)(T0 + 300 * S), (long long)(T0 + 301 * S), (long long)(T0 + 299 * S),
+             (long long)(T0 + 301 * S));
+    exo_pb_request *req = NULL;
+    char err[256];
+    if (exo_otlp_json_decode_request(json, strlen(json), &req, err, sizeof err) != 0) fail_msg("decode: %s", err);
+    sdb_ingest_result res;
+    assert_int_equal(sdb_ingest(db, NULL, req, &res), 0);
+    exo_otlp_request_free(req);
+    assert_int_equal(scan(db, "T", &r), 1);
+    assert_int_equal(r.r[0].start, T0 + 299 * S);
+    assert_int_equal(r.r[0].has_service, 0);
     char big[4096];
     size_t o = 0;
     for (int i = 0; i < 8; i++)
@@ -166,10 +190,12 @@ static void test_resend_overflow_retention(void **state)
     span(db, 1, 3, "Processor", 8, 1, 1, big);
     assert_int_equal(scan(db, "Processor", &r), 1);
     assert_int_equal(r.r[0].kept, 0);
-    /* trace 1 ends at 37 s: deleted with a cutoff at 100 s; trace 2 stays */
+    /* trace 1 ends at 37 s: deleted with a cutoff at 100 s; traces 2 and 9 stay */
     assert_int_equal(sdb_retention_step(db, T0 + 100 * S, 100), 1);
-    assert_int_equal(scan(db, NULL, &r), 1);
+    assert_int_equal(scan(db, NULL, &r), 2);
     assert_int_equal(r.r[0].start, T0 + 200 * S);
+    assert_int_equal(sdb_retention_step(db, T0 + 1000 * S, 100), 2);
+    assert_int_equal(scan(db, NULL, &r), 0);
     sdb_close(db);
 }
 
@@ -190,7 +216,7 @@ static void test_backfill_on_upgrade(void **state)
     snprintf(path, sizeof path, "%s/traces.db", dir);
     sqlite3 *c;
     assert_int_equal(sqlite3_open(path, &c), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(c, "DROP TRIGGER mspans_follow_traces; DROP TABLE mspans; PRAGMA user_version = 2;",
+    assert_int_equal(sqlite3_exec(c, "DROP TABLE mspans; PRAGMA user_version = 2;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(c);
@@ -235,10 +261,12 @@ static void test_span_local(void **state)
         const char *name;
     } cases[] = {
         {"{ name = \"Workflow\" } | rate() by (status)", 1, 0, "Workflow"},
-        {"{ span.type != nil } | quantile_over_time(duration, .9) by (name)", 1, TQL_LOCAL_ATTRS, NULL},
-        {"{ resource.service.name = \"a\" && kind = server } | count_over_time()", 1, TQL_LOCAL_ATTRS, NULL},
-        {"{ .service.name = \"a\" || duration > 1s } | max_over_time(duration) by (span.x)", 1, TQL_LOCAL_ATTRS, NULL},
-        {"{} | rate() by (resource.service.name)", 1, TQL_LOCAL_ATTRS, NULL},
+        {"{ span.type != nil } | quantile_over_time(duration, .9) by (name)", 1, TQL_LOCAL_ATTRS | TQL_LOCAL_DURATION,
+         NULL},
+        {"{ resource.service.name = \"a\" && kind = server } | count_over_time()", 1, TQL_LOCAL_SERVICE, NULL},
+        {"{ .service.name = \"a\" || duration > 1s } | max_over_time(duration) by (span.x)", 1,
+         TQL_LOCAL_ATTRS | TQL_LOCAL_SERVICE | TQL_LOCAL_DURATION, NULL},
+        {"{} | rate() by (resource.service.name)", 1, TQL_LOCAL_SERVICE, NULL},
         {"{} | rate() by (resource.service.namespace)", 0, 0, NULL},
         {"{ .x = 1 } | rate()", 0, 0, NULL},
         {"{ rootName = \"Workflow\" } | rate()", 0, 0, NULL},
@@ -259,6 +287,89 @@ static void test_span_local(void **state)
             fail_msg("%s: name %s", cases[i].q, name ? name : "(none)");
         smx_query_free(q);
     }
+}
+
+/* Which range queries the per-minute counts answer. */
+static void test_rollup_usable(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *q;
+        int64_t step_s;
+        int usable;
+    } cases[] = {
+        {"{ name = \"Workflow\" } | rate() by (status)", 60, 1},
+        {"{ resource.service.name = \"a\" && name != \"W\" } | quantile_over_time(duration, .5, .9) by (name)", 300, 1},
+        {"{ status = error } | histogram_over_time(duration) by (kind)", 3600, 1},
+        {"{} | count_over_time()", 60, 1},
+        {"{ name = \"Workflow\" } | rate()", 30, 0},                 /* not whole minutes */
+        {"{ name = \"Workflow\" } | rate()", 90, 0},
+        {"{ span.type != nil } | rate()", 60, 0},                     /* an attribute */
+        {"{ .service.name = \"a\" } | rate()", 60, 0},               /* span first */
+        {"{ duration > 1s } | rate()", 60, 0},                        /* within a bucket */
+        {"{} | max_over_time(duration)", 60, 0},
+        {"{} | avg_over_time(duration)", 60, 0},
+        {"{} | quantile_over_time(span.x, .5)", 60, 0},
+        {"{} | rate() by (duration)", 60, 0},
+        {"{ rootName = \"W\" } | rate()", 60, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        smx_query *q = mq(cases[i].q);
+        smx_grid g;
+        char err[128];
+        int64_t start = INT64_C(1720162680) * S; /* a whole hour */
+        assert_int_equal(smx_grid_range(&g, start, start + 3600 * S, cases[i].step_s * S, err, sizeof err), 0);
+        unsigned needs = 0;
+        const char *name = NULL;
+        if (sqm_rollup_usable(q, &g, &needs, &name) != cases[i].usable) fail_msg("%s step %lld", cases[i].q,
+                                                                                (long long)cases[i].step_s);
+        smx_grid inst;
+        smx_grid_instant(&inst, start, start + 3600 * S);
+        assert_int_equal(sqm_rollup_usable(q, &inst, &needs, &name), 0); /* instant: never */
+        assert_int_equal(sqm_rollup_usable(q, NULL, &needs, &name), 0);
+        smx_query_free(q);
+    }
+    assert_int_equal(sdb_duration_bucket(0), -1);
+    assert_int_equal(sdb_duration_bucket(1), -1);
+    assert_int_equal(sdb_duration_bucket(2), 1);
+    assert_int_equal(sdb_duration_bucket(3), 2);
+    assert_int_equal(sdb_duration_bucket(4), 2);
+    assert_int_equal(sdb_duration_bucket(5), 3);
+    assert_int_equal(sdb_duration_bucket(S), 30); /* 2^30 ns ≈ 1.07 s */
+    for (int64_t d = 2; d < 5000; d++) assert_int_equal(INT64_C(1) << sdb_duration_bucket(d), (int64_t)smx_log2_bucket((uint64_t)d));
+}
+
+/* mroll counts what mspans holds, through re-send and retention. */
+static void test_rollup_counts(void **state)
+{
+    (void)state;
+    sdb *db = tf_sdb_open(NULL);
+    span(db, 1, 1, "Workflow", 5, 20, 1, "");
+    span(db, 1, 2, "Stage", 6, 3, 2, "");
+    span(db, 1, 3, "Stage", 7, 3, 2, "");
+    span(db, 2, 1, "Workflow", 200, 20, 1, "");
+    span(db, 1, 3, "Stage", 70, 1, 1, ""); /* re-sent: another minute, status, bucket */
+    const char *sql = "SELECT group_concat((minute - %lld) || ':' || name || ':' || status || ':' || bucket || ':' || n, ' ')"
+                      " FROM (SELECT * FROM mroll WHERE n > 0 ORDER BY minute, name, status, bucket)";
+    char q[512];
+    snprintf(q, sizeof q, sql, (long long)(T0 / SDB_MINUTE_NS));
+    sqlite3 *c;
+    char path[512];
+    snprintf(path, sizeof path, "%s", sdb_path(db));
+    assert_int_equal(sqlite3_open(path, &c), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(c, q, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    /* T0 is 56 s past a minute: 5-7 s after it are the next minute */
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "1:Stage:2:32:1 1:Workflow:1:35:1 2:Stage:1:30:1 4:Workflow:1:35:1");
+    sqlite3_finalize(st);
+    assert_int_equal(sdb_retention_step(db, T0 + 100 * S, 100), 1);
+    assert_int_equal(sqlite3_prepare_v2(c, q, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "4:Workflow:1:35:1");
+    sqlite3_finalize(st);
+    sqlite3_close(c);
+    sdb_close(db);
 }
 
 /* A blob that is cut short or holds an unknown type is refused. */
@@ -286,6 +397,8 @@ int main(void)
         cmocka_unit_test(test_resend_overflow_retention),
         cmocka_unit_test(test_backfill_on_upgrade),
         cmocka_unit_test(test_span_local),
+        cmocka_unit_test(test_rollup_usable),
+        cmocka_unit_test(test_rollup_counts),
         cmocka_unit_test(test_decode_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
