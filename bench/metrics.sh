@@ -70,23 +70,18 @@ print(len(s), "series,", m.get("inspectedSpans", "-"), "spans inspected", m.get(
   done
 }
 stages='{ resource.service.name = "Tracing.Worker" && name != "Workflow" } | quantile_over_time(duration, .9) by (name)'
+two() { # the rate and the p90 by stage with engine $1, labels ending in $2
+  run "rate by status, 24h, step 1m$2" /api/metrics/query_range \
+    --data-urlencode 'q={ name = "Workflow" } | rate() by (status)' --data-urlencode "engine=$1" \
+    --data-urlencode "start=$start" --data-urlencode "end=$now" --data-urlencode step=1m
+  run "p90 by stage, 24h, step 1m$2" /api/metrics/query_range --data-urlencode "q=$stages" --data-urlencode "engine=$1" \
+    --data-urlencode "start=$start" --data-urlencode "end=$now" --data-urlencode step=1m
+}
 for engine in auto scan; do
   [ "$engine" = scan ] && { [ "$peer" -gt 0 ] || break; }
   tag=${engine/auto/}
-  run "rate by status, 24h, step 1m${tag:+ (scan)}" /api/metrics/query_range \
-    --data-urlencode 'q={ name = "Workflow" } | rate() by (status)' --data-urlencode "engine=$engine" \
-    --data-urlencode "start=$start" --data-urlencode "end=$now" --data-urlencode step=1m
-  run "p90 by stage, 24h, step 1m${tag:+ (scan)}" /api/metrics/query_range \
-    --data-urlencode "q=$stages" --data-urlencode "engine=$engine" \
-    --data-urlencode "start=$start" --data-urlencode "end=$now" --data-urlencode step=1m
-  [ "$engine" = auto ] && for e in compact; do # the same two without the per-minute counts
-    run "rate by status, 24h, step 1m, engine=$e" /api/metrics/query_range \
-      --data-urlencode 'q={ name = "Workflow" } | rate() by (status)' --data-urlencode "engine=$e" \
-      --data-urlencode "start=$start" --data-urlencode "end=$now" --data-urlencode step=1m
-    run "p90 by stage, 24h, step 1m, engine=$e" /api/metrics/query_range \
-      --data-urlencode "q=$stages" --data-urlencode "engine=$e" \
-      --data-urlencode "start=$start" --data-urlencode "end=$now" --data-urlencode step=1m
-  done
+  two "$engine" "${tag:+ (scan)}"
+  [ "$engine" = auto ] && two compact ", engine=compact" # the same two without the per-minute counts
   run "p90 by stage attribute (span.type), 24h, step 1m${tag:+ (scan)}" /api/metrics/query_range \
     --data-urlencode 'q={ span.type != nil } | quantile_over_time(duration, .9) by (name)' --data-urlencode "engine=$engine" \
     --data-urlencode "start=$start" --data-urlencode "end=$now" --data-urlencode step=1m

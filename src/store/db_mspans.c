@@ -236,79 +236,103 @@ int sdb__mspan_delete(sdb *db, int64_t tenant, int64_t span, int64_t source, con
 
 /* ---- reading ------------------------------------------------------------- */
 
-long sdb_mspans_scan(sdb *db, const char *tenant, int64_t start_ns, int64_t end_ns, const char *name, size_t limit,
-                     sdb_mspan_cb cb, void *arg)
+/* A user callback and its argument, for a row decoder. */
+typedef struct visit_cb {
+    sdb_mspan_cb mspan;
+    sdb_mroll_cb mroll;
+    void *arg;
+} visit_cb;
+
+/* Step st to its end, handing each row to deliver (which returns the
+ * user callback's 0 / 1 stop / -1 error). The number delivered, or -1. */
+static long visit(sdb *db, sqlite3_stmt *st, int (*deliver)(sqlite3_stmt *, const visit_cb *), const visit_cb *v,
+                  const char *what)
 {
-    int64_t tid = sdb__tenant_id(db, tenant, 0);
-    if (tid <= 0) return tid < 0 ? -1 : 0;
-    sqlite3_stmt *st = sdb__stmt(db, name ? SQ_MSPAN_SCAN_NAME : SQ_MSPAN_SCAN);
-    sqlite3_bind_int64(st, 1, tid);
-    sqlite3_bind_int64(st, 2, start_ns);
-    sqlite3_bind_int64(st, 3, end_ns);
-    if (name) sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, limit && limit < INT64_MAX ? (int64_t)limit : -1);
     long n = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        sdb_mspan m;
-        m.start_ns = sqlite3_column_int64(st, 0);
-        m.span = sqlite3_column_int64(st, 1);
-        m.trace = sqlite3_column_int64(st, 2);
-        m.dur_ns = sqlite3_column_int64(st, 3);
-        m.status = sqlite3_column_int(st, 4);
-        m.kind = sqlite3_column_int(st, 5);
-        m.name = (const char *)sqlite3_column_text(st, 6);
-        m.source = sqlite3_column_int64(st, 7);
-        m.attrs_kept = sqlite3_column_type(st, 8) != SQLITE_NULL;
-        m.attrs = sqlite3_column_blob(st, 8);
-        m.attrs_len = (size_t)sqlite3_column_bytes(st, 8);
-        if (!m.name) m.name = "";
         n++;
-        int c = cb(arg, &m);
+        int c = deliver(st, v);
         if (c < 0) {
             n = -1;
             break;
         }
         if (c > 0) break;
     }
-    if (n >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE) n = sdb__sqlfail(db, "reading compact spans");
+    if (n >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE) n = sdb__sqlfail(db, what);
     sqlite3_reset(st);
     return n;
+}
+
+static int deliver_mspan(sqlite3_stmt *st, const visit_cb *v)
+{
+    sdb_mspan m;
+    m.start_ns = sqlite3_column_int64(st, 0);
+    m.span = sqlite3_column_int64(st, 1);
+    m.trace = sqlite3_column_int64(st, 2);
+    m.dur_ns = sqlite3_column_int64(st, 3);
+    m.status = sqlite3_column_int(st, 4);
+    m.kind = sqlite3_column_int(st, 5);
+    m.name = (const char *)sqlite3_column_text(st, 6);
+    m.source = sqlite3_column_int64(st, 7);
+    m.attrs_kept = sqlite3_column_type(st, 8) != SQLITE_NULL;
+    m.attrs = sqlite3_column_blob(st, 8);
+    m.attrs_len = (size_t)sqlite3_column_bytes(st, 8);
+    if (!m.name) m.name = "";
+    return v->mspan(v->arg, &m);
+}
+
+static int deliver_mroll(sqlite3_stmt *st, const visit_cb *v)
+{
+    sdb_mroll m;
+    m.minute = sqlite3_column_int64(st, 0);
+    m.name = (const char *)sqlite3_column_text(st, 1);
+    m.source = sqlite3_column_int64(st, 2);
+    m.status = sqlite3_column_int(st, 3);
+    m.kind = sqlite3_column_int(st, 4);
+    m.bucket = sqlite3_column_int(st, 5);
+    m.n = sqlite3_column_int64(st, 6);
+    if (!m.name) m.name = "";
+    return v->mroll(v->arg, &m);
+}
+
+/* The scan statement of tenant's [lo, hi) (named name unless NULL), or
+ * NULL when the tenant has none (*n 0) or on error (*n -1). */
+static sqlite3_stmt *range_stmt(sdb *db, const char *tenant, int which, int64_t lo, int64_t hi, const char *name,
+                                long *n)
+{
+    int64_t tid = sdb__tenant_id(db, tenant, 0);
+    *n = tid < 0 ? -1 : 0;
+    if (tid <= 0) return NULL;
+    sqlite3_stmt *st = sdb__stmt(db, which);
+    sqlite3_bind_int64(st, 1, tid);
+    sqlite3_bind_int64(st, 2, lo);
+    sqlite3_bind_int64(st, 3, hi);
+    if (name) sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
+    return st;
+}
+
+long sdb_mspans_scan(sdb *db, const char *tenant, int64_t start_ns, int64_t end_ns, const char *name, size_t limit,
+                     sdb_mspan_cb cb, void *arg)
+{
+    long n;
+    sqlite3_stmt *st =
+        range_stmt(db, tenant, name ? SQ_MSPAN_SCAN_NAME : SQ_MSPAN_SCAN, start_ns, end_ns, name, &n);
+    if (!st) return n;
+    sqlite3_bind_int64(st, 5, limit && limit < INT64_MAX ? (int64_t)limit : -1);
+    visit_cb v = {.mspan = cb, .arg = arg};
+    return visit(db, st, deliver_mspan, &v, "reading compact spans");
 }
 
 long sdb_mroll_scan(sdb *db, const char *tenant, int64_t first_minute, int64_t end_minute, const char *name,
                     sdb_mroll_cb cb, void *arg)
 {
-    int64_t tid = sdb__tenant_id(db, tenant, 0);
-    if (tid <= 0) return tid < 0 ? -1 : 0;
-    sqlite3_stmt *st = sdb__stmt(db, name ? SQ_ROLL_SCAN_NAME : SQ_ROLL_SCAN);
-    sqlite3_bind_int64(st, 1, tid);
-    sqlite3_bind_int64(st, 2, first_minute);
-    sqlite3_bind_int64(st, 3, end_minute);
-    if (name) sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
-    long n = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        sdb_mroll m;
-        m.minute = sqlite3_column_int64(st, 0);
-        m.name = (const char *)sqlite3_column_text(st, 1);
-        m.source = sqlite3_column_int64(st, 2);
-        m.status = sqlite3_column_int(st, 3);
-        m.kind = sqlite3_column_int(st, 4);
-        m.bucket = sqlite3_column_int(st, 5);
-        m.n = sqlite3_column_int64(st, 6);
-        if (!m.name) m.name = "";
-        n++;
-        int c = cb(arg, &m);
-        if (c < 0) {
-            n = -1;
-            break;
-        }
-        if (c > 0) break;
-    }
-    if (n >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE) n = sdb__sqlfail(db, "reading span counts");
-    sqlite3_reset(st);
-    return n;
+    long n;
+    sqlite3_stmt *st =
+        range_stmt(db, tenant, name ? SQ_ROLL_SCAN_NAME : SQ_ROLL_SCAN, first_minute, end_minute, name, &n);
+    if (!st) return n;
+    visit_cb v = {.mroll = cb, .arg = arg};
+    return visit(db, st, deliver_mroll, &v, "reading span counts");
 }
 
 int sdb_span_ids(sdb *db, int64_t span, uint8_t trace_id[16], uint8_t span_id[8])

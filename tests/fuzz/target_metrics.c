@@ -6,6 +6,7 @@
 
 #include "core/mem.h"
 #include "store/metrics.h"
+#include "store/query_metrics.h"
 #include "targets.h"
 #include "targets_int.h"
 
@@ -51,6 +52,15 @@ static int mx_series(void *arg, const smx_series *s)
  * quantile; errors start with "position" or name the query's kind. */
 int fuzz_run_metrics(const uint8_t *data, size_t size)
 {
+    /* the same bytes as a compact row's packed attributes: decoded within them */
+    tql_attr at[SDB_MSPAN_ATTRS_MAX];
+    long na = sqm_attrs_decode(data, size, at, SDB_MSPAN_ATTRS_MAX);
+    for (long i = 0; i < na; i++) {
+        const char *lo = (const char *)data, *key = at[i].key;
+        if (key < lo || key + strlen(key) >= lo + size) fuzz__fail("metrics", "attribute %ld outside the blob", i);
+        if (at[i].val.type == TQL_STRING && at[i].val.v.s + strlen(at[i].val.v.s) >= lo + size)
+            fuzz__fail("metrics", "string of attribute %ld outside the blob", i);
+    }
     char *q = fuzz__cstr(data, size);
     char err[256];
     smx_query *m = NULL;
@@ -74,6 +84,11 @@ int fuzz_run_metrics(const uint8_t *data, size_t size)
     smx_grid g;
     if (smx_grid_range(&g, MX_T0, MX_T0 + 600 * MX_S, 60 * MX_S, err, sizeof err) != 0)
         fuzz__fail("metrics", "grid: %s", err);
+    /* what the per-minute counts answer, the compact rows answer too */
+    unsigned needs = 0;
+    const char *name = NULL;
+    if (sqm_rollup_usable(m, &g, &needs, &name) && !sqm_compact_usable(m, &needs, &name))
+        fuzz__fail("metrics", "rollup but not compact");
     smx_agg *a = smx_agg_new(m, &g, 4);
     tql_match match;
     if (!a || tql_eval(m->filter, &t, &match) != 0) fuzz__fail("metrics", "out of memory");
