@@ -242,7 +242,8 @@ function checkGrafanaProvisioning(r, dsFile, provider, dashboards, mountPath, te
   const [ds] = lib.readYamlDocs(r, dsWhere, dsFile.text);
   const uids = new Set();
   for (const text of dashboards) {
-    JSON.stringify(JSON.parse(text), (k, v) => { if (k === 'datasource' && v && v.uid) uids.add(v.uid); return v; });
+    // "__expr__" is Grafana's own server-side expressions (no provisioning).
+    JSON.stringify(JSON.parse(text), (k, v) => { if (k === 'datasource' && v && v.uid && v.uid !== '__expr__') uids.add(v.uid); return v; });
   }
   const tempo = ds && (ds.datasources || []).find((d) => d.type === 'tempo');
   if (!r.check(tempo, dsWhere, 'no tempo data source')) return;
