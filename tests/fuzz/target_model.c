@@ -1,11 +1,13 @@
 /* target_model.c — the tree model (src/model/) fed a profile's jq output:
- * the canonical snapshot reader, the monitor, checkpoints and spans. */
+ * the canonical snapshot reader, the monitor, checkpoints and spans (those
+ * taken as they end are the end's, byte for byte). */
 #include <jansson.h>
 #include <string.h>
 
 #include "core/mem.h"
 #include "model/monitor.h"
 #include "model/spans.h"
+#include "otel/otlp_proto.h"
 #include "targets.h"
 #include "targets_int.h"
 #include "worker/checkpoint.h"
@@ -41,6 +43,30 @@ static void checkpoint_round_trip(const mdl_monitor *m)
     ex_free(a);
 }
 
+/* A span as OTLP bytes (owned), or NULL without memory. */
+static uint8_t *span_bytes(exo_span *sp, size_t *len)
+{
+    static exo_resource res;
+    uint8_t *out = NULL;
+    return exo_otlp_proto_encode(&res, "f", "1", &sp, 1, &out, len) == 0 ? out : NULL;
+}
+
+/* Every span taken as it ended is in the end's spans, the same bytes. */
+static void early_check(exo_span **early, size_t ne, exo_span **all, size_t n)
+{
+    for (size_t i = 0; i < ne; i++) {
+        size_t k = 0;
+        while (k < n && memcmp(all[k]->span_id, early[i]->span_id, 8) != 0) k++;
+        if (k == n) fuzz__fail("tree", "span %s taken as it ended is not in the end's spans", early[i]->name);
+        size_t la, lb;
+        uint8_t *a = span_bytes(early[i], &la), *b = span_bytes(all[k], &lb);
+        if (a && b && (la != lb || memcmp(a, b, la) != 0))
+            fuzz__fail("tree", "span %s taken as it ended differs from the end's", early[i]->name);
+        ex_free(a);
+        ex_free(b);
+    }
+}
+
 int fuzz_run_tree(const uint8_t *data, size_t size)
 {
     json_error_t err;
@@ -58,7 +84,13 @@ int fuzz_run_tree(const uint8_t *data, size_t size)
         tree_check(&s);
         mdl_monitor *m = mdl_monitor_new("k/1", T0, T0, INT64_C(3600000000000), MDL_MAX_NODES, MDL_DEF_MAX_EVENTS);
         int changed = 0;
+        mdl_build_opts o = {"ns", "fuzz", NULL, NULL};
+        exo_span **early = NULL;
+        mdl_span_ref *refs = NULL;
+        size_t ne = 0;
         mdl_monitor_apply(m, &s, T0 + 1000, T0 + 2000, &changed);
+        if (!mdl_monitor_done(m) && mdl_take_ready_spans(m, &o, &early, &refs, &ne) == 0)
+            mdl_settle_spans(m, &o, refs, ne, 1);
         checkpoint_round_trip(m);
         mdl_monitor_apply(m, &s, T0 + 3000, T0 + 4000, &changed);
         if (changed && !mdl_monitor_done(m)) fuzz__fail("tree", "the same snapshot twice changed the monitor");
@@ -66,13 +98,15 @@ int fuzz_run_tree(const uint8_t *data, size_t size)
         checkpoint_round_trip(m);
         exo_span **sp;
         size_t n;
-        mdl_build_opts o = {"ns", "fuzz", NULL, NULL};
         if (mdl_build_spans(m, &o, &sp, &n) == 0) {
             if (n < 1 + (size_t)m->nnodes) fuzz__fail("tree", "%zu spans for %u nodes", n, m->nnodes);
+            early_check(early, ne, sp, n);
             for (size_t i = 0; i < n; i++)
                 if (sp[i]->end_ns < sp[i]->start_ns) fuzz__fail("tree", "span %s ends before it starts", sp[i]->name);
             mdl_spans_free(sp, n);
         }
+        mdl_spans_free(early, ne);
+        ex_free(refs);
         mdl_monitor_free(m);
     }
     mdl_snapshot_clear(&s);
