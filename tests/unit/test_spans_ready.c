@@ -244,7 +244,9 @@ static void test_checkpoint_keeps_deliveries(void **state)
     assert_int_equal(wk_ckpt_encode(m, &blob, &len), 0);
     assert_null(wk_ckpt_decode(blob, len, why, sizeof why));
     assert_non_null(strstr(why, "export state 1"));
+    ex_free(old);
     assert_int_equal(wk_ckpt_encode_format(m, 5, &old, &oldlen), -1);
+    assert_null(old);
     for (size_t i = 0; i < nearly; i++) exo_span_free(early[i]);
     ex_free(r);
     ex_free(r2);
