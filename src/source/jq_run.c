@@ -304,6 +304,16 @@ sr_jq_error sr_jq_run_hook(sr_jq *s, const char *event, const char *delivery, co
         snprintf(err, errlen, "%s: a payload of %zu bytes, more than the %u allowed", s->origin, len, SR_JQ_INPUT_MAX);
         return SR_JQ_ERR_INPUT_TOO_LARGE;
     }
+    /* Checked by jansson first: libjq 1.6 leaks what it parsed of a text
+     * that turns out not to be JSON (found by the webhook fuzz target), and
+     * a delivery's body is anybody's. */
+    json_error_t je;
+    json_t *chk = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (!chk) {
+        ex_secret_format(err, errlen, "the payload is not JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+        return SR_JQ_ERR_INPUT;
+    }
+    json_decref(chk);
     jv v = jv_parse_sized(body, (int)len);
     if (!jv_is_valid(v)) {
         char m[256];
