@@ -39,7 +39,8 @@ typedef struct seen {
 struct sim_hooks {
     uv_loop_t *loop;
     sim_api *api;
-    sim_hooks_config cfg;   /* strings not owned */
+    sim_hooks_config cfg;   /* url and secret not owned; self_url points at self */
+    char self[300];         /* the api's own base URL (copied: the caller's may be on its stack) */
     ex_rng rng;
     uv_timer_t tick;
     ex_curl_loop *curl;
@@ -290,6 +291,8 @@ sim_hooks *sim_hooks_start(uv_loop_t *loop, sim_api *api, const sim_hooks_config
     h->loop = loop;
     h->api = api;
     h->cfg = *cfg;
+    snprintf(h->self, sizeof h->self, "%s", cfg->self_url);
+    h->cfg.self_url = h->self;
     ex_rng_seed(&h->rng, cfg->seed);
     sim_buf_init(&h->buf, BODY_MAX);
     if (!(h->curl = ex_curl_loop_new(loop)) || !(h->easy = curl_easy_init())) goto nomem;

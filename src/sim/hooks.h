@@ -27,9 +27,9 @@
 #include "sim/routes.h"
 
 typedef struct sim_hooks_config {
-    const char *url;         /* where to POST (the worker's /hooks/<source>) */
-    const char *secret;      /* the shared secret */
-    const char *self_url;    /* the api's own base URL, for links in payloads */
+    const char *url;         /* where to POST (the worker's /hooks/<source>); must outlive the sender */
+    const char *secret;      /* the shared secret; must outlive the sender */
+    const char *self_url;    /* the api's own base URL, for links in payloads (copied) */
     int64_t runs;            /* runs to start of its own (0: only those the API is asked about) */
     int64_t every_ns;        /* one such start this often */
     double duplicates;       /* chance a delivery is sent again with its delivery id */
