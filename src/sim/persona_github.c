@@ -25,6 +25,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/iso8601.h"
 #include "sim/persona.h"
 
 enum { K_RUN, K_JOB, K_STEP };
@@ -461,6 +462,23 @@ static void get_jobs(sim_api *api, const sim_request *req, sim_reply *rep, ctx *
     add_links(rep, c->base, path, extra, page, total ? (total + per_page - 1) / per_page : 1);
 }
 
+/* created= of a runs listing, GitHub's search syntax for dates, in the
+ * forms a client asks "since": >=T, >T, T.. (T: a date-time with Z or an
+ * offset); 0 with *from (ns, inclusive), or -1 (not a form we know: 422). */
+static int created_from(const char *v, int64_t *from)
+{
+    const char *why;
+    int strict = 0;
+    size_t n = strlen(v);
+    if (strncmp(v, ">=", 2) == 0) v += 2, n -= 2;
+    else if (v[0] == '>') v++, n--, strict = 1;
+    else if (n > 2 && strcmp(v + n - 2, "..") == 0) n -= 2;
+    else return -1;
+    if (ex_iso_parse(v, n, from, &why)) return -1;
+    if (strict) *from += 1;
+    return 0;
+}
+
 /* The status= of a runs listing matches a run's status or conclusion. */
 static int run_matches(const sim_run *r, const char *status)
 {
@@ -478,6 +496,14 @@ static void list_runs(sim_api *api, const sim_request *req, sim_reply *rep, ctx 
     if (sim_query_long(req, "per_page", PER_PAGE_DEFAULT, 1, 1000000, &per_page)) per_page = PER_PAGE_DEFAULT;
     if (per_page > PER_PAGE_MAX) per_page = PER_PAGE_MAX;
     if (sim_query_long(req, "page", 1, 1, 1000000, &page)) page = 1;
+    const char *created = req->query ? req->query(req->query_ctx, "created") : NULL;
+    int64_t since = INT64_MIN;
+    if (created && created_from(created, &since)) {
+        reply_static(rep, 422, "{\"message\":\"Validation Failed\",\"errors\":[{\"resource\":\"WorkflowRun\","
+                               "\"field\":\"created\",\"code\":\"invalid\"}],\"documentation_url\":"
+                               "\"https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-repository\"}");
+        return;
+    }
     sim_persona_catch_up_all(api);
     size_t plen = strlen(c->repo);
     const sim_record **list = ex_malloc((api->store.count ? api->store.count : 1) * sizeof *list);
@@ -488,7 +514,7 @@ static void list_runs(sim_api *api, const sim_request *req, sim_reply *rep, ctx 
     long total = 0;
     for (const sim_record *r = api->store.by_id; r; r = r->hh.next)
         if (r->run && strncmp(r->id, c->repo, plen) == 0 && r->id[plen] == '/' && !strchr(r->id + plen + 1, '/') &&
-            run_matches(r->run, status))
+            run_matches(r->run, status) && sim_node_first_at(&r->run->nodes[0], S_QUEUED) >= since)
             list[total++] = r;
     sim_buf *b = c->b;
     sim_buf_reset(b);
@@ -505,10 +531,18 @@ static void list_runs(sim_api *api, const sim_request *req, sim_reply *rep, ctx 
     ex_free(list);
     if (!rc) rc = sim_buf_puts(b, "]}");
     sim_persona_reply(api, rep, 200, rc);
-    char extra[160] = "";
+    char extra[512] = "";
     if (status && strlen(status) < 64 && !strpbrk(status, "&<> "))
         snprintf(extra, sizeof extra, "status=%s&", status);
     size_t n = strlen(extra);
+    if (created && strlen(created) < 64 && !strpbrk(created, "& ")) {
+        char *o = extra + n;
+        o += snprintf(o, sizeof extra - n, "created=");
+        for (const char *c2 = created; *c2; c2++) o += sprintf(o, *c2 == '>' || *c2 == '=' || *c2 == '+' || *c2 == ':' ? "%%%02X" : "%c", (unsigned char)*c2);
+        *o++ = '&';
+        *o = '\0';
+        n = strlen(extra);
+    }
     snprintf(extra + n, sizeof extra - n, "per_page=%ld&", per_page);
     add_links(rep, c->base, path, extra, page, total ? (total + per_page - 1) / per_page : 1);
 }

@@ -11,6 +11,7 @@
 
 #include "core/mem.h"
 #include "core/secret.h"
+#include "source/discover.h"
 #include "source/profile_int.h"
 #include "source/profile_load.h"
 #include "source/template.h"
@@ -248,7 +249,7 @@ static int load_map(sr_ld *l, yaml_node_t *n)
 static int load_root(sr_ld *l, yaml_node_t *root)
 {
     sr_field f[] = {{"name"},     {"description"}, {"key"},     {"base_url"}, {"root_name"},
-                    {"auth"},     {"headers"},     {"requests"}, {"map"}, {"webhook"}};
+                    {"auth"},     {"headers"},     {"requests"}, {"map"}, {"webhook"}, {"discover"}};
     if (sr_ld_fields(l, root, NULL, f, sizeof f / sizeof f[0]) != 0) return -1;
     if (load_texts(l, f) != 0 || load_key(l, f[2].node) != 0) return -1;
     if (f[5].node && sr_ld_auth(l, f[5].node) != 0) return -1;
@@ -256,7 +257,8 @@ static int load_root(sr_ld *l, yaml_node_t *root)
     if (!f[7].node) return sr_ld_fail(l, NULL, "requests", "missing (at least one request)");
     if (sr_ld_requests(l, f[7].node) != 0) return -1;
     if (load_map(l, f[8].node) != 0) return -1;
-    return f[9].node ? sr_ld_webhook(l, f[9].node) : 0;
+    if (f[9].node && sr_ld_webhook(l, f[9].node) != 0) return -1;
+    return f[10].node ? sr_ld_discover(l, f[10].node) : 0;
 }
 
 static int yaml_error(sr_ld *l, const yaml_parser_t *ps)
@@ -377,6 +379,7 @@ void sr_profile_free(sr_profile *p)
     ex_free(p->requests);
     ex_free(p->map);
     sr_webhook_free(p->webhook);
+    sr_discover_free(p->discover);
     ex_free(p);
 }
 

@@ -77,6 +77,7 @@ typedef struct sr_webhook {
     char *map;              /* jq: {event, delivery, payload} → {key, at, snapshot} or null */
     int map_line;
 } sr_webhook;
+struct sr_discover; /* discover.h */
 
 typedef struct sr_profile {
     char *origin;        /* file name, or "builtin:NAME", for messages */
@@ -94,6 +95,7 @@ typedef struct sr_profile {
     char *map;           /* the jq program text */
     int map_line;        /* 1-based line of the profile where the program text begins */
     sr_webhook *webhook; /* the webhook: section, or NULL */
+    struct sr_discover *discover; /* the discover: section (its list request), or NULL */
 } sr_profile;
 
 /* Load the profile in text[0..len) (need not be NUL-terminated); origin

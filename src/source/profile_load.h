@@ -52,5 +52,7 @@ int sr_ld_webhook(sr_ld *l, yaml_node_t *n);
 void sr_webhook_free(sr_webhook *w);
 /* A jq program's text (literal or folded block): *out and its first line. 0 or -1. */
 int sr_ld_program(sr_ld *l, yaml_node_t *n, const char *path, char **out, int *line);
+/* discover: (discover_load.c). */
+int sr_ld_discover(sr_ld *l, yaml_node_t *n);
 
 #endif

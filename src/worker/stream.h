@@ -161,6 +161,18 @@ void wk_stream_on_lost(wk_stream *s, wk_stream_lost_cb cb);
  * or (FAILED, Redis down) inside this call. */
 void wk_stream_reown(wk_stream *s, const char (*ids)[WK_STREAM_ID_MAX], size_t nids, const char *data, size_t len,
                      wk_stream_reown_cb cb, void *tag);
+struct redisReply;
+/* Answer of wk_stream_command: the reply (borrowed, valid during the
+ * call) or NULL when Redis refused it (err: its message) or could not be
+ * asked (err: why). */
+typedef void (*wk_stream_reply_cb)(void *tag, const struct redisReply *reply, const char *err);
+/* Send argv (argc strings of lens bytes) on the cmd connection; cb runs
+ * exactly once: later with the answer, or inside this call when cmd is
+ * down (NULL reply). */
+void wk_stream_command(wk_stream *s, int argc, const char **argv, const size_t *lens, wk_stream_reply_cb cb,
+                       void *tag);
+/* The stream's key (--stream). */
+const char *wk_stream_key(const wk_stream *s);
 /* Copy the counters. */
 void wk_stream_get_stats(const wk_stream *s, wk_stream_stats *out);
 /* Close both connections (no callbacks after this, except pending load

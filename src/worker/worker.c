@@ -21,6 +21,7 @@
 #include "source/httpmeta.h"
 #include "worker/worker_int.h"
 #include "worker/webhook.h"
+#include "worker/discover.h"
 
 #define WARN_BUDGET_PER_SEC 20 /* rejected-event warnings logged per second, the rest summed up */
 #define POLLWARN_WINDOW_NS (60 * EX_NS_PER_SEC) /* repeated poll failures of a kind: one line a minute */
@@ -388,6 +389,7 @@ static int admin_metrics(void *arg, wk_text *out)
     int rc = wk_metrics_render(&w->metrics, &g, out);
     if (rc == 0) wk_skew_render(&w->skew, w->api_host, out);
     if (rc == 0) wk_submitter_render(w, out);
+    if (rc == 0) wk_disc_render(w->disc, out);
     if (rc == 0 && w->opt->stream) wd_render_metrics(w, out);
     if (rc == 0) wk_webhook_render_metrics(w->webhook, out);
     return rc;
@@ -470,6 +472,8 @@ static void signal_cb(uv_signal_t *s, int signum)
     ex_info("worker", "received %s: stopping intake and polls, flushing finished spans", name);
     wk_intake_stop(w->intake);
     w->intake = NULL;
+    wk_disc_stop(w->disc);
+    w->disc = NULL;
     uv_timer_stop(&w->timer);
     uv_timer_stop(&w->status_timer);
     wk_poller_destroy(w->poller); /* aborted polls report ABORTED: ignored */
@@ -485,6 +489,17 @@ static void signal_cb(uv_signal_t *s, int signum)
 }
 
 /* ---- start and run ---- */
+
+/* --discover: list the source every interval (discover.h). */
+static int start_discovery(wk_worker *w)
+{
+    char err[SR_ERR_LEN];
+    if (w->opt->discover_interval_ns <= 0) return 0;
+    w->disc = wk_disc_start(w, w->opt->discover_interval_ns, w->opt->discover_scope, err, sizeof err);
+    if (w->disc) return 0;
+    ex_error("worker", "%s", err);
+    return -1;
+}
 
 static int start(wk_worker *w)
 {
@@ -547,7 +562,7 @@ static int start(wk_worker *w)
             return -1;
         }
         wk_stream_on_lost(w->stream, wd_data_lost);
-        return 0;
+        return start_discovery(w);
     }
     wk_intake_config ic = {o->redis, o->channel, 100 * EX_NS_PER_MS, 5 * EX_NS_PER_SEC, connect_timeout};
     w->intake = wk_intake_new(&w->loop, &ic, on_event, on_intake_state, w);
@@ -555,12 +570,14 @@ static int start(wk_worker *w)
         ex_error("worker", "out of memory starting the intake");
         return -1;
     }
-    return 0;
+    return start_discovery(w);
 }
 
 /* Close whatever start() opened (after a failed start). */
 static void teardown(wk_worker *w)
 {
+    wk_disc_stop(w->disc);
+    w->disc = NULL;
     wk_intake_stop(w->intake);
     wk_stream_stop(w->stream);
     wk_admin_stop(w->admin);

@@ -56,6 +56,8 @@ typedef struct wk_options {
     int parent_from_traceparent;    /* a submitter's traceparent makes the root its child (else: a link) */
     int export_at_end;              /* 1: a workflow's spans all go out when it ends (--export-spans at-end);
                                        0: each span as it ends, the root when the workflow ends */
+    int64_t discover_interval_ns;   /* list the source's new workflows this often; 0 = no discovery */
+    const char *discover_scope;     /* the leading key parts the listing covers ("" = none) */
 } wk_options;
 
 /* Run until SIGINT or SIGTERM. Returns the process exit status: 0 after a

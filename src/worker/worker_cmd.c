@@ -58,6 +58,8 @@ typedef struct worker_cfg {
     int processing_times;         /* read entityProcessingStartTime */
     int parent_from_traceparent;  /* the root becomes the child of the submitter's span */
     char *export_spans;           /* --export-spans as-they-end|at-end */
+    int64_t discover;             /* ns between listings; 0 = off */
+    char *discover_scope;         /* leading key parts */
     /* Checks: */
     int check;                    /* --check: check the dependencies once and exit */
     char *check_workflow;         /* GET /workflows/<this> instead of /healthz */
@@ -228,6 +230,13 @@ static const ex_opt opts[] = {
      "does; the seed's API does not): its Processing event then carries that time (extrace.time_source "
      "\"source\") instead of the poll that saw it. Off: the field is ignored like any unknown field.",
      NULL, NULL, NULL},
+    {"discover", EX_OPT_DURATION, offsetof(worker_cfg, discover), "0s", 0, DAY_NS, "DURATION",
+     "List the source's new workflows this often (its profile's discover: section, docs/sources.md) and watch "
+     "each one found, without any event. With --stream the high-water mark and the keys found are kept in "
+     "Redis (a restart neither misses nor repeats a workflow), else in memory. 0 = off.", NULL, NULL, NULL},
+    {"discover-scope", EX_OPT_STRING, offsetof(worker_cfg, discover_scope), "", EX_NO_BOUNDS, "PARTS",
+     "The leading key parts the listing covers, joined by '/': owner/repo (github-actions), a namespace "
+     "(argo-workflows), a dag_id (airflow).", NULL, NULL, NULL},
     {"parent-from-traceparent", EX_OPT_BOOL, offsetof(worker_cfg, parent_from_traceparent), "false",
      EX_NO_BOUNDS, NULL,
      "A workflow whose start carries its submitter's W3C traceparent (the event's \"Traceparent\", a "
@@ -335,6 +344,8 @@ static int run(const worker_cfg *cfg, const ex_cfg_result *given, char *const *e
     o.max_concurrent_polls = (int)cfg->max_concurrent_polls;
     o.poll_timeout_ns = cfg->poll_timeout;
     o.parent_from_traceparent = cfg->parent_from_traceparent;
+    o.discover_interval_ns = cfg->discover;
+    o.discover_scope = cfg->discover_scope ? cfg->discover_scope : "";
     o.parse_flags = cfg->processing_times ? WM_PARSE_PROCESSING_TIME : 0;
     o.export_at_end = strcmp(cfg->export_spans, "at-end") == 0;
     o.admin_listen = cfg->admin_listen;

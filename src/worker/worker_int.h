@@ -85,6 +85,7 @@ typedef struct wk_worker {
     wk_feed feed;             /* the live API's change feed (live.h) */
     wk_live_ctx live;         /* namespace and source of the live JSON */
     char instance[300];       /* the live list's "instance": the stream consumer, or host:pid */
+    struct wk_disc *disc;     /* owned: --discover's listings, or NULL */
 } wk_worker;
 
 /* worker.c */
