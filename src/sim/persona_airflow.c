@@ -388,6 +388,13 @@ static void list_runs(sim_api *api, const sim_request *req, sim_reply *rep, cons
 {
     long limit, offset;
     if (paging(api, req, rep, &limit, &offset)) return;
+    /* execution_date_gte: runs whose logical date is at or after it (date-time, RFC 3339) */
+    const char *gte = req->query ? req->query(req->query_ctx, "execution_date_gte") : NULL, *why;
+    int64_t since = INT64_MIN;
+    if (gte && ex_iso_parse(gte, strlen(gte), &since, &why) != 0) {
+        problem(api, rep, 400, "Bad Request", "BadRequest", "execution_date_gte is not a date-time");
+        return;
+    }
     sim_persona_catch_up_all(api);
     size_t dlen = strlen(dag);
     sim_buf *b = &api->reply;
@@ -396,6 +403,9 @@ static void list_runs(sim_api *api, const sim_request *req, sim_reply *rep, cons
     long total = 0, shown = 0;
     for (const sim_record *r = api->store.by_id; !rc && r; r = r->hh.next) {
         if (!r->run || strncmp(r->id, dag, dlen) != 0 || r->id[dlen] != '/') continue;
+        view v;
+        read_run_id(r, &v);
+        if (v.logical < since) continue;
         if (total++ < offset || shown >= limit) continue;
         if (shown++) rc = sim_buf_put(b, ",", 1);
         if (!rc) rc = put_run(b, r);

@@ -33,6 +33,8 @@ const fuzz_target fuzz_targets[] = {
     {"sim", fuzz_run_sim},
     {"webhook", fuzz_run_webhook},
     {"live", fuzz_run_live},
+    {"traceparent", fuzz_run_traceparent},
+    {"discover", fuzz_run_discover},
 };
 const size_t fuzz_ntargets = sizeof fuzz_targets / sizeof fuzz_targets[0];
 

@@ -90,6 +90,9 @@ int fuzz_run_live(const uint8_t *data, size_t size);
  * sr_ratelimit_header / sr_link_next / sr_http_date_parse, then
  * sr_ratelimit_pause, the whole input as a Link value and a validator. */
 int fuzz_run_httpmeta(const uint8_t *data, size_t size);
+/* traceparent: exo_traceparent_parse (valid values read back); discover: sr_discover_read of a mapped page and the next page's URL. */
+int fuzz_run_traceparent(const uint8_t *data, size_t size);
+int fuzz_run_discover(const uint8_t *data, size_t size);
 /* src/sim/routes.c and persona_*.c: the first byte picks the source
  * (seed, github-actions, argo-workflows, airflow), the advance mode, a
  * rate limit and HEAD; then lines: the path, query arguments k=v, and

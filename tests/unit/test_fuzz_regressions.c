@@ -33,6 +33,7 @@
 #include "../fuzz/target_metrics.c"
 #include "../fuzz/target_otlp.c"
 #include "../fuzz/target_source.c"
+#include "../fuzz/target_link.c"
 #include "../fuzz/target_sim.c"
 #include "../fuzz/target_text.c"
 #include "../fuzz/target_traceql.c"

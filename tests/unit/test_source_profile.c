@@ -134,7 +134,7 @@ static void test_errors_structure(void **state)
     load_bad(HEAD REQ "  jobs:\n    url: /j\n    paginate: pages\n" MAP,
              "x.yaml:8:15: requests.jobs.paginate: unknown value \"pages\" (link)");
     load_bad(HEAD REQ MAP "colour: red\n",
-             "x.yaml:7:1: unknown field \"colour\" (name, description, key, base_url, root_name, auth, headers, requests, map, webhook)");
+             "x.yaml:7:1: unknown field \"colour\" (name, description, key, base_url, root_name, auth, headers, requests, map, webhook, discover)");
     load_bad(HEAD HEAD REQ MAP, "x.yaml:3:1: field \"name\" given twice");
     load_bad("key: [id]\n" REQ MAP, "x.yaml: name: missing (the source name, [a-z0-9-]+)");
     load_bad(HEAD MAP, "x.yaml: requests: missing (at least one request)");
