@@ -367,10 +367,9 @@ wk_disc *wk_disc_start(wk_worker *w, int64_t interval_ns, const char *scope, cha
     d->p = p;
     d->interval_ns = interval_ns;
     if (sr_discover_scope(p, scope, &d->scope, err, errlen)) goto fail;
-    sr_profile prog = *p; /* the discover program, compiled like a map */
-    prog.map = p->discover->map;
-    prog.map_line = p->discover->map_line;
-    if (sr_jq_compile(&prog, &d->jq, err, errlen)) goto fail;
+    if (sr_jq_compile_prog(p->origin, "discover.map", p->discover->map, p->discover->map_line, 0, &d->jq, err,
+                           errlen))
+        goto fail;
     snprintf(d->prefix, sizeof d->prefix, "extrace:discover:%s:%.500s", p->name, scope);
     wk_hwm_init(&d->hwm, wk_now_ns() - p->discover->overlap_ns, p->discover->overlap_ns);
     if (!(d->curl = ex_curl_loop_new(&w->loop)) || !(d->easy = curl_easy_init())) goto nomem;

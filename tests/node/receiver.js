@@ -17,7 +17,8 @@
 //    "request":<n>,"traceId":hex,"spanId":hex,"parentSpanId":hex|"",
 //    "name","kind":int,"startTimeUnixNano":"…","endTimeUnixNano":"…",
 //    "attributes":{k:v},"events":[{"name","timeUnixNano","attributes"}],
-//    "status":{"code":int,"message"},"resource":{k:v},
+//    "status":{"code":int,"message"},"flags":int,
+//    "links":[{"traceId":hex,"spanId":hex,"flags":int}],"resource":{k:v},
 //    "scope":{"name","version"}}
 // Attribute values keep their OTLP type: strings and booleans as JSON
 // strings and booleans, int_value as {"int":"<decimal>"}, double_value as
@@ -138,6 +139,10 @@ function spanLines(req, protocol, encoding, isJson) {
             name: e.name || '', timeUnixNano: u64(e.timeUnixNano), attributes: attrMap(e.attributes, isJson),
           })),
           status: { code: (s.status && s.status.code) || 0, message: (s.status && s.status.message) || '' },
+          flags: s.flags || 0,
+          links: (s.links || []).map((l) => ({
+            traceId: hexOf(l.traceId), spanId: hexOf(l.spanId), flags: l.flags || 0,
+          })),
           resource, scope,
         }));
       }

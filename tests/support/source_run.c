@@ -45,6 +45,7 @@ void run_start_worker(run *r, const char *redis_url, const char *profile, const 
 {
     char log[320], api[64], endpoint[64];
     int grpc = ts_free_port(), http = ts_free_port();
+    r->receiver_http = http;
     snprintf(log, sizeof log, "%s/receiver.log", r->dir);
     r->receiver = tf_receiver_start(grpc, http, r->out, log);
     snprintf(r->worker.log, sizeof r->worker.log, "%s/worker.log", r->dir);

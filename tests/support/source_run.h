@@ -18,6 +18,7 @@ typedef struct run {
     char dir[256], out[300], api_log[300];
     pid_t api, receiver;
     int api_port;
+    int receiver_http;  /* the receiver's OTLP/HTTP port (run_start_worker) */
     tf_worker worker;
 } run;
 
