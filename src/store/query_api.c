@@ -411,8 +411,14 @@ static const char *mhd_header(void *conn, const char *name)
     return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
 }
 
+void sq_request_from_http(const ex_http_req *req, sq_request *out)
+{
+    *out = (sq_request){req->method, req->path, req->conn ? mhd_arg : NULL, req->conn ? mhd_header : NULL, req->conn};
+}
+
 int sq_route(sq_ctx *ctx, const ex_http_req *req, ex_http_resp *resp)
 {
-    sq_request r = {req->method, req->path, req->conn ? mhd_arg : NULL, req->conn ? mhd_header : NULL, req->conn};
+    sq_request r;
+    sq_request_from_http(req, &r);
     return sq_handle(ctx, &r, resp);
 }

@@ -81,6 +81,8 @@ typedef struct sq_request {
     void *arg;             /* passed to both */
 } sq_request;
 int sq_handle(sq_ctx *ctx, const sq_request *req, ex_http_resp *resp);
+/* The sq_request of an httpd request (valid while req is). */
+void sq_request_from_http(const ex_http_req *req, sq_request *out);
 
 /* ---- pieces exposed for tests ----------------------------------------- */
 

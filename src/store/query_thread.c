@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "net/httpd_uv.h"
+#include "store/live.h"
 #include "store/ui.h"
 
 struct sqt {
@@ -18,6 +19,7 @@ struct sqt {
     sdb *db;             /* the read-only connection (owned) */
     sq_ctx *query;       /* owned */
     ex_httpd *http;      /* owned until stopped */
+    slv *live;           /* the live workers' poller (NULL: no --live) */
     pthread_t thread;
     int started;         /* the thread runs */
     uint64_t not_found;  /* requests no route took */
@@ -31,7 +33,9 @@ static void handler(void *arg, const ex_http_req *req, ex_http_resp *resp)
 {
     sqt *t = arg;
     if (ex_http_reject_repeated(req, "X-Scope-OrgID", resp)) return;
-    if (sq_route(t->query, req, resp) || sui_route(req, resp)) return;
+    sq_request r;
+    sq_request_from_http(req, &r);
+    if (sq_handle(t->query, &r, resp) || slv_route(t->live, &r, resp) || sui_route(req, resp)) return;
     t->not_found++;
     ex_http_resp_printf(resp, 404, "application/json", "{\"error\":\"not found\"}\n");
 }
@@ -42,6 +46,8 @@ static void stop_cb(uv_async_t *a)
     ex_listener_log_stats(ex_httpd_listener(t->http), "store");
     ex_httpd_stop(t->http);
     t->http = NULL;
+    slv_stop(t->live);
+    t->live = NULL;
     uv_close((uv_handle_t *)&t->stop, NULL);
 }
 
@@ -61,8 +67,8 @@ static void release(sqt *t)
     ex_free(t);
 }
 
-sqt *sqt_start(const sdb *writer, const char *listen, const ex_conn_limits *conn, const sq_limits *lim, char *err,
-               size_t errlen)
+sqt *sqt_start(const sdb *writer, const char *listen, const ex_conn_limits *conn, const sq_limits *lim,
+               const sqt_live *live, char *err, size_t errlen)
 {
     sqt *t = ex_calloc(1, sizeof *t);
     if (!t || uv_loop_init(&t->loop) != 0) {
@@ -82,6 +88,9 @@ sqt *sqt_start(const sdb *writer, const char *listen, const ex_conn_limits *conn
     ex_httpd_cfg hc = {.name = "query", .limits = *conn, .max_body = 1 << 20, .conn_memory = QUERY_CONN_MEMORY,
                        .handler = handler, .arg = t};
     if (!(t->http = ex_httpd_start_with(&t->loop, listen, &hc, err, errlen))) goto fail;
+    if (live && live->urls && *live->urls &&
+        !(t->live = slv_start(&t->loop, live->urls, live->interval_ns, err, errlen)))
+        goto fail;
     if (pthread_create(&t->thread, NULL, run, t) != 0) {
         snprintf(err, errlen, "cannot start the query thread");
         goto fail;
@@ -89,6 +98,7 @@ sqt *sqt_start(const sdb *writer, const char *listen, const ex_conn_limits *conn
     t->started = 1;
     return t;
 fail:
+    slv_stop(t->live);
     ex_httpd_stop(t->http);
     uv_close((uv_handle_t *)&t->stop, NULL);
     uv_run(&t->loop, UV_RUN_DEFAULT);

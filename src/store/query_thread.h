@@ -16,12 +16,19 @@
 
 typedef struct sqt sqt;
 
+/* The workers whose live APIs the query thread polls (store/live.h). */
+typedef struct sqt_live {
+    const char *urls;     /* "URL[,URL…]" (checked by slv_check_urls), NULL or "": none */
+    int64_t interval_ns;  /* time between two polls of each worker */
+} sqt_live;
+
 /* Open a reader beside writer (which must outlive the thread), listen on
  * listen ("host:port") with the connection limits conn and start serving
- * on a new thread with the query work limits in lim. NULL with err set
- * on failure (nothing left running). */
-sqt *sqt_start(const sdb *writer, const char *listen, const ex_conn_limits *conn, const sq_limits *lim, char *err,
-               size_t errlen);
+ * on a new thread with the query work limits in lim, polling the live
+ * workers of live (NULL: none). NULL with err set on failure (nothing
+ * left running). */
+sqt *sqt_start(const sdb *writer, const char *listen, const ex_conn_limits *conn, const sq_limits *lim,
+               const sqt_live *live, char *err, size_t errlen);
 /* The port bound. */
 int sqt_port(const sqt *t);
 /* Stop serving, wait for the thread to end, log its counters (the

@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/duration.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/mem_budget.h"
@@ -24,6 +25,7 @@
 #include "store/dirlock.h"
 #include "store/ingest_grpc.h"
 #include "store/ingest_http.h"
+#include "store/live.h"
 #include "store/query_thread.h"
 #include "store/retention.h"
 
@@ -40,6 +42,8 @@ typedef struct store_cfg {
     ex_conn_opts conns;        /* limits of each listener */
     int64_t query_max_bytes;    /* span bytes one search may read */
     int64_t query_timeout_ns;   /* time one search may take */
+    char *live;                 /* worker admin base URLs, comma-separated (NULL: none) */
+    int64_t live_interval_ns;   /* time between two polls of each worker */
 } store_cfg;
 
 static const ex_opt opts[] = {
@@ -76,6 +80,13 @@ static const ex_opt opts[] = {
      "Time one search or tag scan may take; past it the query answers with what it found so far and the header "
      "X-Extrace-Limit (0: no limit).",
      NULL, NULL, NULL},
+    {"live", EX_OPT_STRING, offsetof(store_cfg, live), NULL, EX_NO_BOUNDS, "URL[,URL...]",
+     "Admin base URLs of the workers whose workflows in flight the UI shows (each worker's --admin-listen, e.g. "
+     "http://127.0.0.1:9464): the store polls their GET /api/workflows and serves the merged view on "
+     "/api/live.",
+     NULL, slv_check_urls, NULL},
+    {"live-interval", EX_OPT_DURATION, offsetof(store_cfg, live_interval_ns), "1s", 1e8, 6e10, "DURATION",
+     "Time between two polls of each --live worker.", NULL, NULL, NULL},
 };
 
 static const ex_cmd_spec spec = {
@@ -191,10 +202,14 @@ static int start(store *s, const store_cfg *cfg, const char *retention)
     }
     ex_info("store", "OTLP/gRPC listening on %s (port %d)", cfg->otlp_grpc_listen, sig_port(s->otlp_grpc));
     sq_limits qlim = {(uint64_t)cfg->query_max_bytes, cfg->query_timeout_ns};
-    if (!(s->query = sqt_start(s->db, cfg->http_listen, &lim, &qlim, err, sizeof err))) {
+    sqt_live live = {cfg->live, cfg->live_interval_ns};
+    if (!(s->query = sqt_start(s->db, cfg->http_listen, &lim, &qlim, &live, err, sizeof err))) {
         ex_error("store", "--http-listen: %s", err);
         return -1;
     }
+    if (cfg->live && *cfg->live)
+        ex_info("store", "live: polling the workers %s every %s", cfg->live,
+                ex_duration_format(cfg->live_interval_ns, (char[EX_DURATION_STR_MAX]){0}));
     char host[256];
     int port = sqt_port(s->query), ignored;
     if (ex_hostport_split(cfg->http_listen, host, sizeof host, &ignored) != 0) snprintf(host, sizeof host, "?");
