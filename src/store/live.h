@@ -96,5 +96,12 @@ json_t *slv_watch(slv *lv, const char *key, const char *source, size_t worker, i
  * store has no --live: an empty view). 1 when the path is one of them
  * (answered), else 0. */
 int slv_route(slv *lv, const sq_request *req, ex_http_resp *resp);
+/* GET /api/ui/trace/<id>, the trace page's one request while a workflow
+ * may run: {"stored": the stored trace as /api/v2/traces/<id> answers it,
+ * or null, "live": {"time","workers","inFlight","workflow": W with its
+ * "events", or null}} — 200 whether or not either exists, so the page
+ * polls it without 404s. Reads ctx's database. 1 when the path is this
+ * route (answered), else 0. */
+int slv_trace_route(slv *lv, sq_ctx *ctx, const sq_request *req, ex_http_resp *resp);
 
 #endif

@@ -35,7 +35,9 @@ static void handler(void *arg, const ex_http_req *req, ex_http_resp *resp)
     if (ex_http_reject_repeated(req, "X-Scope-OrgID", resp)) return;
     sq_request r;
     sq_request_from_http(req, &r);
-    if (sq_handle(t->query, &r, resp) || slv_route(t->live, &r, resp) || sui_route(req, resp)) return;
+    if (sq_handle(t->query, &r, resp) || slv_route(t->live, &r, resp) || slv_trace_route(t->live, t->query, &r, resp) ||
+        sui_route(req, resp))
+        return;
     t->not_found++;
     ex_http_resp_printf(resp, 404, "application/json", "{\"error\":\"not found\"}\n");
 }

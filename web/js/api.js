@@ -65,6 +65,26 @@ export async function tagValues(tag, signal) {
   return (j.tagValues || []).map((v) => (typeof v === 'string' ? v : v.value)).filter((v) => v !== undefined);
 }
 
+// The workflows in flight (/api/live: the workers' live lists merged by
+// the store); params: traceId, status.
+export function live(params, signal) {
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) if (v !== undefined && v !== '') qs.set(k, String(v));
+  return getJSON(`/api/live${qs.toString() ? `?${qs}` : ''}`, signal);
+}
+
+// One workflow in flight with its events so far; null once it is no
+// longer in flight (404).
+export async function liveWorkflow(key, source, signal) {
+  const qs = source ? `?${new URLSearchParams({ source })}` : '';
+  try {
+    return await getJSON(`/api/live/workflows/${encodeURIComponent(key)}${qs}`, signal);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return null;
+    throw e;
+  }
+}
+
 // One trace, normalized (see normalizeTrace); null when the store has none.
 export async function trace(id, signal) {
   try {

@@ -1,15 +1,21 @@
 // dashboard.js — the Workflows page (/): counts by outcome, the stage chart
 // (chart.js: failures and p90 per stage over the range) and one page of the
 // workflow table, sorted, filtered and paged by the store
-// (/api/ui/workflows), refreshed every 30 s unless paused. Every setting
-// lives in the address.
+// (/api/ui/workflows), refreshed every 30 s unless paused; and, when the
+// store has --live workers, the Running card and table (/api/live), read
+// every second: a workflow that ends leaves it and the stored table is
+// read again until it shows there. Every setting lives in the address.
 
-import { workflows, tagValues } from './api.js';
+import { workflows, tagValues, live as fetchLive } from './api.js';
+import { summary as liveSummary, row as liveRow, rowId } from './live.js';
 import { h, replace, badge, tableKeys } from './dom.js';
 import { stageChart } from './chart.js';
 import { RANGES, rangeSeconds, toLocalInput, fmtDateTime, fmtDuration, fmtClock, zoneShort, withZone } from './time.js';
 
 const REFRESH_MS = 30000;
+const LIVE_MS = 1000;        // the Running table's refresh
+const LIVE_ROWS = 200;       // rows of it drawn at most
+const ENDED_WAIT_MS = 20000; // an ended workflow is looked for in the stored table this long
 const SIZES = [25, 50, 100, 200];
 
 const STATS = [
@@ -83,6 +89,22 @@ export function mount(el, { query, navigate }) {
   const headRow = h('tr');
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages of workflows' });
   const chart = stageChart();
+  const runningValue = h('span', { class: 'stat-value' }, '0');
+  const runningLabel = h('span', { class: 'stat-label' }, 'Running');
+  const runningCard = h('button', {
+    type: 'button', class: 'stat stat-running', 'data-stat': 'running', title: 'Workflows in flight on the workers',
+    onclick: () => runningSection.scrollIntoView({ block: 'start' }),
+  }, runningValue, runningLabel);
+  const runningBody = h('tbody');
+  const runningHead = h('tr');
+  const liveInfo = h('span', { class: 'refreshed', 'aria-live': 'polite' });
+  const downBox = h('div');
+  const runningSection = h('section', { class: 'running', hidden: true, 'aria-label': 'Running workflows' },
+    h('div', { class: 'toolbar' }, h('h2', null, 'Running'), liveInfo),
+    downBox,
+    h('div', { class: 'table-wrap' }, h('table', { class: 'grid', id: 'running', 'aria-label': 'Running workflows' }, h('thead', null, runningHead), runningBody)));
+  let liveOn = false, liveIds = null, liveTimer = null;
+  const ended = new Map(); // traceId → time after which it is no longer looked for
 
   replace(el, h('section', { class: 'page dashboard' },
     h('div', { class: 'toolbar' },
@@ -92,6 +114,7 @@ export function mount(el, { query, navigate }) {
       h('button', { type: 'button', onclick: () => refresh() }, 'Refresh'),
       pauseBtn, refreshed),
     stats,
+    runningSection,
     chart.el,
     h('div', { class: 'toolbar filters' }, statusSel, h('label', null, 'Workflow ID ', idIn)),
     error, hint,
@@ -100,6 +123,7 @@ export function mount(el, { query, navigate }) {
     pager));
 
   tableKeys(tbody, (tr) => navigate(`/trace/${tr.dataset.traceId}`));
+  tableKeys(runningBody, (tr) => navigate(`/trace/${tr.dataset.traceId}`));
 
   // Namespaces for the filter: best effort, the page works without them.
   const ctl = new AbortController();
@@ -144,7 +168,7 @@ export function mount(el, { query, navigate }) {
     }));
   }
 
-  async function refresh() {
+  async function refresh(withChart = true) {
     if (inflight) inflight.abort();
     const req = (inflight = new AbortController());
     const started = performance.now();
@@ -159,7 +183,7 @@ export function mount(el, { query, navigate }) {
       error.hidden = true;
       // The chart after the table: its scans take longer and the store
       // answers one request at a time.
-      chart.refresh({ start, end, namespace: state.namespace });
+      if (withChart) chart.refresh({ start, end, namespace: state.namespace });
     } catch (e) {
       if (e.name === 'AbortError') return;
       error.textContent = `Could not load workflows: ${e.message}`;
@@ -180,10 +204,12 @@ export function mount(el, { query, navigate }) {
       type: 'button', class: `stat stat-${s.key}`, 'data-stat': s.key, 'aria-pressed': String(state.status === s.status && (s.status !== '' || !state.status)),
       title: s.status ? `Show only ${s.label.toLowerCase()} workflows` : 'Show every workflow',
       onclick: () => { state.status = s.status; statusSel.querySelector('select').value = s.status; changed(); },
-    }, h('span', { class: 'stat-value' }, fmtInt(c[s.key] || 0)), h('span', { class: 'stat-label' }, s.label))));
+    }, h('span', { class: 'stat-value' }, fmtInt(c[s.key] || 0)), h('span', { class: 'stat-label' }, s.label))), liveOn ? runningCard : null);
+    stats.classList.toggle('has-live', liveOn);
     const total = Number(answer.total) || 0;
     pages = Math.max(1, Math.ceil(total / state.size));
     const rows = answer.workflows || [];
+    for (const r of rows) ended.delete(r.traceID);
     hint.hidden = !(state.id && total === 0);
     hint.textContent = hint.hidden ? '' : `No workflow id starts with "${state.id}" in this time range and namespace. Ids are matched from their first character, in any letter case.`;
     if (!rows.length) {
@@ -226,11 +252,80 @@ export function mount(el, { query, navigate }) {
       sel('dash-size', SIZES.map((n) => [n, `${n} per page`]), state.size, (v) => { state.size = Number(v); changed(); }));
   }
 
+  // The Running card and table, from the workers' live lists.
+  async function pollLive() {
+    liveTimer = null;
+    try {
+      const doc = await fetchLive({}, ctl.signal);
+      const sm = liveSummary(doc);
+      if (!sm.configured) { // no --live: nothing to show, nothing to ask again
+        liveOn = false;
+        runningSection.hidden = true;
+        runningCard.remove();
+        stats.classList.remove('has-live');
+        return;
+      }
+      if (!liveOn) {
+        liveOn = true;
+        stats.classList.add('has-live');
+        if (stats.childElementCount) stats.append(runningCard);
+      }
+      renderLive(doc, sm);
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      liveInfo.textContent = `Could not read the running workflows: ${e.message}`;
+    }
+    liveTimer = setTimeout(pollLive, LIVE_MS);
+  }
+
+  function renderLive(doc, sm) {
+    const now = Date.now();
+    const list = doc.workflows || [];
+    const ids = new Set(list.map(rowId));
+    // Those that left the list ended: read the stored table until they show.
+    if (liveIds) for (const w of liveIds.values()) if (!ids.has(rowId(w)) && w.traceId) ended.set(w.traceId, now + ENDED_WAIT_MS);
+    liveIds = new Map(list.map((w) => [rowId(w), w]));
+    for (const [t, until] of ended) if (until < now) ended.delete(t);
+    if (ended.size && !state.paused && !inflight) refresh(false);
+    runningSection.hidden = false;
+    runningValue.textContent = fmtInt(sm.running);
+    replace(runningLabel, 'Running', sm.down.length ? h('span', { class: 'warn' }, ` · ${sm.down.length} of ${sm.workers} workers not answering`) : null);
+    runningCard.title = sm.down.length ? `In flight on the workers that answer; not answering: ${sm.down.map((d) => d.url).join(', ')}` : 'Workflows in flight on the workers';
+    replace(downBox, sm.down.map((d) => h('p', { class: 'worker-down', role: 'alert', 'data-worker-down': d.url }, `Worker ${d.url} is not answering: ${d.error}`)));
+    const multi = sm.workers > 1;
+    replace(runningHead, ['Workflow', 'Status', 'Current stage', `Started (${zoneShort()})`, 'Elapsed', `Last poll (${zoneShort()})`, 'Polls', multi ? 'Worker' : null]
+      .filter(Boolean).map((t) => h('th', { scope: 'col', class: t === 'Elapsed' || t === 'Polls' ? 'num' : null }, t)));
+    const shown = list.slice(0, LIVE_ROWS);
+    liveInfo.textContent = `${fmtInt(sm.running)} in flight on ${sm.workers - sm.down.length} of ${sm.workers} worker${sm.workers > 1 ? 's' : ''}${list.length > shown.length ? ` · first ${shown.length} shown` : ''} · ${fmtClock(now)} ${zoneShort()}`;
+    if (!shown.length) {
+      replace(runningBody, h('tr', null, h('td', { colspan: multi ? 8 : 7, class: 'empty' },
+        sm.down.length === sm.workers ? 'No worker answers: the running workflows are unknown.' : 'No workflow is running.')));
+      return;
+    }
+    replace(runningBody, shown.map((w, i) => {
+      const r = liveRow(w, now);
+      return h('tr', {
+        class: 'link-row', tabindex: i === 0 ? 0 : -1, dataset: { traceId: r.traceId, key: r.key },
+        onclick: (e) => { if (!e.target.closest('a')) navigate(`/trace/${r.traceId}`); },
+      },
+      h('td', { class: 'mono' }, h('a', { href: withZone(`/trace/${r.traceId}`), tabindex: -1 }, r.key)),
+      h('td', null, badge(r.status)),
+      h('td', { 'data-stage': '' }, r.stage || '—'),
+      h('td', { class: 'time' }, fmtDateTime(r.startMs)),
+      h('td', { class: 'num', 'data-elapsed': '' }, fmtDuration(r.elapsedMs)),
+      h('td', { class: 'time' }, Number.isFinite(r.lastPollMs) ? fmtClock(r.lastPollMs) : '—'),
+      h('td', { class: 'num' }, r.pollErrors ? `${r.polls} (${r.pollErrors} failed)` : String(r.polls)),
+      multi ? h('td', { class: 'mono' }, r.worker) : null);
+    }));
+  }
+
   changed(false, true);
   refresh();
+  pollLive();
   const timer = setInterval(() => { if (!state.paused && !document.hidden) refresh(); }, REFRESH_MS);
   return () => {
     clearInterval(timer);
+    clearTimeout(liveTimer);
     clearTimeout(idTimer);
     chart.stop();
     ctl.abort();

@@ -1,8 +1,12 @@
 // trace.js — the trace view (/trace/<id>): a waterfall of the workflow and
 // its stages on a time axis, status-change events as markers on each bar,
-// and the details of the selected span (or event).
+// and the details of the selected span (or event). While the workflow runs
+// (a --live worker has it in flight) the page merges the stored spans with
+// the worker's view every second: open stages grow to now, events appear
+// as they come, and the finished trace replaces it without a reload.
 
-import { trace as fetchTrace, showValue } from './api.js';
+import { getJSON, normalizeTrace, showValue } from './api.js';
+import { mergeSpans, hasRoot, isoMs } from './live.js';
 import { h, replace, badge, kvTable, copyButton } from './dom.js';
 import { fmtDateTime, fmtClock, fmtDuration, fmtOffset, tickStep, zoneShort, withZone } from './time.js';
 import { outcome } from './workflows.js';
@@ -45,8 +49,15 @@ function timeWindow(spans) {
 const ms = (ns) => Number(ns / 1000000n) + Number(ns % 1000000n) / 1e6;
 const eventClass = (name) => (/fail|error/i.test(name) ? 'ev-error' : /complet/i.test(name) ? 'ev-ok' : 'ev-info');
 
+// How often a trace that may still grow is read again (ms): while its
+// workflow runs, and while a partial trace waits for its root span.
+const LIVE_MS = 1000;
+const PARTIAL_MS = 2000;
+const PARTIAL_POLLS = 150; // about 5 minutes, then the page stops asking
+const ENDED_POLLS = 60;    // ended on the worker: wait this many polls for the stored trace
+
 // Mount the page into el; returns the function that unmounts it.
-export function mount(el, { params, query }) {
+export function mount(el, { params }) {
   const ctl = new AbortController();
   const id = params.id || '';
   if (!/^[0-9a-fA-F]{1,32}$/.test(id)) {
@@ -55,22 +66,62 @@ export function mount(el, { params, query }) {
     return () => {};
   }
   replace(el, h('section', { class: 'page' }, h('p', { class: 'summary' }, `Loading trace ${id}…`)));
-  fetchTrace(id, ctl.signal).then((t) => {
-    if (!t || !t.spans.length) {
-      replace(el, h('section', { class: 'page' }, h('h1', null, 'Trace not found'),
-        h('p', { class: 'error', role: 'alert' }, `The store has no trace ${id}.`), h('p', null, h('a', { href: '/' }, 'Back to workflows'))));
+  let timer = null, polls = 0, wasLive = false, endedPolls = 0;
+  const again = (ms) => { timer = setTimeout(load, ms); };
+
+  // One read of the stored trace and of the workflow in flight (the store's
+  // /api/ui/trace/<id> answers both, 200 either way); draw what is known.
+  async function load() {
+    let doc;
+    try {
+      doc = await getJSON(`/api/ui/trace/${encodeURIComponent(id)}`, ctl.signal);
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      replace(el, h('section', { class: 'page' }, h('h1', null, 'Trace'),
+        h('p', { class: 'error', role: 'alert' }, `Could not load trace ${id}: ${e.message}`)));
       return;
     }
-    render(el, id, t.spans, query.get('span'));
-  }).catch((e) => {
-    if (e.name === 'AbortError') return;
-    replace(el, h('section', { class: 'page' }, h('h1', null, 'Trace'),
-      h('p', { class: 'error', role: 'alert' }, `Could not load trace ${id}: ${e.message}`)));
-  });
-  return () => ctl.abort();
+    const stored = doc.stored ? normalizeTrace(doc.stored).spans : [];
+    const live = doc.live || {};
+    const w = live.workflow || null;
+    const nowNs = BigInt(Date.now()) * 1000000n;
+    polls++;
+    if (stored.length && hasRoot(stored)) {
+      render(el, id, mergeSpans(stored, null, null, nowNs), { mode: wasLive ? 'ended' : 'done' });
+      return; // complete: nothing more will come
+    }
+    if (w) {
+      wasLive = true;
+      render(el, id, mergeSpans(stored, w, w.events, nowNs), { mode: 'running', w, nowNs });
+      again(LIVE_MS);
+      return;
+    }
+    const down = (live.workers || []).filter((x) => !x.ok);
+    if (wasLive && endedPolls++ < ENDED_POLLS) {
+      // Ended on its worker: its last spans are on their way to the store.
+      if (stored.length) render(el, id, mergeSpans(stored, null, null, nowNs), { mode: 'partial', ending: true, down });
+      again(LIVE_MS);
+      return;
+    }
+    if (stored.length) {
+      render(el, id, mergeSpans(stored, null, null, nowNs), { mode: 'partial', down });
+      if (polls < PARTIAL_POLLS) again(PARTIAL_MS);
+      return;
+    }
+    replace(el, h('section', { class: 'page' }, h('h1', null, 'Trace not found'),
+      h('p', { class: 'error', role: 'alert' }, `The store has no trace ${id}, and no worker it watches has it in flight.`),
+      down.map((x) => h('p', { class: 'notice', 'data-worker-down': x.url }, `Not answering: ${x.error}`)),
+      h('p', null, h('a', { href: '/' }, 'Back to workflows'))));
+  }
+  load();
+  return () => { ctl.abort(); clearTimeout(timer); };
 }
 
-function render(el, id, spans, selectedId) {
+// info.mode: 'done' (stored, complete), 'ended' (was running on this
+// page, now stored), 'running' (info.w: the worker's view at info.nowNs)
+// or 'partial' (stage spans stored, the root not yet).
+function render(el, id, spans, info) {
+  const selectedId = new URLSearchParams(location.search).get('span');
   const rows = treeOrder(spans);
   const { t0, t1 } = timeWindow(spans);
   const total = Number(t1 - t0);
@@ -99,9 +150,9 @@ function render(el, id, spans, selectedId) {
   const rowEls = rows.map(({ span, depth }) => {
     const dur = ms(span.endNs - span.startNs);
     const bar = h('button', {
-      type: 'button', class: `bar status-${span.status}`, dataset: { spanId: span.spanId },
+      type: 'button', class: `bar status-${span.status}${span.open ? ' open' : ''}`, dataset: { spanId: span.spanId, open: span.open ? '1' : null },
       style: { left: pct(span.startNs), width: `${(Number(span.endNs - span.startNs) / total) * 100}%` },
-      title: `${span.name}: ${fmtDuration(dur)} (${span.status})`, 'aria-label': `${span.name}, ${fmtDuration(dur)}, status ${span.status}`,
+      title: `${span.name}: ${fmtDuration(dur)}${span.open ? ' so far' : ''} (${span.status})`, 'aria-label': `${span.name}, ${fmtDuration(dur)}${span.open ? ' so far, still running' : ''}, status ${span.status}`,
       onclick: () => select(span, -1),
     });
     buttons.set(span.spanId, bar);
@@ -114,33 +165,64 @@ function render(el, id, spans, selectedId) {
     }));
     return h('div', { class: 'wf-row', dataset: { spanId: span.spanId } },
       h('div', { class: 'wf-label', style: { paddingLeft: `${8 + depth * 16}px` }, onclick: () => select(span, -1) },
-        h('span', { class: 'wf-name' }, span.name), h('span', { class: 'wf-dur' }, fmtDuration(dur))),
+        h('span', { class: 'wf-name' }, span.name), h('span', { class: 'wf-dur' }, span.open ? `${fmtDuration(dur)} …` : fmtDuration(dur))),
       h('div', { class: 'wf-track' },
         ticks.map((off) => h('div', { class: 'gridline', style: { left: tickPos(off) } })), bar, markers));
   });
 
   const a = root.attrs;
-  const result = outcome(a.get('extrace.result'), root.status, root.statusMessage);
+  const mode = info.mode;
+  const result = mode === 'running' ? 'running' : mode === 'partial' ? 'partial' : outcome(a.get('extrace.result'), root.status, root.statusMessage);
+  const w = info.w;
   const title = a.has('workflowId') ? h('span', null, 'Workflow ', h('span', { class: 'mono wf-id' }, a.get('workflowId'))) : root.name;
   const fullId = id.toLowerCase().padStart(32, '0');
   // Start and duration of the root span: what the Workflows table shows.
   const rootStart = ms(root.startNs);
-  replace(el, h('section', { class: 'page trace' },
+  replace(el, h('section', { class: 'page trace', dataset: { live: mode } },
     h('div', { class: 'trace-head' },
       h('h1', null, title, ' ', badge(result)),
       kvTable([
         ['Trace ID', h('span', { class: 'id-copy' }, h('span', { class: 'mono', 'data-trace-id': '' }, fullId), ' ', copyButton(fullId, 'trace id'))],
         ['Service', `${showValue(root.resource.get('service.name'))} (${showValue(root.resource.get('service.namespace')) || 'no namespace'})`],
         ['Start', h('span', { 'data-start': '' }, fmtDateTime(rootStart, { withZoneName: true }))],
-        ['Duration', h('span', { 'data-duration': '' }, fmtDuration(ms(root.endNs - root.startNs)))],
+        ['Duration', h('span', { 'data-duration': '' }, `${fmtDuration(ms(root.endNs - root.startNs))}${root.open ? ' so far' : ''}`)],
         ['Spans', String(spans.length)],
+        ...(w ? liveRows(w) : []),
       ], 'Trace summary'),
+      liveNote(info),
       h('a', { class: 'raw', href: `/api/v2/traces/${id}`, target: '_blank', rel: 'noopener' }, 'Trace JSON')),
     h('div', { class: 'trace-body' },
       h('div', { class: 'waterfall', role: 'group', 'aria-label': 'Waterfall' }, axis, rowEls),
       details)));
 
   select(spans.find((s) => s.spanId === selectedId) || root, -1);
+}
+
+// The worker's view of a running workflow, for the summary table.
+function liveRows(w) {
+  const last = isoMs(w.lastPoll), next = isoMs(w.nextPoll);
+  return [
+    ['Current stage', h('span', { 'data-current-stage': '' }, w.currentStage || '—')],
+    ['Source status', w.sourceStatus || '—'],
+    ['Last poll', Number.isFinite(last) ? `${fmtDateTime(last, { withZoneName: true })}${Number.isFinite(next) ? `, next ${fmtClock(next)}` : ''}` : 'not polled yet'],
+    ['Polls', `${w.polls || 0}${w.pollErrors ? ` (${w.pollErrors} failed)` : ''}`],
+    ['Worker', h('span', { class: 'mono' }, w.worker || '')],
+  ];
+}
+
+// What the page says about a trace that is not complete.
+function liveNote(info) {
+  const down = (info.down || []).map((x) => h('p', { class: 'notice', 'data-worker-down': x.url }, `Not answering: ${x.error}`));
+  if (info.mode === 'running') {
+    return h('p', { class: 'live-note', role: 'status' }, h('span', { class: 'live-dot', 'aria-hidden': 'true' }),
+      'Running: finished spans as stored or seen by the worker, open ones up to now; updated every second.');
+  }
+  if (info.mode === 'partial') {
+    return h('div', null, h('p', { class: 'notice', role: 'status' }, info.ending
+      ? 'The workflow has just ended on its worker: waiting for its last spans to be stored.'
+      : 'Partial trace: its stage spans are stored, its workflow span is not yet. The workflow is still running (no worker this store watches lists it), or its worker stopped before the end.'), down);
+  }
+  return null;
 }
 
 const sinceStart = (off) => (Math.round(off) === 0 ? 'at span start' : `${fmtOffset(Math.round(off))} from span start`);
