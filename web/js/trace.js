@@ -183,7 +183,7 @@ function render(el, id, spans, info) {
       h('h1', null, title, ' ', badge(result)),
       kvTable([
         ['Trace ID', h('span', { class: 'id-copy' }, h('span', { class: 'mono', 'data-trace-id': '' }, fullId), ' ', copyButton(fullId, 'trace id'))],
-        ['Service', `${showValue(root.resource.get('service.name'))} (${showValue(root.resource.get('service.namespace')) || 'no namespace'})`],
+        ['Service', root.live ? `not stored yet (source ${w ? w.source : '?'})` : `${showValue(root.resource.get('service.name'))} (${showValue(root.resource.get('service.namespace')) || 'no namespace'})`],
         ['Start', h('span', { 'data-start': '' }, fmtDateTime(rootStart, { withZoneName: true }))],
         ['Duration', h('span', { 'data-duration': '' }, `${fmtDuration(ms(root.endNs - root.startNs))}${root.open ? ' so far' : ''}`)],
         ['Spans', String(spans.length)],

@@ -1,0 +1,168 @@
+// live_ui.test.js — running workflows in the store's UI, in headless Chromium,
+// during a real `extrace demo` run (redis-server, store with --live on the
+// worker's admin address, the simulator at --time-scale 100 so that each
+// workflow runs for seconds, the worker, the generator).
+//
+//   EXTRACE_BIN=build/extrace node --test tests/browser/live_ui.test.js
+//
+// Checks: the Running card equals the worker's own in-flight count (its
+// GET /api/workflows read just before and after) and the Running table
+// lists as many rows; a running workflow's page (opened from its row) has
+// an open stage whose bar is wider in a second screenshot than in the
+// first; the page turns into the finished trace without a reload; back on
+// the dashboard (history, no reload) the workflow is in the stored table
+// and no longer in the Running one; no console errors. Screenshots and
+// the demo's output go to $EXTRACE_UI_ARTIFACTS (else a temp dir).
+'use strict';
+
+const { describe, it, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+const { sleep } = require('./store.js');
+
+const CHROMIUM = '/usr/bin/chromium';
+const ROOT = path.resolve(__dirname, '..', '..');
+const BIN = process.env.EXTRACE_BIN || path.join(ROOT, 'build', 'extrace');
+const ARTIFACTS = process.env.EXTRACE_UI_ARTIFACTS || fs.mkdtempSync(path.join(os.tmpdir(), 'extrace-live-ui-'));
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+
+// Wait for fn() to return a truthy value (polled every `every` ms); its
+// last value, or a failure naming what was awaited.
+async function until(what, fn, ms, every = 100) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last) return last;
+    await sleep(every);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+// `extrace demo` on free ports; resolves to {ui, admin, output(), stop()}
+// once it printed the UI's address and the worker's admin address.
+async function startDemo() {
+  const args = ['demo', '--ui-listen', '127.0.0.1:0', '--time-scale', '100', '--workflows', '15'];
+  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  let text = '';
+  let exited = null;
+  child.stdout.on('data', (d) => { text += d; });
+  child.stderr.on('data', (d) => { text += d; });
+  child.on('exit', (code, sig) => { exited = sig || code; });
+  const demo = {
+    output: () => text,
+    async stop() {
+      if (exited === null) child.kill('SIGTERM');
+      for (let i = 0; i < 300 && exited === null; i++) await sleep(50);
+      if (exited === null) child.kill('SIGKILL');
+      fs.writeFileSync(path.join(ARTIFACTS, 'live-demo.log'), text);
+      return exited;
+    },
+  };
+  await until('the demo to start its worker', () => {
+    if (exited !== null) throw new Error(`extrace ${args.join(' ')} exited (${exited}):\n${text}`);
+    const ui = /UI and query API (http:\/\/\S+?)\/?,/.exec(text);
+    const admin = /metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(text);
+    if (!ui || !admin) return false;
+    demo.ui = ui[1];
+    demo.admin = `http://127.0.0.1:${admin[1]}`;
+    return true;
+  }, 40000);
+  return demo;
+}
+
+const getJSON = async (url) => {
+  const res = await fetch(url);
+  assert.equal(res.status, 200, `${url}: ${res.status}`);
+  return res.json();
+};
+
+describe('running workflows in the UI during a demo', { skip: !fs.existsSync(CHROMIUM) && `${CHROMIUM} is missing` }, () => {
+  let demo, browser, page;
+  const consoleErrors = [];
+
+  before(async () => {
+    assert.ok(fs.existsSync(BIN), `extrace binary ${BIN} not found (set EXTRACE_BIN)`);
+    demo = await startDemo();
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`); });
+    page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
+  });
+
+  after(async () => {
+    if (browser) await browser.close();
+    if (demo) await demo.stop();
+  });
+
+  it('the Running card and table follow the worker; a running trace grows and becomes the stored one', async () => {
+    await page.goto(`${demo.ui}/`);
+    await page.evaluate(() => { window.__loadedOnce = 1; }); // gone if the page reloads
+
+    // The card equals the worker's own count, read just before and after it.
+    const seen = await until('the Running card to equal the worker\'s in-flight count', async () => {
+      const a = (await getJSON(`${demo.admin}/api/workflows?limit=1000`)).worker.inFlight;
+      const card = await page.$eval('[data-stat=running] .stat-value', (e) => Number(e.textContent.replace(/,/g, ''))).catch(() => -1);
+      const rows = await page.$$eval('#running tbody tr[data-trace-id]', (r) => r.length);
+      const b = (await getJSON(`${demo.admin}/api/workflows?limit=1000`)).worker.inFlight;
+      return a === b && a > 0 && card === a && rows === a ? a : false;
+    }, 30000, 200);
+    assert.ok(seen > 0);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'live-dashboard.png'), fullPage: true });
+
+    // The newest running workflow (it has the longest to go), opened from its row.
+    const list = (await getJSON(`${demo.admin}/api/workflows?limit=1000`)).workflows;
+    const pick = list.filter((w) => w.status === 'running').sort((x, y) => (x.submitted < y.submitted ? 1 : -1))[0];
+    assert.ok(pick, `no running workflow in ${JSON.stringify(list).slice(0, 400)}`);
+    await page.click(`#running tbody tr[data-key="${pick.key}"] a`);
+    await page.waitForSelector('section.trace[data-live=running]', { timeout: 10000 });
+
+    // An open stage (not the root: it starts after the workflow's start)
+    // is wider a second and a half later.
+    const grown = await until('an open stage bar that grows', async () => {
+      const bar = await page.evaluate(() => {
+        const rows = [...document.querySelectorAll('.waterfall .wf-row')].slice(1);
+        for (const r of rows) {
+          const b = r.querySelector('.bar.open');
+          if (b && parseFloat(b.style.left) > 0) return { id: b.dataset.spanId, width: b.getBoundingClientRect().width };
+        }
+        return null;
+      });
+      if (!bar) return false;
+      await page.screenshot({ path: path.join(ARTIFACTS, 'live-trace-1.png') });
+      await sleep(1500);
+      const later = await page.evaluate((id) => {
+        const b = document.querySelector(`.bar.open[data-span-id="${id}"]`);
+        return b ? b.getBoundingClientRect().width : null;
+      }, bar.id);
+      if (later === null) return false; // it ended meanwhile: take another
+      await page.screenshot({ path: path.join(ARTIFACTS, 'live-trace-2.png') });
+      return { id: bar.id, before: bar.width, after: later };
+    }, 20000, 200);
+    assert.ok(grown.after > grown.before + 1, `open stage ${grown.id}: ${grown.before} px, then ${grown.after} px`);
+    const head = await page.textContent('section.trace');
+    assert.match(head, /Current stage/);
+
+    // It ends: the stored trace replaces the live view, without a reload.
+    await page.waitForSelector('section.trace[data-live=ended]', { timeout: 40000 });
+    assert.equal(await page.evaluate(() => window.__loadedOnce), 1, 'the page was reloaded');
+    assert.equal(await page.$$eval('.bar.open', (b) => b.length), 0);
+    const rootStatus = await page.$eval('.waterfall .wf-row .bar', (b) => b.className);
+    assert.match(rootStatus, /status-(ok|error)/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'live-trace-ended.png') });
+
+    // Back on the dashboard: stored, no longer running.
+    await page.goBack();
+    await until('the ended workflow in the stored table and not in the running one', async () => {
+      const stored = await page.$$eval('#workflows tbody tr', (r) => r.map((x) => x.textContent));
+      const running = await page.$$eval('#running tbody tr[data-key]', (r) => r.map((x) => x.dataset.key));
+      return stored.some((t) => t.includes(pick.key)) && !running.includes(pick.key);
+    }, 20000, 200);
+    assert.equal(await page.evaluate(() => window.__loadedOnce), 1, 'the page was reloaded');
+    assert.deepEqual(consoleErrors, []);
+  });
+});
