@@ -46,6 +46,14 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* Monotonic ms, for deadlines. */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* GET url as JSON (NULL unless 200 and JSON). */
 static json_t *get_json(const char *url, long *status)
 {
@@ -177,7 +185,7 @@ static int views_equal(json_t *live, json_t *const lists[2], char *why, size_t w
 static void check_merged(void)
 {
     char why[512] = "no try";
-    for (int waited = 0; waited < WAIT_MS; waited += 50) {
+    for (int64_t end = now_ms() + WAIT_MS; now_ms() < end;) {
         json_t *before[2] = {worker_list(0), worker_list(1)};
         sleep_ms(250); /* more than two of the store's polls */
         json_t *live = store_get("/api/live", NULL);
@@ -211,7 +219,7 @@ static void check_detail(void)
     curl_free(key);
     json_decref(list);
     int found = 0;
-    for (int waited = 0; waited < 5000 && !found; waited += 100) {
+    for (int64_t end = now_ms() + 5000; now_ms() < end && !found;) {
         json_t *d = store_get(path, NULL);
         json_t *mine = get_json(wurl, NULL);
         json_t *events = json_object_get(d, "events");
@@ -245,7 +253,7 @@ static void check_stopped_worker(void)
     char want[128];
     snprintf(want, sizeof want, "worker http://127.0.0.1:%d: no answer from GET /api/workflows: ", workers[1].admin_port);
     char last[1024] = "";
-    for (int waited = 0; waited < 5000; waited += 100) {
+    for (int64_t end = now_ms() + 5000; now_ms() < end;) {
         json_t *live = store_get("/api/live", NULL);
         json_t *b = json_array_get(json_object_get(live, "workers"), 1);
         json_t *a = json_array_get(json_object_get(live, "workers"), 0);
