@@ -28,6 +28,7 @@ const fuzz_target fuzz_targets[] = {
     {"time", fuzz_run_time},
     {"redis_url", fuzz_run_redis_url},
     {"secret", fuzz_run_secret},
+    {"store_live", fuzz_run_store_live},
     {"profile", fuzz_run_profile},
     {"httpmeta", fuzz_run_httpmeta},
     {"sim", fuzz_run_sim},

@@ -73,6 +73,11 @@ int fuzz_run_otel_env(const uint8_t *data, size_t size);
 /* src/core/duration.h + iso8601.h: ex_duration_parse and ex_iso_parse on
  * the same text, each with a format/parse round trip. */
 int fuzz_run_time(const uint8_t *data, size_t size);
+/* src/store/live.h: the first byte picks a worker's list answer
+ * (slv_worker_update, slv_merged, slv_find), a detail's events
+ * (slv_detail_events) or --live URLs (slv_urls_parse) for the rest
+ * (target_store_live.c). */
+int fuzz_run_store_live(const uint8_t *data, size_t size);
 /* src/core/redis_url.h + ex_hostport_split of config.h. */
 int fuzz_run_redis_url(const uint8_t *data, size_t size);
 /* src/core/secret.h: ex_secret_mask at several buffer sizes, in place,

@@ -28,13 +28,14 @@
  * builds each tests/unit/test_*.c alone against the test support library,
  * and the harness (tests/fuzz/) is not part of extrace_lib. */
 #include "../fuzz/target_env.c"
-#include "../fuzz/target_model.c"
 #include "../fuzz/target_live.c"
+#include "../fuzz/target_model.c"
 #include "../fuzz/target_metrics.c"
 #include "../fuzz/target_otlp.c"
 #include "../fuzz/target_source.c"
 #include "../fuzz/target_link.c"
 #include "../fuzz/target_sim.c"
+#include "../fuzz/target_store_live.c"
 #include "../fuzz/target_text.c"
 #include "../fuzz/target_traceql.c"
 #include "../fuzz/target_webhook.c"
