@@ -11,7 +11,8 @@
 // an open stage whose bar is wider in a second screenshot than in the
 // first; the page turns into the finished trace without a reload; back on
 // the dashboard (the header's link, no reload) the workflow is in the stored table
-// and no longer in the Running one; no console errors. Screenshots and
+// and no longer in the Running one; stage spans stored without their
+// root (and in flight nowhere) show as a partial trace; no console errors. Screenshots and
 // the demo's output go to $EXTRACE_UI_ARTIFACTS (else a temp dir).
 'use strict';
 
@@ -67,7 +68,9 @@ async function startDemo() {
     if (exited !== null) throw new Error(`extrace ${args.join(' ')} exited (${exited}):\n${text}`);
     const ui = /UI and query API (http:\/\/\S+?)\/?,/.exec(text);
     const admin = /metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(text);
-    if (!ui || !admin) return false;
+    const otlp = /OTLP\/HTTP (127\.0\.0\.1:\d+)/.exec(text);
+    if (!ui || !admin || !otlp) return false;
+    demo.otlp = `http://${otlp[1]}`;
     demo.ui = ui[1];
     demo.admin = `http://127.0.0.1:${admin[1]}`;
     return true;
@@ -163,6 +166,20 @@ describe('running workflows in the UI during a demo', { skip: !fs.existsSync(CHR
       return stored.some((t) => t.includes(pick.key)) && !running.includes(pick.key);
     }, 20000, 200);
     assert.equal(await page.evaluate(() => window.__sameDocument), 1, 'the page was reloaded');
+
+    // Stage spans stored without their root, and no worker has the
+    // workflow: a partial trace, not a missing one.
+    const traceId = 'feed'.repeat(8), now = BigInt(Date.now()) * 1000000n;
+    const span = { traceId, spanId: 'abcdef0123456789', parentSpanId: '0123456789abcdef', name: 'DataLoader', kind: 1,
+      startTimeUnixNano: String(now - 3000000000n), endTimeUnixNano: String(now - 1000000000n), status: { code: 1 } };
+    const body = { resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'Tracing.Worker' } }] },
+      scopeSpans: [{ spans: [span] }] }] };
+    const res = await fetch(`${demo.otlp}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal(res.status, 200);
+    await page.goto(`${demo.ui}/trace/${traceId}`);
+    await page.waitForSelector('section.trace[data-live=partial]', { timeout: 10000 });
+    assert.match(await page.textContent('section.trace'), /Partial trace/);
+    assert.equal(await page.$$eval('.waterfall .bar', (b) => b.length), 1);
     assert.deepEqual(consoleErrors, []);
   });
 });
