@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fixture.h"
 #include "http.h"
@@ -39,20 +38,6 @@ static pid_t api_pid, gen_pid, store_pid;
 static int api_port, store_port, otlp_port;
 static tf_worker workers[2] = {{.consumer = "live-a"}, {.consumer = "live-b"}};
 static CURL *curl;
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Monotonic ms, for deadlines. */
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* GET url as JSON (NULL unless 200 and JSON). */
 static json_t *get_json(const char *url, long *status)
@@ -185,9 +170,9 @@ static int views_equal(json_t *live, json_t *const lists[2], char *why, size_t w
 static void check_merged(void)
 {
     char why[512] = "no try";
-    for (int64_t end = now_ms() + WAIT_MS; now_ms() < end;) {
+    for (long long end = ts_mono_ms() + WAIT_MS; ts_mono_ms() < end;) {
         json_t *before[2] = {worker_list(0), worker_list(1)};
-        sleep_ms(250); /* more than two of the store's polls */
+        ts_sleep_ms(250); /* more than two of the store's polls */
         json_t *live = store_get("/api/live", NULL);
         json_t *after[2] = {worker_list(0), worker_list(1)};
         int stable = before[0] && before[1] && after[0] && after[1] &&
@@ -201,7 +186,7 @@ static void check_merged(void)
         }
         json_decref(live);
         if (ok) return;
-        sleep_ms(50);
+        ts_sleep_ms(50);
     }
     fail_msg("the store's /api/live never equalled the workers' lists: %s (logs in %s)", why, dir);
 }
@@ -219,7 +204,7 @@ static void check_detail(void)
     curl_free(key);
     json_decref(list);
     int found = 0;
-    for (int64_t end = now_ms() + 5000; now_ms() < end && !found;) {
+    for (long long end = ts_mono_ms() + 5000; ts_mono_ms() < end && !found;) {
         json_t *d = store_get(path, NULL);
         json_t *mine = get_json(wurl, NULL);
         json_t *events = json_object_get(d, "events");
@@ -237,7 +222,7 @@ static void check_detail(void)
         }
         json_decref(d);
         json_decref(mine);
-        if (!found) sleep_ms(100);
+        if (!found) ts_sleep_ms(100);
     }
     if (!found) fail_msg("the store never gave the events of %s (logs in %s)", path, dir);
     long status = 0;
@@ -253,7 +238,7 @@ static void check_stopped_worker(void)
     char want[128];
     snprintf(want, sizeof want, "worker http://127.0.0.1:%d: no answer from GET /api/workflows: ", workers[1].admin_port);
     char last[1024] = "";
-    for (int64_t end = now_ms() + 5000; now_ms() < end;) {
+    for (long long end = ts_mono_ms() + 5000; ts_mono_ms() < end;) {
         json_t *live = store_get("/api/live", NULL);
         json_t *b = json_array_get(json_object_get(live, "workers"), 1);
         json_t *a = json_array_get(json_object_get(live, "workers"), 0);
@@ -274,7 +259,7 @@ static void check_stopped_worker(void)
             return;
         }
         json_decref(live);
-        sleep_ms(100);
+        ts_sleep_ms(100);
     }
     fail_msg("the stopped worker was not reported as not answering; its error: %s", last);
 }

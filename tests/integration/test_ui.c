@@ -10,31 +10,17 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "support.h"
 
-#define CHROMIUM "/usr/bin/chromium"
 /* 100,000 workflows are loaded first: minutes under ASan on a busy machine. */
 #define TIMEOUT_MS 570000
 
 static void test_browser_ui(void **state)
 {
     (void)state;
-    if (access(CHROMIUM, X_OK) != 0) {
-        printf("skipped: %s is missing (scripts/install-deps installs the chromium package)\n", CHROMIUM);
-        skip();
-    }
-    char cwd[PATH_MAX], artifacts[PATH_MAX + 16];
-    if (!getcwd(cwd, sizeof cwd)) fail_msg("getcwd failed");
-    snprintf(artifacts, sizeof artifacts, "%s/ui-artifacts", cwd);
-    setenv("EXTRACE_UI_ARTIFACTS", artifacts, 1);
-    int rc = ts_node_test("tests/browser/ui.test.js", TIMEOUT_MS);
-    printf("artifacts in %s\n", artifacts);
+    int rc = ts_browser_test("tests/browser/ui.test.js", TIMEOUT_MS);
+    if (rc == 1) skip();
     assert_int_equal(rc, 0);
 }
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -251,6 +252,35 @@ int ts_node_test(const char *script, int timeout_ms)
     free(out);
     free(err);
     return passed ? 0 : -1;
+}
+
+int ts_browser_test(const char *script, int timeout_ms)
+{
+    const char *chromium = "/usr/bin/chromium";
+    if (access(chromium, X_OK) != 0) {
+        printf("skipped: %s is missing (scripts/install-deps installs the chromium package)\n", chromium);
+        return 1;
+    }
+    char cwd[PATH_MAX], artifacts[PATH_MAX + 16];
+    if (!getcwd(cwd, sizeof cwd)) return -1;
+    snprintf(artifacts, sizeof artifacts, "%s/ui-artifacts", cwd);
+    setenv("EXTRACE_UI_ARTIFACTS", artifacts, 1);
+    int rc = ts_node_test(script, timeout_ms);
+    printf("artifacts in %s\n", artifacts);
+    return rc;
+}
+
+void ts_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+long long ts_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int ts_redis_start(ts_redis *r)

@@ -32,6 +32,14 @@ int ts_run(char *const argv[], char **out, char **err, int timeout_ms);
  * "fail 0", "cancelled 0" and something passed; -1 otherwise (the reason
  * is printed). EXTRACE_BIN is passed on (ts_bin()). */
 int ts_node_test(const char *script, int timeout_ms);
+/* ts_node_test of a script that drives /usr/bin/chromium, with
+ * EXTRACE_UI_ARTIFACTS set to ui-artifacts/ in the working directory
+ * (printed): 0 passed, -1 failed, 1 when /usr/bin/chromium is missing
+ * (said so; the caller skips). */
+int ts_browser_test(const char *script, int timeout_ms);
+/* Sleep ms milliseconds; monotonic time in ms (for deadlines). */
+void ts_sleep_ms(int ms);
+long long ts_mono_ms(void);
 /* Read a whole file (malloc'd, NUL-terminated) or NULL. */
 char *ts_read_file(const char *path, size_t *len);
 /* Wait up to timeout_ms for the file at path to contain needle: its whole
