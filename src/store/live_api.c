@@ -125,6 +125,11 @@ int slv_trace_route(slv *lv, sq_ctx *ctx, const sq_request *req, ex_http_resp *r
     static const char prefix[] = "/api/ui/trace/";
     if (strncmp(req->path, prefix, sizeof prefix - 1) != 0) return 0;
     const char *id = req->path + sizeof prefix - 1;
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+        reply_error(resp, 405, "use GET");
+        ex_http_resp_header(resp, "Allow", "GET, HEAD");
+        return 1;
+    }
     sq_buf b;
     sqb_init(&b, SQ_RESPONSE_MAX);
     sqb_lit(&b, "{\"stored\":");

@@ -1,6 +1,6 @@
 // live_ui.test.js — running workflows in the store's UI, in headless Chromium,
 // during a real `extrace demo` run (redis-server, store with --live on the
-// worker's admin address, the simulator at --time-scale 50 so that each
+// worker's admin address, the simulator at --time-scale 30 so that each
 // workflow runs for seconds, the worker, the generator).
 //
 //   EXTRACE_BIN=build/extrace node --test tests/browser/live_ui.test.js
@@ -47,7 +47,7 @@ async function until(what, fn, ms, every = 100) {
 // `extrace demo` on free ports; resolves to {ui, admin, output(), stop()}
 // once it printed the UI's address and the worker's admin address.
 async function startDemo() {
-  const args = ['demo', '--ui-listen', '127.0.0.1:0', '--time-scale', '50', '--workflows', '5'];
+  const args = ['demo', '--ui-listen', '127.0.0.1:0', '--time-scale', '30', '--workflows', '5'];
   const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   let text = '';
   let exited = null;
@@ -151,7 +151,7 @@ describe('running workflows in the UI during a demo', { skip: !fs.existsSync(CHR
     assert.match(head, /Current stage/);
 
     // It ends: the stored trace replaces the live view, without a reload.
-    await page.waitForSelector('section.trace[data-live=ended]', { timeout: 40000 });
+    await page.waitForSelector('section.trace[data-live=ended]', { timeout: 60000 });
     assert.equal(await page.evaluate(() => window.__sameDocument), 1, 'the page was reloaded');
     assert.equal(await page.$$eval('.bar.open', (b) => b.length), 0);
     const rootStatus = await page.$eval('.waterfall .wf-row .bar', (b) => b.className);

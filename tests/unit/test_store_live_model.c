@@ -185,6 +185,12 @@ static void test_routes_without_live(void **state)
     resp_free(&r);
     req.path = "/api/lively";
     assert_int_equal(slv_route(NULL, &req, &r), 0);
+    req.path = "/api/ui/trace/abc";
+    assert_int_equal(slv_trace_route(NULL, NULL, &req, &r), 1);
+    assert_int_equal(r.status, 405);
+    resp_free(&r);
+    req.path = "/api/ui/traces";
+    assert_int_equal(slv_trace_route(NULL, NULL, &req, &r), 0);
 }
 
 int main(void)

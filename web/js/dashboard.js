@@ -97,7 +97,7 @@ export function mount(el, { query, navigate }) {
   }, runningValue, runningLabel);
   const runningBody = h('tbody');
   const runningHead = h('tr');
-  const liveInfo = h('span', { class: 'refreshed', 'aria-live': 'polite' });
+  const liveInfo = h('span', { class: 'live-info', 'aria-live': 'polite' });
   const downBox = h('div');
   const runningSection = h('section', { class: 'running', hidden: true, 'aria-label': 'Running workflows' },
     h('div', { class: 'toolbar' }, h('h2', null, 'Running'), liveInfo),
