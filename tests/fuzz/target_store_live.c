@@ -37,7 +37,7 @@ static void store_live_list(const char *body, size_t len)
         const char *key = json_string_value(json_object_get(wf, "key"));
         if (!key) fuzz__fail("store_live", "workflows[%zu] has no string key", i);
         if (!slv_find(&w, 1, key, NULL, &at) || at != 0) fuzz__fail("store_live", "workflow \"%s\" not found again", key);
-        if (strcmp(json_string_value(json_object_get(wf, "worker")), SLV_FUZZ_URL) != 0) fuzz__fail("store_live", "no worker SLV_FUZZ_URL");
+        if (strcmp(json_string_value(json_object_get(wf, "worker")), SLV_FUZZ_URL) != 0) fuzz__fail("store_live", "no worker URL");
     }
     json_decref(doc);
     slv_worker_clear(&w);
@@ -64,7 +64,7 @@ static void store_live_urls(const char *s)
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(urls[i]);
         if (strncmp(urls[i], "http", 4) != 0 || (len && urls[i][len - 1] == '/') || strchr(urls[i], '?'))
-            fuzz__fail("store_live", "accepted SLV_FUZZ_URL \"%s\"", urls[i]);
+            fuzz__fail("store_live", "accepted URL \"%s\"", urls[i]);
     }
 }
 
