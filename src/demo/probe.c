@@ -10,23 +10,7 @@
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
     dm_fetch *f = arg;
-    size_t n = size * nmemb;
-    if (f->len + n + 1 > DM_FETCH_MAX_BODY) {
-        f->too_big = 1;
-        return 0; /* curl fails the transfer with CURLE_WRITE_ERROR */
-    }
-    if (f->len + n + 1 > f->cap) {
-        size_t cap = f->cap ? f->cap : 16384;
-        while (cap < f->len + n + 1) cap *= 2;
-        char *b = ex_realloc(f->body, cap);
-        if (!b) return 0;
-        f->body = b;
-        f->cap = cap;
-    }
-    memcpy(f->body + f->len, data, n);
-    f->len += n;
-    f->body[f->len] = '\0';
-    return n;
+    return ex_curl_append(&f->body, &f->len, &f->cap, DM_FETCH_MAX_BODY, &f->too_big, data, size * nmemb);
 }
 
 static void fetch_done_cb(CURL *easy, CURLcode result, void *arg)

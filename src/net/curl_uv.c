@@ -1,5 +1,7 @@
 #include "net/curl_uv.h"
 
+#include <string.h>
+
 #include "core/log.h"
 #include "core/mem.h"
 
@@ -160,6 +162,27 @@ ex_curl_loop *ex_curl_loop_new(uv_loop_t *loop)
 }
 
 CURLM *ex_curl_loop_multi(ex_curl_loop *cl) { return cl->multi; }
+
+size_t ex_curl_append(char **buf, size_t *len, size_t *cap, size_t max, int *too_big, const char *data,
+                      size_t n)
+{
+    if (*len + n + 1 > max) {
+        *too_big = 1;
+        return 0;
+    }
+    if (*len + n + 1 > *cap) {
+        size_t c = *cap ? *cap : 16384;
+        while (c < *len + n + 1) c *= 2;
+        char *b = ex_realloc(*buf, c);
+        if (!b) return 0;
+        *buf = b;
+        *cap = c;
+    }
+    memcpy(*buf + *len, data, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return n;
+}
 
 int ex_curl_loop_active(const ex_curl_loop *cl) { return cl->active; }
 

@@ -22,6 +22,14 @@ typedef void (*ex_curl_done_cb)(CURL *easy, CURLcode result, void *arg);
 ex_curl_loop *ex_curl_loop_new(uv_loop_t *loop);
 /* The multi handle, for curl_multi_setopt (connection limits, HTTP/2). */
 CURLM *ex_curl_loop_multi(ex_curl_loop *cl);
+/* The body of an answer, appended as curl hands it over
+ * (CURLOPT_WRITEFUNCTION): *buf grows (doubling, from 16 KiB) and stays
+ * NUL-terminated, holding at most max - 1 bytes. Returns n, or 0 — which
+ * makes curl fail the transfer with CURLE_WRITE_ERROR — when the body would
+ * exceed that (*too_big set) or memory ran out. */
+size_t ex_curl_append(char **buf, size_t *len, size_t *cap, size_t max, int *too_big, const char *data,
+                      size_t n);
+
 /* Start a transfer. 0, or -1 if it could not be added (cb is not called). */
 int ex_curl_loop_add(ex_curl_loop *cl, CURL *easy, ex_curl_done_cb cb, void *arg);
 /* Transfers in progress. */

@@ -57,23 +57,7 @@ struct slv {
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
     fetch *f = arg;
-    size_t n = size * nmemb;
-    if (f->len + n + 1 > SLV_MAX_BODY) {
-        f->too_big = 1;
-        return 0;
-    }
-    if (f->len + n + 1 > f->cap) {
-        size_t cap = f->cap ? f->cap : 16384;
-        while (cap < f->len + n + 1) cap *= 2;
-        char *b = ex_realloc(f->body, cap);
-        if (!b) return 0;
-        f->body = b;
-        f->cap = cap;
-    }
-    memcpy(f->body + f->len, data, n);
-    f->len += n;
-    f->body[f->len] = '\0';
-    return n;
+    return ex_curl_append(&f->body, &f->len, &f->cap, SLV_MAX_BODY, &f->too_big, data, size * nmemb);
 }
 
 /* Start GET url on f; done(easy, result, arg) when it ends. 0 or -1. */

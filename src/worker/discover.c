@@ -261,23 +261,7 @@ static void page_done(CURL *easy, CURLcode res, void *arg)
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 {
     wk_disc *d = arg;
-    size_t n = size * nmemb;
-    if (d->len + n + 1 > BODY_MAX) {
-        d->too_large = 1;
-        return 0;
-    }
-    if (d->len + n + 1 > d->cap) {
-        size_t cap = d->cap ? d->cap : 16384;
-        while (cap < d->len + n + 1) cap *= 2;
-        char *b = ex_realloc(d->body, cap);
-        if (!b) return 0;
-        d->body = b;
-        d->cap = cap;
-    }
-    memcpy(d->body + d->len, ptr, n);
-    d->len += n;
-    d->body[d->len] = '\0';
-    return n;
+    return ex_curl_append(&d->body, &d->len, &d->cap, BODY_MAX, &d->too_large, ptr, size * nmemb);
 }
 
 static int fetch_page(wk_disc *d)
