@@ -60,36 +60,47 @@ static int grpc_init(const exo_exporter_env *env, void **state, char *err, size_
     return 0;
 }
 
-static int grpc_encode(void *state, exo_span *const *spans, size_t n, exo_payload *out, char *err, size_t errlen)
+/* Gzip msg (freed) and frame the result into *out. 0 or -1 with err set. */
+static int gzip_frame(uint8_t *msg, size_t len, size_t n, exo_payload *out, char *err, size_t errlen)
 {
-    grpc_exporter *ex = state;
-    uint8_t *msg = NULL, *framed = NULL;
-    size_t len = 0, flen = 0;
-    int rc = exo_otlp_proto_encode(ex->resource, ex->scope_name, ex->scope_version, spans, n, &msg, &len);
+    uint8_t *z = NULL;
+    int rc = exo_gzip(msg, len, &z, &len);
+    ex_free(msg);
     if (rc != 0) {
-        snprintf(err, errlen, "could not encode %zu spans as protobuf (error %d)", n, rc);
+        snprintf(err, errlen, "could not gzip %zu spans: %s", n, exo_z_strerror(rc));
         return -1;
     }
-    if (ex->gzip) {
-        uint8_t *z = NULL;
-        size_t zlen = 0;
-        rc = exo_gzip(msg, len, &z, &zlen);
-        ex_free(msg);
-        if (rc != 0) {
-            snprintf(err, errlen, "could not gzip %zu spans: %s", n, exo_z_strerror(rc));
-            return -1;
-        }
-        msg = z;
-        len = zlen;
-    }
-    rc = exo_grpc_frame(msg, len, ex->gzip, &framed, &flen);
-    ex_free(msg);
+    rc = exo_grpc_frame(z, len, 1, &out->data, &out->len);
+    ex_free(z);
     if (rc != 0) {
         snprintf(err, errlen, "could not frame %zu spans for gRPC (error %d)", n, rc);
         return -1;
     }
-    out->data = framed;
-    out->len = flen;
+    out->nspans = n;
+    return 0;
+}
+
+static int grpc_encode(void *state, exo_span *const *spans, size_t n, exo_payload *out, char *err, size_t errlen)
+{
+    grpc_exporter *ex = state;
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    /* uncompressed, the message is encoded behind room for its gRPC header */
+    size_t prefix = ex->gzip ? 0 : 5;
+    int rc = exo_otlp_proto_encode_into(ex->resource, ex->scope_name, ex->scope_version, spans, n, prefix, &msg, &len);
+    if (rc != 0) {
+        snprintf(err, errlen, "could not encode %zu spans as protobuf (error %d)", n, rc);
+        return -1;
+    }
+    if (ex->gzip) return gzip_frame(msg, len, n, out, err, errlen);
+    if (len - prefix > UINT32_MAX) {
+        ex_free(msg);
+        snprintf(err, errlen, "could not frame %zu spans for gRPC (%zu bytes: over 4 GiB)", n, len - prefix);
+        return -1;
+    }
+    exo_grpc_frame_header(msg, len - prefix, 0);
+    out->data = msg;
+    out->len = len;
     out->nspans = n;
     return 0;
 }

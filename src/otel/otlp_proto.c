@@ -310,6 +310,12 @@ void exo_otlp_view_free(exo_otlp_view *v)
 int exo_otlp_proto_encode(const exo_resource *res, const char *scope_name, const char *scope_version,
                           exo_span *const *spans, size_t n, uint8_t **out, size_t *out_len)
 {
+    return exo_otlp_proto_encode_into(res, scope_name, scope_version, spans, n, 0, out, out_len);
+}
+
+int exo_otlp_proto_encode_pbc(const exo_resource *res, const char *scope_name, const char *scope_version,
+                              exo_span *const *spans, size_t n, uint8_t **out, size_t *out_len)
+{
     *out = NULL;
     *out_len = 0;
     exo_otlp_view *v = exo_otlp_view_build(res, scope_name, scope_version, spans, n);
@@ -516,6 +522,15 @@ int exo_otlp_http_retryable(int http_status)
 
 /* ---- gRPC message framing ------------------------------------------------ */
 
+void exo_grpc_frame_header(uint8_t *hdr, size_t len, int compressed)
+{
+    hdr[0] = compressed ? 1 : 0;
+    hdr[1] = (uint8_t)(len >> 24);
+    hdr[2] = (uint8_t)(len >> 16);
+    hdr[3] = (uint8_t)(len >> 8);
+    hdr[4] = (uint8_t)len;
+}
+
 int exo_grpc_frame(const uint8_t *msg, size_t len, int compressed, uint8_t **out, size_t *out_len)
 {
     *out = NULL;
@@ -523,11 +538,7 @@ int exo_grpc_frame(const uint8_t *msg, size_t len, int compressed, uint8_t **out
     if (len > UINT32_MAX) return EXO_OTLP_ETOOBIG;
     uint8_t *b = ex_malloc(5 + len);
     if (!b) return EXO_OTLP_ENOMEM;
-    b[0] = compressed ? 1 : 0;
-    b[1] = (uint8_t)(len >> 24);
-    b[2] = (uint8_t)(len >> 16);
-    b[3] = (uint8_t)(len >> 8);
-    b[4] = (uint8_t)len;
+    exo_grpc_frame_header(b, len, compressed);
     if (len) memcpy(b + 5, msg, len);
     *out = b;
     *out_len = 5 + len;

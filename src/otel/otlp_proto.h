@@ -72,11 +72,23 @@ exo_otlp_view *exo_otlp_view_build(const exo_resource *res, const char *scope_na
 const exo_pb_request *exo_otlp_view_request(const exo_otlp_view *v);
 void exo_otlp_view_free(exo_otlp_view *v);
 
-/* Serialize n spans as an ExportTraceServiceRequest. On success *out is
- * allocated (the caller frees it with ex_free) and 0 is returned; else
- * EXO_OTLP_ENOMEM and *out is NULL. */
+/* Serialize n spans as an ExportTraceServiceRequest, straight from the
+ * span model (otlp_encode.c). On success *out is allocated (the caller
+ * frees it with ex_free) and 0 is returned; else EXO_OTLP_ENOMEM and *out
+ * is NULL. */
 int exo_otlp_proto_encode(const exo_resource *res, const char *scope_name, const char *scope_version,
                           exo_span *const *spans, size_t n, uint8_t **out, size_t *out_len);
+/* The same with `prefix` bytes left free (uninitialized) in front of the
+ * message, e.g. for the gRPC message header: *out_len = prefix + message
+ * length. */
+int exo_otlp_proto_encode_into(const exo_resource *res, const char *scope_name, const char *scope_version,
+                               exo_span *const *spans, size_t n, size_t prefix, uint8_t **out, size_t *out_len);
+/* The reference encoding: protobuf-c packing the view of
+ * exo_otlp_view_build. Same contract and, byte for byte, the same output
+ * as exo_otlp_proto_encode (test_otlp_encode checks), at several times
+ * the cost. */
+int exo_otlp_proto_encode_pbc(const exo_resource *res, const char *scope_name, const char *scope_version,
+                              exo_span *const *spans, size_t n, uint8_t **out, size_t *out_len);
 
 /* Decode a received ExportTraceServiceRequest. Rejects (EXO_OTLP_EINVAL,
  * reason in err) malformed protobuf and values nested deeper than
@@ -106,6 +118,9 @@ int exo_otlp_decode_status(const uint8_t *buf, size_t len, int32_t *code, char *
  * length, message. *out is allocated (ex_free). 0, EXO_OTLP_ETOOBIG (over
  * 4 GiB - 1) or EXO_OTLP_ENOMEM. */
 int exo_grpc_frame(const uint8_t *msg, size_t len, int compressed, uint8_t **out, size_t *out_len);
+/* Write the 5-byte gRPC message header for a message of len bytes
+ * (<= UINT32_MAX) at hdr. */
+void exo_grpc_frame_header(uint8_t *hdr, size_t len, int compressed);
 
 /* Read one gRPC message from the start of buf without copying: *msg
  * points into buf, *consumed = 5 + *msg_len. Returns 0;
