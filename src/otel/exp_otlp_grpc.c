@@ -28,6 +28,7 @@ typedef struct grpc_exporter {
     int gzip;                      /* compress messages */
     const exo_resource *resource;  /* the pipeline's, outlives us */
     const char *scope_name, *scope_version; /* the pipeline's */
+    exo_otlp_scratch scratch;      /* the encoder's buffer, kept between batches */
 } grpc_exporter;
 
 typedef struct grpc_send {
@@ -87,7 +88,8 @@ static int grpc_encode(void *state, exo_span *const *spans, size_t n, exo_payloa
     size_t len = 0;
     /* uncompressed, the message is encoded behind room for its gRPC header */
     size_t prefix = ex->gzip ? 0 : 5;
-    int rc = exo_otlp_proto_encode_into(ex->resource, ex->scope_name, ex->scope_version, spans, n, prefix, &msg, &len);
+    int rc = exo_otlp_proto_encode_scratch(&ex->scratch, ex->resource, ex->scope_name, ex->scope_version, spans, n,
+                                           prefix, &msg, &len);
     if (rc != 0) {
         snprintf(err, errlen, "could not encode %zu spans as protobuf (error %d)", n, rc);
         return -1;
@@ -209,6 +211,7 @@ static void grpc_shutdown(void *state, exo_exporter_closed_cb closed, void *arg)
 {
     grpc_exporter *ex = state;
     exo_http_client_shutdown(&ex->client);
+    exo_otlp_scratch_free(&ex->scratch);
     ex_free(ex);
     closed(arg);
 }

@@ -25,6 +25,7 @@ typedef struct http_exporter {
     int gzip;                      /* compress request bodies */
     const exo_resource *resource;  /* the pipeline's, outlives us */
     const char *scope_name, *scope_version; /* the pipeline's */
+    exo_otlp_scratch scratch;      /* the protobuf encoder's buffer, kept between batches */
 } http_exporter;
 
 /* One send in flight. */
@@ -66,7 +67,8 @@ static int http_encode(void *state, exo_span *const *spans, size_t n, exo_payloa
     int rc;
     if (ex->json) rc = exo_otlp_json_encode(ex->resource, ex->scope_name, ex->scope_version, spans, n,
                                             (char **)&body, &len);
-    else rc = exo_otlp_proto_encode(ex->resource, ex->scope_name, ex->scope_version, spans, n, &body, &len);
+    else rc = exo_otlp_proto_encode_scratch(&ex->scratch, ex->resource, ex->scope_name, ex->scope_version, spans, n,
+                                            0, &body, &len);
     if (rc != 0) {
         snprintf(err, errlen, "could not encode %zu spans as %s (error %d)", n, ex->json ? "OTLP/JSON" : "protobuf", rc);
         return -1;
@@ -171,6 +173,7 @@ static void http_shutdown(void *state, exo_exporter_closed_cb closed, void *arg)
 {
     http_exporter *ex = state;
     exo_http_client_shutdown(&ex->client);
+    exo_otlp_scratch_free(&ex->scratch);
     ex_free(ex);
     closed(arg);
 }

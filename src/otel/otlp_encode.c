@@ -28,7 +28,7 @@ typedef struct rev_buf {
 
 static int rb_grow(rev_buf *b, size_t need)
 {
-    size_t ncap = b->cap ? b->cap * 2 : 4096;
+    size_t ncap = b->cap ? b->cap * 2 : 65536;
     while (ncap - b->used < need) ncap *= 2;
     uint8_t *nb = ex_malloc(ncap);
     if (!nb) {
@@ -218,14 +218,18 @@ static void put_span(rev_buf *b, const exo_span *s)
     close_len(b, 2, mark);
 }
 
-int exo_otlp_proto_encode_into(const exo_resource *res, const char *scope_name, const char *scope_version,
-                               exo_span *const *spans, size_t n, size_t prefix, uint8_t **out, size_t *out_len)
+/* What is sent is copied out of the buffer once, into an allocation of
+ * the exact size; the buffer is kept in *scratch (up to SCRATCH_KEEP) so
+ * the next batch is written into warm memory. */
+#define SCRATCH_KEEP (8u << 20)
+
+int exo_otlp_proto_encode_scratch(exo_otlp_scratch *scratch, const exo_resource *res, const char *scope_name,
+                                  const char *scope_version, exo_span *const *spans, size_t n, size_t prefix,
+                                  uint8_t **out, size_t *out_len)
 {
     *out = NULL;
     *out_len = 0;
-    /* ~128 bytes per small span; the buffer doubles when that is short */
-    rev_buf b = {0};
-    if (rb_grow(&b, prefix + 512 + n * 128) != 0) return EXO_OTLP_ENOMEM;
+    rev_buf b = {scratch ? scratch->buf : NULL, scratch ? scratch->cap : 0, 0, 0};
     size_t rs = b.used; /* ResourceSpans */
     size_t ss = b.used; /* ScopeSpans */
     for (size_t i = n; i-- > 0;) put_span(&b, spans[i]);
@@ -238,14 +242,30 @@ int exo_otlp_proto_encode_into(const exo_resource *res, const char *scope_name, 
     put_attrs(&b, 1, res ? &res->attrs : NULL);
     close_len(&b, 1, r);
     close_len(&b, 1, rs);
-    if (!b.oom && b.cap - b.used < prefix) rb_grow(&b, prefix);
-    if (b.oom) {
+    size_t len = prefix + b.used;
+    uint8_t *msg = b.oom ? NULL : ex_malloc(len ? len : 1);
+    if (msg) memcpy(msg + prefix, b.buf + b.cap - b.used, b.used);
+    if (scratch && b.cap <= SCRATCH_KEEP) {
+        scratch->buf = b.buf;
+        scratch->cap = b.cap;
+    } else {
         ex_free(b.buf);
-        return EXO_OTLP_ENOMEM;
+        if (scratch) *scratch = (exo_otlp_scratch){0};
     }
-    /* the message to the front, after `prefix` bytes for the caller */
-    memmove(b.buf + prefix, b.buf + b.cap - b.used, b.used);
-    *out = b.buf;
-    *out_len = prefix + b.used;
+    if (!msg) return EXO_OTLP_ENOMEM;
+    *out = msg;
+    *out_len = len;
     return 0;
+}
+
+int exo_otlp_proto_encode_into(const exo_resource *res, const char *scope_name, const char *scope_version,
+                               exo_span *const *spans, size_t n, size_t prefix, uint8_t **out, size_t *out_len)
+{
+    return exo_otlp_proto_encode_scratch(NULL, res, scope_name, scope_version, spans, n, prefix, out, out_len);
+}
+
+void exo_otlp_scratch_free(exo_otlp_scratch *s)
+{
+    ex_free(s->buf);
+    *s = (exo_otlp_scratch){0};
 }

@@ -83,6 +83,18 @@ int exo_otlp_proto_encode(const exo_resource *res, const char *scope_name, const
  * length. */
 int exo_otlp_proto_encode_into(const exo_resource *res, const char *scope_name, const char *scope_version,
                                exo_span *const *spans, size_t n, size_t prefix, uint8_t **out, size_t *out_len);
+/* A buffer kept between encodings (by an exporter) so each batch is
+ * written into warm memory; zero-initialize, free with
+ * exo_otlp_scratch_free. */
+typedef struct exo_otlp_scratch {
+    uint8_t *buf;
+    size_t cap;
+} exo_otlp_scratch;
+/* exo_otlp_proto_encode_into writing in scratch (NULL: a buffer of its own). */
+int exo_otlp_proto_encode_scratch(exo_otlp_scratch *scratch, const exo_resource *res, const char *scope_name,
+                                  const char *scope_version, exo_span *const *spans, size_t n, size_t prefix,
+                                  uint8_t **out, size_t *out_len);
+void exo_otlp_scratch_free(exo_otlp_scratch *s);
 /* The reference encoding: protobuf-c packing the view of
  * exo_otlp_view_build. Same contract and, byte for byte, the same output
  * as exo_otlp_proto_encode (test_otlp_encode checks), at several times

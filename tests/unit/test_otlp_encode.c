@@ -100,6 +100,8 @@ static exo_span *rand_span(ex_rng *r)
 
 /* ---- comparison ------------------------------------------------------------ */
 
+static exo_otlp_scratch scratch; /* shared by every check, as an exporter's */
+
 /* Encode both ways and require the same bytes; returns the length. */
 static size_t check_same(const exo_resource *res, const char *scope, const char *version, exo_span *const *spans,
                          size_t n)
@@ -113,8 +115,15 @@ static size_t check_same(const exo_resource *res, const char *scope, const char 
         while (at < alen && at < blen && a[at] == b[at]) at++;
         fail_msg("direct encoding (%zu bytes) differs from protobuf-c's (%zu bytes) at byte %zu", alen, blen, at);
     }
+    /* again in the buffer kept between calls, behind a 5-byte prefix */
+    uint8_t *c = NULL;
+    size_t clen = 0;
+    assert_int_equal(exo_otlp_proto_encode_scratch(&scratch, res, scope, version, spans, n, 5, &c, &clen), 0);
+    assert_int_equal(clen, alen + 5);
+    assert_memory_equal(c + 5, a, alen);
     ex_free(a);
     ex_free(b);
+    ex_free(c);
     return alen;
 }
 
@@ -375,5 +384,7 @@ int main(void)
         cmocka_unit_test(test_decodes_back),
         cmocka_unit_test(test_alloc_failures),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    exo_otlp_scratch_free(&scratch);
+    return rc;
 }
