@@ -154,10 +154,12 @@ static void start_one(wk_disc *d, const sr_found *f)
         (void)wk_watch_event(d->w, &ev, wk_now_ns(), NULL);
         return;
     }
+    /* seen by this scope's listings, and not started by a webhook delivery (webhook_stream.c) */
     static const char script[] =
-        "if redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[2]) == 1 then "
+        "if redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[2]) == 1 and "
+        "redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[4]) then "
         "redis.call('XADD', KEYS[2], '*', 'data', ARGV[3]) return 1 end return 0";
-    char sk[640], score[32];
+    char sk[640], score[32], started[WK_EVENT_KEY_MAX + 200], ttl[32];
     char *ev = event_json(d, f);
     size_t klen = strlen(f->key);
     add_req *q = ev ? ex_malloc(sizeof *q + klen + 1) : NULL;
@@ -171,11 +173,13 @@ static void start_one(wk_disc *d, const sr_found *f)
     memcpy(q->key, f->key, klen + 1);
     snprintf(sk, sizeof sk, "%s:seen", d->prefix);
     snprintf(score, sizeof score, "%" PRId64, f->time_ns / EX_NS_PER_MS);
-    const char *argv[] = {"EVAL", script, "2", sk, wk_stream_key(d->w->stream), score, f->key, ev};
-    size_t lens[8];
-    for (int i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
+    wk_started_key(d->w, f->key, started, sizeof started);
+    snprintf(ttl, sizeof ttl, "%" PRId64, wk_started_ttl_ms(d->w));
+    const char *argv[] = {"EVAL", script, "3", sk, wk_stream_key(d->w->stream), started, score, f->key, ev, ttl};
+    size_t lens[10];
+    for (int i = 0; i < 10; i++) lens[i] = strlen(argv[i]);
     d->inflight++;
-    wk_stream_command(d->w->stream, 8, argv, lens, added, q);
+    wk_stream_command(d->w->stream, 10, argv, lens, added, q);
     ex_free(ev);
 }
 

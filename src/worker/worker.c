@@ -137,6 +137,13 @@ int wk_event_accept(const wk_worker *w, const wk_event *ev, wk_reject *reason, c
     return 0;
 }
 
+void wk_started_key(const wk_worker *w, const char *key, char *buf, size_t len)
+{
+    snprintf(buf, len, "extrace:started:%s:%s", w->source->name, key);
+}
+
+int64_t wk_started_ttl_ms(const wk_worker *w) { return (w->opt->timeout_ns + 86400 * EX_NS_PER_SEC) / EX_NS_PER_MS; }
+
 /* ---- finishing a workflow ---- */
 
 void wk_watched(wk_worker *w, const mdl_monitor *m, int64_t now)

@@ -195,7 +195,8 @@ static const ex_opt opts[] = {
     {"webhook-listen", EX_OPT_STRING, offsetof(worker_cfg, webhook_listen), NULL, EX_NO_BOUNDS, "HOST:PORT",
      "Take the source's webhook deliveries on POST /hooks/<source> at this address (an IPv4 address; port 0 "
      "picks a free one): each starts the workflow's watch and applies its state and time at once "
-     "(docs/sources.md#webhooks). The source's profile needs a webhook: section. Not with --stream. Default: off.",
+     "(docs/sources.md#webhooks). The source's profile needs a webhook: section. With --stream a delivery "
+     "that starts a workflow adds its entry to the stream, and delivery ids are remembered in Redis. Default: off.",
      NULL, check_admin_listen, NULL},
     {"webhook-secret-file", EX_OPT_STRING, offsetof(worker_cfg, webhook_secret_file), NULL, EX_NO_BOUNDS, "FILE",
      "File holding the webhooks' shared secret (its trailing newline dropped); without it the secret is read "
@@ -352,11 +353,6 @@ static int run(const worker_cfg *cfg, const ex_cfg_result *given, char *const *e
     o.status_interval_ns = cfg->status_interval;
     o.admin_limits = ex_conn_opts_limits(&cfg->admin_conns);
     if (cfg->webhook_listen) {
-        if (cfg->stream) {
-            fprintf(stderr, "extrace worker: --webhook-listen is not available with --stream yet (a delivery would "
-                            "start a watch no stream entry stands for)\n");
-            goto out_source;
-        }
         if (sr_secret_read("extrace worker", "webhook secret", cfg->webhook_secret_file ? NULL : WEBHOOK_SECRET_ENV,
                            cfg->webhook_secret_file, envp, &secret, err, sizeof err) != 0) {
             fprintf(stderr, "%s (--webhook-secret-file FILE or %s)\n", err, WEBHOOK_SECRET_ENV);

@@ -101,6 +101,14 @@ int wk_event_accept(const wk_worker *w, const wk_event *ev, wk_reject *reason, c
  * ev->traceparent is the submitter's trace context, when known. */
 int wk_watch_event(wk_worker *w, const wk_event *ev, int64_t now, wk_entry **out);
 int64_t wk_now_ns(void);
+/* Stream mode: the Redis key that marks workflow `key` of the worker's
+ * source started (extrace:started:<source>:<key>), set by webhook
+ * deliveries and listings alike so that one stream entry stands for a
+ * workflow however it was learnt of; and how long markers (and delivery
+ * ids) are kept: --timeout plus a day, so a late delivery does not start
+ * a finished workflow again. */
+void wk_started_key(const wk_worker *w, const char *key, char *buf, size_t len);
+int64_t wk_started_ttl_ms(const wk_worker *w);
 /* host[:port] of an API URL (credentials dropped), into out (outlen bytes). */
 void wk_api_host(const char *url, char *out, size_t outlen);
 /* m's watch began at now (registry entry added): told to the live feed. */

@@ -7,7 +7,8 @@
  * span name, the source's start and end, the span status and message, and
  * the source's last status word (the span's last status event). The trace
  * id is mdl_trace_id(namespace, source, key). Every event must lie in its
- * observation window; no span may arrive in differing copies. */
+ * observation window; no span may arrive in differing copies (copies from
+ * two workers differ only in service.instance.id, which is not compared). */
 #ifndef EXTRACE_TEST_TREE_CHECK_H
 #define EXTRACE_TEST_TREE_CHECK_H
 #include <stddef.h>
