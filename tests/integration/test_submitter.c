@@ -8,7 +8,11 @@
  *     (`extrace traceid`) and links to the SDK's span (remote flags);
  *   - with --parent-from-traceparent the root is a child of the SDK's
  *     span, in the SDK's trace;
- *   - a malformed traceparent is counted and the workflow traced anyway. */
+ *   - a malformed traceparent is counted and the workflow traced anyway;
+ *   - the same over a webhook: a signed GitHub workflow_run delivery
+ *     (github-actions source, `--webhook-listen`, no event) carrying the
+ *     SDK's traceparent in its `traceparent` header links the root span,
+ *     or parents it with --parent-from-traceparent. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +25,7 @@
 #include <jansson.h>
 #include <time.h>
 
+#include "hook_client.h"
 #include "source_run.h"
 #include "trace_check.h"
 
@@ -181,6 +186,106 @@ static void test_malformed_is_counted(void **state)
     free(log);
 }
 
+#define HOOK_SECRET "submitter-hook-secret"
+
+/* The root span (no parent, or parent_span as its parent) of trace_id at the receiver (waits up to 30 s). */
+static json_t *root_of(const run *r, const char *trace_id, const char *parent_span)
+{
+    for (int waited = 0; waited < 30000; waited += 200) {
+        tc_spans s;
+        tc_load(r->out, &s);
+        for (size_t i = 0; i < s.n; i++) {
+            const char *t = str(s.v[i], "traceId"), *p = str(s.v[i], "parentSpanId");
+            if (t && p && !strcmp(t, trace_id) && !strcmp(p, parent_span ? parent_span : "")) {
+                json_t *root = json_incref(s.v[i]);
+                tc_free(&s);
+                return root;
+            }
+        }
+        tc_free(&s);
+        sleep_ms(200);
+    }
+    fail_msg("no root span in trace %s at the receiver (%s)", trace_id, r->dir);
+    return NULL;
+}
+
+/* POST a signed workflow_run "requested" delivery of run `id` (made at
+ * the simulator on first sight) carrying traceparent tp (NULL: none). */
+static void post_run(const run *r, long id, const char *tp)
+{
+    char path[128], delivery[64];
+    snprintf(path, sizeof path, "/repos/extrace-sim/demo/actions/runs/%ld", id);
+    snprintf(delivery, sizeof delivery, "submitter-%ld", id);
+    json_t *wr = run_get_json(r, path, NULL);
+    json_t *payload = json_pack("{s:s, s:O, s:{s:s, s:{s:s}}}", "action", "requested", "workflow_run", wr,
+                                "repository", "name", "demo", "owner", "login", "extrace-sim");
+    char *body = json_dumps(payload, JSON_COMPACT);
+    assert_int_equal(hc_post(hc_webhook_port(r->worker.log), "github-actions", HOOK_SECRET, "workflow_run", delivery,
+                             body, tp), 202);
+    free(body);
+    json_decref(payload);
+    json_decref(wr);
+}
+
+/* A github-actions worker taking webhooks, no event published at all. */
+static void hook_start(run *r, const char *const *extra)
+{
+    run_begin(r, "github-actions");
+    const char *api_extra[] = {"--time-scale", "120", NULL};
+    run_start_api(r, api_extra);
+    setenv("GITHUB_TOKEN", "test-token", 1);
+    setenv("EXTRACE_WEBHOOK_SECRET", HOOK_SECRET, 1);
+    const char *args[8] = {"--webhook-listen", "127.0.0.1:0"};
+    int n = 2;
+    for (; extra && *extra && n < 7; extra++) args[n++] = *extra;
+    args[n] = NULL;
+    run_start_worker(r, redis.url, NULL, args);
+    unsetenv("EXTRACE_WEBHOOK_SECRET");
+}
+
+static void test_webhook_traceparent_links_root(void **state)
+{
+    (void)state;
+    run *r = &current;
+    hook_start(r, NULL);
+    json_t *sub = submit(r);
+    post_run(r, 8100001, str(sub, "traceparent"));
+    char *argv[] = {(char *)ts_bin(), "traceid", "--source", "github-actions", "extrace-sim/demo/8100001", NULL};
+    char *out = NULL;
+    assert_int_equal(ts_run(argv, &out, NULL, 10000), 0);
+    out[strcspn(out, "\n")] = '\0';
+    json_t *root = root_of(r, out, NULL); /* the trace id stays the workflow's own */
+    free(out);
+    json_t *links = json_object_get(root, "links");
+    assert_int_equal(json_array_size(links), 1);
+    json_t *l = json_array_get(links, 0);
+    assert_string_equal(str(l, "traceId"), str(sub, "traceId"));
+    assert_string_equal(str(l, "spanId"), str(sub, "spanId"));
+    assert_int_equal(json_integer_value(json_object_get(l, "flags")), 0x301);
+    json_decref(root);
+    json_decref(sub);
+    char *metrics = run_finish(r, 1);
+    assert_int_equal((int)tf_metric(metrics, "extrace_traceparents_total{result=\"linked\"}"), 1);
+    assert_int_equal((int)tf_metric(metrics, "extrace_events_received_total"), 0); /* the webhook alone */
+    free(metrics);
+}
+
+static void test_webhook_traceparent_parents_root(void **state)
+{
+    (void)state;
+    run *r = &current;
+    const char *extra[] = {"--parent-from-traceparent", NULL};
+    hook_start(r, extra);
+    json_t *sub = submit(r);
+    post_run(r, 8200001, str(sub, "traceparent"));
+    json_t *root = root_of(r, str(sub, "traceId"), str(sub, "spanId")); /* one trace: the SDK's */
+    assert_int_equal(json_array_size(json_object_get(root, "links")), 0);
+    assert_int_equal(json_integer_value(json_object_get(root, "flags")) & 0x300, 0x300); /* remote parent */
+    json_decref(root);
+    json_decref(sub);
+    free(run_finish(r, 0));
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -201,6 +306,8 @@ int main(void)
         cmocka_unit_test_teardown(test_root_links_to_the_sdk_span, stop_run),
         cmocka_unit_test_teardown(test_root_is_the_sdk_span_child, stop_run),
         cmocka_unit_test_teardown(test_malformed_is_counted, stop_run),
+        cmocka_unit_test_teardown(test_webhook_traceparent_links_root, stop_run),
+        cmocka_unit_test_teardown(test_webhook_traceparent_parents_root, stop_run),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
