@@ -7,6 +7,9 @@
  *   - discovery only: every run yields exactly one trace, equal to the
  *     event-driven one (derived trace id, span tree, times, statuses —
  *     the test's own reading of the final answers, tree_check.c);
+ *   - the same for Argo Workflows (ListWorkflows of a namespace, continue
+ *     tokens) and Airflow (a DAG's runs by logical date, offsets) with
+ *     their built-in profiles and personas;
  *   - --stream: a worker killed (SIGKILL) in the middle of discovery and
  *     a new one started: every run is added to the stream exactly once
  *     and arrives as one trace (distinct trace ids at the receiver). */
@@ -25,7 +28,9 @@
 #include <unistd.h>
 
 #include "gh_read.h"
+#include "source/builtin.h"
 #include "source_run.h"
+#include "src_read.h"
 #include "tree_check.h"
 
 #define SCOPE "octo-org/hello-world"
@@ -115,6 +120,72 @@ static void test_discovery_only(void **state)
     assert_int_equal(tk_count_roots(r->out), NRUNS); /* nothing twice */
 }
 
+/* Discovery only for another source: runs made at its persona by a GET of
+ * path_fmt (with the run's number), keys key_fmt, found by listing scope;
+ * each checked against the test's own reading of the final answers. */
+typedef struct other {
+    const char *source, *scope, *time_scale, *path_fmt, *key_fmt;
+    void (*read)(const run *r, const char *key, tk_tree *t);
+} other;
+
+static void discover_other(const other *o)
+{
+    if (!sr_builtin_find(o->source)) skip();
+    run *r = &current;
+    run_begin(r, o->source);
+    const char *api_extra[] = {"--time-scale", o->time_scale, "--failure-rate", "0.3", NULL};
+    run_start_api(r, api_extra);
+    const char *extra[] = {"--discover", "300ms", "--discover-scope", o->scope, NULL};
+    run_start_worker(r, redis.url, NULL, extra);
+    char keys[NRUNS][64], path[160];
+    for (int i = 0; i < NRUNS; i++) {
+        snprintf(keys[i], 64, o->key_fmt, i + 1);
+        snprintf(path, sizeof path, o->path_fmt, i + 1);
+        json_decref(run_get_json(r, path, NULL)); /* made on first sight */
+        if (i == 2) sleep_ms(700);               /* some in a later listing */
+    }
+    char *metrics = run_finish(r, NRUNS);
+    double found = tf_metric(metrics, "extrace_discovery_workflows_total");
+    double polls = tf_metric(metrics, "extrace_discovery_polls_total");
+    double received = tf_metric(metrics, "extrace_events_received_total");
+    free(metrics);
+    tc_spans spans;
+    tc_load(r->out, &spans);
+    size_t nodes = 0;
+    for (int i = 0; i < NRUNS; i++) {
+        tk_tree t;
+        o->read(r, keys[i], &t);
+        nodes += t.n;
+        assert_int_equal(tk_check(&spans, &t, "dev1", o->source), 1);
+        tk_free(&t);
+    }
+    tc_free(&spans);
+    print_message("%s discovery only: %.0f listings found %.0f workflows (%zu nodes); %.0f events\n", o->source,
+                  polls, found, nodes, received);
+    assert_int_equal((int)found, NRUNS); /* each once */
+    assert_int_equal((int)received, 0);
+    assert_int_equal(tk_count_roots(r->out), NRUNS); /* nothing twice */
+}
+
+static void test_discovery_argo(void **state)
+{
+    (void)state;
+    setenv("ARGO_TOKEN", "test-token", 1);
+    const other o = {"argo-workflows", "argo", "60", "/api/v1/workflows/argo/ci-dag-%05d", "argo/ci-dag-%05d",
+                     read_argo};
+    discover_other(&o);
+}
+
+static void test_discovery_airflow(void **state)
+{
+    (void)state;
+    setenv("AIRFLOW_USERNAME", "test", 1);
+    setenv("AIRFLOW_PASSWORD", "test-password", 1);
+    const other o = {"airflow", "etl_daily", "20", "/api/v1/dags/etl_daily/dagRuns/manual__run-%d",
+                     "etl_daily/manual__run-%d", read_airflow};
+    discover_other(&o);
+}
+
 static void start_stream_worker(run *r, tf_worker *w, const char *name, int http)
 {
     char api[64], endpoint[64];
@@ -200,6 +271,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_discovery_only, stop_run),
+        cmocka_unit_test_teardown(test_discovery_argo, stop_run),
+        cmocka_unit_test_teardown(test_discovery_airflow, stop_run),
         cmocka_unit_test_teardown(test_restart_in_stream_mode, stop_run),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
