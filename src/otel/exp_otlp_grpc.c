@@ -1,4 +1,5 @@
-/* exp_otlp_grpc.c — OTLP/gRPC exporter over libcurl's HTTP/2.
+/* exp_otlp_grpc.c — OTLP/gRPC exporter: nghttp2 for http:// (grpc_h2.h,
+ * one connection for every call), libcurl's HTTP/2 for https://.
  *
  * A unary gRPC call is one HTTP/2 POST (grpc/doc/PROTOCOL-HTTP2.md):
  * path /opentelemetry.proto.collector.trace.v1.TraceService/Export,
@@ -18,17 +19,21 @@
 #include "otel/compress.h"
 #include "otel/exp_curl.h"
 #include "otel/exporter.h"
+#include "otel/grpc_h2.h"
 #include "otel/otlp_proto.h"
 
 /* Largest response message decoded (an ExportTraceServiceResponse). */
 #define MAX_RESPONSE_MSG (EXO_HTTP_MAX_BODY - 5)
 
 typedef struct grpc_exporter {
-    exo_http_client client;        /* owned */
+    exo_h2_client *h2;             /* owned: http:// (h2c), one connection for every call */
+    exo_http_client client;        /* owned: https:// (libcurl, TLS + ALPN) */
     int gzip;                      /* compress messages */
     const exo_resource *resource;  /* the pipeline's, outlives us */
     const char *scope_name, *scope_version; /* the pipeline's */
     exo_otlp_scratch scratch;      /* the encoder's buffer, kept between batches */
+    exo_exporter_closed_cb closed; /* shutdown's, while the h2 client closes */
+    void *closed_arg;
 } grpc_exporter;
 
 typedef struct grpc_send {
@@ -49,10 +54,19 @@ static int grpc_init(const exo_exporter_env *env, void **state, char *err, size_
     ex->resource = env->resource;
     ex->scope_name = env->scope_name;
     ex->scope_version = env->scope_version;
+    if (!env->cfg->tls) {
+        const char *pairs[] = {"content-type", "application/grpc", "te", "trailers", "grpc-accept-encoding", "identity",
+                               ex->gzip ? "grpc-encoding" : NULL, "gzip", NULL};
+        if (!(ex->h2 = exo_h2_client_new(env->loop, env->cfg, pairs, err, errlen))) {
+            ex_free(ex);
+            return -1;
+        }
+        *state = ex;
+        return 0;
+    }
     const char *headers[] = {"Content-Type: application/grpc", "TE: trailers", "grpc-accept-encoding: identity",
                              ex->gzip ? "grpc-encoding: gzip" : NULL, NULL};
-    long version = env->cfg->tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
-    if (exo_http_client_init(&ex->client, env->loop, env->cfg, version, headers, err, errlen) != 0) {
+    if (exo_http_client_init(&ex->client, env->loop, env->cfg, CURL_HTTP_VERSION_2TLS, headers, err, errlen) != 0) {
         exo_http_client_shutdown(&ex->client);
         ex_free(ex);
         return -1;
@@ -199,17 +213,41 @@ static int grpc_send_payload(void *state, const exo_payload *p, int64_t timeout_
     int64_t ms = timeout_ns / EX_NS_PER_MS;
     if (ms < 1) ms = 1;
     if (ms > 99999999) ms = 99999999;
-    snprintf(timeout, sizeof timeout, "grpc-timeout: %lldm", (long long)ms);
-    if (exo_http_client_post(&ex->client, p->data, p->len, timeout, timeout_ns, grpc_done_cb, s, err, errlen) != 0) {
+    int rc;
+    if (ex->h2) {
+        snprintf(timeout, sizeof timeout, "%lldm", (long long)ms);
+        rc = exo_h2_client_post(ex->h2, p->data, p->len, timeout, timeout_ns, grpc_done_cb, s, err, errlen);
+    } else {
+        snprintf(timeout, sizeof timeout, "grpc-timeout: %lldm", (long long)ms);
+        rc = exo_http_client_post(&ex->client, p->data, p->len, timeout, timeout_ns, grpc_done_cb, s, err, errlen);
+    }
+    if (rc != 0) {
         ex_free(s);
         return -1;
     }
     return 0;
 }
 
+/* The h2 client has released its handles: the exporter goes. */
+static void h2_closed(void *arg)
+{
+    grpc_exporter *ex = arg;
+    exo_exporter_closed_cb closed = ex->closed;
+    void *closed_arg = ex->closed_arg;
+    exo_otlp_scratch_free(&ex->scratch);
+    ex_free(ex);
+    closed(closed_arg);
+}
+
 static void grpc_shutdown(void *state, exo_exporter_closed_cb closed, void *arg)
 {
     grpc_exporter *ex = state;
+    if (ex->h2) {
+        ex->closed = closed;
+        ex->closed_arg = arg;
+        exo_h2_client_close(ex->h2, h2_closed, ex);
+        return;
+    }
     exo_http_client_shutdown(&ex->client);
     exo_otlp_scratch_free(&ex->scratch);
     ex_free(ex);

@@ -822,6 +822,40 @@ static void test_none_exporter(void **state)
     setup_free(&s);
 }
 
+/* OTLP/gRPC keeps one HTTP/2 connection: twelve batches of one span (two
+ * in flight at a time, multiplexed) all arrive from the same client
+ * address and port in the receiver's log. */
+static void test_grpc_one_connection(void **state)
+{
+    (void)state;
+    export_run x;
+    run_begin(&x, "onecon", NULL, "grpc", 0);
+    env_set(&x.s.env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "1");
+    run_export(&x, 10 * EX_NS_PER_SEC);
+    expect_delivered(x.out, 1);
+    assert_int_equal(x.st.export_requests, NWF * NSPANS);
+    char *log = ts_read_file(x.r.log, NULL);
+    assert_non_null(log);
+    char peers[NWF * NSPANS][64];
+    int requests = 0, npeers = 0;
+    for (const char *at = log; (at = strstr(at, "grpc request accepted:")); at++) {
+        const char *from = strstr(at, ", from ");
+        const char *eol = strchr(at, '\n');
+        assert_true(from && (!eol || from < eol));
+        char peer[64];
+        size_t n = strcspn(from + 7, "\n");
+        snprintf(peer, sizeof peer, "%.*s", (int)n, from + 7);
+        int seen = 0;
+        for (int i = 0; i < npeers; i++) seen |= strcmp(peers[i], peer) == 0;
+        if (!seen && npeers < NWF * NSPANS) snprintf(peers[npeers++], sizeof peers[0], "%s", peer);
+        requests++;
+    }
+    free(log);
+    assert_int_equal(requests, NWF * NSPANS);
+    if (npeers != 1) fail_msg("%d requests came over %d connections (want 1)", requests, npeers);
+    run_finish(&x, 0x7);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -834,6 +868,7 @@ int main(void)
         cmocka_unit_test(test_partial_success),
         cmocka_unit_test(test_export_timeout_gives_up),
         cmocka_unit_test(test_schedule_delay_and_batch_size),
+        cmocka_unit_test(test_grpc_one_connection),
         cmocka_unit_test(test_queue_bound),
         cmocka_unit_test(test_flush_timeout_and_destroy_in_flight),
         cmocka_unit_test(test_console_and_otlp),

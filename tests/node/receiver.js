@@ -36,7 +36,9 @@
 //   drop         HTTP: the connection is closed without an answer;
 //                gRPC: UNAVAILABLE (grpc-js cannot drop a single stream)
 // Refused requests write nothing to FILE. Each refusal and acceptance is
-// logged on stderr. --delay-ms D delays every answer by D ms.
+// logged on stderr (an accepted gRPC request with the client's address and
+// port, so the log tells how many connections carried the requests).
+// --delay-ms D delays every answer by D ms.
 // "ready" is printed on stdout once both servers listen.
 'use strict';
 
@@ -212,7 +214,7 @@ function grpcExport(call, callback) {
   }
   const lines = spanLines(req, 'grpc', encoding, false);
   record(lines);
-  log(`grpc request accepted: ${lines.length} spans, ${encoding}`);
+  log(`grpc request accepted: ${lines.length} spans, ${encoding}, from ${call.getPeer()}`);
   const resp = mode === 'partial'
     ? { partialSuccess: { rejectedSpans: 1, errorMessage: 'receiver: one span rejected (test)' } } : {};
   later(() => callback(null, resp));

@@ -27,7 +27,7 @@
 static char *rand_text(ex_rng *r, char *buf, size_t cap)
 {
     int64_t shape = ex_rng_range(r, 0, 19);
-    size_t n = shape == 0 ? 0 : shape == 1 ? (size_t)ex_rng_range(r, 100, (int64_t)cap - 1)
+    size_t n = shape == 0 ? 0 : shape == 1 ? (size_t)ex_rng_range(r, (int64_t)cap / 2, (int64_t)cap - 1)
                                            : (size_t)ex_rng_range(r, 1, 24);
     for (size_t i = 0; i < n; i++) {
         if (shape == 2) buf[i] = (char)ex_rng_range(r, 1, 255);            /* any byte but NUL */
@@ -186,7 +186,7 @@ static void copy_attrs(exo_attrs *a, exo_pb_kv **kvs, size_t n)
 static void copy_id(uint8_t *dst, size_t n, ProtobufCBinaryData src)
 {
     memset(dst, 0, n);
-    memcpy(dst, src.data, src.len < n ? src.len : n);
+    if (src.len) memcpy(dst, src.data, src.len < n ? src.len : n);
 }
 
 static exo_span *from_pb(const exo_pb_span *p)
