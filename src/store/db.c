@@ -389,8 +389,19 @@ static int load_max_trace(sdb *db)
 }
 
 /* A zeroed sdb with its checkpoint lock set up, or NULL ("out of memory" in err). */
+/* Before SQLite's first use: no allocation statistics. With them every
+ * sqlite3_malloc/free takes a global mutex (6% of the ingest's CPU in
+ * perf, bench/README.md); nothing here reads them. Too late (SQLite
+ * already initialised by someone else) is harmless: the call fails. */
+static void sqlite_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static sdb *db_new(char *err, size_t errlen)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_setup);
     sdb *db = ex_calloc(1, sizeof *db);
     if (!db) {
         snprintf(err, errlen, "out of memory");

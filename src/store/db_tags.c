@@ -6,7 +6,10 @@
  * The writer sees every attribute of every span; a cache of what was
  * already written keeps that to a hash lookup. A key's or value's time is
  * written again only when it moved on by TAG_REFRESH_NS, so the listed
- * time can lag the truth by that much. */
+ * time can lag the truth by that much. A key holding
+ * SDB_TAG_VALUES_PER_KEY values is full: its values are not looked at any
+ * more (unique values, ids, would otherwise each cost a hash and a cache
+ * entry). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -160,7 +163,6 @@ static int record_value(sdb *db, int64_t tenant, int scope, const char *key, siz
         }
         return 0;
     }
-    if (ke->nvalues >= SDB_TAG_VALUES_PER_KEY) return 0;
     sqlite3_stmt *st = sdb__stmt(db, SQ_VALUE_ADD);
     bind_tag(st, tenant, scope, key, klen, type, val, vlen, 6, last_ns);
     if (step_done(db, st, "recording a tag value") != 0) return -1;
@@ -185,6 +187,10 @@ static int record(sdb *db, int64_t tenant, int scope, const char *key, const exo
     sdb_tag_entry *ke;
     if (record_key(db, tenant, scope, key, klen, last_ns, &ke) != 0) return -1;
     if (!ke || !v) return 0;
+    /* A full key (an id-like attribute: a new value per span) takes no more
+     * values: stop before hashing or formatting one. Its listed values are
+     * no longer refreshed, so retention drops them in time and makes room. */
+    if (ke->nvalues >= SDB_TAG_VALUES_PER_KEY) return 0;
     char num[40];
     const char *val = num;
     int type;
