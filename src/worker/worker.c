@@ -28,6 +28,7 @@
 #define SCOPE_NAME "sample-tracing"
 #define STREAM_COUNT 64                        /* entries per XREADGROUP / XAUTOCLAIM */
 #define STREAM_BLOCK_NS (2 * EX_NS_PER_SEC)    /* BLOCK of XREADGROUP */
+#define INBOX_MAX_BYTES ((size_t)64 << 20)     /* pub/sub payloads read but not yet taken by the loop */
 
 int64_t wk_now_ns(void) { return ex_clock_now(ex_clock_real()); }
 
@@ -360,6 +361,18 @@ static void on_event(void *arg, const char *payload, size_t len)
     (void)wk_watch_event(w, &ev, wk_now_ns(), NULL);
 }
 
+/* The subscriber's thread had to refuse n events: its queue was full. */
+static void on_intake_refused(void *arg, uint64_t n)
+{
+    wk_worker *w = arg;
+    char msg[200];
+    w->metrics.events_received += n;
+    w->metrics.events_rejected[WK_REJECT_CAPACITY] += n;
+    snprintf(msg, sizeof msg, "%" PRIu64 " events rejected (capacity): %d MiB of events already wait for the "
+             "worker's loop", n, (int)(INBOX_MAX_BYTES >> 20));
+    wk_event_warn(w, msg);
+}
+
 static void on_intake_state(void *arg, int subscribed)
 {
     wk_worker *w = arg;
@@ -372,7 +385,7 @@ static int admin_ready(void *arg)
 {
     wk_worker *w = arg;
     if (w->opt->stream) return !w->stopping && wk_stream_ready(w->stream);
-    return !w->stopping && wk_intake_subscribed(w->intake);
+    return !w->stopping && wk_inbox_subscribed(w->intake);
 }
 
 static int admin_metrics(void *arg, wk_text *out)
@@ -385,7 +398,7 @@ static int admin_metrics(void *arg, wk_text *out)
         .polls_in_flight = w->poller ? (uint64_t)wk_poller_active(w->poller) : 0,
         .polls_waiting = wk_registry_waiting(&w->reg),
         .polling_paused = w->paused_until > wk_now_ns(),
-        .redis_subscribed = w->opt->stream ? wk_stream_ready(w->stream) : wk_intake_subscribed(w->intake),
+        .redis_subscribed = w->opt->stream ? wk_stream_ready(w->stream) : wk_inbox_subscribed(w->intake),
         .spans_exported = ps.spans_exported,
         .spans_dropped = ps.spans_dropped,
         .export_queue_spans = ps.spans_queued,
@@ -477,7 +490,7 @@ static void signal_cb(uv_signal_t *s, int signum)
     }
     w->stopping = 1;
     ex_info("worker", "received %s: stopping intake and polls, flushing finished spans", name);
-    wk_intake_stop(w->intake);
+    wk_inbox_stop(w->intake);
     w->intake = NULL;
     wk_disc_stop(w->disc);
     w->disc = NULL;
@@ -572,7 +585,7 @@ static int start(wk_worker *w)
         return start_discovery(w);
     }
     wk_intake_config ic = {o->redis, o->channel, 100 * EX_NS_PER_MS, 5 * EX_NS_PER_SEC, connect_timeout};
-    w->intake = wk_intake_new(&w->loop, &ic, on_event, on_intake_state, w);
+    w->intake = wk_inbox_start(&w->loop, &ic, INBOX_MAX_BYTES, on_event, on_intake_state, on_intake_refused, w);
     if (!w->intake) {
         ex_error("worker", "out of memory starting the intake");
         return -1;
@@ -585,7 +598,7 @@ static void teardown(wk_worker *w)
 {
     wk_disc_stop(w->disc);
     w->disc = NULL;
-    wk_intake_stop(w->intake);
+    wk_inbox_stop(w->intake);
     wk_stream_stop(w->stream);
     wk_admin_stop(w->admin);
     wk_webhook_stop(w->webhook);

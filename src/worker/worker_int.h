@@ -10,6 +10,7 @@
 #include "core/rng.h"
 #include "otel/pipeline.h"
 #include "worker/admin.h"
+#include "worker/inbox.h"
 #include "worker/intake.h"
 #include "worker/live.h"
 #include "worker/metrics.h"
@@ -57,7 +58,7 @@ typedef struct wk_worker {
     wk_registry reg;          /* watched workflows */
     wk_metrics metrics;       /* counters behind /metrics */
     wk_poller *poller;        /* owned; NULL once stopped */
-    wk_intake *intake;        /* owned; NULL once stopped (pub/sub mode) */
+    wk_inbox *intake;         /* owned; NULL once stopped (pub/sub mode: the subscriber's thread) */
     wk_stream *stream;        /* owned; NULL once stopped (stream mode) */
     wk_hold *holds;           /* stream mode: uthash of workflows and their entries */
     wk_waiting *waiting;      /* pub/sub mode: uthash of finished workflows whose root waits for the
