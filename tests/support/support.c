@@ -283,7 +283,7 @@ long long ts_mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int ts_redis_start(ts_redis *r)
+int ts_redis_start_with(ts_redis *r, char *const extra[])
 {
     const char *dir = ts_tmpdir();
     if (!dir) return -1;
@@ -293,8 +293,11 @@ int ts_redis_start(ts_redis *r)
         char port[16], log[300];
         snprintf(port, sizeof port, "%d", r->port);
         snprintf(log, sizeof log, "%s/redis.log", r->dir);
-        char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", r->dir,
-                        "--save", "", "--appendonly", "no", "--daemonize", "no", NULL};
+        char *argv[32] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", r->dir,
+                          "--save", "", "--appendonly", "no", "--daemonize", "no"};
+        size_t n = 13;
+        for (size_t i = 0; extra && extra[i] && n < 31; i++) argv[n++] = extra[i];
+        argv[n] = NULL;
         r->pid = ts_spawn(argv, log);
         if (r->pid > 0 && ts_wait_port(r->port, 5000) == 0) {
             snprintf(r->url, sizeof r->url, "redis://127.0.0.1:%d", r->port);
@@ -304,6 +307,8 @@ int ts_redis_start(ts_redis *r)
     }
     return -1;
 }
+
+int ts_redis_start(ts_redis *r) { return ts_redis_start_with(r, NULL); }
 
 void ts_redis_stop(ts_redis *r)
 {

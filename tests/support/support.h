@@ -54,6 +54,8 @@ typedef struct ts_redis {
     char url[64]; /* redis://127.0.0.1:<port> */
 } ts_redis;
 int ts_redis_start(ts_redis *r);
+/* The same with extra redis-server arguments (NULL-terminated; NULL: none). */
+int ts_redis_start_with(ts_redis *r, char *const extra[]);
 void ts_redis_stop(ts_redis *r);
 
 /* Kill every child still running and remove temp dirs (also atexit). */
