@@ -8,6 +8,8 @@
  *                        and yields exactly one trace equal to the
  *                        simulator's final answers (span tree, times,
  *                        statuses, messages, last status words);
+ *   without Redis        the same with --redis pointing where nothing
+ *                        listens: webhooks need no Redis;
  *   disturbed            the same with duplicate deliveries (replayed ids),
  *                        out-of-order deliveries and forged signatures: the
  *                        forged ones are refused (401) and counted, the
@@ -121,10 +123,17 @@ static void check_all(const run *r, char keys[][64], int n)
     tc_free(&spans);
 }
 
-static windows webhook_run(const char *const *disturb, char **metrics_out)
+/* redis_url: the worker's --redis; NULL for one where nothing listens (no Redis at all). */
+static windows webhook_run(const char *redis_url, const char *const *disturb, char **metrics_out)
 {
     run *r = &current;
     run_begin(r, "github-actions");
+    char dead[64];
+    if (!redis_url) { /* nothing listens there: the worker never subscribes, so it is never ready */
+        snprintf(dead, sizeof dead, "redis://127.0.0.1:%d", ts_free_port());
+        redis_url = dead;
+        r->live_only = 1;
+    }
     char url[128], hook_listen[64], secret_file[1400];
     int hook_port = ts_free_port();
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hooks/github-actions", hook_port);
@@ -144,7 +153,7 @@ static windows webhook_run(const char *const *disturb, char **metrics_out)
     /* polling every 2 s: the safety net, not the eye */
     const char *worker_extra[] = {"--webhook-listen", hook_listen, "--webhook-secret-file", secret_file,
                                   "--interval", "2s", NULL};
-    run_start_worker(r, redis.url, NULL, worker_extra);
+    run_start_worker(r, redis_url, NULL, worker_extra);
     char *metrics = run_finish(r, NRUNS);
     char keys[NRUNS + 2][64];
     int got = list_runs(r, keys, NRUNS + 2);
@@ -171,13 +180,26 @@ static void test_webhooks_only(void **state)
     (void)state;
     if (!sr_builtin_find("github-actions")) skip();
     char *m;
-    hooked = webhook_run(NULL, &m);
+    hooked = webhook_run(redis.url, NULL, &m);
     assert_true(hooks(m, "accepted") >= NRUNS * 3);
     assert_true(hooks(m, "bad_signature") == 0 && hooks(m, "unsigned") == 0 && hooks(m, "duplicate") == 0);
     assert_true(tf_metric(m, "extrace_webhook_observations_total") >= NRUNS * 3);
     print_message("webhooks only: %.0f deliveries accepted, %.0f polls; %zu status events, %zu exact, mean window %.1f ms\n",
                   hooks(m, "accepted"), tf_metric(m, "extrace_polls_total"), hooked.n, hooked.exact,
                   hooked.n ? hooked.sum_ns / (double)hooked.n / 1e6 : 0);
+    free(m);
+}
+
+static void test_webhooks_without_redis(void **state)
+{
+    (void)state;
+    if (!sr_builtin_find("github-actions")) skip();
+    char *m;
+    windows w = webhook_run(NULL, NULL, &m);
+    assert_true(hooks(m, "accepted") >= NRUNS * 3);
+    assert_true(tf_metric(m, "extrace_redis_subscriptions_total") == 0); /* never connected */
+    print_message("webhooks without Redis: %.0f deliveries accepted; %zu status events, %zu exact, mean window %.1f ms\n",
+                  hooks(m, "accepted"), w.n, w.exact, w.n ? w.sum_ns / (double)w.n / 1e6 : 0);
     free(m);
 }
 
@@ -188,7 +210,7 @@ static void test_webhooks_disturbed(void **state)
     const char *disturb[] = {"--webhook-duplicates", "0.3", "--webhook-reorder", "0.3", "--webhook-bad-signatures",
                              "0.2", NULL};
     char *m;
-    windows w = webhook_run(disturb, &m);
+    windows w = webhook_run(redis.url, disturb, &m);
     /* forged copies refused and counted, replayed delivery ids answered and ignored */
     assert_true(hooks(m, "bad_signature") > 0);
     assert_true(hooks(m, "duplicate") > 0);
@@ -428,6 +450,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_webhooks_only, stop_run),
+        cmocka_unit_test_teardown(test_webhooks_without_redis, stop_run),
         cmocka_unit_test_teardown(test_webhooks_disturbed, stop_run),
         cmocka_unit_test_teardown(test_polling_alone_is_the_same_but_looser, stop_run),
         cmocka_unit_test_teardown(test_stream_mode_restart, stop_run),

@@ -21,7 +21,7 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-void tf_worker_start(tf_worker *w, char *const args[])
+static void worker_spawn(tf_worker *w, char *const args[], const char *path)
 {
     char admin[64];
     const char *argv[64];
@@ -37,12 +37,20 @@ void tf_worker_start(tf_worker *w, char *const args[])
     w->pid = ts_spawn((char *const *)argv, w->log);
     assert_true(w->pid > 0);
     long status = 0;
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", w->admin_port, path);
     for (int i = 0; i < 150 && status != 200; i++) {
-        status = tf_worker_readyz(w);
+        char *body = NULL;
+        status = tc_http_get(url, &body);
+        free(body);
         if (status != 200) sleep_ms(100);
     }
-    if (status != 200) fail_msg("worker %s not ready within 15 s (log %s)", w->consumer, w->log);
+    if (status != 200) fail_msg("worker %s: %s not 200 within 15 s (log %s)", w->consumer, path, w->log);
 }
+
+void tf_worker_start(tf_worker *w, char *const args[]) { worker_spawn(w, args, "/readyz"); }
+
+void tf_worker_start_live(tf_worker *w, char *const args[]) { worker_spawn(w, args, "/healthz"); }
 
 void tf_stream_worker_start(tf_worker *w, const char *redis_url, int api_port, int http_port, const char *stream,
                             char *const extra[])

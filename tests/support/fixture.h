@@ -18,6 +18,9 @@ typedef struct tf_worker {
  * free port is added) with its output appended to w->log, and wait up to
  * 15 s for /readyz to say 200. */
 void tf_worker_start(tf_worker *w, char *const args[]);
+/* The same, waiting for /healthz only (a worker that cannot be ready, e.g.
+ * without Redis). */
+void tf_worker_start_live(tf_worker *w, char *const args[]);
 /* Start w as `extrace worker --stream <stream>` on redis_url (its log
  * w->log must be set), polling the API on api_port 20 ms after an event
  * and every 50 ms, with --claim-idle 1s, exporting over OTLP

@@ -61,7 +61,8 @@ void run_start_worker(run *r, const char *redis_url, const char *profile, const 
     setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", 1);
     setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint, 1);
     setenv("OTEL_BSP_SCHEDULE_DELAY", "100", 1);
-    tf_worker_start(&r->worker, args);
+    if (r->live_only) tf_worker_start_live(&r->worker, args);
+    else tf_worker_start(&r->worker, args);
     unsetenv("OTEL_EXPORTER_OTLP_PROTOCOL");
     unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
     unsetenv("OTEL_BSP_SCHEDULE_DELAY");

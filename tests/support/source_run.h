@@ -19,6 +19,7 @@ typedef struct run {
     pid_t api, receiver;
     int api_port;
     int receiver_http;  /* the receiver's OTLP/HTTP port (run_start_worker) */
+    int live_only;      /* run_start_worker waits for /healthz, not /readyz (no Redis) */
     tf_worker worker;
 } run;
 
