@@ -35,7 +35,8 @@ typedef enum {
     WK_REJECT_MISSING_FIELD, /* WorkflowId or SubmittedAt absent, null or empty */
     WK_REJECT_BAD_ID,        /* WorkflowId not a string, too long, or bad characters */
     WK_REJECT_BAD_TIME,      /* SubmittedAt not a string or not an ISO 8601 time */
-    WK_REJECT_CAPACITY,      /* valid, but --max-workflows are already watched (set by the worker) */
+    WK_REJECT_CAPACITY,      /* valid, but --max-workflows are already watched, or the subscriber's queue
+                                is full (set by the worker) */
     WK_REJECT_SOURCE,        /* for another source than the worker's, or a Key its profile refuses (set by the worker) */
     WK_NREJECT
 } wk_reject;

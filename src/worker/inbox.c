@@ -115,8 +115,6 @@ static void t_main(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are the worker loop's */
-    ib->intake = wk_intake_new(&ib->tloop, &ib->cfg, t_msg, t_state, ib);
-    if (!ib->intake) ex_error("intake", "out of memory starting the subscriber");
     uv_run(&ib->tloop, UV_RUN_DEFAULT);
 }
 
@@ -165,8 +163,11 @@ wk_inbox *wk_inbox_start(uv_loop_t *loop, const wk_intake_config *cfg, size_t ma
     uv_async_init(&ib->tloop, &ib->stop, t_stop_cb);
     uv_async_init(loop, &ib->wake, wake_cb);
     ib->stop.data = ib->wake.data = ib;
-    if (uv_thread_create(&ib->thread, t_main, ib) != 0) {
-        ex_error("intake", "cannot start the subscriber's thread");
+    /* Set up on the thread's loop before it runs (thread creation orders the two). */
+    ib->intake = wk_intake_new(&ib->tloop, &ib->cfg, t_msg, t_state, ib);
+    if (!ib->intake || uv_thread_create(&ib->thread, t_main, ib) != 0) {
+        ex_error("intake", "cannot start the subscriber: %s", ib->intake ? "no thread" : "out of memory");
+        wk_intake_stop(ib->intake);
         uv_close((uv_handle_t *)&ib->stop, NULL);
         uv_run(&ib->tloop, UV_RUN_DEFAULT);
         uv_loop_close(&ib->tloop);
