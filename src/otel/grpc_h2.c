@@ -732,3 +732,50 @@ void exo_h2_client_close(exo_h2_client *c, void (*closed)(void *arg), void *arg)
     uv_close((uv_handle_t *)&c->kick, timer_closed_cb);
     uv_close((uv_handle_t *)&c->deadline, timer_closed_cb);
 }
+
+/* ---- no socket: the fuzz target's way in --------------------------------- */
+
+static void drain(h2_conn *conn)
+{
+    const uint8_t *data;
+    while (nghttp2_session_mem_send(conn->session, &data) > 0) {}
+}
+
+int exo_h2__exchange(const uint8_t *server, size_t len, exo_http_done_cb cb, void *arg)
+{
+    static const uint8_t body[] = {0, 0, 0, 0, 0}; /* an empty gRPC message */
+    const char *pairs[] = {"content-type", "application/grpc", "te", "trailers", NULL};
+    exo_export_config cfg = {.url = "http://127.0.0.1:4317/opentelemetry.proto.collector.trace.v1.TraceService/Export"};
+    exo_h2_client *c = ex_calloc(1, sizeof *c);
+    h2_conn *conn = ex_calloc(1, sizeof *conn);
+    h2_call *k = ex_calloc(1, sizeof *k);
+    int ended = 0;
+    if (!c || !conn || !k || parse_url(c, cfg.url) != 0 || build_headers(c, &cfg, pairs) != 0) goto out;
+    conn->c = c;
+    if (session_new(conn) != 0) goto out;
+    *k = (h2_call){.c = c, .body = body, .len = sizeof body, .cb = cb, .arg = arg};
+    submit(conn, k);
+    drain(conn);
+    if (k->list == &c->active && nghttp2_session_mem_recv(conn->session, server, len) >= 0) drain(conn);
+    if (k->list == &c->done) {
+        ended = 1;
+        list_del(k);
+        cb(arg, &k->resp);
+    }
+out:
+    if (conn && conn->session) {
+        if (k && k->stream_id) nghttp2_session_set_stream_user_data(conn->session, k->stream_id, NULL);
+        nghttp2_session_del(conn->session);
+    }
+    if (k) {
+        ex_free(k->resp.body);
+        ex_free(k->resp.grpc_details);
+    }
+    ex_free(k);
+    ex_free(conn);
+    if (c) {
+        c->closing = 1;
+        maybe_closed(c);
+    }
+    return ended;
+}

@@ -47,4 +47,11 @@ uint64_t exo_h2_client_connections(const exo_h2_client *c);
  * them, after which c is gone. */
 void exo_h2_client_close(exo_h2_client *c, void (*closed)(void *arg), void *arg);
 
+/* For the fuzz target grpc_h2: one call whose stream is answered by
+ * `server` (what a collector sends: SETTINGS, then HEADERS, DATA,
+ * trailers), through the callbacks a live connection uses, with no socket.
+ * When the stream ended, cb gets the call's response and 1 is returned;
+ * else 0. */
+int exo_h2__exchange(const uint8_t *server, size_t len, exo_http_done_cb cb, void *arg);
+
 #endif

@@ -6,9 +6,11 @@
 
 #include "core/mem.h"
 #include "otel/compress.h"
+#include "otel/grpc_h2.h"
 #include "otel/otlp_json.h"
 #include "otel/otlp_pieces.h"
 #include "otel/otlp_proto.h"
+#include "otel/retry.h"
 #include "targets.h"
 #include "targets_int.h"
 
@@ -308,5 +310,47 @@ int fuzz_run_otlp_response(const uint8_t *data, size_t size)
         if ((data[0] % 5 == 1 || data[0] % 5 == 3) && delay < -1)
             fuzz__fail("otlp_response", "retry delay %lld ns", (long long)delay);
     }
+    return 0;
+}
+
+/* ---- grpc_h2: what a collector sends back on the client's connection ---- */
+
+static void h2_response(void *arg, const exo_http_response *r)
+{
+    *(int *)arg = 1;
+    if (r->result != CURLE_OK && r->result != CURLE_HTTP2_STREAM && r->result != CURLE_HTTP2)
+        fuzz__fail("grpc_h2", "transport result %d", (int)r->result);
+    const struct { const char *name, *s; size_t cap; } text[] = {
+        {"error", r->error, sizeof r->error},           {"content-type", r->content_type, sizeof r->content_type},
+        {"grpc-status", r->grpc_status, sizeof r->grpc_status}, {"grpc-encoding", r->grpc_encoding, sizeof r->grpc_encoding},
+        {"grpc-message", r->grpc_message, sizeof r->grpc_message}};
+    for (size_t i = 0; i < sizeof text / sizeof text[0]; i++)
+        if (strnlen(text[i].s, text[i].cap) == text[i].cap) fuzz__fail("grpc_h2", "%s not terminated", text[i].name);
+    if (r->body_len > EXO_HTTP_MAX_BODY || (r->body_len && (!r->body || r->body[r->body_len] != '\0')))
+        fuzz__fail("grpc_h2", "body of %zu bytes", r->body_len);
+    /* what the exporter then does with the answer */
+    const uint8_t *msg;
+    size_t len, consumed;
+    int compressed;
+    if (r->body_len && exo_grpc_unframe(r->body, r->body_len, OTLP_MAX_MSG, &msg, &len, &compressed, &consumed) == 0) {
+        int64_t rejected;
+        char m[64];
+        exo_otlp_proto_decode_response(msg, len, &rejected, m, sizeof m);
+    }
+    char decoded[64];
+    exo_grpc_decode_message(r->grpc_message, decoded, sizeof decoded);
+    if (r->grpc_details) {
+        int64_t delay;
+        char why[64];
+        exo_retry_grpc_details(r->grpc_details, strlen(r->grpc_details), &delay, why, sizeof why);
+        if (delay < -1) fuzz__fail("grpc_h2", "retry delay %lld", (long long)delay);
+    }
+}
+
+int fuzz_run_grpc_h2(const uint8_t *data, size_t size)
+{
+    int called = 0;
+    int ended = exo_h2__exchange(data, size, h2_response, &called);
+    if (ended != called) fuzz__fail("grpc_h2", "ended %d but the callback ran %d times", ended, called);
     return 0;
 }

@@ -19,6 +19,7 @@ const fuzz_target fuzz_targets[] = {
     {"otlp_pieces", fuzz_run_otlp_pieces},
     {"otlp_json", fuzz_run_otlp_json},
     {"grpc", fuzz_run_grpc},
+    {"grpc_h2", fuzz_run_grpc_h2},
     {"gunzip", fuzz_run_gunzip},
     {"otlp_response", fuzz_run_otlp_response},
     {"traceql", fuzz_run_traceql},

@@ -44,6 +44,11 @@ int fuzz_run_otlp_proto(const uint8_t *data, size_t size);
 /* A gRPC request body: exo_grpc_unframe over the whole input, each
  * message gunzipped when flagged and decoded as a request. */
 int fuzz_run_grpc(const uint8_t *data, size_t size);
+/* src/otel/grpc_h2.h: the server's side of the exporter's HTTP/2
+ * connection (exo_h2__exchange), and what the exporter reads from the
+ * answer (message framing, ExportTraceServiceResponse, grpc-message,
+ * grpc-status-details-bin). */
+int fuzz_run_grpc_h2(const uint8_t *data, size_t size);
 /* src/otel/compress.h: exo_gunzip with several bounds, and a round trip. */
 int fuzz_run_gunzip(const uint8_t *data, size_t size);
 /* What a collector answers: the first byte picks exo_otlp_proto_decode_response,
