@@ -14,7 +14,11 @@
 # Restarts the store and runs wrk (1 connection, pinned to CPU 1) against
 # GET /api/traces/<id> over 1000 sampled ids (JSON and protobuf) and
 # against a few /api/search queries, printing latency percentiles.
-#   BUILD=build SPANS=1000000 GRPC_SPANS=200000 CONCURRENCY=8 DURATION=10s bench/store.sh
+# First, the peer: tests/node/receiver.js (a Node.js OTLP receiver on the
+# OpenTelemetry JS protobuf definitions that appends each span as a JSON
+# line) pinned to CPU 0 takes PEER_SPANS spans over each protocol the same
+# way, and its spans per CPU-second are printed next to the store's.
+#   BUILD=build SPANS=1000000 GRPC_SPANS=200000 PEER_SPANS=200000 CONCURRENCY=8 DURATION=10s bench/store.sh
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +26,7 @@ root=$(dirname "$here")
 build=${BUILD:-$root/build}
 spans=${SPANS:-1000000}
 grpc_spans=${GRPC_SPANS:-200000}
+peer_spans=${PEER_SPANS:-200000}
 concurrency=${CONCURRENCY:-8}
 duration=${DURATION:-10s}
 js=$root/tests/otel-js
@@ -49,6 +54,30 @@ stop_store() { kill -TERM "$server"; wait "$server" || true; server=; }
 cpu_seconds() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# spans per CPU-second of process $1 for a load.js run: $2 label, then load.js arguments
+ingest() {
+  local pid=$1 label=$2 c0 c1 out n
+  shift 2
+  c0=$(cpu_seconds "$pid")
+  out=$("${pin_client[@]}" node "$js/load.js" --concurrency "$concurrency" "$@")
+  c1=$(cpu_seconds "$pid")
+  n=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["spans"])')
+  echo "$label: $out"
+  echo "  CPU: $(echo "$c0 $c1 $n" | awk '{printf "%.2f s, %d spans per CPU-second", $2-$1, $3/($2-$1)}')"
+}
+if [ "$peer_spans" -gt 0 ]; then
+  pg=$(free_port) ph=$(free_port)
+  "${pin_server[@]}" node "$root/tests/node/receiver.js" --grpc-port "$pg" --http-port "$ph" --out "$work/peer.jsonl" \
+    >"$work/peer.out" 2>"$work/peer.log" &
+  server=$!
+  for _ in $(seq 200); do grep -q ready "$work/peer.out" && break; sleep 0.05; done
+  ingest "$server" "peer (Node receiver → JSONL) OTLP/HTTP" --protocol http --endpoint "http://127.0.0.1:$ph/v1/traces" \
+    --spans "$peer_spans"
+  ingest "$server" "peer (Node receiver → JSONL) OTLP/gRPC" --protocol grpc --endpoint "http://127.0.0.1:$pg" \
+    --spans "$peer_spans"
+  kill -TERM "$server"; wait "$server" 2>/dev/null || true; server=
+  rm -f "$work/peer.jsonl"
+fi
 start_store
 c0=$(cpu_seconds "$server")
 out=$("${pin_client[@]}" node "$js/load.js" --protocol http --endpoint "http://127.0.0.1:$http/v1/traces" \
