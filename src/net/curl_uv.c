@@ -1,6 +1,8 @@
 #include "net/curl_uv.h"
 
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/mem.h"
@@ -13,11 +15,14 @@ typedef struct transfer {
     struct transfer *prev, *next; /* the loop's list of running transfers */
 } transfer;
 
-/* One per socket curl asks us to watch. */
+/* One per socket curl opened, from its first watch until curl closes it:
+ * a kept-alive connection keeps its uv_poll between transfers. */
 typedef struct sock_watch {
     uv_poll_t poll;
     curl_socket_t fd;
     struct ex_curl_loop *cl;
+    int want;                       /* UV_* events curl asked for; 0 after CURL_POLL_REMOVE */
+    int events;                     /* UV_* events the uv_poll watches now */
     int closing;                    /* uv_close called */
     struct sock_watch *prev, *next; /* the loop's list of watches */
 } sock_watch;
@@ -29,7 +34,9 @@ struct ex_curl_loop {
     int active;         /* transfers added and not yet finished */
     int closing;        /* 1: destroy called; 2: timer closed too */
     transfer *running;  /* list of running transfers */
-    sock_watch *watches; /* list of open socket watches */
+    sock_watch *watches; /* list of watches, closing ones included */
+    sock_watch **by_fd;  /* owned: the open watch of each socket, by fd */
+    size_t nfd;          /* entries of by_fd */
 };
 
 #define LIST_ADD(head, item) \
@@ -40,7 +47,10 @@ struct ex_curl_loop {
 
 static void maybe_free(ex_curl_loop *cl)
 {
-    if (cl->closing == 2 && !cl->watches) ex_free(cl);
+    if (cl->closing == 2 && !cl->watches) {
+        ex_free(cl->by_fd);
+        ex_free(cl);
+    }
 }
 
 /* Hand every finished transfer to its callback. */
@@ -74,10 +84,34 @@ static void poll_close_cb(uv_handle_t *h)
     maybe_free(cl);
 }
 
+/* The socket's open watch, or NULL. */
+static sock_watch *watch_of(const ex_curl_loop *cl, curl_socket_t fd)
+{
+    return fd >= 0 && (size_t)fd < cl->nfd ? cl->by_fd[fd] : NULL;
+}
+
+static void watch_close(sock_watch *w)
+{
+    if (w->closing) return;
+    w->closing = 1;
+    ex_curl_loop *cl = w->cl;
+    if (watch_of(cl, w->fd) == w) cl->by_fd[w->fd] = NULL;
+    uv_close((uv_handle_t *)&w->poll, poll_close_cb); /* stops the poll while the fd is still open */
+}
+
+static void watch_set(sock_watch *w, int events);
+
 static void poll_cb(uv_poll_t *p, int status, int events)
 {
     sock_watch *w = p->data;
     ex_curl_loop *cl = w->cl;
+    if (!w->want) {
+        /* An idle kept-alive connection became readable (the server closed
+         * it, most likely): stop watching; curl finds out when it next
+         * checks the connection and closes it then. */
+        watch_set(w, 0);
+        return;
+    }
     int flags = 0, running;
     if (status < 0) flags = CURL_CSELECT_ERR;
     if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
@@ -86,44 +120,90 @@ static void poll_cb(uv_poll_t *p, int status, int events)
     drain_done(cl);
 }
 
-static void watch_close(sock_watch *w)
+/* Watch exactly `events` (0: none); no system call when nothing changes. */
+static void watch_set(sock_watch *w, int events)
 {
-    if (w->closing) return;
-    w->closing = 1;
-    uv_poll_stop(&w->poll);
-    uv_close((uv_handle_t *)&w->poll, poll_close_cb);
+    if (w->events == events) return;
+    w->events = events;
+    if (events) uv_poll_start(&w->poll, events, poll_cb);
+    else uv_poll_stop(&w->poll);
 }
 
+static sock_watch *watch_new(ex_curl_loop *cl, curl_socket_t fd)
+{
+    if ((size_t)fd >= cl->nfd) {
+        size_t n = cl->nfd ? cl->nfd : 64;
+        while (n <= (size_t)fd) n *= 2;
+        sock_watch **b = ex_realloc(cl->by_fd, n * sizeof *b);
+        if (!b) return NULL;
+        memset(b + cl->nfd, 0, (n - cl->nfd) * sizeof *b);
+        cl->by_fd = b;
+        cl->nfd = n;
+    }
+    sock_watch *w = ex_calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->fd = fd;
+    w->cl = cl;
+    if (uv_poll_init_socket(cl->loop, &w->poll, fd) != 0) {
+        ex_free(w);
+        return NULL;
+    }
+    w->poll.data = w;
+    LIST_ADD(cl->watches, w);
+    cl->by_fd[fd] = w;
+    return w;
+}
+
+/* curl's wishes for one socket. A removal only records that curl no longer
+ * wants events: a kept-alive connection stays watched for reading (an idle
+ * socket is never readable unless its peer closed it), so the next
+ * transfer on it costs no epoll_ctl, no uv_poll_init and no uv_close. The
+ * watch goes when curl closes the socket (close_socket). */
 static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
+    (void)easy;
     ex_curl_loop *cl = userp;
     sock_watch *w = socketp;
+    if (!w) w = watch_of(cl, fd);
     if (what == CURL_POLL_REMOVE) {
         if (w) {
-            watch_close(w);
-            if (cl->multi) curl_multi_assign(cl->multi, fd, NULL);
+            w->want = 0;
+            if (w->events & UV_WRITABLE) watch_set(w, UV_READABLE);
+            uv_unref((uv_handle_t *)&w->poll); /* an idle connection does not keep the loop alive */
         }
         return 0;
     }
     if (cl->closing) return 0;
-    if (!w) {
-        w = ex_calloc(1, sizeof *w);
-        if (!w) return -1;
-        w->fd = fd;
-        w->cl = cl;
-        if (uv_poll_init_socket(cl->loop, &w->poll, fd) != 0) {
-            ex_free(w);
-            return -1;
-        }
-        w->poll.data = w;
-        LIST_ADD(cl->watches, w);
-        curl_multi_assign(cl->multi, fd, w);
-    }
+    if (!w && !(w = watch_new(cl, fd))) return -1;
+    if (!socketp) curl_multi_assign(cl->multi, fd, w);
     int events = 0;
     if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
-    uv_poll_start(&w->poll, events, poll_cb);
+    w->want = events;
+    uv_ref((uv_handle_t *)&w->poll);
+    watch_set(w, events);
     return 0;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: a new socket. A watch still filed under its
+ * number belongs to a socket closed behind our back: drop it. */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    ex_curl_loop *cl = clientp;
+    (void)purpose;
+    curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+    sock_watch *w = fd == CURL_SOCKET_BAD ? NULL : watch_of(cl, fd);
+    if (w) watch_close(w);
+    return fd;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: curl is done with a socket (a connection
+ * dropped or evicted from its cache): close its watch, then the socket. */
+static int close_socket(void *clientp, curl_socket_t fd)
+{
+    sock_watch *w = watch_of(clientp, fd);
+    if (w) watch_close(w);
+    return close(fd);
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -136,6 +216,7 @@ static void timer_cb(uv_timer_t *t)
 
 static int timer_fn(CURLM *multi, long timeout_ms, void *userp)
 {
+    (void)multi;
     ex_curl_loop *cl = userp;
     if (timeout_ms < 0) uv_timer_stop(&cl->timer);
     else uv_timer_start(&cl->timer, timer_cb, (uint64_t)timeout_ms, 0);
@@ -195,6 +276,10 @@ int ex_curl_loop_add(ex_curl_loop *cl, CURL *easy, ex_curl_done_cb cb, void *arg
     t->arg = arg;
     t->easy = easy;
     curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, cl);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, cl);
     CURLMcode rc = curl_multi_add_handle(cl->multi, easy);
     if (rc != CURLM_OK) {
         ex_warn("http", "could not start a transfer: %s", curl_multi_strerror(rc));

@@ -5,7 +5,13 @@
  * watch them with uv_poll and a uv_timer, and each finished transfer is
  * handed to its completion callback. Everything runs on the loop's thread.
  *
- * The easy handle's CURLOPT_PRIVATE belongs to this module; don't set it. */
+ * A socket keeps its uv_poll from its first transfer until curl closes it,
+ * so a transfer on a kept-alive connection costs no epoll_ctl.
+ *
+ * The easy handle's CURLOPT_PRIVATE and its open/close socket callbacks
+ * (CURLOPT_OPENSOCKETFUNCTION, CURLOPT_CLOSESOCKETFUNCTION and their data)
+ * belong to this module; don't set them. An easy handle once added to a
+ * loop is used with that loop only. */
 #ifndef EXTRACE_NET_CURL_UV_H
 #define EXTRACE_NET_CURL_UV_H
 #include <curl/curl.h>
