@@ -28,6 +28,7 @@
 typedef struct wk_live_ctx {
     const char *ns;     /* service.namespace (trace ids) */
     const char *source; /* the worker's source name ("seed", "github-actions", …) */
+    const wk_registry *reg; /* where entries' next polls are (NULL: nextPoll unknown, null) */
 } wk_live_ctx;
 
 /* ---- one workflow ---- */

@@ -172,7 +172,7 @@ int wk_live_render(sim_buf *b, const wk_live_ctx *c, const wk_entry *e, int even
     if (!rc) rc = sim_buf_puts(b, ",\"currentStage\":");
     if (!rc) rc = cur ? put_str(b, mdl_node_name(cur)) : sim_buf_puts(b, "null");
     if (!rc) rc = put_time(b, "lastPoll", m->last_sent_ns);
-    if (!rc) rc = put_time(b, "nextPoll", e->heap_idx == WK_NOT_QUEUED ? MDL_NO_TIME : e->due_ns);
+    if (!rc) rc = put_time(b, "nextPoll", c->reg && e->heap_idx != WK_NOT_QUEUED ? wk_registry_due(c->reg, e) : MDL_NO_TIME);
     if (!rc) rc = sim_buf_printf(b, ",\"polls\":%u,\"pollErrors\":%u,\"nodes\":[", (unsigned)m->polls,
                                  (unsigned)m->poll_errors);
     if (rc) return -1;

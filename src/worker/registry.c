@@ -23,46 +23,47 @@ void wk_registry_init(wk_registry *r, const wk_sched_config *cfg, ex_rng *rng)
     memset(r, 0, sizeof *r);
     r->cfg = *cfg;
     r->rng = rng;
+    r->free_idx = WK_NOT_QUEUED;
     wk_budget_init(&r->budget, cfg->max_polls_per_sec, cfg->poll_burst);
 }
 
 /* 1 if a is due before b (ties: earlier arrival first, modulo 2^32). */
-static int before(const wk_entry *a, const wk_entry *b)
+static inline int before(const wk_due *a, const wk_due *b)
 {
     if (a->due_ns != b->due_ns) return a->due_ns < b->due_ns;
     return (int32_t)(a->seq - b->seq) < 0;
 }
 
-static void heap_set(wk_registry *r, size_t i, wk_entry *e)
+static inline void heap_set(wk_registry *r, size_t i, wk_due d)
 {
-    r->heap[i] = e;
-    e->heap_idx = (uint32_t)i;
+    r->heap[i] = d;
+    wk_registry_at(r, d.idx)->heap_idx = (uint32_t)i;
 }
 
 static void sift_up(wk_registry *r, size_t i)
 {
-    wk_entry *e = r->heap[i];
+    wk_due d = r->heap[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!before(e, r->heap[parent])) break;
+        if (!before(&d, &r->heap[parent])) break;
         heap_set(r, i, r->heap[parent]);
         i = parent;
     }
-    heap_set(r, i, e);
+    heap_set(r, i, d);
 }
 
 static void sift_down(wk_registry *r, size_t i)
 {
-    wk_entry *e = r->heap[i];
+    wk_due d = r->heap[i];
     for (;;) {
         size_t child = 2 * i + 1;
         if (child >= r->nheap) break;
-        if (child + 1 < r->nheap && before(r->heap[child + 1], r->heap[child])) child++;
-        if (!before(r->heap[child], e)) break;
+        if (child + 1 < r->nheap && before(&r->heap[child + 1], &r->heap[child])) child++;
+        if (!before(&r->heap[child], &d)) break;
         heap_set(r, i, r->heap[child]);
         i = child;
     }
-    heap_set(r, i, e);
+    heap_set(r, i, d);
 }
 
 /* Insert e due at due_ns. 0 or WK_REG_NOMEM. */
@@ -70,14 +71,12 @@ static int heap_push(wk_registry *r, wk_entry *e, int64_t due_ns)
 {
     if (r->nheap == r->heap_cap) {
         size_t cap = r->heap_cap ? r->heap_cap * 2 : HEAP_INITIAL_CAP;
-        wk_entry **h = ex_realloc(r->heap, cap * sizeof *h);
+        wk_due *h = ex_realloc(r->heap, cap * sizeof *h);
         if (!h) return WK_REG_NOMEM;
         r->heap = h;
         r->heap_cap = cap;
     }
-    e->due_ns = due_ns;
-    e->seq = r->next_seq++;
-    r->heap[r->nheap] = e;
+    r->heap[r->nheap] = (wk_due){due_ns, r->next_seq++, e->self};
     sift_up(r, r->nheap++);
     return 0;
 }
@@ -86,22 +85,74 @@ static int heap_push(wk_registry *r, wk_entry *e, int64_t due_ns)
 static void heap_del(wk_registry *r, wk_entry *e)
 {
     size_t i = e->heap_idx;
-    wk_entry *last = r->heap[--r->nheap];
+    wk_due last = r->heap[--r->nheap];
     e->heap_idx = WK_NOT_QUEUED;
     if (i != r->nheap) {
         heap_set(r, i, last);
         /* The moved entry may belong above or below its new place. */
-        if (i > 0 && before(last, r->heap[(i - 1) / 2])) sift_up(r, i);
+        if (i > 0 && before(&last, &r->heap[(i - 1) / 2])) sift_up(r, i);
         else sift_down(r, i);
     }
     /* Give memory back after a burst; a failed shrink keeps the old array. */
     if (r->heap_cap > HEAP_INITIAL_CAP && r->nheap < r->heap_cap / 4) {
-        wk_entry **h = ex_realloc(r->heap, r->heap_cap / 2 * sizeof *h);
+        wk_due *h = ex_realloc(r->heap, r->heap_cap / 2 * sizeof *h);
         if (h) {
             r->heap = h;
             r->heap_cap /= 2;
         }
     }
+}
+
+int64_t wk_registry_due(const wk_registry *r, const wk_entry *e)
+{
+    return e->heap_idx == WK_NOT_QUEUED ? INT64_MIN : r->heap[e->heap_idx].due_ns;
+}
+
+/* A free slab slot for a new entry (zeroed), or NULL. */
+static wk_entry *slab_take(wk_registry *r)
+{
+    if (r->free_idx == WK_NOT_QUEUED) {
+        if ((uint64_t)(r->nchunks + 1) * WK_SLAB_CHUNK >= WK_NOT_QUEUED) return NULL;
+        wk_entry **c = ex_realloc(r->chunks, (r->nchunks + 1) * sizeof *c);
+        if (!c) return NULL;
+        r->chunks = c;
+        wk_entry *chunk = ex_malloc(WK_SLAB_CHUNK * sizeof *chunk);
+        if (!chunk) return NULL;
+        uint32_t base = r->nchunks * WK_SLAB_CHUNK;
+        /* Thread the new slots onto the free list, lowest index first. */
+        for (uint32_t i = 0; i < WK_SLAB_CHUNK; i++) {
+            chunk[i].mon = NULL;
+            chunk[i].self = base + i;
+            chunk[i].heap_idx = i + 1 < WK_SLAB_CHUNK ? base + i + 1 : r->free_idx;
+        }
+        r->chunks[r->nchunks++] = chunk;
+        r->free_idx = base;
+    }
+    wk_entry *e = wk_registry_at(r, r->free_idx);
+    uint32_t self = e->self;
+    r->free_idx = e->heap_idx;
+    memset(e, 0, sizeof *e);
+    e->self = self;
+    return e;
+}
+
+/* Free every chunk (the registry holds no entry). */
+static void slab_clear(wk_registry *r)
+{
+    for (uint32_t i = 0; i < r->nchunks; i++) ex_free(r->chunks[i]);
+    ex_free(r->chunks);
+    r->chunks = NULL;
+    r->nchunks = 0;
+    r->free_idx = WK_NOT_QUEUED;
+}
+
+static void slab_give(wk_registry *r, wk_entry *e)
+{
+    e->mon = NULL;
+    e->heap_idx = r->free_idx;
+    r->free_idx = e->self;
+    /* The last entry gone: give the chunks back (after a burst, say). */
+    if (r->count == 0 && r->nchunks > 1) slab_clear(r);
 }
 
 int64_t wk_jitter(ex_rng *rng, int64_t interval_ns, int permille)
@@ -123,22 +174,23 @@ int wk_registry_add(wk_registry *r, mdl_monitor *mon, int64_t now_ns, wk_entry *
 {
     if (wk_registry_find(r, mon->key)) return WK_REG_DUPLICATE;
     if (r->count >= r->cfg.max_entries) return WK_REG_FULL;
-    wk_entry *e = ex_calloc(1, sizeof *e);
+    wk_entry *e = slab_take(r);
     if (!e) return WK_REG_NOMEM;
     e->mon = mon;
     e->heap_idx = WK_NOT_QUEUED;
     e->errors_seen = mon->poll_errors; /* a resumed monitor may have failed before */
     HASH_ADD_KEYPTR(hh, r->by_id, mon->key, strlen(mon->key), e);
     if (!e->hh.tbl) {
-        ex_free(e);
-        return WK_REG_NOMEM;
-    }
-    if (heap_push(r, e, due_at(e, now_ns, r->cfg.initial_delay_ns))) {
-        HASH_DELETE(hh, r->by_id, e);
-        ex_free(e);
+        slab_give(r, e);
         return WK_REG_NOMEM;
     }
     r->count++;
+    if (heap_push(r, e, due_at(e, now_ns, r->cfg.initial_delay_ns))) {
+        HASH_DELETE(hh, r->by_id, e);
+        r->count--;
+        slab_give(r, e);
+        return WK_REG_NOMEM;
+    }
     if (out) *out = e;
     return 0;
 }
@@ -156,7 +208,7 @@ mdl_monitor *wk_registry_remove(wk_registry *r, wk_entry *e)
     if (e->heap_idx != WK_NOT_QUEUED) heap_del(r, e);
     HASH_DELETE(hh, r->by_id, e);
     r->count--;
-    ex_free(e);
+    slab_give(r, e);
     return mon;
 }
 
@@ -167,8 +219,8 @@ size_t wk_registry_clear(wk_registry *r)
     HASH_ITER(hh, r->by_id, e, tmp) {
         HASH_DELETE(hh, r->by_id, e);
         mdl_monitor_free(e->mon);
-        ex_free(e);
     }
+    slab_clear(r);
     ex_free(r->heap);
     r->heap = NULL;
     r->nheap = r->heap_cap = 0;
@@ -228,17 +280,17 @@ int wk_registry_reschedule_after(wk_registry *r, wk_entry *e, int64_t now_ns, in
 
 void wk_registry_due_by(wk_registry *r, wk_entry *e, int64_t due_ns)
 {
-    if (e->heap_idx == WK_NOT_QUEUED || e->due_ns <= due_ns) return;
-    e->due_ns = due_ns;
+    if (e->heap_idx == WK_NOT_QUEUED || r->heap[e->heap_idx].due_ns <= due_ns) return;
+    r->heap[e->heap_idx].due_ns = due_ns;
     sift_up(r, e->heap_idx);
 }
 
 int64_t wk_registry_next_due(const wk_registry *r)
 {
     if (!r->nheap) return INT64_MAX;
-    int64_t due = r->heap[0]->due_ns, ready = wk_budget_ready_ns(&r->budget);
+    int64_t due = r->heap[0].due_ns, ready = wk_budget_ready_ns(&r->budget);
     /* An expired head needs no token. */
-    if (due >= mdl_monitor_deadline(r->heap[0]->mon)) return due;
+    if (due >= mdl_monitor_deadline(wk_registry_at(r, r->heap[0].idx)->mon)) return due;
     return ready > due ? ready : due;
 }
 
@@ -247,8 +299,8 @@ size_t wk_registry_waiting(const wk_registry *r) { return r->nheap; }
 size_t wk_registry_dispatch(wk_registry *r, int64_t now_ns, const wk_sched_ops *ops, void *arg)
 {
     size_t handed = 0;
-    while (r->nheap && r->heap[0]->due_ns <= now_ns) {
-        wk_entry *e = r->heap[0];
+    while (r->nheap && r->heap[0].due_ns <= now_ns) {
+        wk_entry *e = wk_registry_at(r, r->heap[0].idx);
         int expired = now_ns >= mdl_monitor_deadline(e->mon);
         if (!expired && (!ops->has_slot(arg) || !wk_budget_take(&r->budget, now_ns))) break;
         heap_del(r, e);

@@ -3,6 +3,10 @@
  * A uthash map from workflow id to entry, plus one binary min-heap of due
  * times (ties in arrival order) that drives the worker's single uv_timer:
  * an idle workflow costs its entry and its monitor, no timer or socket.
+ * The heap holds values (due time, arrival number, entry index), so that
+ * sifting compares within one array instead of following a pointer to a
+ * scattered entry per comparison; entries live in chunks of a slab
+ * (stable addresses, no malloc header), found by index.
  *
  * An entry is either waiting in the heap (due at its next poll or at its
  * deadline, whichever comes first) or out of it while its poll runs.
@@ -25,16 +29,24 @@
 /* Error codes of wk_registry_add. */
 enum { WK_REG_DUPLICATE = -1, WK_REG_FULL = -2, WK_REG_NOMEM = -3 };
 
-/* One watched workflow (88 bytes on x86-64). */
+/* One watched workflow (80 bytes on x86-64, in the registry's slab). */
 typedef struct wk_entry {
     UT_hash_handle hh;  /* uthash, keyed by mon->key */
-    mdl_monitor *mon;    /* owned */
-    int64_t due_ns;     /* next poll, or the deadline if that comes first (unix ns) */
-    uint32_t heap_idx;  /* index in the heap, or WK_NOT_QUEUED while polled */
-    uint32_t seq;       /* arrival order of the current due time, breaks ties */
+    mdl_monitor *mon;    /* owned; NULL while the slab slot is free */
+    uint32_t heap_idx;  /* index in the heap, or WK_NOT_QUEUED while polled (free slot: next free) */
+    uint32_t self;      /* this entry's index in the slab */
     uint32_t errors_seen; /* mon->poll_errors at the last reschedule */
     uint16_t failures;  /* consecutive failed polls (backoff exponent) */
 } wk_entry;
+
+/* A heap element: when, in what order, which entry. */
+typedef struct wk_due {
+    int64_t due_ns; /* next poll, or the deadline if that comes first (unix ns) */
+    uint32_t seq;   /* arrival order of this due time, breaks ties */
+    uint32_t idx;   /* the entry's slab index */
+} wk_due;
+
+#define WK_SLAB_CHUNK 1024 /* entries per slab chunk */
 
 /* Scheduling parameters. */
 typedef struct wk_sched_config {
@@ -51,9 +63,12 @@ typedef struct wk_sched_config {
 
 typedef struct wk_registry {
     wk_entry *by_id;       /* uthash head */
-    wk_entry **heap;       /* owned array: min-heap by (due_ns, seq) */
+    wk_due *heap;          /* owned array: min-heap by (due_ns, seq) */
     size_t nheap, heap_cap; /* entries in the heap, slots allocated */
     size_t count;          /* entries in the map */
+    wk_entry **chunks;     /* owned: the slab, WK_SLAB_CHUNK entries a chunk */
+    uint32_t nchunks;      /* chunks made */
+    uint32_t free_idx;     /* first free slab slot (WK_NOT_QUEUED: none) */
     uint32_t next_seq;     /* next arrival number */
     wk_sched_config cfg;   /* copied at init */
     ex_rng *rng;           /* not owned: jitter source */
@@ -106,6 +121,13 @@ void wk_registry_due_by(wk_registry *r, wk_entry *e, int64_t due_ns);
  * ± permille/1000 jitter from rng. k = 0: the plain jittered interval. */
 int64_t wk_backoff_delay(ex_rng *rng, int64_t interval_ns, unsigned k, int max_factor, int64_t cap_ns,
                          int permille);
+/* The entry at slab index idx (a heap element's). */
+static inline wk_entry *wk_registry_at(const wk_registry *r, uint32_t idx)
+{
+    return &r->chunks[idx / WK_SLAB_CHUNK][idx % WK_SLAB_CHUNK];
+}
+/* When e is due (its next poll or its deadline), or INT64_MIN while it is polled. */
+int64_t wk_registry_due(const wk_registry *r, const wk_entry *e);
 /* Earliest due time in the heap, or INT64_MAX if nothing waits. With a
  * poll budget whose tokens ran out, no earlier than the next token (so
  * the one timer waits for it instead of spinning). */

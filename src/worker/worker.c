@@ -652,7 +652,7 @@ int wk_worker_run(const wk_options *opt)
     if (!w->ns) w->ns = EXO_DEFAULT_SERVICE_NAMESPACE;
     w->armed_due = INT64_MAX;
     wk_feed_init(&w->feed);
-    w->live = (wk_live_ctx){w->ns, w->source->name};
+    w->live = (wk_live_ctx){w->ns, w->source->name, &w->reg};
     ex_rng_seed(&w->rng, opt->seed);
     wk_registry_init(&w->reg, &opt->sched, &w->rng);
     wk_metrics_init(&w->metrics);

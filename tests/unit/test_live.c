@@ -50,17 +50,21 @@ static void apply(mdl_monitor *m, const char *text, int64_t at)
     "\"state\":\"in_progress\",\"start\":\"2024-05-01T10:00:03Z\"},"                                            \
     "{\"key\":\"job/2\",\"name\":\"lint\",\"status\":\"pending\",\"state\":\"queued\"}]}"
 
-static json_t *render(const wk_entry *e, int events, size_t max)
+static json_t *render_in(const wk_live_ctx *c, const wk_entry *e, int events, size_t max)
 {
     sim_buf b;
     sim_buf_init(&b, max);
-    assert_int_equal(wk_live_render(&b, &ctx, e, events), 0);
+    assert_int_equal(wk_live_render(&b, c, e, events), 0);
     json_error_t err;
     json_t *j = json_loads(b.data, 0, &err);
     if (!j) fail_msg("not JSON (%s): %s", err.text, b.data);
     sim_buf_free(&b);
     return j;
 }
+
+static int take_slot(void *arg) { return arg != NULL; }
+static void take_poll(void *arg, wk_entry *e) { *(wk_entry **)arg = e; }
+static void take_expire(void *arg, wk_entry *e) { (void)arg, (void)e; }
 
 static const char *str(json_t *o, const char *k)
 {
@@ -73,8 +77,17 @@ static void test_workflow_json(void **state)
     (void)state;
     mdl_monitor *m = mdl_monitor_new("octo/repo/42", T0 - SEC, T0, 3600 * SEC, 100, 1000);
     apply(m, RUNNING_TREE, T0 + 5 * SEC);
-    wk_entry e = {.mon = m, .due_ns = T0 + 15 * SEC, .heap_idx = 0};
-    json_t *j = render(&e, 1, WK_LIVE_MAX_DETAIL);
+    /* waiting in a registry, due 10 s after it was added at T0 + 5 s */
+    ex_rng rng;
+    ex_rng_seed(&rng, 1);
+    wk_sched_config cfg = {.initial_delay_ns = 10 * SEC, .interval_ns = SEC, .max_entries = 10};
+    wk_registry r;
+    wk_registry_init(&r, &cfg, &rng);
+    wk_entry *e = NULL;
+    assert_int_equal(wk_registry_add(&r, m, T0 + 5 * SEC, &e), 0);
+    wk_live_ctx rctx = ctx;
+    rctx.reg = &r;
+    json_t *j = render_in(&rctx, e, 1, WK_LIVE_MAX_DETAIL);
     assert_string_equal(str(j, "key"), "octo/repo/42");
     assert_string_equal(str(j, "source"), "github-actions");
     assert_int_equal(strlen(str(j, "traceId")), 32);
@@ -107,15 +120,18 @@ static void test_workflow_json(void **state)
         assert_true(strcmp(str(json_array_get(ev, i - 1), "time"), str(json_array_get(ev, i), "time")) <= 0);
     json_decref(j);
     /* polling now: no nextPoll; the root ends: every span ended, no current stage */
-    e.heap_idx = WK_NOT_QUEUED;
+    wk_entry *polled = NULL;
+    const wk_sched_ops ops = {take_slot, take_poll, take_expire};
+    assert_int_equal(wk_registry_dispatch(&r, T0 + 15 * SEC, &ops, &polled), 1);
+    assert_ptr_equal(polled, e);
     mdl_monitor_timeout(m, T0 + 3600 * SEC);
-    j = render(&e, 0, WK_LIVE_MAX_DETAIL);
+    j = render_in(&rctx, e, 0, WK_LIVE_MAX_DETAIL);
     assert_true(json_is_null(json_object_get(j, "nextPoll")));
     assert_true(json_is_null(json_object_get(j, "currentStage")));
     assert_string_equal(str(j, "status"), "error");
     assert_null(json_object_get(j, "events"));
     json_decref(j);
-    mdl_monitor_free(m);
+    wk_registry_clear(&r); /* frees m */
 }
 
 static void test_workflow_json_bounded(void **state)

@@ -70,8 +70,9 @@ static wk_entry *add(wk_registry *r, const char *id, int64_t now, int64_t timeou
 static void check_heap(const wk_registry *r)
 {
     for (size_t i = 0; i < r->nheap; i++) {
-        assert_int_equal(r->heap[i]->heap_idx, i);
-        if (i > 0) assert_true(r->heap[(i - 1) / 2]->due_ns <= r->heap[i]->due_ns);
+        assert_int_equal(wk_registry_at(r, r->heap[i].idx)->heap_idx, i);
+        assert_int_equal(wk_registry_due(r, wk_registry_at(r, r->heap[i].idx)), r->heap[i].due_ns);
+        if (i > 0) assert_true(r->heap[(i - 1) / 2].due_ns <= r->heap[i].due_ns);
     }
 }
 
@@ -89,16 +90,18 @@ static void test_heap_order(void **state)
         check_heap(&r);
     }
     assert_int_equal(r.count, 500);
-    assert_int_equal(wk_registry_next_due(&r), r.heap[0]->due_ns);
+    assert_int_equal(wk_registry_next_due(&r), r.heap[0].due_ns);
     int64_t last = INT64_MIN;
     size_t n = 0;
     while (wk_registry_waiting(&r)) {
-        wk_entry *top = r.heap[0];
-        assert_true(top->due_ns >= last);
-        last = top->due_ns;
+        wk_entry *top = wk_registry_at(&r, r.heap[0].idx);
+        int64_t due = wk_registry_due(&r, top);
+        assert_true(due >= last);
+        last = due;
         /* Dispatch exactly the top by asking at its due time with one slot. */
         fake f = {.reg = &r, .slots = 1};
-        assert_int_equal(wk_registry_dispatch(&r, top->due_ns, &fake_ops, &f), 1);
+        assert_int_equal(wk_registry_dispatch(&r, due, &fake_ops, &f), 1);
+        assert_int_equal(wk_registry_due(&r, top), INT64_MIN); /* being polled */
         assert_ptr_equal(f.running[0], top);
         check_heap(&r);
         n++;
@@ -128,18 +131,64 @@ static void test_remove_middle(void **state)
     }
     assert_int_equal(r.count, 66);
     assert_non_null(wk_registry_find(&r, "w1"));
+    int64_t due[100];
+    for (int i = 0; i < 100; i++) due[i] = i % 3 ? wk_registry_due(&r, e[i]) : INT64_MIN;
     fake f = {.reg = &r, .slots = 64};
     assert_int_equal(wk_registry_dispatch(&r, T0 + SEC, &fake_ops, &f), 64);
+    int prev = -1;
     for (int i = 0; i < f.npolled; i++) {
         int n;
         assert_int_equal(sscanf(f.polled[i], "w%d", &n), 1);
         assert_true(n % 3 != 0);
-        if (i > 0) assert_true(f.running[i - 1]->due_ns <= f.running[i]->due_ns);
+        if (prev >= 0) assert_true(due[prev] <= due[n]);
+        prev = n;
     }
     /* An entry being polled can be removed too (it is not in the heap). */
     mdl_monitor_free(wk_registry_remove(&r, f.running[0]));
     assert_int_equal(r.count, 65);
     wk_registry_clear(&r);
+}
+
+/* Entries live in slab chunks: freed slots are reused, addresses stay put
+ * while chunks are added, and an empty registry gives its chunks back. */
+static void test_slab_reuse(void **state)
+{
+    (void)state;
+    wk_registry r;
+    setup_reg(&r, SEC, 10 * SEC, 0, 10000);
+    enum { N = 2 * WK_SLAB_CHUNK + 300 };
+    static wk_entry *e[N];
+    char id[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "w%d", i);
+        e[i] = add(&r, id, T0 + (i * 7919 % N) * MS, 3600 * SEC);
+    }
+    assert_int_equal(r.nchunks, 3);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "w%d", i);
+        assert_ptr_equal(wk_registry_find(&r, id), e[i]); /* not moved by later chunks */
+        assert_ptr_equal(wk_registry_at(&r, e[i]->self), e[i]);
+    }
+    for (int i = 1; i < N; i += 2) mdl_monitor_free(wk_registry_remove(&r, e[i]));
+    check_heap(&r);
+    for (int i = 1; i < N; i += 2) {
+        snprintf(id, sizeof id, "again%d", i);
+        add(&r, id, T0, 3600 * SEC);
+    }
+    assert_int_equal(r.nchunks, 3); /* the freed slots, no new chunk */
+    assert_int_equal(r.count, N);
+    check_heap(&r);
+    for (int i = 0; i < N; i += 2) mdl_monitor_free(wk_registry_remove(&r, e[i]));
+    for (int i = 1; i < N; i += 2) {
+        snprintf(id, sizeof id, "again%d", i);
+        mdl_monitor_free(wk_registry_remove(&r, wk_registry_find(&r, id)));
+    }
+    assert_int_equal(r.count, 0);
+    assert_int_equal(r.nchunks, 0); /* given back */
+    assert_int_equal(wk_registry_waiting(&r), 0);
+    add(&r, "after", T0, 3600 * SEC);
+    assert_int_equal(wk_registry_next_due(&r), T0 + SEC);
+    assert_int_equal(wk_registry_clear(&r), 1);
 }
 
 static void test_jitter_bounds(void **state)
@@ -171,7 +220,7 @@ static void test_reschedule(void **state)
     wk_registry r;
     setup_reg(&r, 5 * SEC, 10 * SEC, 100, 10);
     wk_entry *e = add(&r, "a", T0, 60 * SEC);
-    assert_int_equal(e->due_ns, T0 + 5 * SEC);
+    assert_int_equal(wk_registry_due(&r, e), T0 + 5 * SEC);
     fake f = {.reg = &r, .slots = 10};
     assert_int_equal(wk_registry_dispatch(&r, T0 + 5 * SEC - 1, &fake_ops, &f), 0);
     assert_int_equal(wk_registry_dispatch(&r, T0 + 5 * SEC, &fake_ops, &f), 1);
@@ -179,10 +228,10 @@ static void test_reschedule(void **state)
     assert_int_equal(wk_registry_next_due(&r), INT64_MAX);
     int64_t now = T0 + 5 * SEC + 3 * MS;
     assert_int_equal(wk_registry_reschedule(&r, e, now), 0);
-    assert_true(e->due_ns >= now + 9 * SEC && e->due_ns <= now + 11 * SEC);
+    assert_true(wk_registry_due(&r, e) >= now + 9 * SEC && wk_registry_due(&r, e) <= now + 11 * SEC);
     /* Near the deadline the next due time is the deadline itself. */
     assert_int_equal(wk_registry_reschedule(&r, e, T0 + 55 * SEC), 0);
-    assert_int_equal(e->due_ns, T0 + 60 * SEC);
+    assert_int_equal(wk_registry_due(&r, e), T0 + 60 * SEC);
     /* At the deadline dispatch expires it, even with no free slot. */
     f.slots = 0;
     assert_int_equal(wk_registry_dispatch(&r, T0 + 60 * SEC, &fake_ops, &f), 1);
@@ -191,7 +240,7 @@ static void test_reschedule(void **state)
     assert_int_equal(r.count, 0);
     /* A deadline before the initial delay: first due at the deadline. */
     e = add(&r, "b", T0, 2 * SEC);
-    assert_int_equal(e->due_ns, T0 + 2 * SEC);
+    assert_int_equal(wk_registry_due(&r, e), T0 + 2 * SEC);
     wk_registry_clear(&r);
 }
 
@@ -255,6 +304,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heap_order),    cmocka_unit_test(test_remove_middle),
+        cmocka_unit_test(test_slab_reuse),
         cmocka_unit_test(test_jitter_bounds), cmocka_unit_test(test_reschedule),
         cmocka_unit_test(test_fifo_when_full), cmocka_unit_test(test_duplicate_and_capacity),
     };

@@ -162,26 +162,26 @@ static void test_reschedule_backs_off_and_resets(void **state)
     for (int k = 0; k < 4; k++) {
         mdl_monitor_poll_failed(e->mon);
         assert_int_equal(wk_registry_reschedule(&r, e, now), 0);
-        int64_t d = e->due_ns - now, want = factor[k] * 10 * SEC;
+        int64_t d = wk_registry_due(&r, e) - now, want = factor[k] * 10 * SEC;
         assert_true(d >= want - want / 5 && d <= want + want / 5);
-        now = e->due_ns;
+        now = wk_registry_due(&r, e);
         assert_int_equal(wk_registry_dispatch(&r, now, &fake_ops, &f), 1);
     }
     /* A poll without a new error: back to the plain interval. */
     assert_int_equal(wk_registry_reschedule(&r, e, now), 0);
-    assert_int_equal(e->due_ns - now, 10 * SEC);
+    assert_int_equal(wk_registry_due(&r, e) - now, 10 * SEC);
     assert_int_equal(e->failures, 0);
-    now = e->due_ns;
+    now = wk_registry_due(&r, e);
     assert_int_equal(wk_registry_dispatch(&r, now, &fake_ops, &f), 1);
     /* Retry-After longer than the backoff wins; shorter does not shorten it. */
     mdl_monitor_poll_failed(e->mon);
     assert_int_equal(wk_registry_reschedule_after(&r, e, now, 120 * SEC), 0);
-    assert_int_equal(e->due_ns - now, 120 * SEC);
-    now = e->due_ns;
+    assert_int_equal(wk_registry_due(&r, e) - now, 120 * SEC);
+    now = wk_registry_due(&r, e);
     assert_int_equal(wk_registry_dispatch(&r, now, &fake_ops, &f), 1);
     mdl_monitor_poll_failed(e->mon);
     assert_int_equal(wk_registry_reschedule_after(&r, e, now, 1 * SEC), 0);
-    int64_t d = e->due_ns - now;
+    int64_t d = wk_registry_due(&r, e) - now;
     assert_true(d >= 32 * SEC && d <= 48 * SEC); /* second failure in a row: 4x ± 20 % */
     wk_registry_clear(&r);
 }
