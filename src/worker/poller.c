@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/iso8601.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "net/curl_uv.h"
@@ -272,10 +273,38 @@ int64_t wk_poll_retry_after(long status, const char *value, int64_t now_ns)
     return exo_retry_after_parse(value, now_ns, &d) == 0 ? d : -1;
 }
 
+static int two_digits(const char *p) { return isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) ? (p[0] - '0') * 10 + (p[1] - '0') : -1; }
+
+/* "Sun, 06 Nov 1994 08:49:37 GMT", the IMF-fixdate every current server
+ * sends, read without curl_getdate's sscanf calls (one per poll). -2 when
+ * v is not exactly that form, or names a day the month does not have:
+ * curl_getdate decides then. */
+static int64_t imf_fixdate(const char *v)
+{
+    static const char days[] = "MonTueWedThuFriSatSun", months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (strlen(v) != 29 || memcmp(v + 3, ", ", 2) != 0 || v[7] != ' ' || v[11] != ' ' || v[16] != ' ' ||
+        v[19] != ':' || v[22] != ':' || memcmp(v + 25, " GMT", 4) != 0)
+        return -2;
+    int wd = 0, mo = 0;
+    while (wd < 7 && memcmp(days + 3 * wd, v, 3) != 0) wd++;
+    while (mo < 12 && memcmp(months + 3 * mo, v + 8, 3) != 0) mo++;
+    int d = two_digits(v + 5), y1 = two_digits(v + 12), y2 = two_digits(v + 14);
+    int h = two_digits(v + 17), mi = two_digits(v + 20), sec = two_digits(v + 23);
+    if (wd == 7 || mo == 12 || d < 1 || d > mdays[mo] || y1 < 0 || y2 < 0 || h < 0 || h > 23 || mi < 0 ||
+        mi > 59 || sec < 0 || sec > 59)
+        return -2;
+    int y = y1 * 100 + y2;
+    if (y < 1970 || (mo == 1 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))) return -2;
+    return ((int64_t)ex_days_from_civil(y, mo + 1, d) * 86400 + h * 3600 + mi * 60 + sec) * EX_NS_PER_SEC;
+}
+
 int64_t wk_poll_http_date(const char *value)
 {
     if (!value) return -1;
     while (*value == ' ' || *value == '\t') value++;
+    int64_t fast = imf_fixdate(value);
+    if (fast != -2) return fast;
     /* An HTTP-date starts with a weekday; curl's lenient parser would
      * otherwise read bare numbers as dates. */
     if (!isalpha((unsigned char)*value)) return -1;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "worker/clockskew.h"
@@ -112,6 +113,38 @@ static void test_http_date(void **state)
     assert_true(wk_poll_http_date(NULL) == -1);
 }
 
+/* The IMF-fixdate fast path agrees with curl_getdate, over random times
+ * from 1970 to 2200 and the edges it hands to curl (Feb 29 of a common
+ * year, Feb 30, hour 24, a month or weekday that is not one). */
+static void test_http_date_like_curl(void **state)
+{
+    (void)state;
+    static const char *const odd[] = {
+        "Thu, 29 Feb 2024 23:59:59 GMT", "Wed, 29 Feb 2023 00:00:00 GMT", "Mon, 30 Feb 2024 00:00:00 GMT",
+        "Mon, 31 Apr 2024 00:00:00 GMT", "Mon, 01 Jan 1970 00:00:00 GMT", "Mon, 01 Jan 1969 12:00:00 GMT",
+        "Mon, 01 Jan 2024 24:00:00 GMT", "Mon, 01 Jan 2024 23:60:00 GMT", "Mon, 01 Jan 2024 23:59:60 GMT",
+        "Mon, 01 Foo 2024 00:00:00 GMT", "Xyz, 01 Jan 2024 00:00:00 GMT", "Mon, 1 Jan 2024 00:00:00 GMT",
+        "Mon, 01 Jan 2024 00:00:00 UTC", "Mon, 01 Jan 2024 00:00:00 GMT ", "Mon, 0a Jan 2024 00:00:00 GMT",
+        "Sun, 31 Dec 2199 23:59:59 GMT", "Fri, 13 Jun 3000 12:00:00 GMT"};
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+        time_t c = curl_getdate(odd[i], NULL);
+        int64_t want = c == (time_t)-1 || c < 0 ? -1 : (int64_t)c * EX_NS_PER_SEC;
+        if (wk_poll_http_date(odd[i]) != want) fail_msg("%s: %lld, curl says %lld", odd[i],
+                                                         (long long)wk_poll_http_date(odd[i]), (long long)want);
+    }
+    uint64_t x = 88172645463325252ULL;
+    char buf[64];
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        time_t t = (time_t)(x % UINT64_C(7258118400)); /* 1970 .. 2200 */
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        assert_true(wk_poll_http_date(buf) == (int64_t)t * EX_NS_PER_SEC);
+        assert_true(curl_getdate(buf, NULL) == t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -120,6 +153,7 @@ int main(void)
         cmocka_unit_test(test_warns_once_then_rate_limited),
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_http_date),
+        cmocka_unit_test(test_http_date_like_curl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
