@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# bench/worker.sh — two figures of `extrace worker` (not a test).
+# bench/worker.sh — figures of `extrace worker` (not a test).
 #
 #   bench/worker.sh memory   bytes of RSS per idle in-flight workflow
-#   bench/worker.sh polls    polls per second on one core, and wrk's ceiling
+#   bench/worker.sh polls    CPU per poll against wrk's per request and a Node.js peer's per poll
+#   bench/worker.sh scale    CPU per poll at 10k, 100k and 1M workflows in flight
 #   bench/worker.sh stream   CPU per workflow of --stream (checkpoints, acks) against pub/sub
-#   bench/worker.sh          all three
+#   bench/worker.sh          memory, polls and stream
 #
 # memory: redis-server, `extrace api --time-scale 1` and the worker with
 #   --initial-delay 1h (so every workflow stays idle in the schedule) and
@@ -12,15 +13,22 @@
 #   `extrace generate` publishes N events (default 100,000) → bytes/workflow.
 # polls: the worker pinned to CPU 0, the api to CPU 1; W workflows
 #   (default 5,000) polled every INTERVAL (default 100ms, i.e. a demand far
-#   above what one core serves); extrace_polls_total read over DURATION
-#   seconds (default 10). Then wrk (pinned to CPU 0, 256 connections) on
-#   GET /workflows/<id> of the same api: the HTTP ceiling of that setup.
+#   above what one core serves) over POLLS connections (default 64); the
+#   worker's CPU time per poll over DURATION seconds (default 10). Then, on
+#   the same CPU against the same api: the Node.js peer (bench/worker_peer.js,
+#   OpenTelemetry JS SDK) polling the same workflows, and wrk -t1 -cPOLLS on
+#   GET /workflows/<id> (CPU per request: wrk's rusage / requests). RUNS
+#   runs (default 3); ratios wrk/worker and peer/worker per run, then
+#   min/median/max.
+# scale: CPU per poll with SCALES (default "10000 100000 1000000") workflows
+#   in flight, each size a fresh stack.
 # stream: the same stack with `extrace api --time-scale 600` (a workflow
 #   takes about 2 s), once with pub/sub and once with --stream: S workflows
 #   (default 5,000) generated at RATE a second (default 500) and watched to
 #   the end (exporter none); the worker's and redis-server's CPU time per
 #   workflow in each mode, checkpoints written per workflow, and the ratio.
-# Knobs: BUILD, N, W, S, RATE, INTERVAL, DURATION, POLLS (--max-concurrent-polls).
+# Knobs: BUILD, N, W, S, RATE, INTERVAL, DURATION, POLLS (--max-concurrent-polls), RUNS, SCALES, NO_PEER,
+# PERF (a file: perf record -g of the worker during its window).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,7 +39,7 @@ n=${N:-100000}
 w=${W:-5000}
 interval=${INTERVAL:-100ms}
 duration=${DURATION:-10}
-polls=${POLLS:-256}
+polls=${POLLS:-64}
 streamed=${S:-5000}
 rate=${RATE:-500}
 scale=1
@@ -110,27 +118,115 @@ bench_memory() {
   stop_stack
 }
 
-bench_polls() {
+# CPU µs of the worker per poll over $duration s (sets poll_us, poll_rate).
+measure_worker() {
+  errors() { metric 'extrace_poll_errors_total{kind="connect"}'; }
+  local p0 e0 t0 p1 e1 t1 hz
+  p0=$(metric extrace_polls_total) e0=$(errors) t0=$(cpu_ticks "$worker")
+  if [ -n "${PERF:-}" ]; then # PERF=file: a profile of the worker over the window
+    perf record -e cpu-clock -g -o "$PERF" -p "$worker" -- sleep "$duration" >/dev/null 2>&1
+  else
+    sleep "$duration"
+  fi
+  p1=$(metric extrace_polls_total) e1=$(errors) t1=$(cpu_ticks "$worker")
+  hz=$(getconf CLK_TCK)
+  poll_rate=$(( (p1 - p0) / duration ))
+  poll_us=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v p=$((p1 - p0)) 'BEGIN { printf "%.1f", t * 1e6 / hz / p }')
+  echo "  worker: $poll_rate polls/s with the worker at $(( (t1 - t0) * 100 / (hz * duration) ))% of one core:" \
+       "$poll_us µs CPU per poll (connect errors: $((e1 - e0)))"
+}
+
+# wrk on CPU 0 against the api: CPU µs of wrk per request (sets wrk_us).
+measure_wrk() {
+  local id out
+  id=$(head -1 "$work/ids")
+  out=$(python3 -c '
+import re, resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+n = int(re.search(r"(\d+) requests in", r.stdout).group(1))
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", r.stdout)
+print(n, (u.ru_utime + u.ru_stime) * 1e6 / n, bad.group(1) if bad else 0)
+' "${pin0[@]}" wrk -t1 -c"$polls" -d"${duration}s" "http://127.0.0.1:$aport/workflows/$id")
+  read -r n wrk_us bad <<<"$out"
+  wrk_us=$(printf '%.1f' "$wrk_us")
+  echo "  wrk -t1 -c$polls: $((n / duration)) requests/s, $wrk_us µs CPU per request (non-2xx: $bad)"
+}
+
+# The Node.js peer (bench/worker_peer.js, OpenTelemetry JS SDK) on CPU 0,
+# polling the same workflows (sets peer_us).
+measure_peer() {
+  local out
+  out=$(NODE_PATH=$root/tests/otel-js/node_modules "${pin0[@]}" node "$here/worker_peer.js" \
+    --api "http://127.0.0.1:$aport" --ids "$work/ids" --interval "${interval%ms}" --concurrency "$polls" \
+    --warmup 2 --duration "$duration")
+  local np cpu perr
+  read -r _ np _ cpu _ perr <<<"$out"
+  peer_us=$(awk -v c="$cpu" -v p="$np" 'BEGIN { printf "%.1f", c / p }')
+  echo "  node peer: $((np / duration)) polls/s, $peer_us µs CPU per poll (errors: $perr)"
+}
+
+# One run: the worker, then the peer and wrk against the same api.
+polls_run() {
   pin_api=("${pin1[@]}") pin_worker=("${pin0[@]}")
-  start_stack "--initial-delay 0s --interval $interval --timeout 2h --max-concurrent-polls $polls"
+  start_stack "--initial-delay 0s --interval $interval --timeout 2h --max-concurrent-polls $polls --max-workflows $((w * 2))"
   "$bin" generate --redis "127.0.0.1:$rport" --rate 20000 --count "$w" --ids-out "$work/ids" --log-level warn
   wait_in_flight "$w"
   sleep 2 # let the first round of polls spread out
-  errors() { metric 'extrace_poll_errors_total{kind="connect"}'; }
-  p0=$(metric extrace_polls_total) e0=$(errors) t0=$(cpu_ticks "$worker")
-  sleep "$duration"
-  p1=$(metric extrace_polls_total) e1=$(errors) t1=$(cpu_ticks "$worker")
-  hz=$(getconf CLK_TCK)
-  echo "polls: $w workflows every $interval, --max-concurrent-polls $polls: $(( (p1 - p0) / duration )) polls/s" \
-       "over ${duration}s with the worker at $(( (t1 - t0) * 100 / (hz * duration) ))% of one core" \
-       "= $(( (p1 - p0) * hz / (t1 - t0) )) polls per CPU second (connect errors: $((e1 - e0)))"
-  kill -TERM "$worker"; wait "$worker" 2>/dev/null || true # free CPU 0 for wrk
-  if command -v wrk >/dev/null; then
-    id=$(head -1 "$work/ids")
-    echo "ceiling: wrk -t1 -c$polls -d${duration}s on CPU 0 against the same api (GET /workflows/$id):"
-    "${pin0[@]}" wrk -t1 -c"$polls" -d"${duration}s" "http://127.0.0.1:$aport/workflows/$id" | grep -E 'Requests/sec|Non-2xx'
-  fi
+  measure_worker
+  kill -TERM "$worker"; wait "$worker" 2>/dev/null || true # free CPU 0 for the others
+  peer_us=""
+  if [ -z "${NO_PEER:-}" ]; then measure_peer; fi
+  wrk_us=""
+  if command -v wrk >/dev/null; then measure_wrk; fi
   stop_stack
+  awk -v p="$poll_us" -v w="${wrk_us:-0}" -v n="${peer_us:-0}" 'BEGIN {
+    printf "  ratios: wrk/worker %.2f (aim >= 0.5), peer/worker %.2f (aim >= 5)\n", w / p, n / p }'
+  ratios+=("$(awk -v p="$poll_us" -v w="${wrk_us:-0}" -v n="${peer_us:-0}" 'BEGIN { printf "%.3f %.3f %s", w / p, n / p, p }')")
+}
+
+bench_polls() {
+  [ -n "${NO_PEER:-}" ] || [ -d "$root/tests/otel-js/node_modules/@opentelemetry/sdk-trace-base" ] ||
+    { echo "bench/worker.sh: run 'npm ci' in tests/otel-js for the Node peer (or NO_PEER=1)" >&2; exit 1; }
+  ratios=()
+  for i in $(seq "${RUNS:-3}"); do
+    echo "polls run $i of ${RUNS:-3}: $w workflows every $interval, --max-concurrent-polls $polls"
+    polls_run
+  done
+  printf '%s\n' "${ratios[@]}" | awk '
+    { w[NR] = $1; n[NR] = $2; p[NR] = $3 }
+    function sort(a, k,   i, j, t) { for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j] < a[j-1]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t } }
+    END { sort(w, NR); sort(n, NR); sort(p, NR); m = int((NR + 1) / 2)
+      printf "polls over %d runs, min / median / max: worker %.1f / %.1f / %.1f µs per poll; wrk/worker %.2f / %.2f / %.2f; peer/worker %.2f / %.2f / %.2f\n",
+        NR, p[1], p[m], p[NR], w[1], w[m], w[NR], n[1], n[m], n[NR] }'
+}
+
+# CPU per poll with W in flight, for W in $SCALES (default 10k, 100k, 1M):
+# the workflows are announced with --initial-delay long enough that every
+# one is in flight before the first poll, then the worker polls them at
+# full load (interval far below what it serves) for $duration s.
+bench_scale() {
+  local sizes=${SCALES:-10000 100000 1000000} delay
+  for size in $sizes; do
+    delay=$(( size / 15000 + 15 ))
+    pin_api=("${pin1[@]}") pin_worker=("${pin0[@]}")
+    start_stack "--initial-delay ${delay}s --interval $interval --timeout 2h --max-concurrent-polls $polls --max-workflows $((size * 2))"
+    "$bin" generate --redis "127.0.0.1:$rport" --rate 20000 --count "$size" --log-level warn
+    # pub/sub may lose some at this rate (the summary above says how many): take what arrived
+    local had=-1 now
+    for _ in $(seq 600); do
+      now=$(metric extrace_workflows_in_flight)
+      [ "$now" = "$had" ] && break
+      had=$now
+      sleep 0.5
+    done
+    for _ in $(seq 1200); do [ "$(metric extrace_polls_total)" != 0 ] && break; sleep 0.1; done
+    sleep 2
+    echo "scale: $(metric extrace_workflows_in_flight) in flight"
+    measure_worker
+    echo "  worker VmRSS $(rss_kb "$worker") kB"
+    stop_stack
+  done
 }
 
 # One run of the stream figure: $1 = pubsub or stream.
@@ -175,7 +271,8 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 case "$what" in
   memory) bench_memory ;;
   polls) bench_polls ;;
+  scale) bench_scale ;;
   stream) bench_stream ;;
   all) bench_memory; bench_polls; bench_stream ;;
-  *) echo "usage: bench/worker.sh [memory|polls|stream|all]" >&2; exit 2 ;;
+  *) echo "usage: bench/worker.sh [memory|polls|scale|stream|all]" >&2; exit 2 ;;
 esac
