@@ -52,15 +52,23 @@ static const char *receiver_script(void)
     return path;
 }
 
+static void receiver_spawn(receiver *r, const char *const *extra);
+
 /* Start receiver.js with extra arguments (NULL-terminated); waits for "ready". */
 static void receiver_start(receiver *r, const char *const *extra)
+{
+    r->grpc_port = ts_free_port();
+    r->http_port = ts_free_port();
+    while (r->http_port == r->grpc_port) r->http_port = ts_free_port();
+    receiver_spawn(r, extra);
+}
+
+/* Start receiver.js on r's ports (again, after receiver_stop). */
+static void receiver_spawn(receiver *r, const char *const *extra)
 {
     const char *dir = ts_tmpdir();
     assert_non_null(dir);
     char gp[16], hp[16];
-    r->grpc_port = ts_free_port();
-    r->http_port = ts_free_port();
-    while (r->http_port == r->grpc_port) r->http_port = ts_free_port();
     snprintf(gp, sizeof gp, "%d", r->grpc_port);
     snprintf(hp, sizeof hp, "%d", r->http_port);
     snprintf(r->out, sizeof r->out, "%s/spans.jsonl", dir);
@@ -856,6 +864,58 @@ static void test_grpc_one_connection(void **state)
     run_finish(&x, 0x7);
 }
 
+/* The receiver goes away and comes back on the same port: the batch
+ * sent meanwhile fails to connect, is retried, and goes over a new
+ * connection; nothing is dropped. */
+static void test_grpc_reconnects(void **state)
+{
+    (void)state;
+    export_run x;
+    run_begin(&x, "recon", NULL, "grpc", 0);
+    setup_load(&x.s);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    exo_pipeline *p = pipeline_new(&loop, &x.s);
+    exo_span *spans[NSPANS];
+    int flushed = 0;
+    make_workflow(x.tag, 0, spans);
+    exo_pipeline_submit(p, spans, NSPANS, submit_cb, &x.out[0]);
+    exo_pipeline_flush(p, 10 * EX_NS_PER_SEC, flag_cb, &flushed);
+    run_until(&loop, &flushed, 15000);
+    assert_int_equal(x.out[0].delivered, 1);
+    receiver_stop(&x.r);
+    make_workflow(x.tag, 1, spans);
+    exo_pipeline_submit(p, spans, NSPANS, submit_cb, &x.out[1]);
+    flushed = 0;
+    exo_pipeline_flush(p, 20 * EX_NS_PER_SEC, flag_cb, &flushed);
+    int waited = 0; /* 300 ms of attempts against the closed port */
+    uv_timer_t pause;
+    uv_timer_init(&loop, &pause);
+    pause.data = &waited;
+    uv_timer_start(&pause, watchdog_cb, 300, 0);
+    run_until(&loop, &waited, 5000);
+    uv_close((uv_handle_t *)&pause, NULL);
+    exo_pipeline_stats st;
+    exo_pipeline_get_stats(p, &st);
+    assert_true(st.export_failures >= 1);
+    receiver_spawn(&x.r, NULL);
+    run_until(&loop, &flushed, 25000);
+    exo_pipeline_get_stats(p, &x.st);
+    exo_pipeline_destroy(p);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_int_equal(x.out[1].calls, 1);
+    assert_int_equal(x.out[1].delivered, 1);
+    assert_int_equal(x.st.spans_exported, 2 * NSPANS);
+    assert_int_equal(x.st.spans_dropped, 0);
+    char *log = ts_read_file(x.r.log, NULL);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "grpc request accepted: 4 spans"));
+    free(log);
+    receiver_stop(&x.r);
+    setup_free(&x.s);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -869,6 +929,7 @@ int main(void)
         cmocka_unit_test(test_export_timeout_gives_up),
         cmocka_unit_test(test_schedule_delay_and_batch_size),
         cmocka_unit_test(test_grpc_one_connection),
+        cmocka_unit_test(test_grpc_reconnects),
         cmocka_unit_test(test_queue_bound),
         cmocka_unit_test(test_flush_timeout_and_destroy_in_flight),
         cmocka_unit_test(test_console_and_otlp),
