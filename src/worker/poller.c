@@ -296,7 +296,8 @@ static int64_t imf_fixdate(const char *v)
         return -2;
     int y = y1 * 100 + y2;
     if (y < 1970 || (mo == 1 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))) return -2;
-    return ((int64_t)ex_days_from_civil(y, mo + 1, d) * 86400 + h * 3600 + mi * 60 + sec) * EX_NS_PER_SEC;
+    int64_t secs = ex_days_from_civil(y, mo + 1, d) * 86400 + h * 3600 + mi * 60 + sec;
+    return secs > INT64_MAX / EX_NS_PER_SEC ? -1 : secs * EX_NS_PER_SEC; /* after 2262: not in ns */
 }
 
 int64_t wk_poll_http_date(const char *value)
@@ -309,7 +310,7 @@ int64_t wk_poll_http_date(const char *value)
      * otherwise read bare numbers as dates. */
     if (!isalpha((unsigned char)*value)) return -1;
     time_t t = curl_getdate(value, NULL);
-    return t == (time_t)-1 || t < 0 ? -1 : (int64_t)t * EX_NS_PER_SEC;
+    return t == (time_t)-1 || t < 0 || (int64_t)t > INT64_MAX / EX_NS_PER_SEC ? -1 : (int64_t)t * EX_NS_PER_SEC;
 }
 
 void wk_poll_classify(CURLcode code, const char *curl_err, long status, const char *body, size_t len,

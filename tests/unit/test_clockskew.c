@@ -115,7 +115,8 @@ static void test_http_date(void **state)
 
 /* The IMF-fixdate fast path agrees with curl_getdate, over random times
  * from 1970 to 2200 and the edges it hands to curl (Feb 29 of a common
- * year, Feb 30, hour 24, a month or weekday that is not one). */
+ * year, Feb 30, hour 24, a month or weekday that is not one); a date past
+ * what int64 nanoseconds hold (2262-04-11T23:47:16Z) is no date (-1). */
 static void test_http_date_like_curl(void **state)
 {
     (void)state;
@@ -125,10 +126,11 @@ static void test_http_date_like_curl(void **state)
         "Mon, 01 Jan 2024 24:00:00 GMT", "Mon, 01 Jan 2024 23:60:00 GMT", "Mon, 01 Jan 2024 23:59:60 GMT",
         "Mon, 01 Foo 2024 00:00:00 GMT", "Xyz, 01 Jan 2024 00:00:00 GMT", "Mon, 1 Jan 2024 00:00:00 GMT",
         "Mon, 01 Jan 2024 00:00:00 UTC", "Mon, 01 Jan 2024 00:00:00 GMT ", "Mon, 0a Jan 2024 00:00:00 GMT",
-        "Sun, 31 Dec 2199 23:59:59 GMT", "Fri, 13 Jun 3000 12:00:00 GMT"};
+        "Sun, 31 Dec 2199 23:59:59 GMT", "Fri, 11 Apr 2262 23:47:16 GMT", "Fri, 11 Apr 2262 23:47:17 GMT",
+        "Fri, 13 Jun 3000 12:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT"};
     for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
         time_t c = curl_getdate(odd[i], NULL);
-        int64_t want = c == (time_t)-1 || c < 0 ? -1 : (int64_t)c * EX_NS_PER_SEC;
+        int64_t want = c == (time_t)-1 || c < 0 || c > INT64_MAX / EX_NS_PER_SEC ? -1 : (int64_t)c * EX_NS_PER_SEC;
         if (wk_poll_http_date(odd[i]) != want) fail_msg("%s: %lld, curl says %lld", odd[i],
                                                          (long long)wk_poll_http_date(odd[i]), (long long)want);
     }
