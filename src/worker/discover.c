@@ -15,6 +15,7 @@
 #include "net/curl_uv.h"
 #include "source/discover.h"
 #include "worker/hwm.h"
+#include "worker/webhook.h"
 #include "worker/worker_int.h"
 
 #define BODY_MAX (32u * 1024 * 1024)
@@ -143,6 +144,10 @@ static void start_one(wk_disc *d, const sr_found *f)
         return;
     }
     if (!d->w->stream) { /* memory mode: like an event, at once */
+        if (wk_webhook_was_finished(d->w->webhook, f->key)) { /* a webhook started it, and it is done */
+            d->added_elsewhere++;
+            return;
+        }
         wk_event ev = {0};
         snprintf(ev.workflow_id, sizeof ev.workflow_id, "%s", f->key);
         snprintf(ev.source, sizeof ev.source, "%s", d->p->name);

@@ -260,6 +260,11 @@ void wk_webhook_finished(wk_webhook *h, const char *key)
     if (h) sr_dedup_add(&h->finished, key, strlen(key));
 }
 
+int wk_webhook_was_finished(const wk_webhook *h, const char *key)
+{
+    return h && sr_dedup_seen(&h->finished, key, strlen(key));
+}
+
 void wk_webhook_render_metrics(const wk_webhook *h, wk_text *t)
 {
     if (!h) return;

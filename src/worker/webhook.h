@@ -33,6 +33,9 @@ int wk_webhook_port(const wk_webhook *h);
 /* The workflow `key` was finished and exported: later deliveries about it
  * are ignored (result "finished") instead of starting it again. */
 void wk_webhook_finished(wk_webhook *h, const char *key);
+/* 1 if workflow `key` finished here lately (h NULL: 0): a listing that
+ * names it again must not start it again either. */
+int wk_webhook_was_finished(const wk_webhook *h, const char *key);
 /* extrace_webhooks_total{source,result}, extrace_webhook_observations_total
  * and the listener's extrace_webhook_connections_* counters. */
 void wk_webhook_render_metrics(const wk_webhook *h, wk_text *out);

@@ -10,8 +10,10 @@
  *                        statuses, messages, last status words);
  *   without Redis        the same with --redis pointing where nothing
  *                        listens: webhooks need no Redis;
- *   disturbed            the same with duplicate deliveries (replayed ids),
- *                        out-of-order deliveries and forged signatures: the
+ *   disturbed            the same with discovery too (each run learnt of by
+ *                        delivery and by listing), duplicate deliveries
+ *                        (replayed ids), out-of-order deliveries and forged
+ *                        signatures: the
  *                        forged ones are refused (401) and counted, the
  *                        replayed ones answered but ignored, nothing else
  *                        changes;
@@ -124,7 +126,8 @@ static void check_all(const run *r, char keys[][64], int n)
 }
 
 /* redis_url: the worker's --redis; NULL for one where nothing listens (no Redis at all). */
-static windows webhook_run(const char *redis_url, const char *const *disturb, char **metrics_out)
+static windows webhook_run(const char *redis_url, const char *const *disturb, const char *const *worker_more,
+                           char **metrics_out)
 {
     run *r = &current;
     run_begin(r, "github-actions");
@@ -151,8 +154,9 @@ static windows webhook_run(const char *redis_url, const char *const *disturb, ch
     run_start_api(r, api_extra);
     setenv("GITHUB_TOKEN", "test-token", 1);
     /* polling every 2 s: the safety net, not the eye */
-    const char *worker_extra[] = {"--webhook-listen", hook_listen, "--webhook-secret-file", secret_file,
-                                  "--interval", "2s", NULL};
+    const char *worker_extra[12] = {"--webhook-listen", hook_listen, "--webhook-secret-file", secret_file,
+                                    "--interval", "2s", NULL};
+    for (int k = 6; worker_more && *worker_more && k < 11; worker_more++) worker_extra[k++] = *worker_more;
     run_start_worker(r, redis_url, NULL, worker_extra);
     char *metrics = run_finish(r, NRUNS);
     char keys[NRUNS + 2][64];
@@ -180,7 +184,7 @@ static void test_webhooks_only(void **state)
     (void)state;
     if (!sr_builtin_find("github-actions")) skip();
     char *m;
-    hooked = webhook_run(redis.url, NULL, &m);
+    hooked = webhook_run(redis.url, NULL, NULL, &m);
     assert_true(hooks(m, "accepted") >= NRUNS * 3);
     assert_true(hooks(m, "bad_signature") == 0 && hooks(m, "unsigned") == 0 && hooks(m, "duplicate") == 0);
     assert_true(tf_metric(m, "extrace_webhook_observations_total") >= NRUNS * 3);
@@ -195,7 +199,7 @@ static void test_webhooks_without_redis(void **state)
     (void)state;
     if (!sr_builtin_find("github-actions")) skip();
     char *m;
-    windows w = webhook_run(NULL, NULL, &m);
+    windows w = webhook_run(NULL, NULL, NULL, &m);
     assert_true(hooks(m, "accepted") >= NRUNS * 3);
     assert_true(tf_metric(m, "extrace_redis_subscriptions_total") == 0); /* never connected */
     print_message("webhooks without Redis: %.0f deliveries accepted; %zu status events, %zu exact, mean window %.1f ms\n",
@@ -209,8 +213,10 @@ static void test_webhooks_disturbed(void **state)
     if (!sr_builtin_find("github-actions")) skip();
     const char *disturb[] = {"--webhook-duplicates", "0.3", "--webhook-reorder", "0.3", "--webhook-bad-signatures",
                              "0.2", NULL};
+    /* discovery too: a run is learnt of twice, by delivery and by listing, and traced once */
+    const char *discover[] = {"--discover", "300ms", "--discover-scope", "extrace-sim/demo", NULL};
     char *m;
-    windows w = webhook_run(redis.url, disturb, &m);
+    windows w = webhook_run(redis.url, disturb, discover, &m);
     /* forged copies refused and counted, replayed delivery ids answered and ignored */
     assert_true(hooks(m, "bad_signature") > 0);
     assert_true(hooks(m, "duplicate") > 0);
@@ -232,10 +238,13 @@ static void test_webhooks_disturbed(void **state)
     free(api_log);
     assert_true((double)forged == hooks(m, "bad_signature"));
     assert_true(reordered > 0);
-    print_message("disturbed: %.0f accepted, %.0f duplicate (of %llu replayed), %.0f bad signature (of %llu forged), "
-                  "%llu reordered, %.0f finished; mean window %.1f ms over %zu events (%zu exact)\n",
+    assert_true(tf_metric(m, "extrace_discovery_polls_total") > 0);
+    print_message("disturbed, with discovery: %.0f accepted, %.0f duplicate (of %llu replayed), %.0f bad signature "
+                  "(of %llu forged), %llu reordered, %.0f finished; listings found %.0f new, %.0f known; mean window "
+                  "%.1f ms over %zu events (%zu exact)\n",
                   hooks(m, "accepted"), hooks(m, "duplicate"), dups, hooks(m, "bad_signature"), forged, reordered,
-                  hooks(m, "finished"), w.n ? w.sum_ns / (double)w.n / 1e6 : 0, w.n, w.exact);
+                  hooks(m, "finished"), tf_metric(m, "extrace_discovery_workflows_total"),
+                  tf_metric(m, "extrace_discovery_known_total"), w.n ? w.sum_ns / (double)w.n / 1e6 : 0, w.n, w.exact);
     free(m);
 }
 
