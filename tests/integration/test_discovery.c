@@ -90,6 +90,17 @@ static void check_traces(run *r, char keys[][64], int n)
     tc_free(&spans);
 }
 
+/* Wait (up to 30 s) until the worker's listings have found n workflows. */
+static void wait_found(const run *r, double n)
+{
+    double found = 0;
+    for (int waited = 0; waited < 30000 && found < n; waited += 50) {
+        found = tf_worker_metric(&r->worker, "extrace_discovery_workflows_total");
+        if (found < n) sleep_ms(50);
+    }
+    if (found < n) fail_msg("the listings found %.0f of %.0f workflows within 30 s (%s)", found, n, r->dir);
+}
+
 #define NRUNS 6
 
 static void test_discovery_only(void **state)
@@ -105,7 +116,7 @@ static void test_discovery_only(void **state)
     char keys[NRUNS][64];
     for (int i = 0; i < NRUNS; i++) {
         make_run(r, 5000 + i, keys[i]);
-        if (i == 2) sleep_ms(700); /* some in a later listing */
+        if (i == 2) wait_found(r, 3); /* the rest in a later listing */
     }
     char *metrics = run_finish(r, NRUNS);
     double found = tf_metric(metrics, "extrace_discovery_workflows_total");
@@ -142,7 +153,7 @@ static void discover_other(const other *o)
         snprintf(keys[i], 64, o->key_fmt, i + 1);
         snprintf(path, sizeof path, o->path_fmt, i + 1);
         json_decref(run_get_json(r, path, NULL)); /* made on first sight */
-        if (i == 2) sleep_ms(700);               /* some in a later listing */
+        if (i == 2) wait_found(r, 3);            /* the rest in a later listing */
     }
     char *metrics = run_finish(r, NRUNS);
     double found = tf_metric(metrics, "extrace_discovery_workflows_total");
