@@ -1,6 +1,7 @@
 /* jq_run.c — compile and run a profile's jq program (jq_run.h). */
 #include "source/jq_run.h"
 
+#include <jansson.h>
 #include <jq.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +179,30 @@ static void cut_echo(char *m)
     if (p) *p = '\0';
 }
 
+/* Parse a text that is anybody's (an API's answer, a delivery's body) into
+ * *out; -1 with the reason in m. jansson checks it first: libjq 1.6 leaks a
+ * string that follows a value without a separator ({"a":"b" "c":1}).
+ * Numbers are checked as reals, as jq reads them all (so an integer past
+ * 2^63 is fine and 1e400 is refused). */
+static int parse_text(const char *text, size_t len, jv *out, char *m, size_t mlen)
+{
+    json_error_t je;
+    json_t *chk = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
+    if (!chk) {
+        snprintf(m, mlen, "%s at line %d, column %d", je.text, je.line, je.column);
+        return -1;
+    }
+    json_decref(chk);
+    jv v = jv_parse_sized(text, (int)len);
+    if (!jv_is_valid(v)) {
+        invalid_message(v, m, mlen);
+        cut_echo(m);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 sr_jq_error sr_jq_input_add(sr_jq_input *in, const char *request, const char *body, size_t len, char *err,
                             size_t errlen)
 {
@@ -192,11 +217,9 @@ sr_jq_error sr_jq_input_add(sr_jq_input *in, const char *request, const char *bo
         return SR_JQ_ERR_INPUT_TOO_LARGE;
     }
     if (len > (size_t)0x7fffffff) return SR_JQ_ERR_INPUT_TOO_LARGE;
-    jv v = jv_parse_sized(body, (int)len);
-    if (!jv_is_valid(v)) {
-        char m[256];
-        invalid_message(v, m, sizeof m);
-        cut_echo(m);
+    jv v;
+    char m[256];
+    if (parse_text(body, len, &v, m, sizeof m) != 0) {
         ex_secret_format(err, errlen, "%s: the answer of request %s is not JSON: %s", in->p->origin, r->name, m);
         return SR_JQ_ERR_INPUT;
     }
@@ -285,11 +308,9 @@ sr_jq_error sr_jq_run_text(sr_jq *s, const char *input, size_t len, json_t **out
         snprintf(err, errlen, "%s: input of %zu bytes, more than the %u allowed", s->origin, len, SR_JQ_INPUT_MAX);
         return SR_JQ_ERR_INPUT_TOO_LARGE;
     }
-    jv v = jv_parse_sized(input, (int)len);
-    if (!jv_is_valid(v)) {
-        char m[256];
-        invalid_message(v, m, sizeof m);
-        cut_echo(m);
+    jv v;
+    char m[256];
+    if (parse_text(input, len, &v, m, sizeof m) != 0) {
         ex_secret_format(err, errlen, "%s: the input is not JSON: %s", s->origin, m);
         return SR_JQ_ERR_INPUT;
     }
@@ -304,21 +325,9 @@ sr_jq_error sr_jq_run_hook(sr_jq *s, const char *event, const char *delivery, co
         snprintf(err, errlen, "%s: a payload of %zu bytes, more than the %u allowed", s->origin, len, SR_JQ_INPUT_MAX);
         return SR_JQ_ERR_INPUT_TOO_LARGE;
     }
-    /* Checked by jansson first: libjq 1.6 leaks what it parsed of a text
-     * that turns out not to be JSON (found by the webhook fuzz target), and
-     * a delivery's body is anybody's. */
-    json_error_t je;
-    json_t *chk = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    if (!chk) {
-        ex_secret_format(err, errlen, "the payload is not JSON: %s (line %d, column %d)", je.text, je.line, je.column);
-        return SR_JQ_ERR_INPUT;
-    }
-    json_decref(chk);
-    jv v = jv_parse_sized(body, (int)len);
-    if (!jv_is_valid(v)) {
-        char m[256];
-        invalid_message(v, m, sizeof m);
-        cut_echo(m);
+    jv v;
+    char m[256];
+    if (parse_text(body, len, &v, m, sizeof m) != 0) {
         ex_secret_format(err, errlen, "the payload is not JSON: %s", m);
         return SR_JQ_ERR_INPUT;
     }

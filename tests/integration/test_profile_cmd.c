@@ -151,7 +151,7 @@ static void test_check_failures(void **state)
     sample = write_tmp("notjson.json", "{\"a\": ");
     snprintf(sm, sizeof sm, "w=%s", sample);
     assert_int_equal(run(&out, &err, "profile", "check", prof, "--key", "1", "--sample", sm), 1);
-    has(err, "the answer of request w is not JSON: Unfinished JSON term at EOF");
+    has(err, "the answer of request w is not JSON: unexpected token near end of file");
     free(out), free(err);
     assert_int_equal(run(&out, &err, "profile", "check", "no-such-source", NULL, NULL, NULL, NULL), 2);
     has(err, "no-such-source: no such file, and no built-in profile of that name (");
