@@ -185,6 +185,13 @@ static double lead_number(const char *v, size_t len)
 
 static int64_t secs_ns(double s) { return s > 9.2e9 ? INT64_MAX / 2 : (int64_t)(s * 1e9); }
 
+/* now + s seconds, at most INT64_MAX / 2 (a far reset is "much later", never an overflow). */
+static int64_t later_ns(int64_t now, double s)
+{
+    int64_t d = secs_ns(s);
+    return d > INT64_MAX / 2 - (now > 0 ? now : 0) ? INT64_MAX / 2 : now + d;
+}
+
 /* IETF draft structured forms: list items separated by ',', parameters by
  * ';', "k=v" members (r, t, q, w, remaining, reset, limit) read. */
 static int structured(sr_ratelimit *rl, const char *v, size_t len, int policy, int64_t now)
@@ -211,7 +218,7 @@ static int structured(sr_ratelimit *rl, const char *v, size_t len, int policy, i
             if (!policy && (sr_ieq(k, klen, "r") || sr_ieq(k, klen, "remaining"))) {
                 if (best_rem < 0 || (int64_t)d < best_rem) best_rem = (int64_t)d, best_reset = -1;
             } else if (!policy && (sr_ieq(k, klen, "t") || sr_ieq(k, klen, "reset"))) {
-                if (best_reset <= 0) best_reset = now + secs_ns(d);
+                if (best_reset <= 0) best_reset = later_ns(now, d);
             } else if (sr_ieq(k, klen, "q") || sr_ieq(k, klen, "limit")) {
                 rl->limit = (int64_t)d, set = 1;
             }
@@ -233,7 +240,7 @@ int sr_ratelimit_header(sr_ratelimit *rl, const char *name, const char *v, size_
     if (!x && sr_ieq(n, nl, "retry-after")) {
         double d = lead_number(v, vlen);
         int64_t at;
-        if (d >= 0) rl->retry_at_ns = now_ns + secs_ns(d);
+        if (d >= 0) rl->retry_at_ns = later_ns(now_ns, d);
         else if (sr_http_date_parse(v, vlen, &at) == 0) rl->retry_at_ns = at;
         else return 0;
         return 1;
@@ -245,7 +252,7 @@ int sr_ratelimit_header(sr_ratelimit *rl, const char *name, const char *v, size_
     if (sr_ieq(n, nl, "ratelimit-limit")) rl->limit = (int64_t)d;
     else if (sr_ieq(n, nl, "ratelimit-remaining")) rl->remaining = (int64_t)d;
     else if (sr_ieq(n, nl, "ratelimit-used")) rl->used = (int64_t)d;
-    else if (sr_ieq(n, nl, "ratelimit-reset")) rl->reset_ns = (x && d >= 1e9) ? secs_ns(d) : now_ns + secs_ns(d);
+    else if (sr_ieq(n, nl, "ratelimit-reset")) rl->reset_ns = (x && d >= 1e9) ? secs_ns(d) : later_ns(now_ns, d);
     else return 0;
     return 1;
 }
