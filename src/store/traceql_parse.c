@@ -181,6 +181,7 @@ static const char *regex_refused(const char *re)
         } else if (*c == '{' && (c[1] >= '0' && c[1] <= '9')) {
             char *end;
             long lo = strtol(c + 1, &end, 10), hi = lo;
+            if (lo > 1000) return "repetition count above 1000"; /* before lo + 1 */
             if (*end == ',') hi = end[1] == '}' ? lo + 1 : strtol(end + 1, &end, 10);
             else if (*end != '}') hi = lo;
             if (lo > 1000 || hi > 1000) return "repetition count above 1000";
