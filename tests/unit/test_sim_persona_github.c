@@ -235,6 +235,10 @@ static void test_paging_and_link(void **state)
     assert_int_equal(json_array_size(json_object_get(doc, "jobs")), 0);
     json_decref(doc);
     assert_int_equal(pc_get(&c, "/repos/octo/hello/actions/runs/42/jobs", "filter=some"), 422);
+    doc = pc_json(&c); /* GitHub's words, and JSON: the value is escaped inside the message */
+    assert_string_equal(json_string_value(json_object_get(doc, "message")),
+                        "Invalid request.\n\nFor 'filter', \"some\" is not one of [latest, all].");
+    json_decref(doc);
     pc_destroy(&c);
 }
 
