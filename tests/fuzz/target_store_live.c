@@ -2,6 +2,7 @@
  * workers (store/live.h): a list answer, a detail's events, the URLs. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/mem.h"
 #include "store/live.h"
@@ -63,7 +64,7 @@ static void store_live_urls(const char *s)
     if (n == 0 || n > SLV_MAX_WORKERS) fuzz__fail("store_live", "%zu URLs accepted", n);
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(urls[i]);
-        if (strncmp(urls[i], "http", 4) != 0 || (len && urls[i][len - 1] == '/') || strchr(urls[i], '?'))
+        if (strncasecmp(urls[i], "http", 4) != 0 || (len && urls[i][len - 1] == '/') || strchr(urls[i], '?'))
             fuzz__fail("store_live", "accepted URL \"%s\"", urls[i]);
     }
 }
