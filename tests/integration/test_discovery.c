@@ -38,12 +38,6 @@
 static ts_redis redis;
 static run current;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int stop_run(void **state)
 {
     (void)state;
@@ -58,23 +52,6 @@ static void make_run(run *r, long id, char key[64])
     snprintf(key, 64, SCOPE "/%ld", id);
     snprintf(path, sizeof path, "/repos/" SCOPE "/actions/runs/%ld", id);
     json_decref(run_get_json(r, path, NULL));
-}
-
-/* Distinct trace ids of root spans in the receiver's file. */
-static int distinct_roots(const char *path)
-{
-    tc_spans s;
-    tc_load(path, &s);
-    json_t *seen = json_object();
-    for (size_t i = 0; i < s.n; i++) {
-        const char *parent = json_string_value(json_object_get(s.v[i], "parentSpanId"));
-        const char *tid = json_string_value(json_object_get(s.v[i], "traceId"));
-        if (parent && !parent[0] && tid) json_object_set_new(seen, tid, json_true());
-    }
-    int n = (int)json_object_size(seen);
-    json_decref(seen);
-    tc_free(&s);
-    return n;
 }
 
 static void check_traces(run *r, char keys[][64], int n)
@@ -96,7 +73,7 @@ static void wait_found(const run *r, double n)
     double found = 0;
     for (int waited = 0; waited < 30000 && found < n; waited += 50) {
         found = tf_worker_metric(&r->worker, "extrace_discovery_workflows_total");
-        if (found < n) sleep_ms(50);
+        if (found < n) ts_sleep_ms(50);
     }
     if (found < n) fail_msg("the listings found %.0f of %.0f workflows within 30 s (%s)", found, n, r->dir);
 }
@@ -237,7 +214,7 @@ static void test_restart_in_stream_mode(void **state)
     double found = 0;
     for (int waited = 0; waited < 20000 && found < 2; waited += 50) {
         found = tf_worker_metric(&a, "extrace_discovery_workflows_total");
-        sleep_ms(50);
+        ts_sleep_ms(50);
     }
     assert_true(found >= 2);
     ts_stop(a.pid, SIGKILL, 5000); /* its status says it was killed */
@@ -247,9 +224,9 @@ static void test_restart_in_stream_mode(void **state)
     start_stream_worker(r, &b, "second", http);
     r->worker = b;
     int n = NBEFORE + NAFTER, got = 0;
-    for (int waited = 0; waited < 40000 && (got = distinct_roots(r->out)) < n; waited += 200) sleep_ms(200);
-    sleep_ms(1500); /* anything more would arrive now */
-    got = distinct_roots(r->out);
+    for (int waited = 0; waited < 40000 && (got = tc_distinct_roots(r->out)) < n; waited += 200) ts_sleep_ms(200);
+    ts_sleep_ms(1500); /* anything more would arrive now */
+    got = tc_distinct_roots(r->out);
     redisReply *len = tf_redis(redis.port, "XLEN runs");
     long long added = len->integer;
     freeReplyObject(len);

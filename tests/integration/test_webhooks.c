@@ -277,29 +277,6 @@ static void test_polling_alone_is_the_same_but_looser(void **state)
     if (hooked.n) assert_true(mh < mp); /* webhooks tighten the windows */
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Distinct trace ids of root spans in the receiver's file. */
-static int distinct_roots(const char *path)
-{
-    tc_spans s;
-    tc_load(path, &s);
-    json_t *seen = json_object();
-    for (size_t i = 0; i < s.n; i++) {
-        const char *parent = json_string_value(json_object_get(s.v[i], "parentSpanId"));
-        const char *tid = json_string_value(json_object_get(s.v[i], "traceId"));
-        if (parent && !parent[0] && tid) json_object_set_new(seen, tid, json_true());
-    }
-    int n = (int)json_object_size(seen);
-    json_decref(seen);
-    tc_free(&s);
-    return n;
-}
-
 static long long redis_count(const char *pattern)
 {
     long long n = 0;
@@ -381,7 +358,7 @@ static void test_stream_mode_restart(void **state)
         double by_hook = tf_worker_metric(&a, "extrace_webhook_workflows_added_total");
         double listed = tf_worker_metric(&a, "extrace_discovery_workflows_total");
         added = (by_hook > 0 ? by_hook : 0) + (listed > 0 ? listed : 0);
-        sleep_ms(50);
+        ts_sleep_ms(50);
     }
     assert_true(added >= 3);
     char *ma = NULL, murl[128];
@@ -394,9 +371,9 @@ static void test_stream_mode_restart(void **state)
     r->worker = b;
     assert_int_equal(post_run(r, hook_port, 9000001, "replayed-across-restart"), 202);
     int got = 0;
-    for (int waited = 0; waited < 60000 && (got = distinct_roots(r->out)) < NSTREAM; waited += 200) sleep_ms(200);
-    sleep_ms(1500); /* anything more would arrive now */
-    got = distinct_roots(r->out);
+    for (int waited = 0; waited < 60000 && (got = tc_distinct_roots(r->out)) < NSTREAM; waited += 200) ts_sleep_ms(200);
+    ts_sleep_ms(1500); /* anything more would arrive now */
+    got = tc_distinct_roots(r->out);
     redisReply *len = tf_redis(redis.port, "XLEN hooks");
     long long entries = len->integer;
     freeReplyObject(len);

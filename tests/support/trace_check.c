@@ -62,6 +62,22 @@ int tc_count_roots(const char *path)
     return n;
 }
 
+int tc_distinct_roots(const char *path)
+{
+    tc_spans s;
+    tc_load(path, &s);
+    json_t *seen = json_object();
+    for (size_t i = 0; i < s.n; i++) {
+        const char *parent = json_string_value(json_object_get(s.v[i], "parentSpanId"));
+        const char *tid = json_string_value(json_object_get(s.v[i], "traceId"));
+        if (parent && !parent[0] && tid) json_object_set_new(seen, tid, json_true());
+    }
+    int n = (int)json_object_size(seen);
+    json_decref(seen);
+    tc_free(&s);
+    return n;
+}
+
 static const char *str(json_t *obj, const char *key) { return json_string_value(json_object_get(obj, key)); }
 
 static const char *attr(json_t *obj, const char *key)

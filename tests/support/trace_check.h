@@ -35,6 +35,9 @@ int tc_check_workflow(const tc_spans *s, int api_port, const char *ns, const cha
 /* Root spans ("Workflow") in the file at `path` so far, copies included. */
 int tc_count_roots(const char *path);
 
+/* Distinct trace ids of root spans (no parent) in the file at `path` so far. */
+int tc_distinct_roots(const char *path);
+
 /* As tc_check_workflow, against `api`, the workflow's final answer as
  * already fetched (the caller keeps it): for an API injecting faults,
  * whose GET must be retried until it answers. */
