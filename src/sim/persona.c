@@ -179,12 +179,7 @@ int sim_put_time(sim_buf *b, int64_t ns, sim_time_style style)
 
 int sim_put_strn(sim_buf *b, const char *s, size_t n)
 {
-    if (sim_buf_put(b, "\"", 1) || sim_put_escaped(b, s, n)) return -1;
-    return sim_buf_put(b, "\"", 1);
-}
-
-int sim_put_escaped(sim_buf *b, const char *s, size_t n)
-{
+    if (sim_buf_put(b, "\"", 1)) return -1;
     size_t i = 0;
     while (i < n) {
         size_t run = i;
@@ -196,7 +191,7 @@ int sim_put_escaped(sim_buf *b, const char *s, size_t n)
                : c == '\n' ? sim_buf_put(b, "\\n", 2) : sim_buf_printf(b, "\\u%04x", c);
         if (rc) return -1;
     }
-    return 0;
+    return sim_buf_put(b, "\"", 1);
 }
 
 int sim_put_str(sim_buf *b, const char *s) { return sim_put_strn(b, s, strlen(s)); }

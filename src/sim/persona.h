@@ -104,8 +104,6 @@ char *sim_format_time(int64_t ns, sim_time_style style, char *buf);
 int sim_put_str(sim_buf *b, const char *s);
 /* Append s (n bytes) likewise. */
 int sim_put_strn(sim_buf *b, const char *s, size_t n);
-/* The same, without the quotes: to put a value inside a string being written. */
-int sim_put_escaped(sim_buf *b, const char *s, size_t n);
 
 /* Apply the GitHub-style rate limit to one request, before answering it:
  * 0 if it may be served, -1 if the limit is spent (rep then holds the

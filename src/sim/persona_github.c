@@ -429,7 +429,7 @@ static void get_jobs(sim_api *api, const sim_request *req, sim_reply *rep, ctx *
     if (filter && strcmp(filter, "latest") != 0 && strcmp(filter, "all") != 0) {
         sim_buf_reset(c->b);
         int rc = sim_buf_puts(c->b, "{\"message\":\"Invalid request.\\n\\nFor 'filter', \\\"");
-        if (!rc) rc = sim_put_escaped(c->b, filter, strlen(filter));
+        if (!rc) rc = sim_buf_json_chars(c->b, filter, strlen(filter));
         if (!rc) rc = sim_buf_puts(c->b, "\\\" is not one of [latest, all].\",\"documentation_url\":"
                                          "\"https://docs.github.com/rest/actions/workflow-jobs\",\"status\":\"422\"}");
         sim_persona_reply(api, rep, 422, rc);

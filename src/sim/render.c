@@ -102,12 +102,17 @@ static long utf8_next(const unsigned char *s, size_t n, size_t *used)
 
 int sim_buf_json_string(sim_buf *b, const char *s, size_t n)
 {
+    if (sim_buf_put(b, "\"", 1) || sim_buf_json_chars(b, s, n)) return -1;
+    return sim_buf_put(b, "\"", 1);
+}
+
+int sim_buf_json_chars(sim_buf *b, const char *s, size_t n)
+{
     /* System.Text.Json's default encoder: short escapes for \b \t \n \f \r
      * and backslash; \u00XX (upper-case hex) for the quote, other controls
      * and the HTML-sensitive < > & ' + `; every non-ASCII code point as
      * \uXXXX (surrogate pairs above U+FFFF); ill-formed UTF-8 as \uFFFD. */
     const unsigned char *u = (const unsigned char *)s;
-    if (sim_buf_put(b, "\"", 1)) return -1;
     size_t i = 0;
     while (i < n) {
         size_t run = i;
@@ -130,7 +135,7 @@ int sim_buf_json_string(sim_buf *b, const char *s, size_t n)
                              : sim_buf_printf(b, "\\u%04lX", cp);
         if (rc) return -1;
     }
-    return sim_buf_put(b, "\"", 1);
+    return 0;
 }
 
 /* Append several C strings; 0, or -1 on overflow. The list ends with NULL. */

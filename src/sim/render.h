@@ -37,6 +37,8 @@ int sim_buf_printf(sim_buf *b, const char *fmt, ...) __attribute__((format(print
  * control bytes are escaped, and so are bytes >= 0x7f (as \u00XX, one per
  * byte), so the output is ASCII and valid JSON whatever the input. */
 int sim_buf_json_string(sim_buf *b, const char *s, size_t n);
+/* The same without the quotes: a value inside a string being written. */
+int sim_buf_json_chars(sim_buf *b, const char *s, size_t n);
 
 /* Append the workflow with id `id` in the seed's format; with
  * `processing_times`, each entity past Initializing also carries
