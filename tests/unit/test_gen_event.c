@@ -131,10 +131,81 @@ static void test_buffer_too_small(void **state)
     assert_int_equal(gen_event_json(&ev, exact, sizeof exact), 235);
 }
 
+/* What jansson writes for ev (the reference the fast path must equal). */
+static int reference_json(const gen_event *ev, char *buf, size_t len)
+{
+    char sub[EX_ISO_LEN + 1], ts[EX_ISO_LEN + 1];
+    json_t *o = json_object();
+    json_object_set_new(o, "WorkflowId", json_string(ev->workflow_id));
+    json_object_set_new(o, "SubmittedAt", json_string(ex_iso_format(ev->submitted_at, sub)));
+    if (ev->source) {
+        json_object_set_new(o, "Source", json_string(ev->source));
+        json_object_set_new(o, "Key", json_string(ev->key));
+    }
+    json_object_set_new(o, "MessageType", json_string(GEN_EVENT_TYPE));
+    json_object_set_new(o, "CorrelationId", json_string(ev->correlation_id));
+    json_object_set_new(o, "Timestamp", json_string(ex_iso_format(ev->timestamp, ts)));
+    if (ev->traceparent[0]) json_object_set_new(o, "Traceparent", json_string(ev->traceparent));
+    size_t n = json_dumpb(o, buf, len, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    assert_true(n > 0 && n < len);
+    buf[n] = '\0';
+    return (int)n;
+}
+
+/* A random key: printable ASCII, and now and then a byte JSON escapes
+ * (quote, backslash, control) or UTF-8, which take jansson's path. */
+static void random_key(ex_rng *rng, char *key, size_t size)
+{
+    static const char *const odd[] = {"\"", "\\", "\n", "\t", "\x01", "\x1f", "\x7f", "/", "\xc3\xa9", "\xe2\x82\xac"};
+    size_t n = (size_t)ex_rng_range(rng, 0, 80), at = 0;
+    while (at < n && at + 4 < size) {
+        if (ex_rng_range(rng, 0, 40) == 0) {
+            const char *s = odd[ex_rng_range(rng, 0, (int64_t)(sizeof odd / sizeof *odd))];
+            memcpy(key + at, s, strlen(s));
+            at += strlen(s);
+        } else {
+            key[at++] = (char)ex_rng_range(rng, 0x20, 0x7f);
+        }
+    }
+    key[at] = '\0';
+}
+
+/* The hand-written JSON is jansson's, byte for byte, for the seed's event,
+ * with a source and key, with a traceparent, and for keys to escape. */
+static void test_json_equals_jansson(void **state)
+{
+    ex_rng rng;
+    ex_clock clock;
+    char got[GEN_EVENT_JSON_MAX], want[GEN_EVENT_JSON_MAX];
+    ex_rng_seed(&rng, 2024);
+    ex_clock_init_fake(&clock, iso(T0));
+    int escaped = 0;
+    for (int i = 0; i < 20000; i++) {
+        gen_event ev;
+        ex_clock_advance(&clock, ex_rng_range(&rng, 1, 5000000000));
+        gen_event_new(&ev, &rng, &clock);
+        if (i % 3 == 1) {
+            ev.source = i % 2 ? "airflow" : "argo-workflows";
+            random_key(&rng, ev.key, sizeof ev.key);
+            escaped += strpbrk(ev.key, "\"\\\n\t\x01\x1f") != NULL;
+        }
+        if (i % 4 == 2) gen_event_random_traceparent(&rng, ev.traceparent);
+        int n = reference_json(&ev, want, sizeof want);
+        if (gen_event_json(&ev, got, sizeof got) != n || strcmp(got, want) != 0)
+            fail_msg("event %d differs:\n got %s\nwant %s", i, got, want);
+        /* Every shorter buffer is refused, never overrun. */
+        if (i % 97 == 0)
+            for (size_t len = 0; len <= (size_t)n; len++) assert_int_equal(gen_event_json(&ev, got, len), -1);
+    }
+    assert_true(escaped > 100); /* the escaping path was taken too */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_bytes),
+        cmocka_unit_test(test_json_equals_jansson),
         cmocka_unit_test(test_source_and_key),
         cmocka_unit_test(test_ids_come_from_the_rng),
         cmocka_unit_test(test_keys_in_order),
