@@ -1,11 +1,14 @@
 /* generate_cmd.c — `extrace generate`: the seed's workflow generator.
  *
  * Sends --count WorkflowStarted events to Redis, paced by gen/schedule,
- * shows progress on a terminal and a summary at the end. SIGINT/SIGTERM
- * stop it after the current event (exit 130/143); waits are slept in
- * 100 ms slices so a signal is seen at once. */
+ * shows progress on a terminal and a summary at the end. With --rate every
+ * event due goes out in one pipelined batch per tick (one write and one
+ * round trip for the batch, not per event). SIGINT/SIGTERM stop it after
+ * the current event or batch (exit 130/143); waits are slept in 100 ms
+ * slices so a signal is seen at once. */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +29,8 @@
 #define COMPONENT "generate"
 #define SLICE_NS (100 * EX_NS_PER_MS)         /* longest sleep between signal checks */
 #define RATE_LOG_NS (10 * EX_NS_PER_SEC)      /* progress log interval without a terminal */
+#define TICK_NS EX_NS_PER_MS                 /* --rate: at most one wake-up (one round trip) per tick */
+#define BATCH_MAX 1024                        /* --rate: events in one pipelined batch */
 #define WAIT_SEED_MIX UINT64_C(0x5851f42d4c957f2d) /* separates the wait stream from the ids */
 
 static volatile sig_atomic_t stop_signal; /* set by on_stop_cb; 0 while running */
@@ -44,6 +49,9 @@ typedef struct gen_run {
     gen_outcome outcome;     /* counts for the summary */
     char target[320];        /* "channel event.workflow.started" / "stream NAME" */
     int64_t last_log_ns;     /* monotonic time of the last periodic log */
+    char (*names)[GEN_KEY_MAX]; /* the current batch's workflow ids (or keys); owned */
+    int64_t batch_cap;       /* entries in names */
+    int ids_errno;           /* first failed write to ids_file, 0 if none */
 } gen_run;
 
 /* Log without tearing the progress bar. */
@@ -117,44 +125,86 @@ static void log_config(gen_run *r)
         s->has_seed ? "" : " (pass --seed to repeat this run)");
 }
 
-/* Build and send event number r->outcome.done, then record its id.
- * 0, or -1 with the reason printed. */
-static int send_one(gen_run *r)
+/* Build the next event and queue it on the publisher; its name (workflow
+ * id, or key with --source) goes into name. 0, or -1 with the reason printed. */
+static int queue_one(gen_run *r, char *name)
 {
     gen_event ev;
     char json[GEN_EVENT_JSON_MAX];
     gen_event_new(&ev, &r->ids, ex_clock_real());
-    const char *name = ev.workflow_id; /* what logs and --ids-out name */
     if (r->set->persona) {
         ev.source = r->set->persona->name;
         r->set->persona->new_key(&r->ids, ev.submitted_at, ev.key, sizeof ev.key);
-        name = ev.key;
     }
     if (r->set->random_traceparent) gen_event_random_traceparent(&r->ids, ev.traceparent);
     else if (r->set->traceparent) snprintf(ev.traceparent, sizeof ev.traceparent, "%s", r->set->traceparent);
     int len = gen_event_json(&ev, json, sizeof json);
     if (len < 0) {
+        gen_progress_clear(&r->bar);
         fprintf(stderr, "extrace generate: cannot encode the event for workflow %s\n", ev.workflow_id);
         return -1;
     }
-    if (gen_publisher_send(&r->pub, json, (size_t)len)) {
+    if (gen_publisher_queue(&r->pub, json, (size_t)len)) {
         gen_progress_clear(&r->bar);
         fprintf(stderr, "extrace generate: %s\n", r->pub.errstr);
         return -1;
     }
+    snprintf(name, GEN_KEY_MAX, "%s", r->set->persona ? ev.key : ev.workflow_id);
+    return 0;
+}
+
+/* Redis accepted the event called `name`: count it, warn if nobody heard
+ * it, record its id (flushed per batch). */
+static void accepted(gen_run *r, const char *name)
+{
     r->outcome.done++;
     if (!r->set->stream && r->pub.receivers == 0 && r->outcome.unheard++ == 0)
         say(r, EX_LOG_WARN, "no subscriber on channel %s heard workflow %s: pub/sub events are lost "
             "when nobody listens (the summary counts them)", GEN_EVENT_TYPE, name);
     say(r, EX_LOG_DEBUG, "sent workflow %s (%lld/%lld)", name, (long long)r->outcome.done,
-             (long long)r->outcome.total);
-    if (r->ids_file && (fprintf(r->ids_file, "%s\n", name) < 0 || fflush(r->ids_file) != 0)) {
-        gen_progress_clear(&r->bar);
-        fprintf(stderr, "extrace generate: cannot write to --ids-out file %s: %s\n", r->set->ids_out,
-                strerror(errno));
-        return -1;
+        (long long)r->outcome.total);
+    if (r->ids_file && !r->ids_errno && fprintf(r->ids_file, "%s\n", name) < 0) r->ids_errno = errno ? errno : EIO;
+}
+
+/* Flush the ids of a batch. 0, or -1 with the reason printed. */
+static int flush_ids(gen_run *r)
+{
+    if (!r->ids_file) return 0;
+    if (!r->ids_errno && fflush(r->ids_file) != 0) r->ids_errno = errno ? errno : EIO;
+    if (!r->ids_errno) return 0;
+    gen_progress_clear(&r->bar);
+    fprintf(stderr, "extrace generate: cannot write to --ids-out file %s: %s\n", r->set->ids_out,
+            strerror(r->ids_errno));
+    return -1;
+}
+
+/* Send n (<= batch_cap) events as one pipelined batch and read every
+ * reply, counting each event Redis accepted. 0, or -1 with the first
+ * error printed (the batch's other replies are still read when the
+ * connection stands, so the count is what Redis took). */
+static int send_batch(gen_run *r, int64_t n)
+{
+    int64_t queued = 0;
+    int failed = 0;
+    while (queued < n && !failed) {
+        if (queue_one(r, r->names[queued])) failed = 1;
+        else queued++;
     }
-    return 0;
+    for (int64_t k = 0; k < queued; k++) {
+        int rc = gen_publisher_reply(&r->pub);
+        if (rc == 0) {
+            accepted(r, r->names[k]);
+            continue;
+        }
+        if (!failed) {
+            gen_progress_clear(&r->bar);
+            fprintf(stderr, "extrace generate: %s\n", r->pub.errstr);
+        }
+        failed = 1;
+        if (rc < 0) break;
+    }
+    if (flush_ids(r) && !failed) failed = 1;
+    return failed ? -1 : 0;
 }
 
 /* Log what the gap before event `next` is, in words. */
@@ -174,28 +224,64 @@ static void log_gap(gen_run *r, int64_t next, gen_gap_kind kind, int64_t wait_ns
     }
 }
 
-/* The send loop. Returns 0 when every event went out or a signal stopped
- * it, -1 on an error (already printed). */
-static int send_all(gen_run *r)
+/* The seed's waits: one event at a time, each after its drawn wait.
+ * 0 when every event went out or a signal stopped it, -1 on an error. */
+static int send_waited(gen_run *r, int64_t start)
 {
     gen_schedule sched;
-    int64_t start = ex_mono_ns(), sent_at = start;
+    int64_t sent_at = start;
     gen_schedule_init(&sched, &r->set->plan, &r->waits, start);
-    gen_progress_init(&r->bar, stderr, isatty(STDERR_FILENO), r->set->plan.count, start);
-    r->last_log_ns = start;
-    int rc = 0;
     for (int64_t i = 0; i < r->set->plan.count && !stop_signal; i++) {
         if (i > 0) {
             gen_gap_kind kind;
             int64_t due = gen_schedule_due(&sched, i, sent_at, &kind);
             log_gap(r, i, kind, due - sent_at, sent_at);
-            const char *label = kind == GEN_GAP_BATCH ? "next batch" : kind == GEN_GAP_EVENT ? "next event" : NULL;
-            if (wait_until(r, due, label)) break;
+            if (wait_until(r, due, kind == GEN_GAP_BATCH ? "next batch" : "next event")) break;
         }
-        if ((rc = send_one(r)) != 0) break;
+        if (send_batch(r, 1)) return -1;
         sent_at = ex_mono_ns();
         gen_progress_update(&r->bar, r->outcome.done, sent_at, NULL, r->outcome.done == r->outcome.total);
     }
+    return 0;
+}
+
+/* --rate: wake at most once a tick and send every event due by then as
+ * one batch (gen_schedule_batch). 0 or -1 as send_waited. */
+static int send_paced(gen_run *r, int64_t start)
+{
+    gen_schedule sched;
+    int64_t sent = 0;
+    gen_schedule_init(&sched, &r->set->plan, &r->waits, start);
+    while (sent < r->set->plan.count && !stop_signal) {
+        int64_t now = ex_mono_ns(), wake = now;
+        int64_t n = gen_schedule_batch(&sched, sent, now, r->batch_cap, TICK_NS, &wake);
+        if (n == 0) {
+            if (wait_until(r, wake, NULL)) break;
+            continue;
+        }
+        if (send_batch(r, n)) return -1;
+        sent += n;
+        now = ex_mono_ns();
+        log_gap(r, sent, GEN_GAP_RATE, 0, now);
+        gen_progress_update(&r->bar, r->outcome.done, now, NULL, r->outcome.done == r->outcome.total);
+    }
+    return 0;
+}
+
+/* The send loop. Returns 0 when every event went out or a signal stopped
+ * it, -1 on an error (already printed). */
+static int send_all(gen_run *r)
+{
+    const gen_plan *p = &r->set->plan;
+    int64_t start = ex_mono_ns();
+    r->batch_cap = p->rate > 0 ? (p->count < BATCH_MAX ? p->count : BATCH_MAX) : 1;
+    if (!(r->names = malloc((size_t)r->batch_cap * sizeof *r->names))) {
+        fprintf(stderr, "extrace generate: out of memory for a batch of %lld events\n", (long long)r->batch_cap);
+        return -1;
+    }
+    gen_progress_init(&r->bar, stderr, isatty(STDERR_FILENO), p->count, start);
+    r->last_log_ns = start;
+    int rc = p->rate > 0 ? send_paced(r, start) : send_waited(r, start);
     r->outcome.elapsed_ns = ex_mono_ns() - start;
     return rc;
 }
@@ -250,6 +336,7 @@ static int run(const gen_settings *set)
     status = finish(&r, send_all(&r) != 0);
 out:
     gen_publisher_close(&r.pub);
+    free(r.names);
     if (r.ids_file && fclose(r.ids_file) != 0 && status == 0) {
         fprintf(stderr, "extrace generate: cannot write to --ids-out file %s: %s\n", set->ids_out, strerror(errno));
         status = 1;

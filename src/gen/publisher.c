@@ -78,18 +78,40 @@ int gen_publisher_open(gen_publisher *p, const ex_redis_addr *addr, const char *
     return login(p, addr);
 }
 
+int gen_publisher_queue(gen_publisher *p, const char *json, size_t len)
+{
+    int rc = p->stream ? redisAppendCommand(p->ctx, "XADD %s * data %b", p->stream, json, len)
+                       : redisAppendCommand(p->ctx, "PUBLISH %s %b", GEN_EVENT_TYPE, json, len);
+    if (rc != REDIS_OK) {
+        snprintf(p->errstr, sizeof p->errstr, "cannot queue a command for Redis at %s: %s", p->where,
+                 p->ctx->errstr[0] ? p->ctx->errstr : "out of memory");
+        return -1;
+    }
+    p->queued++;
+    return 0;
+}
+
+int gen_publisher_reply(gen_publisher *p)
+{
+    char what[208]; /* "XADD " and at most 200 bytes of the name */
+    redisReply *r = NULL;
+    if (p->stream) snprintf(what, sizeof what, "XADD %.200s", p->stream);
+    else snprintf(what, sizeof what, "PUBLISH");
+    if (redisGetReply(p->ctx, (void **)&r) != REDIS_OK) r = NULL;
+    if (!r) {
+        check_reply(p, NULL, what, 0);
+        return -1;
+    }
+    p->queued--;
+    int rc = check_reply(p, r, what, p->stream ? REDIS_REPLY_STRING : REDIS_REPLY_INTEGER);
+    if (rc == 0 && !p->stream) p->receivers = r->integer;
+    freeReplyObject(r);
+    return rc ? 1 : 0;
+}
+
 int gen_publisher_send(gen_publisher *p, const char *json, size_t len)
 {
-    char what[300];
-    if (!p->stream) {
-        redisReply *r = redisCommand(p->ctx, "PUBLISH %s %b", GEN_EVENT_TYPE, json, len);
-        int rc = check_reply(p, r, "PUBLISH", REDIS_REPLY_INTEGER);
-        if (rc == 0) p->receivers = r->integer;
-        if (r) freeReplyObject(r);
-        return rc;
-    }
-    snprintf(what, sizeof what, "XADD %.200s", p->stream);
-    return expect(p, redisCommand(p->ctx, "XADD %s * data %b", p->stream, json, len), what, REDIS_REPLY_STRING);
+    return gen_publisher_queue(p, json, len) ? -1 : gen_publisher_reply(p);
 }
 
 void gen_publisher_close(gen_publisher *p)

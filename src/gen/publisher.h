@@ -1,5 +1,7 @@
 /* publisher.h — sends event JSON to Redis (hiredis, blocking, with
- * connect and command timeouts).
+ * connect and command timeouts), pipelined: commands are queued, go out
+ * together on the first wait for a reply, and their replies are read in
+ * order, so a batch costs one round trip and one write, not one per event.
  *
  * PUBLISH event.workflow.started <json>   (default; the seed's wire)
  * XADD <stream> * data <json>             (with a stream name)
@@ -25,7 +27,8 @@ typedef struct gen_publisher {
     const char *stream;                  /* NULL: PUBLISH; else the stream (caller's string) */
     int64_t command_timeout_ms;          /* applied to every command */
     long long receivers;                 /* PUBLISH: subscribers that got the last event */
-    char errstr[512];                    /* the last error, for the user */
+    int64_t queued;                      /* commands sent or queued whose reply is not read yet */
+    char errstr[768];                    /* the last error, for the user */
 } gen_publisher;
 
 /* Connect to addr (its timeouts, else GEN_DEFAULT_TIMEOUT_MS), AUTH and
@@ -33,8 +36,18 @@ typedef struct gen_publisher {
  * Returns 0, or -1 with p->errstr set; call gen_publisher_close either way. */
 int gen_publisher_open(gen_publisher *p, const ex_redis_addr *addr, const char *stream);
 
-/* Send one event (len bytes of json). Returns 0, or -1 with p->errstr set
- * (the connection is then unusable). */
+/* Queue one event (len bytes of json) behind the others; no I/O. Returns
+ * 0, or -1 (out of memory) with p->errstr set. */
+int gen_publisher_queue(gen_publisher *p, const char *json, size_t len);
+
+/* Read the reply to the oldest queued event, writing out everything queued
+ * first. Returns 0 (accepted; p->receivers set for PUBLISH), 1 (Redis
+ * rejected it: p->errstr set, later replies still come) or -1 (no reply:
+ * p->errstr set, the connection is unusable and the rest are unknown). */
+int gen_publisher_reply(gen_publisher *p);
+
+/* Send one event and wait for its reply: queue + reply. 0, 1 or -1 as
+ * gen_publisher_reply (-1 also when queueing failed). */
 int gen_publisher_send(gen_publisher *p, const char *json, size_t len);
 
 /* Close the connection; safe on a half-opened or closed publisher. */

@@ -87,17 +87,24 @@ void gen_schedule_init(gen_schedule *s, const gen_plan *plan, ex_rng *rng, int64
     s->plan = *plan;
     s->rng = rng;
     s->start_ns = start_ns;
+    s->last_batch_ns = INT64_MIN / 2; /* the first batch waits for no tick */
 }
 
 int gen_plan_batch_start(const gen_plan *p, int64_t i) { return i % p->batch_size == 0; }
 
 int64_t gen_plan_batches(const gen_plan *p) { return (p->count + p->batch_size - 1) / p->batch_size; }
 
+/* Rate mode: when event i is due. */
+static int64_t rate_due(const gen_schedule *s, int64_t i)
+{
+    return s->start_ns + (int64_t)((double)i * (double)EX_NS_PER_SEC / s->plan.rate);
+}
+
 int64_t gen_schedule_due(gen_schedule *s, int64_t next, int64_t now_ns, gen_gap_kind *kind)
 {
     if (s->plan.rate > 0) {
         *kind = GEN_GAP_RATE;
-        return s->start_ns + (int64_t)((double)next * (double)EX_NS_PER_SEC / s->plan.rate);
+        return rate_due(s, next);
     }
     if (gen_plan_batch_start(&s->plan, next)) {
         *kind = GEN_GAP_BATCH;
@@ -105,4 +112,30 @@ int64_t gen_schedule_due(gen_schedule *s, int64_t next, int64_t now_ns, gen_gap_
     }
     *kind = GEN_GAP_EVENT;
     return now_ns + gen_range_draw(&s->plan.event_wait, s->rng);
+}
+
+int64_t gen_schedule_due_by(const gen_schedule *s, int64_t now_ns)
+{
+    int64_t count = s->plan.count;
+    if (now_ns < s->start_ns) return 0;
+    double est = (double)(now_ns - s->start_ns) * s->plan.rate / (double)EX_NS_PER_SEC + 1.0;
+    int64_t k = est >= (double)count ? count : (int64_t)est;
+    /* The estimate rounds differently from rate_due: settle on its answer. */
+    while (k < count && rate_due(s, k) <= now_ns) k++;
+    while (k > 0 && rate_due(s, k - 1) > now_ns) k--;
+    return k;
+}
+
+int64_t gen_schedule_batch(gen_schedule *s, int64_t sent, int64_t now_ns, int64_t max, int64_t tick_ns,
+                           int64_t *wake_ns)
+{
+    int64_t due = gen_schedule_due_by(s, now_ns) - sent;
+    int64_t tick_end = s->last_batch_ns + tick_ns;
+    if (due >= max || (due > 0 && now_ns >= tick_end)) {
+        s->last_batch_ns = now_ns;
+        return due < max ? due : max;
+    }
+    int64_t next = sent < s->plan.count ? rate_due(s, sent) : now_ns;
+    *wake_ns = next > tick_end ? next : tick_end;
+    return 0;
 }

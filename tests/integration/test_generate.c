@@ -299,6 +299,83 @@ static void test_bad_flags(void **state)
     free(err);
 }
 
+/* A counter from Redis' INFO (section `section`, field `name`). */
+static long long redis_info(const char *section, const char *name)
+{
+    redisContext *c = connect_redis();
+    redisReply *r = redisCommand(c, "INFO %s", section);
+    assert_non_null(r);
+    char key[64];
+    snprintf(key, sizeof key, "\r\n%s:", name);
+    const char *at = strstr(r->str, key);
+    if (!at) fail_msg("INFO %s has no %s", section, name);
+    long long v = strtoll(at + strlen(key), NULL, 10);
+    freeReplyObject(r);
+    redisFree(c);
+    return v;
+}
+
+/* --rate: every event arrives, in the order of --ids-out, and the events
+ * go out in pipelined batches: Redis reads them in far fewer reads than
+ * events (one per tick at this rate; under load the batches only grow). */
+static void test_rate_pipelined(void **state)
+{
+    enum { N = 20000 };
+    const char *dir = ts_tmpdir();
+    char ids_path[300], log_path[300], count[16];
+    snprintf(ids_path, sizeof ids_path, "%s/ids", dir);
+    snprintf(log_path, sizeof log_path, "%s/gen.log", dir);
+    snprintf(count, sizeof count, "%d", N);
+    redisContext *sub = subscribe();
+    long long reads0 = redis_info("stats", "total_reads_processed");
+    char *argv[] = {(char *)ts_bin(), "generate", "--redis", redis.url, "--rate", "20000", "--count", count,
+                    "--ids-out", ids_path, NULL};
+    pid_t pid = ts_spawn(argv, log_path);
+    assert_true(pid > 0);
+    char **msgs = calloc(N, sizeof *msgs);
+    assert_non_null(msgs);
+    read_messages(sub, N, msgs);
+    assert_int_equal(ts_wait(pid, 60000), 0);
+    long long reads = redis_info("stats", "total_reads_processed") - reads0;
+    char *ids = ts_read_file(ids_path, NULL), *line = ids, id[EX_UUID_LEN + 1];
+    assert_non_null(ids);
+    for (int i = 0; i < N; i++) {
+        check_event(msgs[i], id);
+        if (strncmp(line, id, EX_UUID_LEN) != 0 || line[EX_UUID_LEN] != '\n')
+            fail_msg("event %d is %s, --ids-out says %.36s", i, id, line);
+        line += EX_UUID_LEN + 1;
+        free(msgs[i]);
+    }
+    assert_int_equal(*line, '\0');
+    if (reads >= N / 4) fail_msg("Redis read %lld times for %d events: not pipelined", reads, N);
+    char *log = ts_read_file(log_path, NULL);
+    if (!strstr(log, "published 20000 events to channel event.workflow.started")) fail_msg("log: %s", log);
+    free(log);
+    free(ids);
+    free(msgs);
+    redisFree(sub);
+}
+
+/* --rate against a key of the wrong type: the whole batch is refused, the
+ * error is printed once and nothing counts as published. */
+static void test_wrongtype_pipelined(void **state)
+{
+    redisContext *c = connect_redis();
+    freeReplyObject(redisCommand(c, "SET %s %s", "k2", "a string"));
+    redisFree(c);
+    char *argv[] = {(char *)ts_bin(), "generate", "--redis", redis.url, "--stream", "k2", "--rate", "100000",
+                    "--count", "50", NULL};
+    char *out = NULL, *err = NULL;
+    int rc = ts_run(argv, &out, &err, 10000);
+    assert_int_equal(rc, 1);
+    const char *first = strstr(err, "rejected XADD k2: WRONGTYPE");
+    if (!first) fail_msg("stderr: %s", err);
+    if (strstr(first + 1, "rejected XADD")) fail_msg("the error is printed more than once: %s", err);
+    assert_non_null(strstr(err, "stopped by an error: published 0 of 50 events"));
+    free(out);
+    free(err);
+}
+
 /* A signal during a long wait stops the run at once with 128 + signal. */
 static void stop_with(int sig, int want_status, const char *want_text)
 {
@@ -337,6 +414,8 @@ int main(void)
         cmocka_unit_test(test_seed_address_form),
         cmocka_unit_test(test_unreachable),
         cmocka_unit_test(test_wrongtype),
+        cmocka_unit_test(test_rate_pipelined),
+        cmocka_unit_test(test_wrongtype_pipelined),
         cmocka_unit_test(test_auth_and_db),
         cmocka_unit_test(test_bad_flags),
         cmocka_unit_test(test_sigint),

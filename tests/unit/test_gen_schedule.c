@@ -174,6 +174,123 @@ static void test_rate_pacing_absolute(void **state)
     assert_int_equal(gen_schedule_due(&s, 1, 0, &kind), start + 2 * SEC);
 }
 
+/* due_by(t) counts exactly the events whose gen_schedule_due is <= t. */
+static void test_rate_due_by(void **state)
+{
+    static const double rates[] = {0.5, 3, 200, 7777.7, 20000, 1e7};
+    ex_rng rng;
+    ex_rng_seed(&rng, 2);
+    for (size_t r = 0; r < sizeof rates / sizeof *rates; r++) {
+        gen_plan plan = {.count = 100000, .batch_size = 5, .rate = rates[r]};
+        gen_schedule s;
+        gen_gap_kind kind;
+        int64_t start = 5 * SEC + 123;
+        gen_schedule_init(&s, &plan, &rng, start);
+        assert_int_equal(gen_schedule_due_by(&s, start - 1), 0);
+        assert_int_equal(gen_schedule_due_by(&s, start), 1);
+        assert_int_equal(gen_schedule_due_by(&s, INT64_MAX / 2), plan.count);
+        for (int64_t i = 1; i < plan.count; i += 1 + i / 7) {
+            int64_t due = gen_schedule_due(&s, i, 0, &kind);
+            if (gen_schedule_due_by(&s, due) != i + 1) fail_msg("rate %g: due_by(due(%lld)) is not %lld", rates[r], (long long)i, (long long)i + 1);
+            if (gen_schedule_due_by(&s, due - 1) != i) fail_msg("rate %g: due_by(due(%lld) - 1) is not %lld", rates[r], (long long)i, (long long)i);
+        }
+    }
+}
+
+/* A sender driven by gen_schedule_batch on a simulated clock: each batch
+ * costs fixed + per_event ns, and once (at stall_at events) the sender is
+ * stalled for stall ns. Checks that no event goes early or later than a
+ * tick plus one batch's cost (outside the stall), and returns the finish
+ * time; *wakes and *batches count the wake-ups and the batches, *biggest
+ * the largest batch. */
+typedef struct sim_sender {
+    int64_t fixed, per_event, stall_at, stall, max, tick;
+    int64_t wakes, batches, biggest;
+} sim_sender;
+
+static int64_t simulate(const gen_plan *plan, int64_t start, sim_sender *x)
+{
+    gen_schedule s;
+    ex_rng rng;
+    gen_gap_kind kind;
+    ex_rng_seed(&rng, 1);
+    gen_schedule_init(&s, plan, &rng, start);
+    int64_t now = start, sent = 0, stalled = 0, last_batch = INT64_MIN / 2;
+    while (sent < plan->count) {
+        int64_t wake = -1;
+        int64_t n = gen_schedule_batch(&s, sent, now, x->max, x->tick, &wake);
+        if (n == 0) {
+            int64_t next = gen_schedule_due(&s, sent, 0, &kind);
+            assert_true(wake > now);
+            /* The next due time, or the end of the tick begun by the last batch. */
+            assert_true(wake == (next > last_batch + x->tick ? next : last_batch + x->tick));
+            now = wake;
+            x->wakes++;
+            continue;
+        }
+        assert_true(n <= x->max);
+        assert_true(n == x->max || now >= last_batch + x->tick); /* one batch a tick unless behind */
+        last_batch = now;
+        assert_true(gen_schedule_due(&s, sent + n - 1, 0, &kind) <= now); /* none early */
+        int64_t late = now - gen_schedule_due(&s, sent, 0, &kind);
+        if (!stalled && late > x->tick + x->fixed + x->per_event * x->max)
+            fail_msg("event %lld sent %lld ns late", (long long)sent, (long long)late);
+        sent += n;
+        x->batches++;
+        if (n > x->biggest) x->biggest = n;
+        now += x->fixed + x->per_event * n;
+        if (!stalled && sent >= x->stall_at && x->stall > 0) {
+            now += x->stall;
+            stalled = 1;
+        }
+    }
+    return now;
+}
+
+/* One million events at 20,000/s: a tick's worth per wake-up, never a
+ * sleep per event, and done when the last one is due (+ about a tick). */
+static void test_rate_ticks_not_events(void **state)
+{
+    gen_plan plan = {.count = 1000000, .batch_size = 5, .rate = 20000};
+    sim_sender x = {.fixed = 40 * 1000, .per_event = 300, .max = 1024, .tick = MS};
+    int64_t start = 1000 * SEC;
+    int64_t end = simulate(&plan, start, &x);
+    int64_t last_due = start + INT64_C(49999950000); /* (N - 1) / rate = 49.99995 s */
+    assert_true(end >= last_due);
+    assert_true(end - last_due <= 2 * MS);
+    double rate = (double)plan.count * (double)SEC / (double)(end - start);
+    assert_true(rate >= 19995 && rate <= 20001);
+    /* About 50 s of 1 ms ticks: 50,000 batches and wake-ups, not a million. */
+    assert_true(x.wakes <= 51000);
+    assert_true(x.batches <= 51000 && x.batches >= 49000);
+    if (x.biggest < 15 || x.biggest > 30) fail_msg("largest batch %lld (wakes %lld, batches %lld)", (long long)x.biggest, (long long)x.wakes, (long long)x.batches);
+}
+
+/* A 300 ms stall is caught up in batches of at most `max`, then the pace
+ * returns: the average rate holds. */
+static void test_rate_catches_up(void **state)
+{
+    gen_plan plan = {.count = 200000, .batch_size = 5, .rate = 20000};
+    sim_sender x = {.fixed = 40 * 1000, .per_event = 300, .max = 1024, .tick = MS, .stall_at = 50000, .stall = 300 * MS};
+    int64_t start = 7 * SEC;
+    int64_t end = simulate(&plan, start, &x);
+    assert_int_equal(x.biggest, 1024); /* 6,000 events were due at once: sent 1,024 at a time */
+    assert_true(end - (start + INT64_C(9999950000)) <= 2 * MS);
+}
+
+/* Slow rates: one event per wake-up, woken at its due time exactly. */
+static void test_rate_slow_wakes_on_time(void **state)
+{
+    gen_plan plan = {.count = 20, .batch_size = 5, .rate = 3};
+    sim_sender x = {.fixed = 40 * 1000, .per_event = 300, .max = 20, .tick = MS};
+    int64_t start = 3 * SEC;
+    int64_t end = simulate(&plan, start, &x);
+    assert_int_equal(x.batches, 20);
+    assert_int_equal(x.biggest, 1);
+    assert_int_equal(x.wakes, 19);
+    assert_int_equal(end, start + 19 * SEC / 3 + x.fixed + x.per_event); /* the last one at its due time */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +302,10 @@ int main(void)
         cmocka_unit_test(test_wait_mode_gaps),
         cmocka_unit_test(test_wait_mode_reproducible),
         cmocka_unit_test(test_rate_pacing_absolute),
+        cmocka_unit_test(test_rate_due_by),
+        cmocka_unit_test(test_rate_ticks_not_events),
+        cmocka_unit_test(test_rate_catches_up),
+        cmocka_unit_test(test_rate_slow_wakes_on_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
