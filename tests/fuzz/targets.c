@@ -30,6 +30,7 @@ const fuzz_target fuzz_targets[] = {
     {"redis_url", fuzz_run_redis_url},
     {"secret", fuzz_run_secret},
     {"store_live", fuzz_run_store_live},
+    {"store_body", fuzz_run_store_body},
     {"profile", fuzz_run_profile},
     {"httpmeta", fuzz_run_httpmeta},
     {"sim", fuzz_run_sim},

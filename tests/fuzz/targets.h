@@ -83,6 +83,10 @@ int fuzz_run_time(const uint8_t *data, size_t size);
  * (slv_detail_events) or --live URLs (slv_urls_parse) for the rest
  * (target_store_live.c). */
 int fuzz_run_store_live(const uint8_t *data, size_t size);
+/* src/store/body.h: sdb_body_decode of the input as a stored span body
+ * (a dictionary of id 1 known); the input encoded with and without the
+ * dictionary decodes back to itself (target_store_body.c). */
+int fuzz_run_store_body(const uint8_t *data, size_t size);
 /* src/core/redis_url.h + ex_hostport_split of config.h. */
 int fuzz_run_redis_url(const uint8_t *data, size_t size);
 /* src/core/secret.h: ex_secret_mask at several buffer sizes, in place,
