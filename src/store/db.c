@@ -6,7 +6,9 @@
  *   tenants(id, name)                     tenant names, small integer ids
  *   sources(id, hash, resource, scope)    distinct (ResourceSpans head, ScopeSpans head) pairs, as protobuf
  *   traces(id, tenant, trace_id, start_ns, end_ns, root_name, root_service)   one row per trace
- *   spans(id, trace, span_id, source, body)   body = the protobuf Span without its trace and span ids
+ *   spans(id, trace, span_id, source, body)   body = the protobuf Span without its trace and span ids,
+ *                                         zstd-compressed with the store's dictionary (body.h, db_dict.c)
+ *   dicts(id, bytes)                      the body dictionaries (db_dict.c)
  *   tag_keys / tag_values                 attribute names and (bounded) values for search builders
  *   attr_bloom(chunk, bits)               per 4096 span rowids, a Bloom filter of their string attributes
  *   roots(...)                            the root span of each trace (db_roots.c)
@@ -25,8 +27,10 @@
 #define uthash_free(ptr, sz) ex_free(ptr)
 #include <uthash.h>
 
-/* 2: the roots table (db_roots.c). 3: the compact span table (db_mspans.c). */
-#define SDB_SCHEMA_VERSION 3
+/* 2: the roots table (db_roots.c). 3: the compact span table (db_mspans.c).
+ * 4: compressed span bodies and dicts (db_dict.c); mspans without attrs;
+ * no spans_by_source (see migrate_v3). */
+#define SDB_SCHEMA_VERSION 4
 
 struct sdb_tenant_entry {
     char *name;        /* tenant name (owned) */
@@ -47,7 +51,7 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS spans(id INTEGER PRIMARY KEY, trace INTEGER NOT NULL, span_id BLOB NOT NULL,"
     " source INTEGER NOT NULL, body BLOB NOT NULL);"
     "CREATE UNIQUE INDEX IF NOT EXISTS spans_by_trace ON spans(trace, span_id);"
-    "CREATE INDEX IF NOT EXISTS spans_by_source ON spans(source);"
+    "CREATE TABLE IF NOT EXISTS dicts(id INTEGER PRIMARY KEY, bytes BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS tag_keys(tenant INTEGER NOT NULL, scope INTEGER NOT NULL, key TEXT NOT NULL,"
     " last_ns INTEGER NOT NULL, PRIMARY KEY(tenant, scope, key)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS tag_values(tenant INTEGER NOT NULL, scope INTEGER NOT NULL, key TEXT NOT NULL,"
@@ -67,12 +71,18 @@ static const char schema_sql[] =
      * clustered by tenant and start time, so a time range is one walk. */
     "CREATE TABLE IF NOT EXISTS mspans(tenant INTEGER NOT NULL, start_ns INTEGER NOT NULL, span INTEGER NOT NULL,"
     " trace INTEGER NOT NULL, dur_ns INTEGER NOT NULL, status INTEGER NOT NULL, kind INTEGER NOT NULL,"
-    " name TEXT NOT NULL, source INTEGER NOT NULL, attrs BLOB, PRIMARY KEY(tenant, start_ns, span)) WITHOUT ROWID;"
+    " name TEXT NOT NULL, source INTEGER NOT NULL, PRIMARY KEY(tenant, start_ns, span)) WITHOUT ROWID;"
     /* Per minute, name, source, status, kind and log2 duration bucket: how
      * many spans (db_mspans.c keeps it in step with mspans). */
     "CREATE TABLE IF NOT EXISTS mroll(tenant INTEGER NOT NULL, minute INTEGER NOT NULL, name TEXT NOT NULL,"
     " source INTEGER NOT NULL, status INTEGER NOT NULL, kind INTEGER NOT NULL, bucket INTEGER NOT NULL,"
     " n INTEGER NOT NULL, PRIMARY KEY(tenant, minute, name, source, status, kind, bucket)) WITHOUT ROWID;";
+
+/* From schema 3: the attributes of mspans rows are read from the span
+ * bodies instead (the column was 2/3 of the table); sources are tidied
+ * from mroll instead of an index of every span. Bodies stored before stay
+ * as they are (body.h reads both forms). */
+static const char migrate_v3[] = "DROP INDEX IF EXISTS spans_by_source; ALTER TABLE mspans DROP COLUMN attrs;";
 
 static const char *const stmt_sql[SQ_COUNT] = {
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -110,7 +120,9 @@ static const char *const stmt_sql[SQ_COUNT] = {
     [SQ_RET_TRACE] = "DELETE FROM traces WHERE id = ?1",
     [SQ_RET_VALUES] = "DELETE FROM tag_values WHERE last_ns < ?1",
     [SQ_RET_KEYS] = "DELETE FROM tag_keys WHERE last_ns < ?1",
-    [SQ_RET_SOURCES] = "DELETE FROM sources WHERE NOT EXISTS (SELECT 1 FROM spans WHERE spans.source = sources.id)",
+    /* Every stored span is counted in mroll under its source (db_mspans.c),
+     * and mroll is small: no index of spans by source is needed. */
+    [SQ_RET_SOURCES] = "DELETE FROM sources WHERE id NOT IN (SELECT source FROM mroll)",
     [SQ_BLOOM_GET] = "SELECT bits FROM attr_bloom WHERE chunk = ?1",
     [SQ_BLOOM_PUT] = "INSERT OR REPLACE INTO attr_bloom(chunk, bits) VALUES(?1, ?2)",
     [SQ_RET_BLOOMS] = "DELETE FROM attr_bloom WHERE chunk < coalesce((SELECT min(id) FROM spans), ?1) / ?2",
@@ -118,7 +130,7 @@ static const char *const stmt_sql[SQ_COUNT] = {
                        " end_ns, status, message, workflow_id, outcome)"
                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [SQ_MSPAN_ADD] = "INSERT INTO mspans(tenant, start_ns, span, trace, dur_ns, status, kind, name,"
-                     " source, attrs) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
+                     " source) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
     [SQ_ROLL_ADD] = "INSERT INTO mroll(tenant, minute, name, source, status, kind, bucket, n)"
                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO UPDATE SET n = n + excluded.n",
     [SQ_ROLL_TIDY] = "DELETE FROM mroll WHERE n <= 0",
@@ -127,10 +139,13 @@ static const char *const stmt_sql[SQ_COUNT] = {
     [SQ_ROLL_SCAN_NAME] = ROLL_COLUMNS " WHERE tenant = ?1 AND minute >= ?2 AND minute < ?3 AND n > 0 AND name = ?4",
     [SQ_MSPAN_DELETE] = "DELETE FROM mspans WHERE tenant = ?1 AND start_ns = ?2 AND span = ?3",
     [SQ_SPAN_OLD] = "SELECT id, body, source FROM spans WHERE trace = ?1 AND span_id = ?2",
-#define MSPAN_COLUMNS "SELECT start_ns, span, trace, dur_ns, status, kind, name, source, attrs FROM mspans"
+#define MSPAN_COLUMNS "SELECT start_ns, span, trace, dur_ns, status, kind, name, source FROM mspans"
     [SQ_MSPAN_SCAN] = MSPAN_COLUMNS " WHERE tenant = ?1 AND start_ns >= ?2 AND start_ns < ?3 LIMIT ?5",
     [SQ_MSPAN_SCAN_NAME] = MSPAN_COLUMNS " WHERE tenant = ?1 AND start_ns >= ?2 AND start_ns < ?3 AND name = ?4 LIMIT ?5",
     [SQ_SPAN_IDS] = "SELECT t.trace_id, s.span_id FROM spans s JOIN traces t ON t.id = s.trace WHERE s.id = ?1",
+    [SQ_DICT_ADD] = "INSERT INTO dicts(bytes) VALUES(?1)",
+    [SQ_DICT_GET] = "SELECT bytes FROM dicts WHERE id = ?1",
+    [SQ_SPAN_BODY] = "SELECT body FROM spans WHERE id = ?1",
 };
 
 int sdb__fail(sdb *db, const char *fmt, ...)
@@ -265,8 +280,9 @@ static int schema_init(sdb *db)
                          SDB_SCHEMA_VERSION);
     db->roots_missing = version == 1;
     db->mspans_missing = version >= 1 && version < 3;
-    char sql[sizeof schema_sql + 128];
-    snprintf(sql, sizeof sql, "BEGIN; %s PRAGMA user_version = %d; COMMIT;", schema_sql, SDB_SCHEMA_VERSION);
+    char sql[sizeof schema_sql + sizeof migrate_v3 + 128];
+    snprintf(sql, sizeof sql, "BEGIN; %s %s PRAGMA user_version = %d; COMMIT;", schema_sql,
+             version == 3 ? migrate_v3 : "", SDB_SCHEMA_VERSION);
     if (sqlite3_exec(db->conn, sql, NULL, NULL, &msg) != SQLITE_OK) {
         sdb__fail(db, "%s: creating the schema: %s", db->path, msg ? msg : "?");
         sqlite3_free(msg);
@@ -442,6 +458,7 @@ sdb *sdb_open(const char *dir, char *err, size_t errlen)
     if (pragmas(db) != 0 || schema_init(db) != 0 || load_max_trace(db) != 0) goto fail;
     if (prepare_statements(db) != 0) goto fail;
     if (db->roots_missing && sdb__roots_backfill(db) < 0) goto fail;
+    if (sdb__dict_load(db) != 0) goto fail;
     if (db->mspans_missing && sdb__mspans_backfill(db) < 0) goto fail;
     if (sdb__trace_max_load(db) < 0) goto fail;
     if (checkpointer_start(db) != 0 || sdb__bloom_load(db) != 0) goto fail;
@@ -495,7 +512,7 @@ void sdb_close(sdb *db)
     sdb__tags_cache_clear(db);
     ex_free(db->buf);
     ex_free(db->mspan_rows);
-    ex_free(db->mspan_bytes);
+    sdb__dict_free(db);
     ex_free(db->bloom);
     ex_free(db->path);
     pthread_mutex_destroy(&db->ckpt_lock);

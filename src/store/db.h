@@ -198,8 +198,9 @@ long sdb_traces_by_attr(sdb *db, const char *tenant, const char *key, const char
  * bytes of host order; bool in 1 byte; nothing for nil: arrays, maps and
  * bytes, which TraceQL cannot compare). A span with more than
  * SDB_MSPAN_ATTRS_MAX attributes or more than SDB_MSPAN_ATTRS_BYTES
- * packed keeps none in its row (attrs_kept 0): a query that needs them
- * reads the span itself. */
+ * packed has none (sdb_mspan_attrs says -2): a query that needs them
+ * reads the span itself. Since schema 4 the row does not keep them: they
+ * are packed from the span's stored body when a query asks. */
 enum { SDB_MSPAN_NIL = 0, SDB_MSPAN_STRING, SDB_MSPAN_INT, SDB_MSPAN_DOUBLE, SDB_MSPAN_BOOL };
 #define SDB_MSPAN_ATTRS_MAX 16
 #define SDB_MSPAN_ATTRS_BYTES 256
@@ -215,10 +216,12 @@ typedef struct sdb_mspan {
     int status, kind;           /* OTLP codes */
     const char *name;
     int64_t source;             /* its resource and scope (sdb_source_service) */
-    const uint8_t *attrs;       /* packed span attributes (see above) */
-    size_t attrs_len;
-    int attrs_kept;             /* 0: the row keeps no attributes (read the span) */
 } sdb_mspan;
+
+/* The packed attributes (see above) of the span of rowid span, from its
+ * stored body, into out[0..cap). Their length; -2 when they do not pack
+ * (too many, too large) or the span is gone; -1 on error. */
+long sdb_mspan_attrs(sdb *db, int64_t span, uint8_t *out, size_t cap);
 
 /* Return 0 to go on, 1 to stop, -1 to stop with an error. */
 typedef int (*sdb_mspan_cb)(void *arg, const sdb_mspan *m);
@@ -228,6 +231,10 @@ typedef int (*sdb_mspan_cb)(void *arg, const sdb_mspan *m);
  * Returns the number delivered, or -1. */
 long sdb_mspans_scan(sdb *db, const char *tenant, int64_t start_ns, int64_t end_ns, const char *name, size_t limit,
                      sdb_mspan_cb cb, void *arg);
+
+/* Train the body dictionary after n spans instead of the default
+ * (tests: a few spans then take the compressed path). */
+void sdb_set_dict_samples(sdb *db, size_t n);
 
 /* ---- reader: span counts per minute (db_mspans.c) -------------------- */
 

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
+#include <zstd.h>
 
 #include "store/db.h"
 
@@ -48,6 +49,9 @@ enum {
     SQ_MSPAN_SCAN,
     SQ_MSPAN_SCAN_NAME,
     SQ_SPAN_IDS,
+    SQ_DICT_ADD,
+    SQ_DICT_GET,
+    SQ_SPAN_BODY,
     SQ_COUNT
 };
 
@@ -55,6 +59,7 @@ typedef struct sdb_tenant_entry sdb_tenant_entry;
 typedef struct sdb_source_entry sdb_source_entry;
 typedef struct sdb_tag_entry sdb_tag_entry;
 typedef struct sdb_mspan_row sdb_mspan_row;
+typedef struct sdb_dict_entry sdb_dict_entry;
 
 struct sdb {
     sqlite3 *conn;                 /* the connection (owned) */
@@ -92,8 +97,19 @@ struct sdb {
                                       its spans may be re-sent ones whose compact rows must go (db_write.c) */
     sdb_mspan_row *mspan_rows;     /* compact rows of the request part being stored (db_mspans.c; owned) */
     size_t nmspan_rows, capmspan_rows;
-    uint8_t *mspan_bytes;          /* their packed attributes (owned) */
-    size_t mspan_bytes_len, mspan_bytes_cap;
+    /* Span bodies (db_dict.c, body.h). */
+    ZSTD_CCtx *zc;                 /* the writer's compression context (owned) */
+    ZSTD_DCtx *zd;                 /* decompression context (owned) */
+    ZSTD_CDict *cdict;             /* the writer's dictionary, NULL until trained (owned) */
+    uint32_t cdict_id;             /* its dicts.id */
+    sdb_dict_entry *ddicts;        /* dictionaries met while reading, by id (owned) */
+    size_t nddicts;
+    uint8_t *zbuf, *dbuf;          /* the last body compressed / decompressed (owned) */
+    size_t zcap, dcap;
+    uint8_t *samples;              /* raw bodies kept to train the dictionary on (owned) */
+    size_t samples_len, samples_cap;
+    size_t *sample_sizes;          /* their lengths (owned) */
+    size_t nsamples, dict_after;   /* kept so far; how many to train on */
 };
 
 /* WAL size (pages) at which the checkpointer thread is woken, and the
@@ -176,6 +192,26 @@ void sdb__bloom_bits(int64_t tenant, const char *key, const char *value, size_t 
                      uint32_t pos[SDB__BLOOM_K]);
 /* Whether every bit of pos is set in bits. */
 int sdb__bloom_test(const uint8_t *bits, const uint32_t pos[SDB__BLOOM_K]);
+
+/* Span bodies (db_dict.c). Training threshold, dictionary size, zstd level. */
+#define SDB__DICT_SAMPLES 4096
+#define SDB__DICT_SAMPLE_BYTES ((size_t)1 << 20)
+#define SDB__DICT_BYTES 16384
+#define SDB__BODY_LEVEL 3
+/* Load the newest dictionary for compressing (the writer: at open and
+ * after a rollback, which may have undone one just trained). 0 or -1. */
+int sdb__dict_load(sdb *db);
+/* Free the contexts, dictionaries and samples. */
+void sdb__dict_free(sdb *db);
+/* The stored form of a raw protobuf Span body: raw itself or db->zbuf
+ * (valid until the next call); NULL with db->err set. */
+const uint8_t *sdb__body_pack(sdb *db, const uint8_t *raw, size_t n, size_t *outlen);
+/* The protobuf Span of a stored body: the blob itself or db->dbuf
+ * (valid until the next call). 0, or -1 with db->err set. */
+int sdb__body_raw(sdb *db, const void *blob, size_t len, const uint8_t **raw, size_t *rawlen);
+/* A stored body unpacked (free with protobuf_c_message_free_unpacked and
+ * exo_pb_allocator), or NULL with db->err set. */
+exo_pb_span *sdb__body_unpack(sdb *db, const void *blob, size_t len);
 
 /* Forget every cached tag (after retention deleted rows). */
 void sdb__tags_cache_clear(sdb *db);

@@ -1,6 +1,7 @@
 /* db_mspans.c — the compact span table (mspans): per span its start,
- * duration, status, kind, name, source (resource + scope) and its scalar
- * attributes packed small, clustered by (tenant, start), written in key
+ * duration, status, kind, name and source (resource + scope), clustered
+ * by (tenant, start) — its scalar attributes are packed from the span's
+ * stored body when a query needs them (sdb_mspan_attrs) — written in key
  * order at the end of each request part, and deleted with its span (a
  * re-sent span, retention). TraceQL metrics read it
  * instead of decoding every stored span (query_mcompact.c; the reasoning
@@ -92,8 +93,6 @@ struct sdb_mspan_row {
     int64_t tenant, start, span, trace, dur, source;
     int status, kind;
     const char *name;   /* into the request's spans (valid until the flush) */
-    long attrs;         /* offset of the packed attributes in db->mspan_bytes, or -1 when not kept */
-    size_t alen;
     size_t order;       /* arrival, to keep the last of a span sent twice in one part */
 };
 
@@ -106,22 +105,12 @@ int sdb__mspan_store(sdb *db, int64_t tenant, int64_t trace, int64_t span, int64
         db->mspan_rows = p;
         db->capmspan_rows = cap;
     }
-    if (db->mspan_bytes_len + SDB_MSPAN_ATTRS_BYTES > db->mspan_bytes_cap) {
-        size_t cap = db->mspan_bytes_cap ? db->mspan_bytes_cap * 2 : 65536;
-        uint8_t *p = ex_realloc(db->mspan_bytes, cap);
-        if (!p) return sdb__fail(db, "out of memory (%zu bytes of compact spans)", cap);
-        db->mspan_bytes = p;
-        db->mspan_bytes_cap = cap;
-    }
-    long alen = sdb_mspan_attrs_pack(sp->attributes, sp->n_attributes, db->mspan_bytes + db->mspan_bytes_len,
-                                     SDB_MSPAN_ATTRS_BYTES);
     int64_t start = clamp(sp->start_time_unix_nano);
-    db->mspan_rows[db->nmspan_rows] = (sdb_mspan_row){
-        tenant, start, span, trace, clamp(sp->end_time_unix_nano) - start, source,
-        sp->status ? (int)sp->status->code : 0, (int)sp->kind, sp->name ? sp->name : "",
-        alen >= 0 ? (long)db->mspan_bytes_len : -1, alen >= 0 ? (size_t)alen : 0, db->nmspan_rows};
+    db->mspan_rows[db->nmspan_rows] = (sdb_mspan_row){tenant, start, span, trace,
+                                                      clamp(sp->end_time_unix_nano) - start, source,
+                                                      sp->status ? (int)sp->status->code : 0, (int)sp->kind,
+                                                      sp->name ? sp->name : "", db->nmspan_rows};
     db->nmspan_rows++;
-    if (alen > 0) db->mspan_bytes_len += (size_t)alen;
     return 0;
 }
 
@@ -153,8 +142,6 @@ static int insert_row(sdb *db, const sdb_mspan_row *r)
     sqlite3_bind_int(st, 7, r->kind);
     sqlite3_bind_text(st, 8, r->name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 9, r->source);
-    if (r->attrs >= 0 && r->alen) sqlite3_bind_blob(st, 10, db->mspan_bytes + r->attrs, (int)r->alen, SQLITE_STATIC);
-    else if (r->attrs >= 0) sqlite3_bind_zeroblob(st, 10, 0);
     int rc = sqlite3_step(st), added = sqlite3_changes(db->conn) == 1;
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? added : sdb__sqlfail(db, "storing a compact span");
@@ -204,19 +191,17 @@ int sdb__mspans_flush(sdb *db)
         rc = roll_add(db, r->tenant, r->start, r->name, r->source, r->status, r->kind, r->dur, (int64_t)(j - i));
     }
     db->nmspan_rows = 0;
-    db->mspan_bytes_len = 0;
     return rc < 0 ? -1 : 0;
 }
 
 void sdb__mspans_drop(sdb *db)
 {
     db->nmspan_rows = 0;
-    db->mspan_bytes_len = 0;
 }
 
 int sdb__mspan_delete(sdb *db, int64_t tenant, int64_t span, int64_t source, const void *body, size_t len)
 {
-    exo_pb_span *s = opentelemetry__proto__trace__v1__span__unpack(&exo_pb_allocator, len, body);
+    exo_pb_span *s = sdb__body_unpack(db, body, len);
     if (!s) return 0; /* never stored a row either (the backfill skips it too) */
     int64_t start = clamp(s->start_time_unix_nano);
     sqlite3_stmt *st = sdb__stmt(db, SQ_MSPAN_DELETE);
@@ -275,9 +260,6 @@ static int deliver_mspan(sqlite3_stmt *st, const visit_cb *v)
     m.kind = sqlite3_column_int(st, 5);
     m.name = (const char *)sqlite3_column_text(st, 6);
     m.source = sqlite3_column_int64(st, 7);
-    m.attrs_kept = sqlite3_column_type(st, 8) != SQLITE_NULL;
-    m.attrs = sqlite3_column_blob(st, 8);
-    m.attrs_len = (size_t)sqlite3_column_bytes(st, 8);
     if (!m.name) m.name = "";
     return v->mspan(v->arg, &m);
 }
@@ -350,6 +332,24 @@ int sdb_span_ids(sdb *db, int64_t span, uint8_t trace_id[16], uint8_t span_id[8]
     return found;
 }
 
+long sdb_mspan_attrs(sdb *db, int64_t span, uint8_t *out, size_t cap)
+{
+    sqlite3_stmt *st = sdb__stmt(db, SQ_SPAN_BODY);
+    sqlite3_bind_int64(st, 1, span);
+    int rc = sqlite3_step(st);
+    long n = -2;
+    if (rc == SQLITE_ROW) {
+        exo_pb_span *s = sdb__body_unpack(db, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        if (!s) n = -1;
+        else if ((n = sdb_mspan_attrs_pack(s->attributes, s->n_attributes, out, cap)) < 0) n = -2;
+        if (s) protobuf_c_message_free_unpacked(&s->base, &exo_pb_allocator);
+    } else if (rc != SQLITE_DONE) {
+        n = sdb__sqlfail(db, "reading a span body");
+    }
+    sqlite3_reset(st);
+    return n;
+}
+
 /* ---- filling mspans for spans stored before it existed ------------------ */
 
 long sdb__mspans_backfill(sdb *db)
@@ -365,8 +365,7 @@ long sdb__mspans_backfill(sdb *db)
         goto out;
     n = 0;
     while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
-        exo_pb_span *s = opentelemetry__proto__trace__v1__span__unpack(
-            &exo_pb_allocator, (size_t)sqlite3_column_bytes(sel, 3), sqlite3_column_blob(sel, 3));
+        exo_pb_span *s = sdb__body_unpack(db, sqlite3_column_blob(sel, 3), (size_t)sqlite3_column_bytes(sel, 3));
         if (!s) continue; /* the reader skips it too */
         int r = sdb__mspan_store(db, sqlite3_column_int64(sel, 4), sqlite3_column_int64(sel, 1),
                                  sqlite3_column_int64(sel, 0), sqlite3_column_int64(sel, 2), s);

@@ -1,5 +1,6 @@
 /* db_read.c — the reader: a whole trace as OTLP TracesData, and trace
  * summaries in a time range. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,12 +99,12 @@ static int load_spans(assembly *a, int64_t trace, const uint8_t trace_id[16])
             a->spans = p;
             a->capspans = cap;
         }
-        const void *body = sqlite3_column_blob(st, 2);
-        size_t len = (size_t)sqlite3_column_bytes(st, 2);
-        exo_pb_span *s = opentelemetry__proto__trace__v1__span__unpack(&exo_pb_allocator, len, body);
+        exo_pb_span *s = sdb__body_unpack(db, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2));
         if (!s) {
             sqlite3_reset(st);
-            return sdb__fail(db, "%s: a stored span of this trace cannot be decoded", db->path);
+            char why[sizeof db->err];
+            snprintf(why, sizeof why, "%s", db->err);
+            return sdb__fail(db, "a stored span of this trace cannot be decoded: %s", why);
         }
         a->spans[a->nspans++] = (loaded_span){s, 0};
         if (sqlite3_column_bytes(st, 0) != 8) {
@@ -356,8 +357,11 @@ typedef struct attr_search {
 } attr_search;
 
 /* Whether the span body has attribute key = value (string). */
-static int span_has(const attr_search *as, const void *body, size_t len)
+static int span_has(const attr_search *as, const void *blob, size_t bloblen)
 {
+    const uint8_t *body;
+    size_t len;
+    if (sdb__body_raw(as->db, blob, bloblen, &body, &len) != 0) return 0; /* the trace read says why */
     /* Most candidates of a chunk do not even contain the bytes. */
     if (!memmem(body, len, as->value, as->vlen)) return 0;
     exo_pb_span *s = opentelemetry__proto__trace__v1__span__unpack(&exo_pb_allocator, len, body);

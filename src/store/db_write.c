@@ -253,11 +253,14 @@ static int store_span(sdb *db, int64_t tenant, int64_t trace, int trace_is_new, 
     size_t len = protobuf_c_message_get_packed_size(&body.base);
     if (sdb__reserve(db, len) != 0) return -1;
     protobuf_c_message_pack(&body.base, db->buf);
+    size_t stored;
+    const uint8_t *bytes = sdb__body_pack(db, db->buf, len, &stored);
+    if (!bytes) return -1;
     sqlite3_stmt *st = sdb__stmt(db, SQ_SPAN_UPSERT);
     sqlite3_bind_int64(st, 1, trace);
     sqlite3_bind_blob(st, 2, it->span->span_id.data, 8, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, it->source);
-    sqlite3_bind_blob(st, 4, db->buf, (int)len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, bytes, (int)stored, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW) return sdb__sqlfail(db, "storing a span");
     int64_t rowid = sqlite3_column_int64(st, 0);
     if (sqlite3_step(st) != SQLITE_DONE) return sdb__sqlfail(db, "storing a span");
@@ -293,6 +296,8 @@ static void rollback(sdb *db)
     if (sdb__bloom_load(db) != 0) ex_free(db->bloom), db->bloom = NULL;
     sdb__mspans_drop(db);
     sdb__trace_max_load(db);
+    /* A dictionary trained in the undone transaction is gone with it. */
+    sdb__dict_load(db);
 }
 
 /* Store items (sorted by trace id). 0 or -1. */

@@ -8,9 +8,10 @@
  * (tql_span_local), each compact row in the range becomes a one-span
  * view (name, status, kind, times, span attributes, the service.name of
  * its source) that the same evaluator and aggregator take, so the answer
- * is the one the trace scan gives. A row that kept no attributes (too
- * many or too large), or whose resource has a service.name that is not a
- * string, is read from its stored span when the query needs them. Exemplars
+ * is the one the trace scan gives. The span attributes are packed from
+ * the row's stored span body when the query needs them (schema 4); a span
+ * whose attributes do not pack (too many or too large), or whose resource
+ * has a service.name that is not a string, is read as a whole trace. Exemplars
  * carry rowids during the scan; sqm_exemplar_ids turns them into ids. */
 #include <stdio.h>
 #include <string.h>
@@ -85,6 +86,8 @@ typedef struct cscan {
     size_t seen_len;
     uint64_t since_check;
     tql_attr attrs[SDB_MSPAN_ATTRS_MAX];
+    uint8_t packed[SDB_MSPAN_ATTRS_BYTES]; /* the current row's attributes (sdb_mspan_attrs) */
+    size_t packed_len;
     tql_attr res;
 } cscan;
 
@@ -199,11 +202,20 @@ static int row_view(cscan *c, const sdb_mspan *m, tql_span *s, tql_trace *t)
     const source_svc *svc = NULL;
     if ((c->needs & (TQL_LOCAL_ATTRS | TQL_LOCAL_SERVICE)) && !(svc = service_of(c, m->source))) return -1;
     if (svc && svc->kind == 2) return 0;
-    if ((c->needs & TQL_LOCAL_ATTRS) && !m->attrs_kept) return 0;
+    c->packed_len = 0;
+    if (c->needs & TQL_LOCAL_ATTRS) {
+        long len = sdb_mspan_attrs(c->r->ctx->db, m->span, c->packed, sizeof c->packed);
+        if (len == -2) return 0; /* too many or too large to pack */
+        if (len < 0) {
+            snprintf(c->r->error, sizeof c->r->error, "%s", sdb_errmsg(c->r->ctx->db));
+            return -1;
+        }
+        c->packed_len = (size_t)len;
+    }
     *s = (tql_span){.name = m->name, .kind = m->kind, .status_code = m->status, .status_message = "",
                     .start_ns = m->start_ns, .end_ns = m->start_ns + m->dur_ns, .scope_name = "", .scope_version = ""};
     if (c->needs & TQL_LOCAL_ATTRS) {
-        long n = sqm_attrs_decode(m->attrs, m->attrs_len, c->attrs, SDB_MSPAN_ATTRS_MAX);
+        long n = sqm_attrs_decode(c->packed, c->packed_len, c->attrs, SDB_MSPAN_ATTRS_MAX);
         if (n < 0) {
             snprintf(c->r->error, sizeof c->r->error, "compact span %lld: its attributes do not decode",
                      (long long)m->span);
@@ -227,18 +239,18 @@ static int row_cb(void *arg, const sdb_mspan *m)
     cscan *c = arg;
     sqm_run *r = c->r;
     r->spans++;
-    uint64_t bytes = 40 + strlen(m->name) + m->attrs_len;
     saw_trace(c, m->trace);
     if (++c->since_check >= CHECK_EVERY) {
         c->since_check = 0;
         if (sq_work_add(&r->work, 0, ex_mono_ns())) return 1;
     }
-    r->bytes += bytes;
-    r->work.bytes += bytes;
     tql_span s;
     tql_trace t;
     int v = row_view(c, m, &s, &t), rc;
     if (v < 0) return -1;
+    uint64_t bytes = 40 + strlen(m->name) + c->packed_len;
+    r->bytes += bytes;
+    r->work.bytes += bytes;
     rc = v ? observe(c, &t) : observe_stored(c, m); /* what the row lacks is in the stored span */
     if (rc == 0 || r->agg_rc != SMX_TOO_MANY_VALUES) return rc;
     snprintf(r->work.stopped, sizeof r->work.stopped, "quantile values: more than %u spans to keep for exact quantiles",

@@ -101,9 +101,9 @@ static void test_schema_created(void **state)
     assert_string_equal(sdb_path(db), path);
     assert_int_equal(count_rows(dir, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                                       " ('tenants','sources','traces','spans','tag_keys','tag_values','attr_bloom',"
-                                      "'roots','mspans')"),
-                     9);
-    assert_int_equal(count_rows(dir, "PRAGMA user_version"), 3);
+                                      "'roots','mspans','dicts')"),
+                     10);
+    assert_int_equal(count_rows(dir, "PRAGMA user_version"), 4);
     sdb_close(db);
     /* Reopening an existing database keeps it (and WAL mode is persistent). */
     char err[256];

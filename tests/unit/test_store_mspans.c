@@ -83,8 +83,11 @@ static int row_cb(void *arg, const sdb_mspan *m)
     r->dur = m->dur_ns;
     r->status = m->status;
     r->kind = m->kind;
-    r->kept = m->attrs_kept;
-    r->nattrs = m->attrs_kept ? sqm_attrs_decode(m->attrs, m->attrs_len, r->attrs, SDB_MSPAN_ATTRS_MAX) : 0;
+    uint8_t packed[SDB_MSPAN_ATTRS_BYTES];
+    long len = sdb_mspan_attrs(l->db, m->span, packed, sizeof packed);
+    assert_true(len >= -2);
+    r->kept = len >= 0;
+    r->nattrs = len >= 0 ? sqm_attrs_decode(packed, (size_t)len, r->attrs, SDB_MSPAN_ATTRS_MAX) : 0;
     for (long i = 0; i < r->nattrs; i++) { /* copy: the blob is gone after the callback */
         snprintf(r->keys[i], sizeof r->keys[i], "%s", r->attrs[i].key);
         r->attrs[i].key = r->keys[i];
