@@ -9,7 +9,7 @@
 
 /* A dictionary the way a store's looks to zstd (raw content). */
 static const char body_dict[] = "\x2a\x08Workflow\x30\x01\x39\x42\x0a\x0bworkflow.id\x12\x05wf-17"
-                                "\x0a\x0astage.type\x12\x0aDataLoader\x0a\x0cservice.name";
+                                "\x0a\x0astage.type\x12\x0a" "DataLoader\x0a\x0cservice.name";
 
 static ZSTD_DDict *body_ddict;
 
