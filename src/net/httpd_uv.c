@@ -17,6 +17,8 @@ struct ex_httpd {
     ex_mem_budget *budget;     /* bodies take their bytes from it (NULL: none) */
     ex_http_handler handler;
     void *arg;
+    ex_http_later *waiting;    /* requests waiting for their later answer (ex_http_defer) */
+    size_t nwaiting;
 };
 
 /* Per-request state between MHD's calls of the access handler. */
@@ -26,7 +28,21 @@ typedef struct pending {
     size_t taken;   /* bytes taken from the server's budget for body */
     int too_large;  /* the body passed max_body: answer 413 */
     int over_budget; /* the budget could not hold the body: dropped */
+    ex_httpd *h;
+    ex_http_later *later; /* the handler deferred its answer, which has not come yet */
+    ex_http_resp answer;  /* the later answer, until queued */
+    int answered;         /* answer holds it */
+    int suspended;        /* the connection waits for it */
 } pending;
+
+/* A deferred answer's handle: h and p are NULL once the connection is
+ * gone or the server stopped (then the answer only frees it). */
+struct ex_http_later {
+    ex_httpd *h;
+    pending *p;
+    struct MHD_Connection *conn;
+    ex_http_later *prev, *next; /* in h->waiting */
+};
 
 #define STREAM_BLOCK 16384 /* bytes MHD asks a stream for at once */
 
@@ -48,7 +64,31 @@ static enum MHD_Result queue(struct MHD_Connection *c, ex_http_resp *r)
     }
     ex_free(r->body);
     for (int i = 0; i < r->nheaders; i++) ex_free(r->header_values[i]);
+    memset(r, 0, sizeof *r); /* its stream belongs to MHD now */
     return rc;
+}
+
+static void resp_clear(ex_http_resp *r)
+{
+    ex_free(r->body);
+    for (int i = 0; i < r->nheaders; i++) ex_free(r->header_values[i]);
+    if (r->stream.free) r->stream.free(r->stream.cls);
+    memset(r, 0, sizeof *r);
+}
+
+/* Take l out of its server's list; it answers nothing any more. */
+static void later_detach(ex_http_later *l)
+{
+    ex_httpd *h = l->h;
+    if (h) {
+        if (l->prev) l->prev->next = l->next;
+        else h->waiting = l->next;
+        if (l->next) l->next->prev = l->prev;
+        h->nwaiting--;
+    }
+    if (l->p) l->p->later = NULL;
+    l->h = NULL;
+    l->p = NULL;
 }
 
 /* Drop the body and give its bytes back to the budget. */
@@ -114,6 +154,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
     pending *p = *con_cls;
     if (!p) { /* first call: headers only */
         if (!(p = ex_calloc(1, sizeof *p))) return MHD_NO;
+        p->h = h;
         *con_cls = p;
         if (h->budget) reserve_declared(h, c, p);
         return MHD_YES;
@@ -129,16 +170,78 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
                             h->max_body);
         return queue(c, &r);
     }
-    ex_http_req req = {method, url, c, p->body ? p->body : "", p->len, p->over_budget};
+    if (p->suspended) { /* resumed: the later answer has come */
+        p->suspended = 0;
+        if (!p->answered) return MHD_YES;
+        p->answered = 0;
+        return queue(c, &p->answer);
+    }
+    ex_http_req req = {method, url, c, p->body ? p->body : "", p->len, p->over_budget, p};
     h->handler(h->arg, &req, &r);
     release(h, p);
-    return queue(c, &r);
+    if (!p->later && !p->answered) return queue(c, &r);
+    resp_clear(&r); /* a deferring handler leaves it empty */
+    if (p->answered) { /* it came before the handler returned */
+        p->answered = 0;
+        return queue(c, &p->answer);
+    }
+    MHD_suspend_connection(c);
+    p->suspended = 1;
+    return MHD_YES;
 }
+
+ex_http_later *ex_http_defer(const ex_http_req *req)
+{
+    pending *p = req->priv;
+    if (!p) return NULL;
+    if (p->later) return p->later;
+    ex_http_later *l = ex_calloc(1, sizeof *l);
+    if (!l) return NULL;
+    l->h = p->h;
+    l->p = p;
+    l->conn = req->conn;
+    l->next = l->h->waiting;
+    if (l->next) l->next->prev = l;
+    l->h->waiting = l;
+    l->h->nwaiting++;
+    p->later = l;
+    return l;
+}
+
+/* Hold r as p's answer and wake its connection if it waits. */
+static void later_give(pending *p, struct MHD_Connection *c, ex_http_resp *r)
+{
+    p->answer = *r;
+    memset(r, 0, sizeof *r);
+    p->answered = 1;
+    if (p->suspended) {
+        MHD_resume_connection(c);
+        ex_mhd_run_soon(p->h->mhd); /* not now: this may be inside MHD_run */
+    }
+}
+
+void ex_http_later_answer(ex_http_later *l, ex_http_resp *r)
+{
+    if (!l) {
+        resp_clear(r);
+        return;
+    }
+    pending *p = l->p;
+    struct MHD_Connection *c = l->conn;
+    later_detach(l);
+    ex_free(l);
+    if (p) later_give(p, c, r);
+    else resp_clear(r); /* the connection is gone, or the server stopped */
+}
+
+size_t ex_httpd_deferred(const ex_httpd *h) { return h ? h->nwaiting : 0; }
 
 static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
 {
     pending *p = *con_cls;
     if (p) {
+        if (p->later) later_detach(p->later); /* its answer will only free it */
+        resp_clear(&p->answer);
         release(cls, p);
         ex_free(p);
         *con_cls = NULL;
@@ -190,6 +293,16 @@ void ex_httpd_run(ex_httpd *h) { ex_mhd_run(h->mhd); }
 void ex_httpd_stop(ex_httpd *h)
 {
     if (!h) return;
+    while (h->waiting) { /* MHD must not stop with suspended connections: they get 503 */
+        ex_http_later *l = h->waiting;
+        pending *p = l->p;
+        later_detach(l); /* l stays for its later answer, which frees it */
+        ex_http_resp r = {0};
+        ex_http_resp_printf(&r, 503, "text/plain; charset=utf-8", "shutting down: send it again later\n");
+        ex_http_resp_header(&r, "Retry-After", "1");
+        later_give(p, l->conn, &r);
+    }
+    ex_mhd_run(h->mhd);
     ex_mhd_stop(h->mhd);
     ex_free(h);
 }

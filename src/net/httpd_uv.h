@@ -26,6 +26,7 @@ typedef struct ex_http_req {
     size_t body_len;
     int over_budget;              /* the body did not fit the memory budget (ex_httpd_set_budget): it was
                                      read and dropped, body is ""; answer 429 */
+    void *priv;                   /* the server's own (ex_http_defer) */
 } ex_http_req;
 
 #define EX_HTTP_MAX_HEADERS 8
@@ -93,6 +94,21 @@ void ex_httpd_run(ex_httpd *h);
 /* Stop listening, close connections; the rest of the memory is freed once
  * libuv has closed the handles (run the loop afterwards). */
 void ex_httpd_stop(ex_httpd *h);
+
+/* An answer given after the handler has returned (the outcome of a
+ * command to Redis, say). In the handler: l = ex_http_defer(req) and leave
+ * resp empty; the connection waits, suspended, until
+ * ex_http_later_answer(l, &r), which must come exactly once, on the loop's
+ * thread, and may come before the handler returns. The server must be
+ * started with MHD_ALLOW_SUSPEND_RESUME. When the server stops first, the
+ * waiting requests get 503 "shutting down" and the later answer only
+ * frees l. */
+typedef struct ex_http_later ex_http_later;
+ex_http_later *ex_http_defer(const ex_http_req *req);
+/* Answer (r's contents are taken over, r is emptied) and free l. */
+void ex_http_later_answer(ex_http_later *l, ex_http_resp *r);
+/* Requests waiting for their later answer. */
+size_t ex_httpd_deferred(const ex_httpd *h);
 
 /* Helpers for handlers: set a body (copied) / add a header (value copied). */
 int ex_http_resp_set(ex_http_resp *r, int status, const char *content_type, const char *body, size_t len);

@@ -49,6 +49,11 @@ static void reschedule(ex_mhd *h)
 
 void ex_mhd_run(ex_mhd *h) { run(h); }
 
+void ex_mhd_run_soon(ex_mhd *h)
+{
+    if (h->daemon) uv_timer_start(&h->timer, timer_cb, 0, 0);
+}
+
 static ex_conn_slot *slot_of(struct MHD_Connection *c)
 {
     const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);

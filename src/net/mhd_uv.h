@@ -48,6 +48,8 @@ int ex_mhd_port(const ex_mhd *h);
 const ex_listener *ex_mhd_listener(const ex_mhd *h);
 /* Let MHD do what it can now (after MHD_resume_connection). */
 void ex_mhd_run(ex_mhd *h);
+/* Run it on the loop's next turn (safe inside MHD's own callbacks). */
+void ex_mhd_run_soon(ex_mhd *h);
 /* Stop listening and close every connection; h is freed once libuv has
  * closed its handles (run the loop afterwards). */
 void ex_mhd_stop(ex_mhd *h);

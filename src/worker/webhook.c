@@ -238,7 +238,8 @@ wk_webhook *wk_webhook_start(wk_worker *w, char *err, size_t errlen)
     if (sr_jq_compile_prog(p->origin, "webhook.map", p->webhook->map, p->webhook->map_line, 1, &h->jq, err, errlen))
         goto fail;
     ex_httpd_cfg cfg = {.name = "webhook", .flag_prefix = "webhook-", .limits = o->webhook_limits,
-                        .max_body = o->webhook_max_body, .handler = handle, .arg = h};
+                        .max_body = o->webhook_max_body, .handler = handle, .arg = h,
+                        .mhd_flags = MHD_ALLOW_SUSPEND_RESUME}; /* stream mode answers once Redis has */
     if (!(h->httpd = ex_httpd_start_with(&w->loop, o->webhook_listen, &cfg, err, errlen))) goto fail;
     return h;
 nomem:

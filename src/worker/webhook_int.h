@@ -30,10 +30,8 @@ struct wk_webhook {
     uint64_t added;        /* workflows a delivery added to the stream */
     uint64_t known;        /* deliveries about a workflow started already (by a delivery, a listing, elsewhere) */
     uint64_t replayed;     /* deliveries whose id Redis had taken already */
-    uint64_t redis_errors; /* deliveries Redis did not take after they were answered */
-    unsigned inflight;     /* deliveries awaiting Redis */
-    int in_call;           /* inside wk_stream_command: a failure answers 503 */
-    int call_failed;       /* … and it failed there */
+    uint64_t redis_errors; /* deliveries Redis did not take (answered 503) */
+    unsigned inflight;     /* deliveries awaiting Redis (their senders wait: ex_http_defer) */
     int stopped;           /* wk_webhook_stop ran: the last answer from Redis frees it */
 };
 

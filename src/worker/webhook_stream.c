@@ -15,10 +15,11 @@
  * The delivery's state is applied once Redis answered, when this worker
  * watches the workflow then (its checkpoint is written before ended spans
  * go out: wd_changed); another worker's workflow gets it from its polls.
- * The sender is answered when the script is on its way: 202, or 503
- * when Redis is not connected (the sender retries); a replay that only
- * Redis recognises is counted in extrace_webhook_replays_total after the
- * answer. */
+ * The sender is answered once Redis has answered (ex_http_defer): 202
+ * when the script ran, 503 when Redis is not connected or did not take
+ * it (the sender retries; nothing was remembered) — a 202 is never given
+ * for a delivery Redis does not hold. A replay that only Redis recognises
+ * is answered 202 and counted in extrace_webhook_replays_total. */
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -33,6 +34,7 @@
 /* A delivery waiting for Redis. */
 typedef struct pending {
     wk_webhook *h;
+    ex_http_later *later; /* the sender's answer, given once Redis answered */
     sr_hook hk;   /* owned: the mapped delivery */
     char delivery[160];
 } pending;
@@ -56,39 +58,40 @@ static char *event_json(const wk_worker *w, const sr_hook *hk, int64_t now, cons
     return s;
 }
 
+/* Redis answered the script (or failed to): apply, then answer the sender. */
 static void taken(void *tag, const redisReply *r, const char *err)
 {
     pending *q = tag;
     wk_webhook *h = q->h;
     wk_worker *w = h->w;
+    const char *d = q->delivery[0] ? q->delivery : NULL;
+    ex_http_resp resp = {0};
     h->inflight--;
-    if (h->stopped) { /* the worker is gone or going: only memory left to give back */
-        sr_hook_clear(&q->hk);
-        ex_free(q);
-        if (!h->inflight) wh_free(h);
-        return;
-    }
-    if (!r || r->type != REDIS_REPLY_INTEGER) {
-        if (h->in_call) h->call_failed = 1; /* answered 503 by the caller */
-        else if (!w->stopping) {
-            h->redis_errors++;
-            char msg[SR_HOOK_KEY_MAX + 400];
-            snprintf(msg, sizeof msg, "webhook delivery %s (workflow %s) was answered but Redis did not take it: %s; "
-                     "polling or a listing must find the workflow", q->delivery[0] ? q->delivery : "(no id)",
-                     q->hk.key, err ? err : r ? "unexpected reply" : "?");
-            wk_event_warn(w, msg);
+    if (h->stopped) { /* the server answered 503 as it stopped: only memory left to give back */
+        ex_http_later_answer(q->later, &resp);
+    } else if (!r || r->type != REDIS_REPLY_INTEGER) {
+        h->redis_errors++;
+        wh_answer(h, &resp, WH_UNAVAILABLE, 503, d, "Redis did not take delivery for workflow %s (%s): send it again later",
+                  q->hk.key, err ? err : r ? "unexpected reply" : "no reply");
+        ex_http_resp_header(&resp, "Retry-After", "1");
+        ex_http_later_answer(q->later, &resp);
+    } else {
+        if (r->integer == 0) { /* replayed: another worker, or an earlier life of this one, took it */
+            h->replayed++;
+            ex_debug("webhook", "delivery %s was taken already (Redis): ignored", q->delivery);
+        } else if (!w->stopping) {
+            if (r->integer == 2) h->added++;
+            else h->known++;
+            wk_entry *e = wk_registry_find(&w->reg, q->hk.key);
+            if (e) wh_observe(h, e, &q->hk, wk_now_ns()); /* else another worker's, or its entry is on its way */
         }
-    } else if (r->integer == 0) { /* replayed: another worker, or an earlier life of this one, took it */
-        h->replayed++;
-        ex_debug("webhook", "delivery %s was taken already (Redis): ignored", q->delivery);
-    } else if (!w->stopping) {
-        if (r->integer == 2) h->added++;
-        else h->known++;
-        wk_entry *e = wk_registry_find(&w->reg, q->hk.key);
-        if (e) wh_observe(h, e, &q->hk, wk_now_ns()); /* else another worker's, or its entry is on its way */
+        if (d) sr_dedup_add(&h->deliveries, d, strlen(d));
+        wh_answer(h, &resp, WH_ACCEPTED, 202, d, "accepted: workflow %s", q->hk.key);
+        ex_http_later_answer(q->later, &resp);
     }
     sr_hook_clear(&q->hk);
     ex_free(q);
+    if (h->stopped && !h->inflight) wh_free(h);
 }
 
 void wh_deliver_durable(wk_webhook *h, const ex_http_req *req, ex_http_resp *resp, sr_hook *hk, const char *delivery)
@@ -123,18 +126,16 @@ void wh_deliver_durable(wk_webhook *h, const ex_http_req *req, ex_http_resp *res
                           ev ? ev : ""};
     size_t lens[9];
     for (int i = 0; i < 9; i++) lens[i] = strlen(argv[i]);
-    h->inflight++;
-    h->in_call = 1;
-    h->call_failed = 0;
-    wk_stream_command(w->stream, 9, argv, lens, taken, q); /* may answer at once (Redis down) */
-    h->in_call = 0;
-    ex_free(ev);
-    if (h->call_failed) { /* not remembered: the sender's retry is welcome */
-        wh_answer(h, resp, WH_UNAVAILABLE, 503, delivery, "Redis did not take the delivery: send it again later");
+    if (!(q->later = ex_http_defer(req))) {
+        sr_hook_clear(&q->hk);
+        ex_free(ev);
+        ex_free(q);
+        wh_answer(h, resp, WH_CAPACITY, 503, delivery, "out of memory taking workflow %s", hk->key);
         return;
     }
-    if (delivery) sr_dedup_add(&h->deliveries, delivery, strlen(delivery));
-    wh_answer(h, resp, WH_ACCEPTED, 202, delivery, "accepted: workflow %s", hk->key);
+    h->inflight++;
+    wk_stream_command(w->stream, 9, argv, lens, taken, q); /* answers the sender, maybe at once (Redis down) */
+    ex_free(ev);
 }
 
 void wh_render_durable(const wk_webhook *h, wk_text *t)
@@ -146,8 +147,10 @@ void wh_render_durable(const wk_webhook *h, wk_text *t)
                     "Deliveries about a workflow started already (by a delivery, a listing or another worker; "
                     "stream mode).", h->known);
     wk_prom_counter(t, "extrace_webhook_replays_total",
-                    "Deliveries answered 202 whose delivery id Redis had taken already (a replay to another worker, "
+                    "Deliveries whose delivery id Redis had taken already (a replay to another worker, "
                     "or across a restart; stream mode): nothing else done.", h->replayed);
     wk_prom_counter(t, "extrace_webhook_redis_errors_total",
-                    "Deliveries answered 202 that Redis then did not take (stream mode).", h->redis_errors);
+                    "Deliveries Redis did not take (stream mode): answered 503, the sender sends them again.", h->redis_errors);
+    wk_prom_gauge(t, "extrace_webhook_deliveries_waiting",
+                  "Deliveries whose senders wait for Redis to take them (stream mode).", (double)h->inflight);
 }

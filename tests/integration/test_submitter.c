@@ -213,18 +213,12 @@ static json_t *root_of(const run *r, const char *trace_id, const char *parent_sp
  * the simulator on first sight) carrying traceparent tp (NULL: none). */
 static void post_run(const run *r, long id, const char *tp)
 {
-    char path[128], delivery[64];
-    snprintf(path, sizeof path, "/repos/extrace-sim/demo/actions/runs/%ld", id);
+    char delivery[64];
     snprintf(delivery, sizeof delivery, "submitter-%ld", id);
-    json_t *wr = run_get_json(r, path, NULL);
-    json_t *payload = json_pack("{s:s, s:O, s:{s:s, s:{s:s}}}", "action", "requested", "workflow_run", wr,
-                                "repository", "name", "demo", "owner", "login", "extrace-sim");
-    char *body = json_dumps(payload, JSON_COMPACT);
+    char *body = hc_run_payload(r, id);
     assert_int_equal(hc_post(hc_webhook_port(r->worker.log), "github-actions", HOOK_SECRET, "workflow_run", delivery,
                              body, tp), 202);
     free(body);
-    json_decref(payload);
-    json_decref(wr);
 }
 
 /* A github-actions worker taking webhooks, no event published at all. */

@@ -310,16 +310,9 @@ static void start_stream_worker(run *r, tf_worker *w, const char *name, int http
 /* One signed workflow_run delivery of run `id` (made at the simulator) with delivery id `delivery`. */
 static long post_run(const run *r, int port, long id, const char *delivery)
 {
-    char path[128];
-    snprintf(path, sizeof path, "/repos/extrace-sim/demo/actions/runs/%ld", id);
-    json_t *wr = run_get_json(r, path, NULL);
-    json_t *payload = json_pack("{s:s, s:O, s:{s:s, s:{s:s}}}", "action", "requested", "workflow_run", wr,
-                                "repository", "name", "demo", "owner", "login", "extrace-sim");
-    char *body = json_dumps(payload, JSON_COMPACT);
+    char *body = hc_run_payload(r, id);
     long status = hc_post(port, "github-actions", SECRET, "workflow_run", delivery, body, NULL);
     free(body);
-    json_decref(payload);
-    json_decref(wr);
     return status;
 }
 

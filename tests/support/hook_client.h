@@ -14,4 +14,26 @@ int hc_webhook_port(const char *log_path);
 long hc_post(int port, const char *source, const char *secret, const char *event, const char *delivery,
              const char *body, const char *traceparent);
 
+struct run;
+/* The body of a workflow_run "requested" delivery of run `id` (made at r's
+ * simulator on first sight), as GitHub sends it (caller frees). */
+char *hc_run_payload(const struct run *r, long id);
+
+/* One delivery sent on a thread of its own, so that a test can watch the
+ * sender wait for its answer. */
+typedef struct hc_async {
+    char url[160];
+    char headers[6][320];
+    char *body;     /* owned */
+    long timeout_ms;
+    long status;    /* the answer's status; 0: none (timeout, connection closed) */
+    volatile int done;
+    unsigned long thread; /* pthread_t */
+} hc_async;
+/* Start POSTing body (taken over) as hc_post would, waiting up to timeout_ms for the answer. */
+void hc_post_async(hc_async *a, int port, const char *source, const char *secret, const char *event,
+                   const char *delivery, char *body, long timeout_ms);
+/* Wait for it to end: the status (0 without an answer). */
+long hc_async_wait(hc_async *a);
+
 #endif
