@@ -161,7 +161,7 @@ int wk_live_select(const wk_registry *r, const wk_live_query *q, const char *sou
     memset(out, 0, sizeof *out);
     size_t cap = (size_t)q->limit;
     if (!(out->items = ex_malloc(cap * sizeof *out->items))) return -1;
-    for (const wk_entry *e = r->by_id; e; e = e->hh.next) {
+    for (const wk_entry *e = wk_registry_next(r, NULL); e; e = wk_registry_next(r, e)) {
         if (!wk_live_match(q, source, e)) continue;
         out->total++;
         if (q->has_cursor && entry_cmp(e->mon->submitted_ns, e->mon->key, q->after_submitted, q->after_key) <= 0)

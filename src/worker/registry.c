@@ -1,13 +1,7 @@
-/* registry.c — uthash map + binary min-heap of due times. */
+/* registry.c — slab of entries, binary min-heap of due times (the map
+ * from id to entry: registry_map.c). */
 #include "core/mem.h"
-
-/* uthash allocates through our wrapper and, when that fails, leaves the
- * item out (hh.tbl == NULL) instead of exiting the process. */
-#define uthash_malloc(sz)     ex_malloc(sz)
-#define uthash_free(ptr, sz)  ex_free(ptr)
-#define HASH_NONFATAL_OOM 1
-
-#include "worker/registry.h"
+#include "worker/registry_int.h"
 
 #include <string.h>
 
@@ -112,7 +106,7 @@ int64_t wk_registry_due(const wk_registry *r, const wk_entry *e)
 static wk_entry *slab_take(wk_registry *r)
 {
     if (r->free_idx == WK_NOT_QUEUED) {
-        if ((uint64_t)(r->nchunks + 1) * WK_SLAB_CHUNK >= WK_NOT_QUEUED) return NULL;
+        if ((uint64_t)(r->nchunks + 1) * WK_SLAB_CHUNK >= (UINT64_C(1) << WK_MAP_IDX_BITS)) return NULL;
         wk_entry **c = ex_realloc(r->chunks, (r->nchunks + 1) * sizeof *c);
         if (!c) return NULL;
         r->chunks = c;
@@ -144,6 +138,7 @@ static void slab_clear(wk_registry *r)
     r->chunks = NULL;
     r->nchunks = 0;
     r->free_idx = WK_NOT_QUEUED;
+    wk_map_clear(r);
 }
 
 static void slab_give(wk_registry *r, wk_entry *e)
@@ -172,22 +167,23 @@ static int64_t due_at(const wk_entry *e, int64_t now_ns, int64_t delay_ns)
 
 int wk_registry_add(wk_registry *r, mdl_monitor *mon, int64_t now_ns, wk_entry **out)
 {
-    if (wk_registry_find(r, mon->key)) return WK_REG_DUPLICATE;
+    uint32_t hash = wk_map_hash(mon->key);
+    if (wk_map_find(r, mon->key, hash)) return WK_REG_DUPLICATE;
     if (r->count >= r->cfg.max_entries) return WK_REG_FULL;
     wk_entry *e = slab_take(r);
     if (!e) return WK_REG_NOMEM;
     e->mon = mon;
     e->heap_idx = WK_NOT_QUEUED;
-    e->errors_seen = mon->poll_errors; /* a resumed monitor may have failed before */
-    HASH_ADD_KEYPTR(hh, r->by_id, mon->key, strlen(mon->key), e);
-    if (!e->hh.tbl) {
+    e->hash = hash;
+    e->errors_seen = (uint16_t)mon->poll_errors; /* a resumed monitor may have failed before */
+    if (wk_map_add(r, e)) {
         slab_give(r, e);
         return WK_REG_NOMEM;
     }
     r->count++;
     if (heap_push(r, e, due_at(e, now_ns, r->cfg.initial_delay_ns))) {
-        HASH_DELETE(hh, r->by_id, e);
         r->count--;
+        wk_map_del(r, e);
         slab_give(r, e);
         return WK_REG_NOMEM;
     }
@@ -197,17 +193,25 @@ int wk_registry_add(wk_registry *r, mdl_monitor *mon, int64_t now_ns, wk_entry *
 
 wk_entry *wk_registry_find(const wk_registry *r, const char *workflow_id)
 {
-    wk_entry *e = NULL;
-    HASH_FIND_STR(r->by_id, workflow_id, e);
-    return e;
+    return wk_map_find(r, workflow_id, wk_map_hash(workflow_id));
+}
+
+wk_entry *wk_registry_next(const wk_registry *r, const wk_entry *e)
+{
+    uint64_t end = (uint64_t)r->nchunks * WK_SLAB_CHUNK;
+    for (uint64_t i = e ? (uint64_t)e->self + 1 : 0; i < end; i++) {
+        wk_entry *x = wk_registry_at(r, (uint32_t)i);
+        if (x->mon) return x;
+    }
+    return NULL;
 }
 
 mdl_monitor *wk_registry_remove(wk_registry *r, wk_entry *e)
 {
     mdl_monitor *mon = e->mon;
     if (e->heap_idx != WK_NOT_QUEUED) heap_del(r, e);
-    HASH_DELETE(hh, r->by_id, e);
     r->count--;
+    wk_map_del(r, e);
     slab_give(r, e);
     return mon;
 }
@@ -215,11 +219,7 @@ mdl_monitor *wk_registry_remove(wk_registry *r, wk_entry *e)
 size_t wk_registry_clear(wk_registry *r)
 {
     size_t n = r->count;
-    wk_entry *e, *tmp;
-    HASH_ITER(hh, r->by_id, e, tmp) {
-        HASH_DELETE(hh, r->by_id, e);
-        mdl_monitor_free(e->mon);
-    }
+    for (wk_entry *e = wk_registry_next(r, NULL); e; e = wk_registry_next(r, e)) mdl_monitor_free(e->mon);
     slab_clear(r);
     ex_free(r->heap);
     r->heap = NULL;
@@ -245,7 +245,7 @@ int64_t wk_backoff_delay(ex_rng *rng, int64_t interval_ns, unsigned k, int max_f
  * monitor's error counter moved. */
 static void note_outcome(wk_entry *e)
 {
-    uint32_t errs = e->mon->poll_errors;
+    uint16_t errs = (uint16_t)e->mon->poll_errors;
     if (errs != e->errors_seen) {
         if (e->failures < UINT16_MAX) e->failures++;
     } else {

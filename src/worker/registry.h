@@ -1,8 +1,10 @@
 /* registry.h — the workflows the worker watches, and when each is due.
  *
- * A uthash map from workflow id to entry, plus one binary min-heap of due
- * times (ties in arrival order) that drives the worker's single uv_timer:
- * an idle workflow costs its entry and its monitor, no timer or socket.
+ * A map from workflow id to entry (open addressing over 32-bit slab
+ * indexes, registry_map.c), plus one binary min-heap of due times (ties in
+ * arrival order) that drives the worker's single uv_timer: an idle
+ * workflow costs its entry, its map slot, its heap element and its
+ * monitor, no timer or socket (docs/worker.md#memory).
  * The heap holds values (due time, arrival number, entry index), so that
  * sifting compares within one array instead of following a pointer to a
  * scattered entry per comparison; entries live in chunks of a slab
@@ -18,25 +20,26 @@
 #define EXTRACE_WORKER_REGISTRY_H
 #include <stddef.h>
 #include <stdint.h>
-#include <uthash.h>
 
 #include "core/rng.h"
 #include "worker/budget.h"
 #include "model/monitor.h"
 
 #define WK_NOT_QUEUED UINT32_MAX /* wk_entry.heap_idx while a poll runs */
+#define WK_MAP_IDX_BITS 27        /* slab indexes below 2^27 - 1 (--max-workflows is at most 10^8) */
 
 /* Error codes of wk_registry_add. */
 enum { WK_REG_DUPLICATE = -1, WK_REG_FULL = -2, WK_REG_NOMEM = -3 };
 
-/* One watched workflow (80 bytes on x86-64, in the registry's slab). */
+/* One watched workflow (24 bytes on 64-bit targets, in the registry's
+ * slab; test_registry pins the size). */
 typedef struct wk_entry {
-    UT_hash_handle hh;  /* uthash, keyed by mon->key */
-    mdl_monitor *mon;    /* owned; NULL while the slab slot is free */
-    uint32_t heap_idx;  /* index in the heap, or WK_NOT_QUEUED while polled (free slot: next free) */
-    uint32_t self;      /* this entry's index in the slab */
-    uint32_t errors_seen; /* mon->poll_errors at the last reschedule */
-    uint16_t failures;  /* consecutive failed polls (backoff exponent) */
+    mdl_monitor *mon;     /* owned; NULL while the slab slot is free */
+    uint32_t heap_idx;    /* index in the heap, or WK_NOT_QUEUED while polled (free slot: next free) */
+    uint32_t self;        /* this entry's index in the slab */
+    uint32_t hash;        /* of mon->key (the map's) */
+    uint16_t errors_seen; /* mon->poll_errors at the last reschedule, modulo 2^16 (it moves by 1 a poll) */
+    uint16_t failures;    /* consecutive failed polls (backoff exponent) */
 } wk_entry;
 
 /* A heap element: when, in what order, which entry. */
@@ -62,7 +65,8 @@ typedef struct wk_sched_config {
 } wk_sched_config;
 
 typedef struct wk_registry {
-    wk_entry *by_id;       /* uthash head */
+    uint32_t *map;         /* owned: id → entry slots (registry_map.c), map_cap of them */
+    uint32_t map_cap;      /* a power of two, or 0 */
     wk_due *heap;          /* owned array: min-heap by (due_ns, seq) */
     size_t nheap, heap_cap; /* entries in the heap, slots allocated */
     size_t count;          /* entries in the map */
@@ -96,6 +100,9 @@ size_t wk_registry_clear(wk_registry *r);
 int wk_registry_add(wk_registry *r, mdl_monitor *mon, int64_t now_ns, wk_entry **out);
 /* The entry of `workflow_id`, or NULL. */
 wk_entry *wk_registry_find(const wk_registry *r, const char *workflow_id);
+/* Every entry, in slab order: the one after e (NULL: the first), or NULL
+ * at the end. Not safe across adds and removes. */
+wk_entry *wk_registry_next(const wk_registry *r, const wk_entry *e);
 /* Take e out of the map and the heap, free it, and return its monitor
  * (the caller owns it now). */
 mdl_monitor *wk_registry_remove(wk_registry *r, wk_entry *e);

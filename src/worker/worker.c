@@ -434,7 +434,7 @@ static void status_cb(uv_timer_t *t)
     wk_worker *w = t->data;
     wk_status_snap now = status_snap(w);
     int64_t oldest = INT64_MAX, wall = wk_now_ns();
-    for (wk_entry *e = w->reg.by_id; e; e = e->hh.next)
+    for (wk_entry *e = wk_registry_next(&w->reg, NULL); e; e = wk_registry_next(&w->reg, e))
         if (e->mon->created_ns < oldest) oldest = e->mon->created_ns;
     char line[1024];
     wk_status_line(&w->status_prev, &now, w->reg.count, oldest == INT64_MAX ? -1 : wall - oldest, line, sizeof line);

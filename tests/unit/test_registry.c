@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
@@ -300,6 +301,83 @@ static void test_duplicate_and_capacity(void **state)
     assert_int_equal(wk_registry_clear(&r), 1);
 }
 
+/* The map from id to entry under churn: it grows and shrinks, removals
+ * shift runs back (also across the end of the slot array), and every
+ * entry stays findable, every removed one gone; iteration sees each
+ * entry once. */
+static void test_map_churn(void **state)
+{
+    (void)state;
+    wk_registry r;
+    setup_reg(&r, SEC, 10 * SEC, 0, 100000);
+    enum { N = 20000 };
+    static wk_entry *e[N];
+    static int gone[N];
+    static unsigned char seen[N];
+    char id[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "w%d", i);
+        e[i] = add(&r, id, T0, 3600 * SEC);
+        gone[i] = 0;
+    }
+    assert_true(r.map_cap >= N && r.map_cap <= 4 * N);
+    ex_rng pick;
+    ex_rng_seed(&pick, 7);
+    for (int round = 0; round < 14; round++) {
+        for (int k = 0; k < N / 8; k++) {
+            int i = (int)ex_rng_range(&pick, 0, N);
+            if (gone[i]) continue;
+            mdl_monitor_free(wk_registry_remove(&r, e[i]));
+            gone[i] = 1;
+        }
+        size_t live = 0;
+        for (int i = 0; i < N; i++) {
+            snprintf(id, sizeof id, "w%d", i);
+            wk_entry *f = wk_registry_find(&r, id);
+            if (gone[i]) assert_null(f);
+            else assert_ptr_equal(f, e[i]);
+            live += !gone[i];
+        }
+        assert_int_equal(r.count, live);
+        memset(seen, 0, sizeof seen);
+        size_t visited = 0;
+        for (wk_entry *x = wk_registry_next(&r, NULL); x; x = wk_registry_next(&r, x)) {
+            int i = atoi(x->mon->key + 1);
+            assert_ptr_equal(x, e[i]);
+            assert_int_equal(seen[i], 0);
+            seen[i] = 1;
+            visited++;
+        }
+        assert_int_equal(visited, live);
+        check_heap(&r);
+    }
+    assert_true(r.map_cap < N); /* shrank with the entries */
+    wk_registry_clear(&r);
+    assert_null(wk_registry_find(&r, "w1"));
+    /* A small map nearly full: runs wrap around the end of the slots. */
+    for (int i = 0; i < 800; i++) {
+        snprintf(id, sizeof id, "s%d", i);
+        e[i] = add(&r, id, T0, 3600 * SEC);
+    }
+    for (int i = 0; i < 800; i += 3) mdl_monitor_free(wk_registry_remove(&r, e[i]));
+    for (int i = 0; i < 800; i++) {
+        snprintf(id, sizeof id, "s%d", i);
+        if (i % 3 == 0) assert_null(wk_registry_find(&r, id));
+        else assert_ptr_equal(wk_registry_find(&r, id), e[i]);
+    }
+    wk_registry_clear(&r);
+}
+
+/* What an idle workflow costs in the registry (docs/worker.md#memory):
+ * these grow only on purpose. */
+static void test_sizes(void **state)
+{
+    (void)state;
+    if (sizeof(void *) != 8) skip();
+    assert_int_equal(sizeof(wk_entry), 24);
+    assert_int_equal(sizeof(wk_due), 16);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_slab_reuse),
         cmocka_unit_test(test_jitter_bounds), cmocka_unit_test(test_reschedule),
         cmocka_unit_test(test_fifo_when_full), cmocka_unit_test(test_duplicate_and_capacity),
+        cmocka_unit_test(test_map_churn),     cmocka_unit_test(test_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
