@@ -15,13 +15,16 @@
 # (extrace_workflows_started_total), refused with a reason
 # (extrace_events_rejected_total{reason="capacity"}: --max-workflows CAP),
 # subscriptions (extrace_redis_subscriptions_total: 1 means Redis never
-# closed the subscriber), the polls done meanwhile and the worker's CPU.
+# closed the subscriber), the polls done meanwhile, and the CPU seconds each
+# process took over the flood: the worker (CPU 0), and generate, redis-server
+# and the api, which share CPU 1 (the rate reached is generate's summary).
 #
 #   BUILD=build bench/intake.sh                # N=1000000 RATE=20000 PRELOAD=20000 CAP=1000000
 #   BUILD=build N=100000 RATE=50000 bench/intake.sh
 #   RUNS=3 bench/intake.sh                     # three runs in a row
 #   LIMIT='4mb 2mb 1' bench/intake.sh          # a tighter pub/sub buffer in Redis
-# Knobs: BUILD, N, RATE, PRELOAD, CAP (--max-workflows), POLLS
+#   GEN=/tmp/old/extrace bench/intake.sh       # the flood sent by another build's generate
+# Knobs: BUILD, GEN, N, RATE, PRELOAD, CAP (--max-workflows), POLLS
 # (--max-concurrent-polls), LIMIT, RUNS, SETTLE (seconds to wait for the
 # last events after generate ends, default 30).
 set -euo pipefail
@@ -30,6 +33,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 build=${BUILD:-$root/build}
 bin=$build/extrace
+gen=${GEN:-$bin}
 n=${N:-1000000}
 rate=${RATE:-20000}
 preload=${PRELOAD:-20000}
@@ -72,10 +76,12 @@ start_stack() {
   # shellcheck disable=SC2086
   "${pin1[@]}" redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
     --client-output-buffer-limit "pubsub $limit" >"$work/redis.log" 2>&1 &
-  pids+=($!)
+  redis=$!
+  pids+=($redis)
   "${pin1[@]}" "$bin" api --listen "127.0.0.1:$aport" --time-scale 1 --max-workflows $((n + preload + 1000)) \
     --seed 1 --log-level warn >"$work/api.log" 2>&1 &
-  pids+=($!)
+  api=$!
+  pids+=($api)
   wait_http "http://127.0.0.1:$aport/healthz"
   for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
   OTEL_TRACES_EXPORTER=none "${pin0[@]}" "$bin" worker --redis "127.0.0.1:$rport" \
@@ -94,8 +100,14 @@ one_run() {
   local r0 s0 c0 p0 t0 t1 r1 last
   r0=$(received) s0=$(metric extrace_workflows_started_total) c0=$(refused) p0=$(metric extrace_polls_total)
   t0=$(cpu_ticks "$worker")
+  local rc0 ac0 rc1 ac1 gen_cpu
+  rc0=$(cpu_ticks "$redis") ac0=$(cpu_ticks "$api")
   local start=$SECONDS
-  "${pin1[@]}" "$bin" generate --redis "127.0.0.1:$rport" --rate "$rate" --count "$n" --log-level warn
+  # generate's own CPU time from bash's `time` (its summary line goes to stderr as usual).
+  { TIMEFORMAT='%U %S'; time "${pin1[@]}" "$gen" generate --redis "127.0.0.1:$rport" --rate "$rate" \
+      --count "$n" --log-level warn 2>&3; } 3>&2 2>"$work/generate.time"
+  gen_cpu=$(awk '{printf "%.1f", $1 + $2}' "$work/generate.time")
+  rc1=$(cpu_ticks "$redis") ac1=$(cpu_ticks "$api")
   local took=$((SECONDS - start)) busy
   busy="$(metric extrace_polls_in_flight) polls in flight and $(metric extrace_polls_scheduled) due or scheduled"
   # The last events may still be on their way: wait until all came or the count stands still.
@@ -112,10 +124,12 @@ one_run() {
   got=$(( $(received) - r0 )) started=$(( $(metric extrace_workflows_started_total) - s0 ))
   ref=$(( $(refused) - c0 )) subs=$(metric extrace_redis_subscriptions_total)
   polls_done=$(( $(metric extrace_polls_total) - p0 ))
+  secs() { awk -v t="$1" -v hz="$hz" 'BEGIN {printf "%.1f", t / hz}'; }
   echo "announced $n at $rate/s (generate took ${took}s): received $got ($(awk -v a="$got" -v b="$n" \
     'BEGIN {printf "%.2f", 100 * a / b}') %), watched $started, refused (capacity) $ref," \
     "subscriptions $subs, lost $((n - got)); meanwhile $polls_done polls ($busy at the end), worker CPU" \
-    "$(awk -v t="$((t1 - t0))" -v hz="$hz" 'BEGIN {printf "%.1f", t / hz}') s"
+    "$(secs $((t1 - t0))) s; during the flood CPU 1 gave generate ${gen_cpu} s, redis-server" \
+    "$(secs $((rc1 - rc0))) s, api $(secs $((ac1 - ac0))) s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
   grep -E 'lost the connection|cannot connect' "$work/worker.log" | head -3 || true
   stop_all
 }
