@@ -77,11 +77,11 @@ start_stack() {
   "${pin1[@]}" redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
     --client-output-buffer-limit "pubsub $limit" >"$work/redis.log" 2>&1 &
   redis=$!
-  pids+=($redis)
+  pids+=("$redis")
   "${pin1[@]}" "$bin" api --listen "127.0.0.1:$aport" --time-scale 1 --max-workflows $((n + preload + 1000)) \
     --seed 1 --log-level warn >"$work/api.log" 2>&1 &
   api=$!
-  pids+=($api)
+  pids+=("$api")
   wait_http "http://127.0.0.1:$aport/healthz"
   for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
   OTEL_TRACES_EXPORTER=none "${pin0[@]}" "$bin" worker --redis "127.0.0.1:$rport" \
@@ -89,7 +89,7 @@ start_stack() {
     --initial-delay 0s --interval 100ms --timeout 2h --max-workflows "$cap" --max-concurrent-polls "$polls" \
     >"$work/worker.log" 2>&1 &
   worker=$!
-  pids+=($worker)
+  pids+=("$worker")
   wait_http "http://127.0.0.1:$admin/readyz"
 }
 
@@ -136,4 +136,4 @@ one_run() {
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), build $build," \
      "pubsub limit '$limit', preload $preload, --max-workflows $cap, --max-concurrent-polls $polls"
-for i in $(seq "$runs"); do one_run; done
+for _ in $(seq "$runs"); do one_run; done
