@@ -38,6 +38,7 @@ const fuzz_target fuzz_targets[] = {
     {"live", fuzz_run_live},
     {"traceparent", fuzz_run_traceparent},
     {"discover", fuzz_run_discover},
+    {"h1", fuzz_run_h1},
 };
 const size_t fuzz_ntargets = sizeof fuzz_targets / sizeof fuzz_targets[0];
 

@@ -120,4 +120,9 @@ int fuzz_run_sim(const uint8_t *data, size_t size);
  * observation (target_webhook.c). */
 int fuzz_run_webhook(const uint8_t *data, size_t size);
 
+/* src/net/h1.h: the first byte picks a piece size (0–15) and whether the
+ * connection closes after the rest, an HTTP answer: read at once, in
+ * pieces, and with a 64-byte body limit (target_h1.c). */
+int fuzz_run_h1(const uint8_t *data, size_t size);
+
 #endif

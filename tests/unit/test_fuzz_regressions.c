@@ -28,6 +28,7 @@
  * builds each tests/unit/test_*.c alone against the test support library,
  * and the harness (tests/fuzz/) is not part of extrace_lib. */
 #include "../fuzz/target_env.c"
+#include "../fuzz/target_h1.c"
 #include "../fuzz/target_live.c"
 #include "../fuzz/target_model.c"
 #include "../fuzz/target_metrics.c"
