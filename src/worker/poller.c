@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -11,6 +12,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "net/curl_uv.h"
+#include "net/h1_uv.h"
 #include "otel/retry.h"
 #include "worker/event.h"
 #include "worker/seed_tree.h"
@@ -63,6 +65,7 @@ static poll_slot *slot_new(wk_poller *p)
     poll_slot *s = ex_calloc(1, sizeof *s);
     if (!s) return NULL;
     s->p = p;
+    if (p->h1) return s; /* the HTTP/1.1 client needs no easy handle */
     s->easy = curl_easy_init();
     if (!s->easy) {
         ex_free(s);
@@ -92,8 +95,96 @@ static void slot_free(poll_slot *s)
     if (!s) return;
     wk_pp_slot_reset(s);
     if (s->easy) curl_easy_cleanup(s->easy);
+    ex_h1_call_free(&s->call);
+    ex_free(s->h1_req);
     ex_free(s->body);
     ex_free(s);
+}
+
+/* ---- the HTTP/1.1 client (docs/worker.md#the-request-path) ---- */
+
+static const char *env_get(const char *name) { return getenv(name); }
+
+static int is_profile(const wk_poller *p);
+
+/* The seed's polls of a plain http:// API, with no proxy variable that
+ * libcurl would apply, go over net/h1_uv: the request bytes are built
+ * here once, around the workflow id. 1 when set up, 0 when libcurl keeps
+ * the polls, -1 without memory. */
+static int h1_setup(wk_poller *p, uv_loop_t *loop)
+{
+    ex_h1_target t;
+    char host[EX_H1_HOST_MAX + 16];
+    if (is_profile(p) || ex_h1_target_parse(p->base, &t) != 0 || ex_h1_host_header(&t, host, sizeof host) < 0)
+        return 0;
+    if (ex_h1_proxy_env(env_get)) {
+        ex_info("poll", "GET %s/workflows/<id> over libcurl: a proxy variable is set", p->base);
+        return 0;
+    }
+    size_t plen = strlen(t.path);
+    char *target = ex_malloc(plen + sizeof "/workflows/");
+    if (!target) return -1;
+    memcpy(target, t.path, plen);
+    memcpy(target + plen, "/workflows/", sizeof "/workflows/");
+    const char *lines[] = {"Accept: application/json", "User-Agent: extrace-worker/" EXTRACE_VERSION};
+    size_t cap = 0;
+    long n = ex_h1_request(&p->req_head, &cap, "GET", target, host, lines, 2, NULL, 0);
+    ex_free(target);
+    char *tail = n > 0 ? strstr(p->req_head, " HTTP/1.1\r\n") : NULL;
+    if (!tail) return -1;
+    p->head_len = (size_t)(tail - p->req_head);
+    p->req_tail = tail;
+    p->tail_len = (size_t)n - p->head_len;
+    if (!(p->h1 = ex_h1_pool_new(loop, &t, p->cfg.max_concurrent))) return -1;
+    ex_info("poll", "GET %s/workflows/<id> over the HTTP/1.1 client (kept-alive connections, at most %d)", p->base,
+            p->cfg.max_concurrent);
+    return 1;
+}
+
+static int h1_body(void *arg, const char *data, size_t n)
+{
+    return write_cb((char *)data, 1, n, arg) == n ? 0 : -1;
+}
+
+static void h1_done(ex_h1_call *c, CURLcode code, const char *err)
+{
+    poll_slot *s = c->arg;
+    wk_poller *p = s->p;
+    wk_poll_result r;
+    long status = c->resp.headers_done ? c->resp.status : 0;
+    wk_poll_classify(code, err, status, s->body ? s->body : "", s->len, s->too_large, p->cfg.max_body, s->id,
+                     p->cfg.parse_flags, &p->snap, &p->tree, &r);
+    if (status > 0) r.date_ns = wk_poll_http_date(ex_h1_resp_header(&c->resp, "Date"));
+    if (status == 429 || status == 503)
+        r.retry_after_ns =
+            wk_poll_retry_after(status, ex_h1_resp_header(&c->resp, "Retry-After"), ex_clock_now(ex_clock_real()));
+    wk_poller_finish(s, &r);
+}
+
+/* Send GET …/workflows/<id> for slot s. 0 or -1. */
+static int h1_start(poll_slot *s, const char *id, size_t idlen)
+{
+    wk_poller *p = s->p;
+    size_t need = p->head_len + idlen + p->tail_len;
+    if (need > s->h1_req_cap) {
+        char *b = ex_realloc(s->h1_req, need);
+        if (!b) return -1;
+        s->h1_req = b;
+        s->h1_req_cap = need;
+    }
+    memcpy(s->h1_req, p->req_head, p->head_len);
+    memcpy(s->h1_req + p->head_len, id, idlen);
+    memcpy(s->h1_req + p->head_len + idlen, p->req_tail, p->tail_len);
+    ex_h1_call *c = &s->call;
+    int64_t ms = p->cfg.timeout_ns / EX_NS_PER_MS;
+    c->req = s->h1_req;
+    c->req_len = need;
+    c->timeout_ms = (uint64_t)(ms < 1 ? 1 : ms);
+    c->body_cb = h1_body;
+    c->arg = s;
+    c->done = h1_done;
+    c->sent_ns = &s->sent_ns;
+    return ex_h1_start(p->h1, c);
 }
 
 wk_poller *wk_poller_new(uv_loop_t *loop, const wk_poller_config *cfg, wk_poll_cb cb, void *arg, char *err,
@@ -116,6 +207,9 @@ wk_poller *wk_poller_new(uv_loop_t *loop, const wk_poller_config *cfg, wk_poll_c
     struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
     if (h) p->headers = h;
     if (!h || !(h = curl_slist_append(p->headers, "User-Agent: extrace-worker/" EXTRACE_VERSION))) goto nomem;
+    int h1 = h1_setup(p, loop);
+    if (h1 < 0) goto nomem;
+    if (h1) return p;
     p->curl = ex_curl_loop_new(loop);
     if (!p->curl) goto nomem;
     /* Keep one idle connection per possible poll, so keep-alive holds at full load. */
@@ -225,6 +319,14 @@ int wk_poller_start(wk_poller *p, const char *workflow_id, void *tag)
         p->active++;
         return 0;
     }
+    if (p->h1) {
+        if (h1_start(s, workflow_id, idlen) != 0) {
+            give_back(p, s);
+            return -1;
+        }
+        p->active++;
+        return 0;
+    }
     memcpy(p->url, p->base, p->base_len);
     memcpy(p->url + p->base_len, "/workflows/", 11);
     memcpy(p->url + p->base_len + 11, workflow_id, idlen + 1);
@@ -246,11 +348,13 @@ void wk_poller_destroy(wk_poller *p)
     if (!p) return;
     p->closing = 1;
     /* Aborts the running polls: done_cb reports each as ABORTED. */
+    if (p->h1) ex_h1_pool_destroy(p->h1);
     if (p->curl) ex_curl_loop_destroy(p->curl);
     for (int i = 0; i < p->nslots; i++) slot_free(p->slots[i]);
     wk_pp_clear(p);
     ex_free(p->slots);
     curl_slist_free_all(p->headers);
+    ex_free(p->req_head);
     ex_free(p->base);
     ex_free(p->url);
     mdl_snapshot_clear(&p->tree);

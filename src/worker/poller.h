@@ -1,8 +1,11 @@
 /* poller.h — GET <api-url>/workflows/<id>, many at once, on the loop.
  *
- * A pool of at most max_concurrent curl easy handles, made on first use
- * and reused, all on one multi handle (ex_curl_loop), so connections to
- * the API are kept alive between polls. Each poll has a timeout and a
+ * A pool of at most max_concurrent slots, made on first use and reused.
+ * The seed's polls of a plain http:// API (no proxy variable set) go over
+ * the HTTP/1.1 client (net/h1_uv.h: kept-alive connections, request bytes
+ * built once); anything else over curl easy handles, one per slot, on one
+ * multi handle (ex_curl_loop). Both keep connections to the API alive
+ * between polls and report failures with libcurl's codes and texts. Each poll has a timeout and a
  * bounded response body. Its outcome is classified once, here:
  *   OK         200 with a body that wm_snapshot_parse accepts
  *   NOT_FOUND  404

@@ -8,6 +8,7 @@
 
 #include "model/snapshot.h"
 #include "net/curl_uv.h"
+#include "net/h1_uv.h"
 #include "source/httpmeta.h"
 #include "source/jq_run.h"
 #include "source/template.h"
@@ -33,7 +34,10 @@ typedef struct cond_entry {
 
 /* One easy handle of the pool and what its current poll needs. */
 typedef struct poll_slot {
-    CURL *easy;                  /* owned */
+    CURL *easy;                  /* owned; NULL when the poller uses its HTTP/1.1 client */
+    ex_h1_call call;             /* … that client's call */
+    char *h1_req;                /* owned: its request bytes */
+    size_t h1_req_cap;
     struct wk_poller *p;         /* the pool it belongs to */
     void *tag;                   /* caller's, for the callback */
     int64_t started_ns;          /* monotonic start of the poll */
@@ -59,7 +63,10 @@ typedef struct poll_slot {
 } poll_slot;
 
 struct wk_poller {
-    ex_curl_loop *curl;          /* owned */
+    ex_curl_loop *curl;          /* owned; NULL when h1 serves every poll */
+    ex_h1_pool *h1;              /* owned: the HTTP/1.1 client for a plain http:// API, or NULL */
+    char *req_head, *req_tail;   /* owned: its request bytes before and after the workflow id */
+    size_t head_len, tail_len;
     wk_poller_config cfg;        /* api_url points at base below */
     char *base;                  /* owned: api_url without trailing '/' */
     char *url;                   /* owned scratch: base + "/workflows/" + id */
