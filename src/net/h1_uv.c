@@ -60,6 +60,18 @@ struct ex_h1_pool {
 
 static void connect_call(ex_h1_pool *p, ex_h1_call *c, int addr);
 
+/* Take c off the list of calls waiting for the host's addresses. */
+static void wait_remove(ex_h1_pool *p, ex_h1_call *c)
+{
+    ex_h1_call **pp = &p->waiting;
+    while (*pp && *pp != c) pp = &(*pp)->next_wait;
+    if (*pp) {
+        *pp = c->next_wait;
+        if (p->waiting_tail == &c->next_wait) p->waiting_tail = pp;
+    }
+    c->waiting = 0;
+}
+
 static void maybe_free(ex_h1_pool *p)
 {
     if (p->closing && p->nconns == 0 && !p->resolving) ex_free(p);
@@ -115,6 +127,7 @@ static void finish(ex_h1_call *c, int keep, CURLcode code, const char *err)
     c->conn = NULL;
     if (k) {
         ex_h1_pool *p = k->pool;
+        if (c->waiting) wait_remove(p, c);
         k->call = NULL;
         uv_timer_stop(&k->timer);
         if (keep && !p->closing && p->nidle < p->max_idle && k->state == C_BUSY) {
@@ -160,7 +173,9 @@ static void timer_cb(uv_timer_t *t)
     if (!c) return;
     char err[EX_H1_ERR_MAX];
     unsigned long ms = (unsigned long)(uv_now(k->pool->loop) - c->started);
-    if (k->state == C_CONNECTING) {
+    if (k->state == C_NEW) {
+        snprintf(err, sizeof err, "Resolving timed out after %lu milliseconds", ms);
+    } else if (k->state == C_CONNECTING) {
         snprintf(err, sizeof err, "Connection timed out after %lu milliseconds", ms);
     } else {
         unsigned long long got = (unsigned long long)c->resp.body_bytes;
@@ -258,6 +273,22 @@ static void connect_failed(ex_h1_pool *p, ex_h1_call *c)
     finish(c, 0, CURLE_COULDNT_CONNECT, err);
 }
 
+/* A new connection (state C_NEW) for c, its timer running; NULL (c
+ * finished) without memory. */
+static h1_conn *conn_attach(ex_h1_pool *p, ex_h1_call *c)
+{
+    h1_conn *k = conn_new(p);
+    if (!k) {
+        finish(c, 0, CURLE_OUT_OF_MEMORY, "out of memory opening a connection");
+        return NULL;
+    }
+    k->call = c;
+    c->conn = k;
+    uint64_t now = uv_now(p->loop);
+    uv_timer_start(&k->timer, timer_cb, c->deadline > now ? c->deadline - now : 0, 0);
+    return k;
+}
+
 /* Connect a new connection for c to the pool's address `addr` (the
  * following ones if that fails). */
 static void connect_call(ex_h1_pool *p, ex_h1_call *c, int addr)
@@ -266,17 +297,10 @@ static void connect_call(ex_h1_pool *p, ex_h1_call *c, int addr)
         connect_failed(p, c);
         return;
     }
-    h1_conn *k = conn_new(p);
-    if (!k) {
-        finish(c, 0, CURLE_OUT_OF_MEMORY, "out of memory opening a connection");
-        return;
-    }
-    k->call = c;
+    h1_conn *k = c->conn; /* made while the addresses were looked up */
+    if (!k && !(k = conn_attach(p, c))) return;
     k->addr = addr;
-    c->conn = k;
     k->state = C_CONNECTING;
-    uint64_t now = uv_now(p->loop);
-    uv_timer_start(&k->timer, timer_cb, c->deadline > now ? c->deadline - now : 0, 0);
     if (uv_tcp_connect(&k->connect, &k->tcp, (const struct sockaddr *)&p->addrs[addr], connect_cb) != 0) {
         k->call = NULL;
         c->conn = NULL;
@@ -302,6 +326,7 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     while (w) {
         ex_h1_call *c = w;
         w = w->next_wait;
+        c->waiting = 0;
         char err[EX_H1_ERR_MAX];
         if (status < 0 || p->naddrs == 0) {
             snprintf(err, sizeof err, "Could not resolve host: %.200s", p->t.host);
@@ -329,7 +354,9 @@ static void open_for(ex_h1_pool *p, ex_h1_call *c)
         connect_call(p, c, 0);
         return;
     }
+    if (!conn_attach(p, c)) return; /* its timer covers the lookup */
     c->next_wait = NULL;
+    c->waiting = 1;
     *p->waiting_tail = c;
     p->waiting_tail = &c->next_wait;
     if (p->resolving) return;
@@ -364,6 +391,7 @@ int ex_h1_start(ex_h1_pool *p, ex_h1_call *c)
 {
     if (p->closing) return -1;
     c->conn = NULL;
+    c->waiting = 0;
     c->retried = 0;
     c->started = uv_now(p->loop);
     c->deadline = c->started + c->timeout_ms;

@@ -45,7 +45,8 @@ struct ex_h1_call {
     struct h1_conn *conn;
     uint64_t started, deadline; /* uv_now() */
     int retried;
-    struct ex_h1_call *next_wait; /* waiting for the host's addresses */
+    int waiting;                  /* in the pool's list of calls waiting for the host's addresses */
+    struct ex_h1_call *next_wait;
 };
 
 /* A pool for http://host:port of t, keeping up to max_idle idle

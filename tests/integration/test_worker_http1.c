@@ -12,7 +12,8 @@
  *   ok-*       a plain answer: many polls on one connection (kept alive).
  * With http_proxy set, the polls go through libcurl, which sends them to
  * the proxy (the same server, which sees absolute-form requests and
- * forwards those for other hosts, such as the worker's /readyz). */
+ * forwards those for other hosts, such as the worker's /readyz). A host
+ * name in --api-url is looked up and each of its addresses tried. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,10 +180,10 @@ static double wait_metric(const char *sample, double want, int timeout_ms)
     return v;
 }
 
-static void start(const char *consumer)
+static void start(const char *consumer, const char *host)
 {
     char api[64], timeout[16];
-    snprintf(api, sizeof api, "http://127.0.0.1:%d", server_port);
+    snprintf(api, sizeof api, "http://%s:%d", host, server_port);
     snprintf(timeout, sizeof timeout, "%dms", POLL_TIMEOUT_MS);
     worker.consumer = consumer;
     snprintf(worker.log, sizeof worker.log, "%s/%s.log", ts_tmpdir(), consumer);
@@ -200,7 +201,7 @@ static void test_fast_path(void **state)
     unsetenv("all_proxy");
     unsetenv("ALL_PROXY");
     json_t *before = server_stats();
-    start("fast");
+    start("fast", "127.0.0.1");
     publish("ok-1");
     publish("drop-1");
     publish("drop-2");
@@ -250,7 +251,7 @@ static void test_proxy_goes_to_curl(void **state)
     unsetenv("no_proxy");
     unsetenv("NO_PROXY");
     json_t *before = server_stats();
-    start("proxied");
+    start("proxied", "127.0.0.1");
     unsetenv("http_proxy");
     publish("ok-proxied");
     assert_true(wait_metric("extrace_polls_total", 5, 15000) >= 5);
@@ -266,11 +267,31 @@ static void test_proxy_goes_to_curl(void **state)
     free(text);
 }
 
+/* A host name: looked up (localhost may come as ::1 first, where nothing
+ * listens: the next address is tried), then polled as usual. */
+static void test_host_name(void **state)
+{
+    json_t *before = server_stats();
+    start("named", "localhost");
+    publish("ok-named");
+    assert_true(wait_metric("extrace_polls_total", 5, 15000) >= 5);
+    json_t *j = server_stats();
+    assert_true(stat_of(j, "requests") - stat_of(before, "requests") >= 5);
+    assert_int_equal(tf_worker_metric(&worker, "extrace_poll_errors_total{kind=\"connect\"}"), 0);
+    json_decref(j);
+    json_decref(before);
+    stop_worker(state);
+    char *text = ts_read_file(worker.log, NULL);
+    assert_non_null(strstr(text, "over the HTTP/1.1 client"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_fast_path, stop_worker),
         cmocka_unit_test_teardown(test_proxy_goes_to_curl, stop_worker),
+        cmocka_unit_test_teardown(test_host_name, stop_worker),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
