@@ -23,7 +23,7 @@ protocol=${PROTOCOL:-grpc}
 
 . "$here/lib.sh"
 cc -O2 -g -D_GNU_SOURCE -I"$root/src" -I"$build/proto-gen" "$here/export_load.c" "$build/libextrace_lib.a" \
-  $(pkg-config --libs libuv libcurl hiredis jansson libmicrohttpd libprotobuf-c libnghttp2 sqlite3 libxxhash zlib libzstd \
+  $(pkg-config --libs libuv libcurl hiredis jansson yajl libmicrohttpd libprotobuf-c libnghttp2 sqlite3 libxxhash zlib libzstd \
     yaml-0.1 libcrypto) -ljq -lm -o "$work/export_load"
 
 node "$root/tests/node/receiver.js" --grpc-port 0 --http-port 0 --out /dev/null >"$work/recv.out" 2>"$work/recv.log" &

@@ -32,7 +32,7 @@ data=${DATA:-}
 if [ -z "$data" ]; then
   data=$work/data
   cc -O2 -D_GNU_SOURCE -I"$root/src" -I"$build/proto-gen" "$here/metrics_load.c" "$build/libextrace_lib.a" \
-    $(pkg-config --libs libuv libcurl hiredis jansson libmicrohttpd libprotobuf-c libnghttp2 sqlite3 libxxhash zlib libzstd) \
+    $(pkg-config --libs libuv libcurl hiredis jansson yajl libmicrohttpd libprotobuf-c libnghttp2 sqlite3 libxxhash zlib libzstd) \
     -lm -o "$work/metrics_load"
   t0=$(date +%s.%N)
   "${pin_server[@]}" "$work/metrics_load" "$data" "$workflows"

@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 }
 C
 cc -O2 -D_GNU_SOURCE -I"$root/src" -I"$build/proto-gen" "$work/gen.c" "$build/libextrace_lib.a" \
-  $(pkg-config --libs libuv libcurl hiredis jansson libmicrohttpd libprotobuf-c libnghttp2 sqlite3 libxxhash zlib libzstd) \
+  $(pkg-config --libs libuv libcurl hiredis jansson yajl libmicrohttpd libprotobuf-c libnghttp2 sqlite3 libxxhash zlib libzstd) \
   -lm -o "$work/gen"
 "$work/gen" "$spans" >"$work/req.bin"
 echo "request: $spans spans, $(stat -c %s "$work/req.bin") bytes"

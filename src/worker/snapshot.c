@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/iso8601.h"
+#include "worker/snapshot_int.h"
 
 #define SHOW_MAX 64 /* bytes of an offending value quoted in a message */
 
@@ -125,11 +126,10 @@ static int get_status(const parse_ctx *c, const json_t *obj, const char *key, wm
     char got[SHOW_MAX * 4 + 16];
     int rc = get_string(c, obj, key, 1, &s, &len);
     if (rc) return rc;
-    for (int i = 0; i < WM_NSTATUS; i++) {
-        if (len == strlen(status_names[i]) && memcmp(s, status_names[i], len) == 0) {
-            *out = (wm_status)i;
-            return 0;
-        }
+    int st = wm__status_find(s, len);
+    if (st >= 0) {
+        *out = (wm_status)st;
+        return 0;
     }
     return fail(c, WM_ERR_CONTRACT, "%s%s: unknown status %s", c->prefix, key, quote(s, len, got, sizeof got));
 }
@@ -146,9 +146,28 @@ static int get_bool(const parse_ctx *c, const json_t *obj, const char *key, int 
     return 0;
 }
 
+int wm__status_find(const char *s, size_t len)
+{
+    for (int i = 0; i < WM_NSTATUS; i++)
+        if (len == strlen(status_names[i]) && memcmp(s, status_names[i], len) == 0) return i;
+    return -1;
+}
+
+int wm__type_name_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > WM_TYPE_MAX) return 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        int ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+                 ch == '.' || ch == '-';
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
 /* Copy an error message into dst (WM_MSG_MAX + 1 bytes), cutting a long
  * one at a character boundary and marking the cut. */
-static void copy_message(char *dst, const char *s, size_t len)
+void wm__copy_message(char *dst, const char *s, size_t len)
 {
     if (len <= WM_MSG_MAX) {
         memcpy(dst, s, len);
@@ -169,7 +188,7 @@ static int get_message(const parse_ctx *c, const json_t *obj, const char *key, i
     int rc = get_string(c, obj, key, 0, &s, &len);
     *has = rc == 0;
     dst[0] = '\0';
-    if (rc == 0) copy_message(dst, s, len);
+    if (rc == 0) wm__copy_message(dst, s, len);
     return rc < 0 ? rc : 0;
 }
 
@@ -202,14 +221,9 @@ static int check_type_name(const parse_ctx *c, const char *key)
     if (len > WM_TYPE_MAX)
         return fail(c, WM_ERR_CONTRACT, "workflowEntities: entity type %s is %zu bytes, at most %d allowed",
                     quote(key, len, got, sizeof got), len, WM_TYPE_MAX);
-    for (size_t i = 0; i < len; i++) {
-        char ch = key[i];
-        int ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' ||
-                 ch == '.' || ch == '-';
-        if (!ok)
-            return fail(c, WM_ERR_CONTRACT, "workflowEntities: invalid entity type %s: only A-Z a-z 0-9 _ . - allowed",
-                        quote(key, len, got, sizeof got));
-    }
+    if (!wm__type_name_ok(key, len))
+        return fail(c, WM_ERR_CONTRACT, "workflowEntities: invalid entity type %s: only A-Z a-z 0-9 _ . - allowed",
+                    quote(key, len, got, sizeof got));
     return 0;
 }
 
@@ -330,6 +344,16 @@ int wm_snapshot_parse(const char *body, size_t len, const char *expected_workflo
 
 int wm_snapshot_parse_flags(const char *body, size_t len, const char *expected_workflow_id, unsigned flags,
                             wm_snapshot *out, char *why, size_t whylen)
+{
+    if (len <= WM_BODY_MAX && wm_snapshot__parse_fast(body, len, expected_workflow_id, flags, out) == 0) {
+        if (why && whylen) why[0] = '\0';
+        return 0;
+    }
+    return wm_snapshot__parse_dom(body, len, expected_workflow_id, flags, out, why, whylen);
+}
+
+int wm_snapshot__parse_dom(const char *body, size_t len, const char *expected_workflow_id, unsigned flags,
+                           wm_snapshot *out, char *why, size_t whylen)
 {
     parse_ctx c = {why, whylen, "", flags};
     char got[SHOW_MAX * 4 + 16];

@@ -4,7 +4,11 @@
  * docs/sim.md, "JSON"). wm_snapshot_parse checks that answer against the
  * contract and copies it into a wm_snapshot, a fixed-size plain struct
  * (about 11 KiB: it lives for one poll, on the stack or reused by the
- * poller). Nothing here allocates beyond jansson's own parse tree.
+ * poller). An answer is read with yajl's callbacks, without a tree
+ * (snapshot_fast.c; yajl's state in a stack arena); what that path does
+ * not accept is read again by jansson, which writes the message, so every
+ * message below is jansson's path's (snapshot_int.h, docs/worker.md,
+ * "Reading the seed's answer").
  *
  * Bounds: at most WM_MAX_STAGES entities; entity types 1–64 bytes of
  * [A-Za-z0-9_.-]; entity ids 1–128 bytes; error messages longer than

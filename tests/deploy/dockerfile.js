@@ -10,7 +10,8 @@ const path = require('path');
 const { execFileSync } = require('child_process');
 const lib = require('./lib');
 
-const RUNTIME_PACKAGES = ['libuv1', 'libcurl4', 'libhiredis0.14', 'libprotobuf-c1', 'libjansson4', 'libmicrohttpd12',
+const RUNTIME_PACKAGES = ['libuv1', 'libcurl4', 'libhiredis0.14', 'libprotobuf-c1', 'libjansson4', 'libyajl2',
+  'libmicrohttpd12',
   'libnghttp2-14', 'libhttp-parser2.9', 'libsqlite3-0', 'libxxhash0', 'zlib1g', 'libzstd1', 'libjq1', 'libyaml-0-2', 'libssl3', 'ca-certificates'];
 // In every Debian image already (Essential / required).
 const BASE_PACKAGES = ['libc6', 'libgcc-s1'];

@@ -14,6 +14,7 @@
 const fuzz_target fuzz_targets[] = {
     {"event", fuzz_run_event},
     {"snapshot", fuzz_run_snapshot},
+    {"snapshot_diff", fuzz_run_snapshot_diff},
     {"tree", fuzz_run_tree},
     {"otlp_proto", fuzz_run_otlp_proto},
     {"otlp_pieces", fuzz_run_otlp_pieces},

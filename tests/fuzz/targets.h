@@ -34,6 +34,10 @@ void fuzz_init(void);
 int fuzz_run_event(const uint8_t *data, size_t size);
 /* src/worker/snapshot.h: wm_snapshot_parse for workflow "wf-1". */
 int fuzz_run_snapshot(const uint8_t *data, size_t size);
+/* src/worker/snapshot_fast.c against snapshot.c: wm_snapshot__parse_fast
+ * accepts only what wm_snapshot__parse_dom accepts, with the same
+ * snapshot; wm_snapshot_parse_flags gives jansson's code and message. */
+int fuzz_run_snapshot_diff(const uint8_t *data, size_t size);
 /* src/model/: mdl_snapshot_from_json (a profile's jq output), then the
  * snapshot applied to a monitor twice, checkpointed, timed out, its spans
  * built (target_model.c). */

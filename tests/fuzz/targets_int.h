@@ -29,4 +29,13 @@ FILE *fuzz__devnull(void);
 /* Put the logger back as fuzz_init() set it (ex_cfg_parse changes it). */
 void fuzz__log_reset(void);
 
+/* target_snapdiff.c: the first field where two snapshots differ, written
+ * to diff (1), or 0 when they are equal. */
+struct wm_snapshot;
+int fuzz__snapshot_diff(const struct wm_snapshot *a, const struct wm_snapshot *b, char *diff, size_t n);
+/* Both parsers of the seed's answer and wm_snapshot_parse_flags on body:
+ * -1 with the difference in diff, else 1 when the fast path accepted it
+ * and 0 when it declined. */
+int fuzz__snapshot_compare(const char *body, size_t len, const char *id, unsigned flags, char *diff, size_t n);
+
 #endif

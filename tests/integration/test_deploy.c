@@ -408,7 +408,7 @@ static void test_dockerfile(void **state)
     snprintf(file, sizeof file, "%s/deploy/compose/Dockerfile", src());
     int rc = check(&out, "dockerfile", file, NULL);
     expect_ok(rc, out, "Dockerfile");
-    expect_text(out, "debian:bookworm-slim (16 packages, USER 10001:10001)");
+    expect_text(out, "debian:bookworm-slim (17 packages, USER 10001:10001)");
     free(out);
     /* A runtime stage without a library the binary links is caught. */
     char *bad = broken_copy("deploy/compose/Dockerfile", "Dockerfile", " libxxhash0 zlib1g", " zlib1g");

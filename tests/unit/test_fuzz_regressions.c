@@ -36,6 +36,7 @@
 #include "../fuzz/target_source.c"
 #include "../fuzz/target_link.c"
 #include "../fuzz/target_sim.c"
+#include "../fuzz/target_snapdiff.c"
 #include "../fuzz/target_store_body.c"
 #include "../fuzz/target_store_live.c"
 #include "../fuzz/target_text.c"
