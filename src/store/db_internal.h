@@ -195,8 +195,8 @@ int sdb__bloom_test(const uint8_t *bits, const uint32_t pos[SDB__BLOOM_K]);
 
 /* Span bodies (db_dict.c). Training threshold, dictionary size, zstd level. */
 #define SDB__DICT_SAMPLES 4096
-#define SDB__DICT_SAMPLE_BYTES ((size_t)1 << 20)
-#define SDB__DICT_BYTES 16384
+#define SDB__DICT_SAMPLE_BYTES ((size_t)4 << 20)
+#define SDB__DICT_BYTES 112640
 #define SDB__BODY_LEVEL 3
 /* Load the newest dictionary for compressing (the writer: at open and
  * after a rollback, which may have undone one just trained). 0 or -1. */
