@@ -24,7 +24,7 @@ mdl_monitor *mdl_monitor_new(const char *key, int64_t submitted_ns, int64_t now_
     size_t len = key ? strlen(key) : 0;
     if (len == 0 || len > 4 * MDL_KEY_MAX || max_nodes == 0 || max_nodes > MDL_MAX_NODES || max_events > UINT16_MAX)
         return NULL;
-    mdl_monitor *m = ex_calloc(1, sizeof *m + len + 1);
+    mdl_monitor *m = ex_calloc(1, offsetof(mdl_monitor, key) + len + 1);
     if (!m) return NULL;
     m->submitted_ns = submitted_ns;
     m->created_ns = now_ns;
@@ -51,21 +51,41 @@ void mdl_monitor_free(mdl_monitor *m)
     if (!m) return;
     for (size_t i = 0; i < m->nnodes; i++) node_free(&m->nodes[i]);
     node_free(&m->root);
-    for (size_t i = 0; i < m->nwords; i++) ex_free(m->words[i]);
-    ex_free(m->words);
+    if (m->extra) {
+        for (size_t i = 0; i < m->extra->nwords; i++) ex_free(m->extra->words[i]);
+        ex_free(m->extra->words);
+        ex_free(m->extra);
+    }
     ex_free(m->nodes);
-    ex_free(m->link);
     ex_free(m);
+}
+
+/* m's extras, made on first use; NULL when out of memory. */
+static mdl_extra *extra(mdl_monitor *m)
+{
+    if (!m->extra) m->extra = ex_calloc(1, sizeof *m->extra);
+    return m->extra;
 }
 
 int mdl_monitor_set_link(mdl_monitor *m, const uint8_t trace_id[16], const uint8_t span_id[8], uint8_t flags)
 {
-    if (!m->link && !(m->link = ex_malloc(sizeof *m->link))) return MDL_ERR_NOMEM;
-    memcpy(m->link->trace_id, trace_id, 16);
-    memcpy(m->link->span_id, span_id, 8);
-    m->link->flags = flags;
+    mdl_extra *x = extra(m);
+    if (!x) return MDL_ERR_NOMEM;
+    memcpy(x->link.trace_id, trace_id, 16);
+    memcpy(x->link.span_id, span_id, 8);
+    x->link.flags = flags;
+    x->has_link = 1;
     return 0;
 }
+
+const mdl_link *mdl_monitor_link(const mdl_monitor *m)
+{
+    return m->extra && m->extra->has_link ? &m->extra->link : NULL;
+}
+
+unsigned mdl_monitor_nwords(const mdl_monitor *m) { return m->extra ? m->extra->nwords : 0; }
+
+const char *mdl_monitor_own_word(const mdl_monitor *m, unsigned i) { return m->extra->words[i]; }
 
 static const char *str_at(const mdl_node *n, int k)
 {
@@ -117,23 +137,25 @@ const char *mdl_node_error(const mdl_node *n) { return n->has_error ? str_at(n, 
 
 size_t mdl_monitor_size_bytes(const mdl_monitor *m)
 {
-    size_t b = sizeof *m + strlen(m->key) + 1 + node_bytes(&m->root) + m->nnodes * sizeof *m->nodes;
+    size_t b = offsetof(mdl_monitor, key) + strlen(m->key) + 1 + node_bytes(&m->root) + m->nnodes * sizeof *m->nodes;
     for (size_t i = 0; i < m->nnodes; i++) b += node_bytes(&m->nodes[i]);
-    b += m->nwords * sizeof *m->words + (m->link ? sizeof *m->link : 0);
-    for (size_t i = 0; i < m->nwords; i++) b += strlen(m->words[i]) + 1;
+    if (!m->extra) return b;
+    b += sizeof *m->extra + m->extra->nwords * sizeof *m->extra->words;
+    for (size_t i = 0; i < m->extra->nwords; i++) b += strlen(m->extra->words[i]) + 1;
     return b;
 }
 
 int mdl_monitor_add_word(mdl_monitor *m, const char *word, size_t len)
 {
-    if (m->nwords >= MDL_MAX_WORDS) return -1;
-    char **w = ex_realloc(m->words, (m->nwords + 1u) * sizeof *w);
+    mdl_extra *x = extra(m);
+    if (!x || x->nwords >= MDL_MAX_WORDS) return -1;
+    char **w = ex_realloc(x->words, (x->nwords + 1u) * sizeof *w);
     if (!w) return -1;
-    m->words = w;
-    if (!(w[m->nwords] = ex_malloc(len + 1))) return -1;
-    memcpy(w[m->nwords], word, len);
-    w[m->nwords][len] = '\0';
-    m->nwords++;
+    x->words = w;
+    if (!(w[x->nwords] = ex_malloc(len + 1))) return -1;
+    memcpy(w[x->nwords], word, len);
+    w[x->nwords][len] = '\0';
+    x->nwords++;
     return 0;
 }
 
@@ -154,7 +176,7 @@ static const char *const common_words[] = {
 const char *mdl_monitor_word(const mdl_monitor *m, uint8_t w)
 {
     if (w < NCOMMON) return common_words[w];
-    return (size_t)(w - NCOMMON) < m->nwords ? m->words[w - NCOMMON] : "?";
+    return (size_t)(w - NCOMMON) < mdl_monitor_nwords(m) ? m->extra->words[w - NCOMMON] : "?";
 }
 
 /* The index of `word`, added when new; MDL_NO_WORD when it cannot be kept. */
@@ -162,15 +184,16 @@ static uint8_t word_index(mdl_monitor *m, const char *word)
 {
     for (uint8_t i = 0; i < NCOMMON; i++)
         if (strcmp(common_words[i], word) == 0) return i;
-    for (uint8_t i = 0; i < m->nwords; i++)
-        if (strcmp(m->words[i], word) == 0) return (uint8_t)(i + NCOMMON);
-    if (NCOMMON + m->nwords >= MDL_MAX_WORDS || mdl_monitor_add_word(m, word, strlen(word))) return MDL_NO_WORD;
-    return (uint8_t)(NCOMMON + m->nwords - 1);
+    unsigned n = mdl_monitor_nwords(m);
+    for (unsigned i = 0; i < n; i++)
+        if (strcmp(m->extra->words[i], word) == 0) return (uint8_t)(i + NCOMMON);
+    if (NCOMMON + n >= MDL_MAX_WORDS || mdl_monitor_add_word(m, word, strlen(word))) return MDL_NO_WORD;
+    return (uint8_t)(NCOMMON + mdl_monitor_nwords(m) - 1);
 }
 
 int mdl_monitor_word_index(mdl_monitor *m, const char *word) { return word_index(m, word); }
 
-int mdl_monitor_word_valid(const mdl_monitor *m, uint8_t w) { return w < NCOMMON + m->nwords; }
+int mdl_monitor_word_valid(const mdl_monitor *m, uint8_t w) { return w < NCOMMON + mdl_monitor_nwords(m); }
 
 static int has_event(const mdl_node *n, uint8_t word)
 {

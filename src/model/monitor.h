@@ -11,7 +11,9 @@
  * Plain data, pointer-light, so that a million can be held and each can
  * be checkpointed: one allocation for the monitor (key inline), one array
  * of nodes, per node one string block, its events, its attribute blob and
- * an error message once it failed. docs/monitor.md has the rules. */
+ * an error message once it failed; the rare extras (own state words, a
+ * submitter's span) in one more allocation only when there are some.
+ * docs/monitor.md has the rules. */
 #ifndef EXTRACE_MODEL_MONITOR_H
 #define EXTRACE_MODEL_MONITOR_H
 #include <stddef.h>
@@ -91,6 +93,17 @@ typedef struct mdl_link {
     uint8_t flags;           /* its W3C trace flags */
 } mdl_link;
 
+/* What few monitors have: state words of their own, a submitter's span. */
+typedef struct mdl_extra {
+    char **words;  /* owned: the state words seen that are not common ones (mdl_monitor_word) */
+    uint8_t nwords;
+    uint8_t has_link;
+    mdl_link link; /* the submitter's span when has_link */
+} mdl_extra;
+
+/* One allocation of offsetof(mdl_monitor, key) + the key's length + 1
+ * (test_monitor pins the size: 129 bytes before the key on 64-bit
+ * targets, so a 36-byte GUID key fits a 176-byte malloc chunk). */
 typedef struct mdl_monitor {
     int64_t submitted_ns;    /* when the workflow was announced (SubmittedAt) */
     int64_t created_ns;      /* when the monitor was made: the timeout counts from here */
@@ -98,8 +111,7 @@ typedef struct mdl_monitor {
     int64_t last_sent_ns;    /* when the request of the last successful poll left, or MDL_NO_TIME */
     mdl_node root;           /* root.strs: NULL, or "" NUL "" NUL name NUL "" NUL */
     mdl_node *nodes;         /* owned array of exactly nnodes, in order of appearance */
-    char **words;            /* owned: the state words seen that are not common ones (mdl_monitor_word) */
-    mdl_link *link;          /* owned: the submitter's span, or NULL (most workflows have none) */
+    mdl_extra *extra;        /* owned: own words and link, or NULL (most workflows have neither) */
     uint32_t version;        /* +1 on every state change (what a checkpoint must save) */
     uint32_t polls;          /* successful polls */
     uint32_t poll_errors;    /* failed polls */
@@ -109,7 +121,6 @@ typedef struct mdl_monitor {
     uint16_t nevents;        /* events kept over all spans */
     uint16_t events_dropped; /* status events not kept (limit or no memory) */
     uint16_t nodes_dropped;  /* node sightings not kept (limit or no memory) */
-    uint8_t nwords;
     uint8_t queued_exported; /* mdl_export_state of the Queued span */
     char key[];              /* the workflow's key, NUL-terminated, inline */
 } mdl_monitor;
@@ -163,6 +174,11 @@ size_t mdl_monitor_size_bytes(const mdl_monitor *m);
 /* Keep the submitter's span (a traceparent's ids and flags) with m,
  * replacing any kept before. 0, or MDL_ERR_NOMEM. */
 int mdl_monitor_set_link(mdl_monitor *m, const uint8_t trace_id[16], const uint8_t span_id[8], uint8_t flags);
+/* The submitter's span kept with m, or NULL. */
+const mdl_link *mdl_monitor_link(const mdl_monitor *m);
+/* m's own state words (not common ones): how many, and the i-th. */
+unsigned mdl_monitor_nwords(const mdl_monitor *m);
+const char *mdl_monitor_own_word(const mdl_monitor *m, unsigned i);
 
 /* The canonical status of the root or a node now (mdl_status): an ended
  * span's by how it ended (ok, error, cancelled, skipped; a timeout, a 404

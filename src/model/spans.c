@@ -183,13 +183,14 @@ static exo_span *build_root(const mdl_monitor *m, const mdl_build_opts *o, const
     sp->start_ns = start != MDL_NO_TIME && start < m->submitted_ns ? start : m->submitted_ns;
     sp->end_ns = m->root.end_ns > sp->start_ns ? m->root.end_ns : sp->start_ns;
     int rc = root_attrs(sp, m, o);
-    if (!rc && m->link && o->link_as_parent) {
+    const mdl_link *link = mdl_monitor_link(m);
+    if (!rc && link && o->link_as_parent) {
         sp->has_parent = 1;
         sp->parent_remote = 1;
-        memcpy(sp->parent_span_id, m->link->span_id, 8);
-    } else if (!rc && m->link &&
-               !exo_span_add_link(sp, m->link->trace_id, m->link->span_id,
-                                  m->link->flags | EXO_FLAG_HAS_IS_REMOTE | EXO_FLAG_IS_REMOTE))
+        memcpy(sp->parent_span_id, link->span_id, 8);
+    } else if (!rc && link &&
+               !exo_span_add_link(sp, link->trace_id, link->span_id,
+                                  link->flags | EXO_FLAG_HAS_IS_REMOTE | EXO_FLAG_IS_REMOTE))
         rc = -1;
     if (!rc && !exo_span_add_event(sp, m->submitted_ns, "Submitted")) rc = -1;
     if (!rc) rc = add_status_events(sp, m, &m->root);
@@ -203,7 +204,8 @@ static exo_span *build_root(const mdl_monitor *m, const mdl_build_opts *o, const
 
 void mdl_monitor_trace_id(const mdl_monitor *m, const mdl_build_opts *o, uint8_t out[16])
 {
-    if (m->link && o->link_as_parent) memcpy(out, m->link->trace_id, 16);
+    const mdl_link *link = mdl_monitor_link(m);
+    if (link && o->link_as_parent) memcpy(out, link->trace_id, 16);
     else mdl_trace_id(o->ns, o->source, m->key, out);
 }
 

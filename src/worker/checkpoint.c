@@ -142,12 +142,12 @@ int wk_ckpt_encode_format(const mdl_monitor *m, int fmt, uint8_t **out, size_t *
     put_uint(&b, m->poll_errors, 4);
     uint16_t counts[] = {m->max_nodes, m->max_events, m->events_dropped, m->nodes_dropped, m->nnodes};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) put_uint(&b, counts[i], 2);
-    put_uint(&b, m->nwords, 1);
-    for (size_t i = 0; i < m->nwords; i++) put_str(&b, m->words[i]);
+    put_uint(&b, mdl_monitor_nwords(m), 1);
+    for (unsigned i = 0; i < mdl_monitor_nwords(m); i++) put_str(&b, mdl_monitor_own_word(m, i));
     put_node(&b, &m->root, fmt);
     for (size_t i = 0; i < m->nnodes; i++) put_node(&b, &m->nodes[i], fmt);
     if (fmt >= 4) put_uint(&b, delivered(m->queued_exported), 1);
-    put_link(&b, m->link);
+    put_link(&b, mdl_monitor_link(m));
     if (!b.failed) put_uint(&b, ck_fnv1a(b.p, b.len), 4);
     if (b.failed) {
         ex_free(b.p);
@@ -376,9 +376,10 @@ static void get_sections(ck_rbuf *r, mdl_monitor *m)
     while (!r->failed && r->pos < r->len) {
         size_t at = r->pos;
         uint8_t tag = (uint8_t)ck_get_uint(r, 1, "a section tag");
-        if (tag != CK_TAG_LINK || m->link) {
+        const mdl_link *had = mdl_monitor_link(m);
+        if (tag != CK_TAG_LINK || had) {
             ck_fail(r, "%zu unexpected bytes after the last field (%s section tag 0x%02x at byte %zu)", r->len - at,
-                    m->link && tag == CK_TAG_LINK ? "repeated" : "unknown", tag, at);
+                    had && tag == CK_TAG_LINK ? "repeated" : "unknown", tag, at);
             return;
         }
         const uint8_t *p = ck_take(r, 25, "the link");

@@ -1007,8 +1007,8 @@ static size_t heap(const void *p) { return p ? malloc_usable_size((void *)p) + s
 
 static size_t heap_bytes(const mdl_monitor *m)
 {
-    size_t n = heap(m) + heap(m->nodes) + heap(m->words);
-    for (size_t i = 0; i < m->nwords; i++) n += heap(m->words[i]);
+    size_t n = heap(m) + heap(m->nodes) + heap(m->extra) + (m->extra ? heap(m->extra->words) : 0);
+    for (unsigned i = 0; i < mdl_monitor_nwords(m); i++) n += heap(m->extra->words[i]);
     for (size_t i = 0; i <= m->nnodes; i++) {
         const mdl_node *nd = i < m->nnodes ? &m->nodes[i] : &m->root;
         n += heap(nd->strs) + heap(nd->attrs) + heap(nd->events);
@@ -1030,7 +1030,7 @@ static void test_memory_idle(void **state)
     size_t words = 0; /* the seed's words are common ones */
     size_t attrs = mdl_attrs_len(m->root.attrs) + mdl_attrs_len(m->nodes[0].attrs);
     assert_int_equal(m->nevents, 3);
-    assert_int_equal(mdl_monitor_size_bytes(m), sizeof(mdl_monitor) + strlen(WFID) + 1 + sizeof(mdl_node) +
+    assert_int_equal(mdl_monitor_size_bytes(m), offsetof(mdl_monitor, key) + strlen(WFID) + 1 + sizeof(mdl_node) +
                                                     stage_names + 3 * sizeof(mdl_event) + words + attrs);
     size_t idle = heap_bytes(m);
     print_message("monitor after 2 polls, 1 stage: sizeof %zu, requested %zu, heap %zu bytes in 4 allocations\n",
@@ -1057,6 +1057,39 @@ static void test_memory_idle(void **state)
     mdl_monitor_free(m);
 }
 
+/* What a workflow that was never polled costs (docs/worker.md#memory):
+ * one allocation, its key inline, no extras. These sizes grow only on
+ * purpose: 129 bytes before the key keep a GUID's monitor in a 176-byte
+ * glibc chunk (a 192-byte one from 138 bytes on). */
+static void test_memory_never_polled(void **state)
+{
+    (void)state;
+    if (sizeof(void *) != 8) skip();
+    assert_int_equal(offsetof(mdl_monitor, key), 129);
+    assert_int_equal(sizeof(mdl_node), 56);
+    assert_int_equal(sizeof(mdl_event), 26);
+    mdl_monitor *m = new_monitor();
+    assert_null(m->extra);
+    assert_null(m->nodes);
+    assert_int_equal(mdl_monitor_size_bytes(m), 129 + sizeof WFID);
+    assert_true(heap_bytes(m) <= 176);
+    /* A state word of its own or a submitter's span brings the extras. */
+    uint8_t tid[16] = {1}, sid[8] = {2};
+    assert_int_equal(mdl_monitor_set_link(m, tid, sid, 1), 0);
+    assert_non_null(mdl_monitor_link(m));
+    assert_int_equal(mdl_monitor_link(m)->flags, 1);
+    assert_int_equal(mdl_monitor_nwords(m), 0);
+    int w = mdl_monitor_word_index(m, "Frobnicating");
+    assert_true(w != MDL_NO_WORD);
+    assert_int_equal(mdl_monitor_nwords(m), 1);
+    assert_string_equal(mdl_monitor_word(m, (uint8_t)w), "Frobnicating");
+    assert_string_equal(mdl_monitor_own_word(m, 0), "Frobnicating");
+    assert_int_equal(mdl_monitor_word_index(m, "Frobnicating"), w);
+    assert_true(mdl_monitor_word_valid(m, (uint8_t)w));
+    assert_false(mdl_monitor_word_valid(m, (uint8_t)(w + 1)));
+    mdl_monitor_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1080,6 +1113,7 @@ int main(void)
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_misuse),
         cmocka_unit_test(test_memory_idle),
+        cmocka_unit_test(test_memory_never_polled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -211,8 +211,8 @@ static void checkpoint_keeps_it(void **state)
     assert_int_equal(wk_ckpt_encode(m, &blob, &len), 0);
     mdl_monitor *back = wk_ckpt_decode(blob, len, why, sizeof why);
     assert_non_null(back);
-    assert_non_null(back->link);
-    assert_memory_equal(back->link, m->link, sizeof *m->link);
+    assert_non_null(mdl_monitor_link(back));
+    assert_memory_equal(mdl_monitor_link(back), mdl_monitor_link(m), sizeof(mdl_link));
     uint8_t *again;
     size_t len2;
     assert_int_equal(wk_ckpt_encode(back, &again, &len2), 0);
@@ -223,12 +223,12 @@ static void checkpoint_keeps_it(void **state)
     ex_free(blob);
 
     /* without a link, no section (the blob is what it was before links) */
-    ex_free(m->link);
-    m->link = NULL;
+    m->extra->has_link = 0;
     assert_int_equal(wk_ckpt_encode(m, &blob, &len), 0);
     back = wk_ckpt_decode(blob, len, why, sizeof why);
     assert_non_null(back);
-    assert_null(back->link);
+    assert_null(mdl_monitor_link(back));
+    assert_null(back->extra); /* no link, no words of its own: no extras allocated */
     mdl_monitor_free(back);
     ex_free(blob);
     mdl_monitor_free(m);
