@@ -5,6 +5,7 @@
 #   bench/worker.sh polls    CPU per poll against wrk's per request and a Node.js peer's per poll
 #   bench/worker.sh scale    CPU per poll at 10k, 100k and 1M workflows in flight
 #   bench/worker.sh stream   CPU per workflow of --stream (checkpoints, acks) against pub/sub
+#   bench/worker.sh parse    CPU per parse of one answer: jansson's DOM against the fast path
 #   bench/worker.sh          memory, polls and stream
 #
 # memory: redis-server, `extrace api --time-scale 1` and the worker with
@@ -27,6 +28,9 @@
 #   (default 5,000) generated at RATE a second (default 500) and watched to
 #   the end (exporter none); the worker's and redis-server's CPU time per
 #   workflow in each mode, checkpoints written per workflow, and the ratio.
+# parse: bench/snapshot_parse.c on a seed answer of 3 stages
+#   (tests/fuzz/corpus/snapshot/completed.json, or ANSWER), ROUNDS rounds
+#   (default 5) of 100,000 parses by each parser, interleaved; no stack.
 # Knobs: BUILD, N, W, S, RATE, INTERVAL, DURATION, POLLS (--max-concurrent-polls), RUNS, SCALES, NO_PEER,
 # PERF (a file: perf record -g of the worker during its window).
 set -euo pipefail
@@ -268,11 +272,19 @@ bench_stream() {
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), build $build"
+bench_parse() {
+  # shellcheck disable=SC2046 # the flags are words
+  cc -O2 -g -D_GNU_SOURCE -I"$root/src" "$here/snapshot_parse.c" "$build/libextrace_lib.a" \
+    $(pkg-config --libs jansson yajl) -lm -o "$work/snapshot_parse"
+  "${pin0[@]}" "$work/snapshot_parse" "${ANSWER:-$root/tests/fuzz/corpus/snapshot/completed.json}" "${ROUNDS:-5}"
+}
+
 case "$what" in
+  parse) bench_parse ;;
   memory) bench_memory ;;
   polls) bench_polls ;;
   scale) bench_scale ;;
   stream) bench_stream ;;
   all) bench_memory; bench_polls; bench_stream ;;
-  *) echo "usage: bench/worker.sh [memory|polls|scale|stream|all]" >&2; exit 2 ;;
+  *) echo "usage: bench/worker.sh [memory|polls|scale|stream|parse|all]" >&2; exit 2 ;;
 esac
