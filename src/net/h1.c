@@ -150,19 +150,22 @@ static int hput(ex_h1_resp *r, const char *s, size_t n)
 }
 
 /* The header being gathered is complete: its value (empty when none
- * came) trimmed of trailing blanks and terminated. */
+ * came) trimmed of trailing blanks and terminated, and counted. A header
+ * cut short by a failure is never counted. */
 static int header_end(ex_h1_resp *r)
 {
     if (!r->keep) return 0;
     r->keep = 0;
     if (r->last == 1) { /* a name without a value */
         if (hput(r, "", 1)) return -1;
-        r->hoff[2 * r->nh - 1] = (uint32_t)r->hlen;
-        return hput(r, "", 1);
+        r->hoff[2 * r->nh + 1] = (uint32_t)r->hlen;
+    } else {
+        size_t start = r->hoff[2 * r->nh + 1];
+        while (r->hlen > start && (r->hbuf[r->hlen - 1] == ' ' || r->hbuf[r->hlen - 1] == '\t')) r->hlen--;
     }
-    size_t start = r->hoff[2 * r->nh - 1];
-    while (r->hlen > start && (r->hbuf[r->hlen - 1] == ' ' || r->hbuf[r->hlen - 1] == '\t')) r->hlen--;
-    return hput(r, "", 1);
+    if (hput(r, "", 1)) return -1;
+    r->nh++;
+    return 0;
 }
 
 static int fail_oom(ex_h1_resp *r)
@@ -172,16 +175,18 @@ static int fail_oom(ex_h1_resp *r)
     return 1;
 }
 
+/* Trailers (after a chunked body) are not headers, as for libcurl's
+ * CURLH_HEADER: they are skipped. */
 static int on_field(http_parser *p, const char *at, size_t n)
 {
     ex_h1_resp *r = p->data;
+    if (r->headers_done) return 0;
     if (r->last != 1) { /* a new header */
         if (header_end(r)) return fail_oom(r);
         r->last = 1;
         if (r->nh == EX_H1_MAX_HEADERS) return 0; /* past the kept headers */
         r->keep = 1;
         r->hoff[2 * r->nh] = (uint32_t)r->hlen;
-        r->nh++;
     }
     return r->keep && hput(r, at, n) ? fail_oom(r) : 0;
 }
@@ -189,9 +194,10 @@ static int on_field(http_parser *p, const char *at, size_t n)
 static int on_value(http_parser *p, const char *at, size_t n)
 {
     ex_h1_resp *r = p->data;
+    if (r->headers_done) return 0;
     if (r->last == 1 && r->keep) {
         if (hput(r, "", 1)) return fail_oom(r); /* the name's terminator */
-        r->hoff[2 * r->nh - 1] = (uint32_t)r->hlen;
+        r->hoff[2 * r->nh + 1] = (uint32_t)r->hlen;
     }
     r->last = 2;
     return r->keep && hput(r, at, n) ? fail_oom(r) : 0;
@@ -213,10 +219,18 @@ static int on_begin(http_parser *p)
 
 static int on_headers_complete(http_parser *p)
 {
-    ex_h1_resp *r = p->data;
-    if (header_end(r)) return fail_oom(r);
+    ex_h1_resp *r = p->data; /* (here 1 would mean "no body": errors are -1) */
+    if (header_end(r)) {
+        fail_oom(r);
+        return -1;
+    }
     r->last = 0;
-    if (p->status_code >= 100 && p->status_code < 200 && p->status_code != 101) return 0; /* interim */
+    if (p->status_code < 100) { /* http-parser takes "HTTP/1.1 20 OK"; libcurl wants three digits */
+        r->code = CURLE_WEIRD_SERVER_REPLY;
+        snprintf(r->err, sizeof r->err, "Invalid status line (status %d)", (int)p->status_code);
+        return -1;
+    }
+    if (p->status_code < 200 && p->status_code != 101) return 0; /* interim */
     r->status = p->status_code;
     r->headers_done = 1;
     return 0;

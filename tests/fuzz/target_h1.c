@@ -27,7 +27,7 @@ static ex_h1_state h1_read_all(ex_h1_resp *r, h1_body *b, const uint8_t *data, s
 {
     ex_h1_resp_begin(r, h1_take, b);
     ex_h1_state st = EX_H1_MORE;
-    for (size_t i = 0; i < size && st == EX_H1_MORE; i += step ? step : size)
+    for (size_t i = 0; i < size; i += step ? step : size) /* bytes past the answer too: they end keep-alive */
         st = ex_h1_resp_feed(r, (const char *)data + i, step && size - i > step ? step : size - i);
     if (st == EX_H1_MORE && eof) st = ex_h1_resp_eof(r);
     return st;
@@ -44,7 +44,7 @@ static void h1_check_one(const ex_h1_resp *r, ex_h1_state st, const h1_body *b, 
     }
     if (st == EX_H1_DONE && (r->status < 100 || r->status > 999 || (r->status < 200 && r->status != 101)))
         fuzz__fail("h1", "a final answer with status %d", r->status);
-    for (size_t i = 0; i < r->nh; i++) {
+    for (size_t i = 0; r->headers_done && i < r->nh; i++) { /* (a failure may leave a partial one) */
         const char *name, *value;
         ex_h1_resp_header_at(r, i, &name, &value);
         size_t vl = strlen(value);
@@ -71,12 +71,17 @@ int fuzz_run_h1(const uint8_t *data, size_t size)
     h1_check_one(&whole, sw, &bw, size);
     h1_check_one(&parts, sp, &bp, size);
     h1_check_one(&cut, sc, &bc, size);
-    /* Pieces or not, the same answer. */
+    /* Pieces or not, the same answer. Headers are compared once complete:
+     * http-parser hands over a partial name at the end of each piece, so a
+     * failure inside the headers may leave different partial ones (nobody
+     * reads the headers of an answer without its status). */
+    int heads = whole.headers_done && parts.headers_done;
     if (sw != sp || whole.status != parts.status || whole.keep_alive != parts.keep_alive || bw.len != bp.len ||
-        bw.sum != bp.sum || whole.nh != parts.nh || (sw == EX_H1_FAILED && whole.code != parts.code))
+        bw.sum != bp.sum || whole.headers_done != parts.headers_done || (heads && whole.nh != parts.nh) ||
+        (sw == EX_H1_FAILED && whole.code != parts.code))
         fuzz__fail("h1", "at once: state %d status %d body %zu, %zu headers; in pieces of %zu: %d %d %zu, %zu", (int)sw,
                    whole.status, bw.len, whole.nh, step, (int)sp, parts.status, bp.len, parts.nh);
-    for (size_t i = 0; i < whole.nh; i++) {
+    for (size_t i = 0; heads && i < whole.nh; i++) {
         const char *n1, *v1, *n2, *v2;
         ex_h1_resp_header_at(&whole, i, &n1, &v1);
         ex_h1_resp_header_at(&parts, i, &n2, &v2);

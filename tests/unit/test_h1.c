@@ -159,6 +159,8 @@ static void test_chunked_and_interim(void **state)
         assert_memory_equal(k.data, "abc0123456789abcdef", 19);
         assert_string_equal(ex_h1_resp_header(&r, "retry-after"), "7");
         assert_null(ex_h1_resp_header(&r, "X-Interim")); /* the 100's headers are not the answer's */
+        assert_null(ex_h1_resp_header(&r, "X-Trailer")); /* nor are trailers (libcurl's CURLH_HEADER) */
+        assert_int_equal(r.nh, 2);
         assert_int_equal(r.keep_alive, 1);
     }
     ex_h1_resp_free(&r);
@@ -210,6 +212,9 @@ static void test_failures(void **state)
     assert_int_equal(feed(&r, &k, "SSH-2.0-OpenSSH\r\n", 0), EX_H1_FAILED);
     assert_int_equal(r.code, CURLE_WEIRD_SERVER_REPLY);
     assert_int_equal(feed(&r, &k, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0), EX_H1_FAILED);
+    assert_int_equal(r.code, CURLE_WEIRD_SERVER_REPLY);
+    /* A status of two digits (http-parser takes it, libcurl does not). */
+    assert_int_equal(feed(&r, &k, "HTTP/1.1 20 OK\r\nContent-Length: 0\r\n\r\n", 0), EX_H1_FAILED);
     assert_int_equal(r.code, CURLE_WEIRD_SERVER_REPLY);
     /* The body refused (too large): libcurl's write error. */
     memset(&k, 0, sizeof k);
