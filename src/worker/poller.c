@@ -348,7 +348,13 @@ void wk_poller_destroy(wk_poller *p)
     if (!p) return;
     p->closing = 1;
     /* Aborts the running polls: done_cb reports each as ABORTED. */
-    if (p->h1) ex_h1_pool_destroy(p->h1);
+    if (p->h1) {
+        uint64_t opened, reused;
+        ex_h1_pool_stats(p->h1, &opened, &reused);
+        ex_debug("poll", "HTTP/1.1 client: %llu connections opened, %llu requests on kept-alive ones",
+                 (unsigned long long)opened, (unsigned long long)reused);
+        ex_h1_pool_destroy(p->h1);
+    }
     if (p->curl) ex_curl_loop_destroy(p->curl);
     for (int i = 0; i < p->nslots; i++) slot_free(p->slots[i]);
     wk_pp_clear(p);

@@ -237,6 +237,13 @@ static void test_fast_path(void **state)
     stop_worker(state);
     char *text = ts_read_file(worker.log, NULL);
     assert_non_null(strstr(text, "over the HTTP/1.1 client"));
+    /* The client's own count at the stop: connections opened, requests sent on kept-alive ones. */
+    const char *st = strstr(text, "HTTP/1.1 client: ");
+    unsigned long long opened = 0, reused = 0;
+    if (!st || sscanf(st, "HTTP/1.1 client: %llu connections opened, %llu requests on kept-alive ones", &opened,
+                      &reused) != 2)
+        fail_msg("no count of the client's connections in:\n%s", text);
+    assert_true(opened >= 2 && reused >= opened);
     char want[200];
     snprintf(want, sizeof want, "workflow slow-1: poll failed (timeout): Operation timed out after");
     if (!strstr(text, want)) fail_msg("no line \"%s\" in:\n%s", want, text);
