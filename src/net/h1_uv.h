@@ -14,7 +14,10 @@
  *   CURLE_ABORTED_BY_CALLBACK the pool was destroyed
  * A request on a reused connection that the server had closed (nothing
  * answered) is sent once more on a new connection, as libcurl does.
- * Everything runs on the loop's thread. */
+ * Everything runs on the loop's thread. Writes use write(2): the process
+ * must ignore SIGPIPE (`extrace worker` does), or a server that closed a
+ * connection as a request left would kill it instead of failing the
+ * write with EPIPE. */
 #ifndef EXTRACE_NET_H1_UV_H
 #define EXTRACE_NET_H1_UV_H
 #include <stdint.h>
