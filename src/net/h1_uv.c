@@ -311,6 +311,15 @@ static void connect_call(ex_h1_pool *p, ex_h1_call *c, int addr)
 
 /* ---- addresses ---- */
 
+/* Empty the list of calls waiting for the addresses; its old head. */
+static ex_h1_call *take_waiting(ex_h1_pool *p)
+{
+    ex_h1_call *w = p->waiting;
+    p->waiting = NULL;
+    p->waiting_tail = &p->waiting;
+    return w;
+}
+
 static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     ex_h1_pool *p = req->data;
@@ -320,9 +329,7 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         if (a->ai_addrlen <= sizeof p->addrs[0]) memcpy(&p->addrs[p->naddrs++], a->ai_addr, a->ai_addrlen);
     uv_freeaddrinfo(res);
     p->addrs_at = uv_now(p->loop);
-    ex_h1_call *w = p->waiting;
-    p->waiting = NULL;
-    p->waiting_tail = &p->waiting;
+    ex_h1_call *w = take_waiting(p);
     while (w) {
         ex_h1_call *c = w;
         w = w->next_wait;
@@ -427,9 +434,7 @@ void ex_h1_pool_destroy(ex_h1_pool *p)
         if (k->call) finish(k->call, 0, CURLE_ABORTED_BY_CALLBACK, "aborted");
         else conn_close(k);
     }
-    ex_h1_call *w = p->waiting;
-    p->waiting = NULL;
-    p->waiting_tail = &p->waiting;
+    ex_h1_call *w = take_waiting(p);
     while (w) {
         ex_h1_call *c = w;
         w = w->next_wait;
