@@ -18,7 +18,6 @@ struct ex_httpd {
     ex_http_handler handler;
     void *arg;
     ex_http_later *waiting;    /* requests waiting for their later answer (ex_http_defer) */
-    size_t nwaiting;
 };
 
 /* Per-request state between MHD's calls of the access handler. */
@@ -46,6 +45,14 @@ struct ex_http_later {
 
 #define STREAM_BLOCK 16384 /* bytes MHD asks a stream for at once */
 
+static void resp_clear(ex_http_resp *r)
+{
+    ex_free(r->body);
+    for (int i = 0; i < r->nheaders; i++) ex_free(r->header_values[i]);
+    if (r->stream.free) r->stream.free(r->stream.cls);
+    memset(r, 0, sizeof *r);
+}
+
 static enum MHD_Result queue(struct MHD_Connection *c, ex_http_resp *r)
 {
     struct MHD_Response *resp =
@@ -62,18 +69,9 @@ static enum MHD_Result queue(struct MHD_Connection *c, ex_http_resp *r)
         rc = MHD_queue_response(c, (unsigned)(r->status ? r->status : 200), resp);
         MHD_destroy_response(resp);
     }
-    ex_free(r->body);
-    for (int i = 0; i < r->nheaders; i++) ex_free(r->header_values[i]);
-    memset(r, 0, sizeof *r); /* its stream belongs to MHD now */
+    r->stream.free = NULL; /* the stream belongs to MHD now (or was freed above) */
+    resp_clear(r);
     return rc;
-}
-
-static void resp_clear(ex_http_resp *r)
-{
-    ex_free(r->body);
-    for (int i = 0; i < r->nheaders; i++) ex_free(r->header_values[i]);
-    if (r->stream.free) r->stream.free(r->stream.cls);
-    memset(r, 0, sizeof *r);
 }
 
 /* Take l out of its server's list; it answers nothing any more. */
@@ -84,7 +82,6 @@ static void later_detach(ex_http_later *l)
         if (l->prev) l->prev->next = l->next;
         else h->waiting = l->next;
         if (l->next) l->next->prev = l->prev;
-        h->nwaiting--;
     }
     if (l->p) l->p->later = NULL;
     l->h = NULL;
@@ -203,7 +200,6 @@ ex_http_later *ex_http_defer(const ex_http_req *req)
     l->next = l->h->waiting;
     if (l->next) l->next->prev = l;
     l->h->waiting = l;
-    l->h->nwaiting++;
     p->later = l;
     return l;
 }
@@ -233,8 +229,6 @@ void ex_http_later_answer(ex_http_later *l, ex_http_resp *r)
     if (p) later_give(p, c, r);
     else resp_clear(r); /* the connection is gone, or the server stopped */
 }
-
-size_t ex_httpd_deferred(const ex_httpd *h) { return h ? h->nwaiting : 0; }
 
 static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
 {

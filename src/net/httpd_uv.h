@@ -107,8 +107,6 @@ typedef struct ex_http_later ex_http_later;
 ex_http_later *ex_http_defer(const ex_http_req *req);
 /* Answer (r's contents are taken over, r is emptied) and free l. */
 void ex_http_later_answer(ex_http_later *l, ex_http_resp *r);
-/* Requests waiting for their later answer. */
-size_t ex_httpd_deferred(const ex_httpd *h);
 
 /* Helpers for handlers: set a body (copied) / add a header (value copied). */
 int ex_http_resp_set(ex_http_resp *r, int status, const char *content_type, const char *body, size_t len);
