@@ -7,6 +7,7 @@
 
 #include "core/clock.h"
 #include "core/mem.h"
+#include "core/strcopy.h"
 #include "otel/exporter.h"
 
 /* One POST in flight. */
@@ -96,9 +97,7 @@ static void copy_value(char *out, size_t outlen, const char *v, size_t len)
 {
     while (len && (*v == ' ' || *v == '\t')) v++, len--;
     while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' ' || v[len - 1] == '\t')) len--;
-    if (len >= outlen) len = outlen - 1;
-    memcpy(out, v, len);
-    out[len] = '\0';
+    ex_copy_cut(out, outlen, v, len);
 }
 
 /* Header lines and, after the body, HTTP/2 trailers (gRPC's status). */

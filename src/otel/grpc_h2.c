@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/strcopy.h"
 #include "otel/exporter.h"
 
 #define READ_BUF 65536
@@ -256,13 +257,6 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
     return (ssize_t)n;
 }
 
-static void copy_value(char *out, size_t outlen, const uint8_t *v, size_t len)
-{
-    if (len >= outlen) len = outlen - 1;
-    memcpy(out, v, len);
-    out[len] = '\0';
-}
-
 static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t namelen,
                      const uint8_t *value, size_t valuelen, uint8_t flags, void *user)
 {
@@ -272,22 +266,22 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 #define IS(lit) (namelen == sizeof(lit) - 1 && memcmp(name, lit, namelen) == 0)
     if (IS(":status")) {
         char num[8];
-        copy_value(num, sizeof num, value, valuelen);
+        ex_copy_cut(num, sizeof num, value, valuelen);
         r->status = strtol(num, NULL, 10);
     } else if (IS("content-type")) {
-        copy_value(r->content_type, sizeof r->content_type, value, valuelen);
+        ex_copy_cut(r->content_type, sizeof r->content_type, value, valuelen);
         char *semi = strchr(r->content_type, ';');
         if (semi) *semi = '\0';
     } else if (IS("grpc-status")) {
-        copy_value(r->grpc_status, sizeof r->grpc_status, value, valuelen);
+        ex_copy_cut(r->grpc_status, sizeof r->grpc_status, value, valuelen);
     } else if (IS("grpc-encoding")) {
-        copy_value(r->grpc_encoding, sizeof r->grpc_encoding, value, valuelen);
+        ex_copy_cut(r->grpc_encoding, sizeof r->grpc_encoding, value, valuelen);
     } else if (IS("grpc-message")) {
-        copy_value(r->grpc_message, sizeof r->grpc_message, value, valuelen);
+        ex_copy_cut(r->grpc_message, sizeof r->grpc_message, value, valuelen);
     } else if (IS("grpc-status-details-bin") && valuelen < 64 * 1024) {
         ex_free(r->grpc_details);
         r->grpc_details = ex_malloc(valuelen + 1);
-        if (r->grpc_details) copy_value(r->grpc_details, valuelen + 1, value, valuelen);
+        if (r->grpc_details) ex_copy_cut(r->grpc_details, valuelen + 1, value, valuelen);
     }
 #undef IS
     return 0;

@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/strcopy.h"
 #include "otel/compress.h"
 #include "otel/otlp_json.h"
 #include "otel/otlp_proto.h"
@@ -422,28 +423,21 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     return 0;
 }
 
-static void copy_value(char *dst, size_t cap, const uint8_t *v, size_t n)
-{
-    if (n >= cap) n = cap - 1;
-    memcpy(dst, v, n);
-    dst[n] = '\0';
-}
-
 static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
                      const uint8_t *value, size_t valuelen, uint8_t flags, void *user_data)
 {
     grpc_stream *st = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
     if (!st || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
 #define IS(s) (namelen == sizeof(s) - 1 && memcmp(name, s, namelen) == 0)
-    if (IS(":path")) copy_value(st->path, sizeof st->path, value, valuelen);
-    else if (IS(":method")) copy_value(st->method, sizeof st->method, value, valuelen);
-    else if (IS("content-type")) copy_value(st->content_type, sizeof st->content_type, value, valuelen);
-    else if (IS("grpc-encoding")) copy_value(st->encoding, sizeof st->encoding, value, valuelen);
+    if (IS(":path")) ex_copy_cut(st->path, sizeof st->path, value, valuelen);
+    else if (IS(":method")) ex_copy_cut(st->method, sizeof st->method, value, valuelen);
+    else if (IS("content-type")) ex_copy_cut(st->content_type, sizeof st->content_type, value, valuelen);
+    else if (IS("grpc-encoding")) ex_copy_cut(st->encoding, sizeof st->encoding, value, valuelen);
     else if (IS("x-scope-orgid")) {
         st->repeated_tenant |= st->has_tenant;
         st->has_tenant = 1;
         st->tenant_len = valuelen;
-        copy_value(st->tenant, sizeof st->tenant, value, valuelen);
+        ex_copy_cut(st->tenant, sizeof st->tenant, value, valuelen);
     }
 #undef IS
     return 0;
