@@ -4,7 +4,9 @@
 #   bench/worker.sh memory   bytes of RSS per idle in-flight workflow
 #   bench/worker.sh polls    CPU per poll against wrk's per request and a Node.js peer's per poll
 #   bench/worker.sh scale    CPU per poll at 10k, 100k and 1M workflows in flight
+#   bench/worker.sh flat     CPU per poll at 10k and 1M in flight, both stacks at once (same-run ratio)
 #   bench/worker.sh stream   CPU per workflow of --stream (checkpoints, acks) against pub/sub
+#   bench/worker.sh registry CPU per scheduling cycle (dispatch + reschedule) at 10k and 1M, one process
 #   bench/worker.sh parse    CPU per parse of one answer: jansson's DOM against the fast path
 #   bench/worker.sh          memory, polls and stream
 #
@@ -23,6 +25,20 @@
 #   min/median/max.
 # scale: CPU per poll with SCALES (default "10000 100000 1000000") workflows
 #   in flight, each size a fresh stack.
+# flat: two stacks at once (redis, api, worker each): SMALL (default 10,000)
+#   and LARGE (default 1,000,000) workflows in flight, both workers pinned
+#   to CPU 0 and both apis to CPU 1, so that they share the machine alike;
+#   initial delay long enough for all to be in flight before the first
+#   poll (the large worker's VmRSS then gives bytes per idle workflow);
+#   the apis at TIME_SCALE (default 0.001: the workflows do not move, so
+#   that a poll does the same work on both sides; 1: they move, and a
+#   workflow polled less often shows more change per poll);
+#   after the large stack polled each of its workflows once, WINDOWS
+#   (default 3) windows of DURATION s in which both workers' CPU time
+#   (utime + stime) per poll is read at the same moments; RUNS runs
+#   (default 3); large/small per window, then min/median/max over all.
+#   PERF=prefix: perf record of both workers in run 1's first window
+#   (prefix.small, prefix.large).
 # stream: the same stack with `extrace api --time-scale 600` (a workflow
 #   takes about 2 s), once with pub/sub and once with --stream: S workflows
 #   (default 5,000) generated at RATE a second (default 500) and watched to
@@ -31,7 +47,10 @@
 # parse: bench/snapshot_parse.c on a seed answer of 3 stages
 #   (tests/fuzz/corpus/snapshot/completed.json, or ANSWER), ROUNDS rounds
 #   (default 5) of 100,000 parses by each parser, interleaved; no stack.
-# Knobs: BUILD, N, W, S, RATE, INTERVAL, DURATION, POLLS (--max-concurrent-polls), RUNS, SCALES, NO_PEER,
+# registry: bench/registry_cycle.c, the registry alone at SMALL and LARGE
+#   entries, all overdue; ROUNDS (default 7) rounds of CYCLES (default
+#   1,000,000) cycles per size, interleaved; process CPU time; no stack.
+# Knobs: BUILD, N, W, S, SMALL, LARGE, WINDOWS, TIME_SCALE, CYCLES, ROUNDS, RATE, INTERVAL, DURATION, POLLS (--max-concurrent-polls), RUNS, SCALES, NO_PEER,
 # PERF (a file: perf record -g of the worker during its window).
 set -euo pipefail
 
@@ -78,17 +97,17 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 start_stack() { # $1: worker flags; api pinned with $pin_api; worker with $pin_worker
   rport=$(free_port) aport=$(free_port) admin=$(free_port)
-  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
+  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >"$work/${tag:-}redis.log" 2>&1 &
   redis=$!
   pids+=($redis)
   "${pin_api[@]}" "$bin" api --listen "127.0.0.1:$aport" --time-scale "$scale" --max-workflows 1000000 --seed 1 \
-    --log-level warn >"$work/api.log" 2>&1 &
+    --log-level warn >"$work/${tag:-}api.log" 2>&1 &
   pids+=($!)
   wait_http "http://127.0.0.1:$aport/healthz"
   # shellcheck disable=SC2086
   OTEL_TRACES_EXPORTER=none "${pin_worker[@]}" "$bin" worker --redis "127.0.0.1:$rport" \
     --api-url "http://127.0.0.1:$aport" --admin-listen "127.0.0.1:$admin" --log-level warn $1 \
-    >"$work/worker.log" 2>&1 &
+    >"$work/${tag:-}worker.log" 2>&1 &
   worker=$!
   pids+=($worker)
   wait_http "http://127.0.0.1:$admin/readyz"
@@ -233,6 +252,99 @@ bench_scale() {
   done
 }
 
+# flat: SMALL and LARGE workflows in flight in two stacks running at the
+# same time, so that the machine's noise falls on both alike; the ratio
+# of their CPU per poll is taken window by window.
+at_metric() { curl -fs "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
+
+settle_in_flight() { # $1: admin port; until the count stops moving (pub/sub may lose some)
+  local had=-1 now
+  for _ in $(seq 600); do
+    now=$(at_metric "$1" extrace_workflows_in_flight)
+    [ "$now" = "$had" ] && break
+    had=$now
+    sleep 1
+  done
+  echo "$now"
+}
+
+# One window of $duration s over both workers; appends "small_us large_us ratio" to $flat_rows.
+flat_window() { # $1: run, $2: window
+  local hz sp0 st0 lp0 lt0 sp1 st1 lp1 lt1 perfs=()
+  hz=$(getconf CLK_TCK)
+  sp0=$(at_metric "$sa" extrace_polls_total) st0=$(cpu_ticks "$sw")
+  lp0=$(at_metric "$la" extrace_polls_total) lt0=$(cpu_ticks "$lw")
+  if [ -n "${PERF:-}" ] && [ "$1$2" = 11 ]; then # PERF=prefix: profiles of both workers, run 1 window 1
+    perf record -e cpu-clock -g -o "$PERF.small" -p "$sw" -- sleep "$duration" >/dev/null 2>&1 &
+    perfs+=($!)
+    perf record -e cpu-clock -g -o "$PERF.large" -p "$lw" -- sleep "$duration" >/dev/null 2>&1 &
+    perfs+=($!)
+    wait "${perfs[@]}"
+  else
+    sleep "$duration"
+  fi
+  sp1=$(at_metric "$sa" extrace_polls_total) st1=$(cpu_ticks "$sw")
+  lp1=$(at_metric "$la" extrace_polls_total) lt1=$(cpu_ticks "$lw")
+  local row
+  row=$(awk -v hz="$hz" -v d="$duration" -v sp=$((sp1 - sp0)) -v st=$((st1 - st0)) -v lp=$((lp1 - lp0)) -v lt=$((lt1 - lt0)) 'BEGIN {
+    s = st * 1e6 / hz / sp; l = lt * 1e6 / hz / lp
+    printf "%.2f %.2f %.3f %d %d %d %d\n", s, l, l / s, sp / d, lp / d, st * 100 / (hz * d), lt * 100 / (hz * d) }')
+  local s l r sr lr sc lc
+  read -r s l r sr lr sc lc <<<"$row"
+  echo "  window $2: small $s µs per poll ($sr polls/s, $sc% of a core), large $l µs ($lr polls/s, $lc%): large/small $r"
+  flat_rows+=("$s $l $r")
+}
+
+flat_run() { # $1: run number
+  local small=${SMALL:-10000} large=${LARGE:-1000000} delay flags gens=()
+  delay=$(( large / 15000 + 20 ))
+  flags="--initial-delay ${delay}s --interval $interval --timeout 2h --max-concurrent-polls $polls"
+  pin_api=("${pin1[@]}") pin_worker=("${pin0[@]}")
+  # At time scale 0.001 a workflow's next step is days away: every answer
+  # after the first is the same, on both sides (TIME_SCALE=1: they move).
+  scale=${TIME_SCALE:-0.001}
+  tag=large. start_stack "$flags --max-workflows $((large * 2))"
+  la=$admin lw=$worker lr=$rport
+  tag=small. start_stack "$flags --max-workflows $((small * 2))"
+  sa=$admin sw=$worker sr=$rport
+  scale=1
+  sleep 0.5
+  local rss0 rss1 ln sn
+  rss0=$(rss_kb "$lw")
+  "$bin" generate --redis "127.0.0.1:$lr" --rate 20000 --count "$large" --log-level warn & gens+=($!)
+  "$bin" generate --redis "127.0.0.1:$sr" --rate 20000 --count "$small" --log-level warn & gens+=($!)
+  wait "${gens[@]}"
+  ln=$(settle_in_flight "$la") sn=$(settle_in_flight "$sa")
+  rss1=$(rss_kb "$lw")
+  local early
+  early=$(at_metric "$la" extrace_polls_total)
+  echo "flat run $1: $sn and $ln in flight; large worker idle VmRSS $rss0 -> $rss1 kB:" \
+       "$(( (rss1 - rss0) * 1024 / ln )) bytes per workflow${early:+ (polls before: $early)}"
+  flat_mem+=("$(( (rss1 - rss0) * 1024 / ln ))")
+  # Every workflow of the large stack polled once (a first poll builds its
+  # tree; the windows then compare repeat polls on both sides).
+  local t0=$SECONDS
+  until [ "$(at_metric "$la" extrace_polls_total)" -ge "$ln" ]; do
+    [ $((SECONDS - t0)) -gt 900 ] && { echo "bench/worker.sh: the large stack's first round took over 900 s" >&2; break; }
+    sleep 1
+  done
+  echo "  first round of the large stack: $((SECONDS - t0)) s after intake; worker VmRSS $(rss_kb "$lw") kB"
+  for i in $(seq "${WINDOWS:-3}"); do flat_window "$1" "$i"; done
+  stop_stack
+}
+
+bench_flat() {
+  flat_rows=() flat_mem=()
+  for run in $(seq "${RUNS:-3}"); do flat_run "$run"; done
+  printf '%s\n' "${flat_rows[@]}" | awk -v mem="${flat_mem[*]}" '
+    { s[NR] = $1; l[NR] = $2; r[NR] = $3 }
+    function sort(a, k,   i, j, t) { for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j] < a[j-1]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t } }
+    END { sort(s, NR); sort(l, NR); sort(r, NR); m = int((NR + 1) / 2)
+      printf "flat over %d windows, min / median / max: small %.1f / %.1f / %.1f µs per poll; large %.1f / %.1f / %.1f; large/small %.2f / %.2f / %.2f\n",
+        NR, s[1], s[m], s[NR], l[1], l[m], l[NR], r[1], r[m], r[NR]
+      printf "memory per idle workflow at the large size, per run: %s bytes\n", mem }'
+}
+
 # One run of the stream figure: $1 = pubsub or stream.
 stream_run() {
   local flags="--initial-delay 20ms --interval 100ms --timeout 10m --max-concurrent-polls 64" gen=""
@@ -279,12 +391,21 @@ bench_parse() {
   "${pin0[@]}" "$work/snapshot_parse" "${ANSWER:-$root/tests/fuzz/corpus/snapshot/completed.json}" "${ROUNDS:-5}"
 }
 
+bench_registry() {
+  # shellcheck disable=SC2046 # the flags are words
+  cc -O2 -g -D_GNU_SOURCE -I"$root/src" "$here/registry_cycle.c" "$build/libextrace_lib.a" \
+    $(pkg-config --libs jansson yajl libxxhash) -lm -o "$work/registry_cycle"
+  "${pin0[@]}" "$work/registry_cycle" "${ROUNDS:-7}" "${CYCLES:-1000000}" "${SMALL:-10000}" "${LARGE:-1000000}"
+}
+
 case "$what" in
   parse) bench_parse ;;
+  registry) bench_registry ;;
   memory) bench_memory ;;
   polls) bench_polls ;;
   scale) bench_scale ;;
+  flat) bench_flat ;;
   stream) bench_stream ;;
   all) bench_memory; bench_polls; bench_stream ;;
-  *) echo "usage: bench/worker.sh [memory|polls|scale|stream|parse|all]" >&2; exit 2 ;;
+  *) echo "usage: bench/worker.sh [memory|polls|scale|flat|registry|stream|parse|all]" >&2; exit 2 ;;
 esac
