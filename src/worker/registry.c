@@ -1,4 +1,4 @@
-/* registry.c — slab of entries, binary min-heap of due times (the map
+/* registry.c — slab of entries, 4-ary min-heap of due times (the map
  * from id to entry: registry_map.c). */
 #include "core/mem.h"
 #include "worker/registry_int.h"
@@ -6,6 +6,7 @@
 #include <string.h>
 
 #define HEAP_INITIAL_CAP 1024
+#define HEAP_LINE        64 /* bytes in a cache line */
 #define MIN_DELAY_NS     INT64_C(1000000)
 #define BACKOFF_JITTER_PERMILLE 200                       /* ±20 % after failures */
 #define BACKOFF_CAP_NS   (INT64_C(300) * 1000000000)      /* 5 min */
@@ -38,7 +39,7 @@ static void sift_up(wk_registry *r, size_t i)
 {
     wk_due d = r->heap[i];
     while (i > 0) {
-        size_t parent = (i - 1) / 2;
+        size_t parent = WK_HEAP_PARENT(i);
         if (!before(&d, &r->heap[parent])) break;
         heap_set(r, i, r->heap[parent]);
         i = parent;
@@ -50,9 +51,11 @@ static void sift_down(wk_registry *r, size_t i)
 {
     wk_due d = r->heap[i];
     for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= r->nheap) break;
-        if (child + 1 < r->nheap && before(&r->heap[child + 1], &r->heap[child])) child++;
+        size_t first = WK_HEAP_ARITY * i + 1;
+        if (first >= r->nheap) break;
+        size_t end = r->nheap - first < WK_HEAP_ARITY ? r->nheap : first + WK_HEAP_ARITY, child = first;
+        for (size_t c = first + 1; c < end; c++)
+            if (before(&r->heap[c], &r->heap[child])) child = c;
         if (!before(&r->heap[child], &d)) break;
         heap_set(r, i, r->heap[child]);
         i = child;
@@ -60,16 +63,29 @@ static void sift_down(wk_registry *r, size_t i)
     heap_set(r, i, d);
 }
 
+/* Move the heap into an array of cap elements placed so that element 1
+ * starts a cache line: then the WK_HEAP_ARITY children of any element
+ * (16 bytes each) fill exactly one 64-byte line. 0, or -1 (the old array
+ * stays). */
+static int heap_resize(wk_registry *r, size_t cap)
+{
+    char *mem = ex_malloc(cap * sizeof(wk_due) + 2 * HEAP_LINE);
+    if (!mem) return -1;
+    uintptr_t line = ((uintptr_t)mem + HEAP_LINE - 1) & ~(uintptr_t)(HEAP_LINE - 1);
+    wk_due *h = (wk_due *)(line + HEAP_LINE) - 1;
+    if (r->nheap) memcpy(h, r->heap, r->nheap * sizeof *h);
+    ex_free(r->heap_mem);
+    r->heap_mem = mem;
+    r->heap = h;
+    r->heap_cap = cap;
+    return 0;
+}
+
 /* Insert e due at due_ns. 0 or WK_REG_NOMEM. */
 static int heap_push(wk_registry *r, wk_entry *e, int64_t due_ns)
 {
-    if (r->nheap == r->heap_cap) {
-        size_t cap = r->heap_cap ? r->heap_cap * 2 : HEAP_INITIAL_CAP;
-        wk_due *h = ex_realloc(r->heap, cap * sizeof *h);
-        if (!h) return WK_REG_NOMEM;
-        r->heap = h;
-        r->heap_cap = cap;
-    }
+    if (r->nheap == r->heap_cap && heap_resize(r, r->heap_cap ? r->heap_cap * 2 : HEAP_INITIAL_CAP))
+        return WK_REG_NOMEM;
     r->heap[r->nheap] = (wk_due){due_ns, r->next_seq++, e->self};
     sift_up(r, r->nheap++);
     return 0;
@@ -84,17 +100,11 @@ static void heap_del(wk_registry *r, wk_entry *e)
     if (i != r->nheap) {
         heap_set(r, i, last);
         /* The moved entry may belong above or below its new place. */
-        if (i > 0 && before(&last, &r->heap[(i - 1) / 2])) sift_up(r, i);
+        if (i > 0 && before(&last, &r->heap[WK_HEAP_PARENT(i)])) sift_up(r, i);
         else sift_down(r, i);
     }
     /* Give memory back after a burst; a failed shrink keeps the old array. */
-    if (r->heap_cap > HEAP_INITIAL_CAP && r->nheap < r->heap_cap / 4) {
-        wk_due *h = ex_realloc(r->heap, r->heap_cap / 2 * sizeof *h);
-        if (h) {
-            r->heap = h;
-            r->heap_cap /= 2;
-        }
-    }
+    if (r->heap_cap > HEAP_INITIAL_CAP && r->nheap < r->heap_cap / 4) heap_resize(r, r->heap_cap / 2);
 }
 
 int64_t wk_registry_due(const wk_registry *r, const wk_entry *e)
@@ -221,7 +231,8 @@ size_t wk_registry_clear(wk_registry *r)
     size_t n = r->count;
     for (wk_entry *e = wk_registry_next(r, NULL); e; e = wk_registry_next(r, e)) mdl_monitor_free(e->mon);
     slab_clear(r);
-    ex_free(r->heap);
+    ex_free(r->heap_mem);
+    r->heap_mem = NULL;
     r->heap = NULL;
     r->nheap = r->heap_cap = 0;
     r->count = 0;

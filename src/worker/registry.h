@@ -1,7 +1,7 @@
 /* registry.h — the workflows the worker watches, and when each is due.
  *
  * A map from workflow id to entry (open addressing over 32-bit slab
- * indexes, registry_map.c), plus one binary min-heap of due times (ties in
+ * indexes, registry_map.c), plus one 4-ary min-heap of due times (ties in
  * arrival order) that drives the worker's single uv_timer: an idle
  * workflow costs its entry, its map slot, its heap element and its
  * monitor, no timer or socket (docs/worker.md#memory).
@@ -64,10 +64,19 @@ typedef struct wk_sched_config {
     int backoff_max_factor;   /* … and at most this many intervals (default 8) */
 } wk_sched_config;
 
+/* The heap is 4-ary: element i's children are 4i+1 … 4i+4, its parent
+ * (i-1)/4. Half the depth of a binary heap (10 levels at 1,000,000
+ * waiting, not 20), so a pop moves half as many elements and writes half
+ * as many entries' heap_idx, and the children compared at each level
+ * share one cache line (the array is placed for that). */
+#define WK_HEAP_ARITY     4
+#define WK_HEAP_PARENT(i) (((i) - 1) / WK_HEAP_ARITY)
+
 typedef struct wk_registry {
     uint32_t *map;         /* owned: id → entry slots (registry_map.c), map_cap of them */
     uint32_t map_cap;      /* a power of two, or 0 */
-    wk_due *heap;          /* owned array: min-heap by (due_ns, seq) */
+    wk_due *heap;          /* min-heap by (due_ns, seq), WK_HEAP_ARITY-ary, inside heap_mem */
+    void *heap_mem;        /* owned: the heap's allocation (heap is aligned within it) */
     size_t nheap, heap_cap; /* entries in the heap, slots allocated */
     size_t count;          /* entries in the map */
     wk_entry **chunks;     /* owned: the slab, WK_SLAB_CHUNK entries a chunk */

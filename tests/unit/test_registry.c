@@ -73,7 +73,7 @@ static void check_heap(const wk_registry *r)
     for (size_t i = 0; i < r->nheap; i++) {
         assert_int_equal(wk_registry_at(r, r->heap[i].idx)->heap_idx, i);
         assert_int_equal(wk_registry_due(r, wk_registry_at(r, r->heap[i].idx)), r->heap[i].due_ns);
-        if (i > 0) assert_true(r->heap[(i - 1) / 2].due_ns <= r->heap[i].due_ns);
+        if (i > 0) assert_true(r->heap[WK_HEAP_PARENT(i)].due_ns <= r->heap[i].due_ns);
     }
 }
 
