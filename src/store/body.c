@@ -64,12 +64,34 @@ static int reserve(uint8_t **buf, size_t *cap, size_t n)
 long sdb_body_encode(ZSTD_CCtx *cctx, const ZSTD_CDict *cdict, uint32_t dict_id, const uint8_t *raw, size_t n,
                      uint8_t **out, size_t *cap)
 {
+    return sdb_body_encode_form(cctx, cdict, dict_id, SDB_BODY_Z, raw, n, out, cap);
+}
+
+int sdb_body_relative(const uint8_t *in, size_t len)
+{
+    return len > 0 && (in[0] == SDB_BODY_ZREL || in[0] == SDB_BODY_REL);
+}
+
+void sdb_body_times(exo_pb_span *s, int to)
+{
+    /* unsigned arithmetic: exact both ways whatever the values */
+    uint64_t base = s->start_time_unix_nano;
+    s->end_time_unix_nano = to ? s->end_time_unix_nano - base : s->end_time_unix_nano + base;
+    for (size_t i = 0; i < s->n_events; i++) {
+        exo_pb_event *e = s->events[i];
+        if (e) e->time_unix_nano = to ? e->time_unix_nano - base : e->time_unix_nano + base;
+    }
+}
+
+long sdb_body_encode_form(ZSTD_CCtx *cctx, const ZSTD_CDict *cdict, uint32_t dict_id, int form, const uint8_t *raw,
+                          size_t n, uint8_t **out, size_t *cap)
+{
     if (n > SDB_BODY_MAX) return -1;
     size_t bound = 1 + 5 + 5 + ZSTD_compressBound(n);
     if (reserve(out, cap, bound) != 0) return -1;
     uint8_t *p = *out;
     size_t h = 0;
-    p[h++] = 0;
+    p[h++] = (uint8_t)form;
     h += put_varint(p + h, dict_id);
     h += put_varint(p + h, n);
     if (ZSTD_isError(ZSTD_CCtx_refCDict(cctx, cdict))) return -1;
@@ -81,7 +103,12 @@ long sdb_body_encode(ZSTD_CCtx *cctx, const ZSTD_CDict *cdict, uint32_t dict_id,
 int sdb_body_decode(ZSTD_DCtx *dctx, sdb_body_dict_fn dict, void *arg, const uint8_t *in, size_t len, uint8_t **buf,
                     size_t *cap, const uint8_t **raw, size_t *rawlen, char *why, size_t whylen)
 {
-    if (len == 0 || in[0] != 0) { /* a protobuf Span as it is */
+    if (len > 0 && in[0] == SDB_BODY_REL) { /* a protobuf Span after its form byte */
+        *raw = in + 1;
+        *rawlen = len - 1;
+        return 0;
+    }
+    if (len == 0 || (in[0] != SDB_BODY_Z && in[0] != SDB_BODY_ZREL)) { /* a protobuf Span as it is */
         *raw = in;
         *rawlen = len;
         return 0;

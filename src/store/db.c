@@ -29,8 +29,10 @@
 
 /* 2: the roots table (db_roots.c). 3: the compact span table (db_mspans.c).
  * 4: compressed span bodies and dicts (db_dict.c); mspans without attrs;
- * no spans_by_source (see migrate_v3). */
-#define SDB_SCHEMA_VERSION 4
+ * no spans_by_source (see migrate_v3). 5: bodies written with relative
+ * times (body.h forms 1 and 2; schema 4 bodies read as they are, so
+ * opening a schema 4 database changes nothing but the version). */
+#define SDB_SCHEMA_VERSION 5
 
 struct sdb_tenant_entry {
     char *name;        /* tenant name (owned) */
@@ -457,8 +459,8 @@ sdb *sdb_open(const char *dir, char *err, size_t errlen)
     sqlite3_extended_result_codes(db->conn, 1);
     if (pragmas(db) != 0 || schema_init(db) != 0 || load_max_trace(db) != 0) goto fail;
     if (prepare_statements(db) != 0) goto fail;
-    if (db->roots_missing && sdb__roots_backfill(db) < 0) goto fail;
     if (sdb__dict_load(db) != 0) goto fail;
+    if (db->roots_missing && sdb__roots_backfill(db) < 0) goto fail;
     if (db->mspans_missing && sdb__mspans_backfill(db) < 0) goto fail;
     if (sdb__trace_max_load(db) < 0) goto fail;
     if (checkpointer_start(db) != 0 || sdb__bloom_load(db) != 0) goto fail;

@@ -137,19 +137,21 @@ static int sample(sdb *db, const uint8_t *raw, size_t n)
 
 const uint8_t *sdb__body_pack(sdb *db, const uint8_t *raw, size_t n, size_t *outlen)
 {
+    uint8_t *form = (uint8_t *)raw - 1;
+    *form = SDB_BODY_REL;
     if (!db->cdict) {
         if (n < SDB_BODY_MAX && sample(db, raw, n) != 0) return NULL;
-        *outlen = n;
-        return raw; /* until there is a dictionary (also for the sample that made it) */
+        *outlen = n + 1;
+        return form; /* until there is a dictionary (also for the sample that made it) */
     }
-    long z = sdb_body_encode(db->zc, db->cdict, db->cdict_id, raw, n, &db->zbuf, &db->zcap);
+    long z = sdb_body_encode_form(db->zc, db->cdict, db->cdict_id, SDB_BODY_ZREL, raw, n, &db->zbuf, &db->zcap);
     if (z < 0) {
         sdb__fail(db, "compressing a span body of %zu bytes failed", n);
         return NULL;
     }
-    if ((size_t)z >= n) { /* nothing gained: as it is */
-        *outlen = n;
-        return raw;
+    if ((size_t)z > n) { /* nothing gained: as it is */
+        *outlen = n + 1;
+        return form;
     }
     *outlen = (size_t)z;
     return db->zbuf;
@@ -193,5 +195,6 @@ exo_pb_span *sdb__body_unpack(sdb *db, const void *blob, size_t len)
     if (sdb__body_raw(db, blob, len, &raw, &n) != 0) return NULL;
     exo_pb_span *s = opentelemetry__proto__trace__v1__span__unpack(&exo_pb_allocator, n, raw);
     if (!s) sdb__fail(db, "%s: a stored span body (%zu bytes) is not a protobuf Span", db->path, n);
+    else if (sdb_body_relative(blob, len)) sdb_body_times(s, 0);
     return s;
 }

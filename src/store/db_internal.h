@@ -203,14 +203,16 @@ int sdb__bloom_test(const uint8_t *bits, const uint32_t pos[SDB__BLOOM_K]);
 int sdb__dict_load(sdb *db);
 /* Free the contexts, dictionaries and samples. */
 void sdb__dict_free(sdb *db);
-/* The stored form of a raw protobuf Span body: raw itself or db->zbuf
- * (valid until the next call); NULL with db->err set. */
+/* The stored form of a raw protobuf Span body with relative times
+ * (body.h): raw - 1 (raw[-1] must be writable: it becomes the form byte)
+ * or db->zbuf (valid until the next call); NULL with db->err set. */
 const uint8_t *sdb__body_pack(sdb *db, const uint8_t *raw, size_t n, size_t *outlen);
 /* The protobuf Span of a stored body: the blob itself or db->dbuf
  * (valid until the next call). 0, or -1 with db->err set. */
 int sdb__body_raw(sdb *db, const void *blob, size_t len, const uint8_t **raw, size_t *rawlen);
-/* A stored body unpacked (free with protobuf_c_message_free_unpacked and
- * exo_pb_allocator), or NULL with db->err set. */
+/* A stored body unpacked, its times absolute (free with
+ * protobuf_c_message_free_unpacked and exo_pb_allocator), or NULL with
+ * db->err set. */
 exo_pb_span *sdb__body_unpack(sdb *db, const void *blob, size_t len);
 
 /* Forget every cached tag (after retention deleted rows). */

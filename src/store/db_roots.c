@@ -222,8 +222,7 @@ static int backfill_trace(sdb *db, int64_t tenant, int64_t trace, const void *tr
     int64_t source = 0;
     int rc;
     while (!root && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        exo_pb_span *s = opentelemetry__proto__trace__v1__span__unpack(
-            &exo_pb_allocator, (size_t)sqlite3_column_bytes(st, 2), sqlite3_column_blob(st, 2));
+        exo_pb_span *s = sdb__body_unpack(db, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2));
         if (s && s->parent_span_id.len == 0) {
             root = s;
             source = sqlite3_column_int64(st, 1);

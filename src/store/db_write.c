@@ -6,6 +6,7 @@
 #include <xxhash.h>
 
 #include "core/mem.h"
+#include "store/body.h"
 #include "store/db_internal.h"
 
 #define uthash_malloc(sz) ex_malloc(sz)
@@ -250,11 +251,16 @@ static int store_span(sdb *db, int64_t tenant, int64_t trace, int trace_is_new, 
     /* The ids live in their own columns (trace id in traces). */
     body.trace_id = (ProtobufCBinaryData){0, NULL};
     body.span_id = (ProtobufCBinaryData){0, NULL};
+    /* Times relative to the start compress to almost nothing (body.h);
+     * the events are the request's own: made absolute again at once. */
+    sdb_body_times(&body, 1);
     size_t len = protobuf_c_message_get_packed_size(&body.base);
-    if (sdb__reserve(db, len) != 0) return -1;
-    protobuf_c_message_pack(&body.base, db->buf);
+    int ok = sdb__reserve(db, len + 1) == 0;
+    if (ok) protobuf_c_message_pack(&body.base, db->buf + 1);
+    sdb_body_times(&body, 0);
+    if (!ok) return -1;
     size_t stored;
-    const uint8_t *bytes = sdb__body_pack(db, db->buf, len, &stored);
+    const uint8_t *bytes = sdb__body_pack(db, db->buf + 1, len, &stored);
     if (!bytes) return -1;
     sqlite3_stmt *st = sdb__stmt(db, SQ_SPAN_UPSERT);
     sqlite3_bind_int64(st, 1, trace);

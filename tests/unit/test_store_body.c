@@ -177,7 +177,7 @@ static int by_attr(sdb *db, const char *wf)
     return n;
 }
 
-#define COMPRESSED "SELECT count(*) FROM spans WHERE substr(body, 1, 1) = x'00'"
+#define COMPRESSED "SELECT count(*) FROM spans WHERE substr(body, 1, 1) = x'01'"
 
 static void test_store_compresses_after_training(void **state)
 {
@@ -189,8 +189,8 @@ static void test_store_compresses_after_training(void **state)
     assert_int_equal(query(dir, "SELECT count(*) FROM dicts"), 1);
     /* the first 4 spans were the samples; every later one is compressed, smaller */
     assert_int_equal(query(dir, COMPRESSED), 16);
-    assert_true(query(dir, "SELECT max(length(body)) FROM spans WHERE substr(body, 1, 1) = x'00'") <
-                query(dir, "SELECT min(length(body)) FROM spans WHERE substr(body, 1, 1) <> x'00'"));
+    assert_true(query(dir, "SELECT max(length(body)) FROM spans WHERE substr(body, 1, 1) = x'01'") <
+                query(dir, "SELECT min(length(body)) FROM spans WHERE substr(body, 1, 1) <> x'01'"));
     for (int i = 1; i <= 20; i++) expect_trace(db, i, i % 2 ? "Workflow" : "DataLoader");
     assert_int_equal(by_attr(db, "wf-17"), 1);
     assert_int_equal(by_attr(db, "wf-99"), 0);
@@ -291,7 +291,7 @@ static void test_migrates_schema_3(void **state)
     char err[256];
     db = sdb_open(dir, err, sizeof err);
     if (!db) fail_msg("sdb_open: %s", err);
-    assert_int_equal(query(dir, "PRAGMA user_version"), 4);
+    assert_int_equal(query(dir, "PRAGMA user_version"), 5);
     assert_int_equal(query(dir, "SELECT count(*) FROM pragma_table_info('mspans') WHERE name = 'attrs'"), 0);
     assert_int_equal(query(dir, "SELECT count(*) FROM sqlite_master WHERE name = 'spans_by_source'"), 0);
     assert_int_equal(query(dir, "SELECT count(*) FROM sqlite_master WHERE name = 'dicts'"), 1);
@@ -319,6 +319,154 @@ static void test_migrates_schema_3(void **state)
     sdb_close(db);
 }
 
+/* ---- relative times (schema 5) and from schema 4 ----------------------------- */
+
+/* One span of trace tb with two events, one before its start (the times
+ * wrap around when made relative). */
+static void put_events(sdb *db, int tb, int64_t start_s)
+{
+    char hex[33], json[4096];
+    for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", tb);
+    long long st = (long long)(T0 + start_s * S + 123), en = st + 2 * S + 7;
+    snprintf(json, sizeof json,
+             "{\"resourceSpans\":[{\"resource\":{},\"scopeSpans\":[{\"spans\":[{\"traceId\":\"%s\","
+             "\"spanId\":\"0000000000000001\",\"name\":\"Stage\",\"startTimeUnixNano\":\"%lld\","
+             "\"endTimeUnixNano\":\"%lld\",\"attributes\":[{\"key\":\"workflow.id\",\"value\":{\"stringValue\":"
+             "\"wf-%d\"}}],\"events\":[{\"name\":\"early\",\"timeUnixNano\":\"%lld\"},"
+             "{\"name\":\"late\",\"timeUnixNano\":\"%lld\"}]}]}]}]}",
+             hex, st, en, tb, st - 5 * S, en + 1);
+    exo_pb_request *req = NULL;
+    char err[256];
+    if (exo_otlp_json_decode_request(json, strlen(json), &req, err, sizeof err) != 0) fail_msg("decode: %s", err);
+    sdb_ingest_result res;
+    if (sdb_ingest(db, NULL, req, &res) != 0) fail_msg("sdb_ingest: %s", sdb_errmsg(db));
+    assert_int_equal(res.accepted, 1);
+    exo_otlp_request_free(req);
+}
+
+/* Trace tb reads back with exactly the times put_events sent. */
+static void expect_times(sdb *db, int tb, int64_t start_s)
+{
+    uint8_t id[16];
+    memset(id, tb, sizeof id);
+    sdb_trace *t = NULL;
+    if (sdb_trace_get(db, NULL, id, &t) != 1) fail_msg("trace %d: %s", tb, sdb_errmsg(db));
+    const exo_pb_span *sp = t->spans[0].span;
+    uint64_t st = (uint64_t)(T0 + start_s * S + 123), en = st + 2 * S + 7;
+    assert_int_equal(sp->start_time_unix_nano, st);
+    assert_int_equal(sp->end_time_unix_nano, en);
+    assert_int_equal(sp->n_events, 2);
+    assert_int_equal(sp->events[0]->time_unix_nano, st - 5 * S);
+    assert_int_equal(sp->events[1]->time_unix_nano, en + 1);
+    sdb_trace_free(t);
+}
+
+static ZSTD_DDict *v4_ddict;
+
+static const ZSTD_DDict *v4_lookup(void *arg, uint32_t id)
+{
+    (void)arg;
+    (void)id;
+    return v4_ddict;
+}
+
+/* Rewrite every stored body as schema 4 stored it: absolute times, and
+ * compressed (form 0, the same dictionary) when it was compressed. */
+static void to_schema4(const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/traces.db", dir);
+    sqlite3 *c;
+    assert_int_equal(sqlite3_open(path, &c), SQLITE_OK);
+    sqlite3_stmt *d, *sel, *upd;
+    assert_int_equal(sqlite3_prepare_v2(c, "SELECT id, bytes FROM dicts", -1, &d, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(d), SQLITE_ROW);
+    uint32_t dict_id = (uint32_t)sqlite3_column_int(d, 0);
+    ZSTD_CDict *cd = ZSTD_createCDict(sqlite3_column_blob(d, 1), (size_t)sqlite3_column_bytes(d, 1), 3);
+    v4_ddict = ZSTD_createDDict(sqlite3_column_blob(d, 1), (size_t)sqlite3_column_bytes(d, 1));
+    sqlite3_finalize(d);
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    ZSTD_DCtx *dc = ZSTD_createDCtx();
+    assert_int_equal(sdb_body_cctx_init(cc, 3), 0);
+    assert_int_equal(sdb_body_dctx_init(dc), 0);
+    assert_int_equal(sqlite3_prepare_v2(c, "SELECT id, body FROM spans", -1, &sel, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(c, "UPDATE spans SET body = ?2 WHERE id = ?1", -1, &upd, NULL), SQLITE_OK);
+    uint8_t *dec = NULL, *enc = NULL, packed[4096];
+    size_t dcap = 0, ecap = 0;
+    char why[256];
+    while (sqlite3_step(sel) == SQLITE_ROW) {
+        const uint8_t *blob = sqlite3_column_blob(sel, 1), *raw;
+        size_t len = (size_t)sqlite3_column_bytes(sel, 1), n;
+        assert_true(sdb_body_relative(blob, len));
+        int compressed = blob[0] == SDB_BODY_ZREL;
+        assert_int_equal(sdb_body_decode(dc, v4_lookup, NULL, blob, len, &dec, &dcap, &raw, &n, why, sizeof why), 0);
+        exo_pb_span *s = opentelemetry__proto__trace__v1__span__unpack(NULL, n, raw);
+        assert_non_null(s);
+        sdb_body_times(s, 0);
+        size_t plen = protobuf_c_message_pack(&s->base, packed);
+        protobuf_c_message_free_unpacked(&s->base, NULL);
+        const uint8_t *out = packed;
+        long olen = (long)plen;
+        if (compressed) {
+            olen = sdb_body_encode(cc, cd, dict_id, packed, plen, &enc, &ecap);
+            assert_true(olen > 0 && enc[0] == SDB_BODY_Z);
+            out = enc;
+        }
+        sqlite3_bind_int64(upd, 1, sqlite3_column_int64(sel, 0));
+        sqlite3_bind_blob(upd, 2, out, (int)olen, SQLITE_TRANSIENT);
+        assert_int_equal(sqlite3_step(upd), SQLITE_DONE);
+        sqlite3_reset(upd);
+    }
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    assert_int_equal(sqlite3_exec(c, "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(c);
+    ex_free(dec);
+    ex_free(enc);
+    ZSTD_freeCDict(cd);
+    ZSTD_freeDDict(v4_ddict);
+    ZSTD_freeCCtx(cc);
+    ZSTD_freeDCtx(dc);
+}
+
+#define FORM(f) "SELECT count(*) FROM spans WHERE substr(body, 1, 1) = x'0" #f "'"
+
+static void test_relative_times_and_schema_4(void **state)
+{
+    (void)state;
+    const char *dir;
+    sdb *db = tf_sdb_open(&dir);
+    sdb_set_dict_samples(db, 2);
+    for (int i = 1; i <= 6; i++) put_events(db, i, i);
+    /* the samples raw (form 2), the rest compressed (form 1); every time exact */
+    assert_int_equal(query(dir, FORM(2)), 2);
+    assert_int_equal(query(dir, FORM(1)), 4);
+    for (int i = 1; i <= 6; i++) expect_times(db, i, i);
+    sdb_close(db);
+    /* a schema 4 database: its bodies absolute, raw or form 0 */
+    to_schema4(dir);
+    assert_int_equal(query(dir, FORM(0)), 4);
+    assert_int_equal(query(dir, FORM(1)) + query(dir, FORM(2)), 0);
+    char err[256];
+    db = sdb_open(dir, err, sizeof err);
+    if (!db) fail_msg("sdb_open: %s", err);
+    assert_int_equal(query(dir, "PRAGMA user_version"), 5);
+    for (int i = 1; i <= 6; i++) expect_times(db, i, i);
+    assert_int_equal(by_attr(db, "wf-5"), 1);
+    /* new spans beside them in the new form; a re-sent old one replaced */
+    for (int i = 7; i <= 9; i++) put_events(db, i, i);
+    put_events(db, 3, 3);
+    assert_int_equal(query(dir, FORM(1)), 4);
+    assert_int_equal(query(dir, FORM(0)), 3);
+    for (int i = 1; i <= 9; i++) expect_times(db, i, i);
+    assert_int_equal(query(dir, "SELECT count(*) FROM mspans"), 9);
+    /* retention finds the compact rows of both (by the bodies' starts) */
+    assert_int_equal(sdb_retention_step(db, T0 + 1000 * S, 100), 9);
+    assert_int_equal(query(dir, "SELECT count(*) FROM mspans"), 0);
+    assert_int_equal(query(dir, "SELECT count(*) FROM spans"), 0);
+    sdb_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_store_compresses_after_training),
         cmocka_unit_test(test_dictionary_rolled_back),
         cmocka_unit_test(test_migrates_schema_3),
+        cmocka_unit_test(test_relative_times_and_schema_4),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
