@@ -296,23 +296,31 @@ static ex_h1_state failed(ex_h1_resp *r, CURLcode code, const char *fmt, const c
     return r->state;
 }
 
+ex_h1_state ex_h1_resp_feed_used(ex_h1_resp *r, const char *data, size_t n, size_t *used)
+{
+    *used = 0;
+    if (r->state != EX_H1_MORE) return r->state;
+    if (n) r->got_bytes = 1;
+    *used = http_parser_execute(&r->parser, &settings, data, n);
+    enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
+    if (r->state == EX_H1_DONE) return r->state;
+    *used = n; /* a failed answer ends the connection: nothing after it is read */
+    if (e == HPE_OK && r->parser.upgrade) return failed(r, CURLE_WEIRD_SERVER_REPLY, "%s", "Unexpected protocol upgrade");
+    if (e == HPE_OK) return EX_H1_MORE;
+    if (r->code != CURLE_OK) return failed(r, r->code, "%s", r->err);
+    return failed(r, CURLE_WEIRD_SERVER_REPLY, "Weird server reply (%s)", http_errno_description(e));
+}
+
 ex_h1_state ex_h1_resp_feed(ex_h1_resp *r, const char *data, size_t n)
 {
     if (r->state != EX_H1_MORE) {
         if (n) r->keep_alive = 0;
         return r->state;
     }
-    if (n) r->got_bytes = 1;
-    size_t used = http_parser_execute(&r->parser, &settings, data, n);
-    enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
-    if (r->state == EX_H1_DONE) {
-        if (used < n) r->keep_alive = 0; /* bytes nobody asked for */
-        return r->state;
-    }
-    if (e == HPE_OK && r->parser.upgrade) return failed(r, CURLE_WEIRD_SERVER_REPLY, "%s", "Unexpected protocol upgrade");
-    if (e == HPE_OK) return EX_H1_MORE;
-    if (r->code != CURLE_OK) return failed(r, r->code, "%s", r->err);
-    return failed(r, CURLE_WEIRD_SERVER_REPLY, "Weird server reply (%s)", http_errno_description(e));
+    size_t used;
+    ex_h1_state st = ex_h1_resp_feed_used(r, data, n, &used);
+    if (st == EX_H1_DONE && used < n) r->keep_alive = 0; /* bytes nobody asked for */
+    return st;
 }
 
 ex_h1_state ex_h1_resp_eof(ex_h1_resp *r)

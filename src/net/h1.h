@@ -86,6 +86,11 @@ void ex_h1_resp_begin(ex_h1_resp *r, ex_h1_body_cb cb, void *arg);
 /* Feed bytes read from the connection. Returns the state; bytes past the
  * end of a DONE answer clear keep_alive (nothing was asked for them). */
 ex_h1_state ex_h1_resp_feed(ex_h1_resp *r, const char *data, size_t n);
+/* The same for a connection that carries pipelined answers: *used says
+ * how many of the n bytes belong to this answer. On DONE the rest (n -
+ * *used) begins the next answer and keep_alive is the answer's own; on
+ * MORE or FAILED *used is n. */
+ex_h1_state ex_h1_resp_feed_used(ex_h1_resp *r, const char *data, size_t n, size_t *used);
 /* The peer closed the connection: DONE for an answer delimited by the
  * close, else FAILED with libcurl's words (empty reply, closed early). */
 ex_h1_state ex_h1_resp_eof(ex_h1_resp *r);

@@ -56,6 +56,63 @@ static void h1_check_one(const ex_h1_resp *r, ex_h1_state st, const h1_body *b, 
     }
 }
 
+/* The input read as answers back to back on one connection (pipelined
+ * requests): ex_h1_resp_feed_used hands the bytes past each answer to the
+ * next. Up to H1_PIPE_MAX answers; a digest of what each said. */
+#define H1_PIPE_MAX 8
+
+typedef struct h1_pipe {
+    size_t n;                       /* answers complete */
+    int status[H1_PIPE_MAX], keep[H1_PIPE_MAX];
+    uint64_t sum[H1_PIPE_MAX];
+    ex_h1_state last;               /* of the answer after the n complete ones */
+    size_t taken;                   /* input bytes consumed */
+} h1_pipe;
+
+static void h1_read_pipe(h1_pipe *out, const uint8_t *data, size_t size, size_t step)
+{
+    ex_h1_resp r = {0};
+    h1_body b = {0};
+    memset(out, 0, sizeof *out);
+    ex_h1_resp_begin(&r, h1_take, &b);
+    ex_h1_state st = EX_H1_MORE;
+    size_t off = 0, end = 0;
+    while (out->n < H1_PIPE_MAX && off < size && st != EX_H1_FAILED) {
+        if (off == end) end = step && size - off > step ? off + step : size;
+        size_t used;
+        st = ex_h1_resp_feed_used(&r, (const char *)data + off, end - off, &used);
+        if (used > end - off) fuzz__fail("h1", "used %zu of %zu bytes", used, end - off);
+        off += used;
+        if (st == EX_H1_MORE && off != end) fuzz__fail("h1", "an answer in progress left %zu bytes", end - off);
+        if (st != EX_H1_DONE) continue;
+        if (used == 0 && b.len == 0 && r.status == 0) fuzz__fail("h1", "an answer from no bytes");
+        out->status[out->n] = r.status;
+        out->keep[out->n] = r.keep_alive;
+        out->sum[out->n++] = b.sum;
+        if (!r.keep_alive) break; /* nothing is read after an answer that ends the connection */
+        memset(&b, 0, sizeof b);
+        ex_h1_resp_begin(&r, h1_take, &b);
+        st = EX_H1_MORE;
+    }
+    out->last = st;
+    out->taken = off;
+    ex_h1_resp_free(&r);
+}
+
+static void h1_check_pipe(const uint8_t *data, size_t size, size_t step)
+{
+    h1_pipe whole, parts;
+    h1_read_pipe(&whole, data, size, 0);
+    h1_read_pipe(&parts, data, size, step);
+    int same = whole.n == parts.n && whole.last == parts.last &&
+               (whole.last == EX_H1_FAILED || whole.taken == parts.taken); /* (a failure: wherever it was seen) */
+    for (size_t i = 0; same && i < whole.n; i++)
+        same = whole.status[i] == parts.status[i] && whole.keep[i] == parts.keep[i] && whole.sum[i] == parts.sum[i];
+    if (!same)
+        fuzz__fail("h1", "pipelined: %zu answers (state %d, %zu bytes) at once, %zu (%d, %zu) in pieces of %zu", whole.n,
+                   (int)whole.last, whole.taken, parts.n, (int)parts.last, parts.taken, step);
+}
+
 int fuzz_run_h1(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
@@ -94,5 +151,6 @@ int fuzz_run_h1(const uint8_t *data, size_t size)
     ex_h1_resp_free(&whole);
     ex_h1_resp_free(&parts);
     ex_h1_resp_free(&cut);
+    h1_check_pipe(data, size, step);
     return 0;
 }

@@ -244,6 +244,58 @@ static void test_many_headers(void **state)
     free(a);
 }
 
+/* Answers written back to back on one connection (pipelined requests,
+ * RFC 9112 §9.3.2): each read through its own ex_h1_resp, the bytes past
+ * one answer handed to the next, at once and in pieces of every size. */
+static void test_pipelined(void **state)
+{
+    static const char *const answers[] = {
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        "HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n",
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nzz",
+    };
+    static const int status[] = {200, 204, 200, 404, 200}, keep[] = {1, 1, 1, 1, 0};
+    static const char *const body[] = {"hello", "", "abcde", "", "zz"};
+    char all[1024] = "";
+    for (size_t i = 0; i < 5; i++) strcat(all, answers[i]);
+    size_t len = strlen(all);
+    (void)state;
+    for (size_t step = 0; step <= len; step += step < 20 ? 1 : 37) {
+        ex_h1_resp r = {0};
+        sink k;
+        size_t a = 0, off = 0, piece_end = 0;
+        memset(&k, 0, sizeof k);
+        ex_h1_resp_begin(&r, to_sink, &k);
+        while (a < 5) {
+            if (off == piece_end) { /* the next read */
+                assert_true(off < len);
+                piece_end = step && len - off > step ? off + step : len;
+            }
+            size_t used;
+            ex_h1_state st = ex_h1_resp_feed_used(&r, all + off, piece_end - off, &used);
+            assert_true(used <= piece_end - off);
+            off += used;
+            if (st == EX_H1_MORE) {
+                assert_int_equal(off, piece_end);
+                continue;
+            }
+            assert_int_equal(st, EX_H1_DONE);
+            assert_int_equal(r.status, status[a]);
+            assert_int_equal(r.keep_alive, keep[a]);
+            assert_int_equal(k.len, strlen(body[a]));
+            assert_memory_equal(k.data, body[a], k.len);
+            if (a == 1) assert_string_equal(ex_h1_resp_header(&r, "X-A"), "1");
+            a++;
+            memset(&k, 0, sizeof k);
+            ex_h1_resp_begin(&r, to_sink, &k);
+        }
+        assert_int_equal(off, len);
+        ex_h1_resp_free(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,7 +303,7 @@ int main(void)
         cmocka_unit_test(test_host_header),      cmocka_unit_test(test_request),
         cmocka_unit_test(test_content_length),   cmocka_unit_test(test_chunked_and_interim),
         cmocka_unit_test(test_close_and_keep_alive), cmocka_unit_test(test_failures),
-        cmocka_unit_test(test_many_headers),
+        cmocka_unit_test(test_many_headers),     cmocka_unit_test(test_pipelined),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
