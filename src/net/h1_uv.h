@@ -14,6 +14,21 @@
  *   CURLE_ABORTED_BY_CALLBACK the pool was destroyed
  * A request on a reused connection that the server had closed (nothing
  * answered) is sent once more on a new connection, as libcurl does.
+ *
+ * Pipelining (RFC 9112 §9.3.2), when the pool's depth is above 1: a
+ * connection that has kept itself alive once takes up to `depth` requests
+ * in flight, answered in order. Requests are not written as they start:
+ * a connection's new requests go out together in one writev when the
+ * loop's prepare or check phase comes (before it waits for I/O, after it
+ * ran the I/O callbacks), so the polls started by one read's answers
+ * leave in one system call. Every call of such a pool must be idempotent
+ * (the worker's are GETs): when a connection ends with requests written
+ * and unanswered (the server closed it, said Connection: close, or the
+ * head request timed out), those are sent again on a fresh connection of
+ * their own, once, without failing; a call's timeout still runs from its
+ * own start. A connection whose oldest request waits longer than
+ * EX_H1_HOL_MS takes no more behind it.
+ *
  * Everything runs on the loop's thread. Writes use write(2): the process
  * must ignore SIGPIPE (`extrace worker` does), or a server that closed a
  * connection as a request left would kill it instead of failing the
@@ -47,18 +62,31 @@ struct ex_h1_call {
     /* Private. */
     struct h1_conn *conn;
     uint64_t started, deadline; /* uv_now() */
+    uint64_t nth;                 /* requests written on its connection before this one */
+    struct ex_h1_call *next_q;    /* the connection's calls, in order */
     int retried;
     int waiting;                  /* in the pool's list of calls waiting for the host's addresses */
     struct ex_h1_call *next_wait;
 };
 
+#define EX_H1_DEPTH_MAX 64  /* requests in flight on one connection at most */
+#define EX_H1_HOL_MS    50  /* no request is pipelined behind one older than this */
+
 /* A pool for http://host:port of t, keeping up to max_idle idle
- * connections. NULL without memory. */
-ex_h1_pool *ex_h1_pool_new(uv_loop_t *loop, const ex_h1_target *t, int max_idle);
+ * connections, with up to `depth` requests in flight on one connection
+ * (1: no pipelining; clamped to 1..EX_H1_DEPTH_MAX). NULL without memory. */
+ex_h1_pool *ex_h1_pool_new(uv_loop_t *loop, const ex_h1_target *t, int max_idle, int depth);
 /* Start call c. 0, or -1 if the pool is closing (done is not called). */
 int ex_h1_start(ex_h1_pool *p, ex_h1_call *c);
-/* Connections opened so far, and calls sent on a kept-alive one. */
-void ex_h1_pool_stats(const ex_h1_pool *p, uint64_t *opened, uint64_t *reused);
+
+typedef struct ex_h1_stats {
+    uint64_t opened;    /* connections opened */
+    uint64_t reused;    /* requests written on a connection that had carried one before */
+    uint64_t pipelined; /* requests written while another was unanswered on the connection */
+    uint64_t writes;    /* write system calls (one carries every request ready on a connection) */
+    uint64_t resent;    /* requests sent again on a fresh connection after theirs ended unanswered */
+} ex_h1_stats;
+void ex_h1_pool_stats(const ex_h1_pool *p, ex_h1_stats *st);
 /* Abort every call (done runs with CURLE_ABORTED_BY_CALLBACK), close the
  * connections; the memory goes once libuv has closed them. NULL ignored. */
 void ex_h1_pool_destroy(ex_h1_pool *p);

@@ -135,9 +135,14 @@ static int h1_setup(wk_poller *p, uv_loop_t *loop)
     p->head_len = (size_t)(tail - p->req_head);
     p->req_tail = tail;
     p->tail_len = (size_t)n - p->head_len;
-    if (!(p->h1 = ex_h1_pool_new(loop, &t, p->cfg.max_concurrent))) return -1;
-    ex_info("poll", "GET %s/workflows/<id> over the HTTP/1.1 client (kept-alive connections, at most %d)", p->base,
-            p->cfg.max_concurrent);
+    int depth = p->cfg.pipeline_depth < 1 ? 1 : p->cfg.pipeline_depth;
+    if (!(p->h1 = ex_h1_pool_new(loop, &t, p->cfg.max_concurrent, depth))) return -1;
+    if (depth > 1)
+        ex_info("poll", "GET %s/workflows/<id> over the HTTP/1.1 client (kept-alive connections, at most %d; up to %d "
+                "requests pipelined on one)", p->base, p->cfg.max_concurrent, depth);
+    else
+        ex_info("poll", "GET %s/workflows/<id> over the HTTP/1.1 client (kept-alive connections, at most %d)", p->base,
+                p->cfg.max_concurrent);
     return 1;
 }
 
@@ -349,10 +354,13 @@ void wk_poller_destroy(wk_poller *p)
     p->closing = 1;
     /* Aborts the running polls: done_cb reports each as ABORTED. */
     if (p->h1) {
-        uint64_t opened, reused;
-        ex_h1_pool_stats(p->h1, &opened, &reused);
-        ex_debug("poll", "HTTP/1.1 client: %llu connections opened, %llu requests on kept-alive ones",
-                 (unsigned long long)opened, (unsigned long long)reused);
+        ex_h1_stats st;
+        ex_h1_pool_stats(p->h1, &st);
+        ex_debug("poll",
+                 "HTTP/1.1 client: %llu connections opened, %llu requests on kept-alive ones, %llu pipelined, %llu "
+                 "writes, %llu sent again",
+                 (unsigned long long)st.opened, (unsigned long long)st.reused, (unsigned long long)st.pipelined,
+                 (unsigned long long)st.writes, (unsigned long long)st.resent);
         ex_h1_pool_destroy(p->h1);
     }
     if (p->curl) ex_curl_loop_destroy(p->curl);

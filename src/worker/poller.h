@@ -60,6 +60,7 @@ typedef struct wk_poller_config {
     unsigned parse_flags; /* WM_PARSE_* extensions of the contract to read (0: the seed's) */
     const struct wk_source *source; /* the source: NULL or the seed's = GET <api_url>/workflows/<id> */
     size_t cond_cache_max; /* profile sources: bytes of answers kept for conditional requests */
+    int pipeline_depth;    /* the HTTP/1.1 client: requests in flight on one connection (0 or 1: no pipelining) */
 } wk_poller_config;
 
 typedef struct wk_poller wk_poller;

@@ -34,6 +34,7 @@ typedef struct wk_options {
     int64_t timeout_ns;             /* per workflow monitor */
     int max_concurrent_polls;       /* polls in flight at most */
     int64_t poll_timeout_ns;        /* per poll */
+    int pipeline_depth;             /* polls in flight on one connection of the HTTP/1.1 client (1: no pipelining) */
     unsigned parse_flags;           /* WM_PARSE_* contract extensions read from the API's answers */
     const struct wk_source *source; /* what is watched (--source) */
     size_t cond_cache_max;          /* bytes of answers kept for conditional requests */

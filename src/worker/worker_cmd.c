@@ -39,6 +39,7 @@ typedef struct worker_cfg {
     int64_t timeout;              /* ns */
     int64_t max_concurrent_polls;
     int64_t poll_timeout;         /* ns */
+    int64_t pipeline_depth;
     int64_t max_workflows;
     char *admin_listen;           /* HOST:PORT */
     int64_t status_interval;      /* ns; 0 = no status line */
@@ -184,6 +185,10 @@ static const ex_opt opts[] = {
      "Polls in flight at most; due workflows beyond that wait their turn in due order.", NULL, NULL, NULL},
     {"poll-timeout", EX_OPT_DURATION, offsetof(worker_cfg, poll_timeout), "5s", 1e6, 600e9, "DURATION",
      "A poll that has no complete answer within DURATION fails (kind \"timeout\") and is retried next interval.",
+     NULL, NULL, NULL},
+    {"pipeline-depth", EX_OPT_INT, offsetof(worker_cfg, pipeline_depth), "8", 1, 64, "N",
+     "Polls of a plain http:// --api-url in flight on one kept-alive connection at most (HTTP/1.1 pipelining: "
+     "requests written back to back, answered in order; docs/worker.md#the-request-path). 1 turns it off.",
      NULL, NULL, NULL},
     {"max-workflows", EX_OPT_INT, offsetof(worker_cfg, max_workflows), "1000000", 1, 100000000, "N",
      "Workflows watched at most; events beyond are rejected (reason \"capacity\").", NULL, NULL, NULL},
@@ -344,6 +349,7 @@ static int run(const worker_cfg *cfg, const ex_cfg_result *given, char *const *e
     o.timeout_ns = cfg->timeout;
     o.max_concurrent_polls = (int)cfg->max_concurrent_polls;
     o.poll_timeout_ns = cfg->poll_timeout;
+    o.pipeline_depth = (int)cfg->pipeline_depth;
     o.parent_from_traceparent = cfg->parent_from_traceparent;
     o.discover_interval_ns = cfg->discover;
     o.discover_scope = cfg->discover_scope ? cfg->discover_scope : "";
