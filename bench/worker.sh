@@ -51,7 +51,8 @@
 #   entries, all overdue; ROUNDS (default 7) rounds of CYCLES (default
 #   1,000,000) cycles per size, interleaved; process CPU time; no stack.
 # Knobs: BUILD, N, W, S, SMALL, LARGE, WINDOWS, TIME_SCALE, CYCLES, ROUNDS, RATE, INTERVAL, DURATION, POLLS (--max-concurrent-polls), RUNS, SCALES, NO_PEER,
-# PERF (a file: perf record -g of the worker during its window).
+# PERF (a file: perf record -g of the worker during its window), WORKER_ARGS (more flags for the worker,
+# e.g. "--pipeline-depth 1").
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -106,7 +107,7 @@ start_stack() { # $1: worker flags; api pinned with $pin_api; worker with $pin_w
   wait_http "http://127.0.0.1:$aport/healthz"
   # shellcheck disable=SC2086
   OTEL_TRACES_EXPORTER=none "${pin_worker[@]}" "$bin" worker --redis "127.0.0.1:$rport" \
-    --api-url "http://127.0.0.1:$aport" --admin-listen "127.0.0.1:$admin" --log-level warn $1 \
+    --api-url "http://127.0.0.1:$aport" --admin-listen "127.0.0.1:$admin" --log-level warn $1 ${WORKER_ARGS:-} \
     >"$work/${tag:-}worker.log" 2>&1 &
   worker=$!
   pids+=($worker)
