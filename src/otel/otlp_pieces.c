@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/arena.h"
 #include "core/mem.h"
 
 /* Field numbers of the nested lists. */
@@ -63,18 +64,32 @@ static int split(const uint8_t *msg, size_t len, unsigned list, field **items, s
     return 0;
 }
 
+/* The spans of a piece are unpacked into an arena and freed together
+ * (protobuf-c allocates every string, attribute and array on its own:
+ * with malloc that was most of the decode's cost, bench/README.md). */
+#define ARENA_CHUNK ((size_t)64 << 10)
+#define ARENA_KEEP ((size_t)4 << 20) /* kept between the pieces of one request */
+
+static void *arena_alloc(void *ud, size_t n)
+{
+    return ex_arena_alloc(ud, n);
+}
+
+static void arena_free(void *ud, void *p)
+{
+    (void)ud;
+    (void)p; /* everything goes at the piece's end */
+}
+
 /* The walk's state. */
 typedef struct walk {
     size_t max_spans;
     exo_otlp_piece_fn cb;
     void *arg;
     exo_pb_span **spans;  /* the current piece's spans (max_spans slots) */
+    ex_arena arena;       /* the current piece's spans live here */
+    ProtobufCAllocator pb; /* allocating from arena */
 } walk;
-
-static void free_spans(exo_pb_span **spans, size_t n)
-{
-    for (size_t i = 0; i < n; i++) opentelemetry__proto__trace__v1__span__free_unpacked(spans[i], &exo_pb_allocator);
-}
 
 /* Unpack the spans of one ScopeSpans piece by piece and deliver them. */
 static int walk_scope(walk *w, exo_pb_resource_spans *rs, size_t ri, size_t si, const uint8_t *msg, size_t len)
@@ -97,8 +112,7 @@ static int walk_scope(walk *w, exo_pb_resource_spans *rs, size_t ri, size_t si, 
     for (size_t k = 0; rc == 0 && k < n; k += w->max_spans) {
         size_t m = n - k < w->max_spans ? n - k : w->max_spans, got = 0;
         for (; got < m; got++) {
-            w->spans[got] =
-                opentelemetry__proto__trace__v1__span__unpack(&exo_pb_allocator, spans[k + got].len, spans[k + got].p);
+            w->spans[got] = opentelemetry__proto__trace__v1__span__unpack(&w->pb, spans[k + got].len, spans[k + got].p);
             if (!w->spans[got]) break;
         }
         if (got < m) {
@@ -109,7 +123,7 @@ static int walk_scope(walk *w, exo_pb_resource_spans *rs, size_t ri, size_t si, 
             exo_otlp_piece piece = {&req, ri, si, k};
             if (w->cb(w->arg, &piece) != 0) rc = EXO_OTLP_ESTOPPED;
         }
-        free_spans(w->spans, got);
+        ex_arena_reset(&w->arena);
     }
     rs->n_scope_spans = 0;
     rs->scope_spans = NULL;
@@ -144,7 +158,9 @@ int exo_otlp_proto_decode_pieces(const uint8_t *buf, size_t len, size_t max_span
 {
     int rc = exo__proto_check_request(buf, len, err, errlen);
     if (rc != 0) return rc;
-    walk w = {max_spans ? max_spans : 1, cb, arg, NULL};
+    walk w = {max_spans ? max_spans : 1, cb, arg, NULL, {0}, {arena_alloc, arena_free, NULL}};
+    ex_arena_init(&w.arena, ARENA_CHUNK, ARENA_KEEP);
+    w.pb.allocator_data = &w.arena;
     field *resources;
     size_t n, head_len;
     uint8_t *head;
@@ -155,6 +171,7 @@ int exo_otlp_proto_decode_pieces(const uint8_t *buf, size_t len, size_t max_span
     if (rc == 0 && n && !(w.spans = ex_malloc(w.max_spans * sizeof *w.spans))) rc = EXO_OTLP_ENOMEM;
     for (size_t r = 0; rc == 0 && r < n; r++) rc = walk_resource(&w, r, resources[r].p, resources[r].len);
     ex_free(w.spans);
+    ex_arena_free(&w.arena);
     ex_free(resources);
     if (rc == EXO_OTLP_EINVAL && err) snprintf(err, errlen, "%s", INVALID);
     if (rc == EXO_OTLP_ENOMEM && err) snprintf(err, errlen, "out of memory");
