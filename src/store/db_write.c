@@ -196,7 +196,41 @@ static int item_cmp(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* Upsert the trace row for items[0..n) (all of one trace). 0 or -1. */
+/* Whether an INSERT's step failed on a uniqueness constraint: the row is
+ * there already. A single-row INSERT checks its constraints before writing
+ * anything, so nothing is undone and the transaction goes on. */
+static int is_conflict(int rc)
+{
+    return (rc & 0xff) == SQLITE_CONSTRAINT;
+}
+
+/* Widen the stored trace row of (tenant, trace id) to [*start, *end] and
+ * set its root if given; *start / *end become the row's. 0 or -1. */
+static int merge_trace(sdb *db, int64_t tenant, const uint8_t *trace_id, const char *root, const char *svc,
+                       int64_t *start, int64_t *end, int64_t *trace)
+{
+    sqlite3_stmt *st = sdb__stmt(db, SQ_TRACE_GET);
+    sqlite3_bind_int64(st, 1, tenant);
+    sqlite3_bind_blob(st, 2, trace_id, 16, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) return sdb__sqlfail(db, "storing a trace");
+    *trace = sqlite3_column_int64(st, 0);
+    if (sqlite3_column_int64(st, 1) < *start) *start = sqlite3_column_int64(st, 1);
+    if (sqlite3_column_int64(st, 2) > *end) *end = sqlite3_column_int64(st, 2);
+    sqlite3_reset(st);
+    st = sdb__stmt(db, SQ_TRACE_MERGE);
+    sqlite3_bind_int64(st, 1, *trace);
+    sqlite3_bind_int64(st, 2, *start);
+    sqlite3_bind_int64(st, 3, *end);
+    if (root) {
+        sqlite3_bind_text(st, 4, root, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, svc, -1, SQLITE_STATIC);
+    }
+    if (sqlite3_step(st) != SQLITE_DONE) return sdb__sqlfail(db, "storing a trace");
+    sqlite3_reset(st);
+    return 0;
+}
+
+/* Add or widen the trace row for items[0..n) (all of one trace). 0 or -1. */
 static int store_trace(sdb *db, int64_t tenant, const ingest_item *items, size_t n, int64_t *trace)
 {
     int64_t start = INT64_MAX, end = INT64_MIN;
@@ -207,48 +241,58 @@ static int store_trace(sdb *db, int64_t tenant, const ingest_item *items, size_t
         if (clamp_ns(s->end_time_unix_nano) > end) end = clamp_ns(s->end_time_unix_nano);
         if (s->parent_span_id.len == 0) root = &items[i];
     }
-    sqlite3_stmt *st = sdb__stmt(db, SQ_TRACE_UPSERT);
+    const char *name = NULL, *svc = NULL;
+    if (root) {
+        name = root->span->name ? root->span->name : "";
+        svc = service_name(root->rs->resource);
+        if (!svc) svc = "";
+    }
+    const uint8_t *id = items[0].span->trace_id.data;
+    sqlite3_stmt *st = sdb__stmt(db, SQ_TRACE_ADD);
     sqlite3_bind_int64(st, 1, tenant);
-    sqlite3_bind_blob(st, 2, items[0].span->trace_id.data, 16, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, id, 16, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, start);
     sqlite3_bind_int64(st, 4, end);
     if (root) {
-        const char *svc = service_name(root->rs->resource);
-        sqlite3_bind_text(st, 5, root->span->name ? root->span->name : "", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, svc ? svc : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, svc, -1, SQLITE_STATIC);
     }
-    if (sqlite3_step(st) != SQLITE_ROW) return sdb__sqlfail(db, "storing a trace");
-    *trace = sqlite3_column_int64(st, 0);
-    int64_t dur = sqlite3_column_int64(st, 2) - sqlite3_column_int64(st, 1);
-    /* Before COMMIT: a reader that sees the trace also sees its duration. */
-    if (dur > db->max_trace_ns) __atomic_store_n(&db->max_trace_ns, dur, __ATOMIC_RELEASE);
-    if (sqlite3_step(st) != SQLITE_DONE) return sdb__sqlfail(db, "storing a trace");
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && !is_conflict(rc)) return sdb__sqlfail(db, "storing a trace");
     sqlite3_reset(st);
-    return root ? sdb__root_store(db, tenant, *trace, root->span->trace_id.data, root->span, root->rs->resource) : 0;
+    if (rc == SQLITE_DONE) *trace = sqlite3_last_insert_rowid(db->conn);
+    else if (merge_trace(db, tenant, id, name, svc, &start, &end, trace) != 0) return -1;
+    /* Before COMMIT: a reader that sees the trace also sees its duration. */
+    if (end - start > db->max_trace_ns) __atomic_store_n(&db->max_trace_ns, end - start, __ATOMIC_RELEASE);
+    return root ? sdb__root_store(db, tenant, *trace, id, root->span, root->rs->resource) : 0;
 }
 
 /* A span of a trace stored before may be a re-sent one: delete the
- * compact row of the span it replaces. 0 or -1. */
-static int replace_old(sdb *db, int64_t tenant, int64_t trace, const ingest_item *it)
+ * compact row of the span it replaces. 1 with its row id in *old, 0 if
+ * there is none, or -1. */
+static int replace_old(sdb *db, int64_t tenant, int64_t trace, const ingest_item *it, int64_t *old)
 {
     sqlite3_stmt *st = sdb__stmt(db, SQ_SPAN_OLD);
     sqlite3_bind_int64(st, 1, trace);
     sqlite3_bind_blob(st, 2, it->span->span_id.data, 8, SQLITE_STATIC);
     int rc = sqlite3_step(st), r = 0;
-    if (rc == SQLITE_ROW)
-        r = sdb__mspan_delete(db, tenant, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 2),
-                              sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
-    else if (rc != SQLITE_DONE) r = sdb__sqlfail(db, "looking up a span");
+    if (rc == SQLITE_ROW) {
+        *old = sqlite3_column_int64(st, 0);
+        r = sdb__mspan_delete(db, tenant, *old, sqlite3_column_int64(st, 2), sqlite3_column_blob(st, 1),
+                              (size_t)sqlite3_column_bytes(st, 1));
+        if (r == 0) r = 1;
+    } else if (rc != SQLITE_DONE) {
+        r = sdb__sqlfail(db, "looking up a span");
+    }
     sqlite3_reset(st);
     return r;
 }
 
-/* Upsert one span row. 0 or -1. */
-static int store_span(sdb *db, int64_t tenant, int64_t trace, int trace_is_new, const ingest_item *it)
+/* The stored form of a span's body (ids cleared: they have their own
+ * columns), in db's buffers until the next call; NULL on failure. */
+static const uint8_t *span_body(sdb *db, const exo_pb_span *span, size_t *stored)
 {
-    if (!trace_is_new && replace_old(db, tenant, trace, it) != 0) return -1;
-    exo_pb_span body = *it->span;
-    /* The ids live in their own columns (trace id in traces). */
+    exo_pb_span body = *span;
     body.trace_id = (ProtobufCBinaryData){0, NULL};
     body.span_id = (ProtobufCBinaryData){0, NULL};
     /* Times relative to the start compress to almost nothing (body.h);
@@ -258,19 +302,49 @@ static int store_span(sdb *db, int64_t tenant, int64_t trace, int trace_is_new, 
     int ok = sdb__reserve(db, len + 1) == 0;
     if (ok) protobuf_c_message_pack(&body.base, db->buf + 1);
     sdb_body_times(&body, 0);
-    if (!ok) return -1;
+    if (!ok) return NULL;
+    return sdb__body_pack(db, db->buf + 1, len, stored);
+}
+
+/* Insert a span row (old 0) or overwrite row `old`; the rowid in *rowid.
+ * 0, 1 if the insert found the span there already, or -1. */
+static int put_span(sdb *db, int64_t trace, const ingest_item *it, int64_t old, int64_t *rowid)
+{
     size_t stored;
-    const uint8_t *bytes = sdb__body_pack(db, db->buf + 1, len, &stored);
+    const uint8_t *bytes = span_body(db, it->span, &stored);
     if (!bytes) return -1;
-    sqlite3_stmt *st = sdb__stmt(db, SQ_SPAN_UPSERT);
-    sqlite3_bind_int64(st, 1, trace);
-    sqlite3_bind_blob(st, 2, it->span->span_id.data, 8, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, it->source);
-    sqlite3_bind_blob(st, 4, bytes, (int)stored, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) return sdb__sqlfail(db, "storing a span");
-    int64_t rowid = sqlite3_column_int64(st, 0);
-    if (sqlite3_step(st) != SQLITE_DONE) return sdb__sqlfail(db, "storing a span");
+    sqlite3_stmt *st = sdb__stmt(db, old ? SQ_SPAN_SET : SQ_SPAN_ADD);
+    if (old) {
+        sqlite3_bind_int64(st, 1, old);
+        sqlite3_bind_int64(st, 2, it->source);
+        sqlite3_bind_blob(st, 3, bytes, (int)stored, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_int64(st, 1, trace);
+        sqlite3_bind_blob(st, 2, it->span->span_id.data, 8, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, it->source);
+        sqlite3_bind_blob(st, 4, bytes, (int)stored, SQLITE_STATIC);
+    }
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && (old || !is_conflict(rc))) return sdb__sqlfail(db, "storing a span");
     sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return 1;
+    *rowid = old ? old : sqlite3_last_insert_rowid(db->conn);
+    return 0;
+}
+
+/* Add or replace one span row. A new trace has no spans yet but may hold
+ * one twice in a request: the insert then finds the first. 0 or -1. */
+static int store_span(sdb *db, int64_t tenant, int64_t trace, int trace_is_new, const ingest_item *it)
+{
+    int64_t rowid = 0, old = 0;
+    int rc = trace_is_new ? put_span(db, trace, it, 0, &rowid) : 1;
+    if (rc == 1) {
+        if ((rc = replace_old(db, tenant, trace, it, &old)) < 0) return -1;
+        /* not there a moment ago, so the insert cannot find it either */
+        rc = put_span(db, trace, it, rc == 1 ? old : 0, &rowid);
+        if (rc == 1) rc = sdb__fail(db, "storing a span: its row came and went in the same transaction");
+    }
+    if (rc != 0) return -1;
     if (sdb__bloom_add_span(db, tenant, rowid, it->span) != 0) return -1;
     if (sdb__mspan_store(db, tenant, trace, rowid, it->source, it->span) != 0) return -1;
     return sdb__tags_span(db, tenant, it->span, clamp_ns(it->span->end_time_unix_nano));
