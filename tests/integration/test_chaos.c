@@ -95,7 +95,8 @@ static int all_delivered(void)
     return done;
 }
 
-static void start_redis(void) { redis_pid = tf_redis_start_aof(redis_port, rdir); }
+/* the first start takes a port (held), a restart comes back on it */
+static void start_redis(void) { redis_pid = tf_redis_start_aof(&redis_port, rdir); }
 
 /* ---- the other processes ---- */
 
@@ -132,7 +133,7 @@ static void start_receiver(void)
 {
     char log[320];
     snprintf(log, sizeof log, "%s/receiver.log", dir);
-    receiver_pid = tf_receiver_start(grpc_port, http_port, out_path, log);
+    receiver_pid = tf_receiver_start(&grpc_port, &http_port, out_path, log);
 }
 
 static void start_generator(int half)
@@ -175,19 +176,17 @@ static int setup(void **state)
         snprintf(spools[i], sizeof spools[i], "%s/spool%d", dir, i);
         snprintf(workers[i].log, sizeof workers[i].log, "%s/%s.log", dir, workers[i].consumer);
     }
-    redis_port = ts_free_port();
+    redis_port = 0;
     start_redis();
-    api_port = ts_free_port();
-    grpc_port = ts_free_port();
-    http_port = ts_free_port();
-    char listen[64], log[400];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", api_port);
+    /* the receiver comes back on the same ports: held for it from here on */
+    grpc_port = ts_refused_port();
+    http_port = ts_refused_port();
+    char log[400];
     snprintf(log, sizeof log, "%s/api.log", dir);
-    char *argv[] = {(char *)ts_bin(), "api", "--listen", listen, "--time-scale", "600", "--seed", "11",
-                    "--fault-rate", "0.05", "--garbage-rate", "0.02", "--drop-rate", "0.02", "--latency", "5ms",
-                    NULL};
-    api_pid = ts_spawn(argv, log);
-    return api_pid > 0 && ts_wait_port(api_port, 5000) == 0 ? 0 : -1;
+    char *args[] = {"--time-scale", "600", "--seed", "11", "--fault-rate", "0.05", "--garbage-rate", "0.02",
+                    "--drop-rate", "0.02", "--latency", "5ms", NULL};
+    api_pid = ts_api_start(args, log, &api_port);
+    return api_pid > 0 && grpc_port > 0 && http_port > 0 ? 0 : -1;
 }
 
 static int teardown(void **state)

@@ -202,9 +202,9 @@ static void test_restart_in_stream_mode(void **state)
     run_start_api(r, api_extra);
     setenv("GITHUB_TOKEN", "test-token", 1);
     char log[320];
-    int grpc = ts_free_port(), http = ts_free_port();
+    int grpc = 0, http = 0;
     snprintf(log, sizeof log, "%.250s/receiver.log", r->dir);
-    r->receiver = tf_receiver_start(grpc, http, r->out, log);
+    r->receiver = tf_receiver_start(&grpc, &http, r->out, log);
     tf_worker a = {0};
     start_stream_worker(r, &a, "first", http);
     r->worker = a;

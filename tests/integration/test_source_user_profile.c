@@ -105,16 +105,15 @@ static void read_pipeline(const run *r, const char *key, tk_tree *t)
 
 static void start_fixture_api(run *r)
 {
-    char script[512], port[16];
+    char script[512];
     const char *src = getenv("EXTRACE_SOURCE_DIR");
     snprintf(script, sizeof script, "%s/tests/node/pipeline_api.js", src ? src : ".");
-    r->api_port = ts_free_port();
-    snprintf(port, sizeof port, "%d", r->api_port);
     snprintf(r->api_log, sizeof r->api_log, "%s/pipeline_api.log", r->dir);
-    char *argv[] = {"node", script, "--port", port, NULL};
+    char *argv[] = {"node", script, "--port", "0", NULL};
     r->api = ts_spawn(argv, r->api_log);
     assert_true(r->api > 0);
-    assert_int_equal(ts_wait_port(r->api_port, 10000), 0);
+    r->api_port = ts_logged_port(r->api_log, 0, "ready on ", 15000);
+    if (!r->api_port) fail_msg("pipeline_api.js did not start (log %s)", r->api_log);
 }
 
 static void test_user_profile_traces_an_unknown_api(void **state)

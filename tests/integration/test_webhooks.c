@@ -133,12 +133,12 @@ static windows webhook_run(const char *redis_url, const char *const *disturb, co
     run_begin(r, "github-actions");
     char dead[64];
     if (!redis_url) { /* nothing listens there: the worker never subscribes, so it is never ready */
-        snprintf(dead, sizeof dead, "redis://127.0.0.1:%d", ts_free_port());
+        snprintf(dead, sizeof dead, "redis://127.0.0.1:%d", ts_refused_port());
         redis_url = dead;
         r->live_only = 1;
     }
     char url[128], hook_listen[64], secret_file[1400];
-    int hook_port = ts_free_port();
+    int hook_port = ts_refused_port(); /* held for the worker, which binds it after the API sends there */
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hooks/github-actions", hook_port);
     snprintf(hook_listen, sizeof hook_listen, "127.0.0.1:%d", hook_port);
     snprintf(secret_file, sizeof secret_file, "%s/secret", r->dir);
@@ -325,7 +325,8 @@ static void test_stream_mode_restart(void **state)
     redisReply *flush = tf_redis(redis.port, "FLUSHALL");
     freeReplyObject(flush);
     char url[128], secret_file[1400], log[320];
-    int hook_port = ts_free_port(), grpc = ts_free_port(), http = ts_free_port();
+    /* the hook port is held for the workers (one after the other), the API sends there from the start */
+    int hook_port = ts_refused_port(), grpc = 0, http = 0;
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hooks/github-actions", hook_port);
     snprintf(secret_file, sizeof secret_file, "%s/secret", r->dir);
     FILE *f = fopen(secret_file, "w");
@@ -333,7 +334,7 @@ static void test_stream_mode_restart(void **state)
     fputs(SECRET "\n", f);
     fclose(f);
     snprintf(log, sizeof log, "%.250s/receiver.log", r->dir);
-    r->receiver = tf_receiver_start(grpc, http, r->out, log);
+    r->receiver = tf_receiver_start(&grpc, &http, r->out, log);
     char runs[16];
     snprintf(runs, sizeof runs, "%d", NSTREAM - 1);
     const char *api_extra[] = {"--time-scale", "120", "--failure-rate", "0.3", "--webhook-url", url,

@@ -53,13 +53,10 @@ static int start_base(void **state)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (ts_redis_start(&redis) != 0) return -1;
-    api_port = ts_free_port();
-    char listen[64], log[400];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", api_port);
+    char log[400];
     snprintf(log, sizeof log, "%s/api.log", redis.dir);
-    char *argv[] = {(char *)ts_bin(), "api", "--listen", listen, "--time-scale", "600", "--seed", "7", NULL};
-    api_pid = ts_spawn(argv, log);
-    return api_pid > 0 && ts_wait_port(api_port, 5000) == 0 ? 0 : -1;
+    api_pid = ts_api_start((char *[]){"--time-scale", "600", "--seed", "7", NULL}, log, &api_port);
+    return api_pid > 0 ? 0 : -1;
 }
 
 static int stop_base(void **state)
@@ -83,42 +80,42 @@ typedef struct run {
     double export_failures;
 } run;
 
-static void start_receiver(run *r, int grpc_port, int http_port)
+/* receiver.js on ports of its own, read from its log into *grpc_port, *http_port. */
+static void start_receiver(run *r, int *grpc_port, int *http_port)
 {
-    char script[512], gp[16], hp[16], log[320];
+    char script[512], *gp = "0", *hp = "0", log[320];
     const char *src = getenv("EXTRACE_SOURCE_DIR");
     snprintf(script, sizeof script, "%s/tests/node/receiver.js", src ? src : ".");
-    snprintf(gp, sizeof gp, "%d", grpc_port);
-    snprintf(hp, sizeof hp, "%d", http_port);
     snprintf(log, sizeof log, "%s/receiver.log", r->dir);
     char *plain[] = {"node", script, "--grpc-port", gp, "--http-port", hp, "--out", r->out, NULL};
     char *failing[] = {"node", script, "--grpc-port", gp, "--http-port", hp, "--out", r->out,
                        "--fail-first", "3", "--fail-mode", (char *)r->fail_mode, NULL};
     r->receiver = ts_spawn(r->fail_mode ? failing : plain, log);
     assert_true(r->receiver > 0);
-    assert_int_equal(ts_wait_port(grpc_port, 10000), 0);
-    assert_int_equal(ts_wait_port(http_port, 10000), 0);
+    *grpc_port = ts_logged_port(log, 0, "receiver: grpc on ", 15000);
+    *http_port = ts_logged_port(log, 0, ", http on ", 15000);
+    if (!*grpc_port || !*http_port) fail_msg("receiver.js did not start (log %s)", log);
 }
 
 static void start_worker(run *r, int grpc_port, int http_port)
 {
-    char endpoint[64], api[64], admin[64], log[320], url[128];
+    char endpoint[64], api[64], log[320], url[128];
     int port = strcmp(r->protocol, "grpc") == 0 ? grpc_port : http_port;
     snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", port);
     snprintf(api, sizeof api, "http://127.0.0.1:%d", api_port);
-    r->admin_port = ts_free_port();
-    snprintf(admin, sizeof admin, "127.0.0.1:%d", r->admin_port);
     snprintf(log, sizeof log, "%s/worker.log", r->dir);
     setenv("OTEL_EXPORTER_OTLP_PROTOCOL", r->protocol, 1);
     setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint, 1);
     setenv("OTEL_BSP_SCHEDULE_DELAY", "100", 1);
     char *argv[] = {(char *)ts_bin(), "worker", "--redis", redis.url, "--api-url", api, "--initial-delay", "20ms",
-                    "--interval", "50ms", "--timeout", "60s", "--admin-listen", admin, "--seed", "1", NULL};
+                    "--interval", "50ms", "--timeout", "60s", "--admin-listen", "127.0.0.1:0", "--seed", "1", NULL};
     r->worker = ts_spawn(argv, log);
+    r->admin_port = ts_logged_port(log, 0, "admin HTTP on ", 15000);
     unsetenv("OTEL_EXPORTER_OTLP_PROTOCOL");
     unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
     unsetenv("OTEL_BSP_SCHEDULE_DELAY");
     assert_true(r->worker > 0);
+    if (!r->admin_port) fail_msg("the worker logged no admin port (log %s)", log);
     /* Pub/sub keeps nothing for absent subscribers: wait until subscribed. */
     snprintf(url, sizeof url, "http://127.0.0.1:%d/readyz", r->admin_port);
     long status = 0;
@@ -157,8 +154,8 @@ static void execute(run *r)
     snprintf(r->dir, sizeof r->dir, "%s", ts_tmpdir());
     snprintf(r->out, sizeof r->out, "%s/spans.jsonl", r->dir);
     snprintf(r->ids, sizeof r->ids, "%s/ids.txt", r->dir);
-    int grpc_port = ts_free_port(), http_port = ts_free_port();
-    start_receiver(r, grpc_port, http_port);
+    int grpc_port, http_port;
+    start_receiver(r, &grpc_port, &http_port);
     start_worker(r, grpc_port, http_port);
     generate(r);
     int roots = 0;

@@ -494,8 +494,9 @@ static void test_slow_client_dropped(void **state)
     (void)state;
     tf_worker w = {.consumer = "live-slow"};
     snprintf(w.log, sizeof w.log, "%s/worker.log", ts_tmpdir());
+    /* info: the line naming its admin port */
     char *args[] = {"--redis", redis.url, "--api-url", "http://127.0.0.1:9", "--initial-delay", "1h", "--timeout", "2h",
-                    "--log-level", "warn", NULL};
+                    "--log-level", "info", NULL};
     setenv("OTEL_TRACES_EXPORTER", "none", 1);
     tf_worker_start(&w, args);
     unsetenv("OTEL_TRACES_EXPORTER");

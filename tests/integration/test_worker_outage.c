@@ -44,20 +44,19 @@ static int count_warnings(const char *path)
 static void test_long_receiver_outage(void **state)
 {
     const char *dir = ts_tmpdir(), *rdir = ts_tmpdir();
-    char out_path[300], ids_path[300], spool[300], log[320], listen[64], redis_url[64];
+    char out_path[300], ids_path[300], spool[300], log[320], redis_url[64];
     snprintf(out_path, sizeof out_path, "%s/spans.jsonl", dir);
     snprintf(ids_path, sizeof ids_path, "%s/ids.txt", dir);
     snprintf(spool, sizeof spool, "%s/spool", dir);
-    int redis_port = ts_free_port();
+    int redis_port = 0, api_port = 0;
+    pid_t redis = tf_redis_start_aof(&redis_port, rdir);
     snprintf(redis_url, sizeof redis_url, "redis://127.0.0.1:%d", redis_port);
-    pid_t redis = tf_redis_start_aof(redis_port, rdir);
-    int api_port = ts_free_port(), grpc_port = ts_free_port(), http_port = ts_free_port();
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", api_port);
     snprintf(log, sizeof log, "%s/api.log", dir);
-    pid_t api = ts_spawn((char *[]){(char *)ts_bin(), "api", "--listen", listen, "--time-scale", "3000", "--seed", "5",
-                                    NULL},
-                         log);
-    assert_int_equal(ts_wait_port(api_port, 5000), 0);
+    pid_t api = ts_api_start((char *[]){"--time-scale", "3000", "--seed", "5", NULL}, log, &api_port);
+    if (api <= 0) fail_msg("extrace api did not start (log %s)", log);
+    /* held, refusing, until the receiver binds them */
+    int grpc_port = ts_refused_port(), http_port = ts_refused_port();
+    assert_true(grpc_port > 0 && http_port > 0);
 
     /* The receiver is down (nothing listens on http_port); a 4 KiB spool takes next to nothing.
      * Whole traces at the end: what is under test is how a trace that is not delivered is
@@ -104,7 +103,7 @@ static void test_long_receiver_outage(void **state)
 
     /* The receiver comes back: every trace arrives, complete. */
     snprintf(log, sizeof log, "%s/receiver.log", dir);
-    pid_t receiver = tf_receiver_start(grpc_port, http_port, out_path, log);
+    pid_t receiver = tf_receiver_start(&grpc_port, &http_port, out_path, log);
     long long pending = -1;
     for (int i = 0; i < 200 && (pending != 0 || tc_count_roots(out_path) < WORKFLOWS); i++, sleep_ms(100))
         pending = tf_redis_pending(redis_port, STREAM, "extrace");

@@ -64,13 +64,10 @@ static int setup(void **state)
     snprintf(dir, sizeof dir, "%s", ts_tmpdir());
     snprintf(out_path, sizeof out_path, "%s/spans.jsonl", dir);
     snprintf(ids_path, sizeof ids_path, "%s/ids.txt", dir);
-    api_port = ts_free_port();
-    char listen[64], log[400];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", api_port);
+    char log[400];
     snprintf(log, sizeof log, "%s/api.log", dir);
-    char *argv[] = {(char *)ts_bin(), "api", "--listen", listen, "--time-scale", "600", "--seed", "11", NULL};
-    api_pid = ts_spawn(argv, log);
-    return api_pid > 0 && ts_wait_port(api_port, 5000) == 0 ? 0 : -1;
+    api_pid = ts_api_start((char *[]){"--time-scale", "600", "--seed", "11", NULL}, log, &api_port);
+    return api_pid > 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -150,9 +147,8 @@ static void test_two_workers_one_killed(void **state)
 {
     char rlog[320];
     snprintf(rlog, sizeof rlog, "%s/receiver.log", dir);
-    grpc_port = ts_free_port();
-    http_port = ts_free_port();
-    receiver_pid = tf_receiver_start(grpc_port, http_port, out_path, rlog);
+    grpc_port = http_port = 0;
+    receiver_pid = tf_receiver_start(&grpc_port, &http_port, out_path, rlog);
     start_worker(&workers[0]);
     start_worker(&workers[1]);
     char *argv[] = {(char *)ts_bin(), "generate", "--redis", redis.url, "--stream", STREAM, "--rate", "25",

@@ -62,22 +62,15 @@ static void start_run(const char *time_scale)
     snprintf(R.rdir, sizeof R.rdir, "%s", ts_tmpdir());
     snprintf(R.out_path, sizeof R.out_path, "%s/spans.jsonl", R.dir);
     snprintf(R.ids_path, sizeof R.ids_path, "%s/ids.txt", R.dir);
-    R.redis_port = ts_free_port();
+    R.redis_pid = tf_redis_start_aof(&R.redis_port, R.rdir);
     snprintf(R.redis_url, sizeof R.redis_url, "redis://127.0.0.1:%d", R.redis_port);
-    R.redis_pid = tf_redis_start_aof(R.redis_port, R.rdir);
-    char listen[64], log[320];
-    R.api_port = ts_free_port();
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", R.api_port);
+    char log[320];
     snprintf(log, sizeof log, "%s/api.log", R.dir);
-    char *argv[] = {(char *)ts_bin(), "api", "--listen", listen, "--time-scale", (char *)time_scale, "--seed", "11",
-                    NULL};
-    R.api_pid = ts_spawn(argv, log);
-    assert_true(R.api_pid > 0);
-    assert_int_equal(ts_wait_port(R.api_port, 5000), 0);
-    R.grpc_port = ts_free_port();
-    R.http_port = ts_free_port();
+    char *args[] = {"--time-scale", (char *)time_scale, "--seed", "11", NULL};
+    R.api_pid = ts_api_start(args, log, &R.api_port);
+    if (R.api_pid <= 0) fail_msg("extrace api did not start (log %s)", log);
     snprintf(log, sizeof log, "%s/receiver.log", R.dir);
-    R.receiver_pid = tf_receiver_start(R.grpc_port, R.http_port, R.out_path, log);
+    R.receiver_pid = tf_receiver_start(&R.grpc_port, &R.http_port, R.out_path, log);
 }
 
 static void start_worker(tf_worker *w)
@@ -204,7 +197,7 @@ static void test_redis_outage(void **state)
     sleep_ms(300);
     int roots_during = tc_count_roots(R.out_path);
     assert_int_equal(roots_during, roots_before);
-    R.redis_pid = tf_redis_start_aof(R.redis_port, R.rdir);
+    R.redis_pid = tf_redis_start_aof(&R.redis_port, R.rdir); /* back on its port */
     for (int i = 0; i < 150 && status != 200; i++) {
         status = tf_worker_readyz(w);
         if (status != 200) sleep_ms(100);
@@ -230,17 +223,14 @@ static void test_redis_outage(void **state)
 
 #define EMPTY_WORKFLOWS 40
 
-/* redis-server on port without persistence (no AOF, no snapshots), data in dir. */
+/* redis-server on port (the one it had) without persistence (no AOF, no snapshots), data in dir. */
 static pid_t redis_start_volatile(int port, const char *dir)
 {
-    char p[16], log[320];
-    snprintf(p, sizeof p, "%d", port);
+    char log[320];
     snprintf(log, sizeof log, "%s/redis.log", dir);
-    char *argv[] = {"redis-server", "--port", p, "--bind", "127.0.0.1", "--dir", (char *)dir, "--save", "",
-                    "--appendonly", "no", NULL};
-    pid_t pid = ts_spawn(argv, log);
-    assert_true(pid > 0);
-    assert_int_equal(ts_wait_port(port, 5000), 0);
+    char *args[] = {"--dir", (char *)dir, "--save", "", "--appendonly", "no", NULL};
+    pid_t pid = ts_redis_spawn(&port, args, log);
+    if (pid <= 0) fail_msg("redis-server did not start again on port %d (log %s)", port, log);
     return pid;
 }
 

@@ -99,15 +99,11 @@ typedef struct run {
 
 static void start_api(run *r)
 {
-    char listen[64], log[320];
-    r->api_port = ts_free_port();
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", r->api_port);
+    char log[320];
     snprintf(log, sizeof log, "%s/api.log", r->dir);
-    char *argv[] = {(char *)ts_bin(), "api", "--listen", listen, "--time-scale", "600", "--seed", "11",
-                    "--advance", (char *)r->advance, "--expose-plan", NULL};
-    r->api = ts_spawn(argv, log);
-    assert_true(r->api > 0);
-    assert_int_equal(ts_wait_port(r->api_port, 5000), 0);
+    char *args[] = {"--time-scale", "600", "--seed", "11", "--advance", (char *)r->advance, "--expose-plan", NULL};
+    r->api = ts_api_start(args, log, &r->api_port);
+    if (r->api <= 0) fail_msg("extrace api did not start (log %s)", log);
 }
 
 static void start_worker(run *r, int http_port)
@@ -233,10 +229,10 @@ static void run_once(const char *advance, int processing_times)
     snprintf(r.out, sizeof r.out, "%s/spans.jsonl", r.dir);
     snprintf(r.ids, sizeof r.ids, "%s/ids.txt", r.dir);
     start_api(&r);
-    int grpc_port = ts_free_port(), http_port = ts_free_port();
+    int grpc_port = 0, http_port = 0;
     char rlog[320];
     snprintf(rlog, sizeof rlog, "%s/receiver.log", r.dir);
-    r.receiver = tf_receiver_start(grpc_port, http_port, r.out, rlog);
+    r.receiver = tf_receiver_start(&grpc_port, &http_port, r.out, rlog);
     start_worker(&r, http_port);
     pin(r.worker.pid, 0);
     r.busy = busy_start(0);

@@ -22,7 +22,8 @@
 // A pipeline whose number is divisible by 3 fails: step 2 of the first task
 // of phase "test" exits 2, its task and phase are BROKEN, the remaining
 // phase is SKIPPED (without tasks) and the pipeline BROKEN. Every 200
-// carries an ETag; If-None-Match gets 304. Prints "ready" once listening.
+// carries an ETag; If-None-Match gets 304. Port 0 takes a free port; prints
+// "ready on 127.0.0.1:<port>" (the port bound) once listening.
 'use strict';
 
 const http = require('http');
@@ -128,5 +129,5 @@ const server = http.createServer((req, res) => {
   res.writeHead(200, { 'Content-Type': 'application/json', ETag: etag });
   res.end(body);
 });
-server.listen(port, '127.0.0.1', () => console.log('ready'));
+server.listen(port, '127.0.0.1', () => console.log(`ready on 127.0.0.1:${server.address().port}`));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -39,6 +39,8 @@
 // logged on stderr (an accepted gRPC request with the client's address and
 // port, so the log tells how many connections carried the requests).
 // --delay-ms D delays every answer by D ms.
+// Port 0 (the default) takes a free port; the ports actually bound are
+// logged on stderr: "receiver: grpc on 127.0.0.1:P, http on 127.0.0.1:Q, …".
 // "ready" is printed on stdout once both servers listen.
 'use strict';
 

@@ -23,19 +23,19 @@ static void sleep_ms(int ms)
 
 static void worker_spawn(tf_worker *w, char *const args[], const char *path)
 {
-    char admin[64];
     const char *argv[64];
     size_t n = 0;
-    w->admin_port = ts_free_port();
-    snprintf(admin, sizeof admin, "127.0.0.1:%d", w->admin_port);
     argv[n++] = ts_bin();
     argv[n++] = "worker";
     for (size_t i = 0; args[i] && n < 60; i++) argv[n++] = args[i];
     argv[n++] = "--admin-listen";
-    argv[n++] = admin;
+    argv[n++] = "127.0.0.1:0";
     argv[n] = NULL;
+    size_t from = ts_file_size(w->log);
     w->pid = ts_spawn((char *const *)argv, w->log);
     assert_true(w->pid > 0);
+    w->admin_port = ts_logged_port(w->log, from, "admin HTTP on ", 15000);
+    if (!w->admin_port) fail_msg("worker %s: no admin port logged within 15 s (log %s)", w->consumer, w->log);
     long status = 0;
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", w->admin_port, path);
@@ -122,16 +122,14 @@ long long tf_redis_pending(int port, const char *stream, const char *group)
     return n;
 }
 
-pid_t tf_redis_start_aof(int port, const char *dir)
+pid_t tf_redis_start_aof(int *portp, const char *dir)
 {
-    char ports[16], log[320];
-    snprintf(ports, sizeof ports, "%d", port);
+    char log[320];
     snprintf(log, sizeof log, "%s/redis.log", dir);
-    char *argv[] = {"redis-server", "--port", ports, "--bind", "127.0.0.1", "--dir", (char *)dir, "--save", "",
-                    "--appendonly", "yes", "--appendfsync", "always", NULL};
-    pid_t pid = ts_spawn(argv, log);
-    assert_true(pid > 0);
-    assert_int_equal(ts_wait_port(port, 10000), 0);
+    char *args[] = {"--dir", (char *)dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always", NULL};
+    pid_t pid = ts_redis_spawn(portp, args, log);
+    if (pid <= 0) fail_msg("redis-server did not start on port %d (log %s)", *portp, log);
+    int port = *portp;
     /* listening is not serving: while it loads the AOF it answers LOADING */
     int ready = 0;
     for (int i = 0; i < 100 && !ready; i++) {
@@ -144,17 +142,19 @@ pid_t tf_redis_start_aof(int port, const char *dir)
     return pid;
 }
 
-pid_t tf_receiver_start(int grpc_port, int http_port, const char *out_path, const char *log_path)
+pid_t tf_receiver_start(int *grpc_port, int *http_port, const char *out_path, const char *log_path)
 {
     char script[512], gp[16], hp[16];
     const char *src = getenv("EXTRACE_SOURCE_DIR");
     snprintf(script, sizeof script, "%s/tests/node/receiver.js", src ? src : ".");
-    snprintf(gp, sizeof gp, "%d", grpc_port);
-    snprintf(hp, sizeof hp, "%d", http_port);
+    snprintf(gp, sizeof gp, "%d", *grpc_port);
+    snprintf(hp, sizeof hp, "%d", *http_port);
     char *argv[] = {"node", script, "--grpc-port", gp, "--http-port", hp, "--out", (char *)out_path, NULL};
+    size_t from = ts_file_size(log_path);
     pid_t pid = ts_spawn(argv, log_path);
     assert_true(pid > 0);
-    assert_int_equal(ts_wait_port(grpc_port, 10000), 0);
-    assert_int_equal(ts_wait_port(http_port, 10000), 0);
+    *grpc_port = ts_logged_port(log_path, from, "receiver: grpc on ", 15000);
+    *http_port = ts_logged_port(log_path, from, ", http on ", 15000);
+    if (!*grpc_port || !*http_port) fail_msg("receiver.js did not start (log %s)", log_path);
     return pid;
 }

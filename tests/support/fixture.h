@@ -14,8 +14,9 @@ typedef struct tf_worker {
     char log[320];        /* its output, appended across restarts */
 } tf_worker;
 
-/* Start `extrace worker` with args (NULL-terminated; --admin-listen on a
- * free port is added) with its output appended to w->log, and wait up to
+/* Start `extrace worker` with args (NULL-terminated; --admin-listen on
+ * port 0 is added, w->admin_port is the one its log names: not with a
+ * --log-level above info) with its output appended to w->log, and wait up to
  * 15 s for /readyz to say 200. */
 void tf_worker_start(tf_worker *w, char *const args[]);
 /* The same, waiting for /healthz only (a worker that cannot be ready, e.g.
@@ -35,17 +36,20 @@ double tf_worker_metric(const tf_worker *w, const char *sample);
 /* A sample's value in a Prometheus text, or -1 if absent. */
 double tf_metric(const char *text, const char *sample);
 
-/* (Re)start redis-server on port with its data in dir, in an append-only
+/* (Re)start redis-server with its data in dir on *port (0: one of its
+ * own, stored in *port; ts_redis_spawn), in an append-only
  * file fsynced on every write (a restart keeps streams and groups), and
  * wait until it serves (not LOADING). Returns its pid. */
-pid_t tf_redis_start_aof(int port, const char *dir);
+pid_t tf_redis_start_aof(int *port, const char *dir);
 /* A command's reply on a fresh connection to 127.0.0.1:port (free it). */
 redisReply *tf_redis(int port, const char *fmt, ...);
 /* Entries pending in group of stream (the XPENDING summary count), -1 if unknown. */
 long long tf_redis_pending(int port, const char *stream, const char *group);
 
-/* Start tests/node/receiver.js on both ports, spans to out_path, output
- * to log_path; returns once both ports accept connections. */
-pid_t tf_receiver_start(int grpc_port, int http_port, const char *out_path, const char *log_path);
+/* Start tests/node/receiver.js on *grpc_port and *http_port (0: ports of
+ * its own, read from its log into them; a restart passes the ones it
+ * had), spans to out_path, output appended to log_path; returns once both
+ * listen. */
+pid_t tf_receiver_start(int *grpc_port, int *http_port, const char *out_path, const char *log_path);
 
 #endif

@@ -27,27 +27,26 @@ static void sleep_ms(int ms)
 
 void run_start_api(run *r, const char *const *extra)
 {
-    char listen[64];
-    r->api_port = ts_free_port();
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", r->api_port);
     snprintf(r->api_log, sizeof r->api_log, "%s/api.log", r->dir);
-    char *argv[40] = {(char *)ts_bin(), "api",        "--listen", listen,        "--source", (char *)r->source,
+    char *argv[40] = {(char *)ts_bin(), "api",        "--listen", "127.0.0.1:0", "--source", (char *)r->source,
                       "--advance",      "on-time",    "--seed",   "11",          NULL};
     int n = 10;
     for (; extra && *extra && n < 39; extra++) argv[n++] = (char *)*extra;
     argv[n] = NULL;
+    size_t from = ts_file_size(r->api_log);
     r->api = ts_spawn(argv, r->api_log);
     assert_true(r->api > 0);
-    if (ts_wait_port(r->api_port, 10000) != 0) fail_msg("extrace api --source %s did not start (%s)", r->source, r->api_log);
+    r->api_port = ts_logged_port(r->api_log, from, "api: listening on ", 20000);
+    if (!r->api_port) fail_msg("extrace api --source %s did not start (%s)", r->source, r->api_log);
 }
 
 void run_start_worker(run *r, const char *redis_url, const char *profile, const char *const *extra)
 {
     char log[320], api[64], endpoint[64];
-    int grpc = ts_free_port(), http = ts_free_port();
-    r->receiver_http = http;
+    int grpc = 0, http = 0;
     snprintf(log, sizeof log, "%s/receiver.log", r->dir);
-    r->receiver = tf_receiver_start(grpc, http, r->out, log);
+    r->receiver = tf_receiver_start(&grpc, &http, r->out, log);
+    r->receiver_http = http;
     snprintf(r->worker.log, sizeof r->worker.log, "%s/worker.log", r->dir);
     r->worker.consumer = r->source;
     snprintf(api, sizeof api, "http://127.0.0.1:%d", r->api_port);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,29 +58,12 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Ports below the kernel's ephemeral range: the kernel never gives them to
- * an outgoing connection, so a port found free here cannot be taken by a
- * client socket of another test (the siege and chaos tests hold thousands)
- * between this call and the server's bind. */
-static void ephemeral_floor(int *lo)
-{
-    *lo = 32768;
-    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
-    if (f) {
-        int a = 0, b = 0;
-        if (fscanf(f, "%d %d", &a, &b) == 2 && a > 12000) *lo = a;
-        fclose(f);
-    }
-}
-
 int ts_free_port(void)
 {
     static unsigned seed;
     if (!seed) seed = (unsigned)getpid() ^ (unsigned)time(NULL);
-    int lo;
-    ephemeral_floor(&lo);
     for (int i = 0; i < 500; i++) {
-        int port = 10000 + (int)(rand_r(&seed) % (unsigned)(lo - 10000));
+        int port = 10000 + (int)(rand_r(&seed) % 20000u);
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd < 0) return -1;
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
@@ -89,6 +73,58 @@ int ts_free_port(void)
         if (ok) return port;
     }
     return -1;
+}
+
+int ts_refused_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int one = 1;
+    if (fd < 0) return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    return ntohs(a.sin_port); /* fd stays open (and bound) until exit */
+}
+
+size_t ts_file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (size_t)st.st_size : 0;
+}
+
+/* The port on the line at p: "(port N)" if the line has it, else the
+ * digits after the last ':' of the word at p (or the word itself). 0
+ * without a whole line. */
+static int port_on_line(const char *p)
+{
+    const char *eol = strchr(p, '\n');
+    if (!eol) return 0;
+    const char *tag = strstr(p, "(port ");
+    if (tag && tag < eol) return atoi(tag + 6);
+    const char *colon = NULL;
+    for (const char *q = p; q < eol && *q != ' ' && *q != ','; q++)
+        if (*q == ':') colon = q;
+    return atoi(colon ? colon + 1 : p);
+}
+
+int ts_logged_port(const char *log_path, size_t from, const char *marker, int timeout_ms)
+{
+    for (long long end = ts_mono_ms() + timeout_ms;; ts_sleep_ms(20)) {
+        size_t len = 0;
+        char *s = ts_read_file(log_path, &len);
+        const char *m = s && len > from ? strstr(s + from, marker) : NULL;
+        int port = m ? port_on_line(m + strlen(marker)) : 0;
+        free(s);
+        if (port > 0) return port;
+        if (ts_mono_ms() >= end) {
+            fprintf(stderr, "no port logged after \"%s\" in %s within %d ms\n", marker, log_path, timeout_ms);
+            return 0;
+        }
+    }
 }
 
 const char *ts_tmpdir(void)
@@ -283,29 +319,94 @@ long long ts_mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Start argv (its args after the fixed ones, NULL-terminated, appended)
+ * with output appended to log; *from is where its output begins. */
+static pid_t spawn_with(const char *const fixed[], char *const args[], const char *log, size_t *from)
+{
+    char *argv[64];
+    size_t n = 0;
+    for (; fixed[n]; n++) argv[n] = (char *)fixed[n];
+    for (size_t i = 0; args && args[i] && n < 63; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    *from = ts_file_size(log);
+    return ts_spawn(argv, log);
+}
+
+pid_t ts_api_start(char *const args[], const char *log, int *port)
+{
+    const char *fixed[] = {ts_bin(), "api", "--listen", "127.0.0.1:0", NULL};
+    size_t from;
+    pid_t pid = spawn_with(fixed, args, log, &from);
+    if (pid > 0 && (*port = ts_logged_port(log, from, "api: listening on ", 20000)) > 0) return pid;
+    if (pid > 0) ts_stop(pid, SIGKILL, 1000);
+    return -1;
+}
+
+pid_t ts_store_start(char *const args[], const char *log, ts_store_ports *p)
+{
+    const char *fixed[] = {ts_bin(), "store", "--http-listen", "127.0.0.1:0", "--otlp-http-listen", "127.0.0.1:0",
+                           "--otlp-grpc-listen", "127.0.0.1:0", NULL};
+    size_t from;
+    pid_t pid = spawn_with(fixed, args, log, &from);
+    /* the query API's line comes last: then all three listen */
+    if (pid > 0 && (p->query = ts_logged_port(log, from, "query API and UI listening on ", 20000)) > 0) {
+        p->otlp_http = ts_logged_port(log, from, "OTLP/HTTP listening on ", 1000);
+        p->otlp_grpc = ts_logged_port(log, from, "OTLP/gRPC listening on ", 1000);
+        if (p->otlp_http > 0 && p->otlp_grpc > 0) return pid;
+    }
+    if (pid > 0) ts_stop(pid, SIGKILL, 1000);
+    return -1;
+}
+
+/* Start redis-server on port with args; its pid once its own log (from
+ * the offset it had) says it is ready, else -1 (killed). redis-server
+ * binds with SO_REUSEADDR, so a port held by ts_refused_port is its. */
+static pid_t redis_try(int port, char *const args[], const char *log)
+{
+    char ports[16];
+    snprintf(ports, sizeof ports, "%d", port);
+    char *argv[48] = {"redis-server", "--port", ports, "--bind", "127.0.0.1", "--daemonize", "no"};
+    size_t n = 7;
+    for (size_t i = 0; args && args[i] && n < 47; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    size_t from = ts_file_size(log);
+    pid_t pid = ts_spawn(argv, log);
+    if (pid <= 0) return -1;
+    for (long long end = ts_mono_ms() + 20000; ts_mono_ms() < end; ts_sleep_ms(20)) {
+        size_t len = 0;
+        char *s = ts_read_file(log, &len);
+        int ready = s && len > from && strstr(s + from, "Ready to accept connections");
+        int failed = s && len > from && strstr(s + from, "Could not create server TCP listening socket");
+        free(s);
+        if (ready) return pid;
+        if (failed) break;
+    }
+    ts_stop(pid, SIGKILL, 1000);
+    return -1;
+}
+
+pid_t ts_redis_spawn(int *port, char *const args[], const char *log)
+{
+    if (*port <= 0 && (*port = ts_refused_port()) <= 0) return -1;
+    return redis_try(*port, args, log);
+}
+
 int ts_redis_start_with(ts_redis *r, char *const extra[])
 {
     const char *dir = ts_tmpdir();
     if (!dir) return -1;
     snprintf(r->dir, sizeof r->dir, "%s", dir);
-    for (int attempt = 0; attempt < 5; attempt++) {
-        r->port = ts_free_port();
-        char port[16], log[300];
-        snprintf(port, sizeof port, "%d", r->port);
-        snprintf(log, sizeof log, "%s/redis.log", r->dir);
-        char *argv[32] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", r->dir,
-                          "--save", "", "--appendonly", "no", "--daemonize", "no"};
-        size_t n = 13;
-        for (size_t i = 0; extra && extra[i] && n < 31; i++) argv[n++] = extra[i];
-        argv[n] = NULL;
-        r->pid = ts_spawn(argv, log);
-        if (r->pid > 0 && ts_wait_port(r->port, 5000) == 0) {
-            snprintf(r->url, sizeof r->url, "redis://127.0.0.1:%d", r->port);
-            return 0;
-        }
-        ts_stop(r->pid, SIGKILL, 1000);
-    }
-    return -1;
+    char log[300];
+    snprintf(log, sizeof log, "%s/redis.log", r->dir);
+    char *args[40] = {"--dir", r->dir, "--save", "", "--appendonly", "no"};
+    size_t n = 6;
+    for (size_t i = 0; extra && extra[i] && n < 39; i++) args[n++] = extra[i];
+    args[n] = NULL;
+    r->port = 0;
+    r->pid = ts_redis_spawn(&r->port, args, log);
+    if (r->pid <= 0) return -1;
+    snprintf(r->url, sizeof r->url, "redis://127.0.0.1:%d", r->port);
+    return 0;
 }
 
 int ts_redis_start(ts_redis *r) { return ts_redis_start_with(r, NULL); }

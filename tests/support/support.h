@@ -1,6 +1,7 @@
-/* support.h — helpers for integration tests: real processes on ephemeral
- * ports in temp dirs, always stopped (children get SIGKILL when the test
- * process dies, and ts_cleanup runs at exit). */
+/* support.h — helpers for integration tests: real processes listening on
+ * port 0 (the port read from their logs) in temp dirs, always stopped
+ * (children get SIGKILL when the test process dies, and ts_cleanup runs
+ * at exit). */
 #ifndef EXTRACE_TEST_SUPPORT_H
 #define EXTRACE_TEST_SUPPORT_H
 #include <stddef.h>
@@ -8,9 +9,26 @@
 
 /* Path of the extrace binary under test ($EXTRACE_BIN, else build/extrace). */
 const char *ts_bin(void);
-/* A TCP port on 127.0.0.1 that was free a moment ago, below the kernel's
- * ephemeral range so no client socket can take it. */
+/* A port that was free a moment ago: racy, on its way out (the tests
+ * that still use it move to port 0 and ts_refused_port). */
 int ts_free_port(void);
+/* A TCP port on 127.0.0.1 that refuses connections: bound by the test
+ * process until it exits (the kernel's choice of port), never listening,
+ * with SO_REUSEADDR. No port-0 bind or outgoing connection (of any
+ * process) can get it, but a server the test starts on it later can (libuv,
+ * so Node.js and extrace, binds with SO_REUSEADDR): a receiver that is
+ * down at first and comes up on the address its client already has.
+ * -1 on error. */
+int ts_refused_port(void);
+/* Size of the file at path, 0 if it does not exist (where a log that is
+ * appended to across restarts begins for the next process). */
+size_t ts_file_size(const char *path);
+/* The port a server started on port 0 wrote to its log: the first line
+ * after byte offset `from` with marker, whose "(port N)" or, without one,
+ * the address after marker ("listening on 127.0.0.1:N"; or the number
+ * right after it). Waits up to timeout_ms for the whole line; 0 (said on
+ * stderr) at the timeout. */
+int ts_logged_port(const char *log_path, size_t from, const char *marker, int timeout_ms);
 /* Create a fresh temp dir (removed by ts_cleanup); returns its path. */
 const char *ts_tmpdir(void);
 /* Start argv[0] with stdout+stderr appended to log_path (NULL: inherit).
@@ -46,7 +64,28 @@ char *ts_read_file(const char *path, size_t *len);
  * text (malloc'd) once it does, NULL at the timeout. */
 char *ts_wait_file_text(const char *path, const char *needle, int timeout_ms);
 
-/* A real redis-server on an ephemeral port in its own temp dir. */
+/* `extrace api --listen 127.0.0.1:0` then args (NULL-terminated; NULL:
+ * none), output appended to log: its pid once it logged the port it got
+ * (into *port), -1 if it did not within 20 s (then it is killed). */
+pid_t ts_api_start(char *const args[], const char *log, int *port);
+/* The ports of an `extrace store`. */
+typedef struct ts_store_ports {
+    int query;     /* --http-listen: query API and UI */
+    int otlp_http; /* --otlp-http-listen */
+    int otlp_grpc; /* --otlp-grpc-listen */
+} ts_store_ports;
+/* `extrace store` with its three listeners on 127.0.0.1:0 then args, as
+ * ts_api_start: its pid once it logged all three ports into *p, else -1. */
+pid_t ts_store_start(char *const args[], const char *log, ts_store_ports *p);
+
+/* redis-server on 127.0.0.1:*port with args (NULL-terminated), output
+ * appended to log; returns its pid once its own log says it is ready, -1
+ * if it did not get there. redis-server cannot listen on port 0: *port 0
+ * takes a ts_refused_port (held, so a restart on it cannot lose it to
+ * another test) and stores it; a port given (a restart) is used as it is. */
+pid_t ts_redis_spawn(int *port, char *const args[], const char *log);
+
+/* A real redis-server on a port held for it (ts_redis_spawn) in its own temp dir. */
 typedef struct ts_redis {
     pid_t pid;
     int port;
