@@ -90,23 +90,16 @@ static void siege_with_limits(const target *t)
 /* `extrace store` with args after the addresses; ports in q, h, g. */
 static pid_t start_store(const char *log, int *q, int *h, int *g, char *const *extra)
 {
-    char ql[64], hl[64], gl[64], *argv[32];
-    *q = ts_free_port();
-    *h = ts_free_port();
-    *g = ts_free_port();
-    snprintf(ql, sizeof ql, "127.0.0.1:%d", *q);
-    snprintf(hl, sizeof hl, "127.0.0.1:%d", *h);
-    snprintf(gl, sizeof gl, "127.0.0.1:%d", *g);
-    char *base[] = {(char *)ts_bin(), "store", "--data-dir", (char *)ts_tmpdir(), "--http-listen", ql,
-                    "--otlp-http-listen", hl, "--otlp-grpc-listen", gl, NULL};
-    int n = 0;
-    for (int i = 0; base[i]; i++) argv[n++] = base[i];
-    for (int i = 0; extra && extra[i]; i++) argv[n++] = extra[i];
-    argv[n] = NULL;
-    pid_t pid = ts_spawn(argv, log);
-    assert_true(pid > 0);
-    assert_int_equal(ts_wait_port(*q, 10000), 0);
-    assert_int_equal(ts_wait_port(*g, 10000), 0);
+    char *args[32] = {"--data-dir", (char *)ts_tmpdir()};
+    int n = 2;
+    for (int i = 0; extra && extra[i] && n < 31; i++) args[n++] = extra[i];
+    args[n] = NULL;
+    ts_store_ports ports;
+    pid_t pid = ts_store_start(args, log, &ports);
+    if (pid <= 0) fail_msg("extrace store did not start (log %s)", log);
+    *q = ports.query;
+    *h = ports.otlp_http;
+    *g = ports.otlp_grpc;
     return pid;
 }
 
@@ -203,14 +196,12 @@ static void test_api_limits(void **state)
 {
     (void)state;
     sg_raise_nofile(8000);
-    char log[256], listen[64];
-    int port = ts_free_port();
+    char log[256];
+    int port;
     snprintf(log, sizeof log, "%s/api.log", ts_tmpdir());
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    char *argv[] = {(char *)ts_bin(), "api", "--listen", listen, "--max-connections", "200",
-                    "--max-connections-per-client", "100", "--header-timeout", "2s", NULL};
-    pid_t pid = ts_spawn(argv, log);
-    assert_int_equal(ts_wait_port(port, 10000), 0);
+    char *args[] = {"--max-connections", "200", "--max-connections-per-client", "100", "--header-timeout", "2s", NULL};
+    pid_t pid = ts_api_start(args, log, &port);
+    assert_true(pid > 0);
     target t = {"api", port, "/workflows/siege", 0, http_trickle, sizeof http_trickle - 1};
     siege_with_limits(&t);
     assert_int_equal(ts_stop(pid, SIGTERM, 10000), 0);
@@ -250,17 +241,16 @@ static void test_worker_admin_limits(void **state)
     (void)state;
     ts_redis redis;
     assert_int_equal(ts_redis_start(&redis), 0);
-    char log[256], admin[64];
-    int port = ts_free_port();
+    char log[256];
     snprintf(log, sizeof log, "%s/worker.log", ts_tmpdir());
-    snprintf(admin, sizeof admin, "127.0.0.1:%d", port);
     char *argv[] = {(char *)ts_bin(), "worker", "--redis", redis.url, "--api-url", "http://127.0.0.1:1",
-                    "--admin-listen", admin, "--admin-max-connections", "20", "--admin-max-connections-per-client",
+                    "--admin-listen", "127.0.0.1:0", "--admin-max-connections", "20", "--admin-max-connections-per-client",
                     "10", "--admin-header-timeout", "1s", NULL};
     setenv("OTEL_TRACES_EXPORTER", "none", 1);
     pid_t pid = ts_spawn(argv, log);
     unsetenv("OTEL_TRACES_EXPORTER");
-    assert_int_equal(ts_wait_port(port, 10000), 0);
+    int port = ts_logged_port(log, 0, "admin HTTP on ", 15000);
+    if (!port) fail_msg("the worker logged no admin port (log %s)", log);
     sg_attack a;
     sg_open(&a, "127.0.0.1", port, 15, "");
     usleep(300 * 1000);

@@ -95,30 +95,22 @@ static void test_running_processes_masked(void **state)
     assert_int_equal(ts_redis_start(&redis), 0);
     freeReplyObject(tf_redis(redis.port, "CONFIG SET requirepass hunter2"));
     const char *dir = ts_tmpdir();
-    char url[128], seed_url[128], api[96], listen[64], log_api[300], log_store[300], log_gen[300], endpoint[128];
+    char url[128], seed_url[128], api[96], log_api[300], log_store[300], log_gen[300], endpoint[128];
     snprintf(url, sizeof url, "redis://default:hunter2@127.0.0.1:%d", redis.port);
     snprintf(seed_url, sizeof seed_url, "127.0.0.1:%d,password=hunter2", redis.port);
-    int api_port = ts_free_port(), store_port = ts_free_port(), otlp_port = ts_free_port();
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", api_port);
-    snprintf(api, sizeof api, "http://%s", listen);
     snprintf(log_api, sizeof log_api, "%s/api.log", dir);
     snprintf(log_store, sizeof log_store, "%s/store.log", dir);
     snprintf(log_gen, sizeof log_gen, "%s/generate.log", dir);
-    pid_t api_pid = ts_spawn((char *[]){(char *)ts_bin(), "api", "--listen", listen, "--time-scale", "600",
-                                        "--log-level", "trace", NULL},
-                             log_api);
-    char store_http[64], store_otlp[64], store_grpc[64], data_dir[300];
-    snprintf(store_http, sizeof store_http, "127.0.0.1:%d", store_port);
-    snprintf(store_otlp, sizeof store_otlp, "127.0.0.1:%d", otlp_port);
-    snprintf(store_grpc, sizeof store_grpc, "127.0.0.1:%d", ts_free_port());
+    int api_port;
+    pid_t api_pid = ts_api_start((char *[]){"--time-scale", "600", "--log-level", "trace", NULL}, log_api, &api_port);
+    assert_true(api_pid > 0);
+    snprintf(api, sizeof api, "http://127.0.0.1:%d", api_port);
+    char data_dir[300];
     snprintf(data_dir, sizeof data_dir, "%s/data", dir);
-    pid_t store_pid = ts_spawn((char *[]){(char *)ts_bin(), "store", "--http-listen", store_http, "--otlp-http-listen",
-                                          store_otlp, "--otlp-grpc-listen", store_grpc, "--data-dir", data_dir,
-                                          "--log-level", "trace", NULL},
-                               log_store);
-    assert_int_equal(ts_wait_port(api_port, 5000), 0);
-    assert_int_equal(ts_wait_port(store_port, 5000), 0);
-    assert_int_equal(ts_wait_port(otlp_port, 5000), 0);
+    ts_store_ports ports;
+    pid_t store_pid = ts_store_start((char *[]){"--data-dir", data_dir, "--log-level", "trace", NULL}, log_store, &ports);
+    assert_true(store_pid > 0);
+    int otlp_port = ports.otlp_http;
 
     tf_worker w = {"secrets"};
     snprintf(w.log, sizeof w.log, "%s/worker.log", dir);
@@ -154,7 +146,7 @@ static void test_running_processes_masked(void **state)
     snprintf(req, sizeof req, "%s/workflows/wf-secret?access_token=hunter2tok", api);
     tc_http_get(req, &body);
     free(body);
-    snprintf(req, sizeof req, "http://%s/api/search?tags=token%%3Dhunter2&password=hunter2", store_http);
+    snprintf(req, sizeof req, "http://127.0.0.1:%d/api/search?tags=token%%3Dhunter2&password=hunter2", ports.query);
     tc_http_get(req, &body);
     free(body);
     snprintf(req, sizeof req, "http://127.0.0.1:%d/metrics", w.admin_port);

@@ -44,28 +44,32 @@ static char *export_body(int round)
     return b;
 }
 
-static pid_t start_store(const char *dir, const char *log, int *http_port, int *query_port)
+/* A store on dir with its listeners on port 0, output to log (which may
+ * say it cannot start: no waiting here). */
+static pid_t start_store(const char *dir, const char *log)
 {
-    char ql[64], hl[64], gl[64];
-    *query_port = ts_free_port();
-    *http_port = ts_free_port();
-    snprintf(ql, sizeof ql, "127.0.0.1:%d", *query_port);
-    snprintf(hl, sizeof hl, "127.0.0.1:%d", *http_port);
-    snprintf(gl, sizeof gl, "127.0.0.1:%d", ts_free_port());
-    char *argv[] = {(char *)ts_bin(), "store", "--data-dir", (char *)dir, "--http-listen", ql,
-                    "--otlp-http-listen", hl, "--otlp-grpc-listen", gl, NULL};
+    char *argv[] = {(char *)ts_bin(), "store", "--data-dir", (char *)dir, "--http-listen", "127.0.0.1:0",
+                    "--otlp-http-listen", "127.0.0.1:0", "--otlp-grpc-listen", "127.0.0.1:0", NULL};
     return ts_spawn(argv, log);
+}
+
+/* A port (after marker) of a store started on a fresh log. */
+static int store_port(const char *log, const char *marker)
+{
+    int port = ts_logged_port(log, 0, marker, 20000);
+    if (!port) fail_msg("extrace store did not start (log %s)", log);
+    return port;
 }
 
 static void test_ingest_on_full_disk(void **state)
 {
     (void)state;
     char dir[300], log[300], url[96];
-    int http_port, query_port;
     snprintf(dir, sizeof dir, "%s/data", mnt);
     snprintf(log, sizeof log, "%s/store.log", ts_tmpdir());
-    pid_t pid = start_store(dir, log, &http_port, &query_port);
-    assert_int_equal(ts_wait_port(http_port, 10000), 0);
+    pid_t pid = start_store(dir, log);
+    int query_port = store_port(log, "query API and UI listening on ");
+    int http_port = store_port(log, "OTLP/HTTP listening on ");
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", http_port);
     CURL *c = curl_easy_init();
     const char *hdrs[] = {"Content-Type: application/json", NULL};
@@ -111,10 +115,9 @@ static void test_start_on_full_disk(void **state)
     snprintf(fill, sizeof fill, "%s/data", mnt); /* what the test before filled */
     assert_int_equal(ts_run(rm, NULL, NULL, 10000), 0);
     snprintf(fill, sizeof fill, "%s/fill", mnt);
-    int http_port, query_port;
     /* a data dir that served before, as after a restart */
-    pid_t pid = start_store(dir, log, &http_port, &query_port);
-    assert_int_equal(ts_wait_port(http_port, 10000), 0);
+    pid_t pid = start_store(dir, log);
+    assert_true(store_port(log, "query API and UI listening on ") > 0);
     assert_int_equal(ts_stop(pid, SIGTERM, 10000), 0);
     unlink(log);
     int fd = open(fill, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -124,7 +127,7 @@ static void test_start_on_full_disk(void **state)
     }
     assert_int_equal(errno, ENOSPC);
     close(fd);
-    pid = start_store(dir, log, &http_port, &query_port);
+    pid = start_store(dir, log);
     assert_int_equal(ts_wait(pid, 10000), 1);
     char *text = ts_read_file(log, NULL);
     /* whichever write fails first: the lock file's or SQLite's */

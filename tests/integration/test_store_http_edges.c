@@ -184,19 +184,14 @@ static void test_traceql_16k_limit(void **state)
 static int setup(void **state)
 {
     (void)state;
-    char ql[64], hl[64], gl[64], log[256];
-    query_port = ts_free_port();
-    otlp_port = ts_free_port();
-    grpc_port = ts_free_port();
-    snprintf(ql, sizeof ql, "127.0.0.1:%d", query_port);
-    snprintf(hl, sizeof hl, "127.0.0.1:%d", otlp_port);
-    snprintf(gl, sizeof gl, "127.0.0.1:%d", grpc_port);
+    char log[256];
     snprintf(log, sizeof log, "%s/store.log", ts_tmpdir());
-    char *argv[] = {(char *)ts_bin(), "store", "--data-dir", (char *)ts_tmpdir(), "--http-listen", ql,
-                    "--otlp-http-listen", hl, "--otlp-grpc-listen", gl, NULL};
-    store_pid = ts_spawn(argv, log);
-    if (store_pid <= 0 || ts_wait_port(query_port, 10000) || ts_wait_port(grpc_port, 10000)) return -1;
-    return 0;
+    ts_store_ports ports;
+    store_pid = ts_store_start((char *[]){"--data-dir", (char *)ts_tmpdir(), NULL}, log, &ports);
+    query_port = ports.query;
+    otlp_port = ports.otlp_http;
+    grpc_port = ports.otlp_grpc;
+    return store_pid > 0 ? 0 : -1;
 }
 
 static int teardown(void **state)

@@ -37,22 +37,12 @@ static void store_start(store_proc *s, const char *dir)
 {
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     snprintf(s->log, sizeof s->log, "%s.log", dir);
-    for (int attempt = 0; attempt < 5; attempt++) {
-        s->grpc = ts_free_port();
-        s->http = ts_free_port();
-        s->query = ts_free_port();
-        char g[32], h[32], q[32];
-        snprintf(g, sizeof g, "127.0.0.1:%d", s->grpc);
-        snprintf(h, sizeof h, "127.0.0.1:%d", s->http);
-        snprintf(q, sizeof q, "127.0.0.1:%d", s->query);
-        char *argv[] = {(char *)ts_bin(), "store", "--data-dir", s->dir, "--otlp-grpc-listen", g,
-                        "--otlp-http-listen", h, "--http-listen", q, NULL};
-        s->pid = ts_spawn(argv, s->log);
-        if (ts_wait_port(s->query, 10000) == 0 && ts_wait_port(s->grpc, 1000) == 0 && ts_wait_port(s->http, 1000) == 0)
-            return;
-        ts_stop(s->pid, SIGKILL, 2000);
-    }
-    fail_msg("extrace store did not start; see %s", s->log);
+    ts_store_ports ports;
+    s->pid = ts_store_start((char *[]){"--data-dir", s->dir, NULL}, s->log, &ports);
+    s->grpc = ports.otlp_grpc;
+    s->http = ports.otlp_http;
+    s->query = ports.query;
+    if (s->pid <= 0) fail_msg("extrace store did not start; see %s", s->log);
 }
 
 static void store_stop(store_proc *s)

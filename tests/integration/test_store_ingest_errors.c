@@ -38,24 +38,15 @@ static int start_store(void **state)
     snprintf(log_path, sizeof log_path, "%s/store.log", dir);
     char data[300];
     snprintf(data, sizeof data, "%s/data", dir);
-    for (int attempt = 0; attempt < 5; attempt++) {
-        grpc_port = ts_free_port();
-        http_port = ts_free_port();
-        query_port = ts_free_port();
-        char g[32], h[32], q[32], lim[16];
-        snprintf(g, sizeof g, "127.0.0.1:%d", grpc_port);
-        snprintf(h, sizeof h, "127.0.0.1:%d", http_port);
-        snprintf(q, sizeof q, "127.0.0.1:%d", query_port);
-        snprintf(lim, sizeof lim, "%d", LIMIT);
-        char *argv[] = {(char *)ts_bin(), "store", "--data-dir", data, "--otlp-grpc-listen", g, "--otlp-http-listen",
-                        h, "--http-listen", q, "--max-request-bytes", lim, "--log-level", "debug", NULL};
-        store = ts_spawn(argv, log_path);
-        if (ts_wait_port(query_port, 10000) == 0 && ts_wait_port(grpc_port, 1000) == 0 &&
-            ts_wait_port(http_port, 1000) == 0)
-            return 0;
-        ts_stop(store, SIGKILL, 2000);
-    }
-    return -1;
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", LIMIT);
+    char *args[] = {"--data-dir", data, "--max-request-bytes", lim, "--log-level", "debug", NULL};
+    ts_store_ports ports;
+    store = ts_store_start(args, log_path, &ports);
+    grpc_port = ports.otlp_grpc;
+    http_port = ports.otlp_http;
+    query_port = ports.query;
+    return store > 0 ? 0 : -1;
 }
 
 static int stop_store(void **state)

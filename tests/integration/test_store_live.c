@@ -71,15 +71,12 @@ static int setup(void **state)
     curl = curl_easy_init();
     if (ts_redis_start(&redis) != 0) return -1;
     snprintf(dir, sizeof dir, "%s", ts_tmpdir());
-    api_port = ts_free_port();
-    char listen[64], log[400];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", api_port);
+    char log[400];
     snprintf(log, sizeof log, "%s/api.log", dir);
     /* At 100x a 21-minute workflow takes about 13 s. */
-    char *argv[] = {(char *)ts_bin(), "api", "--listen", listen, "--time-scale", "100", "--seed", "11", "--advance",
-                    "on-time", NULL};
-    api_pid = ts_spawn(argv, log);
-    return api_pid > 0 && ts_wait_port(api_port, 5000) == 0 ? 0 : -1;
+    char *args[] = {"--time-scale", "100", "--seed", "11", "--advance", "on-time", NULL};
+    api_pid = ts_api_start(args, log, &api_port);
+    return api_pid > 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -98,20 +95,18 @@ static int teardown(void **state)
 
 static void start_store(void)
 {
-    char http[64], grpc[64], otlp[64], live[256], log[400], data[300];
-    store_port = ts_free_port();
-    snprintf(http, sizeof http, "127.0.0.1:%d", store_port);
-    snprintf(grpc, sizeof grpc, "127.0.0.1:%d", ts_free_port());
+    char otlp[64], live[256], log[400], data[300];
     snprintf(otlp, sizeof otlp, "127.0.0.1:%d", otlp_port);
     snprintf(live, sizeof live, "http://127.0.0.1:%d,http://127.0.0.1:%d/", workers[0].admin_port,
              workers[1].admin_port);
     snprintf(log, sizeof log, "%s/store.log", dir);
     snprintf(data, sizeof data, "%s/store-data", dir);
-    char *argv[] = {(char *)ts_bin(), "store", "--data-dir", data, "--http-listen", http, "--otlp-grpc-listen", grpc,
+    char *argv[] = {(char *)ts_bin(), "store", "--data-dir", data, "--http-listen", "127.0.0.1:0", "--otlp-grpc-listen", "127.0.0.1:0",
                     "--otlp-http-listen", otlp, "--live", live, "--live-interval", "100ms", NULL};
     store_pid = ts_spawn(argv, log);
     assert_true(store_pid > 0);
-    assert_int_equal(ts_wait_port(store_port, 10000), 0);
+    store_port = ts_logged_port(log, 0, "query API and UI listening on ", 20000);
+    if (!store_port) fail_msg("extrace store did not start (log %s)", log);
 }
 
 /* The store's workflows listed for worker url, without the "worker" field. */
@@ -267,7 +262,7 @@ static void check_stopped_worker(void)
 static void test_two_workers(void **state)
 {
     (void)state;
-    otlp_port = ts_free_port();
+    otlp_port = ts_refused_port(); /* held: the workers export there before the store listens */
     char *extra[] = {"--interval", "1s", "--timeout", "60s", NULL};
     for (int i = 0; i < 2; i++) {
         snprintf(workers[i].log, sizeof workers[i].log, "%s/%s.log", dir, workers[i].consumer);

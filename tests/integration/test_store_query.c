@@ -204,20 +204,10 @@ static int start_store(void **state)
     snprintf(log_path, sizeof log_path, "%s/store.log", dir);
     char data_dir[300];
     snprintf(data_dir, sizeof data_dir, "%s/data", dir);
-    for (int attempt = 0; attempt < 3 && !server; attempt++) {
-        otlp_port = ts_free_port();
-        int grpc_port = ts_free_port();
-        query_port = ts_free_port();
-        char l1[64], l2[64], l3[64];
-        snprintf(l1, sizeof l1, "127.0.0.1:%d", otlp_port);
-        snprintf(l2, sizeof l2, "127.0.0.1:%d", grpc_port);
-        snprintf(l3, sizeof l3, "127.0.0.1:%d", query_port);
-        char *argv[] = {(char *)ts_bin(), "store", "--otlp-http-listen", l1, "--otlp-grpc-listen", l2,
-                        "--http-listen", l3, "--data-dir", data_dir, "--log-level", "debug", NULL};
-        pid_t pid = ts_spawn(argv, log_path);
-        if (pid > 0 && ts_wait_port(query_port, 10000) == 0 && ts_wait_port(otlp_port, 5000) == 0) server = pid;
-        else ts_stop(pid, SIGKILL, 1000);
-    }
+    ts_store_ports ports;
+    server = ts_store_start((char *[]){"--data-dir", data_dir, "--log-level", "debug", NULL}, log_path, &ports);
+    otlp_port = ports.otlp_http;
+    query_port = ports.query;
     assert_true(server > 0);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     curl = curl_easy_init();

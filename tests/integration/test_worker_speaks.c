@@ -35,26 +35,17 @@ static int start_deps(void **state)
     (void)state;
     if (ts_redis_start(&redis) != 0) return -1;
     const char *dir = ts_tmpdir();
-    char listen[64], g[64], h[64], log[300], data[300];
-    api_port = ts_free_port();
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", api_port);
+    char log[300], data[300];
     snprintf(log, sizeof log, "%s/api.log", dir);
-    char *a[] = {(char *)ts_bin(), "api", "--listen", listen, "--time-scale", "600", NULL};
-    api = ts_spawn(a, log);
-    grpc_port = ts_free_port();
-    http_port = ts_free_port();
-    snprintf(g, sizeof g, "127.0.0.1:%d", grpc_port);
-    snprintf(h, sizeof h, "127.0.0.1:%d", http_port);
+    api = ts_api_start((char *[]){"--time-scale", "600", NULL}, log, &api_port);
     snprintf(log, sizeof log, "%s/store.log", dir);
     snprintf(data, sizeof data, "%s/data", dir);
-    char *s[] = {(char *)ts_bin(), "store", "--data-dir", data, "--otlp-grpc-listen", g, "--otlp-http-listen", h,
-                 "--http-listen", "127.0.0.1:0", NULL};
-    store = ts_spawn(s, log);
-    dead_port = ts_free_port(); /* nothing listens here */
-    return api > 0 && store > 0 && ts_wait_port(api_port, 10000) == 0 && ts_wait_port(http_port, 10000) == 0 &&
-                   ts_wait_port(grpc_port, 10000) == 0
-               ? 0
-               : -1;
+    ts_store_ports ports;
+    store = ts_store_start((char *[]){"--data-dir", data, NULL}, log, &ports);
+    grpc_port = ports.otlp_grpc;
+    http_port = ports.otlp_http;
+    dead_port = ts_refused_port(); /* nothing listens here */
+    return api > 0 && store > 0 && dead_port > 0 ? 0 : -1;
 }
 
 static int stop_deps(void **state)
