@@ -556,14 +556,11 @@ static void test_faults_at_their_rates(void **state)
 {
     char flog[300];
     snprintf(flog, sizeof flog, "%s/api-faults.log", ts_tmpdir());
-    int fport = ts_free_port();
-    char listen[64];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", fport);
-    char *argv[] = {(char *)ts_bin(), "api", "--listen", listen, "--time-scale", "600", "--seed", "5",
-                    "--fault-rate", "0.1", "--drop-rate", "0.1", "--garbage-rate", "0.1", "--latency", "2ms", NULL};
-    pid_t fserver = ts_spawn(argv, flog);
+    int fport;
+    char *args[] = {"--time-scale", "600", "--seed", "5", "--fault-rate", "0.1", "--drop-rate", "0.1",
+                    "--garbage-rate", "0.1", "--latency", "2ms", NULL};
+    pid_t fserver = ts_api_start(args, flog, &fport);
     assert_true(fserver > 0);
-    assert_int_equal(ts_wait_port(fport, 5000), 0);
     CURL *c = curl_easy_init();
     assert_non_null(c);
     int ok = 0, errors = 0, drops = 0, garbage = 0;

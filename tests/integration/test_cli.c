@@ -99,11 +99,10 @@ static void test_version_on_every_command(void **state)
 static char *worker_log_with(char *const extra[], const char *needle)
 {
     const char *dir = ts_tmpdir();
-    char log[300], redis[64], admin[64];
+    char log[300], redis[64];
     snprintf(log, sizeof log, "%s/worker-%d.log", dir, rand());
-    snprintf(redis, sizeof redis, "redis://127.0.0.1:%d", ts_free_port());
-    snprintf(admin, sizeof admin, "127.0.0.1:%d", ts_free_port());
-    char *argv[24] = {(char *)ts_bin(), "worker", "--redis", redis, "--admin-listen", admin};
+    snprintf(redis, sizeof redis, "redis://127.0.0.1:%d", ts_refused_port());
+    char *argv[24] = {(char *)ts_bin(), "worker", "--redis", redis, "--admin-listen", "127.0.0.1:0"};
     int n = 6;
     for (int i = 0; extra[i] && n < 23; i++) argv[n++] = extra[i];
     argv[n] = NULL;
@@ -133,10 +132,9 @@ static void test_durations_logged_in_the_unit_given(void **state)
 static void test_servers_start_without_warnings(void **state)
 {
     (void)state;
-    char log[512], listen[64], data[512];
+    char log[512], data[512];
     snprintf(log, sizeof log, "%s/api.log", ts_tmpdir());
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", ts_free_port());
-    char *api[] = {(char *)ts_bin(), "api", "--listen", listen, NULL};
+    char *api[] = {(char *)ts_bin(), "api", "--listen", "127.0.0.1:0", NULL};
     pid_t pid = ts_spawn(api, log);
     assert_true(pid > 0);
     char *text = ts_wait_file_text(log, "listening on", 10000);
@@ -147,12 +145,8 @@ static void test_servers_start_without_warnings(void **state)
 
     snprintf(log, sizeof log, "%s/store.log", ts_tmpdir());
     snprintf(data, sizeof data, "%s/data", ts_tmpdir());
-    char grpc[64], http[64], query[64];
-    snprintf(grpc, sizeof grpc, "127.0.0.1:%d", ts_free_port());
-    snprintf(http, sizeof http, "127.0.0.1:%d", ts_free_port());
-    snprintf(query, sizeof query, "127.0.0.1:%d", ts_free_port());
-    char *store[] = {(char *)ts_bin(), "store", "--data-dir", data, "--otlp-grpc-listen", grpc,
-                     "--otlp-http-listen", http, "--http-listen", query, NULL};
+    char *store[] = {(char *)ts_bin(), "store", "--data-dir", data, "--otlp-grpc-listen", "127.0.0.1:0",
+                     "--otlp-http-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", NULL};
     pid = ts_spawn(store, log);
     assert_true(pid > 0);
     text = ts_wait_file_text(log, "retention ", 10000);

@@ -69,13 +69,10 @@ static pid_t api_pid;
 static int start_api(void **state)
 {
     (void)state;
-    char port[16], listen[64];
-    api_port = ts_free_port();
-    snprintf(port, sizeof port, "%d", api_port);
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", api_port);
-    char *argv[] = {(char *)ts_bin(), "api", "--listen", listen, "--log-level", "warn", NULL};
-    api_pid = ts_spawn(argv, NULL);
-    return ts_wait_port(api_port, 5000);
+    char log[300];
+    snprintf(log, sizeof log, "%s/api.log", ts_tmpdir());
+    api_pid = ts_api_start(NULL, log, &api_port);
+    return api_pid > 0 ? 0 : -1;
 }
 
 static int stop_api(void **state)
@@ -123,7 +120,7 @@ static void test_refused_and_abort(void **state)
     uv_loop_init(&loop);
     ex_curl_loop *cl = ex_curl_loop_new(&loop);
     char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/workflows/x", ts_free_port());
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/workflows/x", ts_refused_port());
     ex_curl_loop_add(cl, make_easy(url, &refused), done_cb, &refused);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(refused.done, 1);

@@ -191,8 +191,9 @@ static void test_compose_healthchecks(void **state)
 
     ts_redis redis;
     assert_int_equal(ts_redis_start(&redis), 0);
-    int api_port = ts_free_port(), admin_port = ts_free_port(), q = ts_free_port(), g = ts_free_port(),
-        h = ts_free_port();
+    /* held until the processes bind them: the healthchecks first see nothing listen there */
+    int api_port = ts_refused_port(), admin_port = ts_refused_port(), q = ts_refused_port(), g = ts_refused_port(),
+        h = ts_refused_port();
     char listen[64], admin[64], api_url[64], qa[64], ga[64], ha[64], data[600], log[600];
     snprintf(listen, sizeof listen, "--listen=127.0.0.1:%d", api_port);
     snprintf(admin, sizeof admin, "--admin-listen=127.0.0.1:%d", admin_port);
@@ -321,19 +322,18 @@ static void test_alert_rules(void **state)
     if (!on_path("promtool")) fail_msg("promtool is missing: scripts/install-deps installs it (package prometheus)");
     ts_redis redis;
     assert_int_equal(ts_redis_start(&redis), 0);
-    int port = ts_free_port();
-    char admin[64], redis_flag[96], url[96], metrics[600], rules[600], log[600], dir[600], *out;
-    snprintf(admin, sizeof admin, "--admin-listen=127.0.0.1:%d", port);
+    char redis_flag[96], url[96], metrics[600], rules[600], log[600], dir[600], *out;
     snprintf(redis_flag, sizeof redis_flag, "--redis=%s", redis.url);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", port);
     snprintf(metrics, sizeof metrics, "%s/metrics.txt", workdir);
     snprintf(rules, sizeof rules, "%s/alerts.yml", workdir);
     snprintf(log, sizeof log, "%s/alerts-worker.log", workdir);
-    char *worker_argv[] = {(char *)ts_bin(), "worker", admin, redis_flag, NULL};
+    char *worker_argv[] = {(char *)ts_bin(), "worker", "--admin-listen=127.0.0.1:0", redis_flag, NULL};
     setenv("OTEL_TRACES_EXPORTER", "none", 1);
     pid_t pw = ts_spawn(worker_argv, log);
     unsetenv("OTEL_TRACES_EXPORTER");
-    assert_int_equal(ts_wait_port(port, 10000), 0);
+    int port = ts_logged_port(log, 0, "admin HTTP on ", 15000);
+    if (!port) fail_msg("the worker logged no admin port (log %s)", log);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", port);
     char *curl[] = {"curl", "-sf", "-o", metrics, url, NULL};
     assert_int_equal(run_capture(curl, &out), 0);
     free(out);

@@ -54,12 +54,14 @@ static const char *receiver_script(void)
 
 static void receiver_spawn(receiver *r, const char *const *extra);
 
-/* Start receiver.js with extra arguments (NULL-terminated); waits for "ready". */
+/* Start receiver.js with extra arguments (NULL-terminated); waits for
+ * "ready". Its ports are held (ts_refused_port) so that it can come back
+ * on them after receiver_stop. */
 static void receiver_start(receiver *r, const char *const *extra)
 {
-    r->grpc_port = ts_free_port();
-    r->http_port = ts_free_port();
-    while (r->http_port == r->grpc_port) r->http_port = ts_free_port();
+    r->grpc_port = ts_refused_port();
+    r->http_port = ts_refused_port();
+    assert_true(r->grpc_port > 0 && r->http_port > 0);
     receiver_spawn(r, extra);
 }
 
@@ -228,7 +230,7 @@ static void setup_init(setup *s, const receiver *r, const char *exporters, const
     char url[128];
     memset(s, 0, sizeof *s);
     int grpc = strcmp(protocol, "grpc") == 0;
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", r ? (grpc ? r->grpc_port : r->http_port) : ts_free_port());
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", r ? (grpc ? r->grpc_port : r->http_port) : ts_refused_port());
     env_set(&s->env, "OTEL_TRACES_EXPORTER", exporters);
     env_set(&s->env, "OTEL_EXPORTER_OTLP_PROTOCOL", protocol);
     env_set(&s->env, "OTEL_EXPORTER_OTLP_ENDPOINT", url);

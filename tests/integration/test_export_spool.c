@@ -32,7 +32,7 @@
 #define BATCH 5  /* spans per submission and per batch */
 #define NSUB 6   /* submissions per test */
 
-/* ---- the receiver, on ports chosen before it runs ----------------------- */
+/* ---- the receiver, on ports chosen (and held) before it runs ------------- */
 
 typedef struct receiver {
     pid_t pid;
@@ -44,8 +44,10 @@ static void receiver_ports(receiver *r)
 {
     const char *dir = ts_tmpdir();
     assert_non_null(dir);
-    r->grpc_port = ts_free_port();
-    do r->http_port = ts_free_port(); while (r->http_port == r->grpc_port);
+    /* refusing until the receiver binds them (the exporter sends there first) */
+    r->grpc_port = ts_refused_port();
+    r->http_port = ts_refused_port();
+    assert_true(r->grpc_port > 0 && r->http_port > 0);
     snprintf(r->out, sizeof r->out, "%s/spans.jsonl", dir);
     snprintf(r->log, sizeof r->log, "%s/receiver.log", dir);
 }

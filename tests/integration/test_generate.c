@@ -219,7 +219,7 @@ static void test_seed_address_form(void **state)
 
 static void test_unreachable(void **state)
 {
-    int port = ts_free_port();
+    int port = ts_refused_port();
     char url[64], where[64];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
     snprintf(where, sizeof where, "127.0.0.1:%d", port);

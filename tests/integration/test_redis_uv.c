@@ -118,7 +118,7 @@ static void run(int port, result *r)
 static void test_refused_connect_is_reported(void **state)
 {
     result r;
-    run(ts_free_port(), &r); /* nothing listens there */
+    run(ts_refused_port(), &r); /* nothing listens there */
     assert_false(r.guard_fired);
     assert_int_equal(r.connected, -1);
     assert_non_null(strstr(r.err, "refused"));
@@ -221,16 +221,13 @@ static char *get_probe(int port, const char *pw, int db)
 
 static void test_connect_logs_in_and_selects(void **state)
 {
-    int port = ts_free_port();
-    char ports[16], log[300];
+    int port = 0;
+    char log[300];
     const char *dir = ts_tmpdir();
-    snprintf(ports, sizeof ports, "%d", port);
     snprintf(log, sizeof log, "%s/redis.log", dir);
-    char *argv[] = {"redis-server", "--port", ports, "--bind", "127.0.0.1", "--requirepass", "s3cret", "--save", "",
-                    "--dir", (char *)dir, NULL};
-    pid_t pid = ts_spawn(argv, log);
+    char *args[] = {"--requirepass", "s3cret", "--save", "", "--dir", (char *)dir, NULL};
+    pid_t pid = ts_redis_spawn(&port, args, log);
     assert_true(pid > 0);
-    assert_int_equal(ts_wait_port(port, 10000), 0);
     ex_redis_addr a = {.port = port, .db = 3};
     snprintf(a.host, sizeof a.host, "127.0.0.1");
     snprintf(a.password, sizeof a.password, "s3cret");

@@ -100,14 +100,11 @@ static long wait_status(const worker *w, const char *path, long want, int timeou
 /* Start a worker with extra flags (NULL-terminated); exporter "none". */
 static void start_worker(worker *w, const char *api_url, char *const *extra)
 {
-    char admin[64];
     char *argv[40];
     int n = 0;
-    w->admin_port = ts_free_port();
-    snprintf(admin, sizeof admin, "127.0.0.1:%d", w->admin_port);
     snprintf(w->log, sizeof w->log, "%s/worker.log", ts_tmpdir());
     char *base[] = {(char *)ts_bin(), "worker", "--redis", redis.url, "--api-url", (char *)api_url,
-                    "--admin-listen", admin, "--log-level", "debug", NULL};
+                    "--admin-listen", "127.0.0.1:0", "--log-level", "debug", NULL};
     for (int i = 0; base[i]; i++) argv[n++] = base[i];
     for (int i = 0; extra && extra[i]; i++) argv[n++] = extra[i];
     argv[n] = NULL;
@@ -115,6 +112,8 @@ static void start_worker(worker *w, const char *api_url, char *const *extra)
     w->pid = ts_spawn(argv, w->log);
     unsetenv("OTEL_TRACES_EXPORTER");
     assert_true(w->pid > 0);
+    w->admin_port = ts_logged_port(w->log, 0, "admin HTTP on ", 15000);
+    if (!w->admin_port) fail_msg("the worker logged no admin port (log %s)", w->log);
     assert_int_equal(wait_status(w, "/readyz", 200, 10000), 200);
 }
 
@@ -211,13 +210,11 @@ static void restart_redis(const worker *w)
 {
     ts_redis_stop(&redis);
     assert_int_equal(wait_status(w, "/readyz", 503, 10000), 503);
-    char port[16], log[300];
-    snprintf(port, sizeof port, "%d", redis.port);
+    char log[300];
     snprintf(log, sizeof log, "%s/redis2.log", redis.dir);
-    char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", redis.dir,
-                    "--save", "", "--appendonly", "no", "--daemonize", "no", NULL};
-    redis.pid = ts_spawn(argv, log);
-    assert_int_equal(ts_wait_port(redis.port, 5000), 0);
+    char *args[] = {"--dir", redis.dir, "--save", "", "--appendonly", "no", NULL};
+    redis.pid = ts_redis_spawn(&redis.port, args, log); /* the port it had, held since */
+    assert_true(redis.pid > 0);
     /* Backoff is at most 5 s. */
     assert_int_equal(wait_status(w, "/readyz", 200, 10000), 200);
 }
@@ -305,14 +302,13 @@ static const char *make_bad_api_dir(void)
 static void test_poll_errors_and_timeout(void **state)
 {
     const char *dir = make_bad_api_dir();
-    int port = ts_free_port();
-    char ps[16], api[64], log[400];
-    snprintf(ps, sizeof ps, "%d", port);
-    snprintf(api, sizeof api, "http://127.0.0.1:%d", port);
+    char api[64], log[400];
     snprintf(log, sizeof log, "%s/http.log", dir);
-    char *py[] = {"python3", "-m", "http.server", ps, "--bind", "127.0.0.1", "--directory", (char *)dir, NULL};
+    char *py[] = {"python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", (char *)dir, NULL};
     server = ts_spawn(py, log);
-    assert_int_equal(ts_wait_port(port, 10000), 0);
+    int port = ts_logged_port(log, 0, "Serving HTTP on 127.0.0.1 port ", 15000);
+    if (!port) fail_msg("python3 -m http.server did not start (log %s)", log);
+    snprintf(api, sizeof api, "http://127.0.0.1:%d", port);
     worker *w = &current;
     char *extra[] = {"--initial-delay", "10ms", "--interval", "50ms", "--timeout", "2s", "--poll-timeout", "300ms",
                      NULL};
@@ -345,14 +341,12 @@ static void test_poll_errors_and_timeout(void **state)
 static void test_5xx_and_connect(void **state)
 {
     /* The real API refuses a second workflow with 503 while the first runs. */
-    int port = ts_free_port();
-    char listen[64], api[64], log[400];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    snprintf(api, sizeof api, "http://127.0.0.1:%d", port);
+    int port;
+    char api[64], log[400];
     snprintf(log, sizeof log, "%s/api.log", redis.dir);
-    char *argv[] = {(char *)ts_bin(), "api", "--listen", listen, "--max-workflows", "1", NULL};
-    server = ts_spawn(argv, log);
-    assert_int_equal(ts_wait_port(port, 5000), 0);
+    server = ts_api_start((char *[]){"--max-workflows", "1", NULL}, log, &port);
+    assert_true(server > 0);
+    snprintf(api, sizeof api, "http://127.0.0.1:%d", port);
     worker *w = &current;
     char *extra[] = {"--initial-delay", "10ms", "--interval", "50ms", "--timeout", "60s", NULL};
     start_worker(w, api, extra);

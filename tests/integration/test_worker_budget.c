@@ -59,22 +59,21 @@ static void test_polls_stay_within_budget(void **state)
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     assert_int_equal(ts_redis_start(&redis), 0);
-    int api_port = ts_free_port(), admin_port = ts_free_port();
-    char api_listen[64], api_url[64], admin[64], log[400], wlog[400];
-    snprintf(api_listen, sizeof api_listen, "127.0.0.1:%d", api_port);
-    snprintf(api_url, sizeof api_url, "http://127.0.0.1:%d", api_port);
-    snprintf(admin, sizeof admin, "127.0.0.1:%d", admin_port);
+    int api_port;
+    char api_url[64], log[400], wlog[400];
     snprintf(log, sizeof log, "%s/api.log", ts_tmpdir());
     snprintf(wlog, sizeof wlog, "%s/worker.log", ts_tmpdir());
-    char *api[] = {(char *)ts_bin(), "api", "--listen", api_listen, "--seed", "3", NULL};
-    api_pid = ts_spawn(api, log);
-    assert_int_equal(ts_wait_port(api_port, 5000), 0);
-    char *wk[] = {(char *)ts_bin(), "worker", "--redis", redis.url, "--api-url", api_url, "--admin-listen", admin,
+    api_pid = ts_api_start((char *[]){"--seed", "3", NULL}, log, &api_port);
+    assert_true(api_pid > 0);
+    snprintf(api_url, sizeof api_url, "http://127.0.0.1:%d", api_port);
+    char *wk[] = {(char *)ts_bin(), "worker", "--redis", redis.url, "--api-url", api_url, "--admin-listen", "127.0.0.1:0",
                   "--initial-delay", "0ms", "--interval", "20ms", "--max-polls-per-second", "50", "--seed", "1",
                   NULL};
     setenv("OTEL_TRACES_EXPORTER", "none", 1);
     worker_pid = ts_spawn(wk, wlog);
     unsetenv("OTEL_TRACES_EXPORTER");
+    int admin_port = ts_logged_port(wlog, 0, "admin HTTP on ", 15000);
+    if (!admin_port) fail_msg("the worker logged no admin port (log %s)", wlog);
     int ready = 0;
     for (int i = 0; i < 200 && !ready; i++) {
         char url[128], *body;

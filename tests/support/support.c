@@ -58,23 +58,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int ts_free_port(void)
-{
-    static unsigned seed;
-    if (!seed) seed = (unsigned)getpid() ^ (unsigned)time(NULL);
-    for (int i = 0; i < 500; i++) {
-        int port = 10000 + (int)(rand_r(&seed) % 20000u);
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (fd < 0) return -1;
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-        close(fd);
-        if (ok) return port;
-    }
-    return -1;
-}
-
 int ts_refused_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

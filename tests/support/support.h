@@ -9,9 +9,6 @@
 
 /* Path of the extrace binary under test ($EXTRACE_BIN, else build/extrace). */
 const char *ts_bin(void);
-/* A port that was free a moment ago: racy, on its way out (the tests
- * that still use it move to port 0 and ts_refused_port). */
-int ts_free_port(void);
 /* A TCP port on 127.0.0.1 that refuses connections: bound by the test
  * process until it exits (the kernel's choice of port), never listening,
  * with SO_REUSEADDR. No port-0 bind or outgoing connection (of any
