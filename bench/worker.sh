@@ -94,6 +94,7 @@ trap cleanup EXIT
 wait_http() { for _ in $(seq 200); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; return 1; }
 metric() { curl -fs "http://127.0.0.1:$admin/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
+io_calls() { awk '/^sysc[rw]:/ {s += $2} END {print s}' "/proc/$1/io"; } # read + write system calls
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 start_stack() { # $1: worker flags; api pinned with $pin_api; worker with $pin_worker
@@ -145,19 +146,21 @@ bench_memory() {
 # CPU µs of the worker per poll over $duration s (sets poll_us, poll_rate).
 measure_worker() {
   errors() { metric 'extrace_poll_errors_total{kind="connect"}'; }
-  local p0 e0 t0 p1 e1 t1 hz
-  p0=$(metric extrace_polls_total) e0=$(errors) t0=$(cpu_ticks "$worker")
+  local p0 e0 t0 p1 e1 t1 hz s0 s1
+  p0=$(metric extrace_polls_total) e0=$(errors) t0=$(cpu_ticks "$worker") s0=$(io_calls "$worker")
   if [ -n "${PERF:-}" ]; then # PERF=file: a profile of the worker over the window
     perf record -e cpu-clock -g -o "$PERF" -p "$worker" -- sleep "$duration" >/dev/null 2>&1
   else
     sleep "$duration"
   fi
-  p1=$(metric extrace_polls_total) e1=$(errors) t1=$(cpu_ticks "$worker")
+  p1=$(metric extrace_polls_total) e1=$(errors) t1=$(cpu_ticks "$worker") s1=$(io_calls "$worker")
   hz=$(getconf CLK_TCK)
   poll_rate=$(( (p1 - p0) / duration ))
   poll_us=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v p=$((p1 - p0)) 'BEGIN { printf "%.1f", t * 1e6 / hz / p }')
   echo "  worker: $poll_rate polls/s with the worker at $(( (t1 - t0) * 100 / (hz * duration) ))% of one core:" \
        "$poll_us µs CPU per poll (connect errors: $((e1 - e0)))"
+  echo "  worker: $(awk -v s=$((s1 - s0)) -v p=$((p1 - p0)) 'BEGIN { printf "%.2f", s / p }') read and write" \
+       "system calls per poll (/proc/<pid>/io syscr + syscw; epoll_wait not counted)"
 }
 
 # wrk on CPU 0 against the api: CPU µs of wrk per request (sets wrk_us).
