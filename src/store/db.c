@@ -12,11 +12,13 @@
  *   tag_keys / tag_values                 attribute names and (bounded) values for search builders
  *   attr_bloom(chunk, bits)               per 4096 span rowids, a Bloom filter of their string attributes
  *   roots(...)                            the root span of each trace (db_roots.c)
- *   mspans(tenant, start_ns, span, ...)   per span what metrics filter and group on (db_mspans.c) */
+ *   mspans(tenant, start_ns, span, ...)   per span what metrics filter and group on (db_mspans.c)
+ *   names(id, name)                       span and service names of roots, mspans, mroll (db_names.c) */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "core/mem.h"
@@ -31,8 +33,10 @@
  * 4: compressed span bodies and dicts (db_dict.c); mspans without attrs;
  * no spans_by_source (see migrate_v3). 5: bodies written with relative
  * times (body.h forms 1 and 2; schema 4 bodies read as they are, so
- * opening a schema 4 database changes nothing but the version). */
-#define SDB_SCHEMA_VERSION 5
+ * opening a schema 4 database changes nothing but the version). 6: names
+ * (span and service) interned in `names` for roots, mspans and mroll;
+ * roots without trace_id; no traces_by_end (see migrate_names). */
+#define SDB_SCHEMA_VERSION 6
 
 struct sdb_tenant_entry {
     char *name;        /* tenant name (owned) */
@@ -49,7 +53,6 @@ static const char schema_sql[] =
     " start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, root_name TEXT, root_service TEXT);"
     "CREATE UNIQUE INDEX IF NOT EXISTS traces_by_id ON traces(tenant, trace_id);"
     "CREATE INDEX IF NOT EXISTS traces_by_start ON traces(tenant, start_ns);"
-    "CREATE INDEX IF NOT EXISTS traces_by_end ON traces(end_ns);"
     "CREATE TABLE IF NOT EXISTS spans(id INTEGER PRIMARY KEY, trace INTEGER NOT NULL, span_id BLOB NOT NULL,"
     " source INTEGER NOT NULL, body BLOB NOT NULL);"
     "CREATE UNIQUE INDEX IF NOT EXISTS spans_by_trace ON spans(trace, span_id);"
@@ -62,10 +65,11 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS attr_bloom(chunk INTEGER PRIMARY KEY, bits BLOB NOT NULL);"
     /* The root span of each trace, for listing workflows (db_roots.c):
      * clustered by what a list filters and sorts on first. */
-    "CREATE TABLE IF NOT EXISTS roots(tenant INTEGER NOT NULL, name TEXT NOT NULL, service TEXT NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE IF NOT EXISTS roots(tenant INTEGER NOT NULL, name INTEGER NOT NULL, service INTEGER NOT NULL,"
     " start_ns INTEGER NOT NULL, trace INTEGER NOT NULL, end_ns INTEGER NOT NULL, namespace TEXT NOT NULL,"
     " outcome TEXT NOT NULL, workflow_id TEXT NOT NULL, status INTEGER NOT NULL, message TEXT NOT NULL,"
-    " trace_id BLOB NOT NULL, PRIMARY KEY(tenant, name, service, start_ns, trace)) WITHOUT ROWID;"
+    " PRIMARY KEY(tenant, name, service, start_ns, trace)) WITHOUT ROWID;"
     "CREATE UNIQUE INDEX IF NOT EXISTS roots_by_trace ON roots(trace);"
     "CREATE TRIGGER IF NOT EXISTS roots_follow_traces AFTER DELETE ON traces"
     " BEGIN DELETE FROM roots WHERE trace = old.id; END;"
@@ -73,10 +77,10 @@ static const char schema_sql[] =
      * clustered by tenant and start time, so a time range is one walk. */
     "CREATE TABLE IF NOT EXISTS mspans(tenant INTEGER NOT NULL, start_ns INTEGER NOT NULL, span INTEGER NOT NULL,"
     " trace INTEGER NOT NULL, dur_ns INTEGER NOT NULL, status INTEGER NOT NULL, kind INTEGER NOT NULL,"
-    " name TEXT NOT NULL, source INTEGER NOT NULL, PRIMARY KEY(tenant, start_ns, span)) WITHOUT ROWID;"
+    " name INTEGER NOT NULL, source INTEGER NOT NULL, PRIMARY KEY(tenant, start_ns, span)) WITHOUT ROWID;"
     /* Per minute, name, source, status, kind and log2 duration bucket: how
      * many spans (db_mspans.c keeps it in step with mspans). */
-    "CREATE TABLE IF NOT EXISTS mroll(tenant INTEGER NOT NULL, minute INTEGER NOT NULL, name TEXT NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS mroll(tenant INTEGER NOT NULL, minute INTEGER NOT NULL, name INTEGER NOT NULL,"
     " source INTEGER NOT NULL, status INTEGER NOT NULL, kind INTEGER NOT NULL, bucket INTEGER NOT NULL,"
     " n INTEGER NOT NULL, PRIMARY KEY(tenant, minute, name, source, status, kind, bucket)) WITHOUT ROWID;";
 
@@ -84,7 +88,35 @@ static const char schema_sql[] =
  * bodies instead (the column was 2/3 of the table); sources are tidied
  * from mroll instead of an index of every span. Bodies stored before stay
  * as they are (body.h reads both forms). */
-static const char migrate_v3[] = "DROP INDEX IF EXISTS spans_by_source; ALTER TABLE mspans DROP COLUMN attrs;";
+static const char migrate_v3[] = "DROP INDEX IF EXISTS spans_by_source;";
+static const char migrate_v3_attrs[] = "ALTER TABLE mspans DROP COLUMN attrs;";
+
+/* To schema 6, the tables that named spans and services in text: before
+ * the schema is created they are renamed away (with the index and
+ * trigger that follow roots), after it they are copied into the new ones
+ * with their names interned, in key order (pages fill as in an append),
+ * and dropped. roots' trace id is read from traces instead. */
+static const char migrate_names_roots_pre[] = "DROP TRIGGER IF EXISTS roots_follow_traces;"
+                                              " DROP INDEX IF EXISTS roots_by_trace; ALTER TABLE roots RENAME TO roots_v5;";
+static const char migrate_names_roots_post[] =
+    "INSERT OR IGNORE INTO names(name) SELECT name FROM roots_v5 UNION SELECT service FROM roots_v5;"
+    "INSERT INTO roots(tenant, name, service, start_ns, trace, end_ns, namespace, outcome, workflow_id, status,"
+    " message) SELECT r.tenant, n.id, v.id, r.start_ns, r.trace, r.end_ns, r.namespace, r.outcome, r.workflow_id,"
+    " r.status, r.message FROM roots_v5 r JOIN names n ON n.name = r.name JOIN names v ON v.name = r.service"
+    " ORDER BY r.tenant, n.id, v.id, r.start_ns, r.trace;"
+    "DROP TABLE roots_v5;";
+static const char migrate_names_mspans_pre[] = "ALTER TABLE mspans RENAME TO mspans_v5; ALTER TABLE mroll RENAME TO mroll_v5;";
+static const char migrate_names_mspans_post[] =
+    "INSERT OR IGNORE INTO names(name) SELECT DISTINCT name FROM mroll_v5;"
+    "INSERT OR IGNORE INTO names(name) SELECT DISTINCT name FROM mspans_v5;"
+    "INSERT INTO mspans(tenant, start_ns, span, trace, dur_ns, status, kind, name, source)"
+    " SELECT m.tenant, m.start_ns, m.span, m.trace, m.dur_ns, m.status, m.kind, n.id, m.source"
+    " FROM mspans_v5 m JOIN names n ON n.name = m.name ORDER BY m.tenant, m.start_ns, m.span;"
+    "INSERT INTO mroll(tenant, minute, name, source, status, kind, bucket, n)"
+    " SELECT r.tenant, r.minute, n.id, r.source, r.status, r.kind, r.bucket, r.n"
+    " FROM mroll_v5 r JOIN names n ON n.name = r.name;"
+    "DROP TABLE mspans_v5; DROP TABLE mroll_v5;";
+static const char migrate_end_index[] = "DROP INDEX IF EXISTS traces_by_end;";
 
 static const char *const stmt_sql[SQ_COUNT] = {
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -117,7 +149,12 @@ static const char *const stmt_sql[SQ_COUNT] = {
     [SQ_VALUE_TOUCH] = "UPDATE tag_values SET last_ns = max(last_ns, ?6) WHERE tenant = ?1 AND scope = ?2"
                        " AND key = ?3 AND type = ?4 AND value = ?5",
     [SQ_VALUE_COUNT] = "SELECT count(*) FROM tag_values WHERE tenant = ?1 AND scope = ?2 AND key = ?3",
-    [SQ_RET_TRACES] = "SELECT id, tenant FROM traces WHERE end_ns < ?1 ORDER BY end_ns LIMIT ?2",
+    /* A trace ending before the cutoff started before it: traces_by_start
+     * finds them per tenant (no index by end: 18 bytes a trace; CROSS JOIN
+     * keeps tenants outside, so the index is used); the ones that started
+     * before but still run are passed over. */
+    [SQ_RET_TRACES] = "SELECT t.id, t.tenant FROM tenants n CROSS JOIN traces t ON t.tenant = n.id AND t.start_ns < ?1"
+                      " WHERE t.end_ns < ?1 LIMIT ?2",
     [SQ_RET_SPANS] = "DELETE FROM spans WHERE trace = ?1 RETURNING id, body, source",
     [SQ_RET_TRACE] = "DELETE FROM traces WHERE id = ?1",
     [SQ_RET_VALUES] = "DELETE FROM tag_values WHERE last_ns < ?1",
@@ -128,9 +165,9 @@ static const char *const stmt_sql[SQ_COUNT] = {
     [SQ_BLOOM_GET] = "SELECT bits FROM attr_bloom WHERE chunk = ?1",
     [SQ_BLOOM_PUT] = "INSERT OR REPLACE INTO attr_bloom(chunk, bits) VALUES(?1, ?2)",
     [SQ_RET_BLOOMS] = "DELETE FROM attr_bloom WHERE chunk < coalesce((SELECT min(id) FROM spans), ?1) / ?2",
-    [SQ_ROOT_UPSERT] = "INSERT OR REPLACE INTO roots(trace, tenant, trace_id, name, service, namespace, start_ns,"
+    [SQ_ROOT_UPSERT] = "INSERT OR REPLACE INTO roots(trace, tenant, name, service, namespace, start_ns,"
                        " end_ns, status, message, workflow_id, outcome)"
-                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [SQ_MSPAN_ADD] = "INSERT INTO mspans(tenant, start_ns, span, trace, dur_ns, status, kind, name,"
                      " source) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
     [SQ_ROLL_ADD] = "INSERT INTO mroll(tenant, minute, name, source, status, kind, bucket, n)"
@@ -148,6 +185,14 @@ static const char *const stmt_sql[SQ_COUNT] = {
     [SQ_DICT_ADD] = "INSERT INTO dicts(bytes) VALUES(?1)",
     [SQ_DICT_GET] = "SELECT bytes FROM dicts WHERE id = ?1",
     [SQ_SPAN_BODY] = "SELECT body FROM spans WHERE id = ?1",
+    [SQ_NAME_GET] = "SELECT id FROM names WHERE name = ?1",
+    [SQ_NAME_ADD] = "INSERT INTO names(name) VALUES(?1)",
+    [SQ_NAME_TEXT] = "SELECT name FROM names WHERE id = ?1",
+    /* Span names are counted in mroll as long as a span has them; service
+     * names are only in roots (few, and found in its first rows). */
+    [SQ_RET_NAMES] = "DELETE FROM names WHERE id NOT IN (SELECT name FROM mroll)"
+                     " AND NOT EXISTS (SELECT 1 FROM roots r WHERE r.service = names.id)"
+                     " AND NOT EXISTS (SELECT 1 FROM roots r WHERE r.name = names.id)",
 };
 
 int sdb__fail(sdb *db, const char *fmt, ...)
@@ -267,6 +312,21 @@ void sdb__tenants_cache_clear(sdb *db)
     }
 }
 
+/* Whether table has column (of declared type `type` unless NULL). */
+static int column_is(sdb *db, const char *table, const char *column, const char *type)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->conn, "SELECT type FROM pragma_table_info(?1) WHERE name = ?2", -1, &st, NULL) !=
+        SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+    int yes = sqlite3_step(st) == SQLITE_ROW &&
+              (!type || strcasecmp((const char *)sqlite3_column_text(st, 0), type) == 0);
+    sqlite3_finalize(st);
+    return yes;
+}
+
 /* Create or check the schema. 0 or -1. */
 static int schema_init(sdb *db)
 {
@@ -282,10 +342,22 @@ static int schema_init(sdb *db)
                          SDB_SCHEMA_VERSION);
     db->roots_missing = version == 1;
     db->mspans_missing = version >= 1 && version < 3;
-    char sql[sizeof schema_sql + sizeof migrate_v3 + 128];
-    snprintf(sql, sizeof sql, "BEGIN; %s %s PRAGMA user_version = %d; COMMIT;", schema_sql,
-             version == 3 ? migrate_v3 : "", SDB_SCHEMA_VERSION);
-    if (sqlite3_exec(db->conn, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    int texts_roots = version >= 2 && column_is(db, "roots", "name", "TEXT");
+    int texts_mspans = version >= 3 && column_is(db, "mspans", "name", "TEXT");
+    int attrs = version >= 3 && !texts_mspans && column_is(db, "mspans", "attrs", NULL);
+    size_t cap = sizeof schema_sql + sizeof migrate_v3 + sizeof migrate_v3_attrs + sizeof migrate_names_roots_pre +
+                 sizeof migrate_names_roots_post + sizeof migrate_names_mspans_pre +
+                 sizeof migrate_names_mspans_post + sizeof migrate_end_index + 128;
+    char *sql = ex_malloc(cap);
+    if (!sql) return sdb__fail(db, "out of memory");
+    snprintf(sql, cap, "BEGIN; %s %s %s %s %s %s %s %s PRAGMA user_version = %d; COMMIT;",
+             version == 3 ? migrate_v3 : "", attrs ? migrate_v3_attrs : "",
+             texts_roots ? migrate_names_roots_pre : "", texts_mspans ? migrate_names_mspans_pre : "", schema_sql,
+             texts_roots ? migrate_names_roots_post : "", texts_mspans ? migrate_names_mspans_post : "",
+             migrate_end_index, SDB_SCHEMA_VERSION);
+    int rc = sqlite3_exec(db->conn, sql, NULL, NULL, &msg);
+    ex_free(sql);
+    if (rc != SQLITE_OK) {
         sdb__fail(db, "%s: creating the schema: %s", db->path, msg ? msg : "?");
         sqlite3_free(msg);
         sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
@@ -512,6 +584,7 @@ void sdb_close(sdb *db)
     sdb__tenants_cache_clear(db);
     sdb__sources_cache_clear(db);
     sdb__tags_cache_clear(db);
+    sdb__names_cache_clear(db);
     ex_free(db->buf);
     ex_free(db->mspan_rows);
     sdb__dict_free(db);

@@ -54,6 +54,10 @@ enum {
     SQ_DICT_ADD,
     SQ_DICT_GET,
     SQ_SPAN_BODY,
+    SQ_NAME_GET,
+    SQ_NAME_ADD,
+    SQ_NAME_TEXT,
+    SQ_RET_NAMES,
     SQ_COUNT
 };
 
@@ -62,6 +66,7 @@ typedef struct sdb_source_entry sdb_source_entry;
 typedef struct sdb_tag_entry sdb_tag_entry;
 typedef struct sdb_mspan_row sdb_mspan_row;
 typedef struct sdb_dict_entry sdb_dict_entry;
+typedef struct sdb_name_entry sdb_name_entry;
 
 struct sdb {
     sqlite3 *conn;                 /* the connection (owned) */
@@ -77,6 +82,8 @@ struct sdb {
     sdb_tenant_entry *tenants;     /* cache: tenant name → id (uthash) */
     sdb_source_entry *sources;     /* cache: (resource, scope) bytes → source id (uthash) */
     sdb_tag_entry *tags;           /* cache: tag key / value → last time written (uthash) */
+    sdb_name_entry *names_by_id;   /* cache: names.id → name (uthash, db_names.c) */
+    sdb_name_entry *names_by_name; /* the writer's cache: name → names.id (the same entries) */
     size_t ntags;                  /* entries in the tag cache (bounded by SDB__TAG_CACHE_MAX) */
     uint8_t *buf;                  /* scratch buffer for packing (owned) */
     size_t bufcap;
@@ -136,6 +143,14 @@ int sdb__fail(sdb *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 int sdb__sqlfail(sdb *db, const char *what);
 /* Reset and clear the bindings of a statement; returns it. */
 sqlite3_stmt *sdb__stmt(sdb *db, int which);
+/* The names.id of name (db_names.c); added when `create`. The id, 0 when
+ * absent and not added, -1 on error. */
+int64_t sdb__name_id(sdb *db, const char *name, int create);
+/* The name of a names.id, valid until the next call on db; NULL with
+ * db->err set. */
+const char *sdb__name_text(sdb *db, int64_t id);
+/* Forget cached names (after a rollback, or retention deleted some). */
+void sdb__names_cache_clear(sdb *db);
 /* Tenant id for name (NULL: default); create it when `create`. Returns
  * the id, 0 when absent and not created, -1 on error. */
 int64_t sdb__tenant_id(sdb *db, const char *name, int create);

@@ -70,14 +70,14 @@ int sdb_duration_bucket(int64_t dur_ns)
 
 /* Add delta spans to the count of (tenant, start's minute, name, source,
  * status, kind, bucket of dur). 0 or -1. */
-static int roll_add(sdb *db, int64_t tenant, int64_t start, const char *name, int64_t source, int status, int kind,
+static int roll_add(sdb *db, int64_t tenant, int64_t start, int64_t name, int64_t source, int status, int kind,
                     int64_t dur, int64_t delta)
 {
     int64_t minute = start / SDB_MINUTE_NS - (start % SDB_MINUTE_NS < 0);
     sqlite3_stmt *st = sdb__stmt(db, SQ_ROLL_ADD);
     sqlite3_bind_int64(st, 1, tenant);
     sqlite3_bind_int64(st, 2, minute);
-    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, name);
     sqlite3_bind_int64(st, 4, source);
     sqlite3_bind_int(st, 5, status);
     sqlite3_bind_int(st, 6, kind);
@@ -92,7 +92,7 @@ static int roll_add(sdb *db, int64_t tenant, int64_t start, const char *name, in
 struct sdb_mspan_row {
     int64_t tenant, start, span, trace, dur, source;
     int status, kind;
-    const char *name;   /* into the request's spans (valid until the flush) */
+    int64_t name;       /* names.id of the span's name */
     size_t order;       /* arrival, to keep the last of a span sent twice in one part */
 };
 
@@ -106,10 +106,12 @@ int sdb__mspan_store(sdb *db, int64_t tenant, int64_t trace, int64_t span, int64
         db->capmspan_rows = cap;
     }
     int64_t start = clamp(sp->start_time_unix_nano);
+    int64_t name = sdb__name_id(db, sp->name ? sp->name : "", 1);
+    if (name < 0) return -1;
     db->mspan_rows[db->nmspan_rows] = (sdb_mspan_row){tenant, start, span, trace,
                                                       clamp(sp->end_time_unix_nano) - start, source,
                                                       sp->status ? (int)sp->status->code : 0, (int)sp->kind,
-                                                      sp->name ? sp->name : "", db->nmspan_rows};
+                                                      name, db->nmspan_rows};
     db->nmspan_rows++;
     return 0;
 }
@@ -140,7 +142,7 @@ static int insert_row(sdb *db, const sdb_mspan_row *r)
     sqlite3_bind_int64(st, 5, r->dur);
     sqlite3_bind_int(st, 6, r->status);
     sqlite3_bind_int(st, 7, r->kind);
-    sqlite3_bind_text(st, 8, r->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, r->name);
     sqlite3_bind_int64(st, 9, r->source);
     int rc = sqlite3_step(st), added = sqlite3_changes(db->conn) == 1;
     sqlite3_reset(st);
@@ -152,7 +154,7 @@ static int same_count(const sdb_mspan_row *x, const sdb_mspan_row *y)
 {
     return x->tenant == y->tenant && x->start / SDB_MINUTE_NS == y->start / SDB_MINUTE_NS && x->source == y->source &&
            x->status == y->status && x->kind == y->kind &&
-           sdb_duration_bucket(x->dur) == sdb_duration_bucket(y->dur) && strcmp(x->name, y->name) == 0;
+           sdb_duration_bucket(x->dur) == sdb_duration_bucket(y->dur) && x->name == y->name;
 }
 
 static int by_count(const void *a, const void *b)
@@ -161,8 +163,7 @@ static int by_count(const void *a, const void *b)
     int64_t mx = x->start / SDB_MINUTE_NS, my = y->start / SDB_MINUTE_NS;
     if (x->tenant != y->tenant) return x->tenant < y->tenant ? -1 : 1;
     if (mx != my) return mx < my ? -1 : 1;
-    int c = strcmp(x->name, y->name);
-    if (c) return c;
+    if (x->name != y->name) return x->name < y->name ? -1 : 1;
     if (x->source != y->source) return x->source < y->source ? -1 : 1;
     if (x->status != y->status) return x->status - y->status;
     if (x->kind != y->kind) return x->kind - y->kind;
@@ -197,6 +198,8 @@ int sdb__mspans_flush(sdb *db)
 void sdb__mspans_drop(sdb *db)
 {
     db->nmspan_rows = 0;
+    /* after a rollback: a name added in it is gone */
+    sdb__names_cache_clear(db);
 }
 
 int sdb__mspan_delete(sdb *db, int64_t tenant, int64_t span, int64_t source, const void *body, size_t len)
@@ -211,10 +214,12 @@ int sdb__mspan_delete(sdb *db, int64_t tenant, int64_t span, int64_t source, con
     int rc = sqlite3_step(st), gone = sqlite3_changes(db->conn) == 1;
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) rc = sdb__sqlfail(db, "deleting a compact span");
-    else if (gone)
-        rc = roll_add(db, tenant, start, s->name ? s->name : "", source, s->status ? (int)s->status->code : 0,
-                      (int)s->kind, clamp(s->end_time_unix_nano) - start, -1);
-    else rc = 0;
+    else if (gone) {
+        int64_t name = sdb__name_id(db, s->name ? s->name : "", 1);
+        rc = name < 0 ? -1
+                      : roll_add(db, tenant, start, name, source, s->status ? (int)s->status->code : 0, (int)s->kind,
+                                 clamp(s->end_time_unix_nano) - start, -1);
+    } else rc = 0;
     protobuf_c_message_free_unpacked(&s->base, &exo_pb_allocator);
     return rc;
 }
@@ -223,6 +228,7 @@ int sdb__mspan_delete(sdb *db, int64_t tenant, int64_t span, int64_t source, con
 
 /* A user callback and its argument, for a row decoder. */
 typedef struct visit_cb {
+    sdb *db;            /* for the names */
     sdb_mspan_cb mspan;
     sdb_mroll_cb mroll;
     void *arg;
@@ -258,9 +264,9 @@ static int deliver_mspan(sqlite3_stmt *st, const visit_cb *v)
     m.dur_ns = sqlite3_column_int64(st, 3);
     m.status = sqlite3_column_int(st, 4);
     m.kind = sqlite3_column_int(st, 5);
-    m.name = (const char *)sqlite3_column_text(st, 6);
+    m.name = sdb__name_text(v->db, sqlite3_column_int64(st, 6));
     m.source = sqlite3_column_int64(st, 7);
-    if (!m.name) m.name = "";
+    if (!m.name) return -1;
     return v->mspan(v->arg, &m);
 }
 
@@ -268,13 +274,13 @@ static int deliver_mroll(sqlite3_stmt *st, const visit_cb *v)
 {
     sdb_mroll m;
     m.minute = sqlite3_column_int64(st, 0);
-    m.name = (const char *)sqlite3_column_text(st, 1);
+    m.name = sdb__name_text(v->db, sqlite3_column_int64(st, 1));
     m.source = sqlite3_column_int64(st, 2);
     m.status = sqlite3_column_int(st, 3);
     m.kind = sqlite3_column_int(st, 4);
     m.bucket = sqlite3_column_int(st, 5);
     m.n = sqlite3_column_int64(st, 6);
-    if (!m.name) m.name = "";
+    if (!m.name) return -1;
     return v->mroll(v->arg, &m);
 }
 
@@ -286,11 +292,14 @@ static sqlite3_stmt *range_stmt(sdb *db, const char *tenant, int which, int64_t 
     int64_t tid = sdb__tenant_id(db, tenant, 0);
     *n = tid < 0 ? -1 : 0;
     if (tid <= 0) return NULL;
+    int64_t nid = name ? sdb__name_id(db, name, 0) : 0;
+    *n = nid < 0 ? -1 : 0;
+    if (name && nid <= 0) return NULL; /* a name never stored: no spans */
     sqlite3_stmt *st = sdb__stmt(db, which);
     sqlite3_bind_int64(st, 1, tid);
     sqlite3_bind_int64(st, 2, lo);
     sqlite3_bind_int64(st, 3, hi);
-    if (name) sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
+    if (name) sqlite3_bind_int64(st, 4, nid);
     return st;
 }
 
@@ -302,7 +311,7 @@ long sdb_mspans_scan(sdb *db, const char *tenant, int64_t start_ns, int64_t end_
         range_stmt(db, tenant, name ? SQ_MSPAN_SCAN_NAME : SQ_MSPAN_SCAN, start_ns, end_ns, name, &n);
     if (!st) return n;
     sqlite3_bind_int64(st, 5, limit && limit < INT64_MAX ? (int64_t)limit : -1);
-    visit_cb v = {.mspan = cb, .arg = arg};
+    visit_cb v = {.db = db, .mspan = cb, .arg = arg};
     return visit(db, st, deliver_mspan, &v, "reading compact spans");
 }
 
@@ -313,7 +322,7 @@ long sdb_mroll_scan(sdb *db, const char *tenant, int64_t first_minute, int64_t e
     sqlite3_stmt *st =
         range_stmt(db, tenant, name ? SQ_ROLL_SCAN_NAME : SQ_ROLL_SCAN, first_minute, end_minute, name, &n);
     if (!st) return n;
-    visit_cb v = {.mroll = cb, .arg = arg};
+    visit_cb v = {.db = db, .mroll = cb, .arg = arg};
     return visit(db, st, deliver_mroll, &v, "reading span counts");
 }
 

@@ -56,19 +56,21 @@ int sdb__root_store(sdb *db, int64_t tenant, int64_t trace, const uint8_t trace_
     const char *result = string_attr(span->attributes, span->n_attributes, ATTR_RESULT);
     int code = span->status ? (int)span->status->code : 0;
     const char *msg = span->status && span->status->message ? span->status->message : "";
+    (void)trace_id; /* read from traces (schema 6) */
+    int64_t name = sdb__name_id(db, span->name ? span->name : "", 1), service = sdb__name_id(db, svc ? svc : "", 1);
+    if (name < 0 || service < 0) return -1;
     sqlite3_stmt *st = sdb__stmt(db, SQ_ROOT_UPSERT);
     sqlite3_bind_int64(st, 1, trace);
     sqlite3_bind_int64(st, 2, tenant);
-    sqlite3_bind_blob(st, 3, trace_id, 16, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, span->name ? span->name : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, svc ? svc : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, ns ? ns : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, clamp(span->start_time_unix_nano));
-    sqlite3_bind_int64(st, 8, clamp(span->end_time_unix_nano));
-    sqlite3_bind_int(st, 9, code);
-    sqlite3_bind_text(st, 10, msg, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 11, wf ? wf : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 12, sdb_root_outcome(result, code, msg), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, name);
+    sqlite3_bind_int64(st, 4, service);
+    sqlite3_bind_text(st, 5, ns ? ns : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, clamp(span->start_time_unix_nano));
+    sqlite3_bind_int64(st, 7, clamp(span->end_time_unix_nano));
+    sqlite3_bind_int(st, 8, code);
+    sqlite3_bind_text(st, 9, msg, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, wf ? wf : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, sdb_root_outcome(result, code, msg), -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : sdb__sqlfail(db, "storing a root span");
@@ -102,19 +104,24 @@ static int like_prefix(const char *prefix, char *out, size_t outlen)
     return 0;
 }
 
-static void bind_where(sqlite3_stmt *st, int64_t tid, const sdb_roots_query *q, const char *like)
+/* The names.id of a query's name and service (db_names.c). */
+typedef struct root_ids {
+    int64_t tenant, name, service;
+} root_ids;
+
+static void bind_where(sqlite3_stmt *st, const root_ids *id, const sdb_roots_query *q, const char *like)
 {
-    sqlite3_bind_int64(st, 1, tid);
+    sqlite3_bind_int64(st, 1, id->tenant);
     sqlite3_bind_int64(st, 2, q->end_ns ? q->end_ns : INT64_MAX);
     sqlite3_bind_int64(st, 3, q->start_ns ? q->start_ns : INT64_MIN);
-    sqlite3_bind_text(st, 4, q->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, q->service, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, id->name);
+    sqlite3_bind_int64(st, 5, id->service);
     sqlite3_bind_text(st, 6, q->ns ? q->ns : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, like, -1, SQLITE_STATIC);
 }
 
 /* One pass, no grouping (a GROUP BY sorts: four times slower at 100,000). */
-static int count_rows(sdb *db, int64_t tid, const sdb_roots_query *q, const char *like, sdb_roots_counts *c)
+static int count_rows(sdb *db, const root_ids *tid, const sdb_roots_query *q, const char *like, sdb_roots_counts *c)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->conn,
@@ -141,7 +148,7 @@ static int count_rows(sdb *db, int64_t tid, const sdb_roots_query *q, const char
 /* matched: how many rows the query has (-1: unknown). A page past the
  * middle is read from the other end (offset counted from the last row),
  * so the sorter keeps at most half of the rows. */
-static long list_rows(sdb *db, int64_t tid, const sdb_roots_query *q, const char *like, int64_t matched,
+static long list_rows(sdb *db, const root_ids *tid, const sdb_roots_query *q, const char *like, int64_t matched,
                       sdb_root_cb cb, void *arg)
 {
     const char *dir = q->descending ? "DESC" : "ASC";
@@ -157,10 +164,10 @@ static long list_rows(sdb *db, int64_t tid, const sdb_roots_query *q, const char
     /* The page is chosen on (key, trace) alone, then its rows are read:
      * the sorter never carries whole rows. */
     snprintf(sql, sizeof sql,
-             "SELECT r.trace_id, r.name, r.service, r.namespace, r.workflow_id, r.outcome, r.message, r.status,"
+             "SELECT t.trace_id, r.namespace, r.workflow_id, r.outcome, r.message, r.status,"
              " r.start_ns, r.end_ns FROM (SELECT trace AS t, %s AS k FROM roots WHERE" ROOTS_WHERE
              " AND (?8 = '' OR outcome = ?8) ORDER BY k %s, trace %s LIMIT ?9 OFFSET ?10) p"
-             " JOIN roots r ON r.trace = p.t ORDER BY p.k %s, p.t %s",
+             " JOIN roots r ON r.trace = p.t JOIN traces t ON t.id = p.t ORDER BY p.k %s, p.t %s",
              sort_sql[q->sort], inner, inner, dir, dir);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL) != SQLITE_OK) return sdb__sqlfail(db, "listing root spans");
@@ -173,15 +180,15 @@ static long list_rows(sdb *db, int64_t tid, const sdb_roots_query *q, const char
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         sdb_root_row r = {{0}};
         if (sqlite3_column_bytes(st, 0) == 16) memcpy(r.trace_id, sqlite3_column_blob(st, 0), 16);
-        r.name = (const char *)sqlite3_column_text(st, 1);
-        r.service = (const char *)sqlite3_column_text(st, 2);
-        r.ns = (const char *)sqlite3_column_text(st, 3);
-        r.workflow_id = (const char *)sqlite3_column_text(st, 4);
-        r.outcome = (const char *)sqlite3_column_text(st, 5);
-        r.message = (const char *)sqlite3_column_text(st, 6);
-        r.status = sqlite3_column_int(st, 7);
-        r.start_ns = sqlite3_column_int64(st, 8);
-        r.end_ns = sqlite3_column_int64(st, 9);
+        r.name = q->name; /* every row has the query's name and service */
+        r.service = q->service;
+        r.ns = (const char *)sqlite3_column_text(st, 1);
+        r.workflow_id = (const char *)sqlite3_column_text(st, 2);
+        r.outcome = (const char *)sqlite3_column_text(st, 3);
+        r.message = (const char *)sqlite3_column_text(st, 4);
+        r.status = sqlite3_column_int(st, 5);
+        r.start_ns = sqlite3_column_int64(st, 6);
+        r.end_ns = sqlite3_column_int64(st, 7);
         n++;
         int c = cb(arg, &r);
         if (c < 0) {
@@ -204,11 +211,14 @@ long sdb_roots_list(sdb *db, const char *tenant, const sdb_roots_query *q, sdb_r
     char like[PREFIX_MAX * 2 + 2];
     if (like_prefix(q->id_prefix, like, sizeof like) < 0)
         return sdb__fail(db, "workflow id prefix longer than %d bytes", PREFIX_MAX);
-    int64_t tid = sdb__tenant_id(db, tenant, 0);
-    if (tid <= 0) return tid < 0 ? -1 : 0;
-    if (counts && count_rows(db, tid, q, like, counts) < 0) return -1;
+    root_ids id = {sdb__tenant_id(db, tenant, 0), 0, 0};
+    if (id.tenant <= 0) return id.tenant < 0 ? -1 : 0;
+    /* a name or service never stored: no rows */
+    if ((id.name = sdb__name_id(db, q->name, 0)) <= 0 || (id.service = sdb__name_id(db, q->service, 0)) <= 0)
+        return id.name < 0 || id.service < 0 ? -1 : 0;
+    if (counts && count_rows(db, &id, q, like, counts) < 0) return -1;
     if (!q->limit) return 0;
-    return list_rows(db, tid, q, like, counts ? counts->matched : -1, cb, arg);
+    return list_rows(db, &id, q, like, counts ? counts->matched : -1, cb, arg);
 }
 
 /* ---- filling roots for traces stored before it existed ----------------- */
@@ -251,8 +261,8 @@ long sdb__roots_backfill(sdb *db)
     if (sqlite3_exec(db->conn, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return sdb__sqlfail(db, "filling the roots table");
     if (sqlite3_prepare_v2(db->conn,
-                           "SELECT id, tenant, trace_id FROM traces t WHERE root_name IS NOT NULL"
-                           " AND NOT EXISTS (SELECT 1 FROM roots r WHERE r.trace = t.id)",
+                           "SELECT id, tenant, trace_id FROM traces t"
+                           " WHERE NOT EXISTS (SELECT 1 FROM roots r WHERE r.trace = t.id)",
                            -1, &sel, NULL) != SQLITE_OK) {
         sdb__sqlfail(db, "filling the roots table");
         sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);

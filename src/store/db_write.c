@@ -475,6 +475,7 @@ static int retention_tidy(sdb *db, int64_t cutoff_ns)
     if (sqlite3_step(st) != SQLITE_DONE) return sdb__sqlfail(db, "deleting old attribute blooms");
     sqlite3_reset(st);
     if (exec_stmt(db, SQ_ROLL_TIDY, "deleting empty span counts") != 0) return -1;
+    if (exec_stmt(db, SQ_RET_NAMES, "deleting unused names") != 0) return -1;
     return exec_stmt(db, SQ_RET_SOURCES, "deleting unused resources");
 }
 
@@ -516,6 +517,7 @@ long sdb_retention_step(sdb *db, int64_t cutoff_ns, size_t max_traces)
     if ((size_t)traces < max_traces) {
         sdb__sources_cache_clear(db);
         sdb__tags_cache_clear(db);
+        sdb__names_cache_clear(db);
         /* Emptied, the spans table hands out rowids from 1 again. */
         if (sdb__bloom_load(db) != 0 || sdb__trace_max_load(db) != 0) return -1;
     }

@@ -291,7 +291,7 @@ static void test_migrates_schema_3(void **state)
     char err[256];
     db = sdb_open(dir, err, sizeof err);
     if (!db) fail_msg("sdb_open: %s", err);
-    assert_int_equal(query(dir, "PRAGMA user_version"), 5);
+    assert_int_equal(query(dir, "PRAGMA user_version"), 6);
     assert_int_equal(query(dir, "SELECT count(*) FROM pragma_table_info('mspans') WHERE name = 'attrs'"), 0);
     assert_int_equal(query(dir, "SELECT count(*) FROM sqlite_master WHERE name = 'spans_by_source'"), 0);
     assert_int_equal(query(dir, "SELECT count(*) FROM sqlite_master WHERE name = 'dicts'"), 1);
@@ -450,7 +450,7 @@ static void test_relative_times_and_schema_4(void **state)
     char err[256];
     db = sdb_open(dir, err, sizeof err);
     if (!db) fail_msg("sdb_open: %s", err);
-    assert_int_equal(query(dir, "PRAGMA user_version"), 5);
+    assert_int_equal(query(dir, "PRAGMA user_version"), 6);
     for (int i = 1; i <= 6; i++) expect_times(db, i, i);
     assert_int_equal(by_attr(db, "wf-5"), 1);
     /* new spans beside them in the new form; a re-sent old one replaced */
@@ -467,6 +467,137 @@ static void test_relative_times_and_schema_4(void **state)
     sdb_close(db);
 }
 
+/* ---- names interned (schema 6) and from schema 5 ------------------------------ */
+
+/* Give a database schema 5's layout back: names as text in roots, mspans
+ * and mroll, roots' trace ids, traces_by_end, no names table. */
+static const char to_schema5[] =
+    "BEGIN;"
+    "CREATE TABLE r5(tenant INTEGER NOT NULL, name TEXT NOT NULL, service TEXT NOT NULL,"
+    " start_ns INTEGER NOT NULL, trace INTEGER NOT NULL, end_ns INTEGER NOT NULL, namespace TEXT NOT NULL,"
+    " outcome TEXT NOT NULL, workflow_id TEXT NOT NULL, status INTEGER NOT NULL, message TEXT NOT NULL,"
+    " trace_id BLOB NOT NULL, PRIMARY KEY(tenant, name, service, start_ns, trace)) WITHOUT ROWID;"
+    "INSERT INTO r5 SELECT r.tenant, n.name, v.name, r.start_ns, r.trace, r.end_ns, r.namespace, r.outcome,"
+    " r.workflow_id, r.status, r.message, t.trace_id FROM roots r JOIN names n ON n.id = r.name"
+    " JOIN names v ON v.id = r.service JOIN traces t ON t.id = r.trace;"
+    "DROP TRIGGER roots_follow_traces; DROP TABLE roots; ALTER TABLE r5 RENAME TO roots;"
+    "CREATE UNIQUE INDEX roots_by_trace ON roots(trace);"
+    "CREATE TRIGGER roots_follow_traces AFTER DELETE ON traces BEGIN DELETE FROM roots WHERE trace = old.id; END;"
+    "CREATE TABLE m5(tenant INTEGER NOT NULL, start_ns INTEGER NOT NULL, span INTEGER NOT NULL,"
+    " trace INTEGER NOT NULL, dur_ns INTEGER NOT NULL, status INTEGER NOT NULL, kind INTEGER NOT NULL,"
+    " name TEXT NOT NULL, source INTEGER NOT NULL, PRIMARY KEY(tenant, start_ns, span)) WITHOUT ROWID;"
+    "INSERT INTO m5 SELECT m.tenant, m.start_ns, m.span, m.trace, m.dur_ns, m.status, m.kind, n.name, m.source"
+    " FROM mspans m JOIN names n ON n.id = m.name;"
+    "DROP TABLE mspans; ALTER TABLE m5 RENAME TO mspans;"
+    "CREATE TABLE o5(tenant INTEGER NOT NULL, minute INTEGER NOT NULL, name TEXT NOT NULL,"
+    " source INTEGER NOT NULL, status INTEGER NOT NULL, kind INTEGER NOT NULL, bucket INTEGER NOT NULL,"
+    " n INTEGER NOT NULL, PRIMARY KEY(tenant, minute, name, source, status, kind, bucket)) WITHOUT ROWID;"
+    "INSERT INTO o5 SELECT o.tenant, o.minute, n.name, o.source, o.status, o.kind, o.bucket, o.n"
+    " FROM mroll o JOIN names n ON n.id = o.name;"
+    "DROP TABLE mroll; ALTER TABLE o5 RENAME TO mroll; DROP TABLE names;"
+    "CREATE INDEX traces_by_end ON traces(end_ns); PRAGMA user_version = 5; COMMIT;";
+
+typedef struct listed {
+    int rows;
+    int first; /* the first row's trace (put's tb) */
+} listed;
+
+static int root_cb(void *arg, const sdb_root_row *r)
+{
+    listed *l = arg;
+    assert_string_equal(r->name, "Workflow");
+    assert_string_equal(r->service, "extrace-worker");
+    int tb = (int)((r->start_ns - T0) / S); /* put starts trace tb at T0 + tb s */
+    uint8_t id[16];
+    memset(id, tb, sizeof id);
+    assert_memory_equal(r->trace_id, id, 16);
+    if (l->rows++ == 0) l->first = tb;
+    return 0;
+}
+
+/* Workflow roots listed newest first: their count; the first is trace first. */
+static int roots_listed(sdb *db, int first)
+{
+    sdb_roots_query q = {.name = "Workflow", .service = "extrace-worker", .sort = SDB_ROOTS_START, .descending = 1,
+                         .limit = 100};
+    sdb_roots_counts c;
+    listed l = {0};
+    assert_true(sdb_roots_list(db, NULL, &q, &c, root_cb, &l) >= 0);
+    assert_int_equal(c.total, l.rows);
+    if (l.rows) assert_int_equal(l.first, first);
+    return l.rows;
+}
+
+static int count_mspan(void *arg, const sdb_mspan *m)
+{
+    assert_string_equal(m->name, "DataLoader");
+    (*(int *)arg)++;
+    return 0;
+}
+
+static int count_mroll(void *arg, const sdb_mroll *m)
+{
+    *(long *)arg += strcmp(m->name, "Workflow") == 0 ? m->n : 1000;
+    return 0;
+}
+
+static void test_names_and_schema_5(void **state)
+{
+    (void)state;
+    const char *dir;
+    sdb *db = tf_sdb_open(&dir);
+    for (int i = 1; i <= 4; i++) put(db, i, 1, "Workflow", i);
+    put(db, 5, 2, "DataLoader", 5);
+    put(db, 6, 2, "DataLoader", 6);
+    /* one row a name: two span names and one service */
+    assert_int_equal(query(dir, "SELECT count(*) FROM names"), 3);
+    assert_int_equal(query(dir, "SELECT count(*) FROM pragma_table_info('mspans') WHERE name = 'name'"
+                                " AND type = 'INTEGER'"),
+                     1);
+    assert_int_equal(roots_listed(db, 4), 4);
+    sdb_close(db);
+    exec(dir, to_schema5);
+    assert_int_equal(query(dir, "SELECT count(*) FROM sqlite_master WHERE name = 'names'"), 0);
+    char err[256];
+    db = sdb_open(dir, err, sizeof err);
+    if (!db) fail_msg("sdb_open: %s", err);
+    assert_int_equal(query(dir, "PRAGMA user_version"), 6);
+    assert_int_equal(query(dir, "SELECT count(*) FROM names"), 3);
+    assert_int_equal(query(dir, "SELECT count(*) FROM sqlite_master WHERE name IN ('roots_v5', 'mspans_v5',"
+                                " 'mroll_v5', 'traces_by_end')"),
+                     0);
+    assert_int_equal(query(dir, "SELECT count(*) FROM pragma_table_info('roots') WHERE name = 'trace_id'"), 0);
+    assert_int_equal(query(dir, "SELECT count(*) FROM mspans"), 6);
+    /* the migrated rows read as before: roots listed (trace ids from traces), spans and counts by name */
+    assert_int_equal(roots_listed(db, 4), 4);
+    int n = 0;
+    assert_int_equal(sdb_mspans_scan(db, NULL, T0, T0 + 1000 * S, "DataLoader", 0, count_mspan, &n), 2);
+    assert_int_equal(n, 2);
+    long wf = 0;
+    assert_true(sdb_mroll_scan(db, NULL, T0 / SDB_MINUTE_NS, T0 / SDB_MINUTE_NS + 100, "Workflow", count_mroll, &wf) >
+                0);
+    assert_int_equal(wf, 4);
+    assert_int_equal(sdb_mspans_scan(db, NULL, T0, T0 + 1000 * S, "NoSuchName", 0, count_mspan, &n), 0);
+    /* written to after: a new root and a new name */
+    put(db, 7, 1, "Workflow", 7);
+    put(db, 8, 3, "OutputGenerator", 8);
+    assert_int_equal(roots_listed(db, 7), 5);
+    assert_int_equal(query(dir, "SELECT count(*) FROM names"), 4);
+    /* retention: names no span or root has any more go with their spans */
+    assert_int_equal(sdb_retention_step(db, T0 + 15 * S / 2, 100), 5); /* ends at 3..7 s */
+    assert_int_equal(query(dir, "SELECT count(*) FROM names WHERE name = 'DataLoader'"), 1);
+    assert_int_equal(sdb_retention_step(db, T0 + 17 * S / 2, 100), 1);
+    assert_int_equal(query(dir, "SELECT count(*) FROM names WHERE name = 'DataLoader'"), 0);
+    assert_int_equal(query(dir, "SELECT count(*) FROM names"), 3);
+    assert_int_equal(roots_listed(db, 7), 1);
+    put(db, 9, 2, "DataLoader", 9); /* added again: a new id, read back by name */
+    n = 0;
+    assert_int_equal(sdb_mspans_scan(db, NULL, T0, T0 + 1000 * S, "DataLoader", 0, count_mspan, &n), 1);
+    assert_int_equal(sdb_retention_step(db, T0 + 1000 * S, 100), 3);
+    assert_int_equal(query(dir, "SELECT count(*) FROM names"), 0);
+    sdb_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_dictionary_rolled_back),
         cmocka_unit_test(test_migrates_schema_3),
         cmocka_unit_test(test_relative_times_and_schema_4),
+        cmocka_unit_test(test_names_and_schema_5),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

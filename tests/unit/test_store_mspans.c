@@ -353,7 +353,8 @@ static void test_rollup_counts(void **state)
     span(db, 2, 1, "Workflow", 200, 20, 1, "");
     span(db, 1, 3, "Stage", 70, 1, 1, ""); /* re-sent: another minute, status, bucket */
     const char *sql = "SELECT group_concat((minute - %lld) || ':' || name || ':' || status || ':' || bucket || ':' || n, ' ')"
-                      " FROM (SELECT * FROM mroll WHERE n > 0 ORDER BY minute, name, status, bucket)";
+                      " FROM (SELECT r.minute, x.name, r.status, r.bucket, r.n FROM mroll r JOIN names x ON x.id = r.name"
+                      " WHERE n > 0 ORDER BY minute, x.name, status, bucket)";
     char q[512];
     snprintf(q, sizeof q, sql, (long long)(T0 / SDB_MINUTE_NS));
     sqlite3 *c;
