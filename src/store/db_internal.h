@@ -171,8 +171,7 @@ int sdb__tags_attrs(sdb *db, int64_t tenant, sdb_tag_scope scope, exo_pb_kv *con
                     int64_t last_ns);
 /* Record the root span of a trace (db_roots.c): its row in roots is
  * replaced. 0 or -1. */
-int sdb__root_store(sdb *db, int64_t tenant, int64_t trace, const uint8_t trace_id[16], const exo_pb_span *span,
-                    const exo_pb_resource *res);
+int sdb__root_store(sdb *db, int64_t tenant, int64_t trace, const exo_pb_span *span, const exo_pb_resource *res);
 /* Fill roots for every trace with a root span but no roots row (a
  * database from schema version 1), in one transaction. Returns the number
  * of rows added, or -1. */

@@ -45,8 +45,7 @@ static int64_t clamp(uint64_t v)
     return v > INT64_MAX ? INT64_MAX : (int64_t)v;
 }
 
-int sdb__root_store(sdb *db, int64_t tenant, int64_t trace, const uint8_t trace_id[16], const exo_pb_span *span,
-                    const exo_pb_resource *res)
+int sdb__root_store(sdb *db, int64_t tenant, int64_t trace, const exo_pb_span *span, const exo_pb_resource *res)
 {
     exo_pb_kv *const *rattrs = res ? res->attributes : NULL;
     size_t nr = res ? res->n_attributes : 0;
@@ -56,7 +55,6 @@ int sdb__root_store(sdb *db, int64_t tenant, int64_t trace, const uint8_t trace_
     const char *result = string_attr(span->attributes, span->n_attributes, ATTR_RESULT);
     int code = span->status ? (int)span->status->code : 0;
     const char *msg = span->status && span->status->message ? span->status->message : "";
-    (void)trace_id; /* read from traces (schema 6) */
     int64_t name = sdb__name_id(db, span->name ? span->name : "", 1), service = sdb__name_id(db, svc ? svc : "", 1);
     if (name < 0 || service < 0) return -1;
     sqlite3_stmt *st = sdb__stmt(db, SQ_ROOT_UPSERT);
@@ -224,7 +222,7 @@ long sdb_roots_list(sdb *db, const char *tenant, const sdb_roots_query *q, sdb_r
 /* ---- filling roots for traces stored before it existed ----------------- */
 
 /* The root span of trace (rowid) and its resource; 1 stored, 0 none, -1. */
-static int backfill_trace(sdb *db, int64_t tenant, int64_t trace, const void *trace_id)
+static int backfill_trace(sdb *db, int64_t tenant, int64_t trace)
 {
     sqlite3_stmt *st = sdb__stmt(db, SQ_TRACE_SPANS);
     sqlite3_bind_int64(st, 1, trace);
@@ -249,7 +247,7 @@ static int backfill_trace(sdb *db, int64_t tenant, int64_t trace, const void *tr
         rs = opentelemetry__proto__trace__v1__resource_spans__unpack(
             &exo_pb_allocator, (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 0));
     sqlite3_reset(st);
-    rc = sdb__root_store(db, tenant, trace, trace_id, root, rs ? rs->resource : NULL);
+    rc = sdb__root_store(db, tenant, trace, root, rs ? rs->resource : NULL);
     protobuf_c_message_free_unpacked(&root->base, &exo_pb_allocator);
     if (rs) protobuf_c_message_free_unpacked(&rs->base, &exo_pb_allocator);
     return rc < 0 ? -1 : 1;
@@ -261,7 +259,7 @@ long sdb__roots_backfill(sdb *db)
     if (sqlite3_exec(db->conn, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return sdb__sqlfail(db, "filling the roots table");
     if (sqlite3_prepare_v2(db->conn,
-                           "SELECT id, tenant, trace_id FROM traces t"
+                           "SELECT id, tenant FROM traces t"
                            " WHERE NOT EXISTS (SELECT 1 FROM roots r WHERE r.trace = t.id)",
                            -1, &sel, NULL) != SQLITE_OK) {
         sdb__sqlfail(db, "filling the roots table");
@@ -271,9 +269,7 @@ long sdb__roots_backfill(sdb *db)
     long n = 0;
     int rc;
     while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
-        if (sqlite3_column_bytes(sel, 2) != 16) continue;
-        int r = backfill_trace(db, sqlite3_column_int64(sel, 1), sqlite3_column_int64(sel, 0),
-                               sqlite3_column_blob(sel, 2));
+        int r = backfill_trace(db, sqlite3_column_int64(sel, 1), sqlite3_column_int64(sel, 0));
         if (r < 0) break;
         n += r;
     }

@@ -264,7 +264,7 @@ static int store_trace(sdb *db, int64_t tenant, const ingest_item *items, size_t
     else if (merge_trace(db, tenant, id, name, svc, &start, &end, trace) != 0) return -1;
     /* Before COMMIT: a reader that sees the trace also sees its duration. */
     if (end - start > db->max_trace_ns) __atomic_store_n(&db->max_trace_ns, end - start, __ATOMIC_RELEASE);
-    return root ? sdb__root_store(db, tenant, *trace, id, root->span, root->rs->resource) : 0;
+    return root ? sdb__root_store(db, tenant, *trace, root->span, root->rs->resource) : 0;
 }
 
 /* A span of a trace stored before may be a re-sent one: delete the
