@@ -54,14 +54,19 @@ static void make_run(run *r, long id, char key[64])
     json_decref(run_get_json(r, path, NULL));
 }
 
-static void check_traces(run *r, char keys[][64], int n)
+/* Every trace complete; `copies_ok`: a span may arrive again as an
+ * identical copy (a worker killed after an export, before its record of
+ * it, exports it again - docs/worker.md), else exactly once. */
+static void check_traces(run *r, char keys[][64], int n, int copies_ok)
 {
     tc_spans spans;
     tc_load(r->out, &spans);
     for (int i = 0; i < n; i++) {
         tk_tree t;
         gh_read_run(r, keys[i], &t, NULL);
-        assert_int_equal(tk_check(&spans, &t, "dev1", "discovered"), 1);
+        int most = tk_check(&spans, &t, "dev1", "discovered");
+        if (copies_ok) assert_true(most >= 1);
+        else assert_int_equal(most, 1);
         tk_free(&t);
     }
     tc_free(&spans);
@@ -104,7 +109,7 @@ static void test_discovery_only(void **state)
     assert_int_equal((int)found, NRUNS);
     assert_int_equal((int)received, 0);
     assert_true(polls >= 2);
-    check_traces(r, keys, NRUNS);
+    check_traces(r, keys, NRUNS, 0);
     assert_int_equal(tk_count_roots(r->out), NRUNS); /* nothing twice */
 }
 
@@ -238,7 +243,7 @@ static void test_restart_in_stream_mode(void **state)
     assert_true(known >= found);  /* the second worker listed them again and skipped them */
     assert_int_equal(ts_stop(b.pid, SIGTERM, 20000), 0);
     r->worker.pid = 0;
-    check_traces(r, keys, n);
+    check_traces(r, keys, n, 1); /* SIGKILLed above */
 }
 
 static int setup(void **state)
