@@ -178,11 +178,8 @@ static pid_t spawn_server(const char *mode, int *port)
     fclose(f);
     char *argv[] = {"python3", script, (char *)mode, NULL};
     pid_t pid = ts_spawn(argv, log);
-    char *text = ts_wait_file_text(log, "listening on ", 15000);
-    if (!text) fail_msg("the %s server did not start", mode);
-    *port = atoi(strstr(text, "listening on ") + 13);
-    free(text);
-    assert_true(*port > 0);
+    *port = ts_logged_port(log, 0, "listening on ", 15000);
+    if (*port <= 0) fail_msg("the %s server did not start", mode);
     return pid;
 }
 
@@ -341,10 +338,8 @@ static void test_api_serves_pipelined(void **state)
     snprintf(log, sizeof log, "%s/api.log", ts_tmpdir());
     char *argv[] = {(char *)ts_bin(), "api", "--listen", "127.0.0.1:0", "--time-scale", "600", "--seed", "3", NULL};
     pid_t pid = ts_spawn(argv, log);
-    char *text = ts_wait_file_text(log, "listening on 127.0.0.1:", 15000);
-    if (!text) fail_msg("extrace api did not start");
-    int port = atoi(strstr(text, "listening on 127.0.0.1:") + 23);
-    free(text);
+    int port = ts_logged_port(log, 0, "listening on ", 15000);
+    if (port <= 0) fail_msg("extrace api did not start");
     run r;
     run_open(&r, port, 8);
     start_call(&r, &api_calls[0], "pipe-warm", 10000, done);
