@@ -30,9 +30,10 @@
 #   to CPU 0 and both apis to CPU 1, so that they share the machine alike;
 #   initial delay long enough for all to be in flight before the first
 #   poll (the large worker's VmRSS then gives bytes per idle workflow);
-#   the apis at TIME_SCALE (default 0.001: the workflows do not move, so
-#   that a poll does the same work on both sides; 1: they move, and a
-#   workflow polled less often shows more change per poll);
+#   the apis with --advance on-time at TIME_SCALE (default 0.001: the
+#   workflows do not move, so that a poll does the same work on both
+#   sides; 1: they move, and a workflow polled less often shows more
+#   change per poll);
 #   after the large stack polled each of its workflows once, WINDOWS
 #   (default 3) windows of DURATION s in which both workers' CPU time
 #   (utime + stime) per poll is read at the same moments; RUNS runs
@@ -102,8 +103,9 @@ start_stack() { # $1: worker flags; api pinned with $pin_api; worker with $pin_w
   redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >"$work/${tag:-}redis.log" 2>&1 &
   redis=$!
   pids+=($redis)
+  # shellcheck disable=SC2086 # $api_flags are words
   "${pin_api[@]}" "$bin" api --listen "127.0.0.1:$aport" --time-scale "$scale" --max-workflows 1000000 --seed 1 \
-    --log-level warn >"$work/${tag:-}api.log" 2>&1 &
+    ${api_flags:-} --log-level warn >"$work/${tag:-}api.log" 2>&1 &
   pids+=($!)
   wait_http "http://127.0.0.1:$aport/healthz"
   # shellcheck disable=SC2086
@@ -306,14 +308,15 @@ flat_run() { # $1: run number
   delay=$(( large / 15000 + 20 ))
   flags="--initial-delay ${delay}s --interval $interval --timeout 2h --max-concurrent-polls $polls"
   pin_api=("${pin1[@]}") pin_worker=("${pin0[@]}")
-  # At time scale 0.001 a workflow's next step is days away: every answer
-  # after the first is the same, on both sides (TIME_SCALE=1: they move).
-  scale=${TIME_SCALE:-0.001}
+  # Stages move on time (not one step per poll) and at time scale 0.001
+  # the next step is days away: every answer is the one the first poll
+  # saw, on both sides (TIME_SCALE=1: they move).
+  scale=${TIME_SCALE:-0.001} api_flags="--advance on-time"
   tag=large. start_stack "$flags --max-workflows $((large * 2))"
   la=$admin lw=$worker lr=$rport
   tag=small. start_stack "$flags --max-workflows $((small * 2))"
   sa=$admin sw=$worker sr=$rport
-  scale=1
+  scale=1 api_flags=
   sleep 0.5
   local rss0 rss1 ln sn
   rss0=$(rss_kb "$lw")
