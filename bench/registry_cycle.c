@@ -12,24 +12,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_cpu.h"
 #include "core/clock.h"
 #include "core/rng.h"
 #include "worker/registry.h"
 
 #define T0 (INT64_C(1720162671) * EX_NS_PER_SEC)
-
-static double cpu_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 typedef struct sched {
     wk_registry reg;
@@ -101,8 +89,8 @@ int main(int argc, char **argv)
         ns[1][r] = run(&s[1], cycles);
         ratio[r] = ns[1][r] / ns[0][r];
     }
-    for (int k = 0; k < 2; k++) qsort(ns[k], (size_t)rounds, sizeof ns[k][0], cmp);
-    qsort(ratio, (size_t)rounds, sizeof *ratio, cmp);
+    for (int k = 0; k < 2; k++) qsort(ns[k], (size_t)rounds, sizeof ns[k][0], cmp_double);
+    qsort(ratio, (size_t)rounds, sizeof *ratio, cmp_double);
     int m = rounds / 2, z = rounds - 1;
     printf("%d rounds of %ld cycles (dispatch the head, reschedule it); ns of CPU per cycle, min / median / max\n",
            rounds, cycles);

@@ -9,20 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_cpu.h"
 #include "worker/snapshot_int.h"
-
-static double cpu_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static wm_snapshot snap;
 
@@ -51,10 +39,10 @@ int main(int argc, char **argv)
     }
     double ratio[100];
     for (int r = 0; r < rounds; r++) ratio[r] = dom[r] / fast[r];
-    qsort(dom, (size_t)rounds, sizeof *dom, cmp);
-    qsort(fast, (size_t)rounds, sizeof *fast, cmp);
-    qsort(both, (size_t)rounds, sizeof *both, cmp);
-    qsort(ratio, (size_t)rounds, sizeof *ratio, cmp);
+    qsort(dom, (size_t)rounds, sizeof *dom, cmp_double);
+    qsort(fast, (size_t)rounds, sizeof *fast, cmp_double);
+    qsort(both, (size_t)rounds, sizeof *both, cmp_double);
+    qsort(ratio, (size_t)rounds, sizeof *ratio, cmp_double);
     int m = rounds / 2, z = rounds - 1;
     printf("answer of %zu bytes, %d rounds of %d parses each; ns of CPU per parse, min / median / max\n", len, rounds, n);
     printf("jansson (DOM)          %7.0f / %7.0f / %7.0f\n", dom[0], dom[m], dom[z]);

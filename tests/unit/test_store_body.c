@@ -335,13 +335,7 @@ static void put_events(sdb *db, int tb, int64_t start_s)
              "\"wf-%d\"}}],\"events\":[{\"name\":\"early\",\"timeUnixNano\":\"%lld\"},"
              "{\"name\":\"late\",\"timeUnixNano\":\"%lld\"}]}]}]}]}",
              hex, st, en, tb, st - 5 * S, en + 1);
-    exo_pb_request *req = NULL;
-    char err[256];
-    if (exo_otlp_json_decode_request(json, strlen(json), &req, err, sizeof err) != 0) fail_msg("decode: %s", err);
-    sdb_ingest_result res;
-    if (sdb_ingest(db, NULL, req, &res) != 0) fail_msg("sdb_ingest: %s", sdb_errmsg(db));
-    assert_int_equal(res.accepted, 1);
-    exo_otlp_request_free(req);
+    tf_sdb_ingest_json(db, json, 1);
 }
 
 /* Trace tb reads back with exactly the times put_events sent. */

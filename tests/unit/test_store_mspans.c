@@ -43,13 +43,7 @@ static void span(sdb *db, int tb, int sb, const char *name, int64_t start_s, int
              "\"kind\":2,\"startTimeUnixNano\":\"%lld\",\"endTimeUnixNano\":\"%lld\",\"status\":{\"code\":%d},"
              "\"attributes\":[%s]}]}]}]}",
              tb, hex, sb, name, (long long)(T0 + start_s * S), (long long)(T0 + (start_s + dur_s) * S), code, attrs);
-    exo_pb_request *req = NULL;
-    char err[256];
-    if (exo_otlp_json_decode_request(json, strlen(json), &req, err, sizeof err) != 0) fail_msg("decode: %s", err);
-    sdb_ingest_result res;
-    if (sdb_ingest(db, NULL, req, &res) != 0) fail_msg("sdb_ingest: %s", sdb_errmsg(db));
-    assert_int_equal(res.accepted, 1);
-    exo_otlp_request_free(req);
+    tf_sdb_ingest_json(db, json, 1);
 }
 
 typedef struct row {

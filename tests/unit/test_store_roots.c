@@ -42,13 +42,7 @@ static void workflow(sdb *db, int tb, const char *ns, const char *wf, const char
              "\"name\":\"DataLoader\",\"startTimeUnixNano\":\"%lld\",\"endTimeUnixNano\":\"%lld\"}]}]}]}",
              ns, hex, (long long)(T0 + start_s * S), (long long)(T0 + end_s * S), code, msg, wf, extra, hex,
              (long long)(T0 + start_s * S - 5 * S), (long long)(T0 + end_s * S));
-    exo_pb_request *req = NULL;
-    char err[256];
-    if (exo_otlp_json_decode_request(json, strlen(json), &req, err, sizeof err) != 0) fail_msg("decode: %s", err);
-    sdb_ingest_result res;
-    if (sdb_ingest(db, NULL, req, &res) != 0) fail_msg("sdb_ingest: %s", sdb_errmsg(db));
-    assert_int_equal(res.accepted, 2);
-    exo_otlp_request_free(req);
+    tf_sdb_ingest_json(db, json, 2);
 }
 
 typedef struct rows {
