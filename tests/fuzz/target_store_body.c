@@ -31,20 +31,33 @@ int fuzz_run_store_body(const uint8_t *data, size_t size)
     size_t cap = 0, ecap = 0, cap2 = 0, n, n2;
     const uint8_t *raw, *raw2;
     char why[160];
-    /* 1. the input as a stored body */
+    /* 1. the input as a stored body: forms 0 and 1 are compressed (may be
+     * refused), form 2 is the Span after its form byte, anything else the
+     * Span itself (never refused) */
+    int form = size ? data[0] : -1;
+    int compressed = form == SDB_BODY_Z || form == SDB_BODY_ZREL;
+    if (sdb_body_relative(data, size) != (form == SDB_BODY_ZREL || form == SDB_BODY_REL))
+        fuzz__fail("store_body", "form %d: relative times said wrongly", form);
     if (sdb_body_decode(dc, body_lookup, NULL, data, size, &buf, &cap, &raw, &n, why, sizeof why) == 0) {
         if (n > SDB_BODY_MAX) fuzz__fail("store_body", "decoded %zu bytes, more than the bound", n);
-        if (size && data[0] != 0 && (raw != data || n != size)) fuzz__fail("store_body", "a raw body was changed");
-        if (size && data[0] == 0 && raw != buf) fuzz__fail("store_body", "a compressed body decoded in place");
+        if (form == SDB_BODY_REL && (raw != data + 1 || n != size - 1))
+            fuzz__fail("store_body", "a raw body with relative times was changed");
+        if (!compressed && form != SDB_BODY_REL && (raw != data || n != size))
+            fuzz__fail("store_body", "a raw body was changed");
+        if (compressed && raw != buf) fuzz__fail("store_body", "a compressed body decoded in place");
     } else {
         fuzz__check_terminated("store_body", "why", why, sizeof why);
         if (!why[0]) fuzz__fail("store_body", "refused without a reason");
-        if (size == 0 || data[0] != 0) fuzz__fail("store_body", "a raw body was refused: %s", why);
+        if (!compressed) fuzz__fail("store_body", "a raw body (form %d) was refused: %s", form, why);
     }
-    /* 2. the input as a raw body: encoded (with and without the dictionary), it decodes to itself */
-    for (int with = 0; with < 2; with++) {
-        long len = sdb_body_encode(cc, with ? cd : NULL, (uint32_t)with, data, size, &enc, &ecap);
+    /* 2. the input as a raw body: encoded in both compressed forms, with
+     * and without the dictionary, it decodes to itself */
+    for (int k = 0; k < 4; k++) {
+        int with = k & 1, as = k < 2 ? SDB_BODY_Z : SDB_BODY_ZREL;
+        long len = sdb_body_encode_form(cc, with ? cd : NULL, (uint32_t)with, as, data, size, &enc, &ecap);
         if (len < 0) fuzz__fail("store_body", "%zu bytes do not encode", size);
+        if (sdb_body_relative(enc, (size_t)len) != (as == SDB_BODY_ZREL))
+            fuzz__fail("store_body", "form %d encoded: relative times said wrongly", as);
         if (sdb_body_decode(dc, body_lookup, NULL, enc, (size_t)len, &buf2, &cap2, &raw2, &n2, why, sizeof why) != 0)
             fuzz__fail("store_body", "an encoded body does not decode: %s", why);
         if (n2 != size || (size && memcmp(raw2, data, size) != 0))
