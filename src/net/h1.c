@@ -362,3 +362,10 @@ void ex_h1_resp_free(ex_h1_resp *r)
     r->hbuf = NULL;
     r->hcap = r->hlen = 0;
 }
+
+uint64_t ex_h1_pace_wait(uint64_t now_ns, uint64_t turn_ns, uint64_t window_ns, int inflight)
+{
+    if (!window_ns || !turn_ns || inflight < EX_H1_PACE_MIN || now_ns < turn_ns) return 0;
+    uint64_t took = now_ns - turn_ns;
+    return took >= window_ns ? 0 : window_ns - took;
+}

@@ -102,4 +102,17 @@ void ex_h1_resp_header_at(const ex_h1_resp *r, size_t i, const char **name, cons
 /* Free hbuf. */
 void ex_h1_resp_free(ex_h1_resp *r);
 
+/* ---- pacing the loop (pure) ----
+ *
+ * A client with many requests in flight on a loop that turns faster than
+ * its answers come wakes for one or two answers at a time: a read, a
+ * write and their loopback segments per answer. Holding each turn of the
+ * loop to at least a window lets the answers of that window arrive
+ * first, so that one read takes several and one writev sends the
+ * requests they start. The wait before the next turn, in ns: 0 when the
+ * window is 0, fewer than EX_H1_PACE_MIN calls are in flight, or the
+ * turn that began at `turn_ns` (0: none yet) already lasted the window. */
+#define EX_H1_PACE_MIN 16
+uint64_t ex_h1_pace_wait(uint64_t now_ns, uint64_t turn_ns, uint64_t window_ns, int inflight);
+
 #endif

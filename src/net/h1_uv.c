@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -47,6 +48,8 @@ struct ex_h1_pool {
     h1_conn *idle, *room, *busy; /* lists: no call; open to more calls; the others */
     int nidle;
     int nconns;    /* connections not yet freed */
+    int inflight;  /* calls on connections (written or not) */
+    uint64_t pace_ns, turn_ns; /* pacing window; uv_hrtime() when the loop's turn began */
     int nhandles;  /* of prep and check, not yet closed */
     h1_conn *flush; /* connections with requests to write */
     uv_prepare_t prep;
@@ -198,6 +201,7 @@ static void push_call(h1_conn *k, ex_h1_call *c)
     else k->head = c;
     k->tail = c;
     k->ncalls++;
+    k->pool->inflight++;
     arm(k, c->deadline);
 }
 
@@ -208,6 +212,7 @@ static ex_h1_call *pop_head(h1_conn *k)
     if (!k->head) k->tail = NULL;
     if (k->unsent == c) k->unsent = k->head;
     k->ncalls--;
+    k->pool->inflight--;
     c->next_q = NULL;
     c->conn = NULL;
     return c;
@@ -272,6 +277,7 @@ static void conn_end(h1_conn *k, CURLcode code, const char *err, int timeout)
     ex_h1_call *c = k->head, *unsent = k->unsent, *next;
     conn_state was = k->state;
     k->head = k->tail = k->unsent = NULL;
+    p->inflight -= k->ncalls;
     k->ncalls = 0;
     conn_close(k);
     uint64_t now = uv_now(p->loop);
@@ -458,7 +464,21 @@ static void flush_all(ex_h1_pool *p)
     }
 }
 
-static void prep_cb(uv_prepare_t *h) { flush_all(h->data); }
+/* Before the loop waits for I/O: write what is ready, then hold the loop
+ * for the rest of the pacing window (its answers arrive meanwhile). */
+static void prep_cb(uv_prepare_t *h)
+{
+    ex_h1_pool *p = h->data;
+    flush_all(p);
+    uint64_t now = uv_hrtime(), wait = ex_h1_pace_wait(now, p->turn_ns, p->pace_ns, p->inflight);
+    if (wait) {
+        struct timespec ts = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
+        nanosleep(&ts, NULL); /* a signal cutting it short only shortens the wait */
+        p->st.paced++;
+        now = uv_hrtime();
+    }
+    p->turn_ns = now;
+}
 static void check_cb(uv_check_t *h) { flush_all(h->data); }
 
 /* ---- placing a call ---- */
@@ -654,6 +674,8 @@ int ex_h1_start(ex_h1_pool *p, ex_h1_call *c)
 }
 
 void ex_h1_pool_stats(const ex_h1_pool *p, ex_h1_stats *st) { *st = p->st; }
+
+void ex_h1_pool_pace(ex_h1_pool *p, uint64_t window_ns) { p->pace_ns = window_ns; }
 
 static void pool_handle_closed(uv_handle_t *h)
 {

@@ -76,6 +76,12 @@ struct ex_h1_call {
  * connections, with up to `depth` requests in flight on one connection
  * (1: no pipelining; clamped to 1..EX_H1_DEPTH_MAX). NULL without memory. */
 ex_h1_pool *ex_h1_pool_new(uv_loop_t *loop, const ex_h1_target *t, int max_idle, int depth);
+/* Pace the loop (ex_h1_pace_wait): at the prepare phase, after writing
+ * what is ready, the pool sleeps the rest of `window_ns` (0: never, the
+ * default) when the loop's previous turn was shorter and at least
+ * EX_H1_PACE_MIN calls are in flight. The sleep holds the whole loop:
+ * meant for a process whose loop mostly serves this pool. */
+void ex_h1_pool_pace(ex_h1_pool *p, uint64_t window_ns);
 /* Start call c. 0, or -1 if the pool is closing (done is not called). */
 int ex_h1_start(ex_h1_pool *p, ex_h1_call *c);
 
@@ -85,6 +91,7 @@ typedef struct ex_h1_stats {
     uint64_t pipelined; /* requests written while another was unanswered on the connection */
     uint64_t writes;    /* write system calls (one carries every request ready on a connection) */
     uint64_t resent;    /* requests sent again on a fresh connection after theirs ended unanswered */
+    uint64_t paced;     /* turns of the loop held back by pacing (ex_h1_pool_pace) */
 } ex_h1_stats;
 void ex_h1_pool_stats(const ex_h1_pool *p, ex_h1_stats *st);
 /* Abort every call (done runs with CURLE_ABORTED_BY_CALLBACK), close the

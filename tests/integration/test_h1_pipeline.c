@@ -12,6 +12,9 @@
  *              behind wait too);
  *   - `extrace api` (libmicrohttpd), which must serve pipelined requests
  *     in order: thousands of polls, each body naming its own workflow.
+ * Paced (ex_h1_pool_pace), the loop is held between turns only with
+ * EX_H1_PACE_MIN calls or more in flight, and every answer still is its
+ * own request's.
  * The idempotent GETs left unanswered on a closed connection are sent
  * again, once each, on a fresh connection, and do not fail; a request that
  * got part of its answer fails; timeouts run per request. */
@@ -164,6 +167,7 @@ static void run_close(run *r, call *calls, int n)
     for (int i = 0; i < n; i++) {
         ex_h1_call_free(&calls[i].c);
         free(calls[i].req);
+        calls[i].req = NULL;
     }
 }
 
@@ -331,36 +335,71 @@ static void api_done(ex_h1_call *c, CURLcode code, const char *err)
     }
 }
 
-static void test_api_serves_pipelined(void **state)
+/* API_POLLS polls through `slots` calls kept in flight on a pool of
+ * depth 8 paced by `window_ns`; each answer checked by api_done. */
+static void api_polls(int port, int slots, uint64_t window_ns, ex_h1_stats *st)
 {
-    (void)state;
-    char log[400];
-    snprintf(log, sizeof log, "%s/api.log", ts_tmpdir());
-    char *argv[] = {(char *)ts_bin(), "api", "--listen", "127.0.0.1:0", "--time-scale", "600", "--seed", "3", NULL};
-    pid_t pid = ts_spawn(argv, log);
-    int port = ts_logged_port(log, 0, "listening on ", 15000);
-    if (port <= 0) fail_msg("extrace api did not start");
     run r;
     run_open(&r, port, 8);
+    ex_h1_pool_pace(r.pool, window_ns);
     start_call(&r, &api_calls[0], "pipe-warm", 10000, done);
     run_until_done(&r);
     assert_own_answer(&api_calls[0]);
     r.again = API_POLLS;
-    for (int i = 0; i < API_SLOTS; i++) {
+    for (int i = 0; i < slots; i++) {
         char id[32];
         snprintf(id, sizeof id, "pipe-%d", r.next_id++);
         start_call(&r, &api_calls[i], id, 10000, api_done);
     }
     run_until_done(&r);
+    ex_h1_pool_stats(r.pool, st);
+    print_message("api, %d in flight, window %llu ns: %d polls, %llu pipelined, %llu writes, %llu connections, "
+                  "%llu sent again, %llu turns paced\n",
+                  slots, (unsigned long long)window_ns, API_POLLS + slots + 1, (unsigned long long)st->pipelined,
+                  (unsigned long long)st->writes, (unsigned long long)st->opened, (unsigned long long)st->resent,
+                  (unsigned long long)st->paced);
+    assert_int_equal(st->resent, 0);
+    run_close(&r, api_calls, slots);
+}
+
+static pid_t spawn_api(int *port)
+{
+    char log[400];
+    snprintf(log, sizeof log, "%s/api.log", ts_tmpdir());
+    char *argv[] = {(char *)ts_bin(), "api", "--listen", "127.0.0.1:0", "--time-scale", "600", "--seed", "3", NULL};
+    pid_t pid = ts_spawn(argv, log);
+    *port = ts_logged_port(log, 0, "listening on ", 15000);
+    if (*port <= 0) fail_msg("extrace api did not start");
+    return pid;
+}
+
+static void test_api_serves_pipelined(void **state)
+{
+    (void)state;
+    int port;
+    pid_t pid = spawn_api(&port);
     ex_h1_stats st;
-    ex_h1_pool_stats(r.pool, &st);
-    print_message("api: %d polls, %llu pipelined, %llu writes, %llu connections, %llu sent again\n",
-                  API_POLLS + API_SLOTS + 1, (unsigned long long)st.pipelined, (unsigned long long)st.writes,
-                  (unsigned long long)st.opened, (unsigned long long)st.resent);
+    api_polls(port, API_SLOTS, 0, &st);
     assert_true(st.pipelined > API_POLLS / 2);
     assert_true(st.writes < (uint64_t)API_POLLS);
-    assert_int_equal(st.resent, 0);
-    run_close(&r, api_calls, API_SLOTS);
+    assert_int_equal(st.paced, 0); /* no window: never held */
+    ts_stop(pid, SIGTERM, 5000);
+}
+
+/* Pacing (ex_h1_pool_pace): with 64 calls in flight the loop is held
+ * between turns and every answer is still its own request's; with fewer
+ * than EX_H1_PACE_MIN in flight it never is. */
+static void test_api_paced(void **state)
+{
+    (void)state;
+    int port;
+    pid_t pid = spawn_api(&port);
+    ex_h1_stats st;
+    api_polls(port, API_SLOTS, 2000000, &st); /* 2 ms: longer than any turn of this loop */
+    assert_true(st.paced > 0);
+    assert_true(st.pipelined > API_POLLS / 2);
+    api_polls(port, EX_H1_PACE_MIN - 1, 2000000, &st);
+    assert_int_equal(st.paced, 0);
     ts_stop(pid, SIGTERM, 5000);
 }
 
@@ -371,7 +410,7 @@ int main(void)
         cmocka_unit_test(test_ok_one_write),      cmocka_unit_test(test_depth_one),
         cmocka_unit_test(test_closes_after_one),  cmocka_unit_test(test_connection_close),
         cmocka_unit_test(test_dies_mid_pipeline), cmocka_unit_test(test_timeout_per_request),
-        cmocka_unit_test(test_api_serves_pipelined),
+        cmocka_unit_test(test_api_serves_pipelined), cmocka_unit_test(test_api_paced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -296,6 +296,23 @@ static void test_pipelined(void **state)
     }
 }
 
+/* The wait before the loop's next turn: the rest of the window, only
+ * with enough calls in flight and a turn shorter than the window. */
+static void test_pace_wait(void **state)
+{
+    (void)state;
+    const uint64_t us = 1000, win = 250 * us, t0 = 1000000 * us;
+    assert_int_equal(ex_h1_pace_wait(t0 + 40 * us, t0, win, 64), 210 * us);  /* a short turn: the rest */
+    assert_int_equal(ex_h1_pace_wait(t0, t0, win, 64), win);                  /* no time at all: all of it */
+    assert_int_equal(ex_h1_pace_wait(t0 + win, t0, win, 64), 0);              /* the turn lasted the window */
+    assert_int_equal(ex_h1_pace_wait(t0 + 3 * win, t0, win, 64), 0);          /* a long turn (a busy loop) */
+    assert_int_equal(ex_h1_pace_wait(t0 + 40 * us, t0, win, EX_H1_PACE_MIN), 210 * us);
+    assert_int_equal(ex_h1_pace_wait(t0 + 40 * us, t0, win, EX_H1_PACE_MIN - 1), 0); /* too few in flight */
+    assert_int_equal(ex_h1_pace_wait(t0 + 40 * us, t0, 0, 64), 0);            /* window 0: off */
+    assert_int_equal(ex_h1_pace_wait(t0 + 40 * us, 0, win, 64), 0);           /* the first turn */
+    assert_int_equal(ex_h1_pace_wait(t0 - 1, t0, win, 64), 0);                /* a clock that went back */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,7 +320,7 @@ int main(void)
         cmocka_unit_test(test_host_header),      cmocka_unit_test(test_request),
         cmocka_unit_test(test_content_length),   cmocka_unit_test(test_chunked_and_interim),
         cmocka_unit_test(test_close_and_keep_alive), cmocka_unit_test(test_failures),
-        cmocka_unit_test(test_many_headers),     cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_many_headers),     cmocka_unit_test(test_pipelined), cmocka_unit_test(test_pace_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
