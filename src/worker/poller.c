@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/duration.h"
 #include "core/iso8601.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -137,12 +138,14 @@ static int h1_setup(wk_poller *p, uv_loop_t *loop)
     p->tail_len = (size_t)n - p->head_len;
     int depth = p->cfg.pipeline_depth < 1 ? 1 : p->cfg.pipeline_depth;
     if (!(p->h1 = ex_h1_pool_new(loop, &t, p->cfg.max_concurrent, depth))) return -1;
-    if (depth > 1)
-        ex_info("poll", "GET %s/workflows/<id> over the HTTP/1.1 client (kept-alive connections, at most %d; up to %d "
-                "requests pipelined on one)", p->base, p->cfg.max_concurrent, depth);
-    else
-        ex_info("poll", "GET %s/workflows/<id> over the HTTP/1.1 client (kept-alive connections, at most %d)", p->base,
-                p->cfg.max_concurrent);
+    ex_h1_pool_pace(p->h1, (uint64_t)p->cfg.batch_window_ns);
+    char piped[64] = "", paced[112] = "", win[EX_DURATION_STR_MAX];
+    if (depth > 1) snprintf(piped, sizeof piped, "; up to %d requests pipelined on one", depth);
+    if (p->cfg.batch_window_ns > 0)
+        snprintf(paced, sizeof paced, "; with %d or more in flight, turns of the loop of at least %s", EX_H1_PACE_MIN,
+                 ex_duration_format(p->cfg.batch_window_ns, win));
+    ex_info("poll", "GET %s/workflows/<id> over the HTTP/1.1 client (kept-alive connections, at most %d%s%s)", p->base,
+            p->cfg.max_concurrent, piped, paced);
     return 1;
 }
 
@@ -358,9 +361,10 @@ void wk_poller_destroy(wk_poller *p)
         ex_h1_pool_stats(p->h1, &st);
         ex_debug("poll",
                  "HTTP/1.1 client: %llu connections opened, %llu requests on kept-alive ones, %llu pipelined, %llu "
-                 "writes, %llu sent again",
+                 "writes, %llu sent again, %llu turns of the loop paced",
                  (unsigned long long)st.opened, (unsigned long long)st.reused, (unsigned long long)st.pipelined,
-                 (unsigned long long)st.writes, (unsigned long long)st.resent);
+                 (unsigned long long)st.writes, (unsigned long long)st.resent,
+                 (unsigned long long)st.paced);
         ex_h1_pool_destroy(p->h1);
     }
     if (p->curl) ex_curl_loop_destroy(p->curl);

@@ -61,6 +61,7 @@ typedef struct wk_poller_config {
     const struct wk_source *source; /* the source: NULL or the seed's = GET <api_url>/workflows/<id> */
     size_t cond_cache_max; /* profile sources: bytes of answers kept for conditional requests */
     int pipeline_depth;    /* the HTTP/1.1 client: requests in flight on one connection (0 or 1: no pipelining) */
+    int64_t batch_window_ns; /* … and its loop pacing (ex_h1_pool_pace; 0: off) */
 } wk_poller_config;
 
 typedef struct wk_poller wk_poller;

@@ -538,7 +538,7 @@ static int start(wk_worker *w)
     wk_skew_init(&w->skew);
     wk_api_host(o->api_url, w->api_host, sizeof w->api_host);
     wk_poller_config pc = {o->api_url, o->max_concurrent_polls, o->poll_timeout_ns, WM_BODY_MAX, o->parse_flags,
-                           o->source, o->cond_cache_max, o->pipeline_depth};
+                           o->source, o->cond_cache_max, o->pipeline_depth, o->poll_batch_window_ns};
     w->poller = wk_poller_new(&w->loop, &pc, poll_done, w, err, sizeof err);
     if (!w->poller) {
         ex_error("worker", "%s", err);

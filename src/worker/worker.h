@@ -35,6 +35,7 @@ typedef struct wk_options {
     int max_concurrent_polls;       /* polls in flight at most */
     int64_t poll_timeout_ns;        /* per poll */
     int pipeline_depth;             /* polls in flight on one connection of the HTTP/1.1 client (1: no pipelining) */
+    int64_t poll_batch_window_ns;   /* the HTTP/1.1 client's loop pacing (ex_h1_pool_pace; 0: off) */
     unsigned parse_flags;           /* WM_PARSE_* contract extensions read from the API's answers */
     const struct wk_source *source; /* what is watched (--source) */
     size_t cond_cache_max;          /* bytes of answers kept for conditional requests */

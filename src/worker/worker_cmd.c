@@ -40,6 +40,7 @@ typedef struct worker_cfg {
     int64_t max_concurrent_polls;
     int64_t poll_timeout;         /* ns */
     int64_t pipeline_depth;
+    int64_t poll_batch_window;
     int64_t max_workflows;
     char *admin_listen;           /* HOST:PORT */
     int64_t status_interval;      /* ns; 0 = no status line */
@@ -189,6 +190,11 @@ static const ex_opt opts[] = {
     {"pipeline-depth", EX_OPT_INT, offsetof(worker_cfg, pipeline_depth), "8", 1, 64, "N",
      "Polls of a plain http:// --api-url in flight on one kept-alive connection at most (HTTP/1.1 pipelining: "
      "requests written back to back, answered in order; docs/worker.md#the-request-path). 1 turns it off.",
+     NULL, NULL, NULL},
+    {"poll-batch-window", EX_OPT_DURATION, offsetof(worker_cfg, poll_batch_window), "250us", 0, 10e6, "DURATION",
+     "With 16 or more polls of a plain http:// --api-url in flight, hold each turn of the worker's loop to at "
+     "least DURATION, so that answers are read and requests written several at a time (less CPU per poll; a "
+     "poll's answer waits at most DURATION; docs/worker.md#the-request-path). 0 turns it off.",
      NULL, NULL, NULL},
     {"max-workflows", EX_OPT_INT, offsetof(worker_cfg, max_workflows), "1000000", 1, 100000000, "N",
      "Workflows watched at most; events beyond are rejected (reason \"capacity\").", NULL, NULL, NULL},
@@ -350,6 +356,7 @@ static int run(const worker_cfg *cfg, const ex_cfg_result *given, char *const *e
     o.max_concurrent_polls = (int)cfg->max_concurrent_polls;
     o.poll_timeout_ns = cfg->poll_timeout;
     o.pipeline_depth = (int)cfg->pipeline_depth;
+    o.poll_batch_window_ns = cfg->poll_batch_window;
     o.parent_from_traceparent = cfg->parent_from_traceparent;
     o.discover_interval_ns = cfg->discover;
     o.discover_scope = cfg->discover_scope ? cfg->discover_scope : "";
