@@ -35,8 +35,9 @@
  * times (body.h forms 1 and 2; schema 4 bodies read as they are, so
  * opening a schema 4 database changes nothing but the version). 6: names
  * (span and service) interned in `names` for roots, mspans and mroll;
- * roots without trace_id; no traces_by_end (see migrate_names). */
-#define SDB_SCHEMA_VERSION 6
+ * roots without trace_id; no traces_by_end (see migrate_names). 7: the
+ * statuses of each trace's spans in traces.statuses (migrate_statuses). */
+#define SDB_SCHEMA_VERSION 7
 
 struct sdb_tenant_entry {
     char *name;        /* tenant name (owned) */
@@ -50,7 +51,8 @@ static const char schema_sql[] =
     " resource BLOB NOT NULL, scope BLOB NOT NULL);"
     "CREATE INDEX IF NOT EXISTS sources_by_hash ON sources(hash);"
     "CREATE TABLE IF NOT EXISTS traces(id INTEGER PRIMARY KEY, tenant INTEGER NOT NULL, trace_id BLOB NOT NULL,"
-    " start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, root_name TEXT, root_service TEXT);"
+    " start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, root_name TEXT, root_service TEXT,"
+    " statuses INTEGER NOT NULL DEFAULT 15);"
     "CREATE UNIQUE INDEX IF NOT EXISTS traces_by_id ON traces(tenant, trace_id);"
     "CREATE INDEX IF NOT EXISTS traces_by_start ON traces(tenant, start_ns);"
     "CREATE TABLE IF NOT EXISTS spans(id INTEGER PRIMARY KEY, trace INTEGER NOT NULL, span_id BLOB NOT NULL,"
@@ -117,6 +119,10 @@ static const char migrate_names_mspans_post[] =
     " FROM mroll_v5 r JOIN names n ON n.name = r.name;"
     "DROP TABLE mspans_v5; DROP TABLE mroll_v5;";
 static const char migrate_end_index[] = "DROP INDEX IF EXISTS traces_by_end;";
+/* To schema 7: a trace stored before has every status bit (SDB_STATUS_ALL,
+ * the column's default): a search by status reads it, as it read every
+ * trace before. No row is rewritten. */
+static const char migrate_statuses[] = "ALTER TABLE traces ADD COLUMN statuses INTEGER NOT NULL DEFAULT 15;";
 
 static const char *const stmt_sql[SQ_COUNT] = {
     [SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -130,10 +136,10 @@ static const char *const stmt_sql[SQ_COUNT] = {
      * there found and updated by the writer (db_write.c): an upsert with
      * RETURNING buffers its rows in an ephemeral table, opened and closed
      * on every call (a tenth of the ingest's CPU, bench/README.md). */
-    [SQ_TRACE_ADD] = "INSERT INTO traces(tenant, trace_id, start_ns, end_ns, root_name, root_service)"
-                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [SQ_TRACE_ADD] = "INSERT INTO traces(tenant, trace_id, start_ns, end_ns, root_name, root_service, statuses)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [SQ_TRACE_MERGE] = "UPDATE traces SET start_ns = ?2, end_ns = ?3, root_name = coalesce(?4, root_name),"
-                       " root_service = coalesce(?5, root_service) WHERE id = ?1",
+                       " root_service = coalesce(?5, root_service), statuses = statuses | ?6 WHERE id = ?1",
     [SQ_SPAN_ADD] = "INSERT INTO spans(trace, span_id, source, body) VALUES(?1, ?2, ?3, ?4)",
     [SQ_SPAN_SET] = "UPDATE spans SET source = ?2, body = ?3 WHERE id = ?1",
     [SQ_TRACE_GET] = "SELECT id, start_ns, end_ns, root_name, root_service FROM traces"
@@ -345,13 +351,14 @@ static int schema_init(sdb *db)
     int texts_roots = version >= 2 && column_is(db, "roots", "name", "TEXT");
     int texts_mspans = version >= 3 && column_is(db, "mspans", "name", "TEXT");
     int attrs = version >= 3 && !texts_mspans && column_is(db, "mspans", "attrs", NULL);
-    size_t cap = sizeof schema_sql + sizeof migrate_v3 + sizeof migrate_v3_attrs + sizeof migrate_names_roots_pre +
-                 sizeof migrate_names_roots_post + sizeof migrate_names_mspans_pre +
+    int statuses = version >= 1 && !column_is(db, "traces", "statuses", NULL);
+    size_t cap = sizeof migrate_statuses + sizeof schema_sql + sizeof migrate_v3 + sizeof migrate_v3_attrs +
+                 sizeof migrate_names_roots_pre + sizeof migrate_names_roots_post + sizeof migrate_names_mspans_pre +
                  sizeof migrate_names_mspans_post + sizeof migrate_end_index + 128;
     char *sql = ex_malloc(cap);
     if (!sql) return sdb__fail(db, "out of memory");
-    snprintf(sql, cap, "BEGIN; %s %s %s %s %s %s %s %s PRAGMA user_version = %d; COMMIT;",
-             version == 3 ? migrate_v3 : "", attrs ? migrate_v3_attrs : "",
+    snprintf(sql, cap, "BEGIN; %s %s %s %s %s %s %s %s %s PRAGMA user_version = %d; COMMIT;",
+             statuses ? migrate_statuses : "", version == 3 ? migrate_v3 : "", attrs ? migrate_v3_attrs : "",
              texts_roots ? migrate_names_roots_pre : "", texts_mspans ? migrate_names_mspans_pre : "", schema_sql,
              texts_roots ? migrate_names_roots_post : "", texts_mspans ? migrate_names_mspans_post : "",
              migrate_end_index, SDB_SCHEMA_VERSION);

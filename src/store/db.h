@@ -165,7 +165,17 @@ typedef struct sdb_trace_query {
     int64_t min_duration_ns; /* trace duration at least this (0: any) */
     int64_t max_duration_ns; /* trace duration at most this (0: any) */
     size_t limit;            /* most summaries delivered (0: no limit) */
+    unsigned statuses;       /* only traces with a span of one of these statuses (SDB_STATUS_BIT; 0: any) */
 } sdb_trace_query;
+
+/* The bit of a span status code in sdb_trace_query.statuses: 0 (unset),
+ * 1 (ok) and 2 (error) their own, any other code one more. The store
+ * keeps per trace the bits of the statuses its spans were stored with;
+ * a span stored again with another status leaves its first one's bit
+ * set, so the bits are a superset: a trace they let through may not have
+ * such a span any more (check its spans), one they keep out has none. */
+#define SDB_STATUS_BIT(code) ((code) >= 0 && (code) <= 2 ? 1u << (code) : 8u)
+#define SDB_STATUS_ALL 15u
 
 /* Called per trace; s and its strings are valid only during the call.
  * Return 0 to go on, 1 to stop, -1 to stop with an error (sdb_traces_scan

@@ -311,11 +311,11 @@ static long deliver(sdb *db, sqlite3_stmt *st, const sdb_trace_query *q, sdb_tra
     return n;
 }
 
-/* The time and duration conditions shared by both searches, on table t;
- * the statement's parameters ?1..?6 are bound by bind_window. */
+/* The time, duration and status conditions shared by both searches, on table t;
+ * the statement's parameters ?1..?7 are bound by bind_window. */
 #define WINDOW_SQL                                                                                                   \
     " t.tenant = ?1 AND t.start_ns <= ?2 AND t.start_ns >= ?3 AND t.end_ns >= ?4"                                    \
-    " AND t.end_ns - t.start_ns >= ?5 AND t.end_ns - t.start_ns <= ?6"
+    " AND t.end_ns - t.start_ns >= ?5 AND t.end_ns - t.start_ns <= ?6 AND t.statuses & ?7 != 0"
 
 static void bind_window(sdb *db, sqlite3_stmt *st, int64_t tid, const sdb_trace_query *q)
 {
@@ -330,6 +330,7 @@ static void bind_window(sdb *db, sqlite3_stmt *st, int64_t tid, const sdb_trace_
     sqlite3_bind_int64(st, 4, q->start_ns ? q->start_ns : INT64_MIN);
     sqlite3_bind_int64(st, 5, q->min_duration_ns > 0 ? q->min_duration_ns : INT64_MIN);
     sqlite3_bind_int64(st, 6, q->max_duration_ns > 0 ? q->max_duration_ns : INT64_MAX);
+    sqlite3_bind_int(st, 7, (int)(q->statuses ? q->statuses : SDB_STATUS_ALL));
 }
 
 long sdb_traces_scan(sdb *db, const char *tenant, const sdb_trace_query *q, sdb_trace_cb cb, void *arg)

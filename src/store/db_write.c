@@ -204,10 +204,11 @@ static int is_conflict(int rc)
     return (rc & 0xff) == SQLITE_CONSTRAINT;
 }
 
-/* Widen the stored trace row of (tenant, trace id) to [*start, *end] and
- * set its root if given; *start / *end become the row's. 0 or -1. */
+/* Widen the stored trace row of (tenant, trace id) to [*start, *end],
+ * add the status bits and set its root if given; *start / *end become the
+ * row's. 0 or -1. */
 static int merge_trace(sdb *db, int64_t tenant, const uint8_t *trace_id, const char *root, const char *svc,
-                       int64_t *start, int64_t *end, int64_t *trace)
+                       unsigned statuses, int64_t *start, int64_t *end, int64_t *trace)
 {
     sqlite3_stmt *st = sdb__stmt(db, SQ_TRACE_GET);
     sqlite3_bind_int64(st, 1, tenant);
@@ -225,6 +226,7 @@ static int merge_trace(sdb *db, int64_t tenant, const uint8_t *trace_id, const c
         sqlite3_bind_text(st, 4, root, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 5, svc, -1, SQLITE_STATIC);
     }
+    sqlite3_bind_int(st, 6, (int)statuses);
     if (sqlite3_step(st) != SQLITE_DONE) return sdb__sqlfail(db, "storing a trace");
     sqlite3_reset(st);
     return 0;
@@ -234,9 +236,11 @@ static int merge_trace(sdb *db, int64_t tenant, const uint8_t *trace_id, const c
 static int store_trace(sdb *db, int64_t tenant, const ingest_item *items, size_t n, int64_t *trace)
 {
     int64_t start = INT64_MAX, end = INT64_MIN;
+    unsigned statuses = 0; /* of its spans (SDB_STATUS_BIT): a search by status may pass the trace over */
     const ingest_item *root = NULL;
     for (size_t i = 0; i < n; i++) {
         const exo_pb_span *s = items[i].span;
+        statuses |= SDB_STATUS_BIT(s->status ? (int)s->status->code : 0);
         if (clamp_ns(s->start_time_unix_nano) < start) start = clamp_ns(s->start_time_unix_nano);
         if (clamp_ns(s->end_time_unix_nano) > end) end = clamp_ns(s->end_time_unix_nano);
         if (s->parent_span_id.len == 0) root = &items[i];
@@ -257,11 +261,12 @@ static int store_trace(sdb *db, int64_t tenant, const ingest_item *items, size_t
         sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 6, svc, -1, SQLITE_STATIC);
     }
+    sqlite3_bind_int(st, 7, (int)statuses);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE && !is_conflict(rc)) return sdb__sqlfail(db, "storing a trace");
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) *trace = sqlite3_last_insert_rowid(db->conn);
-    else if (merge_trace(db, tenant, id, name, svc, &start, &end, trace) != 0) return -1;
+    else if (merge_trace(db, tenant, id, name, svc, statuses, &start, &end, trace) != 0) return -1;
     /* Before COMMIT: a reader that sees the trace also sees its duration. */
     if (end - start > db->max_trace_ns) __atomic_store_n(&db->max_trace_ns, end - start, __ATOMIC_RELEASE);
     return root ? sdb__root_store(db, tenant, *trace, root->span, root->rs->resource) : 0;

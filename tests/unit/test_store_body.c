@@ -291,7 +291,7 @@ static void test_migrates_schema_3(void **state)
     char err[256];
     db = sdb_open(dir, err, sizeof err);
     if (!db) fail_msg("sdb_open: %s", err);
-    assert_int_equal(query(dir, "PRAGMA user_version"), 6);
+    assert_int_equal(query(dir, "PRAGMA user_version"), 7);
     assert_int_equal(query(dir, "SELECT count(*) FROM pragma_table_info('mspans') WHERE name = 'attrs'"), 0);
     assert_int_equal(query(dir, "SELECT count(*) FROM sqlite_master WHERE name = 'spans_by_source'"), 0);
     assert_int_equal(query(dir, "SELECT count(*) FROM sqlite_master WHERE name = 'dicts'"), 1);
@@ -444,7 +444,7 @@ static void test_relative_times_and_schema_4(void **state)
     char err[256];
     db = sdb_open(dir, err, sizeof err);
     if (!db) fail_msg("sdb_open: %s", err);
-    assert_int_equal(query(dir, "PRAGMA user_version"), 6);
+    assert_int_equal(query(dir, "PRAGMA user_version"), 7);
     for (int i = 1; i <= 6; i++) expect_times(db, i, i);
     assert_int_equal(by_attr(db, "wf-5"), 1);
     /* new spans beside them in the new form; a re-sent old one replaced */
@@ -555,7 +555,7 @@ static void test_names_and_schema_5(void **state)
     char err[256];
     db = sdb_open(dir, err, sizeof err);
     if (!db) fail_msg("sdb_open: %s", err);
-    assert_int_equal(query(dir, "PRAGMA user_version"), 6);
+    assert_int_equal(query(dir, "PRAGMA user_version"), 7);
     assert_int_equal(query(dir, "SELECT count(*) FROM names"), 3);
     assert_int_equal(query(dir, "SELECT count(*) FROM sqlite_master WHERE name IN ('roots_v5', 'mspans_v5',"
                                 " 'mroll_v5', 'traces_by_end')"),

@@ -103,7 +103,7 @@ static void test_schema_created(void **state)
                                       " ('tenants','sources','traces','spans','tag_keys','tag_values','attr_bloom',"
                                       "'roots','mspans','dicts')"),
                      10);
-    assert_int_equal(count_rows(dir, "PRAGMA user_version"), 6);
+    assert_int_equal(count_rows(dir, "PRAGMA user_version"), 7);
     sdb_close(db);
     /* Reopening an existing database keeps it (and WAL mode is persistent). */
     char err[256];
