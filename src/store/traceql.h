@@ -303,6 +303,16 @@ int tql_span_local(const tql_query *q, unsigned *needs, const char **name);
 /* The same for one field (of by() or a metrics function). */
 int tql_fieldref_local(const tql_fieldref *f, unsigned *needs);
 
+/* The span statuses q's matches may have: bit 1 << code for the codes 0
+ * (unset), 1 (ok) and 2 (error), bit 8 for any other code. A trace
+ * without a span of one of them cannot match. For one spanset filter
+ * without stages that change the result (select() allowed) the
+ * conditions on status decide (the others could go either way: `status
+ * = error || kind = client` may hold with any status); every other query
+ * gives TQL_STATUSES_ALL. 0 when no span can match. Pure. */
+#define TQL_STATUSES_ALL 15u
+unsigned tql_span_statuses(const tql_query *q);
+
 /* Names of values: "ok"/"error"/"unset" for status codes 1/2/0, and
  * "unspecified", "internal", "server", "client", "producer", "consumer"
  * for kinds 0..5 (NULL outside these ranges). */

@@ -103,7 +103,8 @@ static void tq_check_spansets(const tql_query *q, const tql_trace *t, const tql_
 }
 
 /* tql_eval's set is ascending and in range, and agrees with
- * tql_span_matches span by span; tql_span_attrs stays within bounds. */
+ * tql_span_matches span by span; tql_span_attrs stays within bounds;
+ * tql_span_statuses has the status of every matched span. */
 static void tq_check_eval(const tql_query *q, const tql_trace *t)
 {
     tql_match m;
@@ -113,6 +114,13 @@ static void tq_check_eval(const tql_query *q, const tql_trace *t)
     for (size_t k = 0; k < m.nspans; k++)
         if (m.spans[k] >= t->nspans || (k && m.spans[k] <= m.spans[k - 1]))
             fuzz__fail("traceql", "tql_eval's span set is not ascending within the trace");
+    unsigned statuses = tql_span_statuses(q);
+    for (size_t k = 0; k < m.nspans; k++) {
+        int code = t->spans[m.spans[k]].status_code;
+        if (!(statuses & (code >= 0 && code <= 2 ? 1u << code : 8u)))
+            fuzz__fail("traceql", "tql_span_statuses %#x leaves out matched span %zu (status %d)", statuses,
+                       m.spans[k], code);
+    }
     for (size_t i = 0, k = 0; i < t->nspans; i++) {
         int in = k < m.nspans && m.spans[k] == i;
         k += in;
