@@ -1,7 +1,12 @@
 /* query_search.c — GET /api/search: TraceQL (q=) and logfmt tags (tags=)
  * over the traces of a time range, answered as Tempo's SearchResponse
  * JSON. Traces are visited newest first and the scan
- * stops at `limit` matches. */
+ * stops at `limit` matches. When the query's matches must have some
+ * status (`{status = error}`, `{status != ok && name = "x"}`:
+ * tql_span_statuses), the scan passes over the traces whose stored
+ * statuses have none of them without reading their spans (the status
+ * engine); the traces it reads are evaluated as in the full scan, so the
+ * answer is the same. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -120,10 +125,17 @@ static int tags_hold(const sq_tags *tags, const tql_span *s)
 
 /* ---- the scan ------------------------------------------------------------- */
 
+/* The engines (docs/query.md): auto picks status when it can answer. */
+enum { ENGINE_AUTO, ENGINE_STATUS, ENGINE_SCAN };
+_Static_assert(SDB_STATUS_BIT(0) == 1 && SDB_STATUS_BIT(1) == 2 && SDB_STATUS_BIT(2) == 4 && SDB_STATUS_BIT(3) == 8 &&
+                   SDB_STATUS_ALL == TQL_STATUSES_ALL,
+               "tql_span_statuses gives the store's status bits");
+
 typedef struct search {
     sq_ctx *ctx;
     const char *tenant;
     tql_query *q;            /* owned */
+    int engine;              /* asked for (engine=), then the one that answered */
     sq_tags tags;            /* owned */
     size_t limit, spss;
     sq_buf out;              /* the "traces" array items */
@@ -302,6 +314,15 @@ static int search_params(search *s, const sq_request *req, ex_http_resp *resp, s
         sq_reply_text(ctx, resp, 400, "invalid TraceQL query q=\"%.200s\": %s", q, err);
         return -1;
     }
+    const char *engine = sq_arg(req, "engine");
+    if (engine && *engine) {
+        static const char *const names[] = {"auto", "status", "scan"};
+        for (s->engine = 0; s->engine < 3 && strcmp(engine, names[s->engine]) != 0;) s->engine++;
+        if (s->engine == 3) {
+            sq_reply_text(ctx, resp, 400, "engine=\"%.100s\": expected auto, status or scan", engine);
+            return -1;
+        }
+    }
     const char *tags = sq_arg(req, "tags");
     if (tags && sq_tags_parse(tags, &s->tags, err, sizeof err) < 0) {
         sq_reply_text(ctx, resp, 400, "tags=\"%.200s\": %s", tags, err);
@@ -326,6 +347,22 @@ static int search_params(search *s, const sq_request *req, ex_http_resp *resp, s
     return 0;
 }
 
+/* The scan, passing over the traces without a status q's matches may
+ * have unless engine=scan; s->engine says which engine answered. */
+static long run(search *s, sdb_trace_query *qry)
+{
+    unsigned statuses = s->engine == ENGINE_SCAN ? TQL_STATUSES_ALL : tql_span_statuses(s->q);
+    s->engine = statuses == TQL_STATUSES_ALL ? ENGINE_SCAN : ENGINE_STATUS;
+    if (!statuses) return 0; /* no span can match */
+    qry->statuses = statuses;
+    /* A required span attribute value (a workflow id, say) is looked up
+     * through the store's per-chunk Bloom filters instead of a full scan. */
+    const char *key, *value;
+    return tql_required_span_eq(s->q, &key, &value)
+               ? sdb_traces_by_attr(s->ctx->db, s->tenant, key, value, strlen(value), qry, scan_cb, s)
+               : sdb_traces_scan(s->ctx->db, s->tenant, qry, scan_cb, s);
+}
+
 int sq_search(sq_ctx *ctx, const sq_request *req, const char *tenant, ex_http_resp *resp)
 {
     search s = {.ctx = ctx, .tenant = tenant};
@@ -334,12 +371,7 @@ int sq_search(sq_ctx *ctx, const sq_request *req, const char *tenant, ex_http_re
     if (search_params(&s, req, resp, &qry) < 0) goto out;
     ctx->stats.searches++;
     sq_work_start(&s.work, ctx, ex_mono_ns());
-    /* A required span attribute value (a workflow id, say) is looked up
-     * through the store's per-chunk Bloom filters instead of a full scan. */
-    const char *key, *value;
-    long rc = s.q && tql_required_span_eq(s.q, &key, &value)
-                  ? sdb_traces_by_attr(ctx->db, tenant, key, value, strlen(value), &qry, scan_cb, &s)
-                  : sdb_traces_scan(ctx->db, tenant, &qry, scan_cb, &s);
+    long rc = run(&s, &qry);
     ctx->stats.inspected += s.inspected_traces;
     if (rc < 0) {
         sq_reply_text(ctx, resp, 500, "search failed: %s", s.error[0] ? s.error : sdb_errmsg(ctx->db));
@@ -353,7 +385,10 @@ int sq_search(sq_ctx *ctx, const sq_request *req, const char *tenant, ex_http_re
     sqb_printf(&b, "],\"metrics\":{\"inspectedTraces\":%" PRIu64 ",\"inspectedBytes\":\"%" PRIu64 "\"}}",
                s.inspected_traces, s.inspected_bytes);
     sq_reply_buf(ctx, resp, &b, "application/json");
-    if (resp->status == 200) sq_work_report(ctx, &s.work, resp);
+    if (resp->status == 200) {
+        sq_work_report(ctx, &s.work, resp);
+        ex_http_resp_header(resp, "X-Extrace-Engine", s.engine == ENGINE_STATUS ? "status" : "scan");
+    }
 out:
     sqb_free(&s.out);
     sq_tags_free(&s.tags);

@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "store/query_api.h"
 #include "store/query_int.h"
+#include "store_fixture.h"
 #include "tempopb/tempo.pb-c.h"
 
 /* ---- trace ids ---------------------------------------------------------- */
@@ -232,29 +233,6 @@ static void test_trace_proto(void **state)
 
 /* ---- routes over a real database ---------------------------------------------- */
 
-typedef struct fake_req {
-    const char *const *args;     /* "name=value", NULL-terminated */
-    const char *const *headers;  /* "Name: value", NULL-terminated */
-} fake_req;
-
-static const char *fake_query(void *arg, const char *name)
-{
-    const fake_req *r = arg;
-    size_t n = strlen(name);
-    for (const char *const *a = r->args; a && *a; a++)
-        if (strncmp(*a, name, n) == 0 && (*a)[n] == '=') return *a + n + 1;
-    return NULL;
-}
-
-static const char *fake_header(void *arg, const char *name)
-{
-    const fake_req *r = arg;
-    size_t n = strlen(name);
-    for (const char *const *h = r->headers; h && *h; h++)
-        if (strncasecmp(*h, name, n) == 0 && (*h)[n] == ':') return *h + n + 2;
-    return NULL;
-}
-
 typedef struct world {
     char dir[64];
     sdb *db;
@@ -302,8 +280,7 @@ static int world_setup(void **state)
 static int world_teardown(void **state)
 {
     world *w = *state;
-    ex_free(w->resp.body);
-    for (int i = 0; i < w->resp.nheaders; i++) ex_free(w->resp.header_values[i]);
+    tf_resp_free(&w->resp);
     sq_ctx_free(w->ctx);
     sdb_close(w->db);
     nftw(w->dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
@@ -314,13 +291,7 @@ static int world_teardown(void **state)
 /* Handle one request; returns the status (0 when not routed). */
 static int call(world *w, const char *method, const char *path, const char *const *args, const char *const *headers)
 {
-    ex_free(w->resp.body);
-    for (int i = 0; i < w->resp.nheaders; i++) ex_free(w->resp.header_values[i]);
-    memset(&w->resp, 0, sizeof w->resp);
-    fake_req fr = {args, headers};
-    sq_request req = {method, path, fake_query, fake_header, &fr};
-    if (!sq_handle(w->ctx, &req, &w->resp)) return 0;
-    return w->resp.status ? w->resp.status : 200;
+    return tf_sq_call(w->ctx, method, path, args, headers, &w->resp);
 }
 
 static json_t *body_json(world *w)
