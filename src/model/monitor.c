@@ -16,6 +16,7 @@ typedef struct poll_ctx {
     int64_t after_ns;  /* the previous successful poll's request left, or MDL_NO_TIME */
     int64_t seen_ns;   /* the state shown is no older than this: a poll's send, an exact observation's time */
     int exact;         /* an exact observation (webhook), not a poll */
+    int partial;       /* set when some of the snapshot was not taken (stale, dropped, no memory) */
 } poll_ctx;
 
 mdl_monitor *mdl_monitor_new(const char *key, int64_t submitted_ns, int64_t now_ns, int64_t timeout_ns,
@@ -203,7 +204,7 @@ static int has_event(const mdl_node *n, uint8_t word)
 }
 
 /* Keep one event, or count it as dropped at the limit or without memory. */
-static void add_event(mdl_monitor *m, mdl_node *n, uint8_t word, int64_t t, uint8_t source, const poll_ctx *pc)
+static void add_event(mdl_monitor *m, mdl_node *n, uint8_t word, int64_t t, uint8_t source, poll_ctx *pc)
 {
     if (word == MDL_NO_WORD || m->nevents >= m->max_events) goto drop;
     mdl_event *ev = ex_realloc(n->events, (n->nevents + 1u) * sizeof *ev); /* exact: most nodes have 2-4 */
@@ -218,6 +219,7 @@ static void add_event(mdl_monitor *m, mdl_node *n, uint8_t word, int64_t t, uint
     m->nevents++;
     return;
 drop:
+    pc->partial = 1;
     if (m->events_dropped < UINT16_MAX) m->events_dropped++;
 }
 
@@ -225,7 +227,7 @@ drop:
  * state: at the source's time for it (since; for a terminal state without
  * one, its end) the first time that state is seen, at the poll otherwise. A node first seen past its initial state
  * gets that one too, at its time. Returns 1 if anything changed. */
-static int observe(mdl_monitor *m, mdl_node *n, const mdl_snode *sn, const poll_ctx *pc)
+static int observe(mdl_monitor *m, mdl_node *n, const mdl_snode *sn, poll_ctx *pc)
 {
     const char *state = mdl_snode_state(sn);
     uint8_t w = word_index(m, state);
@@ -288,11 +290,14 @@ int mdl_node_status(const mdl_node *n)
 }
 
 /* Latest attributes win. Returns 1 if they changed. */
-static int take_attrs(mdl_node *n, const mdl_snode *sn)
+static int take_attrs(mdl_node *n, const mdl_snode *sn, poll_ctx *pc)
 {
     uint8_t *blob;
     mdl_attr_refs refs = {n->strs ? mdl_node_key(n) : NULL, n->strs ? mdl_node_id(n) : NULL};
-    if (mdl_attrs_encode(sn, &refs, &blob)) return 0; /* no memory: keep the old ones */
+    if (mdl_attrs_encode(sn, &refs, &blob)) { /* no memory: keep the old ones */
+        pc->partial = 1;
+        return 0;
+    }
     if (mdl_attrs_equal(blob, n->attrs)) {
         ex_free(blob);
         return 0;
@@ -328,15 +333,18 @@ static int stale(const mdl_node *n, const mdl_snode *sn, const poll_ctx *pc)
     return exact_event(last) && pc->seen_ns < last->before_ns;
 }
 
-static int apply_state(mdl_monitor *m, mdl_node *n, const mdl_snode *sn, const poll_ctx *pc)
+static int apply_state(mdl_monitor *m, mdl_node *n, const mdl_snode *sn, poll_ctx *pc)
 {
-    if (stale(n, sn, pc)) return 0;
+    if (stale(n, sn, pc)) {
+        pc->partial = 1;
+        return 0;
+    }
     int changed = 0;
     if (n->start_ns == MDL_NO_TIME && sn->start_ns != MDL_NO_TIME) {
         n->start_ns = sn->start_ns; /* first value wins */
         changed = 1;
     }
-    changed |= take_attrs(n, sn);
+    changed |= take_attrs(n, sn, pc);
     changed |= observe(m, n, sn, pc);
     n->status = sn->status < MDL_NSTATUS ? sn->status : MDL_PENDING;
     return changed;
@@ -361,13 +369,14 @@ int mdl_node_set_strs(mdl_node *n, const char *key, const char *id, const char *
 }
 
 /* A node seen for the first time; its index, or MDL_ROOT when it cannot be kept. */
-static uint32_t add_node(mdl_monitor *m, const mdl_snode *sn, uint32_t parent)
+static uint32_t add_node(mdl_monitor *m, const mdl_snode *sn, uint32_t parent, poll_ctx *pc)
 {
     mdl_node n = {.start_ns = MDL_NO_TIME, .end_ns = MDL_NO_TIME, .parent = parent, .last_word = MDL_NO_WORD};
     int ok = m->nnodes < m->max_nodes && !mdl_node_set_strs(&n, sn->key, sn->id, sn->name, sn->kind);
     mdl_node *nodes = ok ? ex_realloc(m->nodes, (m->nnodes + 1u) * sizeof *nodes) : NULL;
     if (!nodes) {
         ex_free(n.strs);
+        pc->partial = 1;
         if (m->nodes_dropped < UINT16_MAX) m->nodes_dropped++;
         return MDL_ROOT;
     }
@@ -379,7 +388,7 @@ static uint32_t add_node(mdl_monitor *m, const mdl_snode *sn, uint32_t parent)
 static const char *node_key_at(const void *items, size_t i) { return mdl_node_key(&((const mdl_node *)items)[i]); }
 
 /* Apply every node of s; map[i] receives the monitor index of s->nodes[i]. */
-static int apply_nodes(mdl_monitor *m, const mdl_snapshot *s, uint32_t *map, const poll_ctx *pc)
+static int apply_nodes(mdl_monitor *m, const mdl_snapshot *s, uint32_t *map, poll_ctx *pc)
 {
     int changed = 0, indexed = 0;
     mdl_keyindex ix = {0};
@@ -397,7 +406,7 @@ static int apply_nodes(mdl_monitor *m, const mdl_snapshot *s, uint32_t *map, con
         }
         if (at == MDL_ROOT) {
             uint32_t parent = sn->parent_idx == MDL_ROOT ? MDL_ROOT : map[sn->parent_idx];
-            if ((at = add_node(m, sn, parent)) == MDL_ROOT) {
+            if ((at = add_node(m, sn, parent, pc)) == MDL_ROOT) {
                 map[i] = MDL_ROOT;
                 continue;
             }
@@ -420,6 +429,13 @@ static int apply_nodes(mdl_monitor *m, const mdl_snapshot *s, uint32_t *map, con
     return changed;
 }
 
+/* No memory to map s's nodes: none is taken this time. */
+static void drop_all(mdl_monitor *m, poll_ctx *pc)
+{
+    pc->partial = 1;
+    if (m->nodes_dropped < UINT16_MAX) m->nodes_dropped++;
+}
+
 /* End the root and every node still open, at `at`, for `why`. */
 static void finish(mdl_monitor *m, int64_t at, mdl_end why, mdl_end open_why)
 {
@@ -434,26 +450,31 @@ static void finish(mdl_monitor *m, int64_t at, mdl_end why, mdl_end open_why)
 }
 
 /* The root's name, when the snapshot gives one that differs. Returns 1 if changed. */
-static int take_root_name(mdl_monitor *m, const mdl_snode *r)
+static int take_root_name(mdl_monitor *m, const mdl_snode *r, poll_ctx *pc)
 {
     if (!r->name || (m->root.strs && strcmp(mdl_node_name(&m->root), r->name) == 0)) return 0;
-    return !mdl_node_set_strs(&m->root, "", "", r->name, ""); /* the root is named before it can fail */
+    if (!mdl_node_set_strs(&m->root, "", "", r->name, "")) return 1; /* the root is named before it can fail */
+    pc->partial = 1;
+    return 0;
 }
 
-int mdl_monitor_apply(mdl_monitor *m, const mdl_snapshot *s, int64_t sent_ns, int64_t received_ns, int *changed)
+/* mdl_monitor_apply; *whole says whether all of s was taken. */
+static int apply_poll(mdl_monitor *m, const mdl_snapshot *s, int64_t sent_ns, int64_t received_ns, int *changed,
+                      int *whole)
 {
     int any = 0;
+    *whole = 0;
     if (mdl_monitor_done(m)) {
         if (changed) *changed = 0;
         return MDL_DONE;
     }
     if (sent_ns > received_ns) sent_ns = received_ns; /* a caller's clock went back: stay inside the poll */
-    poll_ctx pc = {received_ns, m->last_sent_ns, sent_ns, 0};
+    poll_ctx pc = {received_ns, m->last_sent_ns, sent_ns, 0, 0};
     uint32_t small[INDEX_FROM], *map = s->nnodes <= INDEX_FROM ? small : ex_malloc(s->nnodes * sizeof *map);
     if (map) any |= apply_nodes(m, s, map, &pc);
-    else if (m->nodes_dropped < UINT16_MAX) m->nodes_dropped++;
+    else drop_all(m, &pc);
     if (map != small) ex_free(map);
-    any |= take_root_name(m, &s->root);
+    any |= take_root_name(m, &s->root, &pc);
     any |= apply_state(m, &m->root, &s->root, &pc);
     m->polls++;
     m->last_sent_ns = sent_ns;
@@ -464,8 +485,26 @@ int mdl_monitor_apply(mdl_monitor *m, const mdl_snapshot *s, int64_t sent_ns, in
         any = 1;
     }
     if (changed) *changed = any;
+    *whole = !pc.partial;
     return mdl_monitor_done(m) ? MDL_DONE : 0;
 }
+
+int mdl_monitor_apply(mdl_monitor *m, const mdl_snapshot *s, int64_t sent_ns, int64_t received_ns, int *changed)
+{
+    int whole;
+    return apply_poll(m, s, sent_ns, received_ns, changed, &whole);
+}
+
+int mdl_monitor_apply_doc(mdl_monitor *m, const mdl_snapshot *s, uint64_t doc_hash, int64_t sent_ns,
+                          int64_t received_ns, int *changed)
+{
+    int whole, rc = apply_poll(m, s, sent_ns, received_ns, changed, &whole);
+    m->doc_hash = whole && rc != MDL_DONE ? doc_hash : 0;
+    m->doc_version = m->version;
+    return rc;
+}
+
+uint64_t mdl_monitor_doc_hash(const mdl_monitor *m) { return m->version == m->doc_version ? m->doc_hash : 0; }
 
 int mdl_monitor_apply_exact(mdl_monitor *m, const mdl_snapshot *s, int64_t at_ns, int64_t received_ns,
                             int *changed)
@@ -474,13 +513,13 @@ int mdl_monitor_apply_exact(mdl_monitor *m, const mdl_snapshot *s, int64_t at_ns
     if (changed) *changed = 0;
     if (mdl_monitor_done(m)) return MDL_DONE;
     int known = at_ns != MDL_NO_TIME;
-    poll_ctx pc = {known ? at_ns : received_ns, known ? at_ns : MDL_NO_TIME, known ? at_ns : received_ns, 1};
+    poll_ctx pc = {known ? at_ns : received_ns, known ? at_ns : MDL_NO_TIME, known ? at_ns : received_ns, 1, 0};
     uint32_t small[INDEX_FROM], *map = s->nnodes <= INDEX_FROM ? small : ex_malloc(s->nnodes * sizeof *map);
     if (map) any |= apply_nodes(m, s, map, &pc);
-    else if (m->nodes_dropped < UINT16_MAX) m->nodes_dropped++;
+    else drop_all(m, &pc);
     if (map != small) ex_free(map);
     if (!s->root_absent) {
-        any |= take_root_name(m, &s->root);
+        any |= take_root_name(m, &s->root, &pc);
         any |= apply_state(m, &m->root, &s->root, &pc);
         if (mdl_status_terminal(s->root.status)) rc = MDL_CONFIRM;
     }

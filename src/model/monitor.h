@@ -102,19 +102,21 @@ typedef struct mdl_extra {
 } mdl_extra;
 
 /* One allocation of offsetof(mdl_monitor, key) + the key's length + 1
- * (test_monitor pins the size: 129 bytes before the key on 64-bit
- * targets, so a 36-byte GUID key fits a 176-byte malloc chunk). */
+ * (test_monitor pins the size: 141 bytes before the key on 64-bit
+ * targets, so a 36-byte GUID key fits a 192-byte malloc chunk). */
 typedef struct mdl_monitor {
     int64_t submitted_ns;    /* when the workflow was announced (SubmittedAt) */
     int64_t created_ns;      /* when the monitor was made: the timeout counts from here */
     int64_t timeout_ns;      /* how long it may run */
     int64_t last_sent_ns;    /* when the request of the last successful poll left, or MDL_NO_TIME */
+    uint64_t doc_hash;       /* the answer the last poll applied whole (mdl_monitor_apply_doc), or 0 */
     mdl_node root;           /* root.strs: NULL, or "" NUL "" NUL name NUL "" NUL */
     mdl_node *nodes;         /* owned array of exactly nnodes, in order of appearance */
     mdl_extra *extra;        /* owned: own words and link, or NULL (most workflows have neither) */
     uint32_t version;        /* +1 on every state change (what a checkpoint must save) */
     uint32_t polls;          /* successful polls */
     uint32_t poll_errors;    /* failed polls */
+    uint32_t doc_version;    /* version right after doc_hash was applied */
     uint16_t nnodes;
     uint16_t max_nodes;      /* nodes kept at most; later ones are counted in nodes_dropped */
     uint16_t max_events;     /* events kept at most over all spans */
@@ -140,6 +142,19 @@ void mdl_monitor_free(mdl_monitor *m);
  * MDL_DONE when the root has ended, else 0; *changed (may be NULL) says
  * whether the state moved. Never fails: what cannot be kept is counted. */
 int mdl_monitor_apply(mdl_monitor *m, const mdl_snapshot *s, int64_t sent_ns, int64_t received_ns, int *changed);
+/* mdl_monitor_apply of a poll's answer, a document of hash doc_hash
+ * (XXH3-64 of its bytes; 0: none). When the snapshot was taken whole
+ * (no node stale or dropped, no event dropped, nothing refused for
+ * memory) and the root is still open, the hash is noted, else forgotten:
+ * applying that document again would change nothing but the poll count
+ * until something else changes m, so a poll answering it may take
+ * mdl_monitor_unchanged instead of being read (mdl_monitor_doc_hash). */
+int mdl_monitor_apply_doc(mdl_monitor *m, const mdl_snapshot *s, uint64_t doc_hash, int64_t sent_ns,
+                          int64_t received_ns, int *changed);
+/* The hash the last mdl_monitor_apply_doc noted, or 0 when none was or
+ * m changed since (its version moved: an exact observation, an end, a
+ * timeout, a poll applied otherwise). */
+uint64_t mdl_monitor_doc_hash(const mdl_monitor *m);
 /* An exact observation (a webhook): s, possibly partial (only the nodes
  * it holds; the root only when !s->root_absent), shows the state the
  * source reports for at_ns, its own timestamp of the change; each event

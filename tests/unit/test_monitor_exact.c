@@ -1,7 +1,9 @@
 /* The monitor's exact observations (webhooks): partial snapshots, the
  * window collapsed to the event's own time, out-of-order deliveries that
- * never move a state back, a late poll that cannot undo a webhook, and a
- * terminal root that asks for a confirming poll instead of ending. */
+ * never move a state back, a late poll that cannot undo a webhook, a
+ * terminal root that asks for a confirming poll instead of ending, and
+ * the poll's document noted as applied (mdl_monitor_doc_hash) only while
+ * nothing else changed the monitor. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,17 +44,20 @@ static int hook(mdl_monitor *m, const char *text, int at, int *changed)
     return rc;
 }
 
-/* Apply text as a poll sent at `sent`, answered 0.1 s later. */
-static int poll(mdl_monitor *m, const char *text, int sent)
+/* Apply text as a poll's document of hash `hash` (0: none) sent at
+ * `sent`, answered 0.1 s later. */
+static int poll_doc(mdl_monitor *m, const char *text, int sent, uint64_t hash)
 {
     mdl_snapshot s;
     mdl_snapshot_init(&s);
     load(&s, text, 0);
-    int rc = mdl_monitor_apply(m, &s, AT(sent), AT(sent) + SEC / 10, NULL);
+    int rc = mdl_monitor_apply_doc(m, &s, hash, AT(sent), AT(sent) + SEC / 10, NULL);
     mdl_snapshot_clear(&s);
     ex_free(s.nodes);
     return rc;
 }
+
+static int poll(mdl_monitor *m, const char *text, int sent) { return poll_doc(m, text, sent, 0); }
 
 static const mdl_event *last_event(const mdl_node *n) { return n->nevents ? &n->events[n->nevents - 1] : NULL; }
 
@@ -182,6 +187,84 @@ static void test_unknown_time_is_bracketed_by_receipt(void **state)
     mdl_monitor_free(m);
 }
 
+#define DOC RJOB("running", ",\"state\":\"in_progress\"")
+#define DOC_HASH UINT64_C(0x5eed)
+
+/* The note lasts while only polls of that document come; a webhook that
+ * changes the monitor ends it, and the same document is then applied
+ * again: here it moves the job back from what the webhook said (the
+ * poll left after it), which skipping it would have lost. */
+static void test_doc_noted_until_the_monitor_changes(void **state)
+{
+    (void)state;
+    mdl_monitor *m = mdl_monitor_new("o/r/1", AT(0), AT(0), 600 * SEC, 64, 512);
+    int changed;
+    assert_int_equal(mdl_monitor_doc_hash(m), 0);
+    poll_doc(m, DOC, 1, DOC_HASH);
+    assert_true(mdl_monitor_doc_hash(m) == DOC_HASH);
+    mdl_monitor_unchanged(m, AT(2), AT(2) + SEC / 10); /* a poll that found the same document */
+    assert_true(mdl_monitor_doc_hash(m) == DOC_HASH);
+    assert_int_equal(m->polls, 2);
+    hook(m, JOB("running", ",\"state\":\"waiting\""), 3, &changed);
+    assert_true(changed);
+    assert_int_equal(mdl_monitor_doc_hash(m), 0);
+    const mdl_node *n = mdl_monitor_find(m, "job/1");
+    assert_string_equal(mdl_monitor_word(m, n->last_word), "waiting");
+    poll_doc(m, DOC, 4, DOC_HASH);
+    assert_string_equal(mdl_monitor_word(m, n->last_word), "in_progress");
+    assert_int_equal(n->nevents, 3);
+    assert_true(mdl_monitor_doc_hash(m) == DOC_HASH);
+    /* another document forgets the note, even one that changes nothing */
+    poll_doc(m, DOC, 5, DOC_HASH + 1);
+    assert_true(mdl_monitor_doc_hash(m) == DOC_HASH + 1);
+    poll_doc(m, DOC, 6, 0);
+    assert_int_equal(mdl_monitor_doc_hash(m), 0);
+    mdl_monitor_free(m);
+}
+
+/* A document not taken whole is not noted: applied again, it may do
+ * what it could not (a node past the limit is counted again, a state a
+ * webhook overtook may be taken from a later poll). The end is never
+ * noted either: nothing is polled after it. */
+static void test_doc_not_noted_unless_taken_whole(void **state)
+{
+    (void)state;
+    int changed;
+    mdl_monitor *m = mdl_monitor_new("o/r/1", AT(0), AT(0), 600 * SEC, 64, 512);
+    hook(m, JOB("running", ",\"state\":\"in_progress\",\"since\":\"2024-05-01T10:00:07Z\""), 7, &changed);
+    poll_doc(m, RJOB("pending", ",\"state\":\"queued\""), 5, DOC_HASH); /* left before the webhook: stale */
+    assert_string_equal(mdl_monitor_word(m, mdl_monitor_find(m, "job/1")->last_word), "in_progress");
+    assert_int_equal(mdl_monitor_doc_hash(m), 0);
+    mdl_monitor_free(m);
+
+    m = mdl_monitor_new("o/r/1", AT(0), AT(0), 600 * SEC, 1, 512);
+    const char *two = "{\"status\":\"running\",\"nodes\":[{\"key\":\"a\",\"status\":\"running\"},"
+                      "{\"key\":\"b\",\"status\":\"running\"}]}";
+    poll_doc(m, two, 1, DOC_HASH);
+    assert_int_equal(m->nodes_dropped, 1);
+    assert_int_equal(mdl_monitor_doc_hash(m), 0);
+    poll_doc(m, two, 2, DOC_HASH);
+    assert_int_equal(m->nodes_dropped, 2); /* each sighting counts, as before */
+    mdl_monitor_free(m);
+
+    m = mdl_monitor_new("o/r/1", AT(0), AT(0), 600 * SEC, 64, 512);
+    assert_int_equal(poll_doc(m, "{\"status\":\"ok\"}", 1, DOC_HASH), MDL_DONE);
+    assert_int_equal(mdl_monitor_doc_hash(m), 0);
+    mdl_monitor_free(m);
+}
+
+/* A timeout changes the monitor: the note is gone. */
+static void test_doc_forgotten_at_the_end(void **state)
+{
+    (void)state;
+    mdl_monitor *m = mdl_monitor_new("o/r/1", AT(0), AT(0), 600 * SEC, 64, 512);
+    poll_doc(m, DOC, 1, DOC_HASH);
+    assert_true(mdl_monitor_doc_hash(m) == DOC_HASH);
+    mdl_monitor_timeout(m, AT(700));
+    assert_int_equal(mdl_monitor_doc_hash(m), 0);
+    mdl_monitor_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +274,9 @@ int main(void)
         cmocka_unit_test(test_late_poll_cannot_undo_a_webhook),
         cmocka_unit_test(test_terminal_root_asks_for_a_poll),
         cmocka_unit_test(test_unknown_time_is_bracketed_by_receipt),
+        cmocka_unit_test(test_doc_noted_until_the_monitor_changes),
+        cmocka_unit_test(test_doc_not_noted_unless_taken_whole),
+        cmocka_unit_test(test_doc_forgotten_at_the_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
