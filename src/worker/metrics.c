@@ -202,6 +202,9 @@ int wk_metrics_render(const wk_metrics *m, const wk_gauges *g, wk_text *t)
              map_names + 1, m->map_errors + 1, sizeof map_names / sizeof *map_names - 1);
     wk_prom_counter(t, "extrace_polls_unchanged_total",
                     "Polls whose every answer was 304 Not Modified (conditional requests).", m->polls_unchanged);
+    wk_prom_counter(t, "extrace_polls_same_answer_total",
+                    "Polls answered 200 with the same bytes as the answer applied last: taken as unchanged, not "
+                    "parsed again.", m->polls_same_doc);
     static const char *const pause_names[] = {"none", "retry_after", "exhausted", "spread"};
     labelled(t, "extrace_rate_limit_pauses_total", "Times the API's rate-limit headers paused all polling, by reason.",
              "reason", pause_names + 1, m->rate_limit_pauses + 1, 3);

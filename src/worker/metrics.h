@@ -60,6 +60,7 @@ typedef struct wk_metrics {
     uint64_t poll_errors[WK_NPOLL_ERR];      /* by kind */
     uint64_t map_errors[16];                 /* profile sources: the jq program's failures, by sr_jq_error */
     uint64_t polls_unchanged;                /* polls whose answers were all 304 Not Modified */
+    uint64_t polls_same_doc;                 /* polls answered (200) with the document applied last: not read */
     uint64_t rate_limit_pauses[4];           /* pauses the API's rate limit asked for, by sr_pace_reason */
     uint64_t redis_connects;                 /* successful subscriptions (1 + reconnects) */
     uint64_t spans_submitted[2];             /* spans handed to the export: [0] while their workflow ran

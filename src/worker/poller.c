@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <xxhash.h>
 
 #include "core/clock.h"
 #include "core/duration.h"
@@ -160,8 +161,8 @@ static void h1_done(ex_h1_call *c, CURLcode code, const char *err)
     wk_poller *p = s->p;
     wk_poll_result r;
     long status = c->resp.headers_done ? c->resp.status : 0;
-    wk_poll_classify(code, err, status, s->body ? s->body : "", s->len, s->too_large, p->cfg.max_body, s->id,
-                     p->cfg.parse_flags, &p->snap, &p->tree, &r);
+    wk_poll_classify_doc(code, err, status, s->body ? s->body : "", s->len, s->too_large, p->cfg.max_body, s->id,
+                         p->cfg.parse_flags, s->doc_hash, &p->snap, &p->tree, &r);
     if (status > 0) r.date_ns = wk_poll_http_date(ex_h1_resp_header(&c->resp, "Date"));
     if (status == 429 || status == 503)
         r.retry_after_ns =
@@ -291,8 +292,8 @@ static void done_cb(CURL *easy, CURLcode code, void *arg)
     wk_poll_result r;
     long status = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    wk_poll_classify(code, s->err, status, s->body ? s->body : "", s->len, s->too_large, p->cfg.max_body, s->id,
-                     p->cfg.parse_flags, &p->snap, &p->tree, &r);
+    wk_poll_classify_doc(code, s->err, status, s->body ? s->body : "", s->len, s->too_large, p->cfg.max_body, s->id,
+                         p->cfg.parse_flags, s->doc_hash, &p->snap, &p->tree, &r);
     struct curl_header *h = NULL;
     if (status > 0 && curl_easy_header(easy, "Date", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
         r.date_ns = wk_poll_http_date(h->value);
@@ -305,7 +306,7 @@ static void done_cb(CURL *easy, CURLcode code, void *arg)
 
 int wk_poller_transfer(poll_slot *s) { return ex_curl_loop_add(s->p->curl, s->easy, done_cb, s); }
 
-int wk_poller_start(wk_poller *p, const char *workflow_id, void *tag)
+int wk_poller_start(wk_poller *p, const char *workflow_id, uint64_t doc_hash, void *tag)
 {
     size_t idlen = strlen(workflow_id);
     if (p->closing || p->active >= p->cfg.max_concurrent || idlen > (is_profile(p) ? WK_KEY_MAX : WM_ID_MAX))
@@ -314,6 +315,7 @@ int wk_poller_start(wk_poller *p, const char *workflow_id, void *tag)
     if (!s) return -1;
     memcpy(s->id, workflow_id, idlen + 1);
     s->tag = tag;
+    s->doc_hash = doc_hash;
     s->len = 0;
     s->too_large = 0;
     s->err[0] = '\0';
@@ -476,4 +478,21 @@ void wk_poll_classify(CURLcode code, const char *curl_err, long status, const ch
         r->kind = status >= 500 && status <= 599 ? WK_POLL_ERR_HTTP_5XX : WK_POLL_ERR_HTTP_OTHER;
         status_why(r, status, body, len);
     }
+}
+
+void wk_poll_classify_doc(CURLcode code, const char *curl_err, long status, const char *body, size_t len,
+                          int too_large, size_t max_body, const char *workflow_id, unsigned flags, uint64_t doc_hash,
+                          wm_snapshot *snap, mdl_snapshot *tree, wk_poll_result *r)
+{
+    uint64_t h = code == CURLE_OK && status == 200 ? XXH3_64bits(body, len) : 0;
+    if (h != 0 && h == doc_hash) {
+        memset(r, 0, sizeof *r);
+        r->outcome = WK_POLL_OK;
+        r->http_status = status;
+        r->retry_after_ns = r->date_ns = -1;
+        r->unchanged = r->same_doc = 1;
+        return;
+    }
+    wk_poll_classify(code, curl_err, status, body, len, too_large, max_body, workflow_id, flags, snap, tree, r);
+    if (r->outcome == WK_POLL_OK) r->doc_hash = h;
 }

@@ -14,7 +14,11 @@
  * and handed to the worker's callback, with the wall-clock instants the
  * request left and the answer arrived (a transition the API reports in
  * this answer happened before the latter; one absent from the previous
- * answer happened after that answer's request left). The caller decides what waits when
+ * answer happened after that answer's request left). The seed's 200
+ * whose body is byte for byte the document the caller applied last (its
+ * XXH3-64 equals the hash the poll was started with) is OK and unchanged
+ * without being parsed; any other OK answer carries its body's hash, for
+ * the caller to start the next poll with once it applied it. The caller decides what waits when
  * every slot is busy (wk_poller_has_slot). */
 #ifndef EXTRACE_WORKER_POLLER_H
 #define EXTRACE_WORKER_POLLER_H
@@ -42,7 +46,10 @@ typedef struct wk_poll_result {
     int64_t date_ns;         /* the answer's Date header (unix ns, whole seconds), or -1 without one */
     int64_t retry_after_ns;  /* 429/503 with a valid Retry-After (RFC 9110 §10.2.3): the delay asked for; else -1 */
     char why[512];           /* FAILED: a message naming the status, error or offending value */
-    int unchanged;           /* OK without snap: every answer was 304 Not Modified (nothing changed) */
+    int unchanged;           /* OK without snap: every answer was 304 Not Modified (nothing changed), or
+                                the same document as the one applied last (same_doc) */
+    int same_doc;            /* unchanged: the seed's 200 with the body of the hash the poll was started with */
+    uint64_t doc_hash;       /* OK with snap, the seed's: XXH3-64 of the body; else 0 */
     int map_error;           /* FAILED kind map: the sr_jq_error of the profile's jq program */
     int64_t pause_ns;        /* the API's rate-limit headers ask every poll to wait this long (0: no) */
     int pause_reason;        /* … sr_pace_reason */
@@ -75,9 +82,11 @@ int wk_poller_has_slot(const wk_poller *p);
 /* Polls in flight. */
 int wk_poller_active(const wk_poller *p);
 /* Start polling `workflow_id` (checked by the caller: the seed's goes into
- * the URL as is; a profile's key is split into its parts and encoded). 0, or -1 if no slot is free, the poller is closing, or curl
+ * the URL as is; a profile's key is split into its parts and encoded).
+ * doc_hash: the doc_hash of the answer applied last, still valid (0:
+ * none; profile sources ignore it). 0, or -1 if no slot is free, the poller is closing, or curl
  * refused (the callback is not called then). */
-int wk_poller_start(wk_poller *p, const char *workflow_id, void *tag);
+int wk_poller_start(wk_poller *p, const char *workflow_id, uint64_t doc_hash, void *tag);
 /* Forget what was kept for conditional requests of workflow `key` (it ended). */
 void wk_poller_forget(wk_poller *p, const char *key);
 /* Abort every poll (each callback runs with ABORTED, synchronously), then
@@ -94,6 +103,13 @@ void wk_poller_destroy(wk_poller *p);
 void wk_poll_classify(CURLcode code, const char *curl_err, long status, const char *body, size_t len,
                       int too_large, size_t max_body, const char *workflow_id, unsigned flags, wm_snapshot *snap,
                       mdl_snapshot *tree, wk_poll_result *r);
+
+/* wk_poll_classify of the seed's answer to a poll started with doc_hash:
+ * a 200 with a body of that hash (not 0) is OK, unchanged and same_doc,
+ * not parsed; an OK answer carries its body's hash. Pure. */
+void wk_poll_classify_doc(CURLcode code, const char *curl_err, long status, const char *body, size_t len,
+                          int too_large, size_t max_body, const char *workflow_id, unsigned flags, uint64_t doc_hash,
+                          wm_snapshot *snap, mdl_snapshot *tree, wk_poll_result *r);
 
 /* The delay a 429 or 503 answer asks for in its Retry-After value
  * (seconds or an HTTP-date, relative to now_ns, unix ns), or -1 for any

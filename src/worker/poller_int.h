@@ -45,6 +45,7 @@ typedef struct poll_slot {
     char *body;                  /* owned response buffer */
     size_t len, cap;
     int too_large;               /* the body passed max_body */
+    uint64_t doc_hash;           /* the seed's: the hash of the answer applied last (0: none) */
     char id[WK_KEY_MAX + 1];     /* the workflow polled */
     char err[CURL_ERROR_SIZE];   /* curl's error text */
     struct poll_slot *next_free; /* free list */

@@ -208,7 +208,7 @@ static void reschedule(wk_worker *w, wk_entry *e, int64_t now, int64_t retry_aft
 static void poll_op(void *arg, wk_entry *e)
 {
     wk_worker *w = arg;
-    if (wk_poller_start(w->poller, e->mon->key, e) == 0) return;
+    if (wk_poller_start(w->poller, e->mon->key, mdl_monitor_doc_hash(e->mon), e) == 0) return;
     /* curl refused the transfer (out of memory): count it, try next interval. */
     w->metrics.poll_errors[WK_POLL_ERR_CONNECT]++;
     mdl_monitor_poll_failed(e->mon);
@@ -278,12 +278,13 @@ static void poll_done(void *arg, void *tag, const wk_poll_result *r)
     }
     int done = 0, changed = 0;
     rate_limit(w, r, now);
-    if (r->outcome == WK_POLL_OK && r->unchanged) {
-        w->metrics.polls_unchanged++;
+    if (r->outcome == WK_POLL_OK && r->unchanged) { /* a 304, or the document applied last (not read again) */
+        if (r->same_doc) w->metrics.polls_same_doc++;
+        else w->metrics.polls_unchanged++;
         mdl_monitor_unchanged(e->mon, r->sent_ns, r->received_ns);
     } else if (r->outcome == WK_POLL_OK) {
         wk_feed_before(&w->feed, e->mon);
-        done = mdl_monitor_apply(e->mon, r->snap, r->sent_ns, r->received_ns, &changed) == MDL_DONE;
+        done = mdl_monitor_apply_doc(e->mon, r->snap, r->doc_hash, r->sent_ns, r->received_ns, &changed) == MDL_DONE;
         wk_feed_after(&w->feed, &w->live, e->mon);
         if (changed) wk_admin_changed(w->admin);
     } else if (r->outcome == WK_POLL_NOT_FOUND) {

@@ -129,6 +129,7 @@ static void test_worker_metrics(void **state)
     expect_line(s, "extrace_events_rejected_total{reason=\"source\"} 0");
     expect_line(s, "extrace_map_errors_total{kind=\"runtime\"} 0");
     expect_line(s, "extrace_polls_unchanged_total 0");
+    expect_line(s, "extrace_polls_same_answer_total 0");
     expect_line(s, "extrace_rate_limit_pauses_total{reason=\"exhausted\"} 0");
     expect_line(s, "extrace_polling_paused 0");
     expect_line(s, "extrace_events_duplicate_total 3");
@@ -151,7 +152,7 @@ static void test_worker_metrics(void **state)
         families++;
         p = eol;
     }
-    assert_int_equal(families, 27);
+    assert_int_equal(families, 28);
     assert_int_equal(s[t.len - 1], '\n');
     wk_text_free(&t);
 }
