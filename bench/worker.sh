@@ -148,14 +148,16 @@ bench_memory() {
 # CPU µs of the worker per poll over $duration s (sets poll_us, poll_rate).
 measure_worker() {
   errors() { metric 'extrace_poll_errors_total{kind="connect"}'; }
-  local p0 e0 t0 p1 e1 t1 hz s0 s1
+  local p0 e0 t0 p1 e1 t1 hz s0 s1 q0 q1
   p0=$(metric extrace_polls_total) e0=$(errors) t0=$(cpu_ticks "$worker") s0=$(io_calls "$worker")
+  q0=$(metric extrace_polls_same_answer_total)
   if [ -n "${PERF:-}" ]; then # PERF=file: a profile of the worker over the window
     perf record -e cpu-clock -g -o "$PERF" -p "$worker" -- sleep "$duration" >/dev/null 2>&1
   else
     sleep "$duration"
   fi
   p1=$(metric extrace_polls_total) e1=$(errors) t1=$(cpu_ticks "$worker") s1=$(io_calls "$worker")
+  q1=$(metric extrace_polls_same_answer_total)
   hz=$(getconf CLK_TCK)
   poll_rate=$(( (p1 - p0) / duration ))
   poll_us=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v p=$((p1 - p0)) 'BEGIN { printf "%.1f", t * 1e6 / hz / p }')
@@ -163,6 +165,8 @@ measure_worker() {
        "$poll_us µs CPU per poll (connect errors: $((e1 - e0)))"
   echo "  worker: $(awk -v s=$((s1 - s0)) -v p=$((p1 - p0)) 'BEGIN { printf "%.2f", s / p }') read and write" \
        "system calls per poll (/proc/<pid>/io syscr + syscw; epoll_wait not counted)"
+  [ -z "$q1" ] || echo "  worker: $(awk -v q=$((q1 - q0)) -v p=$((p1 - p0)) 'BEGIN { printf "%.1f", q * 100 / p }')%" \
+       "of the polls found the answer applied last, not parsed (extrace_polls_same_answer_total)"
 }
 
 # wrk on CPU 0 against the api: CPU µs of wrk per request (sets wrk_us).
