@@ -310,7 +310,8 @@ size_t wk_registry_waiting(const wk_registry *r) { return r->nheap; }
 size_t wk_registry_dispatch(wk_registry *r, int64_t now_ns, const wk_sched_ops *ops, void *arg)
 {
     size_t handed = 0;
-    while (r->nheap && r->heap[0].due_ns <= now_ns) {
+    int64_t horizon = r->nheap && r->heap[0].due_ns <= now_ns ? now_ns + r->cfg.slack_ns : now_ns;
+    while (r->nheap && r->heap[0].due_ns <= horizon) {
         wk_entry *e = wk_registry_at(r, r->heap[0].idx);
         int expired = now_ns >= mdl_monitor_deadline(e->mon);
         if (!expired && (!ops->has_slot(arg) || !wk_budget_take(&r->budget, now_ns))) break;

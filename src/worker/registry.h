@@ -62,7 +62,10 @@ typedef struct wk_sched_config {
     double poll_burst;        /* bucket size; 0 = max_polls_per_sec (at least 1) */
     int64_t backoff_cap_ns;   /* longest delay after failures (default 5 min) */
     int backoff_max_factor;   /* … and at most this many intervals (default 8) */
+    int64_t slack_ns;         /* once a poll is due, those due within this much more leave with it (0: none) */
 } wk_sched_config;
+
+#define WK_SLACK_MAX_NS 2000000 /* the worker's slack_ns: 2 ms, or a twentieth of a shorter interval */
 
 /* The heap is 4-ary: element i's children are 4i+1 … 4i+4, its parent
  * (i-1)/4. Half the depth of a binary heap (10 levels at 1,000,000
@@ -154,7 +157,10 @@ size_t wk_registry_waiting(const wk_registry *r);
 /* Hand every entry due at now_ns to ops: expired ones (now_ns reached the
  * monitor's deadline) to expire, the others to poll while has_slot says
  * yes and the budget has a token, in due order; stops at the first due
- * poll that finds no slot or no token (it keeps its place: FIFO).
+ * poll that finds no slot or no token (it keeps its place: FIFO). When
+ * the first entry is due, those due up to cfg.slack_ns later go too (a
+ * batch), so a steady trickle of due times leaves in batches a slack
+ * apart instead of a few at every turn of the loop.
  * Returns how many entries were handed over. The callbacks may add,
  * reschedule and remove entries. */
 size_t wk_registry_dispatch(wk_registry *r, int64_t now_ns, const wk_sched_ops *ops, void *arg);

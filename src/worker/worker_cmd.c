@@ -350,6 +350,9 @@ static int run(const worker_cfg *cfg, const ex_cfg_result *given, char *const *e
     o.sched = (wk_sched_config){cfg->initial_delay, cfg->interval, 100, (size_t)cfg->max_workflows};
     o.sched.max_polls_per_sec = cfg->max_polls_per_second;
     o.sched.poll_burst = cfg->poll_burst;
+    /* Polls due within 2 ms of the first due one (a twentieth of a shorter
+     * interval) leave with it: docs/worker.md#scheduling. */
+    o.sched.slack_ns = cfg->interval / 20 < WK_SLACK_MAX_NS ? cfg->interval / 20 : WK_SLACK_MAX_NS;
     o.spool_dir = cfg->spool_dir;
     o.spool_max_bytes = (uint64_t)cfg->spool_max_bytes;
     o.timeout_ns = cfg->timeout;

@@ -378,11 +378,35 @@ static void test_sizes(void **state)
     assert_int_equal(sizeof(wk_due), 16);
 }
 
+/* Slack: once the first entry is due, those due within slack_ns leave
+ * with it (the bound included); nothing leaves ahead of time while none
+ * is due. */
+static void test_slack_batches(void **state)
+{
+    (void)state;
+    wk_registry r;
+    wk_sched_config cfg = {0, 10 * SEC, 0, 100};
+    cfg.slack_ns = MS;
+    ex_rng_seed(&rng, 42);
+    wk_registry_init(&r, &cfg, &rng);
+    add(&r, "a", T0, 3600 * SEC);
+    add(&r, "b", T0 + MS / 2, 3600 * SEC);
+    add(&r, "c", T0 + MS, 3600 * SEC);
+    add(&r, "d", T0 + 3 * MS, 3600 * SEC);
+    fake f = {.reg = &r, .slots = 64};
+    assert_int_equal(wk_registry_dispatch(&r, T0 - 1, &fake_ops, &f), 0);      /* none due: no batch yet */
+    assert_int_equal(wk_registry_dispatch(&r, T0, &fake_ops, &f), 3);          /* a, and b and c a ms on */
+    assert_int_equal(wk_registry_dispatch(&r, T0 + 2 * MS, &fake_ops, &f), 0); /* d is not due */
+    assert_int_equal(wk_registry_dispatch(&r, T0 + 3 * MS, &fake_ops, &f), 1);
+    assert_int_equal(f.npolled, 4);
+    assert_int_equal(wk_registry_clear(&r), 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heap_order),    cmocka_unit_test(test_remove_middle),
-        cmocka_unit_test(test_slab_reuse),
+        cmocka_unit_test(test_slab_reuse), cmocka_unit_test(test_slack_batches),
         cmocka_unit_test(test_jitter_bounds), cmocka_unit_test(test_reschedule),
         cmocka_unit_test(test_fifo_when_full), cmocka_unit_test(test_duplicate_and_capacity),
         cmocka_unit_test(test_map_churn),     cmocka_unit_test(test_sizes),
