@@ -470,6 +470,7 @@ static void prep_cb(uv_prepare_t *h)
 {
     ex_h1_pool *p = h->data;
     flush_all(p);
+    if (!p->pace_ns) return; /* not paced: no clock read per turn */
     uint64_t now = uv_hrtime(), wait = ex_h1_pace_wait(now, p->turn_ns, p->pace_ns, p->inflight);
     if (wait) {
         struct timespec ts = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
